@@ -1,0 +1,106 @@
+"""Every error herald raises on purpose.
+
+One root, `HeraldError`, and a subclass per kind of bad input. Messages name what was wrong
+(the character, the position, the field, the PDU), so a user can fix it without reading code.
+Packages add their own subclasses here, next to their siblings, rather than defining errors
+locally: callers catch by kind, not by module.
+"""
+
+from __future__ import annotations
+
+
+class HeraldError(Exception):
+    """Root of every error herald raises deliberately."""
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+class ConfigError(HeraldError):
+    """The configuration file or an environment override is invalid."""
+
+
+# --- text pipeline (herald.text) -------------------------------------------------------------
+
+
+class TextError(HeraldError):
+    """A text cannot be encoded, segmented or rendered as asked."""
+
+
+class InvalidTextError(TextError):
+    """The text holds characters that must never be sent (lone surrogates, NUL, controls)."""
+
+
+class UnencodableError(TextError):
+    """A character has no representation in the alphabet or table that was asked for."""
+
+
+class TooManyPartsError(TextError):
+    """The message needs more than 255 parts."""
+
+
+class TemplateError(TextError):
+    """A message template is malformed; `position` is the 0-based offset of the problem."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} at position {position}")
+        self.position = position
+
+
+# --- numbers and senders (herald.numbers) ----------------------------------------------------
+
+
+class NumberError(HeraldError):
+    """A phone number is not usable; `reason` is a stable machine-readable code."""
+
+    def __init__(self, number: str, reason: str, detail: str = "") -> None:
+        text = f"{number!r}: {reason}"
+        super().__init__(f"{text} ({detail})" if detail else text)
+        self.number = number
+        self.reason = reason
+
+
+class SenderError(HeraldError):
+    """A sender id breaks one of the sender rules; the message names the rule."""
+
+
+# --- SMPP (herald.smpp) ----------------------------------------------------------------------
+
+
+class SmppError(HeraldError):
+    """Root of SMPP link errors."""
+
+
+class LocalProtocolError(SmppError):
+    """We were about to break the protocol (our bug, or a caller's): nothing was sent."""
+
+
+class RemoteProtocolError(SmppError):
+    """The peer sent something that breaks the protocol (malformed or illegal PDU)."""
+
+
+class BindError(SmppError):
+    """The SMSC refused the bind; `status` is the command_status it answered."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SessionClosedError(SmppError):
+    """The session is closed or closing; the request was not sent."""
+
+
+# --- store and engine ------------------------------------------------------------------------
+
+
+class StoreError(HeraldError):
+    """The database could not be reached, started or migrated."""
+
+
+class StateError(HeraldError):
+    """An object is not in a state that allows the requested change."""
+
+
+class NotFoundError(HeraldError):
+    """An object does not exist (or belongs to another account)."""
