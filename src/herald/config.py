@@ -1,0 +1,233 @@
+"""One validated configuration object: a TOML file, then `HERALD_...` environment overrides.
+
+Every key has a documented default in `config/herald.toml`. Secrets (bind passwords, the DSN)
+are `SecretStr`: they print as `**********` in reprs, logs and `herald config show`.
+
+Environment overrides: `HERALD_<SECTION>_<KEY>` for plain sections (`HERALD_API_PORT=8081`,
+`HERALD_DATABASE_DSN=postgresql://...`), and `HERALD_BIND_<NAME>_<KEY>` for a bind named in the
+file (`HERALD_BIND_CARRIER_A_PASSWORD=...`; the name upper-cased, `-` as `_`). `HERALD_DSN` is
+a short alias of `HERALD_DATABASE_DSN`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from herald.errors import ConfigError
+
+TimeWindow = tuple[str, str]  # ("23:00", "08:00") in the destination's local time
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    dsn: SecretStr | None = None  # None: start the embedded PostgreSQL in state_dir
+    pool_min: int = Field(2, ge=1)
+    pool_max: int = Field(10, ge=1)
+
+
+class ApiConfig(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_recipients_per_request: int = Field(30_000, ge=1)
+
+
+class SimulatorConfig(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(2775, ge=0, le=65535)
+    personality: str = "happy"
+    system_id: str = "herald"
+    password: SecretStr = SecretStr("secret")
+    receipt_delay_ms: tuple[float, float] = (50.0, 500.0)
+
+
+class BindConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    host: str
+    port: int = Field(ge=1, le=65535)
+    system_id: str = Field(max_length=15)
+    password: SecretStr = SecretStr("")
+    system_type: str = Field("", max_length=12)
+    bind_type: Literal["trx", "tx", "rx"] = "trx"
+    window: int = Field(10, ge=1, le=10_000)
+    rate: float = Field(100.0, gt=0)  # submit_sm PDUs per second (a segment is one PDU)
+    burst: int = Field(20, ge=1)
+    id_mode: Literal["as_is", "submit_hex_dlr_dec", "submit_dec_dlr_hex"] = "as_is"
+    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    national: tuple[Literal["tr", "es", "pt"], ...] = ()
+    short_code_ton: int = Field(3, ge=0, le=6)
+    short_code_npi: int = Field(0, ge=0, le=18)
+    enquire_link_interval: float = Field(30.0, gt=0)
+    response_timeout: float = Field(10.0, gt=0)
+    reconnect_min: float = Field(1.0, gt=0)
+    reconnect_max: float = Field(60.0, gt=0)
+    # command_status codes the carrier documents as temporary (e.g. vendor 0x400-0x4FF)
+    temporary_statuses: tuple[int, ...] = ()
+    validity_period: str = ""  # "" = SMSC default; SMPP absolute or relative format
+
+
+class RouteConfig(_Section):
+    name: str
+    prefixes: tuple[str, ...] = ()  # E.164 digits, without '+'
+    countries: tuple[str, ...] = ()  # ISO 3166 alpha-2, e.g. "GR"
+    senders: tuple[str, ...] = ()  # exact source addresses; empty = any
+    binds: tuple[str, ...] = Field(min_length=1)
+
+
+class DispatcherConfig(_Section):
+    claim_batch: int = Field(500, ge=1)
+    lease_seconds: float = Field(60.0, gt=0)
+    poll_interval: float = Field(1.0, gt=0)
+    unknown_policy: Literal["mark_unknown", "resend"] = "mark_unknown"
+    max_attempts: int = Field(5, ge=1)
+    retry_base: float = Field(5.0, gt=0)
+    retry_max: float = Field(600.0, gt=0)
+    flush_size: int = Field(1000, ge=1)
+    flush_interval: float = Field(0.2, gt=0)
+
+
+class TrackerConfig(_Section):
+    validity_hours: float = Field(48.0, gt=0)  # when no bind sets validity_period
+    receipt_margin_hours: float = Field(2.0, ge=0)
+    orphan_ttl_hours: float = Field(6.0, gt=0)
+    sweep_interval: float = Field(10.0, gt=0)
+
+
+class CallbacksConfig(_Section):
+    timeout: float = Field(5.0, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    backoff_base: float = Field(2.0, gt=0)
+    backoff_max: float = Field(900.0, gt=0)
+    concurrency: int = Field(8, ge=1)
+
+
+class CampaignDefaults(_Section):
+    quiet_hours: tuple[TimeWindow, ...] = (("23:00", "08:00"), ("14:00", "17:00"))
+    default_region: str | None = None  # for national-format numbers
+    opt_out_keywords: tuple[str, ...] = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+
+
+class Config(_Section):
+    node: str = Field("", description="this process's name in leases; default host:pid")
+    state_dir: Path = Path("state")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    database: DatabaseConfig = DatabaseConfig()
+    api: ApiConfig = ApiConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+    binds: tuple[BindConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    dispatcher: DispatcherConfig = DispatcherConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
+    campaigns: CampaignDefaults = CampaignDefaults()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Config:
+        names = [b.name for b in self.binds]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"bind names must be unique; repeated: {', '.join(dupes)}")
+        by_name = {b.name: b for b in self.binds}
+        for route in self.routes:
+            unknown = [b for b in route.binds if b not in by_name]
+            if unknown:
+                raise ValueError(f"route {route.name!r} names unknown binds: {', '.join(unknown)}")
+            # Encoding happens once, at expansion, before a bind is picked: every bind of a
+            # route must therefore segment the same way.
+            profiles = {(by_name[b].concat, by_name[b].national) for b in route.binds}
+            if len(profiles) > 1:
+                raise ValueError(
+                    f"route {route.name!r}: its binds differ in concat/national settings; "
+                    "all binds of a route must share them"
+                )
+        return self
+
+    def bind(self, name: str) -> BindConfig:
+        for b in self.binds:
+            if b.name == name:
+                return b
+        raise ConfigError(f"no bind named {name!r}")
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (TOML; None means defaults only), apply `HERALD_...` overrides, validate."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _apply_env(data, env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+    if path is not None and not config.state_dir.is_absolute():
+        # A relative state_dir is relative to the working directory, like `make run` expects.
+        config = config.model_copy(update={"state_dir": Path.cwd() / config.state_dir})
+    return config
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+_SECTIONS = {
+    "database", "api", "simulator", "dispatcher", "tracker", "callbacks", "campaigns",
+}
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for key, value in env.items():
+        if not key.startswith("HERALD_"):
+            continue
+        rest = key[len("HERALD_"):].lower()
+        if rest == "dsn":
+            data.setdefault("database", {})["dsn"] = value
+        elif rest in ("state_dir", "log_level", "node"):
+            data[rest] = value.upper() if rest == "log_level" else value
+        elif rest.startswith("bind_"):
+            _apply_bind_override(data, rest[len("bind_"):], value, key)
+        else:
+            section, _, field = rest.partition("_")
+            if section in _SECTIONS and field:
+                data.setdefault(section, {})[field] = _parse_env_value(value, key)
+
+
+def _apply_bind_override(data: dict[str, Any], rest: str, value: str, key: str) -> None:
+    for bind in data.get("binds", []):
+        prefix = str(bind.get("name", "")).lower().replace("-", "_") + "_"
+        if rest.startswith(prefix) and len(rest) > len(prefix):
+            bind[rest[len(prefix):]] = _parse_env_value(value, key)
+            return
+    raise ConfigError(f"{key}: no bind in the config file matches this override")
+
+
+def _parse_env_value(value: str, key: str) -> Any:
+    """Environment values are strings; validation coerces numbers and booleans. Arrays are
+    written as TOML arrays (`HERALD_BIND_A_NATIONAL='["tr","es"]'`)."""
+    if value.lstrip().startswith("["):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(f"{key}: not a valid TOML array: {value!r}") from None
+    return value

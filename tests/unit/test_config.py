@@ -1,0 +1,88 @@
+"""Configuration: the shipped file is valid, env overrides apply, errors name the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from herald.config import Config, load_config
+from herald.errors import ConfigError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "herald.toml"
+
+
+def test_shipped_config_matches_the_documented_defaults() -> None:
+    shipped = load_config(SHIPPED, env={})
+    defaults = Config()
+    # Every section except the demo bind/route/simulator equals the code defaults, so the file
+    # documents the real defaults.
+    for section in ("database", "api", "dispatcher", "tracker", "callbacks", "campaigns"):
+        assert getattr(shipped, section) == getattr(defaults, section), section
+    assert shipped.simulator.enabled
+    assert [b.name for b in shipped.binds] == ["simulator"]
+    assert shipped.routes[0].binds == ("simulator",)
+
+
+def test_environment_overrides_file_values(tmp_path: Path) -> None:
+    env = {
+        "HERALD_API_PORT": "9001",
+        "HERALD_DSN": "postgresql://u:hunter2@db/herald",
+        "HERALD_BIND_SIMULATOR_PASSWORD": "0042",
+        "HERALD_BIND_SIMULATOR_NATIONAL": '["tr", "es"]',
+        "HERALD_DISPATCHER_UNKNOWN_POLICY": "resend",
+        "HERALD_LOG_LEVEL": "debug",
+        "UNRELATED": "x",
+    }
+    c = load_config(SHIPPED, env=env)
+    assert c.api.port == 9001
+    assert c.database.dsn is not None
+    assert c.database.dsn.get_secret_value() == "postgresql://u:hunter2@db/herald"
+    assert c.binds[0].password.get_secret_value() == "0042"  # stays a string, leading zeros kept
+    assert c.binds[0].national == ("tr", "es")
+    assert c.dispatcher.unknown_policy == "resend"
+    assert c.log_level == "DEBUG"
+
+
+def test_secrets_never_appear_in_reprs() -> None:
+    c = load_config(SHIPPED, env={"HERALD_DSN": "postgresql://u:hunter2@db/x"})
+    text = repr(c) + str(c) + c.model_dump_json()
+    assert "hunter2" not in text
+    assert "secret" not in repr(c.binds[0])
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "h.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_errors_name_the_bad_key(tmp_path: Path) -> None:
+    bad = _write(tmp_path, '[[binds]]\nname="a"\nhost="h"\nport=1\nsystem_id="s"\nwindow=0\n')
+    with pytest.raises(ConfigError, match=r"binds\.0\.window"):
+        load_config(bad, env={})
+    with pytest.raises(ConfigError, match="typo"):
+        load_config(_write(tmp_path, "[api]\ntypo = 1\n"), env={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path, "[api\n"), env={})
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml", env={})
+
+
+def test_routes_must_name_known_binds_with_one_encoding_profile(tmp_path: Path) -> None:
+    binds = (
+        '[[binds]]\nname="a"\nhost="h"\nport=1\nsystem_id="s"\n'
+        '[[binds]]\nname="b"\nhost="h"\nport=2\nsystem_id="s"\nconcat="sar"\n'
+    )
+    with pytest.raises(ConfigError, match="unknown binds: c"):
+        load_config(_write(tmp_path, binds + '[[routes]]\nname="r"\nbinds=["a","c"]\n'), env={})
+    with pytest.raises(ConfigError, match="differ in concat"):
+        load_config(_write(tmp_path, binds + '[[routes]]\nname="r"\nbinds=["a","b"]\n'), env={})
+    dup = '[[binds]]\nname="a"\nhost="h"\nport=1\nsystem_id="s"\n' * 2
+    with pytest.raises(ConfigError, match="repeated: a"):
+        load_config(_write(tmp_path, dup), env={})
+
+
+def test_bind_override_for_an_unknown_bind_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="HERALD_BIND_NOPE_PASSWORD"):
+        load_config(SHIPPED, env={"HERALD_BIND_NOPE_PASSWORD": "x"})
