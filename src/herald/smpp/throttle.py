@@ -1,0 +1,104 @@
+"""Per-bind submit throttle: a token bucket counted in PDUs, adapted to carrier throttling.
+
+Pure and clock-free: every method takes `now` (monotonic seconds) from the caller, so tests
+drive it with a fake clock and the session with `loop.time()`.
+
+- Each submit_sm (one segment) takes one token; tokens refill at `rate` per second up to
+  `burst`.
+- ESME_RTHROTTLED pauses the whole bind and halves the rate (multiplicative decrease);
+  consecutive throttles double the pause. ESME_RMSGQFUL pauses longer. The caller resends the
+  throttled PDU first when the pause ends, so order holds.
+- Accepted submits raise the rate again by a fixed step per second of calm (additive
+  increase), never above the configured rate.
+Only the submit path is throttled; responses and receipts are never delayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    rate: float  # configured PDUs per second: the ceiling
+    burst: int = 1
+    min_rate: float = 1.0
+    decrease: float = 0.5  # rate multiplier on each throttle response
+    increase_fraction: float = 0.05  # of the configured rate, added per second of calm
+    throttled_pause: float = 1.0  # first pause after ESME_RTHROTTLED, seconds
+    queue_full_pause: float = 5.0  # first pause after ESME_RMSGQFUL
+    max_pause: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1 or self.min_rate <= 0:
+            raise ValueError(
+                f"throttle needs rate > 0, burst >= 1, min_rate > 0; "
+                f"got rate={self.rate}, burst={self.burst}, min_rate={self.min_rate}"
+            )
+
+
+class Throttle:
+    __slots__ = (
+        "_last_increase", "_last_refill", "_paused_until", "_strikes", "_tokens", "policy",
+        "rate", "throttle_events",
+    )
+
+    def __init__(self, policy: ThrottlePolicy, now: float) -> None:
+        self.policy = policy
+        self.rate = policy.rate
+        self._tokens = float(policy.burst)
+        self._last_refill = now
+        self._last_increase = now
+        self._paused_until = now
+        self._strikes = 0  # consecutive throttle responses without an accepted submit between
+        self.throttle_events = 0
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next PDU may go out (0.0: send now)."""
+        if now < self._paused_until:
+            return self._paused_until - now
+        self._refill(now)
+        if self._tokens >= 1.0:
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        """Spend one token for a PDU being sent now (call after `delay` returned 0)."""
+        self._refill(now)
+        self._tokens -= 1.0
+
+    def paused(self, now: float) -> bool:
+        return now < self._paused_until
+
+    def on_accepted(self, now: float) -> None:
+        """A submit was answered without throttling: additive increase, clear strikes."""
+        self._strikes = 0
+        if self.rate >= self.policy.rate:
+            self._last_increase = now
+            return
+        elapsed = now - self._last_increase
+        if elapsed >= 1.0:
+            step = max(1.0, self.policy.rate * self.policy.increase_fraction) * int(elapsed)
+            self.rate = min(self.policy.rate, self.rate + step)
+            self._last_increase = now
+
+    def on_throttled(self, now: float, *, queue_full: bool = False) -> float:
+        """The carrier throttled a submit: pause the bind, lower the rate. Returns the pause."""
+        p = self.policy
+        self.throttle_events += 1
+        base = p.queue_full_pause if queue_full else p.throttled_pause
+        pause = min(p.max_pause, base * (2 ** min(self._strikes, 16)))
+        self._strikes += 1
+        self.rate = max(p.min_rate, self.rate * p.decrease)
+        self._paused_until = max(self._paused_until, now + pause)
+        # No burst straight after a pause: tokens stop accruing until the pause ends.
+        self._tokens = min(self._tokens, 1.0)
+        self._last_refill = max(self._last_refill, self._paused_until)
+        self._last_increase = now + pause
+        return pause
+
+    def _refill(self, now: float) -> None:
+        elapsed = now - self._last_refill
+        if elapsed > 0:
+            self._tokens = min(float(self.policy.burst), self._tokens + elapsed * self.rate)
+            self._last_refill = now
