@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from herald.config import RouteConfig
 from herald.errors import HeraldError
@@ -38,14 +38,25 @@ class Route:
         return not self.senders or sender in self.senders
 
 
-@lru_cache(maxsize=65_536)
-def _region(digits_prefix: str) -> str | None:
-    """Country of a number from its leading digits (enough to tell NANP areas apart)."""
+def _region(digits: str) -> str | None:
+    """Country (ISO alpha-2) of a valid E.164 number given as digits.
+
+    Most calling codes belong to one country; shared ones (+1, +7, +44, ...) need the
+    number itself. Callers cache the answer by leading digits.
+    """
+    for size in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]) if digits[:size] else -1)
+        if regions:
+            break
+    else:
+        return None
+    if len(regions) == 1:
+        return regions[0]
     try:
-        number = phonenumbers.parse("+" + digits_prefix.ljust(12, "0"))
+        number = phonenumbers.parse("+" + digits)
     except phonenumbers.NumberParseException:
         return None
-    return phonenumbers.region_code_for_number(number)
+    return phonenumbers.region_code_for_number(number) or regions[0]
 
 
 class Router:
@@ -63,7 +74,8 @@ class Router:
         self._healthy = healthy
         self._turn: dict[str, int] = {}
         self._uses_country = any(r.countries for r in self._routes)
-        # Cache key: enough leading digits to decide every prefix (and NANP area codes).
+        # Cache key: enough leading digits to decide every prefix and the country (NANP
+        # regions follow the area code). Numbers reaching the router are already valid.
         self._key_len = max([8, *(len(p) for r in self._routes for p in r.prefixes)])
         self._cache: dict[tuple[str, str], Route] = {}
 
@@ -76,7 +88,7 @@ class Router:
         key = (digits[: self._key_len], sender)
         route = self._cache.get(key)
         if route is None:
-            region = _region(digits[:8]) if self._uses_country else None
+            region = _region(digits) if self._uses_country else None
             for candidate in self._routes:
                 if candidate.matches(digits, region, sender):
                     route = candidate
