@@ -1,0 +1,178 @@
+"""Every herald metric, declared here, prefixed `herald_`.
+
+Hot paths bump plain ints and bisect into plain bucket lists (tens of nanoseconds); a custom
+collector turns them into Prometheus families only when /metrics is scraped. No `.labels()`
+call happens per message. Label sets are bounded: bind, route, status class, state; never a
+number or a campaign name.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class Histogram:
+    """A histogram kept in plain lists: `observe` is a bisect and two additions."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def buckets(self) -> list[tuple[str, int]]:
+        out, running = [], 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+        return out
+
+
+class BindStats:
+    """Counters for one bind. The session and dispatcher bump these attributes directly."""
+
+    __slots__ = (
+        "name", "receipts", "reconnects", "segments_sent", "state", "submits",
+        "throttle_events", "rate", "window_in_use",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.submits: defaultdict[str, int] = defaultdict(int)  # by status class
+        self.segments_sent = 0
+        self.throttle_events = 0
+        self.reconnects = 0
+        self.receipts: defaultdict[str, int] = defaultdict(int)  # by receipt state
+        # Live values, read at scrape time from the session that owns them.
+        self.rate: Callable[[], float] = lambda: 0.0
+        self.window_in_use: Callable[[], int] = lambda: 0
+        self.state: Callable[[], str] = lambda: "closed"
+
+
+BIND_STATES = ("closed", "connecting", "bound", "unbinding", "refused")
+
+
+class Metrics:
+    """The process's metrics. One instance, built by the daemon and handed to components."""
+
+    def __init__(self) -> None:
+        self.binds: dict[str, BindStats] = {}
+        self.messages: defaultdict[str, int] = defaultdict(int)  # status transitions
+        self.routes: defaultdict[str, int] = defaultdict(int)  # messages routed, by route
+        self.expanded_recipients = 0
+        self.expansion_seconds = 0.0
+        self.receipt_latency = Histogram(LATENCY_BUCKETS)
+        self.flush_seconds = Histogram(FLUSH_BUCKETS)
+        self.flush_rows = Histogram(SIZE_BUCKETS)
+        self.flush_failures = 0
+        self.orphan_receipts = 0
+        self.callbacks_delivered = 0
+        self.callback_failures = 0
+        self.callback_outbox_depth: Callable[[], int] = lambda: 0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+
+    def bind(self, name: str) -> BindStats:
+        stats = self.binds.get(name)
+        if stats is None:
+            stats = self.binds[name] = BindStats(name)
+        return stats
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        binds = list(m.binds.values())
+        yield _counter(
+            "herald_submit_sm", "submit_sm responses by bind and status class",
+            ["bind", "status_class"],
+            ((b.name, cls, n) for b in binds for cls, n in sorted(b.submits.items())),
+        )
+        yield _counter("herald_segments_sent", "segments accepted by the SMSC", ["bind"],
+                       ((b.name, b.segments_sent) for b in binds))
+        yield _counter("herald_throttle_events", "ESME_RTHROTTLED/RMSGQFUL responses", ["bind"],
+                       ((b.name, b.throttle_events) for b in binds))
+        yield _counter("herald_reconnects", "bind reconnect attempts", ["bind"],
+                       ((b.name, b.reconnects) for b in binds))
+        yield _counter(
+            "herald_receipts", "delivery receipts by bind and state", ["bind", "state"],
+            ((b.name, s, n) for b in binds for s, n in sorted(b.receipts.items())),
+        )
+        yield _gauge("herald_bind_rate", "current submit rate limit, PDUs per second", ["bind"],
+                     ((b.name, b.rate()) for b in binds))
+        yield _gauge("herald_window_in_use", "outstanding requests on the bind", ["bind"],
+                     ((b.name, b.window_in_use()) for b in binds))
+        states = {b.name: b.state() for b in binds}
+        yield _gauge(
+            "herald_bind_state", "1 for the bind's current state", ["bind", "state"],
+            ((b.name, s, 1.0 if states[b.name] == s else 0.0) for b in binds for s in BIND_STATES),
+        )
+        yield _counter("herald_messages", "messages reaching each status", ["status"],
+                       sorted(m.messages.items()))
+        yield _counter("herald_routed_messages", "messages routed, by route", ["route"],
+                       sorted(m.routes.items()))
+        yield _counter("herald_expanded_recipients", "recipients expanded into messages", [],
+                       [(m.expanded_recipients,)])
+        yield _counter("herald_expansion_seconds", "time spent expanding campaigns", [],
+                       [(m.expansion_seconds,)])
+        yield _histogram("herald_submit_to_receipt_seconds",
+                         "time from submit_sm to its final receipt", m.receipt_latency)
+        yield _histogram("herald_db_flush_seconds", "latency of batched database writes",
+                         m.flush_seconds)
+        yield _histogram("herald_db_flush_rows", "rows per batched database write", m.flush_rows)
+        yield _counter("herald_db_flush_failures", "batched writes that failed and were kept", [],
+                       [(m.flush_failures,)])
+        yield _counter("herald_orphan_receipts", "receipts stored before their part's id", [],
+                       [(m.orphan_receipts,)])
+        yield _counter("herald_callbacks_delivered", "webhook deliveries that succeeded", [],
+                       [(m.callbacks_delivered,)])
+        yield _counter("herald_callback_failures", "webhook attempts that failed", [],
+                       [(m.callback_failures,)])
+        yield _gauge("herald_callback_outbox_depth", "webhooks waiting to be delivered", [],
+                     [(m.callback_outbox_depth(),)])
+
+
+def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple]) -> Metric:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for *values, n in rows:
+        family.add_metric(list(values), n)
+    return family
+
+
+def _gauge(name: str, doc: str, labels: list[str], rows: Iterable[tuple]) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for *values, n in rows:
+        family.add_metric(list(values), n)
+    return family
+
+
+def _histogram(name: str, doc: str, h: Histogram) -> Metric:
+    family = HistogramMetricFamily(name, doc)
+    family.add_metric([], h.buckets(), sum_value=h.sum)
+    return family
