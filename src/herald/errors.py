@@ -47,6 +47,31 @@ class TemplateError(TextError):
         self.position = position
 
 
+class MissingLabelError(TextError):
+    """A recipient has no value for a label the template uses, and there is no fallback.
+
+    `reason` ("missing_label:<label>") is what the caller records against the recipient
+    before going on with the next one.
+    """
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"no value for label {label!r} and no fallback for it")
+        self.label = label
+        self.reason = f"missing_label:{label}"
+
+
+class InvalidLabelValueError(InvalidTextError):
+    """A recipient's value for a label holds a character that must never be sent.
+
+    `reason` is "invalid_label_value:<label>", recorded like a missing label.
+    """
+
+    def __init__(self, label: str, message: str) -> None:
+        super().__init__(f"value of label {label!r}: {message}")
+        self.label = label
+        self.reason = f"invalid_label_value:{label}"
+
+
 # --- numbers and senders (herald.numbers) ----------------------------------------------------
 
 
