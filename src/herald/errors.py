@@ -101,7 +101,32 @@ class LocalProtocolError(SmppError):
 
 
 class RemoteProtocolError(SmppError):
-    """The peer sent something that breaks the protocol (malformed or illegal PDU)."""
+    """The peer sent something that breaks the protocol (malformed or illegal PDU).
+
+    It carries what the session needs to answer and go on: `fatal` is True when the byte
+    stream can no longer be framed (bad command_length): answer if you like, then close and
+    reconnect. Otherwise the bad PDU was skipped and the stream is in sync. `command_id` and
+    `sequence_number` are the offending PDU's, when readable; `reply_command_id` and
+    `reply_status` are the answer it is owed (generic_nack or its own *_resp), or None when
+    nothing may be answered (it was itself a response, or its header was unreadable).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fatal: bool = False,
+        command_id: int | None = None,
+        sequence_number: int | None = None,
+        reply_command_id: int | None = None,
+        reply_status: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.command_id = command_id
+        self.sequence_number = sequence_number
+        self.reply_command_id = reply_command_id
+        self.reply_status = reply_status
 
 
 class BindError(SmppError):
