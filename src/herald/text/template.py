@@ -127,7 +127,7 @@ class Template:
             else:
                 value = labels.get(label)
                 if value is None:
-                    value = labels.get(key)
+                    value = labels.get(key) if key != label else None
                     if value is None:
                         value = _folded_lookup(labels, key)
             if not value or value.isspace():
