@@ -1,0 +1,258 @@
+-- 0001: the initial schema (herald 0.1).
+--
+-- Conventions: ids are bigint identities (messages use a plain sequence so expansion can reserve
+-- ids in bulk and COPY messages and parts together); times are timestamptz; every status column
+-- has a CHECK listing exactly the states of its machine in herald/engine/states.py (a test
+-- compares them); phones are E.164 ('+' and up to 15 digits) except where a raw input is kept.
+-- migrate() keeps its own bookkeeping table, schema_migrations, outside this file.
+
+-- --- accounts and their address book --------------------------------------------------------
+
+CREATE TABLE accounts (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE CHECK (name <> ''),
+    -- SHA-256 of the API key: keys are random and high-entropy, so a fast hash is enough.
+    api_key_hash    bytea NOT NULL UNIQUE CHECK (length(api_key_hash) = 32),
+    api_key_prefix  text NOT NULL,             -- first characters of the key, for display only
+    webhook_secret  text NOT NULL,             -- signs callback bodies (HMAC)
+    credit          bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),  -- in segments
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE senders (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    address     text NOT NULL CHECK (address <> ''),  -- as sent in source_addr
+    kind        text NOT NULL CHECK (kind IN ('alphanumeric', 'numeric', 'short_code')),
+    ton         smallint NOT NULL CHECK (ton BETWEEN 0 AND 255),
+    npi         smallint NOT NULL CHECK (npi BETWEEN 0 AND 255),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (account_id, address)
+);
+-- Mobile-originated messages arrive addressed to a sender: find its account.
+CREATE INDEX senders_address_idx ON senders (address);
+
+CREATE TABLE contacts (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    phone       text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    name        text,
+    labels      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (account_id, phone)
+);
+
+CREATE TABLE groups (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name        text NOT NULL CHECK (name <> ''),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (account_id, name)
+);
+
+CREATE TABLE group_members (
+    group_id    bigint NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    contact_id  bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, contact_id)
+);
+CREATE INDEX group_members_contact_idx ON group_members (contact_id);
+
+-- Numbers an account never sends to: added over the API or by an opt-out (STOP) reply.
+CREATE TABLE blacklist (
+    account_id  bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    phone       text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
+    source      text NOT NULL CHECK (source IN ('api', 'opt_out')),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, phone)
+);
+
+-- --- campaigns -------------------------------------------------------------------------------
+
+CREATE TABLE campaigns (
+    id                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id              bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name                    text NOT NULL CHECK (name <> ''),
+    sender_id               bigint NOT NULL REFERENCES senders (id),
+    template                text NOT NULL,
+    fallback_values         jsonb NOT NULL DEFAULT '{}'
+                            CHECK (jsonb_typeof(fallback_values) = 'object'),
+    flash                   boolean NOT NULL DEFAULT false,
+    transcode               boolean NOT NULL DEFAULT false,  -- map look-alikes to GSM-7
+    respect_quiet_hours     boolean NOT NULL DEFAULT true,
+    -- Local-time windows (in the recipient's time zone) when nothing is sent.
+    quiet_hours             jsonb NOT NULL
+                            DEFAULT '[{"from": "23:00", "to": "08:00"}, {"from": "14:00", "to": "17:00"}]'
+                            CHECK (jsonb_typeof(quiet_hours) = 'array'),
+    scheduled_at            timestamptz,
+    callback_url            text,                  -- per-message status callbacks
+    campaign_callback_url   text,                  -- campaign status callbacks
+    -- Test numbers that get the message ahead of a scheduled run:
+    -- {"numbers": ["+..."], "lead_seconds": 3600}
+    reminder                jsonb CHECK (jsonb_typeof(reminder) = 'object'),
+    ignore_invalid_numbers  boolean NOT NULL DEFAULT false,
+    status                  text NOT NULL
+                            CHECK (status IN ('scheduled', 'running', 'suspended', 'stopped',
+                                              'completed')),
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    updated_at              timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (account_id, name)
+);
+-- The scheduler looks for scheduled campaigns that are due.
+CREATE INDEX campaigns_due_idx ON campaigns (scheduled_at) WHERE status = 'scheduled';
+
+-- Recipients given explicitly: numbers, recipient objects and file rows, kept raw; they are
+-- validated when a run expands.
+CREATE TABLE campaign_recipients (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    source       text NOT NULL CHECK (source IN ('number', 'recipient', 'file')),
+    phone_raw    text NOT NULL,
+    name         text,
+    labels       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object'),
+    file_row     integer CHECK (file_row >= 1),   -- 1-based row number in the uploaded file
+    CHECK ((source = 'file') = (file_row IS NOT NULL))
+);
+CREATE INDEX campaign_recipients_campaign_idx ON campaign_recipients (campaign_id);
+
+-- Contacts and groups are referenced, and resolved when a run expands, so a group edited
+-- before a scheduled run is honoured.
+CREATE TABLE campaign_contacts (
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    PRIMARY KEY (campaign_id, contact_id)
+);
+
+CREATE TABLE campaign_groups (
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    group_id     bigint NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    PRIMARY KEY (campaign_id, group_id)
+);
+
+-- One run of a campaign.
+CREATE TABLE batches (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    campaign_id        bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    number             integer NOT NULL CHECK (number >= 1),  -- 1, 2, ... within the campaign
+    description        text,
+    template           text,                                   -- overrides the campaign's
+    status             text NOT NULL
+                       CHECK (status IN ('expanding', 'sending', 'suspended', 'stopped',
+                                         'completed', 'failed')),
+    messages_expected  integer NOT NULL DEFAULT 0 CHECK (messages_expected >= 0),
+    segments_expected  bigint NOT NULL DEFAULT 0 CHECK (segments_expected >= 0),
+    credit_used        bigint NOT NULL DEFAULT 0 CHECK (credit_used >= 0),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    started_at         timestamptz,
+    finished_at        timestamptz,
+    UNIQUE (campaign_id, number)
+);
+-- The dispatcher sends only from batches in 'sending'.
+CREATE INDEX batches_sending_idx ON batches (id) WHERE status = 'sending';
+
+-- --- messages and their parts ----------------------------------------------------------------
+
+-- A plain sequence, not an identity: expansion reserves ids (nextval over generate_series) and
+-- COPYs messages and their parts in one go.
+CREATE SEQUENCE messages_id_seq AS bigint;
+
+CREATE TABLE messages (
+    id             bigint PRIMARY KEY DEFAULT nextval('messages_id_seq'),
+    batch_id       bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    -- Denormalised from the batch for per-campaign and per-account queries; no foreign keys
+    -- (the batch's cascade already removes the rows).
+    campaign_id    bigint NOT NULL,
+    account_id     bigint NOT NULL,
+    phone          text NOT NULL,        -- E.164, or the raw input when it was invalid
+    tz             text,                 -- the recipient's IANA time zone, for quiet hours
+    text           text NOT NULL,        -- rendered
+    encoding       text NOT NULL,        -- the text pipeline's name; data_coding is the wire value
+    data_coding    smallint NOT NULL CHECK (data_coding BETWEEN 0 AND 255),
+    esm_class      smallint NOT NULL CHECK (esm_class BETWEEN 0 AND 255),
+    part_count     smallint NOT NULL CHECK (part_count BETWEEN 1 AND 255),
+    status         text NOT NULL
+                   CHECK (status IN ('queued', 'deferred', 'sending', 'sent', 'delivered',
+                                     'failed', 'rejected', 'unknown', 'stopped')),
+    reason         text,                 -- stable code: invalid_number, blacklisted, ESME_R...
+    attempts       smallint NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    not_before     timestamptz NOT NULL DEFAULT now(),  -- schedule, quiet hours, retry backoff
+    lease_owner    text,                 -- the dispatcher holding the message while 'sending'
+    lease_expires  timestamptz,
+    route          text,
+    bind           text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    sent_at        timestamptz,
+    done_at        timestamptz,
+    UNIQUE (batch_id, phone),            -- a number is sent once per batch
+    CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
+);
+-- The dispatcher's claim: due messages in not_before order (see claim_due_messages).
+CREATE INDEX messages_due_idx ON messages (not_before, id) WHERE status IN ('queued', 'deferred');
+-- Leases of crashed dispatchers.
+CREATE INDEX messages_lease_idx ON messages (lease_expires) WHERE status = 'sending';
+-- Messages waiting for receipts, for the sweep that gives up after validity + margin.
+CREATE INDEX messages_sent_idx ON messages (sent_at) WHERE status = 'sent';
+CREATE INDEX messages_campaign_idx ON messages (campaign_id);
+
+CREATE TABLE parts (
+    message_id      bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    seq             smallint NOT NULL CHECK (seq BETWEEN 1 AND 255),
+    short_message   bytea NOT NULL,       -- UDH included
+    tlvs            bytea NOT NULL DEFAULT '\x',  -- pre-encoded optional parameters
+    state           text NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'submitted', 'refused', 'enroute', 'accepted',
+                                     'delivered', 'undeliverable', 'expired', 'deleted',
+                                     'rejected', 'unknown')),
+    -- Set before the submit_sm is written, so a crash leaves proof it may have gone out.
+    bind            text,
+    smsc_id         text,                 -- message_id from submit_sm_resp, as received
+    canonical_id    text,                 -- normalised for receipt matching (reference 5.5)
+    command_status  integer,              -- of the last submit_sm_resp
+    submitted_at    timestamptz,
+    receipt_state   smallint CHECK (receipt_state BETWEEN 0 AND 255),  -- SMPP message_state
+    receipt_error   text,                 -- err: of the receipt text, as received
+    network_error   text,                 -- network_error_code TLV, as "type:code"
+    receipt_at      timestamptz,
+    PRIMARY KEY (message_id, seq)
+);
+-- Receipts find their part by the bind they came in on and the canonical carrier id.
+CREATE INDEX parts_receipt_idx ON parts (bind, canonical_id) WHERE canonical_id IS NOT NULL;
+
+-- Receipts that arrived before their part's carrier id was stored (reference 5.6). Reconciled
+-- when submit results are stored and on a timer; dropped after some hours.
+CREATE TABLE orphan_receipts (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bind           text NOT NULL,
+    canonical_id   text NOT NULL,
+    state          text NOT NULL
+                   CHECK (state IN ('enroute', 'accepted', 'delivered', 'undeliverable',
+                                    'expired', 'deleted', 'rejected', 'unknown')),
+    receipt_state  smallint CHECK (receipt_state BETWEEN 0 AND 255),
+    receipt_error  text,
+    network_error  text,
+    payload        jsonb NOT NULL,        -- the receipt as decoded, for audit
+    received_at    timestamptz NOT NULL DEFAULT now(),
+    attempts       integer NOT NULL DEFAULT 0 CHECK (attempts >= 0)
+);
+CREATE INDEX orphan_receipts_id_idx ON orphan_receipts (bind, canonical_id);
+CREATE INDEX orphan_receipts_received_idx ON orphan_receipts (received_at);
+
+-- --- callbacks -------------------------------------------------------------------------------
+
+-- Status callbacks to customers' URLs, written in the same transaction as the state change
+-- they report and delivered by a worker with retries.
+CREATE TABLE callback_outbox (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id       bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    url              text NOT NULL,
+    body             jsonb NOT NULL,
+    kind             text NOT NULL CHECK (kind IN ('message', 'campaign')),
+    attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    status           text NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'delivered', 'dead')),
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX callback_outbox_due_idx ON callback_outbox (next_attempt_at, id)
+    WHERE status = 'pending';

@@ -1,0 +1,371 @@
+-- herald's named queries, loaded once at import by herald.store.queries.
+-- Each block starts with "-- name: <name>" and runs until the next one. Status changes are
+-- compare-and-set (WHERE status = <expected>): the caller decides the move with
+-- herald.engine.states.transition() and the query refuses if someone else moved first.
+-- Time-dependent queries take "now" as a parameter so tests inject the clock.
+
+-- --- accounts --------------------------------------------------------------------------------
+
+-- name: create_account
+INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret, credit)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, created_at;
+
+-- name: get_account_by_key_hash
+SELECT id, name, api_key_prefix, webhook_secret, credit, created_at
+FROM accounts
+WHERE api_key_hash = $1;
+
+-- name: add_credit
+-- $2 may be negative (a correction); the CHECK refuses a negative balance.
+UPDATE accounts SET credit = credit + $2 WHERE id = $1 RETURNING credit;
+
+-- name: reserve_credit
+-- Take $2 segments for a run; no row back means the balance is insufficient.
+UPDATE accounts SET credit = credit - $2
+WHERE id = $1 AND credit >= $2
+RETURNING credit;
+
+-- --- senders, contacts, groups, blacklist ----------------------------------------------------
+
+-- name: create_sender
+INSERT INTO senders (account_id, address, kind, ton, npi)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id;
+
+-- name: senders_by_address
+-- A mobile-originated message names the sender it replies to.
+SELECT id, account_id, address, kind, ton, npi FROM senders WHERE address = $1;
+
+-- name: upsert_contact
+INSERT INTO contacts (account_id, phone, name, labels)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (account_id, phone)
+DO UPDATE SET name = excluded.name, labels = excluded.labels, updated_at = now()
+RETURNING id;
+
+-- name: create_group
+INSERT INTO groups (account_id, name) VALUES ($1, $2) RETURNING id;
+
+-- name: add_group_members
+INSERT INTO group_members (group_id, contact_id)
+SELECT $1, unnest($2::bigint[])
+ON CONFLICT DO NOTHING;
+
+-- name: add_to_blacklist
+INSERT INTO blacklist (account_id, phone, source)
+SELECT $1, unnest($2::text[]), $3
+ON CONFLICT DO NOTHING;
+
+-- name: blacklisted_phones
+SELECT phone FROM blacklist WHERE account_id = $1;
+
+-- --- campaigns -------------------------------------------------------------------------------
+
+-- name: create_campaign
+-- $15 is 'scheduled' or 'running' (campaign table: (new, schedule | run)).
+INSERT INTO campaigns (
+    account_id, name, sender_id, template, fallback_values, flash, transcode,
+    respect_quiet_hours, quiet_hours, scheduled_at, callback_url, campaign_callback_url,
+    reminder, ignore_invalid_numbers, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id, created_at;
+
+-- name: get_campaign
+SELECT * FROM campaigns WHERE id = $1 AND account_id = $2;
+
+-- name: set_campaign_status
+-- Compare-and-set: moves campaign $1 from $2 to $3; no row back means it was not in $2.
+UPDATE campaigns SET status = $3, updated_at = now()
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: claim_due_campaigns
+-- Scheduled campaigns whose time has come ($1 = now), for one scheduler among several:
+WITH due AS (
+    SELECT id
+    FROM campaigns
+    WHERE status = 'scheduled' AND scheduled_at <= $1   -- campaigns_due_idx
+    ORDER BY scheduled_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED                              -- another herald is starting it
+)
+-- campaign table: (scheduled, run) -> running
+UPDATE campaigns c SET status = 'running', updated_at = now()
+FROM due
+WHERE c.id = due.id
+RETURNING c.id, c.account_id;
+
+-- name: add_campaign_recipients
+INSERT INTO campaign_recipients (campaign_id, source, phone_raw, name, labels, file_row)
+SELECT $1, r.source, r.phone_raw, r.name, r.labels, r.file_row
+FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::integer[])
+     AS r(source, phone_raw, name, labels, file_row);
+
+-- name: campaign_audience
+-- Every recipient of campaign $1 as it stands now: explicit rows, referenced contacts and the
+-- current members of referenced groups. Duplicates are removed after E.164 normalisation.
+SELECT r.phone_raw, r.name, r.labels, r.source, r.file_row
+FROM campaign_recipients r
+WHERE r.campaign_id = $1
+UNION ALL
+SELECT c.phone, c.name, c.labels, 'contact', NULL
+FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id
+WHERE cc.campaign_id = $1
+UNION ALL
+SELECT c.phone, c.name, c.labels, 'group', NULL
+FROM campaign_groups cg
+JOIN group_members gm ON gm.group_id = cg.group_id
+JOIN contacts c ON c.id = gm.contact_id
+WHERE cg.campaign_id = $1;
+
+-- --- batches ---------------------------------------------------------------------------------
+
+-- name: create_batch
+-- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign.
+INSERT INTO batches (campaign_id, number, description, template, status)
+SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding'
+FROM batches WHERE campaign_id = $1
+RETURNING id, number;
+
+-- name: finish_expansion
+-- batch table: (expanding, expanded) -> sending, with the counts the run will cost.
+UPDATE batches
+SET status = 'sending', messages_expected = $2, segments_expected = $3, credit_used = $4,
+    started_at = now()
+WHERE id = $1 AND status = 'expanding'
+RETURNING id;
+
+-- name: set_batch_status
+-- Compare-and-set: moves batch $1 from $2 to $3 (finished_at set on final states).
+UPDATE batches
+SET status = $3,
+    finished_at = CASE WHEN $3 IN ('stopped', 'completed', 'failed') THEN now() END
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: batch_progress
+SELECT status, count(*) AS messages FROM messages WHERE batch_id = $1 GROUP BY status;
+
+-- --- messages: expansion and the dispatcher --------------------------------------------------
+
+-- name: reserve_message_ids
+-- Ids for $1 messages, so expansion can COPY messages and parts without a round trip each.
+SELECT nextval('messages_id_seq') AS id FROM generate_series(1, $1);
+
+-- name: claim_due_messages
+-- The dispatcher's claim: lease up to $2 due messages to dispatcher $1 until $4 ($3 = now).
+WITH active AS (              -- batches allowed to send now (batches_sending_idx)
+    SELECT id FROM batches WHERE status = 'sending'
+),
+due AS (                      -- oldest due first (messages_due_idx); rows another
+    SELECT m.id               -- dispatcher has locked are skipped, not waited for
+    FROM messages m
+    WHERE m.status IN ('queued', 'deferred')
+      AND m.not_before <= $3
+      AND m.batch_id IN (SELECT id FROM active)
+    ORDER BY m.not_before, m.id
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED
+)
+-- message table: (queued | deferred, claim) -> sending
+UPDATE messages m
+SET status = 'sending', lease_owner = $1, lease_expires = $4, attempts = m.attempts + 1
+FROM due
+WHERE m.id = due.id
+RETURNING m.id, m.batch_id, m.campaign_id, m.account_id, m.phone, m.tz, m.data_coding,
+          m.esm_class, m.part_count, m.attempts;
+
+-- name: pending_parts
+-- The parts of leased messages $1 that still need a submit_sm, in order.
+SELECT message_id, seq, short_message, tlvs
+FROM parts
+WHERE message_id = ANY($1::bigint[]) AND state = 'pending'
+ORDER BY message_id, seq;
+
+-- name: bind_parts
+-- Record the bind before writing each submit_sm: proof, after a crash, that it may have gone.
+UPDATE parts p SET bind = b.bind
+FROM unnest($1::bigint[], $2::smallint[], $3::text[]) AS b(message_id, seq, bind)
+WHERE p.message_id = b.message_id AND p.seq = b.seq;
+
+-- name: record_submit_results
+-- Batched submit_sm_resp results. part table: (pending, accept) -> submitted,
+-- (pending, refuse) -> refused, (pending, retry) -> pending, (pending, lose) -> unknown.
+UPDATE parts p
+SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
+    command_status = r.command_status, submitted_at = r.submitted_at
+FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
+            $7::timestamptz[])
+     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)
+WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+RETURNING p.message_id, p.seq;
+
+-- name: set_message_statuses
+-- Batched compare-and-set of message statuses: each row moves from its expected status to
+-- the new one (decided with the message table); leaving 'sending' clears the lease.
+UPDATE messages m
+SET status = r.status,
+    reason = coalesce(r.reason, m.reason),
+    not_before = coalesce(r.not_before, m.not_before),
+    lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
+    lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
+    sent_at = CASE WHEN r.status = 'sent' THEN r.at ELSE m.sent_at END,
+    done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
+                   THEN r.at ELSE m.done_at END
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+            $6::timestamptz[])
+     AS r(id, expected, status, reason, not_before, at)
+WHERE m.id = r.id AND m.status = r.expected
+RETURNING m.id;
+
+-- name: message_part_states
+-- Current status and part states of messages $1, to settle them (states.settle_message).
+SELECT m.id, m.status, array_agg(p.state ORDER BY p.seq) AS part_states
+FROM messages m JOIN parts p ON p.message_id = m.id
+WHERE m.id = ANY($1::bigint[])
+GROUP BY m.id;
+
+-- name: release_leases
+-- Shutdown: dispatcher $1 gives back leased messages none of whose parts reached a bind.
+-- message table: (sending, release) -> queued
+UPDATE messages m
+SET status = 'queued', lease_owner = NULL, lease_expires = NULL
+WHERE m.status = 'sending' AND m.lease_owner = $1
+  AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id AND p.bind IS NOT NULL)
+RETURNING m.id;
+
+-- name: reclaim_expired_leases
+-- Leases of dispatchers that died ($1 = now). A message none of whose parts reached a bind
+-- goes back to the queue; one that may have gone out is unknown, never re-sent blindly.
+-- message table: (sending, release) -> queued, (sending, lose) -> unknown
+WITH expired AS (
+    SELECT m.id,
+           EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id AND p.bind IS NOT NULL)
+               AS maybe_sent
+    FROM messages m
+    WHERE m.status = 'sending' AND m.lease_expires < $1     -- messages_lease_idx
+    ORDER BY m.lease_expires
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m
+SET status = CASE WHEN e.maybe_sent THEN 'unknown' ELSE 'queued' END,
+    reason = CASE WHEN e.maybe_sent THEN 'lease_expired' ELSE m.reason END,
+    done_at = CASE WHEN e.maybe_sent THEN $1 END,
+    lease_owner = NULL, lease_expires = NULL
+FROM expired e
+WHERE m.id = e.id
+RETURNING m.id, m.status;
+
+-- --- receipts --------------------------------------------------------------------------------
+
+-- name: apply_receipts
+-- A batch of receipts (at most one per bind and canonical id: the caller keeps the latest).
+-- Returns one row per receipt that found its part, by its 1-based position in the arrays;
+-- `applied` is false when the part was already final (a duplicate or late receipt). Receipts
+-- missing from the result have no part yet: park them (park_orphan_receipts).
+-- part table: (submitted | enroute | accepted, <receipt state>) -> <receipt state>
+WITH r AS (
+    SELECT *
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
+                $7::timestamptz[])
+         WITH ORDINALITY
+         AS r(bind, canonical_id, state, receipt_state, receipt_error, network_error,
+              receipt_at, pos)
+),
+found AS (                    -- parts_receipt_idx
+    SELECT r.pos, p.message_id, p.seq
+    FROM r JOIN parts p ON p.bind = r.bind AND p.canonical_id = r.canonical_id
+),
+applied AS (
+    UPDATE parts p
+    SET state = r.state, receipt_state = r.receipt_state, receipt_error = r.receipt_error,
+        network_error = r.network_error, receipt_at = r.receipt_at
+    FROM r
+    WHERE p.bind = r.bind AND p.canonical_id = r.canonical_id
+      AND p.state IN ('submitted', 'enroute', 'accepted')
+    RETURNING p.message_id, p.seq
+)
+SELECT f.pos, f.message_id, f.seq, (a.message_id IS NOT NULL) AS applied
+FROM found f LEFT JOIN applied a USING (message_id, seq)
+ORDER BY f.pos;
+
+-- name: park_orphan_receipts
+INSERT INTO orphan_receipts (bind, canonical_id, state, receipt_state, receipt_error,
+                             network_error, payload, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
+                     $6::text[], $7::jsonb[], $8::timestamptz[]);
+
+-- name: take_matching_orphans
+-- Orphans whose part now has its carrier id: removed here and replayed through
+-- apply_receipts in the same transaction, oldest first.
+DELETE FROM orphan_receipts o
+USING parts p
+WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+RETURNING o.bind, o.canonical_id, o.state, o.receipt_state, o.receipt_error, o.network_error,
+          o.received_at;
+
+-- name: drop_old_orphans
+-- Orphans older than $1 never found their part: give up on them.
+DELETE FROM orphan_receipts WHERE received_at < $1 RETURNING id;
+
+-- name: sweep_unreceipted
+-- Messages sent before $1 (validity + margin ago) still without a final receipt ($2 = now).
+-- part table: (submitted | enroute | accepted, sweep) -> expired;
+-- message table: (sent, expire) -> unknown
+WITH stale AS (
+    SELECT id FROM messages
+    WHERE status = 'sent' AND sent_at < $1                 -- messages_sent_idx
+    ORDER BY sent_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+),
+parts_swept AS (
+    UPDATE parts p SET state = 'expired'
+    FROM stale s
+    WHERE p.message_id = s.id AND p.state IN ('submitted', 'enroute', 'accepted')
+    RETURNING p.message_id
+)
+UPDATE messages m
+SET status = 'unknown', reason = 'no_final_receipt', done_at = $2
+FROM stale s
+WHERE m.id = s.id
+RETURNING m.id, (SELECT count(*) FROM parts_swept ps WHERE ps.message_id = m.id) AS parts_swept;
+
+-- --- callbacks -------------------------------------------------------------------------------
+
+-- name: enqueue_callback
+INSERT INTO callback_outbox (account_id, url, body, kind) VALUES ($1, $2, $3, $4)
+RETURNING id;
+
+-- name: claim_due_callbacks
+-- Up to $2 due callbacks ($1 = now); pushing next_attempt_at to $3 leases them, so another
+-- worker skips them even after this transaction commits.
+WITH due AS (
+    SELECT id
+    FROM callback_outbox
+    WHERE status = 'pending' AND next_attempt_at <= $1      -- callback_outbox_due_idx
+    ORDER BY next_attempt_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+-- callback table: (pending, retry) -> pending
+UPDATE callback_outbox c
+SET next_attempt_at = $3, attempts = c.attempts + 1
+FROM due
+WHERE c.id = due.id
+RETURNING c.id, c.account_id, c.url, c.body, c.kind, c.attempts;
+
+-- name: callback_delivered
+-- callback table: (pending, deliver) -> delivered
+UPDATE callback_outbox SET status = 'delivered', last_error = NULL
+WHERE id = $1 AND status = 'pending';
+
+-- name: callback_failed
+-- callback table: (pending, retry) -> pending at $3, or (pending, give_up) -> dead when $3
+-- is NULL.
+UPDATE callback_outbox
+SET status = CASE WHEN $3::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
+    next_attempt_at = coalesce($3, next_attempt_at), last_error = $2
+WHERE id = $1 AND status = 'pending';
