@@ -1,0 +1,109 @@
+"""migrate(): in order, once, and safe when several processes run it at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import pytest
+
+from herald.store.db import connect
+from herald.store.migrations import LOCK_KEY, applied_versions, load_migrations, migrate
+
+MIGRATIONS = load_migrations()
+
+
+def test_migrations_are_numbered_from_one() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert MIGRATIONS[0].name == "initial"
+
+
+async def test_migrate_is_idempotent(blank_db_dsn: str) -> None:
+    conn = await connect(blank_db_dsn)
+    try:
+        assert await applied_versions(conn) == {}
+        assert [m.version for m in await migrate(conn)] == [m.version for m in MIGRATIONS]
+        assert await migrate(conn) == []
+        assert await applied_versions(conn) == {m.version: m.checksum for m in MIGRATIONS}
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_migrations_apply_each_migration_once(blank_db_dsn: str) -> None:
+    conns = [await connect(blank_db_dsn) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(migrate(c) for c in conns))
+        applied = sorted(m.version for result in results for m in result)
+        assert applied == [m.version for m in MIGRATIONS]
+        assert await conns[0].fetchval("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def _lock_waiters(conn, dsn_database: str) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1",
+            dsn_database,
+        )
+    )
+
+
+async def test_two_herald_migrate_processes_at_once(blank_db_dsn: str) -> None:
+    """Two `herald migrate` processes held at the lock together: one applies, one finds it done."""
+    holder = await connect(blank_db_dsn)
+    database = await holder.fetchval("SELECT current_database()")
+    procs = []
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+            # trust auth ignores the password; it is there to prove it is never printed
+            dsn = blank_db_dsn.replace("postgres:@", "postgres:s3cret-pw@")
+            env = {**os.environ, "HERALD_DSN": dsn}
+            for _ in range(2):
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "herald", "migrate", env=env,
+                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                    )
+                )
+            # Both processes must be queued on the lock before it is released. PostgreSQL has
+            # no event for "a backend waits on a lock": pg_locks is observed until it shows.
+            async with asyncio.timeout(60):
+                while await _lock_waiters(holder, database) < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        outputs = [await proc.communicate() for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await holder.close()
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    summaries = sorted(out.decode().strip().splitlines()[-1] for out, _ in outputs)
+    assert summaries[0].endswith("(0 applied)") and summaries[1].endswith(
+        f"({len(MIGRATIONS)} applied)"
+    )
+    assert "s3cret" not in "".join(o.decode() + e.decode() for o, e in outputs)
+
+
+async def test_a_changed_or_unknown_migration_is_reported(
+    blank_db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = await connect(blank_db_dsn)
+    try:
+        await migrate(conn)
+        await conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"
+        )
+        with caplog.at_level(logging.WARNING, logger="herald.store.migrations"):
+            assert await migrate(conn) == []
+    finally:
+        await conn.close()
+    assert "0001_initial changed since it was applied" in caplog.text
+    assert "does not know: [9999]" in caplog.text

@@ -1,0 +1,224 @@
+"""schema.sql is the truth: migrations reproduce it, its CHECKs are the state tables, its rules
+hold, and every named query is valid against it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from herald.engine import states
+from herald.store.db import Database, connect
+from herald.store.migrations import migrate
+from herald.store.queries import queries, read_sql
+from tests.integration._catalog import dump_catalog
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_migrations_reproduce_schema_sql(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    from_schema = pg_cluster.create_database(template="template0")
+    from_migrations = pg_cluster.create_database(template="template0")
+    try:
+        conn_a = await connect(pg_cluster.dsn(from_schema))
+        conn_b = await connect(pg_cluster.dsn(from_migrations))
+        try:
+            await conn_a.execute(read_sql("schema.sql"))
+            await migrate(conn_b)
+            schema, migrated = await dump_catalog(conn_a), await dump_catalog(conn_b)
+        finally:
+            await conn_a.close()
+            await conn_b.close()
+    finally:
+        pg_cluster.drop_database(from_schema)
+        pg_cluster.drop_database(from_migrations)
+    tables = {name for name, kind in schema["relations"] if kind == "r"}
+    assert {"accounts", "messages", "parts", "orphan_receipts", "callback_outbox"} <= tables
+    for kind in schema:
+        assert migrated[kind] == schema[kind], f"migrations differ from schema.sql in {kind}"
+
+
+# (table, column) -> the states its CHECK must list
+CHECKED_STATES = {
+    ("campaigns", "status"): states.CAMPAIGN.states,
+    ("batches", "status"): states.BATCH.states,
+    ("messages", "status"): states.MESSAGE.states,
+    ("parts", "state"): states.PART.states,
+    ("orphan_receipts", "state"): states.RECEIPT_STATES,
+    ("callback_outbox", "status"): states.CALLBACK.states,
+}
+
+
+async def test_check_constraints_list_exactly_the_state_tables(database: Database) -> None:
+    async with database.acquire() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT conrelid::regclass::text AS tbl, a.attname AS col,
+                   pg_get_constraintdef(c.oid) AS def
+            FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+            WHERE c.contype = 'c' AND cardinality(c.conkey) = 1
+            """
+        )
+    checks = {(r["tbl"], r["col"]): set(re.findall(r"'(\w+)'::text", r["def"])) for r in rows}
+    for key, expected in CHECKED_STATES.items():
+        assert checks.get(key) == set(expected), key
+    assert set(states.RECEIPT_STATES) <= set(states.PART.states)
+
+
+async def test_every_named_query_is_valid_sql(database: Database) -> None:
+    async with database.acquire() as conn:
+        for name, sql in queries.items():
+            try:
+                await conn.prepare(sql)
+            except asyncpg.PostgresError as exc:
+                pytest.fail(f"query {name}: {exc}")
+
+
+# --- helpers building a campaign with one batch --------------------------------------------
+
+
+async def make_account(conn: asyncpg.Connection, name: str = "acme", credit: int = 100) -> int:
+    key_hash = hashlib.sha256(name.encode()).digest()
+    row = await conn.fetchrow(queries.create_account, name, key_hash, "hk_abcd", "s3cret", credit)
+    return int(row["id"])
+
+
+async def make_batch(conn: asyncpg.Connection, batch_status: str = "sending") -> dict[str, int]:
+    account = await make_account(conn)
+    sender = await conn.fetchval(queries.create_sender, account, "ACME", "alphanumeric", 5, 0)
+    campaign = await conn.fetchval(
+        queries.create_campaign, account, "spring", sender, "Hi %Name%", {}, False, False, True,
+        [], None, None, None, None, False, "running",
+    )
+    batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None)
+    await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], batch_status)
+    return {"account": account, "campaign": campaign, "batch": batch["id"]}
+
+
+async def add_messages(
+    conn: asyncpg.Connection, ids: dict[str, int], phones: list[str], *, not_before: datetime = NOW
+) -> list[int]:
+    rows = await conn.fetch(
+        """
+        INSERT INTO messages (batch_id, campaign_id, account_id, phone, text, encoding,
+                              data_coding, esm_class, part_count, status, not_before)
+        SELECT $1, $2, $3, phone, 'hello', 'gsm7', 0, 0, 1, 'queued', $5
+        FROM unnest($4::text[]) AS phone
+        RETURNING id
+        """,
+        ids["batch"], ids["campaign"], ids["account"], phones, not_before,
+    )
+    return [r["id"] for r in rows]
+
+
+# --- rules the schema enforces ---------------------------------------------------------------
+
+
+async def test_a_number_is_sent_once_per_batch(database: Database) -> None:
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, ["+34600000001"])
+        with pytest.raises(asyncpg.UniqueViolationError, match="messages_batch_id_phone_key"):
+            await add_messages(conn, ids, ["+34600000001"])
+        second = await conn.fetchrow(queries.create_batch, ids["campaign"], "again", None)
+        assert second["number"] == 2
+        await add_messages(conn, {**ids, "batch": second["id"]}, ["+34600000001"])
+
+
+async def test_credit_never_goes_negative(database: Database) -> None:
+    async with database.acquire() as conn:
+        account = await make_account(conn, credit=10)
+        assert await conn.fetchval(queries.reserve_credit, account, 11) is None
+        assert await conn.fetchval(queries.reserve_credit, account, 10) == 0
+        with pytest.raises(asyncpg.CheckViolationError, match="accounts_credit_check"):
+            await conn.fetchval(queries.add_credit, account, -1)
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE accounts SET credit = -5 WHERE id = $1", account)
+
+
+async def test_a_status_outside_the_state_table_is_refused(database: Database) -> None:
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        [message] = await add_messages(conn, ids, ["+34600000001"])
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE messages SET status = 'lost' WHERE id = $1", message)
+        # 'sending' and a lease go together
+        with pytest.raises(asyncpg.CheckViolationError, match="messages_check"):
+            await conn.execute("UPDATE messages SET status = 'sending' WHERE id = $1", message)
+
+
+# --- the dispatcher's claim and receipts -----------------------------------------------------
+
+
+async def test_claim_skips_rows_another_dispatcher_holds(database: Database) -> None:
+    lease = NOW + timedelta(seconds=30)
+    async with database.acquire() as a, database.acquire() as b:
+        ids = await make_batch(a)
+        due = await add_messages(a, ids, [f"+3460000{i:04d}" for i in range(10)])
+        await add_messages(a, ids, ["+34699999999"], not_before=NOW + timedelta(hours=1))
+        paused = await make_batch_in_same_campaign(a, ids, "suspended")
+        await add_messages(a, paused, ["+34611111111"])
+
+        async with a.transaction():
+            first = await a.fetch(queries.claim_due_messages, "d1", 6, NOW, lease)
+            second = await b.fetch(queries.claim_due_messages, "d2", 100, NOW, lease)
+        assert [r["id"] for r in first] == due[:6]  # oldest first
+        assert sorted(r["id"] for r in second) == due[6:]  # skipped, not waited for
+        assert all(r["attempts"] == 1 for r in [*first, *second])
+        assert await a.fetch(queries.claim_due_messages, "d3", 100, NOW, lease) == []
+
+        later = NOW + timedelta(hours=2)
+        [deferred] = await a.fetch(queries.claim_due_messages, "d3", 100, later, later)
+        assert deferred["phone"] == "+34699999999"
+        owners = await a.fetch("SELECT DISTINCT lease_owner FROM messages WHERE status='sending'")
+        assert {r["lease_owner"] for r in owners} == {"d1", "d2", "d3"}
+
+
+async def make_batch_in_same_campaign(
+    conn: asyncpg.Connection, ids: dict[str, int], status: str
+) -> dict[str, int]:
+    batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None)
+    await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], status)
+    return {**ids, "batch": batch["id"]}
+
+
+async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> None:
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        m1, m2 = await add_messages(conn, ids, ["+34600000001", "+34600000002"])
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message) VALUES ($1, 1, '\\x41'),"
+            " ($2, 1, '\\x42')",
+            m1, m2,
+        )
+        await conn.execute(queries.bind_parts, [m1, m2], [1, 1], ["smsc-a", "smsc-a"])
+        await conn.fetch(
+            queries.record_submit_results, [m1], [1], ["submitted"], ["0abc"], ["ABC"], [0], [NOW]
+        )
+        # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
+        receipts = (
+            ["smsc-a", "smsc-a"], ["ABC", "DEF"], ["delivered", "delivered"], [2, 2],
+            ["000", "000"], [None, None], [NOW, NOW],
+        )
+        matched = await conn.fetch(queries.apply_receipts, *receipts)
+        assert [(r["pos"], r["message_id"], r["applied"]) for r in matched] == [(1, m1, True)]
+        await conn.execute(
+            queries.park_orphan_receipts, ["smsc-a"], ["DEF"], ["delivered"], [2], ["000"],
+            [None], [{"id": "DEF", "stat": "DELIVRD"}], [NOW],
+        )
+        assert await conn.fetch(queries.take_matching_orphans) == []
+
+        await conn.fetch(
+            queries.record_submit_results, [m2], [1], ["submitted"], ["def"], ["DEF"], [0], [NOW]
+        )
+        [orphan] = await conn.fetch(queries.take_matching_orphans)
+        assert (orphan["canonical_id"], orphan["state"]) == ("DEF", "delivered")
+        # A duplicate of m1's receipt finds its part but changes nothing: the part is final.
+        again = await conn.fetch(queries.apply_receipts, *(col[:1] for col in receipts))
+        assert [(r["message_id"], r["applied"]) for r in again] == [(m1, False)]
+        parts = await conn.fetch(queries.message_part_states, [m1, m2])
+        assert {r["id"]: r["part_states"] for r in parts} == {m1: ["delivered"], m2: ["submitted"]}
