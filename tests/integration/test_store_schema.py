@@ -222,3 +222,53 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         assert [(r["message_id"], r["applied"]) for r in again] == [(m1, False)]
         parts = await conn.fetch(queries.message_part_states, [m1, m2])
         assert {r["id"]: r["part_states"] for r in parts} == {m1: ["delivered"], m2: ["submitted"]}
+
+
+async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database) -> None:
+    lease_len = timedelta(seconds=30)
+    lease = NOW + lease_len
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        untouched, written = await add_messages(conn, ids, ["+34600000001", "+34600000002"])
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message) SELECT unnest($1::bigint[]), 1,"
+            " '\\x41'",
+            [untouched, written],
+        )
+        await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 10, NOW, lease)
+        await conn.execute(queries.bind_parts, [written], [1], ["smsc-a"])  # then it died
+
+        assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10) == []  # not expired
+        later = lease + timedelta(seconds=1)
+        reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10)
+        # never handed to a bind: queued again; maybe on the air: unknown, never re-sent
+        assert {r["id"]: r["status"] for r in reclaimed} == {
+            untouched: "queued", written: "unknown",
+        }
+
+        [again] = await conn.fetch(queries.claim_due_messages, "d2", 10, later, lease + lease_len)
+        await conn.fetch(
+            queries.record_submit_results, [untouched], [1], ["submitted"], ["1"], ["1"], [0],
+            [later],
+        )
+        moved = await conn.fetch(
+            queries.set_message_statuses, [untouched], ["sending"], ["sent"], [None], [None],
+            [later],
+        )
+        assert [r["id"] for r in moved] == [again["id"]] == [untouched]
+        assert await conn.fetchval(
+            "SELECT lease_owner FROM messages WHERE id = $1", untouched
+        ) is None
+
+        validity_ago = later + timedelta(days=2)
+        assert await conn.fetch(queries.sweep_unreceipted, later, validity_ago, 10) == []
+        [swept] = await conn.fetch(
+            queries.sweep_unreceipted, later + timedelta(seconds=1), validity_ago, 10
+        )
+        assert (swept["id"], swept["parts_swept"]) == (untouched, 1)
+        row = await conn.fetchrow(
+            "SELECT m.status, m.reason, p.state FROM messages m JOIN parts p ON p.message_id = m.id"
+            " WHERE m.id = $1",
+            untouched,
+        )
+        assert tuple(row) == ("unknown", "no_final_receipt", "expired")

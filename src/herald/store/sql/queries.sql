@@ -264,7 +264,8 @@ RETURNING m.id, m.status;
 -- A batch of receipts (at most one per bind and canonical id: the caller keeps the latest).
 -- Returns one row per receipt that found its part, by its 1-based position in the arrays;
 -- `applied` is false when the part was already final (a duplicate or late receipt). Receipts
--- missing from the result have no part yet: park them (park_orphan_receipts).
+-- missing from the result have no part yet: park them (park_orphan_receipts). A carrier that
+-- reuses ids on one bind matches every part holding the id; ids are taken as unique per bind.
 -- part table: (submitted | enroute | accepted, <receipt state>) -> <receipt state>
 WITH r AS (
     SELECT *
