@@ -39,6 +39,10 @@ class TooManyPartsError(TextError):
     """The message needs more than 255 parts."""
 
 
+class TextOptionError(TextError, ValueError):
+    """An encoding option (concat method, national table, reference) is not an allowed value."""
+
+
 class TemplateError(TextError):
     """A message template is malformed; `position` is the 0-based offset of the problem."""
 
@@ -154,3 +158,22 @@ class StateError(HeraldError):
 
 class NotFoundError(HeraldError):
     """An object does not exist (or belongs to another account)."""
+
+
+class ConflictError(HeraldError):
+    """The object clashes with an existing one (e.g. a campaign name already used)."""
+
+
+class InsufficientBalanceError(HeraldError):
+    """A run needs more segments than the account's credit; nothing was sent."""
+
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(
+            f"insufficient balance: the run needs {needed} segments, the account has {available}"
+        )
+        self.needed = needed
+        self.available = available
+
+
+class NoRecipientsError(HeraldError):
+    """A campaign or run has nobody to send to (none given, or all invalid or blacklisted)."""
