@@ -50,7 +50,7 @@ def test_queries_is_a_read_only_mapping_with_attribute_access() -> None:
 
 
 def test_the_packaged_file_loads_once_with_the_queries_the_engine_needs() -> None:
-    assert parse_queries(read_sql("queries.sql")) == dict(queries)
+    assert parse_queries(read_sql("queries.sql")).items() <= dict(queries).items()
     for name in ("create_account", "claim_due_messages", "apply_receipts", "sweep_unreceipted"):
         assert name in queries
     assert "FOR UPDATE OF m SKIP LOCKED" in queries.claim_due_messages

@@ -1,4 +1,5 @@
-"""Named SQL blocks from `sql/queries.sql`, loaded once at import.
+"""Named SQL blocks from the query files in `sql/` (every `*.sql` but `schema.sql`), loaded
+once at import. One file per area (`queries.sql` for the core paths, others beside it).
 
 A block starts with a line `-- name: <identifier>` and runs to the next one; the comments in it
 stay with the SQL (they explain it in logs and in pg_stat_statements). Names are unique and no
@@ -66,7 +67,7 @@ class Queries(Mapping[str, str]):
         try:
             return self._queries[name]
         except KeyError:
-            raise KeyError(f"no query named {name!r} in queries.sql") from None
+            raise KeyError(f"no query named {name!r} in store/sql/") from None
 
     def __getattr__(self, name: str) -> str:
         if name.startswith("_"):
@@ -74,7 +75,7 @@ class Queries(Mapping[str, str]):
         try:
             return self._queries[name]
         except KeyError:
-            raise AttributeError(f"no query named {name!r} in queries.sql") from None
+            raise AttributeError(f"no query named {name!r} in store/sql/") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._queries)
@@ -88,4 +89,21 @@ def read_sql(name: str) -> str:
     return (resources.files("herald.store") / "sql" / name).read_text(encoding="utf-8")
 
 
-queries = Queries(parse_queries(read_sql("queries.sql"), "queries.sql"))
+def load_all() -> dict[str, str]:
+    """Every named block of every query file; a name defined in two files is an error."""
+    merged: dict[str, str] = {}
+    where: dict[str, str] = {}
+    files = sorted(
+        f.name
+        for f in (resources.files("herald.store") / "sql").iterdir()
+        if f.name.endswith(".sql") and f.name != "schema.sql"
+    )
+    for name in files:
+        for query, sql in parse_queries(read_sql(name), name).items():
+            if query in merged:
+                raise StoreError(f"{name}: query {query!r} already defined in {where[query]}")
+            merged[query], where[query] = sql, name
+    return merged
+
+
+queries = Queries(load_all())
