@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from herald.smpp.layouts import Tag
 from herald.smpp.pdu import Pdu
-from herald.text import decode_short_message
 
 ESM_UDHI = 0x40
 IEI_CONCAT_8 = 0x00
@@ -49,6 +48,9 @@ class InboundMessage:
         decoding; without it 8-bit data raises TextError (it is not text)."""
         if decoder is not None:
             return decoder(self.body, self.data_coding)
+        # Imported here: the codec must not depend on the text pipeline to load.
+        from herald.text import decode_short_message
+
         udhi = bool(self.esm_class & ESM_UDHI) and not self.udh_malformed
         return decode_short_message(self.user_data, self.data_coding, udhi=udhi).text
 
