@@ -1,0 +1,178 @@
+"""Splitting an encoded text into SMS parts, and the concatenation header or TLVs of each part.
+
+Counts are in wire units: septets (an escape pair costs 2 and is never split) or UTF-16 code
+units (a surrogate pair is never split). Grapheme clusters stay whole when they fit in a part.
+Capacities follow TS 23.040 9.2.3.24.1 as derived in reference sms-smpp.md 1.5 and 2.1: a UDH
+of U octets leaves `160 - ceil(8U/7)` septets or `(140 - U) // 2` UCS-2 units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from struct import Struct
+
+from herald.errors import TooManyPartsError
+from herald.text.graphemes import boundary_at_or_before, may_join
+
+CONCAT_METHODS = ("udh8", "udh16", "sar", "payload")
+MAX_PARTS = 255  # the total in the concatenation IE is one octet
+
+ESC = 0x1B
+CR, LF = 0x0D, 0x0A
+
+IEI_CONCAT_8 = 0x00
+IEI_CONCAT_16 = 0x08
+TAG_SAR_MSG_REF_NUM = 0x020C
+TAG_SAR_TOTAL_SEGMENTS = 0x020E
+TAG_SAR_SEGMENT_SEQNUM = 0x020F
+TAG_MESSAGE_PAYLOAD = 0x0424
+
+_SAR = Struct(">HHHHHBHHB")
+_SEQ = [bytes((seq,)) for seq in range(256)]
+_TLV_HEADER = Struct(">HH")
+
+# UDH octets a concatenation method puts in every part (UDHL included); sar is priced as the
+# 16-bit reference header the SMSC will build, payload as the 8-bit one the handset receives.
+CONCAT_UDH_OCTETS = {"udh8": 6, "udh16": 7, "sar": 7, "payload": 6}
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One submit_sm worth of message: `short_message` (UDH included) and TLV octets to append.
+
+    `tlvs` is pre-encoded (tag u16 BE, length u16 BE, value) and b"" when there are none.
+    """
+
+    short_message: bytes
+    tlvs: bytes = b""
+
+
+# Parts are built per recipient: setting the slots through their descriptors skips the frozen
+# dataclass __init__ (object.__setattr__ per field), about three times faster.
+_new = object.__new__
+_set_short_message = Part.short_message.__set__  # type: ignore[attr-defined]
+_set_tlvs = Part.tlvs.__set__  # type: ignore[attr-defined]
+
+
+def make_part(short_message: bytes, tlvs: bytes = b"") -> Part:
+    """Part(short_message, tlvs), built without the frozen dataclass overhead."""
+    part = _new(Part)
+    _set_short_message(part, short_message)
+    _set_tlvs(part, tlvs)
+    return part
+
+
+def gsm7_capacity(udh_octets: int) -> int:
+    """Septets left in one part by a UDH of `udh_octets` octets (UDHL included); 0 means none."""
+    return 160 - (8 * udh_octets + 6) // 7
+
+
+def ucs2_capacity(udh_octets: int) -> int:
+    """UTF-16 code units left in one part by a UDH of `udh_octets` octets."""
+    return (140 - udh_octets) // 2
+
+
+def _too_many(count: int) -> TooManyPartsError:
+    return TooManyPartsError(
+        f"the message needs {count} parts; SMS concatenation allows at most {MAX_PARTS}"
+    )
+
+
+def split_septets(data: bytes, cap: int) -> list[bytes]:
+    """Greedy split of unpacked septets into chunks of at most `cap`.
+
+    A chunk never ends on the escape octet of a pair (0x1B only ever leads a pair: a bare ESC is
+    not text and 1B 1B is never generated) nor between CR and LF, the only GSM grapheme cluster
+    of two characters.
+    """
+    n = len(data)
+    chunks: list[bytes] = []
+    start = 0
+    while start < n:
+        end = start + cap
+        if end >= n:
+            end = n
+        elif data[end - 1] == ESC or (data[end - 1] == CR and data[end] == LF):
+            end -= 1
+        chunks.append(data[start:end])
+        start = end
+    if len(chunks) > MAX_PARTS:
+        raise _too_many(len(chunks))
+    return chunks
+
+
+def split_utf16(text: str, data: bytes, cap: int) -> list[bytes]:
+    """Greedy split of UTF-16BE octets into chunks of at most `cap` code units.
+
+    Grapheme clusters stay whole when they fit in a part; a longer cluster is split at code
+    point boundaries. A surrogate pair is never split.
+    """
+    n = len(data)
+    room = 2 * cap
+    chunks: list[bytes] = []
+    start = 0
+    if not may_join(text, has_astral=n != 2 * len(text)):  # one cluster per code point
+        while start < n:
+            end = start + room
+            if end >= n:
+                end = n
+            elif 0xD8 <= data[end - 2] <= 0xDB or (
+                data[end - 2 : end] == b"\x00\r" and data[end : end + 2] == b"\x00\n"
+            ):
+                end -= 2
+            chunks.append(data[start:end])
+            start = end
+    else:
+        # Cut points are found in code points (text) and mapped to octets (data) by
+        # re-encoding the slice: a surrogate pair cannot be split that way.
+        first = 0  # code point index of `start`
+        while start < n:
+            if start + room >= n:
+                end_point = len(text)
+            else:  # code points wholly inside the next `cap` units (a cut pair is dropped)
+                limit = first + len(data[start : start + room].decode("utf-16-be", "ignore"))
+                end_point = boundary_at_or_before(text, limit, first)
+                if end_point <= first:  # a cluster longer than a part: cut between code points
+                    end_point = limit
+            end = start + len(text[first:end_point].encode("utf-16-be"))
+            chunks.append(data[start:end])
+            start, first = end, end_point
+    if len(chunks) > MAX_PARTS:
+        raise _too_many(len(chunks))
+    return chunks
+
+
+def sar_tlvs(reference: int, total: int, seq: int) -> bytes:
+    """sar_msg_ref_num (u16), sar_total_segments and sar_segment_seqnum TLVs, in that order."""
+    return _SAR.pack(
+        TAG_SAR_MSG_REF_NUM, 2, reference,
+        TAG_SAR_TOTAL_SEGMENTS, 1, total,
+        TAG_SAR_SEGMENT_SEQNUM, 1, seq,
+    )  # fmt: skip
+
+
+def message_payload_tlv(value: bytes) -> bytes:
+    return _TLV_HEADER.pack(TAG_MESSAGE_PAYLOAD, len(value)) + value
+
+
+def concatenate(
+    chunks: list[bytes], concat: str, reference: int, ies: bytes
+) -> tuple[tuple[Part, ...], tuple[int, ...]]:
+    """Parts (and their sm_length) for a multipart message; `ies` are repeated in every part.
+
+    Header IE order as AOSP SmsHeader.toByteArray: concatenation first, then the shift IEs.
+    """
+    total = len(chunks)
+    if concat == "sar":  # the SMSC builds the concatenation header from the TLVs
+        head = bytes((len(ies),)) + ies if ies else b""
+        messages = [head + chunk for chunk in chunks]
+        parts = tuple(
+            make_part(sm, sar_tlvs(reference, total, seq)) for seq, sm in enumerate(messages, 1)
+        )
+        return parts, tuple(map(len, messages))
+    if concat == "udh8":
+        head = bytes((5 + len(ies), IEI_CONCAT_8, 3, reference, total))
+    else:
+        head = bytes((6 + len(ies), IEI_CONCAT_16, 4, reference >> 8, reference & 0xFF, total))
+    messages = [head + _SEQ[seq] + ies + chunk for seq, chunk in enumerate(chunks, 1)]
+    return tuple(map(make_part, messages)), tuple(map(len, messages))
