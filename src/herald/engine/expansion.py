@@ -1,0 +1,175 @@
+"""Expansion: one campaign run's audience becomes message and part rows (pure, no I/O).
+
+Everything that costs CPU per recipient happens here, once, before anything is sent: number
+validation, blacklist, the same number once per batch, template rendering, routing (which
+fixes the encoding profile), encoding choice and segmentation. The rows it yields are COPYed
+by the runner, so message and segment counts (and the credit a run needs) are known up front.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from herald.engine.router import NoRouteError, Router
+from herald.errors import InvalidTextError, MissingLabelError, TextError, TooManyPartsError
+from herald.numbers import check_number, time_zones_for
+from herald.text import EncodedMessage, ReferenceAllocator, encode_message
+from herald.text.template import Template
+
+MESSAGE_COLUMNS = (
+    "id", "batch_id", "campaign_id", "account_id", "phone", "tz", "text", "encoding",
+    "data_coding", "esm_class", "part_count", "status", "reason", "not_before", "route",
+)
+PART_COLUMNS = ("message_id", "seq", "short_message", "tlvs")
+
+# Sources whose phone is already E.164 in the database (contacts.phone has a CHECK).
+_TRUSTED_SOURCES = frozenset({"contact", "group"})
+
+
+@dataclass(frozen=True, slots=True)
+class EncodingProfile:
+    """How a route's binds want messages encoded (all binds of a route share it)."""
+
+    concat: str = "udh8"
+    national: tuple[str, ...] = ()
+
+
+@dataclass
+class ExpansionTotals:
+    queued: int = 0
+    segments: int = 0
+    skipped: int = 0  # invalid numbers left out because the campaign says so
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected_count(self) -> int:
+        return sum(self.rejected.values())
+
+
+class Expander:
+    """Builds rows for one batch. Call `add` per recipient, then `take` to collect rows."""
+
+    def __init__(
+        self,
+        *,
+        batch_id: int,
+        campaign_id: int,
+        account_id: int,
+        template: Template,
+        sender: str,
+        flash: bool,
+        transcode: bool,
+        quiet_hours: bool,
+        ignore_invalid_numbers: bool,
+        router: Router,
+        profiles: Mapping[str, EncodingProfile],
+        allocators: Mapping[int, ReferenceAllocator],
+        blacklist: set[str],
+        not_before: datetime,
+        default_region: str | None = None,
+    ) -> None:
+        self._batch_id, self._campaign_id, self._account_id = batch_id, campaign_id, account_id
+        self._template = template
+        self._sender = sender
+        self._flash, self._transcode = flash, transcode
+        self._quiet_hours = quiet_hours
+        self._ignore_invalid = ignore_invalid_numbers
+        self._router = router
+        self._profiles = profiles
+        self._allocators = allocators
+        self._blacklist = blacklist
+        self._not_before = not_before
+        self._region = default_region
+        self._seen: set[str] = set()
+        self._messages: list[tuple] = []
+        self._parts: list[tuple] = []
+        # The common mass mailing sends one text to everyone: a single-part encoding carries
+        # no reference number, so it is shared instead of recomputed per recipient.
+        self._single: dict[tuple[str, EncodingProfile], EncodedMessage] = {}
+        self.totals = ExpansionTotals()
+
+    def add(
+        self, message_id: int, phone_raw: str, name: str | None, labels: Mapping[str, str],
+        source: str,
+    ) -> bool:
+        """Expand one recipient. False when nothing was stored (skipped or a duplicate)."""
+        if source in _TRUSTED_SOURCES:
+            phone, reason = phone_raw, None
+        else:
+            phone, reason = check_number(phone_raw, default_region=self._region)
+        key = phone if phone is not None else phone_raw.strip()
+        if key in self._seen:
+            self.totals.duplicates += 1
+            return False
+        self._seen.add(key)
+        if phone is None:
+            if self._ignore_invalid:
+                self.totals.skipped += 1
+                return False
+            return self._reject(message_id, key, "", reason or "invalid_number")
+        if phone in self._blacklist:
+            return self._reject(message_id, phone, "", "blacklisted")
+        try:
+            text = self._template.render(name, labels)
+        except MissingLabelError as exc:
+            return self._reject(message_id, phone, "", exc.reason)
+        except InvalidTextError:
+            return self._reject(message_id, phone, "", "invalid_label_value")
+        try:
+            route = self._router.route_for(phone, self._sender)
+        except NoRouteError:
+            return self._reject(message_id, phone, text, "no_route")
+        profile = self._profiles[route.name]
+        try:
+            encoded = self._encode(text, phone, profile)
+        except TooManyPartsError:
+            return self._reject(message_id, phone, text, "too_many_parts")
+        except TextError:
+            return self._reject(message_id, phone, text, "invalid_text")
+        tz = ",".join(time_zones_for(phone)) if self._quiet_hours else None
+        parts = encoded.parts
+        self._messages.append((
+            message_id, self._batch_id, self._campaign_id, self._account_id, phone, tz,
+            encoded.text, encoded.encoding, encoded.data_coding, encoded.esm_class, len(parts),
+            "queued", None, self._not_before, route.name,
+        ))
+        self._parts.extend(
+            (message_id, seq, part.short_message, part.tlvs) for seq, part in enumerate(parts, 1)
+        )
+        self.totals.queued += 1
+        self.totals.segments += encoded.segments
+        return True
+
+    def take(self) -> tuple[list[tuple], list[tuple]]:
+        """The rows built since the last call (message rows, part rows)."""
+        messages, parts = self._messages, self._parts
+        self._messages, self._parts = [], []
+        return messages, parts
+
+    def _encode(self, text: str, phone: str, profile: EncodingProfile) -> EncodedMessage:
+        cached = self._single.get((text, profile))
+        if cached is not None:
+            return cached
+        bits = 8 if profile.concat == "udh8" else 16
+        encoded = encode_message(
+            text, concat=profile.concat, national=profile.national, flash=self._flash,
+            transcode=self._transcode, reference=self._allocators[bits].next(phone),
+        )
+        if encoded.segments == 1 and len(self._single) < 64:
+            # One segment: no concatenation header, hence no reference to keep unique.
+            self._single[(text, profile)] = encoded
+        return encoded
+
+    def _reject(self, message_id: int, phone: str, text: str, reason: str) -> bool:
+        # Rejected messages keep no parts; part_count 1 satisfies the schema and they are
+        # excluded from the run's segments and credit.
+        self._messages.append((
+            message_id, self._batch_id, self._campaign_id, self._account_id, phone, None, text,
+            "none", 0, 0, 1, "rejected", reason, self._not_before, None,
+        ))
+        self.totals.rejected[reason] += 1
+        return True
