@@ -18,6 +18,36 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--concat", type=click.Choice(["udh8", "udh16", "sar", "payload"]),
+              default="udh8", show_default=True, help="How long messages are concatenated.")
+@click.option("--national", default="", metavar="LIST",
+              help="National tables allowed, comma separated: tr, es, pt.")
+@click.option("--flash", is_flag=True, help="Class 0 (flash) data_coding.")
+@click.option("--transcode", is_flag=True, help="Replace non-GSM look-alikes (quotes, accents).")
+@click.option("--reference", default=0, show_default=True, help="Concatenation reference.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.argument("text")
+def preview(concat: str, national: str, flash: bool, transcode: bool, reference: int,
+            as_json: bool, text: str) -> None:
+    """Show how TEXT would be encoded and split into SMS parts."""
+    import json
+
+    from herald.errors import TextError
+    from herald.text import encode_message
+    from herald.text.preview import describe, summary
+
+    try:
+        message = encode_message(text, concat=concat, national=national, flash=flash,
+                                 transcode=transcode, reference=reference)
+    except TextError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(describe(message, with_text=transcode), ensure_ascii=False))
+    else:
+        click.echo(summary(message, with_text=transcode))
+
+
+@main.command()
 @click.option(
     "--dsn", envvar="HERALD_DSN", default=None,
     help="DSN of an existing PostgreSQL (or HERALD_DSN). Without one, the embedded server "
