@@ -276,7 +276,7 @@ WITH r AS (
               receipt_at, pos)
 ),
 found AS (                    -- parts_receipt_idx
-    SELECT r.pos, p.message_id, p.seq
+    SELECT r.pos, p.message_id, p.seq, p.submitted_at
     FROM r JOIN parts p ON p.bind = r.bind AND p.canonical_id = r.canonical_id
 ),
 applied AS (
@@ -288,7 +288,7 @@ applied AS (
       AND p.state IN ('submitted', 'enroute', 'accepted')
     RETURNING p.message_id, p.seq
 )
-SELECT f.pos, f.message_id, f.seq, (a.message_id IS NOT NULL) AS applied
+SELECT f.pos, f.message_id, f.seq, (a.message_id IS NOT NULL) AS applied, f.submitted_at
 FROM found f LEFT JOIN applied a USING (message_id, seq)
 ORDER BY f.pos;
 

@@ -1,0 +1,294 @@
+"""Batched writes of the send path, one transaction per flush.
+
+The dispatcher hands over submit results and message statuses, the tracker hands over
+receipts; the writer stores them together, flushing when the buffer reaches `flush_size` or
+`flush_interval` after its first item. In each flush, in order:
+
+1. part results (carrier ids), then message statuses (compare-and-set),
+2. orphan receipts whose part id has now landed are taken back,
+3. receipts are applied to their parts; those with no part yet are parked as orphans,
+4. messages touched by receipts are settled from their parts (multipart aggregation),
+5. the status changes go to `on_changes` (callbacks outbox) in the same transaction.
+
+A receipt's future resolves only after the transaction commits, so a deliver_sm is
+acknowledged only once its receipt is stored. A failed flush keeps its rows and retries with
+backoff; compare-and-set queries make a replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from herald.engine.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
+from herald.errors import StateError
+from herald.metrics import Metrics
+from herald.store import dispatch as store
+from herald.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class StatusChange(NamedTuple):
+    message_id: int
+    old: str
+    new: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class ReceiptRow:
+    bind: str
+    canonical_id: str
+    state: str  # one of RECEIPT_STATES
+    receipt_state: int | None
+    error: str | None
+    network_error: str | None
+    at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> tuple:
+        return (self.bind, self.canonical_id, self.state, self.receipt_state, self.error,
+                self.network_error, self.at)
+
+
+_FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
+
+
+class _Buffer:
+    __slots__ = ("done", "parts", "receipts", "statuses")
+
+    def __init__(self) -> None:
+        self.parts: list[tuple] = []
+        self.statuses: list[tuple] = []
+        # One receipt per (bind, canonical id): a final state beats an intermediate one,
+        # otherwise the later receipt wins. Every sender's future resolves at the flush.
+        self.receipts: dict[tuple[str, str], tuple[ReceiptRow, list[asyncio.Future[None]]]] = {}
+        self.done: list[asyncio.Future[None]] = []
+
+    def __len__(self) -> int:
+        return len(self.parts) + len(self.statuses) + len(self.receipts)
+
+    def absorb(self, older: _Buffer) -> None:
+        """Put a failed flush's rows back in front of this buffer's."""
+        self.parts[:0] = older.parts
+        self.statuses[:0] = older.statuses
+        for key, (row, futures) in older.receipts.items():
+            if key in self.receipts:
+                newer, newer_futures = self.receipts[key]
+                self.receipts[key] = (_latest(row, newer), futures + newer_futures)
+            else:
+                self.receipts[key] = (row, futures)
+        self.done[:0] = older.done
+
+
+def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
+    if old.state in _FINAL_RECEIPT and new.state not in _FINAL_RECEIPT:
+        return old
+    return new
+
+
+OnChanges = Callable[[Any, Sequence[StatusChange]], Awaitable[None]]
+
+
+class Writer:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        metrics: Metrics,
+        flush_size: int = 1000,
+        flush_interval: float = 0.2,
+        on_changes: OnChanges | None = None,
+    ) -> None:
+        self._db = db
+        self._metrics = metrics
+        self._flush_size = flush_size
+        self._interval = flush_interval
+        self._on_changes = on_changes
+        self._buffer = _Buffer()
+        self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._lock = asyncio.Lock()  # one flush at a time
+        self._failures = 0
+
+    # --- producers ---------------------------------------------------------------------------
+
+    def record_part(self, row: tuple) -> None:
+        """(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)."""
+        self._buffer.parts.append(row)
+        self._added()
+
+    def set_status(self, row: tuple) -> None:
+        """(message_id, expected, status, reason, not_before, at)."""
+        self._buffer.statuses.append(row)
+        self._added()
+
+    def add_receipt(self, receipt: ReceiptRow) -> asyncio.Future[None]:
+        """Buffer a receipt; the future resolves once it is stored (applied or parked)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        key = (receipt.bind, receipt.canonical_id)
+        held = self._buffer.receipts.get(key)
+        if held is None:
+            self._buffer.receipts[key] = (receipt, [future])
+        else:
+            held[1].append(future)
+            self._buffer.receipts[key] = (_latest(held[0], receipt), held[1])
+        self._added()
+        return future
+
+    def flushed(self) -> asyncio.Future[None]:
+        """A future that resolves when everything buffered so far is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._buffer.done.append(future)
+        self._wake.set()
+        return future
+
+    def request_flush(self) -> None:
+        """Flush now rather than at the interval (someone is waiting on the result)."""
+        self._urgent.set()
+        self._wake.set()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def _added(self) -> None:
+        self._wake.set()
+        if len(self._buffer) >= self._flush_size:
+            self._urgent.set()
+
+    # --- the flush loop ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush until `stop` is set, then flush what remains and return."""
+        while True:
+            if not self._buffer and not self._buffer.done:
+                if stop.is_set():
+                    return
+                self._wake.clear()
+                await _first(self._wake.wait(), stop.wait())
+                continue
+            if not self._urgent.is_set() and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(self._urgent.wait(), stop.wait()), self._interval)
+            self._urgent.clear()
+            if not await self.flush():
+                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
+
+    async def flush(self) -> bool:
+        """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
+        async with self._lock:
+            batch, self._buffer = self._buffer, _Buffer()
+            if not batch and not batch.done:
+                return True
+            started = time.perf_counter()
+            try:
+                changes, latencies, parked = await self._write(batch)
+            except Exception:
+                self._failures += 1
+                self._metrics.flush_failures += 1
+                log.exception("database flush of %d rows failed; keeping them", len(batch))
+                self._buffer.absorb(batch)
+                return False
+            self._failures = 0
+        m = self._metrics
+        m.flush_seconds.observe(time.perf_counter() - started)
+        m.flush_rows.observe(len(batch))
+        m.orphan_receipts += parked
+        for change in changes:
+            m.messages[change.new] += 1
+        for seconds in latencies:
+            m.receipt_latency.observe(seconds)
+        for _, futures in batch.receipts.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+        for future in batch.done:
+            if not future.done():
+                future.set_result(None)
+        return True
+
+    async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
+        changes: list[StatusChange] = []
+        latencies: list[float] = []
+        async with self._db.acquire() as conn, conn.transaction():
+            await store.record_submit_results(conn, batch.parts)
+            if batch.statuses:
+                moved = await store.set_message_statuses(conn, batch.statuses)
+                changes.extend(
+                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in batch.statuses
+                    if r[0] in moved
+                )
+            receipts = [row for row, _ in batch.receipts.values()]
+            if batch.parts:
+                receipts[:0] = [
+                    ReceiptRow(o["bind"], o["canonical_id"], o["state"], o["receipt_state"],
+                               o["receipt_error"], o["network_error"], o["received_at"])
+                    for o in await store.take_matching_orphans(conn)
+                ]
+            parked = 0
+            if receipts:
+                found = await store.apply_receipts(conn, [r.row() for r in receipts])
+                matched = {f["pos"] for f in found}
+                orphans = [r for i, r in enumerate(receipts, 1) if i not in matched]
+                await store.park_orphan_receipts(conn, [
+                    (*r.row()[:6], r.payload, r.at) for r in orphans
+                ])
+                parked = len(orphans)
+                touched = {f["message_id"] for f in found if f["applied"]}
+                for f in found:
+                    receipt = receipts[f["pos"] - 1]
+                    if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
+                        latencies.append((receipt.at - f["submitted_at"]).total_seconds())
+                changes.extend(await self._settle(conn, touched, receipts[-1].at))
+            if changes and self._on_changes is not None:
+                await self._on_changes(conn, changes)
+        return changes, latencies, parked
+
+    async def _settle(self, conn: Any, message_ids: set[int], at: datetime) -> list[StatusChange]:
+        """Move messages to the status their parts now imply (reference 5.7)."""
+        if not message_ids:
+            return []
+        rows = []
+        for r in await store.message_part_states(conn, sorted(message_ids)):
+            if is_final(MESSAGE, r["status"]):
+                continue
+            try:
+                new = settle_message(r["status"], r["part_states"])
+            except StateError:
+                log.warning("message %s: parts %s do not fit status %s",
+                            r["id"], r["part_states"], r["status"])
+                continue
+            if new != r["status"]:
+                reason = _reason(new, r["part_states"])
+                rows.append((r["id"], r["status"], new, reason, None, at))
+        moved = await store.set_message_statuses(conn, rows)
+        return [StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in rows if r[0] in moved]
+
+
+def _reason(status: str, part_states: Sequence[str]) -> str | None:
+    """The first part state that decided a failed or unknown message."""
+    if status == "failed":
+        return next((s for s in part_states if s in ("undeliverable", "expired", "deleted",
+                                                     "rejected")), None)
+    if status == "unknown":
+        return "receipt_unknown"
+    return None
+
+
+async def _first(*aws: Awaitable[Any]) -> None:
+    """Wait until the first of `aws` completes; cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -1,0 +1,120 @@
+"""SQL for the send path: claiming messages, recording submit results and receipts, sweeps.
+
+Every function takes a connection (the caller owns the transaction) and runs one named query
+with arrays, never one statement per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from herald.store.queries import queries
+
+
+async def claim_due_messages(
+    conn: asyncpg.Connection, owner: str, limit: int, now: datetime, lease_until: datetime
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.claim_due_messages, owner, limit, now, lease_until)
+
+
+async def pending_parts(
+    conn: asyncpg.Connection, message_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.pending_parts, list(message_ids))
+
+
+async def dispatch_context(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """What the dispatcher needs to know about campaigns it sends for (sender, quiet hours)."""
+    return await conn.fetch(queries.dispatch_context, list(campaign_ids))
+
+
+async def bind_parts(
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, str]]
+) -> None:
+    if rows:
+        ids, seqs, binds = zip(*rows, strict=True)
+        await conn.execute(queries.bind_parts, list(ids), list(seqs), list(binds))
+
+
+async def record_submit_results(conn: asyncpg.Connection, rows: Sequence[tuple]) -> int:
+    """rows: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)."""
+    if not rows:
+        return 0
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return len(await conn.fetch(queries.record_submit_results, *columns))
+
+
+async def set_message_statuses(conn: asyncpg.Connection, rows: Sequence[tuple]) -> set[int]:
+    """rows: (id, expected, status, reason, not_before, at). Returns the ids that moved."""
+    if not rows:
+        return set()
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return {r["id"] for r in await conn.fetch(queries.set_message_statuses, *columns)}
+
+
+async def message_part_states(
+    conn: asyncpg.Connection, message_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.message_part_states, list(message_ids))
+
+
+async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> list[asyncpg.Record]:
+    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at).
+    One result row per receipt that found its part: pos (1-based), message_id, seq, applied,
+    submitted_at."""
+    if not rows:
+        return []
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return await conn.fetch(queries.apply_receipts, *columns)
+
+
+async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, payload,
+    received_at)."""
+    if rows:
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        await conn.execute(queries.park_orphan_receipts, *columns)
+
+
+async def take_matching_orphans(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.take_matching_orphans)
+
+
+async def drop_old_orphans(conn: asyncpg.Connection, before: datetime) -> int:
+    return len(await conn.fetch(queries.drop_old_orphans, before))
+
+
+async def sweep_unreceipted(
+    conn: asyncpg.Connection, sent_before: datetime, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.sweep_unreceipted, sent_before, now, limit)
+
+
+async def reclaim_expired_leases(
+    conn: asyncpg.Connection, now: datetime, limit: int, resend: bool
+) -> list[asyncpg.Record]:
+    query = queries.requeue_expired_leases if resend else queries.reclaim_expired_leases
+    return await conn.fetch(query, now, limit)
+
+
+async def release_leases(conn: asyncpg.Connection, owner: str) -> int:
+    return len(await conn.fetch(queries.release_leases, owner))
+
+
+async def finish_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.finish_batches)
+
+
+async def finish_campaigns(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.finish_campaigns)
+
+
+async def due_campaigns(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.due_campaigns, now, limit)

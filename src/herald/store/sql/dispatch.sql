@@ -1,0 +1,55 @@
+-- Named queries of the send path beside queries.sql: dispatch context, lease recovery under
+-- the resend policy, completion of batches and campaigns, due campaigns.
+
+-- name: dispatch_context
+-- Per campaign, what sending needs: the sender as a source address, quiet hours, callbacks.
+SELECT c.id, c.account_id, c.respect_quiet_hours, c.quiet_hours, c.callback_url,
+       s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
+FROM campaigns c JOIN senders s ON s.id = c.sender_id
+WHERE c.id = ANY($1::bigint[]);
+
+-- name: requeue_expired_leases
+-- Policy 'resend': leases of dispatchers that died ($1 = now) go back to the queue whether or
+-- not a part reached a bind; parts already accepted keep their state and are not resent.
+-- message table: (sending, release) -> queued
+WITH expired AS (
+    SELECT m.id
+    FROM messages m
+    WHERE m.status = 'sending' AND m.lease_expires < $1     -- messages_lease_idx
+    ORDER BY m.lease_expires
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m
+SET status = 'queued', lease_owner = NULL, lease_expires = NULL
+FROM expired e
+WHERE m.id = e.id
+RETURNING m.id, m.status;
+
+-- name: finish_batches
+-- Batches whose every message is final (each probe uses one of the partial status indexes).
+-- batch table: (sending | suspended, complete) -> completed
+UPDATE batches b SET status = 'completed', finished_at = now()
+WHERE b.status IN ('sending', 'suspended')
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred'))
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.id AND m.status = 'sending')
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.id AND m.status = 'sent')
+RETURNING b.id, b.campaign_id;
+
+-- name: finish_campaigns
+-- Running or suspended campaigns whose batches are all final.
+-- campaign table: (running | suspended, complete) -> completed
+UPDATE campaigns c SET status = 'completed', updated_at = now()
+WHERE c.status IN ('running', 'suspended')
+  AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id)
+  AND NOT EXISTS (SELECT 1 FROM batches b
+                  WHERE b.campaign_id = c.id AND b.status IN ('expanding', 'sending', 'suspended'))
+RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
+
+-- name: due_campaigns
+-- Scheduled campaigns whose time has come ($1 = now); the run itself locks and re-checks.
+SELECT id, account_id FROM campaigns
+WHERE status = 'scheduled' AND scheduled_at <= $1             -- campaigns_due_idx
+ORDER BY scheduled_at, id
+LIMIT $2;

@@ -1,0 +1,166 @@
+"""The batched writer: results, statuses, receipts (early ones too), settling, failed flushes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from herald.config import BindConfig, Config, RouteConfig
+from herald.engine.router import Router
+from herald.engine.runs import Runner
+from herald.engine.writer import ReceiptRow, StatusChange, Writer
+from herald.metrics import Metrics
+from herald.store import dispatch as store
+from herald.store.db import Database
+from tests.support.factories import add_recipients, make_account, make_campaign, make_sender
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+CONFIG = Config(
+    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+    routes=(RouteConfig(name="all", binds=("a",)),),
+)
+
+
+async def claimed(database: Database, texts: list[str]) -> list[int]:
+    """One campaign per text to one number each, run and claimed: message ids, in order."""
+    ids = []
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        sender = await make_sender(conn, account.id)
+    runner = Runner(database, CONFIG, Router(CONFIG.routes, lambda _: True), clock=lambda: NOW,
+                    metrics=Metrics())
+    for i, text in enumerate(texts):
+        async with database.acquire() as conn:
+            campaign = await make_campaign(conn, account.id, sender, text)
+            await add_recipients(conn, campaign, [f"+30694853{i:04d}"])
+        await runner.start_run(campaign_id=campaign, account_id=account.id)
+    async with database.acquire() as conn:
+        rows = await store.claim_due_messages(conn, "node", 100, NOW, NOW + timedelta(minutes=1))
+    ids = sorted(r["id"] for r in rows)
+    assert len(ids) == len(texts)
+    return ids
+
+
+def accepted(message_id: int, seq: int, smsc_id: str) -> tuple:
+    return (message_id, seq, "submitted", smsc_id, smsc_id, 0, NOW)
+
+
+def receipt(smsc_id: str, state: str = "delivered", code: int = 2) -> ReceiptRow:
+    return ReceiptRow("a", smsc_id, state, code, "000", None, NOW + timedelta(seconds=3),
+                      {"id": smsc_id})
+
+
+async def status_of(database: Database, message_id: int) -> tuple[str, str | None]:
+    async with database.acquire() as conn:
+        row = await conn.fetchrow("SELECT status, reason FROM messages WHERE id = $1", message_id)
+    return row["status"], row["reason"]
+
+
+async def test_results_then_receipts_settle_messages(database: Database) -> None:
+    changes: list[StatusChange] = []
+
+    async def on_changes(conn: object, batch: list[StatusChange]) -> None:
+        changes.extend(batch)
+
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics, on_changes=on_changes)
+    m1, m2 = await claimed(database, ["one", "two"])
+    async with database.acquire() as conn:
+        await store.bind_parts(conn, [(m1, 1, "a"), (m2, 1, "a")])
+    writer.record_part(accepted(m1, 1, "ID1"))
+    writer.record_part(accepted(m2, 1, "ID2"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    writer.set_status((m2, "sending", "sent", None, None, NOW))
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("sent", None)
+    acks = [
+        writer.add_receipt(receipt("ID1")),
+        writer.add_receipt(receipt("ID2", "undeliverable", 5)),
+    ]
+    assert not any(a.done() for a in acks)  # acknowledged only once stored
+    assert await writer.flush()
+    assert all(a.done() for a in acks)
+    assert await status_of(database, m1) == ("delivered", None)
+    assert await status_of(database, m2) == ("failed", "undeliverable")
+    assert [(c.message_id, c.new) for c in changes] == [
+        (m1, "sent"), (m2, "sent"), (m1, "delivered"), (m2, "failed")]
+    assert metrics.messages["delivered"] == 1 and metrics.receipt_latency.counts != [0] * 15
+
+
+async def test_a_receipt_before_its_submit_result_is_parked_then_matched(
+    database: Database,
+) -> None:
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics)
+    (m1,) = await claimed(database, ["early"])
+    ack = writer.add_receipt(receipt("EARLY"))
+    assert await writer.flush()
+    assert ack.done() and metrics.orphan_receipts == 1
+    async with database.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 1
+        await store.bind_parts(conn, [(m1, 1, "a")])
+    writer.record_part(accepted(m1, 1, "EARLY"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("delivered", None)
+    async with database.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 0
+
+
+async def test_multipart_waits_for_every_part_and_fails_on_one(database: Database) -> None:
+    writer = Writer(database, metrics=Metrics())
+    m1, m2 = await claimed(database, ["x" * 200, "y" * 200])  # two parts each
+    async with database.acquire() as conn:
+        await store.bind_parts(conn, [(m, s, "a") for m in (m1, m2) for s in (1, 2)])
+    for m in (m1, m2):
+        for s in (1, 2):
+            writer.record_part(accepted(m, s, f"{m}-{s}"))
+        writer.set_status((m, "sending", "sent", None, None, NOW))
+    writer.add_receipt(receipt(f"{m1}-1"))
+    writer.add_receipt(receipt(f"{m2}-2", "expired", 3))
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("sent", None)  # part 2 still waiting
+    assert await status_of(database, m2) == ("failed", "expired")  # one part failed finally
+    writer.add_receipt(receipt(f"{m1}-2"))
+    writer.add_receipt(receipt(f"{m2}-1"))  # too late to change a final message
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("delivered", None)
+    assert await status_of(database, m2) == ("failed", "expired")
+
+
+async def test_receipts_for_one_part_keep_the_final_state(database: Database) -> None:
+    writer = Writer(database, metrics=Metrics())
+    (m1,) = await claimed(database, ["dup"])
+    async with database.acquire() as conn:
+        await store.bind_parts(conn, [(m1, 1, "a")])
+    writer.record_part(accepted(m1, 1, "D"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    first = writer.add_receipt(receipt("D", "delivered", 2))
+    second = writer.add_receipt(receipt("D", "accepted", 6))  # intermediate after final
+    assert await writer.flush()
+    assert first.done() and second.done()
+    assert await status_of(database, m1) == ("delivered", None)
+
+
+async def test_a_failed_flush_keeps_its_rows(database: Database) -> None:
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics)
+    (m1,) = await claimed(database, ["retry"])
+    async with database.acquire() as conn:
+        await store.bind_parts(conn, [(m1, 1, "a")])
+        # The database refuses writes to parts, as during a failover or a full disk.
+        await conn.execute("""
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'database unavailable'; END $$;
+            CREATE TRIGGER refuse BEFORE UPDATE ON parts FOR EACH ROW EXECUTE FUNCTION refuse();
+        """)
+    writer.record_part(accepted(m1, 1, "R"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    ack = writer.add_receipt(receipt("R"))
+    assert not await writer.flush()
+    assert metrics.flush_failures == 1 and not ack.done() and writer.buffered == 3
+    assert await status_of(database, m1) == ("sending", None)
+    async with database.acquire() as conn:
+        await conn.execute("DROP TRIGGER refuse ON parts")
+    assert await writer.flush()
+    assert ack.done()
+    assert await status_of(database, m1) == ("delivered", None)
