@@ -65,9 +65,7 @@ def _non_gsm(text: str, runs: re.Pattern[str] = _GSM_RUNS) -> tuple[str, ...]:
 @lru_cache(maxsize=8)
 def _national_runs(languages: frozenset[str]) -> re.Pattern[str]:
     """Runs of characters that some table pair of `languages` (or the default) can carry."""
-    return _runs_of(
-        GSM7_CHARS.union(*(CODECS[pair].chars for pair in candidate_tables(languages)))
-    )
+    return _runs_of(GSM7_CHARS.union(*(CODECS[pair].chars for pair in candidate_tables(languages))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class DecodedPart:
 
 
 def alphabet(data_coding: int) -> str:
-    """"gsm7", "ucs2" or "8bit" for an SMPP data_coding (GSM TP-DCS groups for 0x10-0x1F, 0xFx)."""
+    """The alphabet of an SMPP data_coding: "gsm7", "ucs2" or "8bit" (TP-DCS for 0x1x, 0xFx)."""
     if data_coding == 0x00:
         return "gsm7"
     if data_coding == 0x08:
