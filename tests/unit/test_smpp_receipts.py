@@ -447,3 +447,42 @@ def test_mo_text_hook_and_8bit_data() -> None:
     with pytest.raises(TextError, match="8-bit data"):
         mo.text()
     assert mo.text(lambda body, dcs: f"{dcs}:{body.hex()}") == "4:0102"
+
+
+TOKEN = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), max_size=12
+)
+
+
+@given(
+    st.tuples(TOKEN.filter(bool), TOKEN, TOKEN, st.text("0123456789", max_size=14)),
+    st.text("0123456789", max_size=14),
+    TOKEN.filter(bool),
+    TOKEN,
+    st.none() | st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=30),
+    st.sampled_from([" ", "  ", "\t"]),
+)
+def test_standard_layout_fast_path_agrees_with_the_label_scanner(
+    head: tuple[str, str, str, str],
+    done: str,
+    stat: str,
+    err: str,
+    text: str | None,
+    gap: str,
+) -> None:
+    from herald.smpp.receipts import _scan_labels
+
+    message_id, sub, dlvrd, submit = head
+    receipt = gap.join(
+        [
+            f"id:{message_id}",
+            f"sub:{sub}",
+            f"dlvrd:{dlvrd}",
+            f"submit date:{submit}",
+            f"done date:{done}",
+            f"stat:{stat}",
+            f"err:{err}",
+        ]
+        + ([] if text is None else [f"text:{text}"])
+    )
+    assert parse_receipt_text(receipt) == _scan_labels(receipt)

@@ -54,6 +54,7 @@ ESME_RINVPARLEN = CommandStatus.ESME_RINVPARLEN.value
 _ENCODE_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError, struct.error)
 _OCTET_TYPES = (bytes, bytearray, memoryview)
 _new = object.__new__
+_BYTES = tuple(bytes((i,)) for i in range(256))
 
 # --- decoding ----------------------------------------------------------------------------------
 
@@ -100,7 +101,12 @@ def decode_pdu(data: bytes, start: int, end: int) -> Pdu:
     params: dict[str, FieldValue] = {}
     find = data.find
     for name, kind, size, err, _default in layout:
-        if kind is CSTR:
+        if kind is U8:  # the commonest field kind first
+            if pos >= end:
+                raise malformed(command_id, seq, ESME_RINVCMDLEN, f"body ends before {name}")
+            params[name] = data[pos]
+            pos += 1
+        elif kind is CSTR:
             limit = pos + size
             nul = find(b"\0", pos, limit if limit < end else end)
             if nul < 0:
@@ -111,11 +117,6 @@ def decode_pdu(data: bytes, start: int, end: int) -> Pdu:
                 raise malformed(command_id, seq, err, what)
             params[name] = data[pos:nul].decode("latin-1")
             pos = nul + 1
-        elif kind is U8:
-            if pos >= end:
-                raise malformed(command_id, seq, ESME_RINVCMDLEN, f"body ends before {name}")
-            params[name] = data[pos]
-            pos += 1
         elif kind is SM:
             if pos >= end:
                 raise malformed(command_id, seq, ESME_RINVCMDLEN, "body ends before sm_length")
@@ -206,14 +207,15 @@ def _encode_fields(
     try:
         for name, kind, size, _err, default in layout:
             value = params.get(name, default)
-            if kind is CSTR:
+            if kind is U8:  # the commonest field kind first
+                out.append(
+                    _BYTES[value] if type(value) is int and 0 <= value < 256 else bytes((value,))
+                )
+            elif kind is CSTR:
                 raw = value.encode("latin-1") if type(value) is str else _octets(value)
                 if len(raw) >= size or b"\0" in raw:
                     raise ValueError(f"must be at most {size - 1} octets with no NUL")
-                out.append(raw)
-                out.append(b"\0")
-            elif kind is U8:
-                out.append(bytes((value,)))
+                out.append(raw + b"\0")
             elif kind is SM:
                 raw = _octets(value)
                 if len(raw) > size:
@@ -296,7 +298,6 @@ def encode(pdu: Pdu) -> bytes:
 _SUBMIT_SM = CommandId.SUBMIT_SM.value
 _PER_PART = ("destination_addr", "esm_class", "data_coding", "short_message")
 _PER_PART_KINDS = (CSTR, U8, U8, SM)
-_BYTES = tuple(bytes((i,)) for i in range(256))
 _pack_header = HEADER.pack
 _join = b"".join
 
