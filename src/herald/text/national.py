@@ -9,6 +9,7 @@ identifier (NLI). Spanish has no locking table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from herald.errors import TextOptionError
 from herald.text.gsm7 import DEFAULT_ALPHABET, DEFAULT_CODEC, EXTENSION_TABLE, SeptetCodec
@@ -89,6 +90,17 @@ CODECS: Mapping[tuple[str | None, str | None], SeptetCodec] = {
 
 def parse_languages(national: Iterable[str] | str) -> frozenset[str]:
     """Validate a set of national table names; a string may list them separated by commas."""
+    if isinstance(national, tuple | str):
+        return _parse_hashable(national)
+    return _parse(national)
+
+
+@lru_cache(maxsize=64)
+def _parse_hashable(national: tuple[str, ...] | str) -> frozenset[str]:
+    return _parse(national)
+
+
+def _parse(national: Iterable[str] | str) -> frozenset[str]:
     names = national.split(",") if isinstance(national, str) else national
     chosen: set[str] = set()
     for name in names:
@@ -103,6 +115,7 @@ def parse_languages(national: Iterable[str] | str) -> frozenset[str]:
     return frozenset(chosen)
 
 
+@lru_cache(maxsize=8)
 def candidate_tables(
     languages: frozenset[str],
 ) -> tuple[tuple[str | None, str | None], ...]:
@@ -122,6 +135,7 @@ def candidate_tables(
     )
 
 
+@lru_cache(maxsize=16)
 def shift_ies(lock: str | None, single: str | None) -> bytes:
     """The shift IEs for a UDH, single shift (0x24) before locking shift (0x25), as AOSP."""
     ies = b""
