@@ -166,11 +166,11 @@ def _check_text(text: str) -> None:
     bad = _INVALID.search(text)
     if bad is not None:
         char, index = bad[0], bad.start()
-        kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
-        raise InvalidTextError(
-            f"{char!r} (U+{ord(char):04X}) at index {index} is {kind}; "
-            "only LF, CR and FF are allowed among control characters"
-        )
+        if "\ud800" <= char <= "\udfff":
+            why = "is a lone surrogate (half of a UTF-16 pair), not a character"
+        else:
+            why = "is a control character; only LF, CR and FF may be sent"
+        raise InvalidTextError(f"{char!r} (U+{ord(char):04X}) at index {index} {why}")
 
 
 def _build(
