@@ -80,7 +80,7 @@ def main() -> None:
         for t in texts:
             encode_message(t)
 
-    best = min(timeit.repeat(run_mix, number=1, repeat=5, timer=CLOCK))
+    best = min(timeit.repeat(run_mix, number=1, repeat=9, timer=CLOCK))
     line = f"mix of {len(texts)} messages: {len(texts) / best:,.0f} messages/s"
     if baseline is not None:
 
