@@ -28,6 +28,7 @@ Sending something this state does not allow raises LocalProtocolError and sends 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from enum import Enum
 from typing import Any, NamedTuple
@@ -103,6 +104,8 @@ _BOUND_STATUSES = frozenset({CommandStatus.ESME_ROK, CommandStatus.ESME_RALYBND}
 
 _UNBIND, _UNBIND_RESP, _SUBMIT_SM = C.UNBIND.value, C.UNBIND_RESP.value, C.SUBMIT_SM.value
 _GENERIC_NACK = C.GENERIC_NACK.value
+_SUBMIT_SM_ID = _SUBMIT_SM.to_bytes(4, "big")
+_SEQUENCE = struct.Struct(">I")
 
 # --- events ----------------------------------------------------------------------------------
 
@@ -247,6 +250,22 @@ class Connection:
         self._seq = seq
         self._outstanding[seq] = (_SUBMIT_SM, context)
         return seq, data
+
+    def send_encoded_submit_sm(self, data: bytes, context: Any = None) -> tuple[int, bytes]:
+        """A submit_sm encoded ahead with sequence_number 0 (`SubmitSmTemplate.encode(0, ...)`
+        when a part is queued, so a bad part fails its caller at once): gives it the next
+        sequence_number and tracks it as `send_submit_sm` does. Returns (sequence_number,
+        bytes to write)."""
+        if _SUBMIT_SM not in self._rules.send:
+            raise LocalProtocolError(
+                f"{self.role.value} may not send submit_sm in state {self._state.value}"
+            )
+        if data[4:8] != _SUBMIT_SM_ID or len(data) < 16:
+            raise LocalProtocolError("send_encoded_submit_sm: the bytes are not a submit_sm")
+        seq = self._next_sequence()
+        self._seq = seq
+        self._outstanding[seq] = (_SUBMIT_SM, context)
+        return seq, data[:12] + _SEQUENCE.pack(seq) + data[16:]
 
     # --- receiving ---------------------------------------------------------------------------
 
