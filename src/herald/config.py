@@ -152,6 +152,16 @@ class Config(_Section):
                 )
         return self
 
+    def receipt_group(self, name: str) -> str:
+        """The key that ties a part to its receipts: the first bind with the same carrier
+        account (host, port, system_id). A transmitter and a receiver bind of one account
+        share it, so receipts arriving on the receiver match parts sent on the transmitter."""
+        this = self.bind(name)
+        for b in self.binds:
+            if (b.host, b.port, b.system_id) == (this.host, this.port, this.system_id):
+                return b.name
+        return name  # unreachable: `this` is in the list
+
     def bind(self, name: str) -> BindConfig:
         for b in self.binds:
             if b.name == name:

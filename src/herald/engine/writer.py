@@ -18,7 +18,6 @@ backoff; compare-and-set queries make a replay harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from herald.engine.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
+from herald.engine.waits import wait_any
 from herald.errors import StateError
 from herald.metrics import Metrics
 from herald.store import dispatch as store
@@ -63,7 +63,7 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("done", "parts", "receipts", "statuses")
+    __slots__ = ("committed", "done", "parts", "receipts", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -72,6 +72,7 @@ class _Buffer:
         # otherwise the later receipt wins. Every sender's future resolves at the flush.
         self.receipts: dict[tuple[str, str], tuple[ReceiptRow, list[asyncio.Future[None]]]] = {}
         self.done: list[asyncio.Future[None]] = []
+        self.committed: list[Callable[[], None]] = []  # run after the commit, in order
 
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts)
@@ -87,6 +88,7 @@ class _Buffer:
             else:
                 self.receipts[key] = (row, futures)
         self.done[:0] = older.done
+        self.committed[:0] = older.committed
 
 
 def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
@@ -126,9 +128,12 @@ class Writer:
         self._buffer.parts.append(row)
         self._added()
 
-    def set_status(self, row: tuple) -> None:
-        """(message_id, expected, status, reason, not_before, at)."""
+    def set_status(self, row: tuple, on_commit: Callable[[], None] | None = None) -> None:
+        """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
+        status is stored (the dispatcher frees the message's in-flight slot then)."""
         self._buffer.statuses.append(row)
+        if on_commit is not None:
+            self._buffer.committed.append(on_commit)
         self._added()
 
     def add_receipt(self, receipt: ReceiptRow) -> asyncio.Future[None]:
@@ -174,11 +179,9 @@ class Writer:
                 if stop.is_set():
                     return
                 self._wake.clear()
-                await _first(self._wake.wait(), stop.wait())
+                await wait_any(self._wake, stop)
                 continue
-            if not self._urgent.is_set() and not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(self._urgent.wait(), stop.wait()), self._interval)
+            await wait_any(self._urgent, stop, within=self._interval)
             self._urgent.clear()
             if not await self.flush():
                 await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
@@ -187,7 +190,7 @@ class Writer:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
-            if not batch and not batch.done:
+            if not batch and not batch.done and not batch.committed:
                 return True
             started = time.perf_counter()
             try:
@@ -214,6 +217,8 @@ class Writer:
         for future in batch.done:
             if not future.done():
                 future.set_result(None)
+        for callback in batch.committed:
+            callback()
         return True
 
     async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
@@ -283,12 +288,3 @@ def _reason(status: str, part_states: Sequence[str]) -> str | None:
         return "receipt_unknown"
     return None
 
-
-async def _first(*aws: Awaitable[Any]) -> None:
-    """Wait until the first of `aws` completes; cancel the rest."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()

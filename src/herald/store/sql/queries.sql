@@ -203,10 +203,11 @@ RETURNING p.message_id, p.seq;
 
 -- name: set_message_statuses
 -- Batched compare-and-set of message statuses: each row moves from its expected status to
--- the new one (decided with the message table); leaving 'sending' clears the lease.
+-- the new one (decided with the message table) with the reason that goes with it (NULL
+-- clears an earlier one, e.g. quiet_hours once sent); leaving 'sending' clears the lease.
 UPDATE messages m
 SET status = r.status,
-    reason = coalesce(r.reason, m.reason),
+    reason = r.reason,
     not_before = coalesce(r.not_before, m.not_before),
     lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
     lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,

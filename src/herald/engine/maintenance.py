@@ -1,0 +1,136 @@
+"""Periodic work that keeps the store honest, safe to run in every herald process at once.
+
+Each tick:
+- leases of dispatchers that died are recovered: messages none of whose parts reached a bind
+  go back to the queue; those that may have gone out become `unknown` (policy mark_unknown)
+  or are queued again (policy resend);
+- messages sent longer ago than the validity period plus a margin with no final receipt are
+  given up on (`unknown`, their waiting parts `expired`);
+- orphan receipts older than their time to live are dropped;
+- batches whose messages are all final complete, then campaigns whose batches all are;
+- scheduled campaigns that are due start their run.
+Every statement is a compare-and-set or uses SKIP LOCKED, so processes never step on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from herald.config import Config
+from herald.engine.run_result import RunResult
+from herald.engine.waits import wait_any
+from herald.errors import HeraldError
+from herald.metrics import Metrics
+from herald.store import dispatch as store
+from herald.store.db import Database
+
+log = logging.getLogger(__name__)
+
+SWEEP_LIMIT = 5000
+
+
+class Runs(Protocol):
+    async def start_run(self, *, campaign_id: int, account_id: int) -> RunResult: ...
+
+
+OnCampaignsCompleted = Callable[[Any, Sequence[Any]], Awaitable[None]]
+OnScheduledRunFailed = Callable[[int, int, HeraldError], Awaitable[None]]
+
+
+@dataclass
+class TickReport:
+    requeued: int = 0
+    lost: int = 0
+    expired: int = 0
+    orphans_dropped: int = 0
+    batches_completed: int = 0
+    campaigns_completed: int = 0
+    runs_started: int = 0
+
+
+class Maintenance:
+    def __init__(
+        self,
+        db: Database,
+        runs: Runs,
+        *,
+        config: Config,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        wake_dispatcher: Callable[[], None] = lambda: None,
+        on_campaigns_completed: OnCampaignsCompleted | None = None,
+        on_scheduled_run_failed: OnScheduledRunFailed | None = None,
+    ) -> None:
+        self._db = db
+        self._runs = runs
+        self._config = config
+        self._clock = clock
+        self._metrics = metrics
+        self._wake_dispatcher = wake_dispatcher
+        self._on_completed = on_campaigns_completed
+        self._on_run_failed = on_scheduled_run_failed
+        self._failed_runs: set[int] = set()  # logged once, not every tick
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # a database hiccup must not end maintenance for good
+                log.exception("maintenance tick failed; retrying at the next one")
+            await wait_any(stop, within=self._config.tracker.sweep_interval)
+
+    async def tick(self) -> TickReport:
+        report = TickReport()
+        now = self._clock()
+        tracker = self._config.tracker
+        resend = self._config.dispatcher.unknown_policy == "resend"
+        async with self._db.acquire() as conn:
+            for row in await store.reclaim_expired_leases(conn, now, SWEEP_LIMIT, resend):
+                if row["status"] == "queued":
+                    report.requeued += 1
+                else:
+                    report.lost += 1
+            if report.requeued:
+                self._wake_dispatcher()
+            gave_up_before = now - timedelta(
+                hours=tracker.validity_hours + tracker.receipt_margin_hours
+            )
+            report.expired = len(
+                await store.sweep_unreceipted(conn, gave_up_before, now, SWEEP_LIMIT)
+            )
+            report.orphans_dropped = await store.drop_old_orphans(
+                conn, now - timedelta(hours=tracker.orphan_ttl_hours)
+            )
+            async with conn.transaction():
+                report.batches_completed = len(await store.finish_batches(conn))
+                completed = await store.finish_campaigns(conn)
+                report.campaigns_completed = len(completed)
+                if completed and self._on_completed is not None:
+                    await self._on_completed(conn, completed)
+            due = await store.due_campaigns(conn, now, 20)
+        self._metrics.messages["unknown"] += report.lost + report.expired
+        for campaign in due:
+            report.runs_started += await self._start(campaign["id"], campaign["account_id"])
+        if any((report.lost, report.expired, report.requeued, report.orphans_dropped)):
+            log.info("maintenance: %s", report)
+        return report
+
+    async def _start(self, campaign_id: int, account_id: int) -> int:
+        try:
+            await self._runs.start_run(campaign_id=campaign_id, account_id=account_id)
+        except HeraldError as exc:
+            # Another process started it first (StateError), or it cannot run: no recipients,
+            # insufficient balance. The callback records it so it is not retried every tick.
+            if campaign_id not in self._failed_runs:
+                self._failed_runs.add(campaign_id)
+                log.warning("scheduled campaign %s did not start: %s", campaign_id, exc)
+            if self._on_run_failed is not None:
+                await self._on_run_failed(campaign_id, account_id, exc)
+            return 0
+        self._failed_runs.discard(campaign_id)
+        return 1

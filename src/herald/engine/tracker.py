@@ -1,0 +1,103 @@
+"""The tracker: what carriers send back on a bind, turned into stored receipts and events.
+
+A session calls `handler(bind)` for every deliver_sm and data_sm. Receipts (and intermediate
+notifications) become writer rows keyed by the bind and the canonical carrier id; the handler
+returns only when the writer has stored the receipt (applied to its part or parked as an
+orphan), so the session acknowledges it only then. Mobile-originated messages go to
+`on_mobile_originated` (opt-out keywords) and are acknowledged after it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from herald.engine.writer import ReceiptRow, Writer
+from herald.errors import TextError
+from herald.metrics import Metrics
+from herald.smpp import IdMode, InboundMessage, Pdu, inbound_message, parse_receipt
+from herald.smpp.receipts import MESSAGE_STATES, MessageType, message_type
+
+log = logging.getLogger(__name__)
+
+# Receipt stat names to part states (reference 5.3). Unknown names are final failures, as in
+# Kannel; SMPP 5.0's SCHEDULED is still en route and SKIPPED a rejection.
+PART_STATE = {
+    "DELIVRD": "delivered", "UNDELIV": "undeliverable", "EXPIRED": "expired",
+    "DELETED": "deleted", "REJECTD": "rejected", "UNKNOWN": "unknown", "SKIPPED": "rejected",
+    "ACCEPTD": "accepted", "ENROUTE": "enroute", "SCHEDULED": "enroute", "ACKED": "accepted",
+    "BUFFRED": "enroute", "BUFFERD": "enroute",
+}
+_ROK = 0
+
+OnMobileOriginated = Callable[[str, InboundMessage, str], Awaitable[None]]
+
+
+class Tracker:
+    def __init__(
+        self,
+        writer: Writer,
+        *,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        id_modes: Mapping[str, str] | None = None,
+        receipt_groups: Mapping[str, str] | None = None,
+        on_mobile_originated: OnMobileOriginated | None = None,
+    ) -> None:
+        self._writer = writer
+        self._metrics = metrics
+        self._clock = clock
+        self._id_modes = {bind: IdMode(mode) for bind, mode in (id_modes or {}).items()}
+        self._groups = dict(receipt_groups or {})
+        self._on_mo = on_mobile_originated
+
+    def handler(self, bind: str) -> Callable[[Pdu], Awaitable[int]]:
+        """The `on_deliver` callback for the session of `bind`."""
+        mode = self._id_modes.get(bind, IdMode.AS_IS)
+        group = self._groups.get(bind, bind)  # parts store their bind's receipt group
+        stats = self._metrics.bind(bind)
+
+        async def on_deliver(pdu: Pdu) -> int:
+            kind = message_type(pdu.params.get("esm_class", 0))
+            if kind in (MessageType.RECEIPT, MessageType.INTERMEDIATE):
+                receipt = parse_receipt(pdu)
+                if receipt is None:
+                    # Nothing to match it by; acknowledging stops the SMSC redelivering junk.
+                    log.warning("%s: receipt without id or state ignored: %r", bind, pdu)
+                    stats.receipts["unparsable"] += 1
+                    return _ROK
+                state = PART_STATE.get(receipt.state, "unknown")
+                stats.receipts[state] += 1
+                network = receipt.network_error
+                await self._writer.add_receipt(ReceiptRow(
+                    bind=group,
+                    canonical_id=receipt.canonical_id(mode),
+                    state=state,
+                    receipt_state=receipt.message_state
+                    if receipt.message_state is not None
+                    else _state_code(receipt.state),
+                    error=receipt.error,
+                    network_error=f"{network.network_type}:{network.code}" if network else None,
+                    at=self._clock(),
+                    payload={"id": receipt.message_id, "stat": receipt.state,
+                             "err": receipt.error, "done": receipt.done_date},
+                ))
+                return _ROK
+            if kind is MessageType.MOBILE_ORIGINATED and self._on_mo is not None:
+                message = inbound_message(pdu)
+                try:
+                    text = message.text()
+                except TextError:
+                    text = ""  # binary or undecodable: no keyword can match
+                await self._on_mo(bind, message, text)
+            return _ROK
+
+        return on_deliver
+
+
+def _state_code(state: str) -> int | None:
+    try:
+        return MESSAGE_STATES.index(state)
+    except ValueError:
+        return None

@@ -1,0 +1,146 @@
+"""Maintenance: lease recovery by policy, receipt timeouts, completion, scheduled runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from herald.config import BindConfig, Config, DispatcherConfig, RouteConfig
+from herald.engine.maintenance import Maintenance
+from herald.engine.router import Router
+from herald.engine.runs import Runner
+from herald.engine.writer import Writer
+from herald.errors import HeraldError
+from herald.metrics import Metrics
+from herald.store import dispatch as store
+from herald.store.db import Database
+from tests.support.factories import (
+    add_recipients,
+    greek_mobiles,
+    make_account,
+    make_campaign,
+    make_sender,
+)
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def config(policy: str = "mark_unknown") -> Config:
+    return Config(
+        binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+        routes=(RouteConfig(name="all", binds=("a",)),),
+        dispatcher=DispatcherConfig(unknown_policy=policy),
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def prepared(database: Database, count: int, clock: Clock, cfg: Config,
+                   scheduled_at: datetime | None = None) -> tuple[Runner, int, int]:
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        sender = await make_sender(conn, account.id)
+        campaign = await make_campaign(conn, account.id, sender, "Hi", scheduled_at=scheduled_at)
+        await add_recipients(conn, campaign, greek_mobiles(count))
+    runner = Runner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
+                    metrics=Metrics())
+    return runner, account.id, campaign
+
+
+async def statuses(database: Database) -> dict[str, int]:
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT status, count(*) AS n FROM messages GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
+    for policy, lost_status in (("mark_unknown", "unknown"), ("resend", "queued")):
+        async with database.acquire() as conn:
+            await conn.execute("TRUNCATE messages, batches, campaigns CASCADE")
+        clock, cfg = Clock(), config(policy)
+        runner, account, campaign = await prepared(database, 4, clock, cfg)
+        await runner.start_run(campaign_id=campaign, account_id=account)
+        async with database.acquire() as conn:
+            lease = T0 + timedelta(seconds=60)
+            claimed = await store.claim_due_messages(conn, "dead", 4, T0, lease)
+            ids = sorted(r["id"] for r in claimed)
+            # Two parts reached a bind before the process died; two never did.
+            await store.bind_parts(conn, [(ids[0], 1, "a"), (ids[1], 1, "a")])
+        maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
+        report = await maintenance.tick()
+        assert (report.requeued, report.lost) == (0, 0)  # the lease is still valid
+        clock.now = T0 + timedelta(seconds=61)
+        report = await maintenance.tick()
+        if policy == "mark_unknown":
+            assert (report.requeued, report.lost) == (2, 2)
+            assert await statuses(database) == {"queued": 2, "unknown": 2}
+        else:
+            assert (report.requeued, report.lost) == (4, 0)
+            assert await statuses(database) == {lost_status: 4}
+
+
+async def test_unreceipted_messages_expire_and_batches_complete(database: Database) -> None:
+    clock, cfg = Clock(), config()
+    runner, account, campaign = await prepared(database, 2, clock, cfg)
+    await runner.start_run(campaign_id=campaign, account_id=account)
+    writer = Writer(database, metrics=Metrics())
+    async with database.acquire() as conn:
+        claimed = await store.claim_due_messages(conn, "n", 2, T0, T0 + timedelta(seconds=60))
+        ids = sorted(r["id"] for r in claimed)
+        await store.bind_parts(conn, [(i, 1, "a") for i in ids])
+    for i in ids:
+        writer.record_part((i, 1, "submitted", f"S{i}", f"S{i}", 0, T0))
+        writer.set_status((i, "sending", "sent", None, None, T0))
+    assert await writer.flush()
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
+    report = await maintenance.tick()
+    assert (report.expired, report.batches_completed) == (0, 0)
+    clock.now = T0 + timedelta(hours=cfg.tracker.validity_hours + cfg.tracker.receipt_margin_hours,
+                               seconds=1)
+    completed: list[int] = []
+
+    async def on_completed(conn: object, rows: list) -> None:
+        completed.extend(r["id"] for r in rows)
+
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics(),
+                              on_campaigns_completed=on_completed)
+    report = await maintenance.tick()
+    assert (report.expired, report.batches_completed, report.campaigns_completed) == (2, 1, 1)
+    assert completed == [campaign]
+    async with database.acquire() as conn:
+        parts = await conn.fetch("SELECT state FROM parts")
+        reasons = await conn.fetch("SELECT DISTINCT reason FROM messages")
+    assert {p["state"] for p in parts} == {"expired"}
+    assert [r["reason"] for r in reasons] == ["no_final_receipt"]
+
+
+async def test_scheduled_campaigns_start_when_due_and_failures_are_reported(
+    database: Database,
+) -> None:
+    clock, cfg = Clock(), config()
+    runner, account, _ = await prepared(
+        database, 3, clock, cfg, scheduled_at=T0 + timedelta(minutes=5))
+    failures: list[tuple[int, str]] = []
+
+    async def failed(campaign_id: int, account_id: int, exc: HeraldError) -> None:
+        failures.append((campaign_id, type(exc).__name__))
+
+    woken = []
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics(),
+                              on_scheduled_run_failed=failed,
+                              wake_dispatcher=lambda: woken.append(1))
+    assert (await maintenance.tick()).runs_started == 0
+    clock.now = T0 + timedelta(minutes=5)
+    assert (await maintenance.tick()).runs_started == 1
+    assert await statuses(database) == {"queued": 3}
+    # A campaign that cannot run (no recipients) is reported, not retried silently.
+    async with database.acquire() as conn:
+        sender = await make_sender(conn, account, "Other")
+        empty = await make_campaign(conn, account, sender, "x", scheduled_at=T0)
+    await maintenance.tick()
+    assert failures == [(empty, "NoRecipientsError")]
