@@ -177,3 +177,19 @@ class InsufficientBalanceError(HeraldError):
 
 class NoRecipientsError(HeraldError):
     """A campaign or run has nobody to send to (none given, or all invalid or blacklisted)."""
+
+
+# --- the campaign service (herald.engine.campaigns, contacts; answered by herald.api) --------
+
+
+class RequestError(HeraldError):
+    """A request to the campaign service breaks one of its rules.
+
+    `code` is the stable code the HTTP API answers with (the table in herald.api.errors);
+    `details` is what the caller needs to fix it: the numbers, row numbers, position or state.
+    """
+
+    def __init__(self, code: str, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
