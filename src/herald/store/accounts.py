@@ -58,3 +58,23 @@ async def account_for_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record 
     if not key.startswith(KEY_MARKER):
         return None
     return await conn.fetchrow(queries.get_account_by_key_hash, hash_api_key(key))
+
+
+DEMO_ACCOUNT = "demo"
+DEMO_SENDER = "Herald"
+DEMO_CREDIT = 100_000
+
+
+async def ensure_demo_account(conn: asyncpg.Connection) -> str:
+    """The embedded setup's demo account (credit and an alphanumeric sender 'Herald'),
+    created on first use. Its key is replaced at every call and returned: only the hash is
+    stored, so a key can be shown only when it is made."""
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.get_account_by_name, DEMO_ACCOUNT)
+        if row is None:
+            account = await create_account(conn, DEMO_ACCOUNT, DEMO_CREDIT)
+            await conn.execute(queries.create_sender, account.id, DEMO_SENDER, "alphanumeric", 5, 0)
+            return account.api_key
+        key = new_api_key()
+        await conn.execute(queries.set_api_key, row["id"], hash_api_key(key), key_prefix(key))
+        return key

@@ -371,3 +371,12 @@ UPDATE callback_outbox
 SET status = CASE WHEN $3::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
     next_attempt_at = coalesce($3, next_attempt_at), last_error = $2
 WHERE id = $1 AND status = 'pending';
+
+-- --- the demo account of `make run` ----------------------------------------------------------
+
+-- name: get_account_by_name
+SELECT id, name, api_key_prefix, credit FROM accounts WHERE name = $1;
+
+-- name: set_api_key
+-- Replace an account's key (the old one stops working at once).
+UPDATE accounts SET api_key_hash = $2, api_key_prefix = $3 WHERE id = $1;
