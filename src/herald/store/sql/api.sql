@@ -1,0 +1,403 @@
+-- Named queries of the campaign API (herald.api over herald.engine.campaigns, contacts,
+-- optout, callbacks). Every query that reads or changes an account's objects names the
+-- account: another account's rows are simply not found.
+
+-- --- accounts --------------------------------------------------------------------------------
+
+-- name: account_by_name
+SELECT id, name, api_key_prefix, credit, created_at FROM accounts WHERE name = $1;
+
+-- name: add_credit_by_name
+-- $2 may be negative (a correction); the CHECK refuses a negative balance.
+UPDATE accounts SET credit = credit + $2 WHERE name = $1 RETURNING id, credit;
+
+-- name: account_balance
+SELECT a.credit,
+       (SELECT coalesce(sum(b.credit_used), 0)
+        FROM batches b JOIN campaigns c ON c.id = b.campaign_id
+        WHERE c.account_id = a.id) AS credit_used_total
+FROM accounts a
+WHERE a.id = $1;
+
+-- name: recent_batches
+-- What the account's latest runs cost, newest first.
+SELECT b.id, b.campaign_id, c.name AS campaign_name, b.number, b.description, b.status,
+       b.messages_expected, b.segments_expected, b.credit_used, b.created_at, b.started_at,
+       b.finished_at
+FROM batches b JOIN campaigns c ON c.id = b.campaign_id
+WHERE c.account_id = $1
+ORDER BY b.id DESC
+LIMIT $2;
+
+-- name: webhook_secrets
+SELECT id, webhook_secret FROM accounts WHERE id = ANY($1::bigint[]);
+
+-- --- senders ---------------------------------------------------------------------------------
+
+-- name: list_senders
+SELECT id, address, kind, ton, npi, created_at FROM senders WHERE account_id = $1 ORDER BY id;
+
+-- name: add_sender
+-- No row back: the account already has this address.
+INSERT INTO senders (account_id, address, kind, ton, npi)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (account_id, address) DO NOTHING
+RETURNING id, address, kind, ton, npi, created_at;
+
+-- name: account_sender
+SELECT id, address, kind, ton, npi, created_at
+FROM senders WHERE account_id = $1 AND address = $2;
+
+-- --- contacts --------------------------------------------------------------------------------
+
+-- name: insert_contact
+-- No row back: the account already has a contact with this phone.
+INSERT INTO contacts (account_id, phone, name, labels)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (account_id, phone) DO NOTHING
+RETURNING id, phone, name, labels, created_at, updated_at;
+
+-- name: get_contact
+SELECT id, phone, name, labels, created_at, updated_at
+FROM contacts WHERE id = $1 AND account_id = $2;
+
+-- name: update_contact
+UPDATE contacts SET phone = $3, name = $4, labels = $5, updated_at = now()
+WHERE id = $1 AND account_id = $2
+RETURNING id, phone, name, labels, created_at, updated_at;
+
+-- name: delete_contact
+DELETE FROM contacts WHERE id = $1 AND account_id = $2 RETURNING id;
+
+-- name: count_contacts
+-- Filters: $2 phone starts with (E.164 digits), $3 name contains (any case), $4 group.
+SELECT count(*)
+FROM contacts c
+WHERE c.account_id = $1
+  AND ($2::text IS NULL OR starts_with(c.phone, $2))
+  AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
+  AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM group_members gm
+                                     WHERE gm.group_id = $4 AND gm.contact_id = c.id));
+
+-- name: list_contacts
+-- The same filters as count_contacts; $5 rows from offset $6, in id order.
+SELECT c.id, c.phone, c.name, c.labels, c.created_at, c.updated_at
+FROM contacts c
+WHERE c.account_id = $1
+  AND ($2::text IS NULL OR starts_with(c.phone, $2))
+  AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
+  AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM group_members gm
+                                     WHERE gm.group_id = $4 AND gm.contact_id = c.id))
+ORDER BY c.id
+LIMIT $5 OFFSET $6;
+
+-- name: import_contacts
+-- Bulk upsert by phone; `inserted` tells a new contact from an updated one (xmax is 0 only
+-- for a row this statement inserted).
+INSERT INTO contacts AS c (account_id, phone, name, labels)
+SELECT $1, r.phone, r.name, r.labels
+FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS r(phone, name, labels)
+ON CONFLICT (account_id, phone)
+DO UPDATE SET name = excluded.name, labels = excluded.labels, updated_at = now()
+RETURNING c.id, c.phone, (c.xmax = 0) AS inserted;
+
+-- name: account_contact_ids
+-- Which of the ids $2 are contacts of account $1.
+SELECT id FROM contacts WHERE account_id = $1 AND id = ANY($2::bigint[]);
+
+-- --- groups ----------------------------------------------------------------------------------
+
+-- name: insert_group
+-- No row back: the account already has a group with this name.
+INSERT INTO groups (account_id, name) VALUES ($1, $2)
+ON CONFLICT (account_id, name) DO NOTHING
+RETURNING id, name, created_at, 0::bigint AS member_count;
+
+-- name: get_group
+SELECT g.id, g.name, g.created_at,
+       (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count
+FROM groups g WHERE g.id = $1 AND g.account_id = $2;
+
+-- name: count_groups
+SELECT count(*) FROM groups WHERE account_id = $1;
+
+-- name: list_groups
+SELECT g.id, g.name, g.created_at,
+       (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count
+FROM groups g WHERE g.account_id = $1
+ORDER BY g.id
+LIMIT $2 OFFSET $3;
+
+-- name: rename_group
+-- Raises a unique violation when the account has another group of that name.
+UPDATE groups g SET name = $3 WHERE g.id = $1 AND g.account_id = $2
+RETURNING g.id, g.name, g.created_at,
+          (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count;
+
+-- name: delete_group
+DELETE FROM groups WHERE id = $1 AND account_id = $2 RETURNING id;
+
+-- name: remove_group_member
+DELETE FROM group_members WHERE group_id = $1 AND contact_id = $2 RETURNING contact_id;
+
+-- name: account_group_ids
+-- Which of the ids $2 are groups of account $1.
+SELECT id FROM groups WHERE account_id = $1 AND id = ANY($2::bigint[]);
+
+-- --- blacklist -------------------------------------------------------------------------------
+
+-- name: count_blacklist
+SELECT count(*) FROM blacklist WHERE account_id = $1;
+
+-- name: list_blacklist
+SELECT phone, source, created_at FROM blacklist WHERE account_id = $1
+ORDER BY phone
+LIMIT $2 OFFSET $3;
+
+-- name: remove_from_blacklist
+DELETE FROM blacklist WHERE account_id = $1 AND phone = $2 RETURNING phone;
+
+-- name: blacklisted_among
+SELECT phone FROM blacklist WHERE account_id = $1 AND phone = ANY($2::text[]);
+
+-- name: opt_out
+-- A mobile-originated opt-out: number $2 joins the blacklist of every account owning a sender
+-- whose address is one of $1 (senders_address_idx). Returns those accounts, including any
+-- that had the number already.
+WITH owners AS (
+    SELECT DISTINCT account_id FROM senders WHERE address = ANY($1::text[])
+),
+added AS (
+    INSERT INTO blacklist (account_id, phone, source)
+    SELECT account_id, $2, 'opt_out' FROM owners
+    ON CONFLICT DO NOTHING
+)
+SELECT account_id FROM owners ORDER BY account_id;
+
+-- --- campaigns -------------------------------------------------------------------------------
+
+-- name: campaign_with_sender
+SELECT c.*, s.address AS sender
+FROM campaigns c JOIN senders s ON s.id = c.sender_id
+WHERE c.id = $1 AND c.account_id = $2;
+
+-- name: lock_campaign
+-- The campaign row, locked for a lifecycle change or an edit: a run starting at the same
+-- time (API or scheduler) waits, or is skipped by the scheduler's SKIP LOCKED claim.
+SELECT c.*, s.address AS sender
+FROM campaigns c JOIN senders s ON s.id = c.sender_id
+WHERE c.id = $1 AND c.account_id = $2
+FOR UPDATE OF c;
+
+-- name: update_scheduled_campaign
+-- campaign table: (scheduled, edit) -> scheduled. No row back: no longer scheduled.
+UPDATE campaigns
+SET name = $3, sender_id = $4, template = $5, fallback_values = $6, flash = $7,
+    transcode = $8, respect_quiet_hours = $9, quiet_hours = $10, scheduled_at = $11,
+    callback_url = $12, campaign_callback_url = $13, reminder = $14,
+    ignore_invalid_numbers = $15, updated_at = now()
+WHERE id = $1 AND account_id = $2 AND status = 'scheduled'
+RETURNING id;
+
+-- name: delete_idle_campaign
+-- Only a campaign that is not sending: scheduled, stopped or completed. Its batches,
+-- messages, parts and recipients go with it (ON DELETE CASCADE).
+DELETE FROM campaigns
+WHERE id = $1 AND account_id = $2 AND status IN ('scheduled', 'stopped', 'completed')
+RETURNING id;
+
+-- name: count_campaigns
+-- Filters: $2 statuses, $3 name contains (any case), $4/$5 created from/before,
+-- $6/$7 scheduled from/before (NULL: no bound).
+SELECT count(*)
+FROM campaigns c
+WHERE c.account_id = $1
+  AND ($2::text[] IS NULL OR c.status = ANY($2::text[]))
+  AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
+  AND ($4::timestamptz IS NULL OR c.created_at >= $4)
+  AND ($5::timestamptz IS NULL OR c.created_at < $5)
+  AND ($6::timestamptz IS NULL OR c.scheduled_at >= $6)
+  AND ($7::timestamptz IS NULL OR c.scheduled_at < $7);
+
+-- name: list_campaigns
+-- The filters of count_campaigns; sorted by $8 (a whitelisted column name) in order $9
+-- ('asc' or 'desc'), id breaking ties; $10 rows from offset $11. The sort is written as one
+-- CASE per column and direction so the statement stays static (and prepared once).
+SELECT c.*, s.address AS sender
+FROM campaigns c JOIN senders s ON s.id = c.sender_id
+WHERE c.account_id = $1
+  AND ($2::text[] IS NULL OR c.status = ANY($2::text[]))
+  AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
+  AND ($4::timestamptz IS NULL OR c.created_at >= $4)
+  AND ($5::timestamptz IS NULL OR c.created_at < $5)
+  AND ($6::timestamptz IS NULL OR c.scheduled_at >= $6)
+  AND ($7::timestamptz IS NULL OR c.scheduled_at < $7)
+ORDER BY
+    CASE WHEN $9 = 'asc' AND $8 = 'name' THEN c.name END ASC,
+    CASE WHEN $9 = 'desc' AND $8 = 'name' THEN c.name END DESC,
+    CASE WHEN $9 = 'asc' AND $8 = 'status' THEN c.status END ASC,
+    CASE WHEN $9 = 'desc' AND $8 = 'status' THEN c.status END DESC,
+    CASE WHEN $9 = 'asc' AND $8 = 'created_at' THEN c.created_at END ASC,
+    CASE WHEN $9 = 'desc' AND $8 = 'created_at' THEN c.created_at END DESC,
+    CASE WHEN $9 = 'asc' AND $8 = 'updated_at' THEN c.updated_at END ASC,
+    CASE WHEN $9 = 'desc' AND $8 = 'updated_at' THEN c.updated_at END DESC,
+    CASE WHEN $9 = 'asc' AND $8 = 'scheduled_at' THEN c.scheduled_at END ASC NULLS LAST,
+    CASE WHEN $9 = 'desc' AND $8 = 'scheduled_at' THEN c.scheduled_at END DESC NULLS LAST,
+    CASE WHEN $9 = 'asc' THEN c.id END ASC,
+    CASE WHEN $9 = 'desc' THEN c.id END DESC
+LIMIT $10 OFFSET $11;
+
+-- name: campaign_recipient_counts
+-- How campaign $1's audience is given: explicit rows by source, contacts and groups.
+SELECT
+    (SELECT count(*) FROM campaign_recipients
+     WHERE campaign_id = $1 AND source = 'number') AS numbers,
+    (SELECT count(*) FROM campaign_recipients
+     WHERE campaign_id = $1 AND source = 'recipient') AS recipients,
+    (SELECT count(*) FROM campaign_recipients
+     WHERE campaign_id = $1 AND source = 'file') AS file_rows,
+    coalesce((SELECT array_agg(contact_id ORDER BY contact_id) FROM campaign_contacts
+              WHERE campaign_id = $1), '{}') AS contacts,
+    coalesce((SELECT array_agg(group_id ORDER BY group_id) FROM campaign_groups
+              WHERE campaign_id = $1), '{}') AS groups;
+
+-- name: delete_campaign_recipients
+-- Explicit recipients of campaign $1 from the sources $2, before they are replaced.
+DELETE FROM campaign_recipients WHERE campaign_id = $1 AND source = ANY($2::text[]);
+
+-- name: set_campaign_contacts
+-- Replace campaign $1's referenced contacts with $2.
+WITH gone AS (
+    DELETE FROM campaign_contacts WHERE campaign_id = $1 AND NOT (contact_id = ANY($2::bigint[]))
+)
+INSERT INTO campaign_contacts (campaign_id, contact_id)
+SELECT $1, unnest($2::bigint[])
+ON CONFLICT DO NOTHING;
+
+-- name: set_campaign_groups
+-- Replace campaign $1's referenced groups with $2.
+WITH gone AS (
+    DELETE FROM campaign_groups WHERE campaign_id = $1 AND NOT (group_id = ANY($2::bigint[]))
+)
+INSERT INTO campaign_groups (campaign_id, group_id)
+SELECT $1, unnest($2::bigint[])
+ON CONFLICT DO NOTHING;
+
+-- name: sendable_contacts
+-- Among contacts $2 and the members of groups $3 of account $1: how many distinct phones, and
+-- how many of those are not blacklisted.
+SELECT count(DISTINCT c.phone) AS phones,
+       count(DISTINCT c.phone) FILTER (WHERE b.phone IS NULL) AS sendable
+FROM contacts c
+LEFT JOIN blacklist b ON b.account_id = c.account_id AND b.phone = c.phone
+WHERE c.account_id = $1
+  AND (c.id = ANY($2::bigint[])
+       OR c.id IN (SELECT gm.contact_id FROM group_members gm
+                   WHERE gm.group_id = ANY($3::bigint[])));
+
+-- --- progress, batches and messages -----------------------------------------------------------
+
+-- name: campaign_progress
+-- Messages and segments of campaign $1 by status (messages_campaign_idx). Rejected messages
+-- were never encoded (encoding 'none') and cost no segment.
+SELECT status, count(*) AS messages,
+       coalesce(sum(part_count) FILTER (WHERE encoding <> 'none'), 0) AS segments
+FROM messages
+WHERE campaign_id = $1
+GROUP BY status;
+
+-- name: campaign_batches
+SELECT id, number, description, template, status, messages_expected, segments_expected,
+       credit_used, created_at, started_at, finished_at
+FROM batches WHERE campaign_id = $1 ORDER BY number;
+
+-- name: count_campaign_messages
+SELECT count(*) FROM messages
+WHERE campaign_id = $1
+  AND ($2::text[] IS NULL OR status = ANY($2::text[]))
+  AND ($3::bigint IS NULL OR batch_id = $3);
+
+-- name: list_campaign_messages
+-- One page of campaign $1's messages with their parts and receipt detail, in id order.
+SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part_count,
+       m.attempts, m.route, m.bind, m.created_at, m.not_before, m.sent_at, m.done_at,
+       coalesce((
+           SELECT jsonb_agg(jsonb_build_object(
+                      'seq', p.seq, 'state', p.state, 'bind', p.bind,
+                      'smsc_message_id', p.smsc_id, 'command_status', p.command_status,
+                      'submitted_at', p.submitted_at, 'receipt_state', p.receipt_state,
+                      'receipt_error', p.receipt_error, 'network_error', p.network_error,
+                      'receipt_at', p.receipt_at)
+                  ORDER BY p.seq)
+           FROM parts p WHERE p.message_id = m.id), '[]'::jsonb) AS parts
+FROM messages m
+WHERE m.campaign_id = $1
+  AND ($2::text[] IS NULL OR m.status = ANY($2::text[]))
+  AND ($3::bigint IS NULL OR m.batch_id = $3)
+ORDER BY m.id
+LIMIT $4 OFFSET $5;
+
+-- --- lifecycle -------------------------------------------------------------------------------
+
+-- name: set_campaign_batches_status
+-- Every batch of campaign $1 in one of the states $2 moves to $3 (the caller names the row
+-- of the batch table: (sending, suspend) -> suspended, (suspended, resume) -> sending,
+-- (expanding | sending | suspended, stop) -> stopped). finished_at is set on stop.
+UPDATE batches
+SET status = $3,
+    finished_at = CASE WHEN $3 IN ('stopped', 'completed', 'failed') THEN now() END
+WHERE campaign_id = $1 AND status = ANY($2::text[])
+RETURNING id;
+
+-- name: stop_campaign_messages
+-- Campaign $1 stopped: its messages not yet handed to a dispatcher are stopped at $2.
+-- Messages already leased ('sending') finish their submit and keep their outcome.
+-- message table: (queued | deferred, stop) -> stopped
+UPDATE messages
+SET status = 'stopped', reason = 'campaign_stopped', done_at = $2
+WHERE campaign_id = $1 AND status IN ('queued', 'deferred')
+RETURNING id, batch_id, part_count;
+
+-- name: refund_batches
+-- Segments that will never be sent go back: off each batch's credit_used ($1 batch ids,
+-- $2 segments) and onto account $3's credit. Returns the new credit.
+WITH refunds AS (
+    UPDATE batches b SET credit_used = b.credit_used - r.segments
+    FROM unnest($1::bigint[], $2::bigint[]) AS r(id, segments)
+    WHERE b.id = r.id
+    RETURNING r.segments
+)
+UPDATE accounts SET credit = credit + (SELECT coalesce(sum(segments), 0) FROM refunds)
+WHERE id = $3
+RETURNING credit;
+
+-- --- callbacks -------------------------------------------------------------------------------
+
+-- name: enqueue_message_callbacks
+-- One per-message status callback for each change ($1 ids, $2 new statuses, $3 reasons,
+-- $4 times) whose campaign has a callback URL, with the parts as they stand now.
+-- callback table: (new, create) -> pending
+INSERT INTO callback_outbox (account_id, url, body, kind)
+SELECT m.account_id, c.callback_url,
+       jsonb_build_object(
+           'event', 'message.status',
+           'message_id', m.id, 'campaign_id', m.campaign_id, 'batch_id', m.batch_id,
+           'phone', m.phone, 'status', r.status, 'reason', coalesce(r.reason, m.reason),
+           'at', r.at, 'part_count', m.part_count, 'sent_at', m.sent_at, 'done_at', m.done_at,
+           'parts', coalesce((
+               SELECT jsonb_agg(jsonb_build_object(
+                          'seq', p.seq, 'state', p.state, 'smsc_message_id', p.smsc_id,
+                          'submitted_at', p.submitted_at, 'receipt_state', p.receipt_state,
+                          'receipt_error', p.receipt_error, 'network_error', p.network_error,
+                          'receipt_at', p.receipt_at)
+                      ORDER BY p.seq)
+               FROM parts p WHERE p.message_id = m.id), '[]'::jsonb)),
+       'message'
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS r(id, status, reason, at)
+JOIN messages m ON m.id = r.id
+JOIN campaigns c ON c.id = m.campaign_id
+WHERE c.callback_url IS NOT NULL
+RETURNING id;
+
+-- name: callback_outbox_depth
+SELECT count(*) FROM callback_outbox WHERE status = 'pending';
