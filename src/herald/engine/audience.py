@@ -1,0 +1,99 @@
+"""A campaign's audience as a request gives it: numbers, recipient objects, file rows.
+
+Numbers are stored raw (a run validates them again when it expands: a contact edited or a
+default region changed in between is honoured), but they are checked here too, at intake, so
+the answer to the request can list the invalid numbers and why, and a request naming only
+numbers that can never be sent to is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from herald.errors import RequestError
+from herald.numbers import check_number
+
+# campaign_recipients.source for each way of giving recipients.
+NUMBER, RECIPIENT, FILE = "number", "recipient", "file"
+
+RecipientRow = tuple[str, str, str | None, dict[str, str], int | None]
+"""(source, phone_raw, name, labels, file_row): a row of campaign_recipients."""
+
+
+@dataclass
+class Intake:
+    """Explicit recipients of one request, checked."""
+
+    rows: list[RecipientRow] = field(default_factory=list)
+    valid: dict[str, str] = field(default_factory=dict)  # E.164 -> first raw form seen
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+
+    def report(self, blacklisted: Iterable[str]) -> dict[str, Any]:
+        return {
+            "invalid_numbers": self.invalid,
+            "blacklisted": sorted(blacklisted),
+            "duplicates": self.duplicates,
+        }
+
+
+def check_recipients(
+    to: Sequence[str],
+    recipients: Sequence[Mapping[str, Any]],
+    *,
+    default_region: str | None,
+    max_recipients: int,
+) -> Intake:
+    """Check `to` numbers and recipient objects ({"phone", "name", "labels"}); refuse more
+    than `max_recipients` in one request (too_many_recipients)."""
+    given = len(to) + len(recipients)
+    if given > max_recipients:
+        raise RequestError(
+            "too_many_recipients",
+            f"{given} recipients in one request; at most {max_recipients} (`to` and "
+            "`recipients` together): split the list, or upload a file",
+            {"given": given, "max": max_recipients},
+        )
+    intake = Intake()
+    for index, raw in enumerate(to):
+        _check(intake, "to", index, raw, default_region)
+        intake.rows.append((NUMBER, raw, None, {}, None))
+    for index, r in enumerate(recipients):
+        _check(intake, "recipients", index, r["phone"], default_region)
+        intake.rows.append((RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}),
+                            None))
+    return intake
+
+
+def _check(intake: Intake, where: str, index: int, raw: str, region: str | None) -> None:
+    phone, reason = check_number(raw, default_region=region)
+    if phone is None:
+        intake.invalid.append({"source": where, "index": index, "phone": raw, "reason": reason})
+    elif phone in intake.valid:
+        intake.duplicates += 1
+    else:
+        intake.valid[phone] = raw
+
+
+def normalise_numbers(
+    numbers: Sequence[str], *, default_region: str | None, field_name: str
+) -> list[str]:
+    """Every number as E.164, or invalid_numbers listing each bad one with its reason."""
+    found, bad = [], []
+    for index, raw in enumerate(numbers):
+        phone, reason = check_number(raw, default_region=default_region)
+        if phone is None:
+            bad.append({"source": field_name, "index": index, "phone": raw, "reason": reason})
+        elif phone not in found:
+            found.append(phone)
+    if bad:
+        raise RequestError(
+            "invalid_numbers",
+            f"{len(bad)} invalid number(s) in {field_name}: "
+            + ", ".join(f"{b['phone']!r} ({b['reason']})" for b in bad[:5])
+            + (" ..." if len(bad) > 5 else ""),
+            {"invalid_numbers": bad},
+        )
+    return found

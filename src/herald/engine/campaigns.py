@@ -1,0 +1,416 @@
+"""Campaigns over the API: create, edit while scheduled, delete when idle, read with progress.
+
+Requests arrive as mappings with the API's field names (`name`, `sender`, `message`, `to`,
+`contacts`, `groups`, `recipients`, `fallback_values`, `flash`, `transcode`,
+`respect_quiet_hours`, `quiet_hours`, `scheduled_at`, `callback`, `campaign_callback`,
+`reminder`, `ignore_invalid_numbers`); an edit carries only the fields it changes. Every rule
+broken is a RequestError whose code the API answers with.
+
+Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
+run at once through the Runner. If that run fails (insufficient balance, no recipients, ...)
+the campaign just created is deleted again before the error is answered, so a refused request
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from herald.config import Config
+from herald.engine.audience import FILE, NUMBER, RECIPIENT, Intake, check_recipients
+from herald.engine.audience import normalise_numbers as _normalise_numbers
+from herald.engine.contacts import contact_not_found, group_not_found, parse_sender_or_refuse
+from herald.engine.lifecycle import (
+    Lifecycle,
+    campaign_not_found,
+    malformed_template,
+    stop_failed_scheduled_run,
+)
+from herald.engine.progress import progress_of
+from herald.engine.states import CAMPAIGN, transition
+from herald.errors import ConflictError, HeraldError, RequestError, StateError, TemplateError
+from herald.numbers import check_number
+from herald.store import campaigns as store
+from herald.store import contacts as contact_store
+from herald.store import senders as sender_store
+from herald.store.db import Database
+from herald.text.template import parse_template
+
+SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
+RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
+
+# API field -> campaigns column, for the fields stored as given (after conversion).
+_COLUMNS = {
+    "name": "name", "message": "template", "fallback_values": "fallback_values",
+    "flash": "flash", "transcode": "transcode", "respect_quiet_hours": "respect_quiet_hours",
+    "quiet_hours": "quiet_hours", "scheduled_at": "scheduled_at", "callback": "callback_url",
+    "campaign_callback": "campaign_callback_url", "reminder": "reminder",
+    "ignore_invalid_numbers": "ignore_invalid_numbers",
+}
+
+
+async def scheduled_run_failed(
+    db: Database, campaign_id: int, account_id: int, exc: BaseException
+) -> None:
+    """The scheduler's hook when a due campaign cannot start: it is stopped with the reason
+    in its campaign callback (see lifecycle.stop_failed_scheduled_run)."""
+    if not isinstance(exc, StateError):  # StateError: another herald started it first
+        await stop_failed_scheduled_run(db, campaign_id, account_id, exc)
+
+
+def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A campaigns row (with its sender's address) in the API's field names."""
+    reminder = row["reminder"]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "status": row["status"],
+        "sender": row["sender"],
+        "message": row["template"],
+        "fallback_values": row["fallback_values"],
+        "flash": row["flash"],
+        "transcode": row["transcode"],
+        "respect_quiet_hours": row["respect_quiet_hours"],
+        "quiet_hours": row["quiet_hours"],
+        "scheduled_at": row["scheduled_at"],
+        "callback": row["callback_url"],
+        "campaign_callback": row["campaign_callback_url"],
+        "reminder": None if reminder is None else {
+            "numbers": reminder["numbers"], "minutes_before": reminder["lead_seconds"] // 60,
+        },
+        "ignore_invalid_numbers": row["ignore_invalid_numbers"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _unique(ids: Sequence[int]) -> list[int]:
+    return list(dict.fromkeys(ids))
+
+
+class CampaignService:
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        *,
+        clock: Callable[[], datetime],
+        lifecycle: Lifecycle,
+    ) -> None:
+        self._db = db
+        self._config = config
+        self._clock = clock
+        self._lifecycle = lifecycle
+        self._region = config.campaigns.default_region
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def get(self, account_id: int, campaign_id: int) -> dict[str, Any]:
+        """The campaign with its audience, progress counters and batches."""
+        async with self._db.acquire() as conn:
+            row = await store.get_campaign(conn, campaign_id, account_id)
+            if row is None:
+                raise campaign_not_found(campaign_id)
+            counts = await store.recipient_counts(conn, campaign_id)
+            batches = [dict(b) for b in await store.batches(conn, campaign_id)]
+            progress = progress_of(await store.progress(conn, campaign_id), batches)
+        return {
+            **campaign_view(row),
+            "audience": dict(counts),
+            "progress": progress,
+            "batches": batches,
+        }
+
+    async def list(
+        self, account_id: int, *, statuses: Sequence[str] | None, name_contains: str | None,
+        created_from: datetime | None, created_before: datetime | None,
+        scheduled_from: datetime | None, scheduled_before: datetime | None, sort: str,
+        order: str, limit: int, offset: int,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        if sort not in SORT_FIELDS or order not in ("asc", "desc"):
+            raise RequestError("invalid_request", f"cannot sort by {sort!r} {order!r}",
+                               {"sort": list(SORT_FIELDS), "order": ["asc", "desc"]})
+        async with self._db.acquire() as conn:
+            total, rows = await store.list_campaigns(
+                conn, account_id, statuses=statuses, name_contains=name_contains,
+                created_from=created_from, created_before=created_before,
+                scheduled_from=scheduled_from, scheduled_before=scheduled_before, sort=sort,
+                order=order, limit=limit, offset=offset,
+            )
+        return total, [campaign_view(r) for r in rows]
+
+    async def messages(
+        self, account_id: int, campaign_id: int, *, statuses: Sequence[str] | None,
+        batch_id: int | None, limit: int, offset: int,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        async with self._db.acquire() as conn:
+            if await store.get_campaign(conn, campaign_id, account_id) is None:
+                raise campaign_not_found(campaign_id)
+            total, rows = await store.list_messages(
+                conn, campaign_id, statuses=statuses, batch_id=batch_id, limit=limit,
+                offset=offset,
+            )
+        return total, [dict(r) for r in rows]
+
+    # --- writing ------------------------------------------------------------------------------
+
+    async def create(self, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+        columns = self._default_columns()
+        self._apply(columns, spec)
+        self._check_columns(columns, changed=set(spec))
+        intake = self._intake(spec)
+        contact_ids, group_ids = _unique(spec.get("contacts") or []), _unique(
+            spec.get("groups") or [])
+        async with self._db.acquire() as conn, conn.transaction():
+            columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
+            await self._check_refs(conn, account_id, contact_ids, group_ids)
+            blacklisted = await contact_store.blacklisted_among(conn, account_id,
+                                                                list(intake.valid))
+            if intake.rows or contact_ids or group_ids:
+                await self._require_sendable(conn, account_id, intake, blacklisted, 0,
+                                             contact_ids, group_ids)
+            status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
+            try:
+                campaign_id = await store.insert_campaign(conn, account_id, columns, status)
+            except ConflictError as exc:
+                raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+            await store.add_recipients(conn, campaign_id, intake.rows)
+            await store.set_contacts(conn, campaign_id, contact_ids)
+            await store.set_groups(conn, campaign_id, group_ids)
+        run = None
+        if columns["scheduled_at"] is None:
+            try:
+                run = await self._lifecycle.run(account_id, campaign_id)
+            except HeraldError:
+                async with self._db.acquire() as conn:
+                    await store.delete_idle_campaign(conn, campaign_id, account_id)
+                raise
+        view = await self.get(account_id, campaign_id)
+        view["intake"] = intake.report(blacklisted)
+        view["run"] = None if run is None else asdict(run)
+        return view
+
+    async def update(
+        self, account_id: int, campaign_id: int, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Change anything while the campaign is scheduled; recipient fields given replace
+        what the campaign had from that source (`to` its numbers, `recipients` its recipient
+        objects, `contacts` and `groups` their lists); file rows stay."""
+        intake = self._intake(changes)
+        async with self._db.acquire() as conn, conn.transaction():
+            row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+            if row is None:
+                raise campaign_not_found(campaign_id)
+            try:
+                transition(CAMPAIGN, row["status"], "edit")
+            except StateError:
+                raise RequestError(
+                    "campaign_not_scheduled",
+                    f"campaign {campaign_id} is {row['status']}: only a scheduled campaign "
+                    "can be changed",
+                    {"status": row["status"]},
+                ) from None
+            columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
+            self._apply(columns, changes)
+            self._check_columns(columns, changed=set(changes))
+            if "sender" in changes:
+                columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
+            counts = await store.recipient_counts(conn, campaign_id)
+            contact_ids = _unique(changes["contacts"]) if "contacts" in changes \
+                else list(counts["contacts"])
+            group_ids = _unique(changes["groups"]) if "groups" in changes \
+                else list(counts["groups"])
+            await self._check_refs(conn, account_id, contact_ids, group_ids)
+            blacklisted = await contact_store.blacklisted_among(conn, account_id,
+                                                                list(intake.valid))
+            named = any(changes.get(f) for f in RECIPIENT_FIELDS)
+            if named:
+                kept = counts["file_rows"]
+                kept += 0 if "to" in changes else counts["numbers"]
+                kept += 0 if "recipients" in changes else counts["recipients"]
+                await self._require_sendable(conn, account_id, intake, blacklisted, kept,
+                                             contact_ids, group_ids)
+            try:
+                changed = await store.update_scheduled_campaign(conn, campaign_id, account_id,
+                                                                columns)
+            except ConflictError as exc:
+                raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+            assert changed  # the row is locked and scheduled
+            replaced = [s for f, s in (("to", NUMBER), ("recipients", RECIPIENT)) if f in changes]
+            if replaced:
+                await store.delete_recipients(conn, campaign_id, replaced)
+                await store.add_recipients(conn, campaign_id, intake.rows)
+            if "contacts" in changes:
+                await store.set_contacts(conn, campaign_id, contact_ids)
+            if "groups" in changes:
+                await store.set_groups(conn, campaign_id, group_ids)
+        view = await self.get(account_id, campaign_id)
+        view["intake"] = intake.report(blacklisted)
+        return view
+
+    async def delete(self, account_id: int, campaign_id: int) -> None:
+        async with self._db.acquire() as conn, conn.transaction():
+            row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+            if row is None:
+                raise campaign_not_found(campaign_id)
+            if not await store.delete_idle_campaign(conn, campaign_id, account_id):
+                raise RequestError(
+                    "campaign_running",
+                    f"campaign {campaign_id} is {row['status']}: stop it before deleting it",
+                    {"status": row["status"]},
+                )
+
+    async def add_file_rows(
+        self, account_id: int, campaign_id: int,
+        rows: Sequence[tuple[int, str, str | None, Mapping[str, str]]], *, replace: bool,
+    ) -> dict[str, Any]:
+        """Store (row number, phone, name, labels) rows of an uploaded file as recipients of a
+        scheduled campaign; `replace` drops the rows of earlier files first. Invalid numbers
+        are stored too (the run reports or skips them) and listed with their row numbers."""
+        invalid = []
+        valid: set[str] = set()
+        for number, phone, _, _ in rows:
+            e164, reason = check_number(phone, default_region=self._region)
+            if e164 is None:
+                invalid.append({"row": number, "phone": phone, "reason": reason})
+            else:
+                valid.add(e164)
+        async with self._db.acquire() as conn, conn.transaction():
+            row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+            if row is None:
+                raise campaign_not_found(campaign_id)
+            try:
+                transition(CAMPAIGN, row["status"], "edit")
+            except StateError:
+                raise RequestError(
+                    "campaign_not_scheduled",
+                    f"campaign {campaign_id} is {row['status']}: recipients can be added only "
+                    "while it is scheduled",
+                    {"status": row["status"]},
+                ) from None
+            blacklisted = await contact_store.blacklisted_among(conn, account_id, list(valid))
+            if replace:
+                await store.delete_recipients(conn, campaign_id, [FILE])
+            await store.add_recipients(
+                conn, campaign_id,
+                [(FILE, phone, name, dict(labels), number) for number, phone, name, labels in rows],
+            )
+            counts = await store.recipient_counts(conn, campaign_id)
+        return {
+            "rows": len(rows),
+            "valid": len(valid),
+            "invalid_numbers": invalid,
+            "blacklisted": sorted(blacklisted),
+            "file_rows": counts["file_rows"],
+        }
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def _default_columns(self) -> dict[str, Any]:
+        return {
+            "fallback_values": {}, "flash": False, "transcode": False,
+            "respect_quiet_hours": True, "quiet_hours": self._default_quiet_hours(),
+            "scheduled_at": None, "callback_url": None, "campaign_callback_url": None,
+            "reminder": None, "ignore_invalid_numbers": False,
+        }
+
+    def _default_quiet_hours(self) -> list[dict[str, str]]:
+        return [{"from": a, "to": b} for a, b in self._config.campaigns.quiet_hours]
+
+    def _apply(self, columns: dict[str, Any], spec: Mapping[str, Any]) -> None:
+        for field, column in _COLUMNS.items():
+            if field not in spec:
+                continue
+            value = spec[field]
+            if field == "quiet_hours" and value is None:
+                value = self._default_quiet_hours()
+            elif field == "fallback_values":
+                value = dict(value or {})
+            elif field == "reminder" and value is not None:
+                value = {
+                    "numbers": _normalise_numbers(value["numbers"], default_region=self._region,
+                                                  field_name="reminder.numbers"),
+                    "lead_seconds": int(value["minutes_before"]) * 60,
+                }
+            columns[column] = value
+
+    def _check_columns(self, columns: Mapping[str, Any], *, changed: set[str]) -> None:
+        if changed & {"message", "fallback_values"}:
+            try:
+                parse_template(columns["template"], columns["fallback_values"])
+            except TemplateError as exc:
+                raise malformed_template(exc) from None
+        scheduled_at = columns["scheduled_at"]
+        if "scheduled_at" in changed and scheduled_at is not None:
+            now = self._clock()
+            if scheduled_at <= now:
+                raise RequestError(
+                    "invalid_schedule",
+                    f"scheduled_at {scheduled_at.isoformat()} is not in the future (now "
+                    f"{now.isoformat()}); leave it out to send now",
+                    {"scheduled_at": scheduled_at.isoformat(), "now": now.isoformat()},
+                )
+        if changed & {"reminder", "scheduled_at"} and columns["reminder"] is not None \
+                and scheduled_at is None:
+            raise RequestError(
+                "invalid_reminder",
+                "a reminder is sent a set time before the scheduled run: it needs scheduled_at",
+                {"field": "reminder"},
+            )
+
+    def _intake(self, spec: Mapping[str, Any]) -> Intake:
+        return check_recipients(
+            spec.get("to") or [], spec.get("recipients") or [], default_region=self._region,
+            max_recipients=self._config.api.max_recipients_per_request,
+        )
+
+    async def _sender_id(self, conn: Any, account_id: int, address: str) -> int:
+        sender = parse_sender_or_refuse(address, self._config)
+        row = await sender_store.account_sender(conn, account_id, sender.address)
+        if row is None:
+            raise RequestError(
+                "sender_not_allowed",
+                f"sender {sender.address!r} is not one of this account's senders "
+                "(add it with POST /v1/senders)",
+                {"sender": sender.address},
+            )
+        return int(row["id"])
+
+    async def _check_refs(
+        self, conn: Any, account_id: int, contact_ids: Sequence[int], group_ids: Sequence[int]
+    ) -> None:
+        if contact_ids:
+            found = await contact_store.account_contact_ids(conn, account_id, contact_ids)
+            missing = [i for i in contact_ids if i not in found]
+            if missing:
+                raise contact_not_found(missing)
+        if group_ids:
+            found = await contact_store.account_group_ids(conn, account_id, group_ids)
+            missing = [i for i in group_ids if i not in found]
+            if missing:
+                raise group_not_found(missing)
+
+    async def _require_sendable(
+        self, conn: Any, account_id: int, intake: Intake, blacklisted: set[str], kept: int,
+        contact_ids: Sequence[int], group_ids: Sequence[int],
+    ) -> None:
+        """no_recipients when nobody named (plus `kept` rows left from before) can be sent
+        to: every number invalid or blacklisted, every contact blacklisted, groups empty."""
+        if kept or len(intake.valid) > len(blacklisted):
+            return
+        if contact_ids or group_ids:
+            _, sendable = await store.sendable_contacts(conn, account_id, contact_ids, group_ids)
+            if sendable:
+                return
+        raise RequestError(
+            "no_recipients",
+            "none of the recipients can be sent to: "
+            f"{len(intake.invalid)} invalid, {len(blacklisted)} blacklisted"
+            + (", and the contacts and groups give no sendable number"
+               if contact_ids or group_ids else ""),
+            intake.report(blacklisted),
+        )
+

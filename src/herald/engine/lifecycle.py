@@ -1,0 +1,215 @@
+"""A campaign's lifecycle over the API: run, suspend, resume, stop.
+
+Each change locks the campaign row, asks the campaign table whether the move is allowed
+(`transition`), moves the campaign with a compare-and-set, moves its batches by the batch
+table's rows for the same event, and enqueues the campaign callback, all in one transaction.
+A run is the Runner's (expansion, credit, batch): this module maps its errors and reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from herald.engine.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
+from herald.engine.progress import campaign_progress
+from herald.engine.run_result import RunResult
+from herald.engine.states import BATCH, CAMPAIGN, transition
+from herald.errors import (
+    InsufficientBalanceError,
+    NoRecipientsError,
+    NotFoundError,
+    RequestError,
+    StateError,
+    TemplateError,
+)
+from herald.store import campaigns as store
+from herald.store.db import Database
+from herald.text.template import parse_template
+
+
+class Runner(Protocol):
+    """Starts a run of a campaign: one batch, expanded into messages and paid for.
+
+    Moves the campaign scheduled | completed | stopped -> running itself. Raises NotFoundError
+    (no such campaign for this account), StateError (the campaign cannot run now),
+    InsufficientBalanceError(needed, available) and NoRecipientsError; on any error nothing
+    of the run remains. herald.engine.runs.Runner is the implementation.
+    """
+
+    async def start_run(
+        self,
+        *,
+        campaign_id: int,
+        account_id: int,
+        message: str | None = None,
+        description: str | None = None,
+    ) -> RunResult: ...
+
+
+def campaign_not_found(campaign_id: int) -> RequestError:
+    return RequestError("campaign_not_found", f"no campaign with id {campaign_id}",
+                        {"campaign_id": campaign_id})
+
+
+def invalid_state(campaign: Mapping[str, Any], event: str) -> RequestError:
+    status = campaign["status"]
+    allowed = sorted(e for (s, e) in CAMPAIGN.table if s == status and e != "edit")
+    return RequestError(
+        "invalid_campaign_state",
+        f"campaign {campaign['id']} is {status}: it cannot {event} "
+        f"(allowed now: {', '.join(allowed) or 'nothing'})",
+        {"status": status, "allowed": allowed},
+    )
+
+
+def malformed_template(exc: TemplateError, field: str = "message") -> RequestError:
+    return RequestError("malformed_template", f"{field}: {exc}",
+                        {"field": field, "position": exc.position})
+
+
+def _batch_move(event: str) -> tuple[list[str], str]:
+    """The batch table's rows for `event`: the states it moves from, and the one state they
+    all move to (what a campaign-wide suspend, resume or stop does to its batches)."""
+    rows = {s: t for (s, e), t in BATCH.table.items() if e == event and s is not None}
+    (target,) = set(rows.values())
+    return sorted(rows), target
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        runner: Runner,
+        wake: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._runner = runner
+        self._wake = wake
+
+    async def run(
+        self, account_id: int, campaign_id: int, *, message: str | None = None,
+        description: str | None = None,
+    ) -> RunResult:
+        async with self._db.acquire() as conn:
+            campaign = await store.get_campaign(conn, campaign_id, account_id)
+        if campaign is None:
+            raise campaign_not_found(campaign_id)
+        if message is not None:
+            try:
+                parse_template(message, campaign["fallback_values"])
+            except TemplateError as exc:
+                raise malformed_template(exc) from None
+        try:
+            result = await self._runner.start_run(
+                campaign_id=campaign_id, account_id=account_id, message=message,
+                description=description,
+            )
+        except NotFoundError:
+            raise campaign_not_found(campaign_id) from None
+        except StateError:
+            async with self._db.acquire() as conn:
+                now = await store.get_campaign(conn, campaign_id, account_id)
+            if now is None:
+                raise campaign_not_found(campaign_id) from None
+            raise invalid_state(now, "run") from None
+        async with self._db.acquire() as conn, conn.transaction():
+            await enqueue_campaign_callback(
+                conn, campaign, "running", await campaign_progress(conn, campaign_id),
+                at=self._clock(),
+            )
+        self._wake()
+        return result
+
+    async def suspend(self, account_id: int, campaign_id: int) -> None:
+        await self._change(account_id, campaign_id, "suspend", "suspended")
+
+    async def resume(self, account_id: int, campaign_id: int) -> None:
+        await self._change(account_id, campaign_id, "resume", "resumed")
+        self._wake()
+
+    async def stop(self, account_id: int, campaign_id: int) -> int:
+        """Stop the campaign; how many unsent messages were stopped."""
+        return await self._change(account_id, campaign_id, "stop", "stopped")
+
+    async def _change(self, account_id: int, campaign_id: int, event: str, report: str) -> int:
+        at = self._clock()
+        stopped = 0
+        async with self._db.acquire() as conn, conn.transaction():
+            campaign = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+            if campaign is None:
+                raise campaign_not_found(campaign_id)
+            try:
+                target = transition(CAMPAIGN, campaign["status"], event)
+            except StateError:
+                raise invalid_state(campaign, event) from None
+            # The row is locked: the compare-and-set cannot lose to anyone.
+            moved = await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+            assert moved
+            sources, batch_target = _batch_move(event)
+            await store.set_batches_status(conn, campaign_id, sources, batch_target)
+            if event == "stop":
+                rows = await store.stop_messages(conn, campaign_id, at)
+                stopped = len(rows)
+                if rows:
+                    # What will never be sent is not paid for.
+                    refunds: dict[int, int] = {}
+                    for r in rows:
+                        refunds[r["batch_id"]] = refunds.get(r["batch_id"], 0) + r["part_count"]
+                    await store.refund(conn, account_id, refunds)
+                if campaign["callback_url"] and rows:
+                    await enqueue_message_callbacks(conn, (_Stopped(r["id"], at) for r in rows))
+            await enqueue_campaign_callback(
+                conn, campaign, report, await campaign_progress(conn, campaign_id), at=at
+            )
+        return stopped
+
+
+def error_code(exc: BaseException) -> str:
+    """The API's code for an error a run raised."""
+    if isinstance(exc, RequestError):
+        return exc.code
+    if isinstance(exc, InsufficientBalanceError):
+        return "insufficient_balance"
+    if isinstance(exc, NoRecipientsError):
+        return "no_recipients"
+    if isinstance(exc, TemplateError):
+        return "malformed_template"
+    return "run_failed"
+
+
+async def stop_failed_scheduled_run(
+    db: Database, campaign_id: int, account_id: int, exc: BaseException,
+    *, at: datetime | None = None,
+) -> bool:
+    """A scheduled campaign whose due run failed (no credit, no recipients, ...) is stopped,
+    so the scheduler does not retry it every tick, and its campaign callback says why. The
+    customer fixes the cause and runs it again (stopped campaigns can run). False when the
+    campaign is no longer scheduled (another process started it)."""
+    async with db.acquire() as conn, conn.transaction():
+        campaign = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+        if campaign is None or campaign["status"] != "scheduled":
+            return False
+        target = transition(CAMPAIGN, campaign["status"], "stop")
+        await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+        await enqueue_campaign_callback(
+            conn, campaign, "stopped", await campaign_progress(conn, campaign_id), at=at,
+            reason={"code": error_code(exc), "message": str(exc)},
+        )
+    return True
+
+
+class _Stopped:
+    """A message stopped with its campaign, as a status change for the callback outbox."""
+
+    __slots__ = ("at", "message_id")
+    new = "stopped"
+    reason = "campaign_stopped"
+
+    def __init__(self, message_id: int, at: datetime) -> None:
+        self.message_id = message_id
+        self.at = at
