@@ -1,0 +1,31 @@
+"""What the HTTP API needs from the process that serves it (built by the daemon)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from herald.config import Config
+from herald.engine.lifecycle import Runner
+from herald.engine.run_result import RunResult
+from herald.store.db import Database
+
+__all__ = ["AppContext", "RunResult", "Runner"]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """db: the open Database; config: the validated Config; clock: aware UTC now; runner:
+    starts runs (herald.engine.runs.Runner); wake: wakes the dispatcher after a run or a
+    resume (a no-op in tests)."""
+
+    db: Database
+    config: Config
+    clock: Callable[[], datetime]
+    runner: Runner
+    wake: Callable[[], None] = field(default=_nothing)

@@ -1,0 +1,90 @@
+"""Dependencies shared by the routes: the calling account (Bearer API key), the services,
+paging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from herald.api.context import AppContext
+from herald.engine.campaigns import CampaignService
+from herald.engine.contacts import AddressBook
+from herald.engine.lifecycle import Lifecycle
+from herald.errors import RequestError
+from herald.store.accounts import account_for_key
+
+
+@dataclass(frozen=True)
+class Services:
+    ctx: AppContext
+    book: AddressBook
+    lifecycle: Lifecycle
+    campaigns: CampaignService
+
+    @classmethod
+    def build(cls, ctx: AppContext) -> Services:
+        lifecycle = Lifecycle(ctx.db, clock=ctx.clock, runner=ctx.runner, wake=ctx.wake)
+        return cls(
+            ctx=ctx,
+            book=AddressBook(ctx.db, ctx.config),
+            lifecycle=lifecycle,
+            campaigns=CampaignService(ctx.db, ctx.config, clock=ctx.clock, lifecycle=lifecycle),
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+
+
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiKey",
+    description="`Authorization: Bearer <API key>`; `herald account create NAME` prints a key.",
+)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def current_account(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Account:
+    if credentials is None:
+        raise RequestError("unauthorized", "missing `Authorization: Bearer <API key>` header")
+    async with services(request).ctx.db.acquire() as conn:
+        row = await account_for_key(conn, credentials.credentials)
+    if row is None:
+        raise RequestError("unauthorized", "unknown API key")
+    return Account(id=row["id"], name=row["name"])
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int
+    page_size: int
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def paging(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
+) -> Paging:
+    return Paging(page, page_size)
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+ServicesDep = Annotated[Services, Depends(services)]
+PagingDep = Annotated[Paging, Depends(paging)]

@@ -1,0 +1,166 @@
+"""Every error the API answers has one body shape:
+
+    {"error": {"code": "<stable code>", "message": "<for a person>", "details": <or null>}}
+
+`CODES` is the table of codes with their HTTP status (the README lists it too). Engine rules
+raise herald.errors.RequestError with a code; FastAPI's own errors (validation, unknown
+path, wrong method) and anything unexpected are answered in the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from herald.errors import InsufficientBalanceError, NoRecipientsError, RequestError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Code:
+    status: int
+    meaning: str
+
+
+CODES: dict[str, Code] = {
+    "unauthorized": Code(401, "No `Authorization: Bearer <key>` header, or an unknown key."),
+    "invalid_request": Code(
+        422, "The body, query or path does not match the schema; `details` lists each "
+        "problem with its `location` (e.g. `body.to.3`) and `message`."),
+    "not_found": Code(404, "No such endpoint."),
+    "method_not_allowed": Code(405, "The endpoint does not take this method."),
+    "campaign_not_found": Code(404, "No campaign with that id in this account."),
+    "contact_not_found": Code(
+        404, "A contact id is not one of this account's (`details.contact_ids`)."),
+    "group_not_found": Code(404, "A group id is not one of this account's (`details.group_ids`)."),
+    "number_not_blacklisted": Code(404, "The number is not on the blacklist."),
+    "campaign_not_scheduled": Code(
+        409, "Only a scheduled campaign can be changed; `details.status` is its state."),
+    "campaign_running": Code(
+        409, "A running or suspended campaign cannot be deleted: stop it first."),
+    "invalid_campaign_state": Code(
+        409, "The campaign's state does not allow this action (`details.status`, "
+        "`details.allowed`)."),
+    "name_conflict": Code(409, "The account already has a campaign (or group) of that name."),
+    "phone_conflict": Code(409, "The account already has a contact with that phone."),
+    "sender_conflict": Code(409, "The account already has that sender."),
+    "insufficient_balance": Code(
+        402, "The run needs more segments than the credit (`details.needed`, "
+        "`details.available`); nothing was sent."),
+    "no_recipients": Code(
+        400, "Nobody to send to: none given, or every recipient is invalid or blacklisted."),
+    "invalid_numbers": Code(
+        400, "Numbers that are not valid phone numbers (`details.invalid_numbers`: each with "
+        "its index and reason)."),
+    "too_many_recipients": Code(
+        400, "More than `details.max` numbers and recipients in one request."),
+    "malformed_template": Code(
+        400, "The message template is malformed; `details.position` is the 0-based offset."),
+    "missing_label": Code(400, "Preview: the sample recipient lacks a label the template uses."),
+    "invalid_label_value": Code(400, "Preview: a label value holds a forbidden character."),
+    "too_many_parts": Code(400, "Preview: the message needs more than 255 parts."),
+    "invalid_text": Code(400, "Preview: the text cannot be encoded."),
+    "invalid_sender": Code(400, "The sender breaks a sender rule (the message names it)."),
+    "sender_not_allowed": Code(400, "The sender is not one of this account's senders."),
+    "invalid_schedule": Code(400, "`scheduled_at` is not in the future."),
+    "invalid_reminder": Code(400, "A reminder needs `scheduled_at`."),
+    "invalid_file": Code(
+        400, "The uploaded file cannot be read, or no row is usable (`details.errors`: "
+        "row numbers and reasons)."),
+    "internal_error": Code(500, "A bug: the request may or may not have taken effect."),
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["campaign_not_found"])
+    message: str = Field(examples=["no campaign with id 42"])
+    details: Any = Field(default=None, examples=[{"campaign_id": 42}])
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    described: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({401, 422, *codes}):
+        names = sorted(n for n, c in CODES.items() if c.status == status)
+        described[status] = {"model": ErrorBody, "description": "Error: " + ", ".join(names)}
+    return described
+
+
+def error_response(
+    code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    status = CODES[code].status if code in CODES else 400
+    body = {"error": {"code": code, "message": message, "details": details}}
+    if code == "unauthorized":
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
+    return error_response(exc.code, str(exc), exc.details)
+
+
+async def _insufficient_balance(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InsufficientBalanceError)
+    return error_response("insufficient_balance", str(exc),
+                          {"needed": exc.needed, "available": exc.available})
+
+
+async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
+    return error_response("no_recipients", str(exc) or "nobody to send to", None)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"location": _location(e.get("loc", ())), "message": e.get("msg", ""),
+         "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = problems[0] if problems else {"location": "", "message": "invalid request"}
+    message = f"{first['location']}: {first['message']}" if first["location"] else first["message"]
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more)"
+    return error_response("invalid_request", message, problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "invalid_request")
+    message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    response = error_response(code, message, None, headers=dict(exc.headers or {}))
+    response.status_code = exc.status_code
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response("internal_error", "internal error; see the herald log", None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(InsufficientBalanceError, _insufficient_balance)
+    app.add_exception_handler(NoRecipientsError, _no_recipients)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

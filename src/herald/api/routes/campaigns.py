@@ -1,0 +1,168 @@
+"""Campaigns: create, list, read with progress, edit while scheduled, delete when idle; runs
+and the lifecycle; per-message status; recipient files; message preview."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime
+
+from herald.api.deps import CurrentAccount, PagingDep, ServicesDep
+from herald.api.errors import responses
+from herald.api.schemas import (
+    MAX_ID,
+    CampaignCreated,
+    CampaignDetail,
+    CampaignIn,
+    CampaignOut,
+    CampaignPatch,
+    CampaignStatus,
+    CampaignStopped,
+    CampaignUpdated,
+    MessageOut,
+    MessageStatus,
+    Page,
+    PreviewIn,
+    PreviewOut,
+    RunIn,
+    RunOut,
+    Text,
+    page_of,
+)
+from herald.engine.campaigns import SORT_FIELDS
+from herald.engine.preview import preview_message
+
+router = APIRouter(tags=["campaigns"])
+
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SortField = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
+assert set(SortField.__args__) == set(SORT_FIELDS)  # type: ignore[attr-defined]
+
+
+@router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
+async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
+    """Render the template for a sample recipient and show how it would be sent: encoding,
+    segments, units per part, characters left (the output of `herald preview --json`)."""
+    sample = body.recipient
+    return preview_message(
+        body.message, fallback_values=body.fallback_values,
+        name=sample.name if sample else None, labels=sample.labels if sample else {},
+        flash=body.flash, transcode=body.transcode, concat=body.concat, national=body.national,
+    )
+
+
+@router.post("/campaigns", response_model=CampaignCreated, status_code=201,
+             responses=responses(400, 402, 404, 409))
+async def create_campaign(body: CampaignIn, account: CurrentAccount,
+                          services: ServicesDep) -> dict:
+    """Create a campaign. Without `scheduled_at` it runs at once (`run` in the answer); if
+    that run is refused (e.g. `insufficient_balance`) the campaign is not kept. Numbers are
+    checked now: `intake` lists the invalid ones with why, and the blacklisted ones."""
+    return await services.campaigns.create(account.id, body.spec())
+
+
+@router.get("/campaigns", response_model=Page[CampaignOut], responses=responses())
+async def list_campaigns(
+    account: CurrentAccount, services: ServicesDep, paging: PagingDep,
+    status: Annotated[list[CampaignStatus] | None, Query()] = None,
+    name_contains: Annotated[Text | None, Query(max_length=30)] = None,
+    created_from: Annotated[AwareDatetime | None, Query()] = None,
+    created_before: Annotated[AwareDatetime | None, Query()] = None,
+    scheduled_from: Annotated[AwareDatetime | None, Query()] = None,
+    scheduled_before: Annotated[AwareDatetime | None, Query()] = None,
+    sort: SortField = "created_at",
+    order: Literal["asc", "desc"] = "desc",
+) -> dict:
+    """Campaigns, filtered (status may repeat; date ranges are [from, before)) and sorted."""
+    total, items = await services.campaigns.list(
+        account.id, statuses=status, name_contains=name_contains, created_from=created_from,
+        created_before=created_before, scheduled_from=scheduled_from,
+        scheduled_before=scheduled_before, sort=sort, order=order, limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignDetail, responses=responses(404))
+async def get_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                       services: ServicesDep) -> dict:
+    """The campaign with its audience, progress counters (messages and segments per status)
+    and batches (one per run, with the credit each used)."""
+    return await services.campaigns.get(account.id, campaign_id)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignUpdated,
+              responses=responses(400, 404, 409))
+async def update_campaign(campaign_id: CampaignId, body: CampaignPatch,
+                          account: CurrentAccount, services: ServicesDep) -> dict:
+    """Change anything while the campaign is scheduled (else `campaign_not_scheduled`). A
+    recipient field given replaces that source: `to` the numbers, `recipients` the
+    recipient objects, `contacts` and `groups` their lists; uploaded file rows stay."""
+    return await services.campaigns.update(account.id, campaign_id, body.spec())
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=204, responses=responses(404, 409))
+async def delete_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                          services: ServicesDep) -> None:
+    """Delete a campaign with its messages, unless it is running or suspended (stop it
+    first: `campaign_running`)."""
+    await services.campaigns.delete(account.id, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/messages", response_model=Page[MessageOut],
+            responses=responses(404))
+async def list_messages(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep,
+    paging: PagingDep,
+    status: Annotated[list[MessageStatus] | None, Query()] = None,
+    batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> dict:
+    """Messages in id order with status, reason, and each part's submit and receipt detail."""
+    total, items = await services.campaigns.messages(
+        account.id, campaign_id, statuses=status, batch_id=batch_id, limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+
+
+@router.post("/campaigns/{campaign_id}/run", response_model=RunOut,
+             responses=responses(400, 402, 404, 409))
+async def run_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                       services: ServicesDep, body: RunIn | None = None) -> dict:
+    """Start a new batch now (from scheduled, completed or stopped): answers its `batch_id`
+    and the message `count`. `message` overrides the template for this run only."""
+    body = body or RunIn()
+    result = await services.lifecycle.run(
+        account.id, campaign_id, message=body.message, description=body.batch_description
+    )
+    return asdict(result)
+
+
+@router.post("/campaigns/{campaign_id}/suspend", response_model=CampaignDetail,
+             responses=responses(404, 409))
+async def suspend_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                           services: ServicesDep) -> dict:
+    """Pause sending (running -> suspended); messages already sent keep getting receipts."""
+    await services.lifecycle.suspend(account.id, campaign_id)
+    return await services.campaigns.get(account.id, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignDetail,
+             responses=responses(404, 409))
+async def resume_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                          services: ServicesDep) -> dict:
+    await services.lifecycle.resume(account.id, campaign_id)
+    return await services.campaigns.get(account.id, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignStopped,
+             responses=responses(404, 409))
+async def stop_campaign(campaign_id: CampaignId, account: CurrentAccount,
+                        services: ServicesDep) -> dict:
+    """Stop for good (from scheduled, running or suspended): messages not yet sent become
+    `stopped`. A stopped campaign can be run again."""
+    stopped = await services.lifecycle.stop(account.id, campaign_id)
+    view = await services.campaigns.get(account.id, campaign_id)
+    return {**view, "stopped_messages": stopped}

@@ -1,0 +1,532 @@
+"""Request and response bodies of the API: JSON with snake_case fields.
+
+Every text field refuses NUL and lone surrogates (no database column can store them), ids are
+positive 64-bit integers, and lists are bounded, so a request the schema accepts can always be
+stored or refused with a named error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    model_validator,
+)
+
+T = TypeVar("T")
+
+MAX_ID = 2**63 - 1
+
+
+def _storable(value: str) -> str:
+    for ch in value:
+        if ch == "\x00":
+            raise ValueError("NUL characters are not allowed")
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(f"lone surrogate U+{ord(ch):04X} is not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Phone = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+PersonName = Annotated[Text, StringConstraints(max_length=200)]
+LabelKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+LabelValue = Annotated[Text, StringConstraints(max_length=1000)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=100)]
+CampaignName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9 -]{2,30}$"),
+    Field(description="2 to 30 Latin letters, digits, spaces and '-'; unique per account",
+          examples=["Spring sale"]),
+]
+Template = Annotated[
+    Text, StringConstraints(min_length=1, max_length=10_000),
+    Field(description="The message template: %Name%, %Label% and [~label] placeholders",
+          examples=["Hi %Name%, 20% off today with code [~code]!"]),
+]
+SenderAddress = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
+CampaignStatus = Literal["scheduled", "running", "suspended", "stopped", "completed"]
+MessageStatus = Literal[
+    "queued", "deferred", "sending", "sent", "delivered", "failed", "rejected", "unknown",
+    "stopped",
+]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    page: int
+    page_size: int
+    total: int = Field(description="items matching the filters, on every page")
+    pages: int
+
+
+def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> dict[str, Any]:
+    return {"items": items, "page": page, "page_size": page_size, "total": total,
+            "pages": (total + page_size - 1) // page_size}
+
+
+# --- account ------------------------------------------------------------------------------------
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    api_key_prefix: str = Field(description="the first characters of the key, to tell keys apart")
+    credit: int = Field(description="in segments")
+    created_at: datetime
+
+
+class BatchUse(BaseModel):
+    batch_id: int
+    campaign_id: int
+    campaign_name: str
+    number: int
+    description: str | None
+    status: str
+    messages_expected: int
+    segments_expected: int
+    credit_used: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BalanceOut(BaseModel):
+    credit: int = Field(description="segments the account can still send")
+    unit: Literal["segments"] = "segments"
+    credit_used_total: int = Field(description="segments every run so far has used")
+    recent_batches: list[BatchUse]
+
+
+# --- senders ------------------------------------------------------------------------------------
+
+
+class SenderIn(_In):
+    address: SenderAddress = Field(
+        description="An alphanumeric sender id (up to 11 characters), a short code, or a "
+        "number in international form", examples=["Herald"])
+
+
+class SenderOut(BaseModel):
+    id: int
+    address: str = Field(description="as sent in source_addr")
+    kind: Literal["alphanumeric", "numeric", "short_code"]
+    ton: int
+    npi: int
+    created_at: datetime
+
+
+# --- contacts, groups, blacklist ----------------------------------------------------------------
+
+
+class ContactIn(_In):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    phone: Phone = Field(examples=["+306948530920"])
+    name: PersonName | None = Field(default=None, examples=["Eleni"])
+    labels: Labels = Field(default_factory=dict, examples=[{"code": "A1"}])
+
+
+class ContactPatch(_In):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    phone: Phone | None = None
+    name: PersonName | None = None
+    labels: Labels | None = None
+
+    @model_validator(mode="after")
+    def _phone_not_null(self) -> ContactPatch:
+        if "phone" in self.model_fields_set and self.phone is None:
+            raise ValueError("phone cannot be null")
+        return self
+
+
+class ContactOut(BaseModel):
+    id: int
+    phone: str
+    name: str | None
+    labels: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactImportIn(_In):
+    contacts: list[ContactIn] = Field(min_length=1)
+    group_id: Id | None = Field(default=None, description="also add every contact to this group")
+
+
+class ImportRowError(BaseModel):
+    index: int = Field(description="0-based position in `contacts`")
+    phone: str
+    reason: str | None
+
+
+class ContactImportOut(BaseModel):
+    created: int
+    updated: int
+    duplicates: int = Field(description="rows repeating a phone of the same request")
+    errors: list[ImportRowError]
+    contact_ids: list[int]
+
+
+class GroupIn(_In):
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=100)] = Field(
+        examples=["Newsletter"])
+
+
+class GroupOut(BaseModel):
+    id: int
+    name: str
+    member_count: int
+    created_at: datetime
+
+
+class MembersIn(_In):
+    contact_ids: list[Id] = Field(min_length=1, max_length=10_000)
+
+
+class BlacklistIn(_In):
+    phones: list[Phone] = Field(min_length=1, max_length=10_000, examples=[["+306948530920"]])
+
+
+class BlacklistAdded(BaseModel):
+    added: list[str] = Field(description="the numbers as stored (E.164)")
+
+
+class BlacklistEntry(BaseModel):
+    phone: str
+    source: Literal["api", "opt_out"]
+    created_at: datetime
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+class QuietWindow(_In):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: ClockTime = Field(alias="from", examples=["23:00"])
+    to: ClockTime = Field(examples=["08:00"])
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietWindow:
+        if self.from_ == self.to:
+            raise ValueError("a quiet window needs different start and end times")
+        return self
+
+
+class ReminderIn(_In):
+    numbers: list[Phone] = Field(min_length=1, max_length=10,
+                                 description="test numbers that get the message first")
+    minutes_before: int = Field(ge=1, le=7 * 24 * 60,
+                                description="how long before the scheduled run")
+
+
+class RecipientIn(_In):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    phone: Phone
+    name: PersonName | None = None
+    labels: Labels = Field(default_factory=dict)
+
+
+_CAMPAIGN_EXAMPLE = {
+    "name": "Spring sale",
+    "sender": "Herald",
+    "message": "Hi %Name%, 20% off today with code [~code]!",
+    "to": ["+306948530920"],
+    "recipients": [{"phone": "+306948530921", "name": "Eleni", "labels": {"code": "EL20"}}],
+    "groups": [3],
+    "fallback_values": {"name": "friend", "code": "SPRING"},
+    "scheduled_at": "2030-05-01T09:00:00Z",
+    "callback": "https://example.com/herald/messages",
+    "campaign_callback": "https://example.com/herald/campaigns",
+}
+
+
+class _CampaignFields(_In):
+    fallback_values: Labels | None = Field(
+        default=None, description="label -> value used when a recipient lacks the label")
+    flash: bool | None = Field(default=None, description="class 0: shown, not stored")
+    transcode: bool | None = Field(
+        default=None, description="replace look-alike characters to stay in GSM-7")
+    respect_quiet_hours: bool | None = Field(
+        default=None, description="hold messages during quiet hours, destination local time")
+    quiet_hours: list[QuietWindow] | None = Field(
+        default=None, max_length=8,
+        description="quiet windows; default 23:00-08:00 and 14:00-17:00")
+    scheduled_at: AwareDatetime | None = Field(
+        default=None, description="when to send (with a time zone); absent: send now")
+    callback: HttpUrl | None = Field(default=None, description="per-message status webhook")
+    campaign_callback: HttpUrl | None = Field(default=None, description="campaign webhook")
+    reminder: ReminderIn | None = None
+    ignore_invalid_numbers: bool | None = Field(
+        default=None, description="skip invalid numbers quietly instead of recording them as "
+        "rejected messages")
+    to: list[Phone] | None = Field(default=None, description="phone numbers")
+    contacts: list[Id] | None = Field(default=None, max_length=100_000)
+    groups: list[Id] | None = Field(default=None, max_length=1000)
+    recipients: list[RecipientIn] | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """The fields given, as herald.engine.campaigns takes them."""
+        spec = self.model_dump(exclude_unset=True, by_alias=True)
+        for url in ("callback", "campaign_callback"):
+            if spec.get(url) is not None:
+                spec[url] = str(getattr(self, url))
+        return spec
+
+
+class CampaignIn(_CampaignFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CAMPAIGN_EXAMPLE]})
+
+    name: CampaignName
+    sender: SenderAddress = Field(description="one of the account's senders")
+    message: Template
+
+    def spec(self) -> dict[str, Any]:
+        spec = super().spec()
+        # null means "the default" on create
+        return {k: v for k, v in spec.items() if v is not None or k == "scheduled_at"}
+
+
+class CampaignPatch(_CampaignFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message": "New text for %Name%",
+                                         "scheduled_at": "2030-05-02T09:00:00Z"}]},
+    )
+
+    name: CampaignName | None = None
+    sender: SenderAddress | None = None
+    message: Template | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> CampaignPatch:
+        nullable = {"scheduled_at", "callback", "campaign_callback", "reminder"}
+        for field in self.model_fields_set - nullable:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class QuietWindowOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+
+
+class ReminderOut(BaseModel):
+    numbers: list[str]
+    minutes_before: int
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    status: CampaignStatus
+    sender: str
+    message: str
+    fallback_values: dict[str, str]
+    flash: bool
+    transcode: bool
+    respect_quiet_hours: bool
+    quiet_hours: list[QuietWindowOut]
+    scheduled_at: datetime | None
+    callback: str | None
+    campaign_callback: str | None
+    reminder: ReminderOut | None
+    ignore_invalid_numbers: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class Counters(BaseModel):
+    expected: int = Field(description="what the runs expanded (rejected messages included)")
+    queued: int
+    deferred: int
+    sending: int
+    sent: int
+    delivered: int
+    failed: int
+    rejected: int
+    unknown: int
+    stopped: int
+
+
+class Progress(BaseModel):
+    messages: Counters
+    segments: Counters
+
+
+class BatchOut(BaseModel):
+    id: int
+    number: int
+    description: str | None
+    template: str | None = Field(description="the message override of this run, if any")
+    status: str
+    messages_expected: int
+    segments_expected: int
+    credit_used: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Audience(BaseModel):
+    numbers: int = Field(description="numbers given in `to`")
+    recipients: int = Field(description="recipient objects")
+    file_rows: int = Field(description="rows of uploaded files")
+    contacts: list[int]
+    groups: list[int]
+
+
+class CampaignDetail(CampaignOut):
+    audience: Audience
+    progress: Progress
+    batches: list[BatchOut]
+
+
+class InvalidNumber(BaseModel):
+    source: str = Field(description="`to` or `recipients`")
+    index: int = Field(description="0-based position in that list")
+    phone: str
+    reason: str | None
+
+
+class IntakeReport(BaseModel):
+    invalid_numbers: list[InvalidNumber]
+    blacklisted: list[str]
+    duplicates: int
+
+
+class RunOut(BaseModel):
+    batch_id: int
+    number: int = Field(description="1, 2, ... within the campaign")
+    count: int = Field(description="messages queued")
+    segments: int
+    rejected: int
+    skipped: int
+    credit_used: int
+    rejected_reasons: dict[str, int]
+
+
+class CampaignCreated(CampaignDetail):
+    intake: IntakeReport
+    run: RunOut | None = Field(description="the run started now (absent when scheduled)")
+
+
+class CampaignUpdated(CampaignDetail):
+    intake: IntakeReport
+
+
+class CampaignStopped(CampaignDetail):
+    stopped_messages: int = Field(description="queued or deferred messages stopped")
+
+
+class RunIn(_In):
+    message: Template | None = Field(default=None,
+                                     description="overrides the template for this run")
+    batch_description: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+
+class PartOut(BaseModel):
+    seq: int
+    state: str
+    bind: str | None
+    smsc_message_id: str | None
+    command_status: int | None
+    submitted_at: datetime | None
+    receipt_state: int | None
+    receipt_error: str | None
+    network_error: str | None
+    receipt_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    batch_id: int
+    phone: str
+    status: MessageStatus
+    reason: str | None
+    text: str
+    encoding: str
+    part_count: int
+    attempts: int
+    route: str | None
+    bind: str | None
+    created_at: datetime
+    not_before: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+    parts: list[PartOut]
+
+
+class FileRowError(BaseModel):
+    row: int = Field(description="1-based row number in the file, the header being row 1")
+    reason: str
+    phone: str | None = None
+
+
+class FileUploadOut(BaseModel):
+    rows: int = Field(description="data rows stored")
+    valid: int = Field(description="distinct valid numbers among them")
+    invalid_numbers: list[FileRowError]
+    blacklisted: list[str]
+    errors: list[FileRowError] = Field(description="rows left out, with why")
+    file_rows: int = Field(description="file rows the campaign now has")
+
+
+class SampleRecipient(_In):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    name: PersonName | None = None
+    labels: Labels = Field(default_factory=dict)
+
+
+class PreviewIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message": "Hi %Name%, your code is [~code]",
+                                         "recipient": {"name": "Eleni",
+                                                       "labels": {"code": "A1"}}}]},
+    )
+
+    message: Template
+    fallback_values: Labels = Field(default_factory=dict)
+    recipient: SampleRecipient | None = None
+    flash: bool = False
+    transcode: bool = False
+    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    national: list[Literal["tr", "es", "pt"]] = Field(default_factory=list, max_length=3)
+
+
+class PreviewOut(BaseModel):
+    rendered: str = Field(description="the template filled in for the sample recipient")
+    text: str = Field(description="the text encoded (transcoded when asked and it helped)")
+    encoding: Literal["gsm7", "ucs2"]
+    data_coding: int
+    esm_class: int
+    segments: int
+    units: list[int] = Field(description="septets or UTF-16 units per part")
+    sm_length: list[int]
+    chars_left: int
+    national: list[str | None] | None
+    forced_ucs2_by: list[str]
+    parts_hex: list[str]
+    tlvs_hex: list[str] | None = None
