@@ -47,6 +47,60 @@ def preview(concat: str, national: str, flash: bool, transcode: bool, reference:
         click.echo(summary(message, with_text=transcode))
 
 
+@main.group()
+def account() -> None:
+    """Accounts of the campaign API: create one (prints its API key once), add credit."""
+
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="TOML configuration file (default: built-in defaults + HERALD_ variables); its "
+    "database (or the embedded one in its state_dir) is used.",
+)
+
+
+@account.command("create")
+@click.option("--credit", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Starting credit, in segments.")
+@_config_option
+@click.argument("name")
+def account_create(credit: int, config_path: str | None, name: str) -> None:
+    """Create account NAME; print its API key and webhook secret (shown only this once)."""
+    import asyncio
+
+    from herald.config import load_config
+    from herald.engine.accounts import create_account
+    from herald.errors import HeraldError
+
+    try:
+        created = asyncio.run(create_account(load_config(config_path), name, credit))
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"account {created.name!r} created (id {created.id}), credit {credit} segments")
+    click.echo(f"API key:        {created.api_key}")
+    click.echo(f"webhook secret: {created.webhook_secret}")
+    click.echo("Keep both now: herald stores only a hash of the key and shows neither again.")
+
+
+@account.command("credit")
+@_config_option
+@click.argument("name")
+@click.argument("segments", type=int)
+def account_credit(config_path: str | None, name: str, segments: int) -> None:
+    """Add SEGMENTS of credit to account NAME (use -- -N to take some off)."""
+    import asyncio
+
+    from herald.config import load_config
+    from herald.engine.accounts import add_credit
+    from herald.errors import HeraldError
+
+    try:
+        credit = asyncio.run(add_credit(load_config(config_path), name, segments))
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"account {name!r}: credit {credit} segments")
+
+
 @main.command()
 @click.option(
     "--dsn", envvar="HERALD_DSN", default=None,
