@@ -44,9 +44,6 @@ class BindLink(Protocol):
     @property
     def bound(self) -> bool: ...
 
-    @property
-    def window(self) -> int: ...
-
     def submit(self, **fields: Any) -> asyncio.Future[SubmitResult]: ...
 
 
@@ -85,6 +82,7 @@ class Dispatcher:
         router: Router,
         links: Mapping[str, BindLink],
         *,
+        windows: Mapping[str, int],
         config: DispatcherConfig,
         owner: str,
         clock: Callable[[], datetime],
@@ -97,6 +95,7 @@ class Dispatcher:
         self._writer = writer
         self._router = router
         self._links = links
+        self._windows = dict(windows)  # each bind's window, in PDUs
         self._config = config
         self._owner = owner
         self._clock = clock
@@ -122,7 +121,7 @@ class Dispatcher:
         return self._in_flight
 
     def capacity(self) -> int:
-        return sum(link.window for link in self._links.values() if link.bound)
+        return sum(self._windows[name] for name, link in self._links.items() if link.bound)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
