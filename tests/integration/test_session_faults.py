@@ -1,0 +1,487 @@
+"""The session when things go wrong: timeouts, lost links, reconnects, refused binds, carrier
+throttling, generic_nack, malformed PDUs, an SMSC that unbinds or stops answering.
+
+A scripted SMSC on 127.0.0.1 and fake time: pauses and backoffs pass when the test advances
+the clock, never by real waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from herald.errors import BindError
+from herald.metrics import BindStats
+from herald.smpp.connection import StrayResponse
+from herald.smpp.layouts import CommandId
+from herald.smpp.pdu import Pdu
+from herald.smpp.session import Session
+from herald.smpp.submit import SubmitOutcome
+
+from .session_support import FakeTime, Peer, ScriptedSmsc, settle, shut, submit
+
+C = CommandId
+ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
+UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
+SESSION_ARGS = ("on_deliver", "on_state", "stats", "connect", "rng")
+HEADER = struct.Struct(">IIII")
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[ScriptedSmsc]:
+    server = await ScriptedSmsc().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[..., Session]]:
+    made: list[Session] = []
+
+    def build(**kwargs: Any) -> Session:
+        session_kwargs = {k: kwargs.pop(k) for k in SESSION_ARGS if k in kwargs}
+        session_kwargs.setdefault("rng", random.Random(3))
+        session = Session(smsc.settings(**kwargs), clock=fake.clock, sleep=fake.sleep,
+                          **session_kwargs)  # fmt: skip
+        made.append(session)
+        return session
+
+    yield build
+    for session in made:
+        await shut(session, fake)
+
+
+async def bound(session: Session) -> Session:
+    await session.start()
+    await session.wait_bound(5)
+    return session
+
+
+async def rebound(session: Session, smsc: ScriptedSmsc, fake: FakeTime, links: int) -> None:
+    """Let the reconnect backoff pass until the session is bound on its `links`-th link."""
+    await smsc.wait(lambda: smsc.connections[0].closed.done(), "the first link closed")
+    for _ in range(20):
+        if len(smsc.connections) >= links and session.bound:
+            return
+        await fake.advance(1.0)
+        if len(smsc.connections) >= links:
+            await session.wait_bound(5)
+            return
+    raise AssertionError(f"no link number {links}")
+
+
+# --- unknown outcomes ---------------------------------------------------------------------------
+
+
+async def test_no_response_within_the_timeout_is_unknown(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(response_timeout=10.0))
+    smsc.on_submit = lambda peer, pdu: None
+    sent_at = fake.now
+    futures = [submit(session), submit(session)]
+    await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
+    await fake.advance(9.0)
+    assert not any(f.done() for f in futures)
+    await fake.advance(2.0)
+    results = [f.result() for f in futures]
+    assert [r.outcome for r in results] == [UNKNOWN, UNKNOWN]
+    assert results[0].sent_at == sent_at and results[0].command_status == 0
+    assert session.in_flight == 0 and session.bound
+    # a late answer is a stray: logged, nothing breaks
+    smsc.peer.answer(smsc.submits[0])
+    smsc.on_submit = lambda peer, pdu: (0,)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_lost_link_makes_in_flight_unknown_and_queued_not_sent_then_reconnects(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    stats = BindStats("test")
+    session = await bound(make(window=2, stats=stats))
+    smsc.on_submit = lambda peer, pdu: None
+    futures = [submit(session, f"44770090000{i}") for i in range(5)]
+    await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
+    smsc.peer.close()
+    results = await asyncio.gather(*futures)
+    assert [r.outcome for r in results] == [UNKNOWN, UNKNOWN, NOT_SENT, NOT_SENT, NOT_SENT]
+    assert session.state == "connecting"
+    assert (await submit(session)).outcome is NOT_SENT  # the dispatcher fails over at once
+    smsc.on_submit = lambda peer, pdu: (0,)
+    await rebound(session, smsc, fake, links=2)
+    assert stats.reconnects == 1 and len(smsc.binds) == 2
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_reconnects_back_off_exponentially_with_jitter(fake: FakeTime) -> None:
+    attempts: list[float] = []
+
+    async def refuse(factory: Any, host: str, port: int) -> Any:
+        attempts.append(fake.now)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    stats = BindStats("test")
+    session = Session(
+        ScriptedSmsc().settings(port=2775, reconnect_min=1.0, reconnect_max=30.0),
+        clock=fake.clock, sleep=fake.sleep, connect=refuse, rng=random.Random(5), stats=stats,
+    )  # fmt: skip
+    await session.start()
+    waits = []
+    for _ in range(9):
+        await settle()
+        deadline = fake.next_deadline
+        assert deadline is not None
+        waits.append(deadline - fake.now)
+        await fake.advance(waits[-1])
+    assert waits[0] == 1.0
+    for k, wait in enumerate(waits):
+        ceiling = min(30.0, 2.0**k)
+        assert max(1.0, ceiling / 2) <= wait <= ceiling, (k, wait)
+    assert max(waits) <= 30.0 and waits[-1] >= 15.0
+    assert len(set(waits[1:])) == len(waits) - 1  # jittered
+    assert len(attempts) == 10 and stats.reconnects == 9 and session.state == "connecting"
+    await shut(session, fake)
+    assert session.state == "closed"
+
+
+# --- refused binds ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "name"),
+    [(0x0E, "ESME_RINVPASWD"), (0x0F, "ESME_RINVSYSID"), (0x53, "ESME_RINVSYSTYP")],
+)
+async def test_bind_fatal_refusal_stops_reconnecting(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime, status: int, name: str
+) -> None:
+    smsc.on_bind = lambda pdu: status
+    states: list[str] = []
+    session = make(on_state=states.append)
+    await session.start()
+    with pytest.raises(BindError, match=rf"{name} \(0x{status:08X}\)") as caught:
+        await session.wait_bound(5)
+    assert caught.value.status == status and "not reconnecting" in str(caught.value)
+    assert session.state == "refused" and states == ["connecting", "refused"]
+    await fake.advance(600.0)
+    assert len(smsc.binds) == 1 and len(smsc.connections) == 1
+    assert (await submit(session)).outcome is NOT_SENT
+    with pytest.raises(BindError):
+        await session.wait_bound()
+
+
+async def test_bad_password_against_the_default_check(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    session = make(password="wrong")
+    await session.start()
+    with pytest.raises(BindError, match="ESME_RINVPASWD"):
+        await session.wait_bound(5)
+
+
+async def test_other_bind_refusals_and_unanswered_binds_retry(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    answers: list[int | None] = [0x0D, None]  # RBINDFAIL, then silence, then success
+    smsc.on_bind = lambda pdu: answers.pop(0) if answers else 0
+    session = make(bind_timeout=5.0)
+    await session.start()
+    await smsc.wait(lambda: len(smsc.binds) == 1, "the first bind")
+    await fake.advance(1.0)  # reconnect_min
+    await smsc.wait(lambda: len(smsc.binds) == 2, "the second bind")
+    await fake.advance(4.0)
+    assert not session.bound and len(smsc.binds) == 2
+    await fake.advance(1.5)  # bind_timeout: close, then back off
+    await smsc.wait(lambda: smsc.connections[1].closed.done(), "the silent link closed")
+    for _ in range(5):
+        await fake.advance(1.0)
+        if len(smsc.binds) == 3:
+            break
+    await session.wait_bound(5)
+    assert len(smsc.connections) == 3
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+
+def throttle_once(*, on: set[str], status: int = 0x58) -> Callable[[Peer, Pdu], Any]:
+    """Answer `status` the first time each destination in `on` arrives, ESME_ROK otherwise."""
+    def script(peer: Peer, pdu: Pdu) -> tuple[int]:
+        dest = pdu["destination_addr"]
+        if dest in on:
+            on.discard(dest)
+            return (status,)
+        return (0,)
+
+    return script
+
+
+def destinations(smsc: ScriptedSmsc) -> list[str]:
+    return [p["destination_addr"][-1] for p in smsc.submits]
+
+
+async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    stats = BindStats("test")
+    session = await bound(make(window=1, rate=100.0, burst=100, stats=stats))
+    smsc.on_submit = throttle_once(on={"4477009000B"})
+    futures = [submit(session, f"4477009000{c}") for c in "ABCD"]
+    await smsc.wait(lambda: len(smsc.submits) == 2, "A, then B throttled")
+    await settle()
+    assert destinations(smsc) == ["A", "B"] and session.rate == 50.0
+    await fake.advance(0.9)  # the pause is 1 s: nothing goes out
+    assert len(smsc.submits) == 2 and session.queued == 3
+    await fake.advance(0.2)
+    await asyncio.gather(*futures)
+    assert destinations(smsc) == ["A", "B", "B", "C", "D"]
+    assert [f.result().outcome for f in futures] == [ACCEPTED] * 4
+    assert stats.throttle_events == 1 and stats.submits["throttled"] == 1
+    assert stats.submits["ok"] == 4
+
+
+async def test_throttled_part_goes_out_before_parts_queued_behind_it(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(window=3, rate=100.0, burst=100))
+    smsc.on_submit = lambda peer, pdu: None
+    futures = [submit(session, f"4477009000{c}") for c in "ABCDE"]
+    await smsc.wait(lambda: len(smsc.submits) == 3, "A B C")
+    a, b, c = smsc.submits
+    peer = smsc.peer
+    peer.answer(b, 0x58)
+    peer.answer(a)
+    peer.answer(c, 0x58)
+    await futures[0]
+    await settle()
+    assert destinations(smsc) == ["A", "B", "C"]  # paused: D and E wait
+    smsc.on_submit = lambda peer, pdu: (0,)
+    # two throttles took the rate from 100 to 25/s: after the 1 s pause, one part per 40 ms
+    await fake.advance(1.0 + 4 * 0.04 + 0.01)
+    await asyncio.gather(*futures)
+    assert session.rate == 25.0
+    assert destinations(smsc) == ["A", "B", "C", "B", "C", "D", "E"]
+
+
+async def test_queue_full_backs_off_longer(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(window=1, rate=100.0, burst=100))
+    smsc.on_submit = throttle_once(on={"4477009000A"}, status=0x14)
+    future = submit(session, "4477009000A")
+    await smsc.wait(lambda: len(smsc.submits) == 1, "A")
+    await fake.advance(4.5)  # a throttle pause would be over; a full queue waits 5 s
+    assert len(smsc.submits) == 1 and not future.done()
+    await fake.advance(0.6)
+    assert (await future).outcome is ACCEPTED and len(smsc.submits) == 2
+
+
+async def test_throttled_too_often_resolves_retry(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(window=1, max_throttle_retries=2))
+    smsc.on_submit = lambda peer, pdu: (0x58,)
+    future = submit(session)
+    for _ in range(10):
+        await fake.advance(5.0)
+        if future.done():
+            break
+    result = future.result()
+    assert result.outcome is RETRY and result.command_status == 0x58
+    assert result.status_name == "ESME_RTHROTTLED" and len(smsc.submits) == 3
+
+
+async def test_throttle_nack_pauses_like_a_throttled_response(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(window=1))
+    first = True
+
+    def script(peer: Peer, pdu: Pdu) -> tuple[int] | None:
+        nonlocal first
+        if first:
+            first = False
+            peer.nack(pdu, 0x58)
+            return None
+        return (0,)
+
+    smsc.on_submit = script
+    future = submit(session)
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
+    await fake.advance(1.1)
+    assert (await future).outcome is ACCEPTED and len(smsc.submits) == 2
+
+
+# --- what the carrier says: statuses and generic_nack ------------------------------------------
+
+
+async def test_statuses_map_to_outcomes_with_carrier_overrides(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    session = await bound(make(temporary_statuses=(0x401,)))
+    codes = {"1": 0x08, "2": 0x401, "3": 0x402, "4": 0x45, "5": 0xFF}
+    smsc.on_submit = lambda peer, pdu: (codes[pdu["destination_addr"][-1]],)
+    results = {k: await submit(session, f"44770090000{k}") for k in codes}
+    assert {k: r.outcome for k, r in results.items()} == {
+        "1": RETRY, "2": RETRY, "3": REJECTED, "4": REJECTED, "5": RETRY,
+    }  # fmt: skip
+    assert results["3"].status_name == "vendor_0x00000402" and results["3"].command_status == 0x402
+    assert session.bound  # a vendor status never drops the bind
+
+
+async def test_generic_nack_is_matched_to_its_submit(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    session = await bound(make())
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, 0x03)
+    result = await submit(session)
+    assert result.outcome is REJECTED and result.status_name == "ESME_RINVCMDID"
+    assert session.bound and session.in_flight == 0
+
+
+async def test_generic_nacks_in_a_row_resync_the_link(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(nack_reconnect_after=3, window=1))
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, 0x02)
+    results = [await submit(session) for _ in range(3)]
+    assert all(r.outcome is REJECTED for r in results)
+    smsc.on_submit = lambda peer, pdu: (0,)
+    await rebound(session, smsc, fake, links=2)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_rinvbndsts_is_retry_and_rebinds(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make())
+    smsc.on_submit = lambda peer, pdu: (0x04,)
+    result = await submit(session)
+    assert result.outcome is RETRY and result.status_name == "ESME_RINVBNDSTS"
+    smsc.on_submit = lambda peer, pdu: (0,)
+    await rebound(session, smsc, fake, links=2)
+
+
+# --- malformed input from the SMSC --------------------------------------------------------------
+
+
+async def test_unknown_command_is_generic_nacked_and_the_session_goes_on(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    session = await bound(make())
+    smsc.peer.write(HEADER.pack(16, 0x00000099, 0, 77))
+
+    def nack() -> Pdu | None:  # the SMSC role reports it as a stray response
+        strays = [v.pdu for v in smsc.violations if isinstance(v, StrayResponse)]
+        return next((p for p in strays if p.command_id == C.GENERIC_NACK), None)
+
+    await smsc.wait(lambda: nack() is not None, "the generic_nack")
+    answer = nack()
+    assert answer is not None and answer.sequence_number == 77
+    assert answer.command_status == 0x03  # ESME_RINVCMDID
+    assert (await submit(session)).outcome is ACCEPTED and len(smsc.connections) == 1
+
+
+async def test_malformed_submit_response_makes_that_part_unknown(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    session = await bound(make())
+    smsc.on_submit = lambda peer, pdu: None
+    future = submit(session)
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
+    seq = smsc.submits[0].sequence_number
+    body = b"ABC"  # message_id without its NUL
+    smsc.peer.write(HEADER.pack(16 + len(body), C.SUBMIT_SM_RESP, 0, seq) + body)
+    assert (await future).outcome is UNKNOWN
+    smsc.on_submit = lambda peer, pdu: (0,)
+    assert (await submit(session)).outcome is ACCEPTED and len(smsc.connections) == 1
+
+
+async def test_unframeable_bytes_close_the_link_and_the_session_reconnects(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make())
+    smsc.on_submit = lambda peer, pdu: None
+    future = submit(session)
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
+    smsc.peer.write(HEADER.pack(8, C.DELIVER_SM, 0, 5))  # command_length 8: cannot resync
+    assert (await future).outcome is UNKNOWN
+    smsc.on_submit = lambda peer, pdu: (0,)
+    await rebound(session, smsc, fake, links=2)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_garbage_never_crashes_the_session(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make())
+    rng = random.Random(11)
+    for _ in range(3):
+        smsc.peer.write(bytes(rng.randrange(256) for _ in range(200)))
+        await smsc.wait(lambda: smsc.peer.closed.done() or bool(smsc.peer.received), "a reaction")
+        if smsc.peer.closed.done():
+            await fake.advance(1.0)
+            await session.wait_bound(5)
+    assert session.state in ("bound", "connecting")
+    for _ in range(20):
+        if session.bound:
+            break
+        await fake.advance(1.0)
+    await session.wait_bound(5)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+# --- the SMSC's own requests: enquire_link and unbind -------------------------------------------
+
+
+async def test_incoming_enquire_link_is_answered_with_its_sequence_number(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    await bound(make())
+    request = Pdu(C.ENQUIRE_LINK)
+    response = await smsc.peer.request(request)
+    assert response.command_id == C.ENQUIRE_LINK_RESP
+    assert response.sequence_number == request.sequence_number
+
+
+async def test_incoming_unbind_is_answered_then_the_session_reconnects(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make())
+    response = await smsc.peer.request(Pdu(C.UNBIND))
+    assert response.command_id == C.UNBIND_RESP and response.command_status == 0
+    await rebound(session, smsc, fake, links=2)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_enquire_link_when_idle_and_a_dead_link_is_replaced(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(enquire_link_interval=30.0, response_timeout=10.0))
+
+    async def seconds_until_enquire_link(count: int) -> int:
+        for second in range(1, 40):
+            await fake.advance(1.0)
+            link = session._link  # private: whether an enquire_link went out this second
+            if len(smsc.enquire_links) == count or (link is not None and link.enquiring):
+                await smsc.wait(lambda: len(smsc.enquire_links) == count, "the enquire_link")
+                return second
+        raise AssertionError("no enquire_link")
+
+    assert await seconds_until_enquire_link(1) == 30  # 30 s idle since the bind_resp
+    await smsc.wait(lambda: not session._link.enquiring, "the enquire_link_resp")  # type: ignore[union-attr]
+    smsc.answer_enquire_link = False
+    assert await seconds_until_enquire_link(2) == 30  # idle since the enquire_link_resp
+    await fake.advance(8.0)
+    assert not smsc.connections[0].closed.done() and session.bound
+    await fake.advance(3.0)  # no enquire_link_resp within response_timeout: dead
+    smsc.answer_enquire_link = True
+    await rebound(session, smsc, fake, links=2)
