@@ -193,6 +193,8 @@ class CallbackWorker:
                 self._wakeup.clear()
         finally:
             await self.drain()
+            with contextlib.suppress(Exception):
+                self._depth = await self._outbox_depth()
             if own_client and self._client is not None:
                 await self._client.aclose()
                 self._client = None

@@ -393,10 +393,12 @@ SELECT m.account_id, c.callback_url,
                       ORDER BY p.seq)
                FROM parts p WHERE p.message_id = m.id), '[]'::jsonb)),
        'message'
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS r(id, status, reason, at)
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
+     WITH ORDINALITY AS r(id, status, reason, at, pos)
 JOIN messages m ON m.id = r.id
 JOIN campaigns c ON c.id = m.campaign_id
 WHERE c.callback_url IS NOT NULL
+ORDER BY r.pos                -- outbox ids (hence delivery order) follow the changes' order
 RETURNING id;
 
 -- name: callback_outbox_depth
