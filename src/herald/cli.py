@@ -47,6 +47,53 @@ def preview(concat: str, national: str, flash: bool, transcode: bool, reference:
         click.echo(summary(message, with_text=transcode))
 
 
+@main.command()
+@click.option("--smsc", required=True, metavar="HOST:PORT", help="The SMSC to bind to.")
+@click.option("--system-id", required=True, help="Bind system_id.")
+@click.option("--password", required=True, help="Bind password.")
+@click.option("--system-type", default="", help="Bind system_type.")
+@click.option("--bind", "bind_type", type=click.Choice(["trx", "tx"]), default="trx",
+              show_default=True, help="Transceiver or transmitter bind.")
+@click.option("--from", "sender", required=True, metavar="SENDER",
+              help="Alphanumeric (up to 11), short code, or international number.")
+@click.option("--to", "to", required=True, metavar="NUMBER",
+              help="Destination, international form (+447700900123).")
+@click.option("--flash", is_flag=True, help="Class 0 (flash) message.")
+@click.option("--wait-receipt", type=float, default=None, metavar="SECONDS",
+              help="Wait this long for each part's final receipt (needs --bind trx).")
+@click.option("--id-mode", default="as_is", show_default=True, type=click.Choice(
+              ["as_is", "submit_hex_dlr_dec", "submit_dec_dlr_hex", "hex", "dec"]),
+              help="How receipt ids relate to submit_sm_resp ids.")
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Seconds to connect and bind, and to wait for each response.")
+@click.argument("text")
+def send(smsc: str, system_id: str, password: str, system_type: str, bind_type: str,
+         sender: str, to: str, flash: bool, wait_receipt: float | None, id_mode: str,
+         timeout: float, text: str) -> None:
+    """Send TEXT through one bind, one submit_sm per part: one JSON line per part on stdout;
+    exit status 1 naming the SMPP status when a part fails."""
+    import sys
+
+    from herald.errors import HeraldError
+    from herald.send import SendRequest, check, parse_smsc
+    from herald.send import run as run_send
+
+    try:
+        host, port = parse_smsc(smsc)
+        request = SendRequest(host=host, port=port, system_id=system_id, password=password,
+                              system_type=system_type, bind=bind_type, sender=sender, to=to,
+                              text=text, flash=flash, wait_receipt=wait_receipt,
+                              id_mode=id_mode, timeout=timeout)
+        check(request)
+    except HeraldError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        code = run_send(request)
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
 @main.group()
 def account() -> None:
     """Accounts of the campaign API: create one (prints its API key once), add credit."""

@@ -343,6 +343,7 @@ class Session:
         self._waiters: list[asyncio.Future[None]] = []
         self._refusal: BindError | None = None
         self.state = "closed"
+        self.last_error = ""  # why the last connect or bind attempt failed, for people
         tick = min(settings.response_timeout, settings.enquire_link_interval) / 10
         self._tick = min(1.0, max(0.005, tick))
         self.stats.rate = lambda: self._throttle.rate
@@ -798,14 +799,17 @@ class Session:
             try:
                 link = await self._open()
             except BindError as error:
+                self.last_error = str(error)
                 if self._statuses.classify(error.status) is StatusClass.BIND_FATAL:
                     self._refuse(error)
                     return
-                log.warning("bind %s: %s", self.name, error)
+                log.warning("%s", error)
             except (OSError, TimeoutError, ConnectionError) as error:
-                log.warning("bind %s: cannot connect to %s:%d: %s", self.name, self.settings.host,
-                            self.settings.port, error or type(error).__name__)  # fmt: skip
-            except Exception:  # a bug: log it, keep the bind alive
+                self.last_error = (f"cannot connect to {self.settings.host}:{self.settings.port}: "
+                                   f"{error or type(error).__name__}")  # fmt: skip
+                log.warning("bind %s: %s", self.name, self.last_error)
+            except Exception as error:  # a bug: log it, keep the bind alive
+                self.last_error = f"unexpected error while connecting: {error!r}"
                 log.exception("bind %s: unexpected error while connecting", self.name)
             else:
                 attempt = 0
