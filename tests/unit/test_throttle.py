@@ -31,7 +31,7 @@ def test_throttled_pauses_and_halves_rate_then_recovers() -> None:
     pause = t.on_throttled(0.0)
     assert pause == 1.0 and t.rate == 50
     assert t.paused(0.5) and t.delay(0.5) == pytest.approx(0.5)
-    # A second throttle in a row doubles the pause and halves again.
+    # A second throttle in a row (after the pause) doubles the pause and halves again.
     assert t.on_throttled(1.0) == 2.0 and t.rate == 25
     assert t.throttle_events == 2
     # Calm: +5/s (5% of 100) per second of accepted submits, capped at the configured rate.
@@ -45,9 +45,24 @@ def test_throttled_pauses_and_halves_rate_then_recovers() -> None:
 def test_queue_full_backs_off_longer_and_rate_has_a_floor() -> None:
     t = Throttle(ThrottlePolicy(rate=4, burst=1, min_rate=1), now=0.0)
     assert t.on_throttled(0.0, queue_full=True) == 5.0
-    for i in range(20):
-        t.on_throttled(float(i))
-    assert t.rate == 1 and t.delay(19.0) <= 60.0
+    now = 5.0
+    for _ in range(20):
+        now += t.on_throttled(now)
+    assert t.rate == 1 and t.delay(now) <= 60.0
+
+
+def test_a_window_of_refusals_is_one_congestion_event() -> None:
+    # 30 PDUs were in flight when the SMSC started refusing: their 30 refusals arrive during
+    # the first pause and must not halve the rate 30 times or stretch the pause to a minute.
+    t = Throttle(ThrottlePolicy(rate=5000, burst=100), now=0.0)
+    assert t.on_throttled(0.0) == 1.0
+    for i in range(29):
+        assert t.on_throttled(0.001 * (i + 1)) < 1.0
+    assert t.rate == 2500 and t.throttle_events == 30
+    assert not t.paused(1.0)
+    # A queue-full refusal inside the pause still extends it to its own length.
+    t.on_throttled(1.0)
+    assert t.on_throttled(1.5, queue_full=True) == pytest.approx(5.0)
 
 
 def test_accepted_clears_the_strike_count() -> None:

@@ -6,7 +6,9 @@ drive it with a fake clock and the session with `loop.time()`.
 - Each submit_sm (one segment) takes one token; tokens refill at `rate` per second up to
   `burst`.
 - ESME_RTHROTTLED pauses the whole bind and halves the rate (multiplicative decrease);
-  consecutive throttles double the pause. ESME_RMSGQFUL pauses longer. The caller resends the
+  consecutive throttles double the pause. Refusals arriving while already paused (the rest
+  of the window in flight) are the same event and change nothing. ESME_RMSGQFUL pauses
+  longer. The caller resends the
   throttled PDU first when the pause ends, so order holds.
 - Accepted submits raise the rate again by a fixed step per second of calm (additive
   increase), never above the configured rate.
@@ -86,6 +88,13 @@ class Throttle:
         """The carrier throttled a submit: pause the bind, lower the rate. Returns the pause."""
         p = self.policy
         self.throttle_events += 1
+        if now < self._paused_until:
+            # The rest of a window sent before the pause began, answered with the same
+            # refusal: one congestion event, so no further decrease or escalation. A full
+            # queue still earns its longer pause.
+            if queue_full:
+                self._paused_until = max(self._paused_until, now + p.queue_full_pause)
+            return self._paused_until - now
         base = p.queue_full_pause if queue_full else p.throttled_pause
         pause = min(p.max_pause, base * (2 ** min(self._strikes, 16)))
         self._strikes += 1
