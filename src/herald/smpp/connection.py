@@ -267,6 +267,28 @@ class Connection:
         self._outstanding[seq] = (_SUBMIT_SM, context)
         return seq, data[:12] + _SEQUENCE.pack(seq) + data[16:]
 
+    def send_encoded(self, data: bytes, context: Any = None) -> tuple[int, bytes]:
+        """Any request already encoded with sequence_number 0 (the simulator packs its
+        receipts' deliver_sm itself): checked against the rules, numbered and tracked as
+        `send` does. Returns (sequence_number, bytes to write)."""
+        if len(data) < 16:
+            raise LocalProtocolError("send_encoded: fewer than 16 octets, not a PDU")
+        command_id = int.from_bytes(data[4:8], "big")
+        if command_id & RESPONSE_BIT:
+            raise LocalProtocolError("send_encoded: responses go through send()")
+        if command_id not in self._rules.send:
+            raise LocalProtocolError(
+                f"{self.role.value} may not send {command_name(command_id)} "
+                f"in state {self._state.value}"
+            )
+        seq = self._next_sequence()
+        self._seq = seq
+        if command_id not in NO_RESPONSE:
+            self._outstanding[seq] = (command_id, context)
+        if command_id == _UNBIND:
+            self._enter(UNBINDING)
+        return seq, data[:12] + _SEQUENCE.pack(seq) + data[16:]
+
     # --- receiving ---------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
