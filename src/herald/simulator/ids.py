@@ -1,0 +1,49 @@
+"""Message ids as carriers write them: hex or decimal, either case, zero-padded or not, and
+possibly in another base in the receipt text than in submit_sm_resp (reference sms-smpp.md
+§5.5, Nexmo's habit). One counter per simulator, so ids are unique across its binds."""
+
+from __future__ import annotations
+
+from herald.simulator.settings import SimulatorSettings
+
+
+def format_id(number: int, base: str, upper: bool, width: int) -> str:
+    text = f"{number:x}" if base == "hex" else str(number)
+    if upper:
+        text = text.upper()
+    return text.zfill(width) if width else text
+
+
+class MessageIds:
+    __slots__ = ("_next", "_receipt", "_submit")
+
+    def __init__(self, settings: SimulatorSettings, start: int | None = None) -> None:
+        self._next = settings.id_start if start is None else start
+        self.configure(settings)
+
+    def configure(self, settings: SimulatorSettings) -> None:
+        upper = settings.id_case == "upper"
+        self._submit = (settings.id_format, upper, settings.id_width)
+        if settings.receipt_id_format == "same":
+            self._receipt: tuple[str, bool, int] | None = None
+        else:
+            width = settings.receipt_id_width
+            self._receipt = (settings.receipt_id_format, upper, width)
+
+    def next_number(self) -> int:
+        number = self._next
+        self._next = number + 1
+        return number
+
+    def submit_id(self, number: int) -> str:
+        """The id in submit_sm_resp (and in the receipted_message_id TLV)."""
+        base, upper, width = self._submit
+        if base == "hex" and not upper and not width:  # the common case, inline
+            return f"{number:x}"
+        return format_id(number, base, upper, width)
+
+    def receipt_text_id(self, number: int, submit_id: str) -> str:
+        """The id in the receipt text's `id:` field."""
+        if self._receipt is None:
+            return submit_id
+        return format_id(number, *self._receipt)
