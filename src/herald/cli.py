@@ -174,3 +174,57 @@ def migrate(dsn: str | None, state_dir: str) -> None:
     for migration in applied:
         click.echo(f"applied {migration.version:04d}_{migration.name}")
     click.echo(f"{where}: schema up to date ({len(applied)} applied)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2775, show_default=True, help="Port to listen on (0: any free).")
+@click.option("--personality", default="happy", show_default=True, metavar="NAME[+NAME...]",
+              help="happy, black_hole, throttling, queue_full, generic_nack, unbind_on_submit, "
+              "vendor_status, early_receipt, flaky_link, nexmo, text_receipts, mixed_outcomes, "
+              "slow; combine with '+'. The options below override it.")
+@click.option("--system-id", help="Accepted system_id [herald].")
+@click.option("--password", help="Its password [secret].")
+@click.option("--accept-any", is_flag=True, default=None, help="Accept any credentials.")
+@click.option("--receipts/--no-receipts", default=None, help="Honour registered_delivery.")
+@click.option("--receipt-delay", metavar="MS[-MS]|exp:MEAN[:CAP]",
+              help="Receipt delay after the response: fixed, uniform or exponential (ms).")
+@click.option("--receipt-format", type=click.Choice(["both", "text", "tlv"]),
+              help="Receipts with TLVs and text, text only or TLVs only.")
+@click.option("--outcomes", metavar="STAT=W,...", help="Final states by weight, e.g. "
+              "DELIVRD=90,UNDELIV=10 (DELIVRD UNDELIV EXPIRED REJECTD DELETED UNKNOWN).")
+@click.option("--intermediate", type=click.Choice(["ENROUTE", "ACCEPTD"], case_sensitive=False),
+              help="Send this intermediate receipt first.")
+@click.option("--early-receipt", is_flag=True, default=None,
+              help="Send each receipt before its submit_sm_resp.")
+@click.option("--id-format", type=click.Choice(["hex", "dec"]), help="Message ids [hex].")
+@click.option("--id-case", type=click.Choice(["lower", "upper"]), help="Hex digit case.")
+@click.option("--id-width", type=int, help="Zero-pad message ids to this width.")
+@click.option("--receipt-id-format", type=click.Choice(["same", "hex", "dec"]),
+              help="Base of the id in receipt text (Nexmo: hex ids, dec receipts).")
+@click.option("--receipt-id-width", type=int, help="Zero-pad receipt text ids to this width.")
+@click.option("--latency", metavar="MS[-MS]", help="Delay before each submit_sm_resp.")
+@click.option("--throttle-rate", type=float, help="ESME_RTHROTTLED above this many submits/s.")
+@click.option("--throttle-burst", type=int, help="Token bucket depth for --throttle-rate.")
+@click.option("--throttle-status", metavar="STATUS", help="e.g. ESME_RMSGQFUL instead.")
+@click.option("--error", "errors", multiple=True, metavar="STATUS=SHARE",
+              help="Answer a share of submits with STATUS, e.g. 0x45=0.1 (repeatable).")
+@click.option("--unbind-after", type=int, help="Send unbind after N submits on a connection.")
+@click.option("--drop-after", type=int, help="Close TCP after N PDUs on a connection.")
+@click.option("--drop-probability", type=float, help="Abort TCP on this share of PDUs.")
+@click.option("--bind-status", metavar="STATUS", help="Refuse every bind with STATUS.")
+@click.option("--seed", type=int, help="Seed of every random choice [0].")
+@click.option("--record", type=click.Path(dir_okay=False), help="Append decoded submits here "
+              "as JSON lines.")
+@click.option("--track-duplicates", is_flag=True, default=None,
+              help="Count messages accepted twice (destination, text).")
+@click.option("--loop", type=click.Choice(["auto", "uvloop", "asyncio"]), default="auto",
+              show_default=True, help="Event loop (auto: uvloop when installed).")
+def simulate(personality: str, loop: str, **options: object) -> None:
+    """Run the SMSC simulator until SIGINT/SIGTERM; print its address, then its counters."""
+    from herald.simulator.run import main as run_simulator
+
+    try:
+        run_simulator(personality, loop, options, echo=click.echo)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None

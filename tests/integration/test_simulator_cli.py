@@ -1,0 +1,74 @@
+"""`herald simulate` as a separate process: it prints where it listens, serves, and on SIGTERM
+stops cleanly, prints its counters and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from herald.smpp import parse_receipt
+from tests.integration.simulator_support import RawEsme
+
+
+async def start(*args: str) -> tuple[asyncio.subprocess.Process, tuple[str, int]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "herald", "simulate", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        line = (await proc.stdout.readline()).decode()
+    assert line.startswith("herald simulator listening on "), line
+    host, port = line.split(" on ", 1)[1].split()[0].rsplit(":", 1)
+    return proc, (host, int(port))
+
+
+async def stop(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def counters(out: str) -> dict[str, object]:
+    (line,) = [x for x in out.splitlines() if x.startswith("counters: ")]
+    return json.loads(line[len("counters: "):])  # type: ignore[no-any-return]
+
+
+async def test_simulate_serves_then_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    record = tmp_path / "submits.jsonl"
+    proc, address = await start(
+        "--personality", "nexmo", "--system-id", "bench", "--password", "pw",
+        "--record", str(record), "--receipt-delay", "0-5",
+    )  # fmt: skip
+    esme = await RawEsme.connect(address)
+    assert (await esme.bind("trx", "bench", "wrong")).command_status == 0x0E
+    assert (await esme.bind("trx", "bench", "pw")).command_status == 0
+    seqs = esme.submit_text("Hello from the command line")
+    message_id = (await esme.response(seqs[0]))["message_id"]
+    (pdu,) = await esme.deliveries(1)
+    receipt = parse_receipt(pdu)
+    assert receipt is not None and receipt.message_id == message_id == message_id.upper()
+    await esme.close()
+    code, out, err = await stop(proc)
+    assert code == 0, err
+    stats = counters(out)
+    assert stats["binds"] == 1 and stats["bind_failures"] == 1
+    assert stats["submits_by_status"] == {"ESME_ROK": 1} and stats["receipts_acked"] == 1
+    (line,) = record.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["message_text"] == "Hello from the command line"
+
+
+async def test_simulate_rejects_a_bad_option_with_its_name() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "herald", "simulate", "--port", "0", "--latency", "soon",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    assert proc.returncode != 0
+    assert "--latency" in err.decode()
