@@ -179,6 +179,25 @@ class NoRecipientsError(HeraldError):
     """A campaign or run has nobody to send to (none given, or all invalid or blacklisted)."""
 
 
+class RecipientFileError(HeraldError):
+    """An uploaded recipient file cannot be read, or its column mapping does not fit it.
+
+    `reason` is a stable code (empty_file, unknown_format, legacy_xls, encrypted_xlsx,
+    corrupt_xlsx, no_sheet, bad_charset, malformed_csv, too_many_rows, missing_column,
+    ambiguous_column, bad_mapping); `row` is the row to blame as a spreadsheet numbers it
+    (the header is row 1), when there is one; `details` is what an API answer lists (the
+    headers found, the columns missing).
+    """
+
+    def __init__(
+        self, message: str, *, reason: str, row: int | None = None, details: object = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.row = row
+        self.details = details
+
+
 # --- the campaign service (herald.engine.campaigns, contacts; answered by herald.api) --------
 
 
