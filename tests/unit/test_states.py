@@ -45,7 +45,7 @@ EXPECTED: dict[str, set[tuple[str | None, str, str]]] = {
         ("sending", "complete", "completed"), ("suspended", "complete", "completed"),
     },
     "message": {
-        (None, "queue", "queued"), (None, "reject", "rejected"),
+        (None, "queue", "queued"), (None, "defer", "deferred"), (None, "reject", "rejected"),
         ("queued", "claim", "sending"), ("deferred", "claim", "sending"),
         ("queued", "defer", "deferred"), ("sending", "defer", "deferred"),
         ("sending", "release", "queued"),

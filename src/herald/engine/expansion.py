@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from herald.engine.quiet_hours import Window, next_allowed
 from herald.engine.router import NoRouteError, Router
 from herald.errors import InvalidTextError, MissingLabelError, TextError, TooManyPartsError
 from herald.numbers import check_number, time_zones_for
@@ -39,7 +40,8 @@ class EncodingProfile:
 
 @dataclass
 class ExpansionTotals:
-    queued: int = 0
+    queued: int = 0  # to be sent (some may wait for quiet hours to end: `deferred`)
+    deferred: int = 0
     segments: int = 0
     skipped: int = 0  # invalid numbers left out because the campaign says so
     duplicates: int = 0
@@ -63,7 +65,7 @@ class Expander:
         sender: str,
         flash: bool,
         transcode: bool,
-        quiet_hours: bool,
+        quiet_hours: tuple[Window, ...],
         ignore_invalid_numbers: bool,
         router: Router,
         profiles: Mapping[str, EncodingProfile],
@@ -130,17 +132,24 @@ class Expander:
             return self._reject(message_id, phone, text, "too_many_parts")
         except TextError:
             return self._reject(message_id, phone, text, "invalid_text")
-        tz = ",".join(time_zones_for(phone)) if self._quiet_hours else None
+        status, reason, not_before, tz = "queued", None, self._not_before, None
+        if self._quiet_hours:
+            zones = time_zones_for(phone)
+            tz = ",".join(zones)
+            until = next_allowed(self._not_before, zones, self._quiet_hours)
+            if until is not None:  # inside quiet hours: stored waiting for the window's end
+                status, reason, not_before = "deferred", "quiet_hours", until
         parts = encoded.parts
         self._messages.append((
             message_id, self._batch_id, self._campaign_id, self._account_id, phone, tz,
             encoded.text, encoded.encoding, encoded.data_coding, encoded.esm_class, len(parts),
-            "queued", None, self._not_before, route.name,
+            status, reason, not_before, route.name,
         ))
         self._parts.extend(
             (message_id, seq, part.short_message, part.tlvs) for seq, part in enumerate(parts, 1)
         )
         self.totals.queued += 1
+        self.totals.deferred += status == "deferred"
         self.totals.segments += encoded.segments
         return True
 

@@ -23,6 +23,7 @@ from herald.engine.expansion import (
     Expander,
     ExpansionTotals,
 )
+from herald.engine.quiet_hours import Window, parse_windows
 from herald.engine.router import Router
 from herald.engine.run_result import RunResult
 from herald.engine.states import CAMPAIGN, transition
@@ -36,6 +37,15 @@ from herald.text.template import parse_template
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
+
+
+def quiet_windows(campaign: Any) -> tuple[Window, ...]:
+    """The campaign's quiet-hours windows, or none when it does not respect them."""
+    if not campaign["respect_quiet_hours"]:
+        return ()
+    return parse_windows(
+        (w["from"], w["to"]) if isinstance(w, dict) else w for w in campaign["quiet_hours"]
+    )
 
 
 def encoding_profiles(config: Config) -> dict[str, EncodingProfile]:
@@ -95,7 +105,7 @@ class Runner:
                 sender=campaign["sender"],
                 flash=campaign["flash"],
                 transcode=campaign["transcode"],
-                quiet_hours=campaign["respect_quiet_hours"],
+                quiet_hours=quiet_windows(campaign),
                 ignore_invalid_numbers=campaign["ignore_invalid_numbers"],
                 router=self._router,
                 profiles=self._profiles,
@@ -151,5 +161,6 @@ class Runner:
             totals.queued + totals.rejected_count + totals.skipped + totals.duplicates
         )
         m.expansion_seconds += elapsed
-        m.messages["queued"] += totals.queued
+        m.messages["queued"] += totals.queued - totals.deferred
+        m.messages["deferred"] += totals.deferred
         m.messages["rejected"] += totals.rejected_count

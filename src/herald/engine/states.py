@@ -104,6 +104,7 @@ MESSAGE = Machine(
     final=frozenset({"delivered", "failed", "rejected", "unknown", "stopped"}),
     table=_rows(
         (NEW, "queue", "queued"),  # expanded, valid
+        (NEW, "defer", "deferred"),  # expanded inside quiet hours: waits for the window's end
         (NEW, "reject", "rejected"),  # invalid number, blacklisted, missing label
         (["queued", "deferred"], "claim", "sending"),  # leased by a dispatcher
         # quiet hours, schedule or retry backoff: wait for not_before
