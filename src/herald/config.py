@@ -153,14 +153,12 @@ class Config(_Section):
         return self
 
     def receipt_group(self, name: str) -> str:
-        """The key that ties a part to its receipts: the first bind with the same carrier
-        account (host, port, system_id). A transmitter and a receiver bind of one account
-        share it, so receipts arriving on the receiver match parts sent on the transmitter."""
-        this = self.bind(name)
-        for b in self.binds:
-            if (b.host, b.port, b.system_id) == (this.host, this.port, this.system_id):
-                return b.name
-        return name  # unreachable: `this` is in the list
+        """The key that ties a part to its receipts: the carrier account of the bind,
+        `system_id@host:port`. An SMSC may hand a receipt to any bind of the account (a
+        receiver beside a transmitter, or another herald process sharing the database), so
+        the key must be the same for all of them."""
+        b = self.bind(name)
+        return f"{b.system_id}@{b.host}:{b.port}"
 
     def bind(self, name: str) -> BindConfig:
         for b in self.binds:

@@ -86,3 +86,14 @@ def test_routes_must_name_known_binds_with_one_encoding_profile(tmp_path: Path) 
 def test_bind_override_for_an_unknown_bind_is_an_error() -> None:
     with pytest.raises(ConfigError, match="HERALD_BIND_NOPE_PASSWORD"):
         load_config(SHIPPED, env={"HERALD_BIND_NOPE_PASSWORD": "x"})
+
+
+def test_binds_of_one_carrier_account_share_a_receipt_group(tmp_path: Path) -> None:
+    body = (
+        '[[binds]]\nname="tx"\nhost="smsc"\nport=2775\nsystem_id="acme"\nbind_type="tx"\n'
+        '[[binds]]\nname="rx"\nhost="smsc"\nport=2775\nsystem_id="acme"\nbind_type="rx"\n'
+        '[[binds]]\nname="other"\nhost="smsc"\nport=2775\nsystem_id="zeta"\n'
+    )
+    c = load_config(_write(tmp_path, body), env={})
+    assert c.receipt_group("tx") == c.receipt_group("rx") == "acme@smsc:2775"
+    assert c.receipt_group("other") == "zeta@smsc:2775"

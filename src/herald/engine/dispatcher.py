@@ -101,8 +101,8 @@ class Dispatcher:
         self._clock = clock
         self._metrics = metrics
         self._validity = dict(validity or {})
-        # parts.bind holds the bind's receipt group, so receipts arriving on a receiver bind
-        # of the same carrier account find parts sent on its transmitter (Config.receipt_group).
+        # parts.bind holds the bind's receipt group (its carrier account), so a receipt
+        # arriving on any bind of that account finds its part (Config.receipt_group).
         self._groups = dict(receipt_groups or {})
         self._rng = rng or random.Random()
         self._contexts: dict[int, CampaignContext] = {}
