@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from herald.config import BindConfig, Config, DispatcherConfig, RouteConfig
@@ -144,3 +146,40 @@ async def test_scheduled_campaigns_start_when_due_and_failures_are_reported(
         empty = await make_campaign(conn, account, sender, "x", scheduled_at=T0)
     await maintenance.tick()
     assert failures == [(empty, "NoRecipientsError")]
+
+
+async def test_a_restarted_node_recovers_its_own_leases_at_once(database: Database) -> None:
+    clock, cfg = Clock(), config()
+    runner, account, campaign = await prepared(database, 3, clock, cfg)
+    await runner.start_run(campaign_id=campaign, account_id=account)
+    async with database.acquire() as conn:
+        lease = T0 + timedelta(minutes=10)  # far from expired
+        claimed = await store.claim_due_messages(conn, "node-1", 3, T0, lease)
+        ids = sorted(r["id"] for r in claimed)
+        await store.bind_parts(conn, [(ids[0], 1, "a")])
+        other = await store.claim_due_messages(conn, "node-2", 3, T0, lease)
+    assert other == []
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
+    assert (await maintenance.recover("node-2")).requeued == 0  # not ours
+    report = await maintenance.recover("node-1")
+    assert (report.requeued, report.lost) == (2, 1)
+    assert await statuses(database) == {"queued": 2, "unknown": 1}
+
+
+async def test_completion_is_announced_to_listeners(database: Database) -> None:
+    clock, cfg = Clock(), config()
+    runner, account, campaign = await prepared(database, 1, clock, cfg)
+    await runner.start_run(campaign_id=campaign, account_id=account)
+    events: asyncio.Queue[str] = asyncio.Queue()
+    def on_event(*args: object) -> None:
+        events.put_nowait(str(args[3]))
+
+    async with database.acquire() as listener:
+        await listener.add_listener("herald_events", on_event)
+        async with database.acquire() as conn:
+            await conn.execute("UPDATE messages SET status = 'rejected'")
+        maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
+        await maintenance.tick()
+        payload = json.loads(await asyncio.wait_for(events.get(), 5))
+        await listener.remove_listener("herald_events", on_event)
+    assert payload == {"batches_completed": [1], "campaigns_completed": [campaign]}

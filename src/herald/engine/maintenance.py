@@ -15,6 +15,7 @@ Every statement is a compare-and-set or uses SKIP LOCKED, so processes never ste
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -84,17 +85,41 @@ class Maintenance:
                 log.exception("maintenance tick failed; retrying at the next one")
             await wait_any(stop, within=self._config.tracker.sweep_interval)
 
+    async def recover(self, owner: str) -> TickReport:
+        """At start: take back every lease this process's name held when it last stopped
+        (killed or crashed), without waiting for the leases to expire."""
+        report = TickReport()
+        async with self._db.acquire() as conn:
+            self._count_reclaimed(report, await store.reclaim_expired_leases(
+                conn, self._clock(), 1_000_000, self._resend, owner))
+        if report.requeued:
+            self._wake_dispatcher()
+        if report.requeued or report.lost:
+            log.warning("recovered the leases of an earlier run of %s: %d queued again, "
+                        "%d unknown (they may have gone out)", owner, report.requeued,
+                        report.lost)
+        self._metrics.messages["unknown"] += report.lost
+        return report
+
+    @property
+    def _resend(self) -> bool:
+        return self._config.dispatcher.unknown_policy == "resend"
+
+    @staticmethod
+    def _count_reclaimed(report: TickReport, rows: Sequence[Any]) -> None:
+        for row in rows:
+            if row["status"] == "queued":
+                report.requeued += 1
+            else:
+                report.lost += 1
+
     async def tick(self) -> TickReport:
         report = TickReport()
         now = self._clock()
         tracker = self._config.tracker
-        resend = self._config.dispatcher.unknown_policy == "resend"
         async with self._db.acquire() as conn:
-            for row in await store.reclaim_expired_leases(conn, now, SWEEP_LIMIT, resend):
-                if row["status"] == "queued":
-                    report.requeued += 1
-                else:
-                    report.lost += 1
+            self._count_reclaimed(report, await store.reclaim_expired_leases(
+                conn, now, SWEEP_LIMIT, self._resend))
             if report.requeued:
                 self._wake_dispatcher()
             gave_up_before = now - timedelta(
@@ -107,11 +132,16 @@ class Maintenance:
                 conn, now - timedelta(hours=tracker.orphan_ttl_hours)
             )
             async with conn.transaction():
-                report.batches_completed = len(await store.finish_batches(conn))
+                batches = await store.finish_batches(conn)
                 completed = await store.finish_campaigns(conn)
-                report.campaigns_completed = len(completed)
+                report.batches_completed, report.campaigns_completed = len(batches), len(completed)
                 if completed and self._on_completed is not None:
                     await self._on_completed(conn, completed)
+                if batches:  # delivered at commit to every LISTENing process
+                    await store.notify_events(conn, json.dumps({
+                        "batches_completed": [b["id"] for b in batches],
+                        "campaigns_completed": [c["id"] for c in completed],
+                    }))
             due = await store.due_campaigns(conn, now, 20)
         self._metrics.messages["unknown"] += report.lost + report.expired
         for campaign in due:

@@ -96,10 +96,15 @@ async def sweep_unreceipted(
 
 
 async def reclaim_expired_leases(
-    conn: asyncpg.Connection, now: datetime, limit: int, resend: bool
+    conn: asyncpg.Connection, now: datetime, limit: int, resend: bool, owner: str | None = None
 ) -> list[asyncpg.Record]:
+    """Expired leases, and every lease of `owner` when given (that process restarted)."""
     query = queries.requeue_expired_leases if resend else queries.reclaim_expired_leases
-    return await conn.fetch(query, now, limit)
+    return await conn.fetch(query, now, limit, owner)
+
+
+async def notify_events(conn: asyncpg.Connection, payload: str) -> None:
+    await conn.execute(queries.notify_events, payload)
 
 
 async def release_leases(conn: asyncpg.Connection, owner: str) -> int:

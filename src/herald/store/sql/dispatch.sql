@@ -9,13 +9,15 @@ FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = ANY($1::bigint[]);
 
 -- name: requeue_expired_leases
--- Policy 'resend': leases of dispatchers that died ($1 = now) go back to the queue whether or
--- not a part reached a bind; parts already accepted keep their state and are not resent.
+-- Policy 'resend': leases of dispatchers that died ($1 = now), or of owner $3 restarted, go
+-- back to the queue whether or not a part reached a bind; parts already accepted keep their
+-- state and are not resent.
 -- message table: (sending, release) -> queued
 WITH expired AS (
     SELECT m.id
     FROM messages m
-    WHERE m.status = 'sending' AND m.lease_expires < $1     -- messages_lease_idx
+    WHERE m.status = 'sending'                                -- messages_lease_idx
+      AND (m.lease_expires < $1 OR m.lease_owner = $3)
     ORDER BY m.lease_expires
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
@@ -53,3 +55,7 @@ SELECT id, account_id FROM campaigns
 WHERE status = 'scheduled' AND scheduled_at <= $1             -- campaigns_due_idx
 ORDER BY scheduled_at, id
 LIMIT $2;
+
+-- name: notify_events
+-- Tell every listening herald process (and tests) what changed: a JSON payload.
+SELECT pg_notify('herald_events', $1);

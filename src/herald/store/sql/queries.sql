@@ -237,15 +237,17 @@ WHERE m.status = 'sending' AND m.lease_owner = $1
 RETURNING m.id;
 
 -- name: reclaim_expired_leases
--- Leases of dispatchers that died ($1 = now). A message none of whose parts reached a bind
--- goes back to the queue; one that may have gone out is unknown, never re-sent blindly.
+-- Leases of dispatchers that died ($1 = now), or all leases of owner $3 (this process's name,
+-- restarted after a crash). A message none of whose parts reached a bind goes back to the
+-- queue; one that may have gone out is unknown, never re-sent blindly.
 -- message table: (sending, release) -> queued, (sending, lose) -> unknown
 WITH expired AS (
     SELECT m.id,
            EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id AND p.bind IS NOT NULL)
                AS maybe_sent
     FROM messages m
-    WHERE m.status = 'sending' AND m.lease_expires < $1     -- messages_lease_idx
+    WHERE m.status = 'sending'                                -- messages_lease_idx
+      AND (m.lease_expires < $1 OR m.lease_owner = $3)
     ORDER BY m.lease_expires
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
