@@ -264,10 +264,11 @@ async def test_throttled_part_goes_out_before_parts_queued_behind_it(
     await settle()
     assert destinations(smsc) == ["A", "B", "C"]  # paused: D and E wait
     smsc.on_submit = lambda peer, pdu: (0,)
-    # two throttles took the rate from 100 to 25/s: after the 1 s pause, one part per 40 ms
-    await fake.advance(1.0 + 4 * 0.04 + 0.01)
+    # both refusals came from one window: one congestion event, rate 100 -> 50/s; after the
+    # 1 s pause, one part per 20 ms
+    await fake.advance(1.0 + 4 * 0.02 + 0.01)
     await asyncio.gather(*futures)
-    assert session.rate == 25.0
+    assert session.rate == 50.0
     assert destinations(smsc) == ["A", "B", "C", "B", "C", "D", "E"]
 
 

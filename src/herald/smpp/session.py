@@ -46,6 +46,7 @@ import itertools
 import logging
 import random
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,7 @@ from herald.metrics import BindStats
 from herald.smpp.codec import SubmitSmTemplate, encode
 from herald.smpp.connection import Connection, Response, Role, State, StrayResponse, Violation
 from herald.smpp.framing import DEFAULT_MAX_COMMAND_LENGTH
-from herald.smpp.layouts import CommandId
+from herald.smpp.layouts import RESPONSE_BIT, CommandId
 from herald.smpp.message_ids import IdMode, canonical_submit_id
 from herald.smpp.pdu import Pdu
 from herald.smpp.status import CommandStatus, StatusClass, StatusTable, status_name
@@ -210,6 +211,18 @@ def _result(
     return r
 
 
+_pack_header = struct.Struct(">IIII").pack
+
+
+def _answer(link: _Link, pdu: Pdu, status: int) -> None:
+    """deliver_sm_resp / data_sm_resp: the header and an empty message_id. Packed here rather
+    than through Pdu.reply and the generic encoder (0.2 µs instead of 3 µs a receipt); they
+    change no Connection state, so only its being open matters."""
+    if link.conn.state is not _CLOSED:
+        link.write(_pack_header(17, pdu.command_id | RESPONSE_BIT, status, pdu.sequence_number)
+                   + b"\0")  # fmt: skip
+
+
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
     if not future.done():  # a caller may have cancelled it
         future.set_result(value)
@@ -332,6 +345,7 @@ class Session:
         self._queue: deque[_Submit] = deque()
         self._resend: list[_Submit] = []  # throttled parts, by order: they go out first
         self._order = itertools.count()
+        self._recovering = False  # throttled lately: accepted submits raise the rate again
         self._link: _Link | None = None
         self._sending = False  # bound as tx/trx, not closing: submit() queues
         self._closing = False
@@ -566,6 +580,11 @@ class Session:
                 return
         if self._queue or self._resend:
             self._pump()
+        if link.out:  # answers and the next submits go out now, in one write
+            handle = link.flush_handle
+            if handle is not None:
+                handle.cancel()
+            link.flush()
 
     def _answered(self, link: _Link, pdu: Pdu, item: _Submit) -> None:
         """A submit_sm_resp (or generic_nack) for one of our parts."""
@@ -576,7 +595,8 @@ class Session:
             stats = self.stats
             stats.submits["ok"] += 1
             stats.segments_sent += 1
-            self._throttle.on_accepted(self._clock())
+            if self._recovering:  # additive increase back to the configured rate
+                self._recover()
             future = item.future
             if not future.done():
                 canonical = canonical_submit_id(message_id, self._id_mode)  # type: ignore[arg-type]
@@ -587,6 +607,11 @@ class Session:
             self._refused(link, pdu, item)
         if self._drained is not None and not link.submits:
             _resolve(self._drained, None)
+
+    def _recover(self) -> None:
+        throttle = self._throttle
+        throttle.on_accepted(self._clock())
+        self._recovering = throttle.rate < self.settings.rate
 
     def _refused(self, link: _Link, pdu: Pdu, item: _Submit) -> None:
         status = pdu.command_status
@@ -619,6 +644,7 @@ class Session:
         """Pause the bind, lower its rate, and put the part first in line (in FIFO order)."""
         now = self._clock()
         pause = self._throttle.on_throttled(now, queue_full=queue_full)
+        self._recovering = True
         self.stats.throttle_events += 1
         item.throttled += 1
         if item.throttled > self.settings.max_throttle_retries or not self._sending:
@@ -650,7 +676,7 @@ class Session:
         """Hand a deliver_sm/data_sm to on_deliver; answer when it is done, not before."""
         on_deliver = self._on_deliver
         if on_deliver is None:
-            link.write(link.conn.send(pdu.reply(_ROK)))
+            _answer(link, pdu, _ROK)
             return
         try:
             awaitable = on_deliver(pdu)
@@ -661,7 +687,7 @@ class Session:
         except Exception:
             log.exception("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN",
                           self.name, pdu)  # fmt: skip
-            link.write(link.conn.send(pdu.reply(_RX_T_APPN)))
+            _answer(link, pdu, _RX_T_APPN)
             return
         link.deliveries += 1
         if link.deliveries >= self.settings.max_pending_deliveries and not link.reading_paused:
@@ -690,9 +716,8 @@ class Session:
                 log.error("bind %s: on_deliver returned %r, not a command_status; answering "
                           "ESME_RX_T_APPN", self.name, status)  # fmt: skip
                 status = _RX_T_APPN
-        if not link.closing and link.conn.state is not _CLOSED:
-            # else the SMSC redelivers it on the next bind: it never got an answer
-            link.write(link.conn.send(pdu.reply(status)))
+        if not link.closing:  # else the SMSC redelivers it: it never got an answer
+            _answer(link, pdu, status)
         if self._drained is not None and not link.deliveries and not link.submits:
             _resolve(self._drained, None)
 
