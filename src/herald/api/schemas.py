@@ -477,18 +477,26 @@ class MessageOut(BaseModel):
     parts: list[PartOut]
 
 
-class FileRowError(BaseModel):
-    row: int = Field(description="1-based row number in the file, the header being row 1")
-    reason: str
-    phone: str | None = None
+class BadFileRow(BaseModel):
+    row: int = Field(description="row number as a spreadsheet shows it (the header is row 1)")
+    phone_raw: str
+    reason: str = Field(description="invalid_format, invalid_number, not_mobile, "
+                        "missing_phone, duplicate, too_many_columns, bad_encoding")
+    detail: str
 
 
 class FileUploadOut(BaseModel):
-    rows: int = Field(description="data rows stored")
-    valid: int = Field(description="distinct valid numbers among them")
-    invalid_numbers: list[FileRowError]
-    blacklisted: list[str]
-    errors: list[FileRowError] = Field(description="rows left out, with why")
+    format: Literal["csv", "xlsx"]
+    sheet: str | None = Field(description="the XLSX worksheet read")
+    labels: list[str] = Field(description="label names taken from the header")
+    rows: int = Field(description="data rows read")
+    good: int = Field(description="rows stored as recipients")
+    bad: int = Field(description="rows left out")
+    reasons: dict[str, int] = Field(description="rows left out, per reason")
+    bad_rows: list[BadFileRow] = Field(description="the first 100 rows left out")
+    bad_rows_truncated: bool
+    blacklisted: list[str] = Field(description="stored numbers that are blacklisted (they "
+                                   "will be rejected when the campaign runs)")
     file_rows: int = Field(description="file rows the campaign now has")
 
 

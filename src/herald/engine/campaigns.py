@@ -14,7 +14,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -30,9 +30,9 @@ from herald.engine.lifecycle import (
     stop_failed_scheduled_run,
 )
 from herald.engine.progress import progress_of
+from herald.engine.recipient_files import FileSummary, RowResult
 from herald.engine.states import CAMPAIGN, transition
 from herald.errors import ConflictError, HeraldError, RequestError, StateError, TemplateError
-from herald.numbers import check_number
 from herald.store import campaigns as store
 from herald.store import contacts as contact_store
 from herald.store import senders as sender_store
@@ -263,21 +263,17 @@ class CampaignService:
                     {"status": row["status"]},
                 )
 
-    async def add_file_rows(
-        self, account_id: int, campaign_id: int,
-        rows: Sequence[tuple[int, str, str | None, Mapping[str, str]]], *, replace: bool,
+    async def add_file(
+        self, account_id: int, campaign_id: int, chunks: AsyncIterable[Sequence[RowResult]],
+        *, replace: bool, max_bad: int = 100,
     ) -> dict[str, Any]:
-        """Store (row number, phone, name, labels) rows of an uploaded file as recipients of a
-        scheduled campaign; `replace` drops the rows of earlier files first. Invalid numbers
-        are stored too (the run reports or skips them) and listed with their row numbers."""
-        invalid = []
-        valid: set[str] = set()
-        for number, phone, _, _ in rows:
-            e164, reason = check_number(phone, default_region=self._region)
-            if e164 is None:
-                invalid.append({"row": number, "phone": phone, "reason": reason})
-            else:
-                valid.add(e164)
+        """Store the good rows of a recipient file (read in `chunks`) as recipients of a
+        scheduled campaign; `replace` drops the rows of earlier files first. Bad rows are
+        counted and the first `max_bad` listed with their row numbers; a file without one
+        good row is refused (invalid_file) and changes nothing. A RecipientFileError while
+        reading (a row limit, a broken file) also leaves the campaign as it was."""
+        summary = FileSummary(max_bad=max_bad)
+        blacklisted: set[str] = set()
         async with self._db.acquire() as conn, conn.transaction():
             row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
             if row is None:
@@ -291,21 +287,27 @@ class CampaignService:
                     "while it is scheduled",
                     {"status": row["status"]},
                 ) from None
-            blacklisted = await contact_store.blacklisted_among(conn, account_id, list(valid))
             if replace:
                 await store.delete_recipients(conn, campaign_id, [FILE])
-            await store.add_recipients(
-                conn, campaign_id,
-                [(FILE, phone, name, dict(labels), number) for number, phone, name, labels in rows],
-            )
+            async for chunk in chunks:
+                good = list(summary.good_rows(chunk))
+                # Stored as E.164: the number was checked against the file's region now.
+                await store.add_recipients(
+                    conn, campaign_id, [(FILE, r.phone, r.name, r.labels, r.row) for r in good]
+                )
+                blacklisted |= await contact_store.blacklisted_among(
+                    conn, account_id, [r.phone for r in good])
+            report = summary.as_dict()
+            if not summary.good:
+                raise RequestError(
+                    "invalid_file",
+                    "no row of the file can be used" + (
+                        ": " + ", ".join(f"{n} {r}" for r, n in summary.reasons.items())
+                        if summary.reasons else " (it has no data rows)"),
+                    report,
+                )
             counts = await store.recipient_counts(conn, campaign_id)
-        return {
-            "rows": len(rows),
-            "valid": len(valid),
-            "invalid_numbers": invalid,
-            "blacklisted": sorted(blacklisted),
-            "file_rows": counts["file_rows"],
-        }
+        return {**report, "blacklisted": sorted(blacklisted), "file_rows": counts["file_rows"]}
 
     # --- rules --------------------------------------------------------------------------------
 
