@@ -153,7 +153,7 @@ async def test_lifecycle_callbacks_arrive_signed_with_their_bodies(api: Api) -> 
     stopped = campaign_events[-1]
     assert stopped["campaign_id"] == campaign["id"] and stopped["name"] == "Hooks"
     assert stopped["progress"]["messages"]["stopped"] == 2
-    assert {"callback_id", "attempt", "sent_at", "at"} <= set(stopped)
+    assert {"callback_id", "attempt", "attempt_at", "at"} <= set(stopped)
     messages = [r.json for r in endpoint.received if r.path == "/messages"]
     assert sorted(m["phone"] for m in messages) == NUMBERS
     first = messages[0]

@@ -17,8 +17,8 @@ Deliver
 Signature
     `X-Herald-Signature: sha256=<hex>` is the HMAC-SHA256 of the exact body bytes under the
     account's webhook secret. The body carries `callback_id` (the same on every retry: receivers
-    deduplicate on it) and `sent_at` (this attempt's time, covered by the signature: receivers
-    may refuse bodies older than a few minutes, which stops replays).
+    deduplicate on it) and `attempt_at` (this attempt's time, covered by the signature:
+    receivers may refuse bodies older than a few minutes, which stops replays).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class CallbackWorker:
     async def _deliver(self, row: Mapping[str, Any], secret: str) -> None:
         payload = {
             "callback_id": row["id"], "attempt": row["attempts"],
-            "sent_at": self._clock().isoformat(), **row["body"],
+            "attempt_at": self._clock().isoformat(), **row["body"],
         }
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
