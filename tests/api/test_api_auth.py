@@ -113,3 +113,16 @@ async def test_one_account_never_sees_another_accounts_objects(api: Api) -> None
     # ...and everything is still there for its owner.
     assert (await acme.http.get(f"/campaigns/{k}")).status_code == 200
     assert (await acme.http.get(f"/contacts/{c}")).status_code == 200
+
+
+def test_the_readme_documents_every_error_code() -> None:
+    from pathlib import Path
+
+    from herald.api.errors import CODES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Errors"):readme.index("### Callbacks")]
+    for code, spec in CODES.items():
+        row = next((line for line in table.splitlines() if f"`{code}`" in line), None)
+        assert row is not None, f"README error table lacks {code}"
+        assert f"| {spec.status} |" in row, f"README gives {code} another status"
