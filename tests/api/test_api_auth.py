@@ -126,3 +126,33 @@ def test_the_readme_documents_every_error_code() -> None:
         row = next((line for line in table.splitlines() if f"`{code}`" in line), None)
         assert row is not None, f"README error table lacks {code}"
         assert f"| {spec.status} |" in row, f"README gives {code} another status"
+
+
+async def test_an_unexpected_failure_is_a_500_with_the_same_body(database) -> None:  # type: ignore[no-untyped-def]
+    from herald.api.app import create_app
+    from herald.api.context import AppContext
+    from herald.store.accounts import create_account
+    from herald.store.queries import queries
+    from tests.api.conftest import CONFIG
+    from tests.api.support import Clock, serve
+
+    class BrokenRunner:
+        async def start_run(self, **_: object) -> None:
+            raise RuntimeError("the runner broke")
+
+    async with database.acquire() as conn:
+        account = await create_account(conn, "acme", 100)
+        await conn.execute(queries.create_sender, account.id, "Herald", "alphanumeric", 5, 0)
+    app = create_app(AppContext(db=database, config=CONFIG, clock=Clock(),
+                                runner=BrokenRunner()))  # type: ignore[arg-type]
+    async with serve(app) as url:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=url + "/v1", headers={
+                "Authorization": f"Bearer {account.api_key}"}) as http:
+            r = await http.post("/campaigns", json={
+                "name": "Doomed", "sender": "Herald", "message": "Hi", "to": ["+306948530920"]})
+            err = error(r, 500, "internal_error")
+            assert "the runner broke" not in err["message"]  # no internals in the answer
+            # The campaign created for the run is gone again.
+            assert (await http.get("/campaigns")).json()["total"] == 0

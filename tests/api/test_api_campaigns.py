@@ -335,6 +335,9 @@ async def test_preview_matches_the_cli(api: Api) -> None:
         "message": "Hi %Name%", "fallback_values": {"name": "friend"}, "flash": True})).json()
     assert (fallback["rendered"], fallback["data_coding"], fallback["chars_left"]) == (
         "Hi friend", encode_message("Hi friend", flash=True).data_coding, 151)
+    err = error(await acme.http.post("/campaigns/preview", json={
+        "message": "Hi %Name%", "recipient": {"name": "Bell\u0007"}}), 400, "invalid_label_value")
+    assert err["details"] == {"label": "Name"}
     err = error(await acme.http.post("/campaigns/preview", json={"message": "Hi [~code]"}),
                 400, "missing_label")
     assert err["details"] == {"label": "code"}

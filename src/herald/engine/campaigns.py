@@ -32,7 +32,7 @@ from herald.engine.lifecycle import (
 from herald.engine.progress import progress_of
 from herald.engine.recipient_files import FileSummary, RowResult
 from herald.engine.states import CAMPAIGN, transition
-from herald.errors import ConflictError, HeraldError, RequestError, StateError, TemplateError
+from herald.errors import ConflictError, RequestError, StateError, TemplateError
 from herald.store import campaigns as store
 from herald.store import contacts as contact_store
 from herald.store import senders as sender_store
@@ -184,7 +184,7 @@ class CampaignService:
         if columns["scheduled_at"] is None:
             try:
                 run = await self._lifecycle.run(account_id, campaign_id)
-            except HeraldError:
+            except Exception:  # refused or broken: the campaign must not half-exist
                 async with self._db.acquire() as conn:
                     await store.delete_idle_campaign(conn, campaign_id, account_id)
                 raise

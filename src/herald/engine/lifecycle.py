@@ -8,6 +8,7 @@ A run is the Runner's (expansion, credit, batch): this module maps its errors an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,6 +28,8 @@ from herald.errors import (
 from herald.store import campaigns as store
 from herald.store.db import Database
 from herald.text.template import parse_template
+
+log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
@@ -117,12 +120,15 @@ class Lifecycle:
             if now is None:
                 raise campaign_not_found(campaign_id) from None
             raise invalid_state(now, "run") from None
-        async with self._db.acquire() as conn, conn.transaction():
-            await enqueue_campaign_callback(
-                conn, campaign, "running", await campaign_progress(conn, campaign_id),
-                at=self._clock(),
-            )
         self._wake()
+        try:
+            async with self._db.acquire() as conn, conn.transaction():
+                await enqueue_campaign_callback(
+                    conn, campaign, "running", await campaign_progress(conn, campaign_id),
+                    at=self._clock(),
+                )
+        except Exception:  # the run stands; only its notification is lost
+            log.exception("campaign %s: the 'running' callback could not be queued", campaign_id)
         return result
 
     async def suspend(self, account_id: int, campaign_id: int) -> None:
