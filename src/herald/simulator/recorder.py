@@ -11,6 +11,7 @@ ESME_RTHROTTLED and sent again is one message, not two.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from herald.errors import TextError
-from herald.smpp.layouts import Tag
+from herald.smpp.layouts import LAYOUTS, CommandId, Tag
 from herald.smpp.pdu import Pdu
 from herald.text.reassemble import decode_short_message, parse_udh
 
 ESM_UDHI = 0x40
 IEI_CONCAT_8, IEI_CONCAT_16, IEI_SINGLE_SHIFT, IEI_LOCKING_SHIFT = 0x00, 0x08, 0x24, 0x25
+_COMMANDS = {CommandId.SUBMIT_SM: "submit_sm", CommandId.DATA_SM: "data_sm"}
 MAX_OPEN_MESSAGES = 10_000  # concatenated messages waiting for parts; the oldest are dropped
 
 
@@ -59,6 +61,18 @@ class SubmitRecord:
         return json.dumps(asdict(self), ensure_ascii=False)
 
 
+_second: list[Any] = [-1, ""]  # the last whole second formatted, and its ISO prefix
+
+
+def iso_now() -> str:
+    """Now as ISO 8601 UTC with milliseconds; the date part formatted once per second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second[1]}.{int((now - second) * 1000):03d}+00:00"
+
+
 def _udh_fields(user_data: bytes) -> dict[str, Any]:
     ies, _ = parse_udh(user_data)
     udh: dict[str, Any] = {"ies": [[iei, value.hex()] for iei, value in ies]}
@@ -89,14 +103,14 @@ def decode_submit(
     pdu: Pdu, *, system_id: str, bind: str, status: int | None, message_id: str | None
 ) -> SubmitRecord:
     """The record of one submit_sm/data_sm. Never raises on what the peer sent."""
-    params, tlvs = pdu.params, pdu.tlvs
+    params: Any = pdu.params if len(pdu.params) == len(LAYOUTS[pdu.command_id]) else pdu.fields()
+    tlvs = pdu.tlvs
     user_data = params.get("short_message") or b""
     payload = False
     if not user_data and isinstance(tlvs.get(Tag.MESSAGE_PAYLOAD), bytes):
         user_data, payload = tlvs[Tag.MESSAGE_PAYLOAD], True
-    assert isinstance(user_data, bytes)
-    esm_class = int(pdu["esm_class"])
-    data_coding = int(pdu["data_coding"])
+    esm_class: int = params["esm_class"]
+    data_coding: int = params["data_coding"]
     udhi = bool(esm_class & ESM_UDHI)
     udh = text = error = None
     try:
@@ -106,22 +120,22 @@ def decode_submit(
     except TextError as exc:
         error = str(exc)
     return SubmitRecord(
-        time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        time=iso_now(),
         system_id=system_id,
         bind=bind,
-        command=pdu.name,
+        command=_COMMANDS.get(pdu.command_id) or pdu.name,
         sequence=pdu.sequence_number,
         status=status,
         message_id=message_id,
-        source_addr=str(params.get("source_addr", "")),
-        source_addr_ton=int(pdu["source_addr_ton"]),
-        source_addr_npi=int(pdu["source_addr_npi"]),
-        destination_addr=str(params.get("destination_addr", "")),
-        dest_addr_ton=int(pdu["dest_addr_ton"]),
-        dest_addr_npi=int(pdu["dest_addr_npi"]),
+        source_addr=params["source_addr"],
+        source_addr_ton=params["source_addr_ton"],
+        source_addr_npi=params["source_addr_npi"],
+        destination_addr=params["destination_addr"],
+        dest_addr_ton=params["dest_addr_ton"],
+        dest_addr_npi=params["dest_addr_npi"],
         esm_class=esm_class,
         data_coding=data_coding,
-        registered_delivery=int(pdu["registered_delivery"]),
+        registered_delivery=params["registered_delivery"],
         udh=udh,
         sar=_sar_fields(tlvs),
         payload=payload,
