@@ -127,7 +127,7 @@ def open_sheet(
     encrypted_xlsx, corrupt_xlsx, no_sheet, bad_charset) for a file that cannot be read.
     """
     stream: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    head = stream.read(SAMPLE)
+    head = _read_head(stream)
     if not head:
         raise RecipientFileError("the file is empty", reason="empty_file")
     name = (filename or "").lower()
@@ -261,7 +261,7 @@ class _Rejoined(io.RawIOBase):
         self._head = head
         self._rest = rest
         self._pos = 0
-        self._start = rest.tell() if _seekable(rest) else None
+        self._start = _position(rest)
 
     def readable(self) -> bool:
         return True
@@ -284,11 +284,21 @@ class _Rejoined(io.RawIOBase):
         return io.BytesIO(self._head + self._rest.read())
 
 
-def _seekable(stream: BinaryIO) -> bool:
+def _read_head(stream: BinaryIO) -> bytes:
+    """The first SAMPLE bytes, or all of a shorter stream (a raw stream may return less)."""
+    chunks, size = [], 0
+    while size < SAMPLE and (chunk := stream.read(SAMPLE - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _position(stream: BinaryIO) -> int | None:
+    """Where a seekable stream stands, or None if it cannot seek."""
     try:
-        return stream.seekable()
-    except (AttributeError, ValueError):
-        return False
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 # --- XLSX -------------------------------------------------------------------------------------
