@@ -144,8 +144,11 @@ class SessionSettings:
             problems.append(
                 f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}"
             )
-        if self.max_throttle_retries < 0:
-            problems.append(f"max_throttle_retries {self.max_throttle_retries} is negative")
+        for name in ("max_throttle_retries", "nack_reconnect_after"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} {getattr(self, name)} is negative")
+        if self.max_pending_deliveries < 1:
+            problems.append(f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1")
         for name, most in (("system_id", 15), ("password", 8), ("system_type", 12),
                            ("address_range", 40), ("service_type", 5)):  # fmt: skip
             value = getattr(self, name)
@@ -939,6 +942,7 @@ class Session:
             self._sending = False
             self._not_sent()
             if self.state in ("bound", "unbinding") and not self._closing:
+                self.last_error = f"connection lost: {exc or 'closed'}"
                 log.warning("bind %s: connection lost (%s), %d in flight now unknown",
                             self.name, exc or "closed", len(submits))  # fmt: skip
                 self._set_state("connecting")
