@@ -234,7 +234,7 @@ class SmscProtocol(asyncio.Protocol):
                 response = _response(resp_id, status, seq, message_id)
             if status in _THROTTLE_STATUSES:
                 stats.throttled += 1
-            if sim.behaviour.malformed():
+            if sim.settings.malformed_share and sim.behaviour.malformed():
                 stats.malformed_sent += 1
                 response = _malformed(sim.settings.malformed_kind, response)
         text = None

@@ -22,6 +22,8 @@ from herald.errors import TextError
 from herald.simulator.settings import SimulatorSettings
 from herald.smpp.layouts import CommandId, Tag
 from herald.smpp.pdu import Pdu
+from herald.text import encode_message
+from herald.text.reassemble import decode_short_message
 
 ESM_RECEIPT, ESM_INTERMEDIATE, ESM_UDHI = 0x04, 0x20, 0x40
 
@@ -47,6 +49,8 @@ _ZERO_HEADER = struct.pack(">IIII", 0, CommandId.DELIVER_SM, 0, 0)
 # registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id
 _EIGHT_ZEROS = bytes(8)
 _BYTES = tuple(bytes((i,)) for i in range(256))
+# GSM-7 codes that are the same character in ASCII: space to '~' but for $ @ [ \ ] ^ _ ` { | } ~
+_GSM_AS_ASCII = bytes(c for c in range(0x20, 0x7F) if chr(c) not in "$@[\\]^_`{|}~")
 _DATE_FORMATS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S", 14: "%Y%m%d%H%M%S"}
 
 
@@ -78,9 +82,11 @@ def wants_receipt(registered_delivery: int, success: bool) -> bool:
 
 def preview(short_message: bytes, data_coding: int, esm_class: int) -> str:
     """The message's first 20 characters for the receipt's text: field ('' if not text)."""
-    from herald.text import decode_short_message  # the text pipeline only when receipts flow
-
     udhi = bool(esm_class & ESM_UDHI)
+    if data_coding == 0 and not udhi:  # plain GSM-7 that reads the same as ASCII: no decoding
+        head = short_message[:20]
+        if not head.translate(None, _GSM_AS_ASCII):
+            return head.decode("ascii")
     # 20 characters need at most 40 octets (UCS-2, or GSM-7 escapes) after the UDH
     keep = (1 + short_message[0] if udhi and short_message else 0) + 40
     try:
@@ -217,8 +223,6 @@ def address_type(address: str) -> tuple[int, int]:
 def mo_pdus(source: str, destination: str, text: str, reference: int) -> list[Pdu]:
     """A mobile-originated message from `source` (a handset) to `destination` (the sender
     address a campaign used): one deliver_sm per part, encoded by the text pipeline."""
-    from herald.text import encode_message
-
     message = encode_message(text, reference=reference & 0xFF)
     source_ton, source_npi = address_type(source)
     dest_ton, dest_npi = address_type(destination)
