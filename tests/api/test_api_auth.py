@@ -156,3 +156,24 @@ async def test_an_unexpected_failure_is_a_500_with_the_same_body(database) -> No
             assert "the runner broke" not in err["message"]  # no internals in the answer
             # The campaign created for the run is gone again.
             assert (await http.get("/campaigns")).json()["total"] == 0
+
+
+async def test_openapi_and_docs_are_served_without_a_key(api: Api) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=api.url) as http:
+        spec = (await http.get("/openapi.json")).json()
+        assert (await http.get("/docs")).status_code == 200
+    assert spec["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "http", "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"]}
+    create = spec["paths"]["/v1/campaigns"]["post"]
+    assert create["security"] == [{"ApiKey": []}]
+    assert {"201", "400", "401", "402", "404", "409", "422"} <= set(create["responses"])
+    assert spec["components"]["schemas"]["CampaignIn"]["examples"]
+    for path in spec["paths"].values():
+        for operation in path.values():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorBody"), (status, operation["operationId"])
