@@ -172,3 +172,24 @@ async def test_wrong_password_is_refused() -> None:
             await asyncio.to_thread(session)
         assert refused.value.args[1] == 0x0E
         assert sim.stats.bind_failures == 1
+
+
+async def test_an_unanswered_unbind_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """smpplib only logs an incoming unbind (no unbind_resp): the simulator closes anyway."""
+    monkeypatch.setattr("herald.simulator.protocol.UNBIND_TIMEOUT", 0.05)
+    async with Simulator(personality_settings("unbind_on_submit", unbind_after=1)) as sim:
+        esme = Esme(sim.address[1])
+
+        def session() -> None:
+            esme.bind()
+            esme.send_text("the only one")
+            try:
+                esme.read_until(lambda: False)
+            except smpplib.exceptions.ConnectionError:
+                return  # the simulator hung up: what we wait for
+            finally:
+                esme.client.disconnect()
+
+        await asyncio.to_thread(session)
+        assert len(esme.sent) == 1 and sim.stats.unbinds_sent == 1
+        await sim.wait_for_disconnects(1)

@@ -46,6 +46,7 @@ _REFUSED = {  # requests the simulator does not implement, and the status they g
     C.REPLACE_SM: CommandStatus.ESME_RREPLACEFAIL,
 }
 _THROTTLE_STATUSES = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+UNBIND_TIMEOUT = 5.0  # seconds an ESME has to answer our unbind before we close anyway
 _UNKNOWN_COMMAND = 0x000001FF  # not an SMPP 3.4 command: the client owes us a generic_nack
 
 
@@ -389,7 +390,10 @@ class SmscProtocol(asyncio.Protocol):
         self.write(self.conn.send_encoded(data, context)[1])
 
     def send_unbind(self) -> None:
+        """Unbind; close when it is answered, or after UNBIND_TIMEOUT if it never is (python-
+        smpplib, for one, never answers an unbind)."""
         if not self.closed and self.conn.may_send(C.UNBIND):
             self.sim._unbound(self)
             self.sim.stats.unbinds_sent += 1
             self.send_request(Pdu(C.UNBIND))
+            self._loop.call_later(UNBIND_TIMEOUT, self.close)
