@@ -108,8 +108,9 @@ class SimulatorSettings:
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port (see Simulator.start's return value)
     system_id: str = "herald"
-    password: str = "secret"
-    accounts: Mapping[str, str] = field(default_factory=dict)  # more system_id -> password
+    password: str = field(default="secret", repr=False)
+    # more system_id -> password pairs
+    accounts: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     accept_any_credentials: bool = False
     smsc_system_id: str = "herald-sim"  # our name in bind responses
     bind_status: int = 0  # refuse every (well-credentialed) bind with this status, e.g. 0x0D
