@@ -238,9 +238,9 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 10, NOW, lease)
         await conn.execute(queries.bind_parts, [written], [1], ["smsc-a"])  # then it died
 
-        assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10) == []  # not expired
+        assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None) == []  # live
         later = lease + timedelta(seconds=1)
-        reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10)
+        reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None)
         # never handed to a bind: queued again; maybe on the air: unknown, never re-sent
         assert {r["id"]: r["status"] for r in reclaimed} == {
             untouched: "queued", written: "unknown",

@@ -53,4 +53,4 @@ def test_the_packaged_file_loads_once_with_the_queries_the_engine_needs() -> Non
     assert parse_queries(read_sql("queries.sql")).items() <= dict(queries).items()
     for name in ("create_account", "claim_due_messages", "apply_receipts", "sweep_unreceipted"):
         assert name in queries
-    assert "FOR UPDATE OF m SKIP LOCKED" in queries.claim_due_messages
+    assert "FOR UPDATE SKIP LOCKED" in queries.claim_due_messages

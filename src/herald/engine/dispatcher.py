@@ -129,14 +129,17 @@ class Dispatcher:
         poll = self._config.poll_interval
         while not stop.is_set():
             capacity = self.capacity()
+            # Claim in chunks of a quarter of the capacity, so that claiming, sending and
+            # recording overlap instead of taking turns.
+            chunk = max(1, min(self._config.claim_batch, capacity // 4))
             room = capacity - self._in_flight
-            if capacity == 0 or (room < max(1, capacity // 4) and self._in_flight):
+            if capacity == 0 or (room < chunk and self._in_flight):
                 if self._in_flight:
                     self._writer.request_flush()
                 self._room.clear()
                 await wait_any(self._room, stop, within=poll)
                 continue
-            claimed = await self._claim_and_send(min(room, self._config.claim_batch))
+            claimed = await self._claim_and_send(min(room, chunk))
             if claimed == 0:
                 self._wake.clear()
                 await wait_any(self._wake, stop, within=poll)
@@ -151,14 +154,19 @@ class Dispatcher:
         now = self._clock()
         lease = now + timedelta(seconds=self._config.lease_seconds)
         async with self._db.acquire() as conn:
-            messages = await store.claim_due_messages(conn, self._owner, limit, now, lease)
-            if not messages:
+            rows = await store.claim_due_messages(conn, self._owner, limit, now, lease)
+            if not rows:
                 return 0
-            parts = await store.pending_parts(conn, [m["id"] for m in messages])
-            await self._load_contexts(conn, {m["campaign_id"] for m in messages})
+            # One row per part still to send (a message with none comes once, seq NULL).
+            messages: list[Any] = []
             by_message: dict[int, list[Any]] = {}
-            for part in parts:
-                by_message.setdefault(part["message_id"], []).append(part)
+            for row in rows:
+                if row["id"] not in by_message:
+                    messages.append(row)
+                    by_message[row["id"]] = []
+                if row["seq"] is not None:
+                    by_message[row["id"]].append(row)
+            await self._load_contexts(conn, {m["campaign_id"] for m in messages})
             plan = self._plan(messages, by_message, now)
             groups = self._groups
             await store.bind_parts(conn, [

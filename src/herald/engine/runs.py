@@ -37,6 +37,7 @@ from herald.text.template import parse_template
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
+ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
 
 
 def quiet_windows(campaign: Any) -> tuple[Window, ...]:
@@ -130,6 +131,9 @@ class Runner:
                 totals.segments,
             )
             await store.set_campaign_status(conn, campaign_id, campaign["status"], running)
+        if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
+            async with self._db.acquire() as conn:
+                await store.analyze_after_load(conn)
         elapsed = time.perf_counter() - started
         self._count(totals, elapsed)
         log.info(

@@ -17,13 +17,9 @@ from herald.store.queries import queries
 async def claim_due_messages(
     conn: asyncpg.Connection, owner: str, limit: int, now: datetime, lease_until: datetime
 ) -> list[asyncpg.Record]:
+    """Lease up to `limit` due messages: one row per part still to send (message columns,
+    then seq, short_message, tlvs; a message with no part left comes once with seq NULL)."""
     return await conn.fetch(queries.claim_due_messages, owner, limit, now, lease_until)
-
-
-async def pending_parts(
-    conn: asyncpg.Connection, message_ids: Sequence[int]
-) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.pending_parts, list(message_ids))
 
 
 async def dispatch_context(

@@ -68,3 +68,11 @@ async def set_campaign_status(
 ) -> bool:
     return await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) \
         is not None
+
+
+async def analyze_after_load(conn: asyncpg.Connection) -> None:
+    """Refresh planner statistics after a bulk load: a freshly COPYed batch is invisible to
+    the planner until autovacuum samples it, and the claim and receipt queries would fall
+    back to sequential scans meanwhile. ANALYZE samples a fixed number of rows: cheap."""
+    await conn.execute("ANALYZE messages")
+    await conn.execute("ANALYZE parts")

@@ -154,34 +154,43 @@ SELECT status, count(*) AS messages FROM messages WHERE batch_id = $1 GROUP BY s
 SELECT nextval('messages_id_seq') AS id FROM generate_series(1, $1);
 
 -- name: claim_due_messages
--- The dispatcher's claim: lease up to $2 due messages to dispatcher $1 until $4 ($3 = now).
-WITH active AS (              -- batches allowed to send now (batches_sending_idx)
-    SELECT id FROM batches WHERE status = 'sending'
-),
-due AS (                      -- oldest due first (messages_due_idx); rows another
-    SELECT m.id               -- dispatcher has locked are skipped, not waited for
-    FROM messages m
-    WHERE m.status IN ('queued', 'deferred')
-      AND m.not_before <= $3
-      AND m.batch_id IN (SELECT id FROM active)
-    ORDER BY m.not_before, m.id
+-- The dispatcher's claim: lease up to $2 due messages to dispatcher $1 until $4 ($3 = now),
+-- and return them with their parts still to send (one row per part, in order; a message with
+-- no part left to send comes back once, with NULL part columns).
+WITH due AS (
+    -- Per batch allowed to send (batches_sending_idx), its oldest due messages read in order
+    -- from messages_due_idx (batch_id, not_before, id): a claim touches only the rows it
+    -- takes, never sorts a whole batch, and never scans a suspended batch's backlog. Rows
+    -- another dispatcher has locked are skipped, not waited for.
+    SELECT d.id
+    FROM batches b
+    CROSS JOIN LATERAL (
+        SELECT m.id, m.not_before
+        FROM messages m
+        WHERE m.batch_id = b.id
+          AND m.status IN ('queued', 'deferred')
+          AND m.not_before <= $3
+        ORDER BY m.not_before, m.id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) d
+    WHERE b.status = 'sending'
+    ORDER BY d.not_before, d.id
     LIMIT $2
-    FOR UPDATE OF m SKIP LOCKED
+),
+claimed AS (
+    -- message table: (queued | deferred, claim) -> sending
+    UPDATE messages m
+    SET status = 'sending', lease_owner = $1, lease_expires = $4, attempts = m.attempts + 1
+    FROM due
+    WHERE m.id = due.id
+    RETURNING m.id, m.batch_id, m.campaign_id, m.account_id, m.phone, m.tz, m.data_coding,
+              m.esm_class, m.part_count, m.attempts
 )
--- message table: (queued | deferred, claim) -> sending
-UPDATE messages m
-SET status = 'sending', lease_owner = $1, lease_expires = $4, attempts = m.attempts + 1
-FROM due
-WHERE m.id = due.id
-RETURNING m.id, m.batch_id, m.campaign_id, m.account_id, m.phone, m.tz, m.data_coding,
-          m.esm_class, m.part_count, m.attempts;
-
--- name: pending_parts
--- The parts of leased messages $1 that still need a submit_sm, in order.
-SELECT message_id, seq, short_message, tlvs
-FROM parts
-WHERE message_id = ANY($1::bigint[]) AND state = 'pending'
-ORDER BY message_id, seq;
+SELECT c.*, p.seq, p.short_message, p.tlvs
+FROM claimed c
+LEFT JOIN parts p ON p.message_id = c.id AND p.state = 'pending'
+ORDER BY c.id, p.seq;
 
 -- name: bind_parts
 -- Record the bind before writing each submit_sm: proof, after a crash, that it may have gone.
@@ -278,21 +287,30 @@ WITH r AS (
          AS r(bind, canonical_id, state, receipt_state, receipt_error, network_error,
               receipt_at, pos)
 ),
-found AS (                    -- parts_receipt_idx
-    SELECT r.pos, p.message_id, p.seq, p.submitted_at
-    FROM r JOIN parts p ON p.bind = r.bind AND p.canonical_id = r.canonical_id
+found AS (
+    -- One index lookup per receipt (parts_receipt_idx). OFFSET 0 keeps the planner from
+    -- flattening this into a hash join over every part that has an id, which it prefers when
+    -- its statistics still show a freshly expanded batch as all 'pending'.
+    SELECT r.*, p.message_id, p.seq, p.submitted_at, p.state AS part_state
+    FROM r CROSS JOIN LATERAL (
+        SELECT p.message_id, p.seq, p.submitted_at, p.state
+        FROM parts p
+        WHERE p.bind = r.bind AND p.canonical_id = r.canonical_id
+        OFFSET 0
+    ) p
 ),
 applied AS (
     UPDATE parts p
-    SET state = r.state, receipt_state = r.receipt_state, receipt_error = r.receipt_error,
-        network_error = r.network_error, receipt_at = r.receipt_at
-    FROM r
-    WHERE p.bind = r.bind AND p.canonical_id = r.canonical_id
-      AND p.state IN ('submitted', 'enroute', 'accepted')
-    RETURNING p.message_id, p.seq
+    SET state = f.state, receipt_state = f.receipt_state, receipt_error = f.receipt_error,
+        network_error = f.network_error, receipt_at = f.receipt_at
+    FROM found f
+    WHERE p.message_id = f.message_id AND p.seq = f.seq          -- parts_pkey
+      AND f.part_state IN ('submitted', 'enroute', 'accepted')
+    RETURNING f.pos
 )
-SELECT f.pos, f.message_id, f.seq, (a.message_id IS NOT NULL) AS applied, f.submitted_at
-FROM found f LEFT JOIN applied a USING (message_id, seq)
+SELECT f.pos, f.message_id, f.seq, f.submitted_at,
+       f.part_state IN ('submitted', 'enroute', 'accepted') AS applied
+FROM found f
 ORDER BY f.pos;
 
 -- name: park_orphan_receipts

@@ -187,7 +187,8 @@ CREATE TABLE messages (
     CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
 );
 -- The dispatcher's claim: due messages in not_before order (see claim_due_messages).
-CREATE INDEX messages_due_idx ON messages (not_before, id) WHERE status IN ('queued', 'deferred');
+CREATE INDEX messages_due_idx ON messages (batch_id, not_before, id)
+    WHERE status IN ('queued', 'deferred');
 -- Leases of crashed dispatchers.
 CREATE INDEX messages_lease_idx ON messages (lease_expires) WHERE status = 'sending';
 -- Messages waiting for receipts, for the sweep that gives up after validity + margin.
