@@ -51,7 +51,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
 from herald.errors import BindError, LocalProtocolError, RemoteProtocolError, SessionClosedError
@@ -238,9 +237,9 @@ class _Link(asyncio.Protocol):
     """One TCP connection and its Connection state machine; the Session does the thinking."""
 
     __slots__ = (
-        "closing", "conn", "controls", "deliveries", "enquiring", "flush_handle", "last_rx",
-        "lost", "nacks", "out", "reading_paused", "session", "submits", "transport", "watcher",
-        "write_paused",
+        "closing", "conn", "controls", "deliveries", "enquiring", "flush_handle", "keeping",
+        "last_rx", "lost", "nacks", "out", "reading_paused", "session", "submits", "transport",
+        "watcher", "write_paused",
     )  # fmt: skip
 
     def __init__(self, session: Session, max_command_length: int) -> None:
@@ -256,6 +255,7 @@ class _Link(asyncio.Protocol):
         self.write_paused = False
         self.reading_paused = False
         self.deliveries = 0  # on_deliver calls not yet answered
+        self.keeping: set[asyncio.Task[None]] = set()  # their tasks
         self.nacks = 0  # consecutive generic_nacks
         self.enquiring = False
         self.last_rx = session._clock()
@@ -470,7 +470,9 @@ class Session:
             template = self._template(key)
         data = template.encode(0, destination_addr, short_message, tlvs, esm_class, data_coding)
         self._queue.append(_Submit(future, data, next(self._order)))
-        self._pump()
+        link = self._link
+        if link is not None and len(link.submits) < self._window:
+            self._pump()
         return future
 
     def _template(self, key: tuple[Any, ...]) -> SubmitSmTemplate:
@@ -683,10 +685,6 @@ class Session:
             return
         try:
             awaitable = on_deliver(pdu)
-            if asyncio.iscoroutine(awaitable):
-                future = self._loop.create_task(awaitable)
-            else:
-                future = asyncio.ensure_future(awaitable, loop=self._loop)
         except Exception:
             log.exception("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN",
                           self.name, pdu)  # fmt: skip
@@ -697,22 +695,22 @@ class Session:
             link.reading_paused = True
             if link.transport is not None:
                 link.transport.pause_reading()
-        future.add_done_callback(partial(self._delivered, link, pdu))
+        task = self._loop.create_task(self._keep(link, pdu, awaitable))
+        link.keeping.add(task)  # a strong reference until it is done
+        task.add_done_callback(link.keeping.discard)
 
-    def _delivered(self, link: _Link, pdu: Pdu, future: asyncio.Future[Any]) -> None:
-        link.deliveries -= 1
-        if link.reading_paused and link.deliveries <= self.settings.max_pending_deliveries // 2:
-            link.reading_paused = False
-            if link.transport is not None and not link.closing:
-                link.transport.resume_reading()
-        if future.cancelled():
-            status = _RX_T_APPN
-        elif (error := future.exception()) is not None:
+    async def _keep(self, link: _Link, pdu: Pdu, awaitable: Awaitable[int]) -> None:
+        """Await on_deliver's answer, then send it in the same loop turn."""
+        try:
+            status = await awaitable
+        except asyncio.CancelledError:  # shutting down: no answer, the SMSC redelivers
+            self._delivery_done(link)
+            raise
+        except Exception as error:
             log.error("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN: %r",
                       self.name, pdu, error)  # fmt: skip
             status = _RX_T_APPN
         else:
-            status = future.result()
             if status is None:
                 status = _ROK
             elif type(status) is not int or not 0 <= status <= 0xFFFFFFFF:
@@ -721,6 +719,14 @@ class Session:
                 status = _RX_T_APPN
         if not link.closing:  # else the SMSC redelivers it: it never got an answer
             _answer(link, pdu, status)
+        self._delivery_done(link)
+
+    def _delivery_done(self, link: _Link) -> None:
+        link.deliveries -= 1
+        if link.reading_paused and link.deliveries <= self.settings.max_pending_deliveries // 2:
+            link.reading_paused = False
+            if link.transport is not None and not link.closing:
+                link.transport.resume_reading()
         if self._drained is not None and not link.deliveries and not link.submits:
             _resolve(self._drained, None)
 
