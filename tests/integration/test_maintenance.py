@@ -183,3 +183,25 @@ async def test_completion_is_announced_to_listeners(database: Database) -> None:
         payload = json.loads(await asyncio.wait_for(events.get(), 5))
         await listener.remove_listener("herald_events", on_event)
     assert payload == {"batches_completed": [1], "campaigns_completed": [campaign]}
+
+
+async def test_reminders_go_out_their_lead_time_before_the_run(database: Database) -> None:
+    clock, cfg = Clock(), config()
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        sender = await make_sender(conn, account.id)
+        campaign = await make_campaign(
+            conn, account.id, sender, "Hi", scheduled_at=T0 + timedelta(hours=2),
+            reminder={"numbers": ["+306948530999"], "lead_seconds": 3600})
+        await add_recipients(conn, campaign, greek_mobiles(3))
+    runner = Runner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
+                    metrics=Metrics())
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
+    assert (await maintenance.tick()).reminders_sent == 0
+    clock.now = T0 + timedelta(hours=1)
+    report = await maintenance.tick()
+    assert (report.reminders_sent, report.runs_started) == (1, 0)
+    assert (await maintenance.tick()).reminders_sent == 0
+    clock.now = T0 + timedelta(hours=2)
+    assert (await maintenance.tick()).runs_started == 1
+    assert await statuses(database) == {"queued": 4}

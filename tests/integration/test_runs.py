@@ -179,3 +179,38 @@ async def test_a_large_audience_streams_in_chunks(database: Database) -> None:
     assert result.count == 12_345
     async with database.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM parts") == 12_345
+
+
+async def test_runs_queue_their_callbacks_in_the_same_transaction(database: Database) -> None:
+    account, campaign = await setup(
+        database, callback_url="http://127.0.0.1:9/messages",
+        campaign_callback_url="http://127.0.0.1:9/campaigns")
+    async with database.acquire() as conn:
+        await add_recipients(conn, campaign, ["+306948530920", "garbage"])
+    await runner(database).start_run(campaign_id=campaign, account_id=account)
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT kind, url, body FROM callback_outbox ORDER BY id")
+    kinds = [(r["kind"], r["url"]) for r in rows]
+    assert kinds == [("campaign", "http://127.0.0.1:9/campaigns"),
+                     ("message", "http://127.0.0.1:9/messages")]
+    assert rows[0]["body"]["event"] == "campaign.running"
+    assert rows[1]["body"]["status"] == "rejected"
+
+
+async def test_a_reminder_goes_to_the_test_numbers_once(database: Database) -> None:
+    account, campaign = await setup(
+        database, "Hi %Name%, code [~code]", fallback_values={"code": "XYZ"},
+        scheduled_at=datetime(2026, 11, 23, tzinfo=UTC),
+        reminder={"numbers": ["+306948530999"], "lead_seconds": 3600})
+    async with database.acquire() as conn:
+        await add_recipients(conn, campaign, greek_mobiles(5))
+    r = runner(database)
+    result = await r.start_reminder(campaign_id=campaign, account_id=account)
+    assert result is not None and result.count == 1
+    assert await r.start_reminder(campaign_id=campaign, account_id=account) is None  # once
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT phone, text FROM messages")
+        status = await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign)
+    assert [(row["phone"], row["text"]) for row in rows] == [
+        ("+306948530999", "Hi <Name>, code XYZ")]
+    assert status == "scheduled"  # the run itself is still to come

@@ -39,6 +39,8 @@ async def make_campaign(
     respect_quiet_hours: bool = False,
     scheduled_at: datetime | None = None,
     callback_url: str | None = None,
+    campaign_callback_url: str | None = None,
+    reminder: Mapping[str, object] | None = None,
     ignore_invalid_numbers: bool = False,
     status: str = "scheduled",
 ) -> int:
@@ -46,7 +48,8 @@ async def make_campaign(
         queries.create_campaign, account_id, name or f"campaign {next(_names)}", sender_id,
         template, dict(fallback_values or {}), flash, transcode, respect_quiet_hours,
         [{"from": "23:00", "to": "08:00"}, {"from": "14:00", "to": "17:00"}], scheduled_at,
-        callback_url, None, None, ignore_invalid_numbers, status,
+        callback_url, campaign_callback_url, dict(reminder) if reminder else None,
+        ignore_invalid_numbers, status,
     )
     return int(row["id"])
 

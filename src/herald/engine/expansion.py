@@ -73,6 +73,7 @@ class Expander:
         blacklist: set[str],
         not_before: datetime,
         default_region: str | None = None,
+        track_rejected: bool = False,
     ) -> None:
         self._batch_id, self._campaign_id, self._account_id = batch_id, campaign_id, account_id
         self._template = template
@@ -93,6 +94,10 @@ class Expander:
         # no reference number, so it is shared instead of recomputed per recipient.
         self._single: dict[tuple[str, EncodingProfile], EncodedMessage] = {}
         self.totals = ExpansionTotals()
+        # (message id, reason) of rejections, kept only when someone will be told of them
+        # (the campaign's per-message callback).
+        self.rejected_ids: list[tuple[int, str]] = []
+        self._track_rejected = track_rejected
 
     def add(
         self, message_id: int, phone_raw: str, name: str | None, labels: Mapping[str, str],
@@ -181,4 +186,6 @@ class Expander:
             "none", 0, 0, 1, "rejected", reason, self._not_before, None,
         ))
         self.totals.rejected[reason] += 1
+        if self._track_rejected:
+            self.rejected_ids.append((message_id, reason))
         return True

@@ -120,15 +120,8 @@ class Lifecycle:
             if now is None:
                 raise campaign_not_found(campaign_id) from None
             raise invalid_state(now, "run") from None
+        # The run's own transaction queued the 'running' callback (herald.engine.runs).
         self._wake()
-        try:
-            async with self._db.acquire() as conn, conn.transaction():
-                await enqueue_campaign_callback(
-                    conn, campaign, "running", await campaign_progress(conn, campaign_id),
-                    at=self._clock(),
-                )
-        except Exception:  # the run stands; only its notification is lost
-            log.exception("campaign %s: the 'running' callback could not be queued", campaign_id)
         return result
 
     async def suspend(self, account_id: int, campaign_id: int) -> None:

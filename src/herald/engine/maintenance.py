@@ -28,6 +28,7 @@ from herald.engine.waits import wait_any
 from herald.errors import HeraldError
 from herald.metrics import Metrics
 from herald.store import dispatch as store
+from herald.store import runs as run_store
 from herald.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ SWEEP_LIMIT = 5000
 
 class Runs(Protocol):
     async def start_run(self, *, campaign_id: int, account_id: int) -> RunResult: ...
+
+    async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None: ...
 
 
 OnCampaignsCompleted = Callable[[Any, Sequence[Any]], Awaitable[None]]
@@ -52,6 +55,7 @@ class TickReport:
     batches_completed: int = 0
     campaigns_completed: int = 0
     runs_started: int = 0
+    reminders_sent: int = 0
 
 
 class Maintenance:
@@ -143,12 +147,25 @@ class Maintenance:
                         "campaigns_completed": [c["id"] for c in completed],
                     }))
             due = await store.due_campaigns(conn, now, 20)
+            reminders = await run_store.due_reminders(conn, now, 20)
         self._metrics.messages["unknown"] += report.lost + report.expired
+        for campaign in reminders:
+            report.reminders_sent += await self._remind(campaign["id"], campaign["account_id"])
         for campaign in due:
             report.runs_started += await self._start(campaign["id"], campaign["account_id"])
         if any((report.lost, report.expired, report.requeued, report.orphans_dropped)):
             log.info("maintenance: %s", report)
         return report
+
+    async def _remind(self, campaign_id: int, account_id: int) -> int:
+        try:
+            sent = await self._runs.start_reminder(campaign_id=campaign_id, account_id=account_id)
+        except HeraldError as exc:  # e.g. no credit: retried each tick until the run starts
+            if -campaign_id not in self._failed_runs:
+                self._failed_runs.add(-campaign_id)
+                log.warning("campaign %s: reminder not sent: %s", campaign_id, exc)
+            return 0
+        return int(sent is not None)
 
     async def _start(self, campaign_id: int, account_id: int) -> int:
         try:

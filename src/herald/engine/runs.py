@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from herald.config import Config
+from herald.engine.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
 from herald.engine.expansion import (
     MESSAGE_COLUMNS,
     PART_COLUMNS,
@@ -23,16 +24,18 @@ from herald.engine.expansion import (
     Expander,
     ExpansionTotals,
 )
+from herald.engine.progress import campaign_progress
 from herald.engine.quiet_hours import Window, parse_windows
 from herald.engine.router import Router
 from herald.engine.run_result import RunResult
 from herald.engine.states import CAMPAIGN, transition
+from herald.engine.writer import StatusChange
 from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundError
 from herald.metrics import Metrics
 from herald.store import runs as store
 from herald.store.db import Database
 from herald.text import ReferenceAllocator
-from herald.text.template import parse_template
+from herald.text.template import Template, label_key, parse_template
 
 log = logging.getLogger(__name__)
 
@@ -90,56 +93,78 @@ class Runner:
         message: str | None = None,
         description: str | None = None,
     ) -> RunResult:
+        """Run the campaign for its whole audience; the campaign becomes `running`."""
+        return await self._run(campaign_id, account_id, message, description, reminder=False)
+
+    async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None:
+        """Send a scheduled campaign's message to its reminder (test) numbers ahead of the
+        run. The campaign stays `scheduled`. None when the reminder was already sent (by this
+        or another herald process) or the campaign has none."""
+        return await self._run(campaign_id, account_id, None, "reminder", reminder=True)
+
+    async def _run(
+        self, campaign_id: int, account_id: int, message: str | None, description: str | None,
+        *, reminder: bool,
+    ) -> RunResult | Any:
         started = time.perf_counter()
         async with self._db.acquire() as conn, conn.transaction():
             campaign = await store.campaign_for_run(conn, campaign_id, account_id)
             if campaign is None:
                 raise NotFoundError(f"campaign {campaign_id} not found")
-            running = transition(CAMPAIGN, campaign["status"], "run")
+            if reminder:
+                if not await store.mark_reminder_sent(conn, campaign_id, self._clock()):
+                    return None
+                status = campaign["status"]
+            else:
+                status = transition(CAMPAIGN, campaign["status"], "run")
             template = parse_template(message or campaign["template"], campaign["fallback_values"])
             batch = await store.create_batch(conn, campaign_id, description, message)
-            expander = Expander(
-                batch_id=batch["id"],
-                campaign_id=campaign_id,
-                account_id=account_id,
-                template=template,
-                sender=campaign["sender"],
-                flash=campaign["flash"],
-                transcode=campaign["transcode"],
-                quiet_hours=quiet_windows(campaign),
-                ignore_invalid_numbers=campaign["ignore_invalid_numbers"],
-                router=self._router,
-                profiles=self._profiles,
-                allocators=self._allocators,
-                blacklist=await store.blacklist(conn, account_id),
-                not_before=self._clock(),
-                default_region=self._config.campaigns.default_region,
-            )
-            async for rows in store.audience(conn, campaign_id, CHUNK):
-                ids = await store.reserve_message_ids(conn, len(rows))
-                for message_id, row in zip(ids, rows, strict=True):
-                    expander.add(
-                        message_id, row["phone_raw"], row["name"], row["labels"], row["source"]
-                    )
-                messages, parts = expander.take()
-                await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
-                await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
+            expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
+            if reminder:
+                # Test numbers carry no labels: show each placeholder by its fallback, or by
+                # its name, so the tester sees what recipients will get.
+                sample = {label: template.fallbacks.get(label_key(label), f"<{label}>")
+                          for label in template.placeholders}
+                for number in campaign["reminder"]["numbers"]:
+                    (message_id,) = await store.reserve_message_ids(conn, 1)
+                    expander.add(message_id, number, "<Name>", sample, "number")
+                await self._copy(conn, expander)
+            else:
+                async for rows in store.audience(conn, campaign_id, CHUNK):
+                    ids = await store.reserve_message_ids(conn, len(rows))
+                    for message_id, row in zip(ids, rows, strict=True):
+                        expander.add(
+                            message_id, row["phone_raw"], row["name"], row["labels"],
+                            row["source"],
+                        )
+                    await self._copy(conn, expander)
             totals = expander.totals
             await self._pay(conn, account_id, totals)
             await store.finish_expansion(
                 conn, batch["id"], totals.queued + totals.rejected_count, totals.segments,
                 totals.segments,
             )
-            await store.set_campaign_status(conn, campaign_id, campaign["status"], running)
+            if status != campaign["status"]:
+                await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
+                await enqueue_campaign_callback(
+                    conn, campaign, "running", await campaign_progress(conn, campaign_id),
+                    at=self._clock(),
+                )
+            if campaign["callback_url"] and expander.rejected_ids:
+                now = self._clock()
+                await enqueue_message_callbacks(conn, [
+                    StatusChange(i, "new", "rejected", reason, now)
+                    for i, reason in expander.rejected_ids
+                ])
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
             async with self._db.acquire() as conn:
                 await store.analyze_after_load(conn)
         elapsed = time.perf_counter() - started
         self._count(totals, elapsed)
         log.info(
-            "campaign %s run %s: %d messages queued (%d segments), %d rejected, %d skipped "
-            "in %.2fs", campaign_id, batch["number"], totals.queued, totals.segments,
-            totals.rejected_count, totals.skipped, elapsed,
+            "campaign %s %s %s: %d messages queued (%d segments), %d rejected, %d skipped "
+            "in %.2fs", campaign_id, "reminder" if reminder else "run", batch["number"],
+            totals.queued, totals.segments, totals.rejected_count, totals.skipped, elapsed,
         )
         self._wake()
         return RunResult(
@@ -147,6 +172,34 @@ class Runner:
             segments=totals.segments, rejected=totals.rejected_count, skipped=totals.skipped,
             credit_used=totals.segments, rejected_reasons=dict(totals.rejected),
         )
+
+    async def _expander_args(
+        self, conn: Any, campaign: Any, batch_id: int, template: Template
+    ) -> dict[str, Any]:
+        return {
+            "batch_id": batch_id,
+            "campaign_id": campaign["id"],
+            "account_id": campaign["account_id"],
+            "template": template,
+            "sender": campaign["sender"],
+            "flash": campaign["flash"],
+            "transcode": campaign["transcode"],
+            "quiet_hours": quiet_windows(campaign),
+            "ignore_invalid_numbers": campaign["ignore_invalid_numbers"],
+            "router": self._router,
+            "profiles": self._profiles,
+            "allocators": self._allocators,
+            "blacklist": await store.blacklist(conn, campaign["account_id"]),
+            "not_before": self._clock(),
+            "default_region": self._config.campaigns.default_region,
+            "track_rejected": bool(campaign["callback_url"]),
+        }
+
+    @staticmethod
+    async def _copy(conn: Any, expander: Expander) -> None:
+        messages, parts = expander.take()
+        await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
+        await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
 
     async def _pay(self, conn: Any, account_id: int, totals: ExpansionTotals) -> None:
         if totals.queued == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -76,3 +77,13 @@ async def analyze_after_load(conn: asyncpg.Connection) -> None:
     back to sequential scans meanwhile. ANALYZE samples a fixed number of rows: cheap."""
     await conn.execute("ANALYZE messages")
     await conn.execute("ANALYZE parts")
+
+
+async def mark_reminder_sent(conn: asyncpg.Connection, campaign_id: int, at: datetime) -> bool:
+    return await conn.fetchval(queries.mark_reminder_sent, campaign_id, at) is not None
+
+
+async def due_reminders(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(queries.due_reminders, now, limit)

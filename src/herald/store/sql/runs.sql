@@ -5,6 +5,7 @@
 -- herald processes) cannot start at once; the second waits and then sees 'running'.
 SELECT c.id, c.account_id, c.name, c.status, c.template, c.fallback_values, c.flash,
        c.transcode, c.respect_quiet_hours, c.quiet_hours, c.ignore_invalid_numbers, c.scheduled_at,
+       c.reminder, c.callback_url, c.campaign_callback_url,
        s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = $1 AND c.account_id = $2
@@ -12,3 +13,18 @@ FOR UPDATE OF c;
 
 -- name: account_credit
 SELECT credit FROM accounts WHERE id = $1;
+
+-- name: mark_reminder_sent
+-- Compare-and-set: the reminder of campaign $1 goes out once, whichever process gets here.
+UPDATE campaigns
+SET reminder = reminder || jsonb_build_object('sent_at', $2::timestamptz)
+WHERE id = $1 AND status = 'scheduled' AND reminder IS NOT NULL AND NOT reminder ? 'sent_at'
+RETURNING id;
+
+-- name: due_reminders
+-- Scheduled campaigns whose reminder lead time has come ($1 = now) and which have not sent it.
+SELECT id, account_id FROM campaigns
+WHERE status = 'scheduled' AND reminder IS NOT NULL AND NOT reminder ? 'sent_at'
+  AND scheduled_at - make_interval(secs => (reminder->>'lead_seconds')::double precision) <= $1
+ORDER BY scheduled_at, id
+LIMIT $2;
