@@ -177,6 +177,22 @@ def migrate(dsn: str | None, state_dir: str) -> None:
 
 
 @main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML configuration file (default: built-in defaults + HERALD_ variables).")
+def run(config_path: str | None) -> None:
+    """Run the gateway: API, dispatcher, tracker, binds, scheduler, callbacks, metrics."""
+    from herald.config import load_config
+    from herald.daemon import run_forever
+    from herald.errors import HeraldError
+
+    try:
+        config = load_config(config_path)
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    run_forever(config)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2775, show_default=True, help="Port to listen on (0: any free).")
 @click.option("--personality", default="happy", show_default=True, metavar="NAME[+NAME...]",

@@ -1,0 +1,209 @@
+"""End to end inside one process: campaign -> expansion -> dispatcher -> session -> simulator
+-> receipts -> tracker -> PostgreSQL, with the real Daemon composition and real peers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from herald.simulator import Simulator
+from herald.store.db import Database
+from herald.text import encode_message
+from tests.support.factories import (
+    add_recipients,
+    greek_mobiles,
+    make_account,
+    make_campaign,
+    make_sender,
+)
+from tests.support.gateway import bind_to, gateway_config, running
+
+
+async def campaign(database: Database, numbers: list[str], template: str = "Hello",
+                   **options: object) -> tuple[int, int]:
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        sender = await make_sender(conn, account.id)
+        campaign_id = await make_campaign(conn, account.id, sender, template, **options)
+        await add_recipients(conn, campaign_id, numbers)
+    return account.id, campaign_id
+
+
+async def statuses(database: Database, campaign_id: int) -> dict[str, int]:
+    async with database.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status",
+            campaign_id)
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def test_a_campaign_is_sent_and_every_receipt_recorded(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    numbers = greek_mobiles(300)
+    long_text = "Long message with an euro sign € " * 12
+    parts = encode_message(long_text).segments
+    assert parts == 3
+    async with Simulator() as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, first = await campaign(database, numbers[:200])
+        other, second = await campaign(database, numbers[200:], long_text)
+        async with running(config) as herald:
+            assert herald.runner is not None
+            await herald.runner.start_run(campaign_id=first, account_id=account)
+            await herald.runner.start_run(campaign_id=second, account_id=other)
+            await sim.wait_for_receipts_acked(200 + 100 * parts)
+            assert herald.maintenance is not None
+            await herald.maintenance.tick()
+        assert await statuses(database, first) == {"delivered": 200}
+        assert await statuses(database, second) == {"delivered": 100}
+        records = sim.submits
+        assert len(records) == 200 + 100 * parts
+        assert all(r.status == 0 and r.registered_delivery == 1 for r in records)
+        completed = [r.message_text for r in records if r.udh and r.message_text]
+        assert completed == [long_text] * 100  # every multipart message reassembles
+        assert {r.message_text for r in records if not r.udh} == {"Hello"}
+        assert sim.duplicates() == {}
+    async with database.acquire() as conn:
+        done = await conn.fetch("SELECT status FROM campaigns ORDER BY id")
+    assert [r["status"] for r in done] == ["completed", "completed"]
+
+
+async def test_early_receipts_in_another_id_base_still_match(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    # Receipts before their submit_sm_resp, text only, hex ids in responses and decimal in
+    # receipts (the Nexmo case): orphans at first, matched when the ids land.
+    async with Simulator(early_receipt=True, receipt_format="text",
+                         receipt_id_format="dec", id_case="upper") as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, id_mode="submit_hex_dlr_dec")])
+        account, campaign_id = await campaign(database, greek_mobiles(150))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(150)
+            await herald.maintenance.tick()
+    assert await statuses(database, campaign_id) == {"delivered": 150}
+    async with database.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 0
+
+
+async def test_errors_and_failed_receipts_end_in_the_right_states(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator(errors=((0x0B, 0.2),), outcomes=(("DELIVRD", 0.7), ("UNDELIV", 0.3)),
+                         seed=7) as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, campaign_id = await campaign(database, greek_mobiles(200))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_submits(200)
+            accepted = sim.stats.submits_by_status.get(0, 0)
+            await sim.wait_for_receipts_acked(accepted)
+            await herald.maintenance.tick()
+    counts = await statuses(database, campaign_id)
+    assert counts["rejected"] == 200 - accepted
+    assert counts["delivered"] + counts["failed"] == accepted
+    assert counts["failed"] > 0 and counts["rejected"] > 0
+    async with database.acquire() as conn:
+        reasons = {r["status"]: r["reason"] for r in await conn.fetch(
+            "SELECT DISTINCT status, reason FROM messages WHERE status <> 'delivered'")}
+    assert reasons == {"rejected": "ESME_RINVDSTADR", "failed": "undeliverable"}
+
+
+async def test_temporary_errors_are_retried_then_fail(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator(errors=((0x08, 1.0),)) as sim:  # ESME_RSYSERR on every submit
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)],
+                                dispatcher={"max_attempts": 3, "retry_base": 0.05})
+        account, campaign_id = await campaign(database, greek_mobiles(5))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_submits(15)  # 5 messages x 3 attempts
+        # Leaving `running` shuts herald down gracefully: in-flight submits drain and every
+        # result is flushed before it returns.
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT reason, attempts FROM messages")
+    assert {(r["reason"], r["attempts"]) for r in rows} == {("retries_exhausted:ESME_RSYSERR", 3)}
+    assert sim.stats.submits == 15
+
+
+async def test_no_response_means_unknown_never_resent(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator(submit_answer="none") as sim:  # a black hole
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, response_timeout=0.3)])
+        account, campaign_id = await campaign(database, greek_mobiles(20))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_submits(20)
+        assert sim.stats.submits == 20  # policy mark_unknown: nothing sent twice
+    counts = await statuses(database, campaign_id)
+    assert counts == {"unknown": 20}
+
+
+async def test_carrier_throttling_slows_the_bind_and_loses_nothing(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator(throttle_rate=400, throttle_burst=20) as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, rate=5000, window=50)])
+        account, campaign_id = await campaign(database, greek_mobiles(400))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(400, timeout=30)
+            stats = herald.sessions["sim"]
+            assert stats.rate < 5000  # AIMD lowered the bind's rate
+        assert sim.stats.throttled > 0
+        assert sim.duplicates() == {}
+    assert await statuses(database, campaign_id) == {"delivered": 400}
+
+
+async def test_failover_to_the_healthy_bind_of_a_route(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator() as sim:
+        good = bind_to(sim, name="good")
+        refused = bind_to(sim, name="refused", password="wrong")
+        config = gateway_config(db_dsn, tmp_path, [refused, good])
+        account, campaign_id = await campaign(database, greek_mobiles(60))
+        async with running(config, bound=1) as herald:
+            assert herald.sessions["refused"].state == "refused"
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(60)
+            sent = {name: s.stats.segments_sent for name, s in herald.sessions.items()}
+    assert sent == {"refused": 0, "good": 60}
+    assert await statuses(database, campaign_id) == {"delivered": 60}
+
+
+async def test_quiet_hours_defer_to_the_window_end_in_local_time(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    night = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 03:00 in Athens
+    async with Simulator() as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, campaign_id = await campaign(database, greek_mobiles(10),
+                                              respect_quiet_hours=True)
+        async with running(config, clock=lambda: night) as herald:
+            result = await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            assert result.count == 10
+            await herald.maintenance.tick()
+        assert sim.stats.submits == 0
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT status, not_before FROM messages")
+    assert {r["status"] for r in rows} <= {"queued", "deferred"}
+    # 08:00 in Athens (UTC+2 in November) is 06:00 UTC.
+    assert {r["not_before"] for r in rows} == {datetime(2026, 11, 22, 6, 0, tzinfo=UTC)}
+
+
+async def test_a_stop_reply_blacklists_the_number_for_the_senders_account(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    async with Simulator() as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, _ = await campaign(database, greek_mobiles(1))
+        async with running(config):
+            await sim.send_mo("306948530999", "Herald", "stop")
+            await sim.wait_for(lambda s: s.mo_acked >= 1, 10.0, "MO acknowledged")
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT account_id, phone, source FROM blacklist")
+    assert [tuple(r) for r in rows] == [(account, "+306948530999", "opt_out")]
