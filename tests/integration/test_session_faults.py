@@ -367,6 +367,8 @@ async def test_rinvbndsts_is_retry_and_rebinds(
     smsc.on_submit = lambda peer, pdu: (0x04,)
     result = await submit(session)
     assert result.outcome is RETRY and result.status_name == "ESME_RINVBNDSTS"
+    late = submit(session)  # while the link closes: never written, so not "unknown"
+    assert (await late).outcome is NOT_SENT
     smsc.on_submit = lambda peer, pdu: (0,)
     await rebound(session, smsc, fake, links=2)
 

@@ -213,6 +213,9 @@ def _result(
     return r
 
 
+# While a large read is being handled, the window's room is refilled and written every this
+# many PDUs: the SMSC (on the other core) starts on them instead of waiting for the whole read.
+_OVERLAP = 32
 _pack_header = struct.Struct(">IIII").pack
 
 
@@ -496,8 +499,8 @@ class Session:
     def _pump(self) -> None:
         """Write queued submits while the window has room and the throttle has tokens."""
         link = self._link
-        if link is None or not self._sending or link.write_paused:
-            return
+        if link is None or not self._sending or link.write_paused or link.closing:
+            return  # a closing link takes nothing more: what is queued will be NOT_SENT
         submits = link.submits
         room = self._window - len(submits)
         queue, resend = self._queue, self._resend
@@ -560,7 +563,12 @@ class Session:
         conn = link.conn
         conn.receive_data(data)
         next_event = conn.next_event
+        handled = 0
         while True:
+            handled += 1
+            if handled == _OVERLAP:  # see _OVERLAP
+                handled = 0
+                self._refill(link)
             try:
                 event = next_event()
             except RemoteProtocolError as error:  # fatal: the stream cannot be framed any more
@@ -583,9 +591,13 @@ class Session:
                 self._violation(link, event)  # type: ignore[arg-type]
             if link.closing:
                 return
+        self._refill(link)
+
+    def _refill(self, link: _Link) -> None:
+        """Write the next submits (and any answers) now, in one write."""
         if self._queue or self._resend:
             self._pump()
-        if link.out:  # answers and the next submits go out now, in one write
+        if link.out:
             handle = link.flush_handle
             if handle is not None:
                 handle.cancel()
