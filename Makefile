@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/text.py
 	$(PY) bench/smpp.py
+	$(PY) bench/smpp_session.py
 	$(PY) bench/e2e.py
 
 lint: $(STAMP)
