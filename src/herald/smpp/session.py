@@ -17,8 +17,8 @@ What it does, and why (reference sms-smpp.md §4-5):
   resolves exactly once with a `SubmitResult`. Parts go out as the window (outstanding
   submit_sm) and the throttle's tokens allow; callers never fail for lack of room. While the
   bind is down or closing, the future resolves NOT_SENT at once so the dispatcher can fail over.
-- Writes made during one loop turn go out in one `transport.write` (call_soon), on a
-  TCP_NODELAY socket: small deliver_sm_resp writes never wait for Nagle.
+- Writes made during one loop turn go out in one `transport.write` (call_soon; at the end of a
+  read, at once), on a TCP_NODELAY socket: small deliver_sm_resp writes never wait for Nagle.
 - A response timeout (per request, checked by one periodic scan, not a timer per PDU) makes a
   submit UNKNOWN. At a disconnect, submits in flight are UNKNOWN and queued ones NOT_SENT.
 - ESME_RTHROTTLED pauses the whole bind and lowers its rate (herald.smpp.throttle); the
@@ -50,32 +50,27 @@ import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from herald.errors import BindError, LocalProtocolError, RemoteProtocolError, SessionClosedError
 from herald.metrics import BindStats
 from herald.smpp.codec import SubmitSmTemplate, encode
 from herald.smpp.connection import Connection, Response, Role, State, StrayResponse, Violation
-from herald.smpp.framing import DEFAULT_MAX_COMMAND_LENGTH
 from herald.smpp.layouts import RESPONSE_BIT, CommandId
 from herald.smpp.message_ids import IdMode, canonical_submit_id
 from herald.smpp.pdu import Pdu
+from herald.smpp.session_settings import BIND_COMMANDS, SessionSettings, describe_status
 from herald.smpp.status import CommandStatus, StatusClass, StatusTable, status_name
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.smpp.throttle import Throttle, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Connect", "OnDeliver", "Session", "SessionSettings", "describe_status"]
+
 ProtocolFactory = Callable[[], asyncio.Protocol]
 Connect = Callable[[ProtocolFactory, str, int], Awaitable[tuple[asyncio.BaseTransport, Any]]]
 OnDeliver = Callable[[Pdu], Awaitable[int]]
-
-BIND_COMMANDS = {
-    "trx": CommandId.BIND_TRANSCEIVER,
-    "tx": CommandId.BIND_TRANSMITTER,
-    "rx": CommandId.BIND_RECEIVER,
-}
 
 _SUBMIT_SM_RESP = CommandId.SUBMIT_SM_RESP.value
 _GENERIC_NACK = CommandId.GENERIC_NACK.value
@@ -91,78 +86,6 @@ _CLOSED = State.CLOSED
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
 UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
 _NOT_SENT = SubmitResult(NOT_SENT)
-
-
-def describe_status(code: int) -> str:
-    """`ESME_RINVDSTADR (0x0000000B)`: how herald names a command_status to people."""
-    return f"{status_name(code)} (0x{code:08X})"
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    name: str
-    host: str
-    port: int
-    system_id: str
-    password: str
-    system_type: str = ""
-    bind_type: Literal["trx", "tx", "rx"] = "trx"
-    window: int = 10  # submit_sm outstanding at most
-    rate: float = 100.0  # submit_sm per second, the ceiling (lowered while throttled)
-    burst: int = 20
-    enquire_link_interval: float = 30.0  # seconds without traffic from the SMSC
-    response_timeout: float = 10.0  # per request: submit_sm, enquire_link, unbind
-    reconnect_min: float = 1.0
-    reconnect_max: float = 60.0
-    connect_timeout: float = 10.0
-    id_mode: str = "as_is"
-    temporary_statuses: tuple[int, ...] = ()  # carrier codes to treat as temporary (RETRY)
-    max_throttle_retries: int = 10
-    bind_timeout: float = 10.0
-    service_type: str = ""
-    addr_ton: int = 0  # bind address_range (the SMSC may route MO by it)
-    addr_npi: int = 0
-    address_range: str = ""
-    max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
-    max_pending_deliveries: int = 1000  # on_deliver calls not done: stop reading beyond this
-    nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.bind_type not in BIND_COMMANDS:
-            problems.append(f"bind_type {self.bind_type!r} is not one of trx, tx, rx")
-        if self.window < 1:
-            problems.append(f"window {self.window} must be at least 1")
-        if not 0 < self.port < 65536:
-            problems.append(f"port {self.port} is not 1-65535")
-        for name in ("response_timeout", "enquire_link_interval", "connect_timeout",
-                     "bind_timeout", "reconnect_min"):  # fmt: skip
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
-        if self.reconnect_max < self.reconnect_min:
-            problems.append(
-                f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}"
-            )
-        for name in ("max_throttle_retries", "nack_reconnect_after"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} {getattr(self, name)} is negative")
-        if self.max_pending_deliveries < 1:
-            problems.append(f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1")
-        for name, most in (("system_id", 15), ("password", 8), ("system_type", 12),
-                           ("address_range", 40), ("service_type", 5)):  # fmt: skip
-            value = getattr(self, name)
-            if len(value.encode("latin-1", "replace")) > most or "\0" in value:
-                problems.append(f"{name} must be at most {most} characters (SMPP 3.4)")
-        try:
-            IdMode(self.id_mode)
-        except ValueError:
-            problems.append(f"id_mode {self.id_mode!r} is not one of {', '.join(IdMode)}")
-        try:
-            ThrottlePolicy(rate=self.rate, burst=self.burst)
-        except ValueError as exc:
-            problems.append(str(exc))
-        if problems:
-            raise ValueError(f"bind {self.name!r}: " + "; ".join(problems))
 
 
 # --- requests in flight ---------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""A bind's settings, checked once: every bad value is named before anything connects.
+
+Pure (no asyncio): the daemon's configuration builds these, `herald.smpp.session` uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from herald.smpp.framing import DEFAULT_MAX_COMMAND_LENGTH
+from herald.smpp.layouts import CommandId
+from herald.smpp.message_ids import IdMode
+from herald.smpp.status import status_name
+from herald.smpp.throttle import ThrottlePolicy
+
+BIND_COMMANDS = {
+    "trx": CommandId.BIND_TRANSCEIVER,
+    "tx": CommandId.BIND_TRANSMITTER,
+    "rx": CommandId.BIND_RECEIVER,
+}
+
+
+def describe_status(code: int) -> str:
+    """`ESME_RINVDSTADR (0x0000000B)`: how herald names a command_status to people."""
+    return f"{status_name(code)} (0x{code:08X})"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    bind_type: Literal["trx", "tx", "rx"] = "trx"
+    window: int = 10  # submit_sm outstanding at most
+    rate: float = 100.0  # submit_sm per second, the ceiling (lowered while throttled)
+    burst: int = 20
+    enquire_link_interval: float = 30.0  # seconds without traffic from the SMSC
+    response_timeout: float = 10.0  # per request: submit_sm, enquire_link, unbind
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+    connect_timeout: float = 10.0
+    id_mode: str = "as_is"
+    temporary_statuses: tuple[int, ...] = ()  # carrier codes to treat as temporary (RETRY)
+    max_throttle_retries: int = 10
+    bind_timeout: float = 10.0
+    service_type: str = ""
+    addr_ton: int = 0  # bind address_range (the SMSC may route MO by it)
+    addr_npi: int = 0
+    address_range: str = ""
+    max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
+    max_pending_deliveries: int = 1000  # on_deliver calls not done: stop reading beyond this
+    nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.bind_type not in BIND_COMMANDS:
+            problems.append(f"bind_type {self.bind_type!r} is not one of trx, tx, rx")
+        if self.window < 1:
+            problems.append(f"window {self.window} must be at least 1")
+        if not 0 < self.port < 65536:
+            problems.append(f"port {self.port} is not 1-65535")
+        for name in ("response_timeout", "enquire_link_interval", "connect_timeout",
+                     "bind_timeout", "reconnect_min"):  # fmt: skip
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if self.reconnect_max < self.reconnect_min:
+            problems.append(
+                f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}"
+            )
+        for name in ("max_throttle_retries", "nack_reconnect_after"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} {getattr(self, name)} is negative")
+        if self.max_pending_deliveries < 1:
+            problems.append(f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1")
+        for name, most in (("system_id", 15), ("password", 8), ("system_type", 12),
+                           ("address_range", 40), ("service_type", 5)):  # fmt: skip
+            value = getattr(self, name)
+            if len(value.encode("latin-1", "replace")) > most or "\0" in value:
+                problems.append(f"{name} must be at most {most} characters (SMPP 3.4)")
+        try:
+            IdMode(self.id_mode)
+        except ValueError:
+            problems.append(f"id_mode {self.id_mode!r} is not one of {', '.join(IdMode)}")
+        try:
+            ThrottlePolicy(rate=self.rate, burst=self.burst)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ValueError(f"bind {self.name!r}: " + "; ".join(problems))
