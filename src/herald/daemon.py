@@ -4,8 +4,9 @@
 configured), the built-in simulator if enabled, one session per bind, the writer, tracker,
 runner, dispatcher, maintenance and callback worker, then the HTTP API with /metrics,
 /healthz and /readyz. SIGTERM or SIGINT stops it in the reverse order that loses nothing:
-stop claiming, drain the windows (bounded), flush every buffer, give back unsent leases,
-unbind, stop the API, the simulator and the database. A second signal exits at once.
+stop claiming, drain the windows (bounded), flush every buffer, unbind, stop the API, the
+simulator and the database. Leases left by a drain that timed out are taken back at the
+next start (Maintenance.recover). A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from herald.metrics import Metrics
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session, SessionSettings
 from herald.store import accounts as account_store
-from herald.store import dispatch as dispatch_store
 from herald.store.db import Database, redact_dsn
 
 log = logging.getLogger("herald")
@@ -186,7 +186,6 @@ class Daemon:
             stack.push_async_callback(background.wait, "writer")
             # Registered after the sessions: unwinds before them, so the writer has flushed
             # every result and receipt before the binds go.
-            stack.push_async_callback(self._release_leases, db, owner)
             stack.push_async_callback(_set, stop_writer)
 
             background.spawn("dispatcher", dispatcher.run(self.stop))
@@ -233,12 +232,6 @@ class Daemon:
                                         access_log=False))
         background.spawn("api", server.serve(sockets=[sock]))
         return server
-
-    async def _release_leases(self, db: Database, owner: str) -> None:
-        async with db.acquire() as conn:
-            released = await dispatch_store.release_leases(conn, owner)
-        if released:
-            log.info("gave back %d claimed messages that never reached a bind", released)
 
 
 # --- helpers the composition uses --------------------------------------------------------------

@@ -70,20 +70,18 @@ async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
         async with database.acquire() as conn:
             lease = T0 + timedelta(seconds=60)
             claimed = await store.claim_due_messages(conn, "dead", 4, T0, lease)
-            ids = sorted(r["id"] for r in claimed)
-            # Two parts reached a bind before the process died; two never did.
-            await store.bind_parts(conn, [(ids[0], 1, "a"), (ids[1], 1, "a")])
+            assert len(claimed) == 4  # then the process died with them leased
         maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
         report = await maintenance.tick()
         assert (report.requeued, report.lost) == (0, 0)  # the lease is still valid
         clock.now = T0 + timedelta(seconds=61)
         report = await maintenance.tick()
+        # Leased messages may have gone out: unknown, or sent again under 'resend'.
         if policy == "mark_unknown":
-            assert (report.requeued, report.lost) == (2, 2)
-            assert await statuses(database) == {"queued": 2, "unknown": 2}
+            assert (report.requeued, report.lost) == (0, 4)
         else:
             assert (report.requeued, report.lost) == (4, 0)
-            assert await statuses(database) == {lost_status: 4}
+        assert await statuses(database) == {lost_status: 4}
 
 
 async def test_unreceipted_messages_expire_and_batches_complete(database: Database) -> None:
@@ -94,9 +92,8 @@ async def test_unreceipted_messages_expire_and_batches_complete(database: Databa
     async with database.acquire() as conn:
         claimed = await store.claim_due_messages(conn, "n", 2, T0, T0 + timedelta(seconds=60))
         ids = sorted(r["id"] for r in claimed)
-        await store.bind_parts(conn, [(i, 1, "a") for i in ids])
     for i in ids:
-        writer.record_part((i, 1, "submitted", f"S{i}", f"S{i}", 0, T0))
+        writer.record_part((i, 1, "submitted", f"S{i}", f"S{i}", 0, T0, "a"))
         writer.set_status((i, "sending", "sent", None, None, T0))
     assert await writer.flush()
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
@@ -155,15 +152,14 @@ async def test_a_restarted_node_recovers_its_own_leases_at_once(database: Databa
     async with database.acquire() as conn:
         lease = T0 + timedelta(minutes=10)  # far from expired
         claimed = await store.claim_due_messages(conn, "node-1", 3, T0, lease)
-        ids = sorted(r["id"] for r in claimed)
-        await store.bind_parts(conn, [(ids[0], 1, "a")])
+        assert len(claimed) == 3
         other = await store.claim_due_messages(conn, "node-2", 3, T0, lease)
     assert other == []
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
-    assert (await maintenance.recover("node-2")).requeued == 0  # not ours
+    assert (await maintenance.recover("node-2")).lost == 0  # not ours
     report = await maintenance.recover("node-1")
-    assert (report.requeued, report.lost) == (2, 1)
-    assert await statuses(database) == {"queued": 2, "unknown": 1}
+    assert (report.requeued, report.lost) == (0, 3)
+    assert await statuses(database) == {"unknown": 3}
 
 
 async def test_completion_is_announced_to_listeners(database: Database) -> None:

@@ -195,9 +195,9 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
             " ($2, 1, '\\x42')",
             m1, m2,
         )
-        await conn.execute(queries.bind_parts, [m1, m2], [1, 1], ["smsc-a", "smsc-a"])
         await conn.fetch(
-            queries.record_submit_results, [m1], [1], ["submitted"], ["0abc"], ["ABC"], [0], [NOW]
+            queries.record_submit_results, [m1], [1], ["submitted"], ["0abc"], ["ABC"], [0], [NOW],
+            ["smsc-a"],
         )
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
         receipts = (
@@ -213,7 +213,8 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         assert await conn.fetch(queries.take_matching_orphans) == []
 
         await conn.fetch(
-            queries.record_submit_results, [m2], [1], ["submitted"], ["def"], ["DEF"], [0], [NOW]
+            queries.record_submit_results, [m2], [1], ["submitted"], ["def"], ["DEF"], [0], [NOW],
+            ["smsc-a"],
         )
         [orphan] = await conn.fetch(queries.take_matching_orphans)
         assert (orphan["canonical_id"], orphan["state"]) == ("DEF", "delivered")
@@ -235,21 +236,24 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
             " '\\x41'",
             [untouched, written],
         )
-        await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 10, NOW, lease)
-        await conn.execute(queries.bind_parts, [written], [1], ["smsc-a"])  # then it died
+        await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 1, NOW, lease)
+        # ... then it died with `untouched` leased: it may have gone out.
 
         assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None) == []  # live
         later = lease + timedelta(seconds=1)
         reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None)
-        # never handed to a bind: queued again; maybe on the air: unknown, never re-sent
-        assert {r["id"]: r["status"] for r in reclaimed} == {
-            untouched: "queued", written: "unknown",
-        }
+        # policy mark_unknown: unknown, never re-sent blindly
+        assert {r["id"]: r["status"] for r in reclaimed} == {untouched: "unknown"}
+        await conn.fetch(queries.claim_due_messages, "dead-too", 1, NOW, lease)
+        requeued = await conn.fetch(queries.requeue_expired_leases, later, 10, None)
+        # policy resend: queued again (its parts already accepted would not be resent)
+        assert {r["id"]: r["status"] for r in requeued} == {written: "queued"}
+        untouched = written
 
         [again] = await conn.fetch(queries.claim_due_messages, "d2", 10, later, lease + lease_len)
         await conn.fetch(
             queries.record_submit_results, [untouched], [1], ["submitted"], ["1"], ["1"], [0],
-            [later],
+            [later], ["smsc-a"],
         )
         moved = await conn.fetch(
             queries.set_message_statuses, [untouched], ["sending"], ["sent"], [None], [None],

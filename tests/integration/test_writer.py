@@ -41,7 +41,7 @@ async def claimed(database: Database, texts: list[str]) -> list[int]:
 
 
 def accepted(message_id: int, seq: int, smsc_id: str) -> tuple:
-    return (message_id, seq, "submitted", smsc_id, smsc_id, 0, NOW)
+    return (message_id, seq, "submitted", smsc_id, smsc_id, 0, NOW, "a")
 
 
 def receipt(smsc_id: str, state: str = "delivered", code: int = 2) -> ReceiptRow:
@@ -64,8 +64,6 @@ async def test_results_then_receipts_settle_messages(database: Database) -> None
     metrics = Metrics()
     writer = Writer(database, metrics=metrics, on_changes=on_changes)
     m1, m2 = await claimed(database, ["one", "two"])
-    async with database.acquire() as conn:
-        await store.bind_parts(conn, [(m1, 1, "a"), (m2, 1, "a")])
     writer.record_part(accepted(m1, 1, "ID1"))
     writer.record_part(accepted(m2, 1, "ID2"))
     writer.set_status((m1, "sending", "sent", None, None, NOW))
@@ -97,7 +95,6 @@ async def test_a_receipt_before_its_submit_result_is_parked_then_matched(
     assert ack.done() and metrics.orphan_receipts == 1
     async with database.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 1
-        await store.bind_parts(conn, [(m1, 1, "a")])
     writer.record_part(accepted(m1, 1, "EARLY"))
     writer.set_status((m1, "sending", "sent", None, None, NOW))
     assert await writer.flush()
@@ -109,8 +106,6 @@ async def test_a_receipt_before_its_submit_result_is_parked_then_matched(
 async def test_multipart_waits_for_every_part_and_fails_on_one(database: Database) -> None:
     writer = Writer(database, metrics=Metrics())
     m1, m2 = await claimed(database, ["x" * 200, "y" * 200])  # two parts each
-    async with database.acquire() as conn:
-        await store.bind_parts(conn, [(m, s, "a") for m in (m1, m2) for s in (1, 2)])
     for m in (m1, m2):
         for s in (1, 2):
             writer.record_part(accepted(m, s, f"{m}-{s}"))
@@ -130,8 +125,6 @@ async def test_multipart_waits_for_every_part_and_fails_on_one(database: Databas
 async def test_receipts_for_one_part_keep_the_final_state(database: Database) -> None:
     writer = Writer(database, metrics=Metrics())
     (m1,) = await claimed(database, ["dup"])
-    async with database.acquire() as conn:
-        await store.bind_parts(conn, [(m1, 1, "a")])
     writer.record_part(accepted(m1, 1, "D"))
     writer.set_status((m1, "sending", "sent", None, None, NOW))
     first = writer.add_receipt(receipt("D", "delivered", 2))
@@ -146,7 +139,6 @@ async def test_a_failed_flush_keeps_its_rows(database: Database) -> None:
     writer = Writer(database, metrics=metrics)
     (m1,) = await claimed(database, ["retry"])
     async with database.acquire() as conn:
-        await store.bind_parts(conn, [(m1, 1, "a")])
         # The database refuses writes to parts, as during a failover or a full disk.
         await conn.execute("""
             CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS

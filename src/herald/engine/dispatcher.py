@@ -1,16 +1,16 @@
 """The dispatcher: claims due messages and turns their stored parts into submit_sm PDUs.
 
-One loop per process. Each turn it claims due messages in one statement (a lease with an
-owner and an expiry, FOR UPDATE SKIP LOCKED, so several herald processes share the work),
-defers those inside quiet hours to the window's end, routes the rest to a healthy bind,
-records which bind got each part (proof, after a crash, that it may have gone out), then
-hands every part to its bind's session. Results flow back through the writer.
+One loop per process. Each turn it claims due messages with their parts in one statement (a
+lease with an owner and an expiry, FOR UPDATE SKIP LOCKED, so several herald processes share
+the work), defers those inside quiet hours to the window's end, routes the rest to a healthy
+bind and hands every part to its bind's session at once. Results flow back through the writer.
 
 Capacity: a message holds its slot from claim until its final status is committed, and the
-slots are the sum of the bound binds' windows (in PDUs). So what was sent but not yet recorded
-never exceeds the in-flight window: after a crash, at most that many messages are resent
-(policy `resend`) or marked unknown (policy `mark_unknown`). When the dispatcher runs out of
-room it asks the writer to flush now rather than at its interval.
+slots are the sum of the bound binds' windows (in PDUs). So what is leased (and may have been
+sent without the result being recorded yet) never exceeds the in-flight window: after a crash,
+at most that many messages are resent (policy `resend`) or marked unknown (policy
+`mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now rather
+than at its interval.
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ class _Flight:
     """One claimed message while its parts are out."""
 
     __slots__ = (
-        "attempts", "bind", "id", "not_sent", "refused", "retry", "unknown", "waiting", "weight",
+        "attempts", "group", "id", "not_sent", "refused", "retry", "unknown", "waiting", "weight",
     )
 
-    def __init__(self, message_id: int, attempts: int, bind: str, parts: int) -> None:
+    def __init__(self, message_id: int, attempts: int, group: str, parts: int) -> None:
         self.id = message_id
         self.attempts = attempts
-        self.bind = bind
+        self.group = group  # the bind's receipt group, stored with each part's result
         self.waiting = parts
         self.weight = parts  # in-flight slots held, one per PDU
         self.refused: str | None = None
@@ -167,11 +167,7 @@ class Dispatcher:
                 if row["seq"] is not None:
                     by_message[row["id"]].append(row)
             await self._load_contexts(conn, {m["campaign_id"] for m in messages})
-            plan = self._plan(messages, by_message, now)
-            groups = self._groups
-            await store.bind_parts(conn, [
-                (m["id"], p["seq"], groups.get(bind, bind)) for m, bind, ps in plan for p in ps
-            ])
+        plan = self._plan(messages, by_message, now)
         for message, bind, message_parts in plan:
             self._send(message, bind, message_parts)
         return len(messages)
@@ -236,7 +232,8 @@ class Dispatcher:
     def _send(self, message: Any, bind: str, parts: list[Any]) -> None:
         ctx = self._contexts[message["campaign_id"]]
         link = self._links[bind]
-        flight = _Flight(message["id"], message["attempts"], bind, len(parts))
+        flight = _Flight(message["id"], message["attempts"], self._groups.get(bind, bind),
+                         len(parts))
         self._in_flight += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = self._validity.get(bind, "")
@@ -259,13 +256,15 @@ class Dispatcher:
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             self._writer.record_part((flight.id, seq, "submitted", result.message_id,
-                                      result.canonical_id, result.command_status, now))
+                                      result.canonical_id, result.command_status, now,
+                                      flight.group))
         elif outcome is SubmitOutcome.REJECTED:
             self._writer.record_part((flight.id, seq, "refused", None, None,
-                                      result.command_status, now))
+                                      result.command_status, now, flight.group))
             flight.refused = result.status_name or f"0x{result.command_status:08X}"
         elif outcome is SubmitOutcome.UNKNOWN and self._config.unknown_policy == "mark_unknown":
-            self._writer.record_part((flight.id, seq, "unknown", None, None, None, now))
+            self._writer.record_part((flight.id, seq, "unknown", None, None, None, now,
+                                      flight.group))
             flight.unknown = True
         elif outcome is SubmitOutcome.NOT_SENT:
             flight.not_sent = True

@@ -29,16 +29,9 @@ async def dispatch_context(
     return await conn.fetch(queries.dispatch_context, list(campaign_ids))
 
 
-async def bind_parts(
-    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, str]]
-) -> None:
-    if rows:
-        ids, seqs, binds = zip(*rows, strict=True)
-        await conn.execute(queries.bind_parts, list(ids), list(seqs), list(binds))
-
-
 async def record_submit_results(conn: asyncpg.Connection, rows: Sequence[tuple]) -> int:
-    """rows: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)."""
+    """rows: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
+    bind's receipt group)."""
     if not rows:
         return 0
     columns = [list(c) for c in zip(*rows, strict=True)]
@@ -101,10 +94,6 @@ async def reclaim_expired_leases(
 
 async def notify_events(conn: asyncpg.Connection, payload: str) -> None:
     await conn.execute(queries.notify_events, payload)
-
-
-async def release_leases(conn: asyncpg.Connection, owner: str) -> int:
-    return len(await conn.fetch(queries.release_leases, owner))
 
 
 async def finish_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -192,21 +192,16 @@ FROM claimed c
 LEFT JOIN parts p ON p.message_id = c.id AND p.state = 'pending'
 ORDER BY c.id, p.seq;
 
--- name: bind_parts
--- Record the bind before writing each submit_sm: proof, after a crash, that it may have gone.
-UPDATE parts p SET bind = b.bind
-FROM unnest($1::bigint[], $2::smallint[], $3::text[]) AS b(message_id, seq, bind)
-WHERE p.message_id = b.message_id AND p.seq = b.seq;
-
 -- name: record_submit_results
--- Batched submit_sm_resp results. part table: (pending, accept) -> submitted,
+-- Batched submit_sm_resp results, each with the receipt group of the bind that sent it
+-- (receipts are matched on it). part table: (pending, accept) -> submitted,
 -- (pending, refuse) -> refused, (pending, retry) -> pending, (pending, lose) -> unknown.
 UPDATE parts p
 SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
-    command_status = r.command_status, submitted_at = r.submitted_at
+    command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
 FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
-            $7::timestamptz[])
-     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)
+            $7::timestamptz[], $8::text[])
+     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind)
 WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
 RETURNING p.message_id, p.seq;
 
@@ -236,24 +231,14 @@ FROM messages m JOIN parts p ON p.message_id = m.id
 WHERE m.id = ANY($1::bigint[])
 GROUP BY m.id;
 
--- name: release_leases
--- Shutdown: dispatcher $1 gives back leased messages none of whose parts reached a bind.
--- message table: (sending, release) -> queued
-UPDATE messages m
-SET status = 'queued', lease_owner = NULL, lease_expires = NULL
-WHERE m.status = 'sending' AND m.lease_owner = $1
-  AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id AND p.bind IS NOT NULL)
-RETURNING m.id;
-
 -- name: reclaim_expired_leases
--- Leases of dispatchers that died ($1 = now), or all leases of owner $3 (this process's name,
--- restarted after a crash). A message none of whose parts reached a bind goes back to the
--- queue; one that may have gone out is unknown, never re-sent blindly.
--- message table: (sending, release) -> queued, (sending, lose) -> unknown
+-- Policy 'mark_unknown': leases of dispatchers that died ($1 = now), or every lease of owner
+-- $3 (this process's name, restarted after a crash). A dispatcher hands what it claims to its
+-- binds at once, so a leased message may have gone out: it becomes unknown, never re-sent
+-- blindly. At most the in-flight window is leased at any time, so at most that many.
+-- message table: (sending, lose) -> unknown
 WITH expired AS (
-    SELECT m.id,
-           EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id AND p.bind IS NOT NULL)
-               AS maybe_sent
+    SELECT m.id
     FROM messages m
     WHERE m.status = 'sending'                                -- messages_lease_idx
       AND (m.lease_expires < $1 OR m.lease_owner = $3)
@@ -262,9 +247,7 @@ WITH expired AS (
     FOR UPDATE OF m SKIP LOCKED
 )
 UPDATE messages m
-SET status = CASE WHEN e.maybe_sent THEN 'unknown' ELSE 'queued' END,
-    reason = CASE WHEN e.maybe_sent THEN 'lease_expired' ELSE m.reason END,
-    done_at = CASE WHEN e.maybe_sent THEN $1 END,
+SET status = 'unknown', reason = 'lease_expired', done_at = $1,
     lease_owner = NULL, lease_expires = NULL
 FROM expired e
 WHERE m.id = e.id

@@ -204,7 +204,7 @@ CREATE TABLE parts (
                     CHECK (state IN ('pending', 'submitted', 'refused', 'enroute', 'accepted',
                                      'delivered', 'undeliverable', 'expired', 'deleted',
                                      'rejected', 'unknown')),
-    -- Set before the submit_sm is written, so a crash leaves proof it may have gone out.
+    -- The receipt group (carrier account) of the bind that sent it: receipts match on it.
     bind            text,
     smsc_id         text,                 -- message_id from submit_sm_resp, as received
     canonical_id    text,                 -- normalised for receipt matching (reference 5.5)
