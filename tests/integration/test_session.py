@@ -333,3 +333,34 @@ async def test_stats_callables_and_counts(make: Callable[..., Session], smsc: Sc
     await smsc.wait(lambda: len(smsc.submits) == 4, "4 submits")
     assert (stats.window_in_use(), session.in_flight, session.queued) == (4, 4, 2)
     assert SessionSettings.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+async def test_close_waits_for_receipts_being_kept_then_unbinds(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    loop = asyncio.get_running_loop()
+    called, release = loop.create_future(), loop.create_future()
+
+    async def on_deliver(pdu: Pdu) -> int:
+        called.set_result(None)
+        await release
+        return 0
+
+    session = await bound(make(on_deliver=on_deliver))
+    smsc.on_submit = lambda peer, pdu: None
+    part = submit(session)
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
+    answer = smsc.peer.request(receipt("1"))
+    await called
+    closing = asyncio.ensure_future(session.close(drain_timeout=10))
+    await settle()
+    assert session.state == "unbinding"  # waiting for the window and the receipt
+    smsc.peer.answer(smsc.submits[0])  # the window drains; the receipt is still being kept
+    assert (await part).outcome is ACCEPTED
+    await settle()
+    release.set_result(None)
+    assert (await asyncio.wait_for(answer, 5)).command_status == 0
+    await closing
+    kinds = [p.command_id for p in smsc.peer.received]
+    assert kinds.index(C.DELIVER_SM_RESP) < kinds.index(C.UNBIND)  # kept, acknowledged, then unbind
+    assert session.state == "closed"

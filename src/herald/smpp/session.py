@@ -545,7 +545,12 @@ class Session:
                 )
         else:
             self._refused(link, pdu, item)
-        if self._drained is not None and not link.submits:
+        if self._drained is not None:
+            self._check_drained(link)
+
+    def _check_drained(self, link: _Link) -> None:
+        """Closing: the window is empty and every delivery kept, so unbind may go."""
+        if not link.submits and not link.deliveries and self._drained is not None:
             _resolve(self._drained, None)
 
     def _recover(self) -> None:
@@ -662,8 +667,8 @@ class Session:
             link.reading_paused = False
             if link.transport is not None and not link.closing:
                 link.transport.resume_reading()
-        if self._drained is not None and not link.deliveries and not link.submits:
-            _resolve(self._drained, None)
+        if self._drained is not None:
+            self._check_drained(link)
 
     def _violation(self, link: _Link, violation: Violation) -> None:
         error = violation.error
@@ -677,8 +682,8 @@ class Session:
         if type(context) is _Submit:  # a malformed answer to our part: its outcome is unknown
             link.submits.pop(seq, None)
             _resolve(context.future, _result(UNKNOWN, 0, "", "", "", context.sent_at))
-            if self._drained is not None and not link.submits:
-                _resolve(self._drained, None)
+            if self._drained is not None:
+                self._check_drained(link)
         else:
             link.controls.pop(seq, None)
             if context.future is not None:
@@ -743,8 +748,8 @@ class Session:
         if late:
             log.warning("bind %s: %d submit_sm unanswered after %.1fs: outcome unknown",
                         self.name, len(late), self._response_timeout)  # fmt: skip
-            if self._drained is not None and not link.submits:
-                _resolve(self._drained, None)
+            if self._drained is not None:
+                self._check_drained(link)
             self._pump()
         expired = [seq for seq, c in link.controls.items() if c.deadline <= now]
         for seq in expired:
