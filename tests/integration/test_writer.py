@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 
 from herald.config import BindConfig, Config, RouteConfig
@@ -156,3 +157,39 @@ async def test_a_failed_flush_keeps_its_rows(database: Database) -> None:
     assert await writer.flush()
     assert ack.done()
     assert await status_of(database, m1) == ("delivered", None)
+
+
+async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
+    database: Database,
+) -> None:
+    changes: list[StatusChange] = []
+
+    async def on_changes(conn: object, batch: list[StatusChange]) -> None:
+        changes.extend(batch)
+
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics, on_changes=on_changes)
+    single, multi, failing = await claimed(database, ["one", "z" * 200, "three"])
+    writer.record_part(accepted(single, 1, "S1"))
+    writer.record_part(accepted(multi, 1, "M1"))
+    writer.record_part(accepted(multi, 2, "M2"))
+    writer.record_part(accepted(failing, 1, "F1"))
+    for m in (single, multi, failing):
+        writer.set_status((m, "sending", "sent", None, None, NOW))
+    acks = [writer.add_receipt(receipt(i)) for i in ("S1", "M1", "M2")]
+    acks.append(writer.add_receipt(receipt("F1", "rejected", 8)))
+    assert await writer.flush()
+    assert all(a.done() for a in acks)
+    assert await status_of(database, single) == ("delivered", None)
+    assert await status_of(database, multi) == ("delivered", None)
+    assert await status_of(database, failing) == ("failed", "rejected")
+    # Straight to the final status: no 'sent' step written or reported.
+    assert sorted((c.message_id, c.old, c.new) for c in changes) == sorted([
+        (single, "sending", "delivered"), (multi, "sending", "delivered"),
+        (failing, "sending", "failed")])
+    async with database.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT state, smsc_id, bind, receipt_state, receipt_error, receipt_at"
+            " FROM parts WHERE message_id = $1", single)
+    assert tuple(row) == ("delivered", "S1", "a", 2, "000", NOW + timedelta(seconds=3))
+    assert metrics.receipt_latency.counts[bisect_left(metrics.receipt_latency.bounds, 3)] == 4

@@ -224,15 +224,16 @@ class Writer:
     async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
         changes: list[StatusChange] = []
         latencies: list[float] = []
+        plain, receipted, folded = _fold(batch.parts, batch.receipts)
         async with self._db.acquire() as conn, conn.transaction():
-            await store.record_submit_results(conn, batch.parts)
-            if batch.statuses:
-                moved = await store.set_message_statuses(conn, batch.statuses)
-                changes.extend(
-                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in batch.statuses
-                    if r[0] in moved
-                )
-            receipts = [row for row, _ in batch.receipts.values()]
+            await store.record_submit_results(conn, plain)
+            await store.record_receipted_results(conn, receipted)
+            touched = {row[0] for row in receipted}
+            latencies.extend(
+                (row[11] - row[6]).total_seconds() for row in receipted
+                if row[2] in _FINAL_RECEIPT
+            )
+            receipts = [row for key, (row, _) in batch.receipts.items() if key not in folded]
             if batch.parts:
                 receipts[:0] = [
                     ReceiptRow(o["bind"], o["canonical_id"], o["state"], o["receipt_state"],
@@ -248,12 +249,23 @@ class Writer:
                     (*r.row()[:6], r.payload, r.at) for r in orphans
                 ])
                 parked = len(orphans)
-                touched = {f["message_id"] for f in found if f["applied"]}
+                touched.update(f["message_id"] for f in found if f["applied"])
                 for f in found:
                     receipt = receipts[f["pos"] - 1]
                     if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
                         latencies.append((receipt.at - f["submitted_at"]).total_seconds())
-                changes.extend(await self._settle(conn, touched, receipts[-1].at))
+            # Settle before the dispatcher's statuses: a message whose receipts came in this
+            # flush goes straight to its final status, and the dispatcher's compare-and-set
+            # 'sent' for it then finds it moved on and writes nothing.
+            if touched:
+                at = max(r.at for r, _ in batch.receipts.values()) if batch.receipts else None
+                changes.extend(await self._settle(conn, touched, at or receipts[-1].at))
+            if batch.statuses:
+                moved = await store.set_message_statuses(conn, batch.statuses)
+                changes.extend(
+                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in batch.statuses
+                    if r[0] in moved
+                )
             if changes and self._on_changes is not None:
                 await self._on_changes(conn, changes)
         return changes, latencies, parked
@@ -288,3 +300,24 @@ def _reason(status: str, part_states: Sequence[str]) -> str | None:
         return "receipt_unknown"
     return None
 
+
+
+def _fold(
+    parts: list[tuple], receipts: dict[tuple[str, str], tuple[ReceiptRow, list[Any]]]
+) -> tuple[list[tuple], list[tuple], set[tuple[str, str]]]:
+    """Split part results into plain ones and those whose receipt is in the same flush (the
+    receipt's fields appended, its state as the part's): those parts are written once."""
+    if not receipts:
+        return parts, [], set()
+    plain, receipted, folded = [], [], set()
+    for row in parts:
+        key = (row[7], row[4])  # (receipt group, canonical id)
+        held = receipts.get(key) if row[2] == "submitted" else None
+        if held is None:
+            plain.append(row)
+            continue
+        r = held[0]
+        receipted.append((*row[:2], r.state, *row[3:8], r.receipt_state, r.error,
+                          r.network_error, r.at))
+        folded.add(key)
+    return plain, receipted, folded

@@ -38,6 +38,15 @@ async def record_submit_results(conn: asyncpg.Connection, rows: Sequence[tuple])
     return len(await conn.fetch(queries.record_submit_results, *columns))
 
 
+async def record_receipted_results(conn: asyncpg.Connection, rows: Sequence[tuple]) -> int:
+    """Results whose receipt came in the same flush: the record_submit_results columns
+    (with the receipt's state) then receipt_state, receipt_error, network_error, receipt_at."""
+    if not rows:
+        return 0
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return len(await conn.fetch(queries.record_receipted_results, *columns))
+
+
 async def set_message_statuses(conn: asyncpg.Connection, rows: Sequence[tuple]) -> set[int]:
     """rows: (id, expected, status, reason, not_before, at). Returns the ids that moved."""
     if not rows:

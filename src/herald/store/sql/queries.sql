@@ -205,6 +205,23 @@ FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6
 WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
 RETURNING p.message_id, p.seq;
 
+-- name: record_receipted_results
+-- Submit results whose receipt arrived in the same flush: the part is written once, with both
+-- (fast carriers, and receipts that overtake their submit_sm_resp).
+-- part table: (pending, accept) -> submitted, then (submitted, <receipt state>), in one write.
+UPDATE parts p
+SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
+    command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
+    receipt_state = r.receipt_state, receipt_error = r.receipt_error,
+    network_error = r.network_error, receipt_at = r.receipt_at
+FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
+            $7::timestamptz[], $8::text[], $9::smallint[], $10::text[], $11::text[],
+            $12::timestamptz[])
+     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind,
+          receipt_state, receipt_error, network_error, receipt_at)
+WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+RETURNING p.message_id, p.seq;
+
 -- name: set_message_statuses
 -- Batched compare-and-set of message statuses: each row moves from its expected status to
 -- the new one (decided with the message table) with the reason that goes with it (NULL
