@@ -17,7 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from herald.errors import ConfigError
 
@@ -74,6 +82,13 @@ class BindConfig(_Section):
     # command_status codes the carrier documents as temporary (e.g. vendor 0x400-0x4FF)
     temporary_statuses: tuple[int, ...] = ()
     validity_period: str = ""  # "" = SMSC default; SMPP absolute or relative format
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_smpp(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) > 8:  # C-octet string of 9 octets (SMPP 3.4 5.2.4)
+            raise ValueError("SMPP 3.4 passwords are at most 8 characters")
+        return value
 
 
 class RouteConfig(_Section):

@@ -107,6 +107,8 @@ class Daemon:
     async def run(self) -> None:
         config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        # Secrets are SecretStr: they print as '**********' here and everywhere else.
+        log.info("configuration: %s", config.model_dump_json())
         owner = config.node or f"{socket.gethostname()}:{os.getpid()}"
         async with contextlib.AsyncExitStack() as stack:
             db = Database(

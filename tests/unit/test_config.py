@@ -97,3 +97,12 @@ def test_binds_of_one_carrier_account_share_a_receipt_group(tmp_path: Path) -> N
     c = load_config(_write(tmp_path, body), env={})
     assert c.receipt_group("tx") == c.receipt_group("rx") == "acme@smsc:2775"
     assert c.receipt_group("other") == "zeta@smsc:2775"
+
+
+def test_a_bind_password_longer_than_smpp_allows_is_refused_without_showing_it(
+    tmp_path: Path,
+) -> None:
+    body = '[[binds]]\nname="a"\nhost="h"\nport=1\nsystem_id="s"\npassword="123456789"\n'
+    with pytest.raises(ConfigError, match=r"binds\.0\.password: .*at most 8") as err:
+        load_config(_write(tmp_path, body), env={})
+    assert "123456789" not in str(err.value)

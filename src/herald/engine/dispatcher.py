@@ -168,6 +168,8 @@ class Dispatcher:
                     by_message[row["id"]].append(row)
             await self._load_contexts(conn, {m["campaign_id"] for m in messages})
         plan = self._plan(messages, by_message, now)
+        log.debug("claimed %d messages (%d parts); %d to send, %d in flight", len(messages),
+                  len(rows), len(plan), self._in_flight)
         for message, bind, message_parts in plan:
             self._send(message, bind, message_parts)
         return len(messages)

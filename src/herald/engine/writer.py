@@ -202,8 +202,11 @@ class Writer:
                 self._buffer.absorb(batch)
                 return False
             self._failures = 0
+        elapsed = time.perf_counter() - started
+        log.debug("flushed %d results, %d statuses, %d receipts in %.1f ms", len(batch.parts),
+                  len(batch.statuses), len(batch.receipts), elapsed * 1000)
         m = self._metrics
-        m.flush_seconds.observe(time.perf_counter() - started)
+        m.flush_seconds.observe(elapsed)
         m.flush_rows.observe(len(batch))
         m.orphan_receipts += parked
         for change in changes:
