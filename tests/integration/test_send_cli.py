@@ -67,6 +67,14 @@ async def test_multipart_with_receipts(sim: Simulator) -> None:
     await sim.wait_for_receipts_acked(2)
 
 
+async def test_transmitter_bind(sim: Simulator) -> None:
+    code, lines, err = await herald_send(sim, "--bind", "tx", "--from", "12345", "--to", NUMBER,
+                                         "Hi")  # fmt: skip
+    assert code == 0, err
+    assert lines[0]["outcome"] == "accepted" and sim.stats.binds_tx == 1
+    assert (sim.submits[0].source_addr, sim.submits[0].source_addr_ton) == ("12345", 3)
+
+
 async def test_flash(sim: Simulator) -> None:
     code, _, err = await herald_send(sim, "--flash", "--from", "Herald", "--to", NUMBER, "Now")
     assert code == 0, err
