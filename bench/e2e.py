@@ -1,0 +1,206 @@
+"""End to end: a campaign through expansion, submission and receipts recorded in PostgreSQL.
+
+herald runs in this process exactly as `herald run` composes it (the Daemon, API off), with
+one bind to `herald simulate` in another process and an embedded PostgreSQL (or the server
+in HERALD_BENCH_DSN). Each run loads N recipients into a fresh database, starts the run,
+and waits until every message is final (the batch-completed notification). The figures are
+read back from the database:
+
+    expansion      recipients expanded into messages and parts per second (start_run)
+    submitted      messages per second, first submit_sm to last submit_sm_resp recorded
+    receipts       receipts stored per second, first to last
+    end to end     messages per second from the start of the run to the last final state
+    latency        submit_sm to its receipt, p50 and p99 (simulator receipts are immediate,
+                   so this is herald's own path plus the batching of writes)
+    peak RSS       of this process: herald plus a thin harness
+
+In the same run, the raw client of bench/smpp_session.py sends the same number of messages
+with receipts to the same simulator: the ceiling, and herald's end-to-end ratio to it.
+
+Targets (issue 4), on this 2-core machine shared with the simulator and PostgreSQL: at least
+10k messages/s end to end with every receipt recorded, at least 50% of the raw ceiling, and
+peak RSS under 300 MB for a 1M-recipient campaign (run with --recipients 1000000 --runs 1).
+
+Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from herald.config import (
+    ApiConfig,
+    BindConfig,
+    Config,
+    DatabaseConfig,
+    DispatcherConfig,
+    RouteConfig,
+    SimulatorConfig,
+    TrackerConfig,
+)
+from herald.daemon import Daemon
+from herald.store.accounts import create_account
+from herald.store.db import Database, with_database
+from herald.store.embedded import EmbeddedPostgres
+from herald.store.queries import queries
+from smpp_session import run_raw, start_simulator, stop_simulator
+
+TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
+
+
+async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
+    """An account, a sender and a campaign of n recipients, loaded with COPY."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        account = await create_account(conn, "bench", credit=10 * n)
+        sender = await conn.fetchval(queries.create_sender, account.id, "Herald",
+                                     "alphanumeric", 5, 0)
+        campaign = await conn.fetchval(
+            "INSERT INTO campaigns (account_id, name, sender_id, template, status,"
+            " respect_quiet_hours) VALUES ($1, 'bench', $2, $3, 'scheduled', false)"
+            " RETURNING id", account.id, sender, TEXT)
+        await conn.copy_records_to_table(
+            "campaign_recipients",
+            columns=["campaign_id", "source", "phone_raw", "name", "labels"],
+            records=(
+                (campaign, "recipient", f"+30694{i:07d}", f"Name{i}",
+                 json.dumps({"order": f"A{i}"}))
+                for i in range(n)
+            ),
+        )
+    finally:
+        await conn.close()
+    return account.id, campaign
+
+
+def config(dsn: str, port: int, window: int, state: Path) -> Config:
+    return Config(
+        node="bench",
+        state_dir=state,
+        log_level="WARNING",
+        database=DatabaseConfig(dsn=dsn, pool_max=10),
+        api=ApiConfig(enabled=False),
+        simulator=SimulatorConfig(enabled=False),
+        binds=(BindConfig(name="sim", host="127.0.0.1", port=port, system_id="herald",
+                          password="secret", window=window, rate=1e6, burst=window),),
+        routes=(RouteConfig(name="all", binds=("sim",)),),
+        dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05),
+        tracker=TrackerConfig(sweep_interval=0.5),
+    )
+
+
+async def one_run(dsn: str, port: int, n: int, window: int, state: Path) -> dict[str, float]:
+    account, campaign = await load_campaign(dsn, n)
+    daemon = Daemon(config(dsn, port, window, state))
+    task = asyncio.ensure_future(daemon.run())
+    await daemon.running.started.wait()
+    for session in daemon.running.sessions.values():
+        await session.wait_bound(10)
+    listener = await asyncpg.connect(dsn)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_event(*args: Any) -> None:
+        if json.loads(args[3]).get("campaigns_completed") and not done.done():
+            done.set_result(None)
+
+    await listener.add_listener("herald_events", on_event)
+    started = time.perf_counter()
+    assert daemon.running.runner is not None
+    result = await daemon.running.runner.start_run(campaign_id=campaign, account_id=account)
+    expanded = time.perf_counter()
+    await asyncio.wait_for(done, timeout=max(600.0, n / 500))
+    finished = time.perf_counter()
+    daemon.stop.set()
+    await task
+    row = await listener.fetchrow("""
+        SELECT extract(epoch FROM max(submitted_at) - min(submitted_at)) AS submit_span,
+               extract(epoch FROM max(receipt_at) - min(receipt_at)) AS receipt_span,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM receipt_at - submitted_at)) AS p50,
+               percentile_cont(0.99) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM receipt_at - submitted_at)) AS p99,
+               count(*) FILTER (WHERE state = 'delivered') AS delivered
+        FROM parts""")
+    await listener.close()
+    assert row["delivered"] == n == result.count, (row["delivered"], result.count)
+    return {
+        "expansion": n / (expanded - started),
+        "submitted": n / float(row["submit_span"]),
+        "receipts": n / float(row["receipt_span"]),
+        "end_to_end": n / (finished - expanded),
+        "p50_ms": float(row["p50"]) * 1000,
+        "p99_ms": float(row["p99"]) * 1000,
+    }
+
+
+async def bench(args: argparse.Namespace) -> None:
+    external = os.environ.get("HERALD_BENCH_DSN")
+    state = Path(tempfile.mkdtemp(prefix="herald-bench-", dir="/tmp"))
+    embedded = None if external else EmbeddedPostgres(state)
+    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
+    sim, port = start_simulator(args.loop)
+    results: list[dict[str, float]] = []
+    raw: list[float] = []
+    try:
+        for i in range(args.runs):
+            name = f"herald_bench_{os.getpid()}_{i}"
+            admin = await asyncpg.connect(admin_dsn)
+            await admin.execute(f"CREATE DATABASE {name}")
+            await admin.close()
+            dsn = with_database(admin_dsn, name)
+            async with Database(dsn) as db:
+                await db.migrate()
+            results.append(await one_run(dsn, port, args.recipients, args.window, state))
+            raw.append((await run_raw(port, args.recipients, args.window, True))[1])
+            print(f"run {i + 1}: herald {results[-1]['end_to_end']:,.0f} msg/s end to end, "
+                  f"raw client {raw[-1]:,.0f} msg/s", flush=True)
+    finally:
+        stop_simulator(sim)
+        if embedded is not None:
+            await embedded.astop()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    ceiling = statistics.median(raw)
+    print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, "
+          f"median of {args.runs} (loop: {args.loop}, simulator in another process)")
+    print(f"  expansion      {med('expansion'):>10,.0f} recipients/s")
+    print(f"  submitted      {med('submitted'):>10,.0f} messages/s")
+    print(f"  receipts       {med('receipts'):>10,.0f} receipts/s")
+    print(f"  end to end     {med('end_to_end'):>10,.0f} messages/s   raw client ceiling "
+          f"{ceiling:,.0f}/s   ratio {med('end_to_end') / ceiling:.0%}")
+    print(f"  latency        p50 {med('p50_ms'):,.1f} ms   p99 {med('p99_ms'):,.1f} ms")
+    print(f"  peak RSS       {peak_mb:,.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--window", type=int, default=500)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(bench(args))
+    else:
+        asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
