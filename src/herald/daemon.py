@@ -170,7 +170,7 @@ class Daemon:
             runner = Runner(db, config, router, clock=self.clock, metrics=self.metrics, wake=wake)
             maintenance = Maintenance(
                 db, runner, config=config, clock=self.clock, metrics=self.metrics,
-                wake_dispatcher=dispatcher.wake,
+                wake_dispatcher=dispatcher.wake, sweep_orphans=writer.sweep_orphans,
                 on_campaigns_completed=enqueue_campaigns_completed,
                 on_scheduled_run_failed=_scheduled_run_failed(db),
             )

@@ -231,6 +231,27 @@ async def test_deliver_sm_is_answered_only_once_on_deliver_is_done(
     assert kept[0].tlv(Tag.RECEIPTED_MESSAGE_ID) == "C085E0" and kept[0]["esm_class"] == 4
 
 
+async def test_on_deliver_may_return_a_future_answered_when_it_resolves(
+    make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
+    loop = asyncio.get_running_loop()
+    pending: list[asyncio.Future[int | None]] = []
+
+    def on_deliver(pdu: Pdu) -> asyncio.Future[int | None]:
+        pending.append(loop.create_future())  # e.g. "stored" from a batched writer
+        return pending[-1]
+
+    await bound(make(on_deliver=on_deliver))
+    stored, failed = smsc.peer.request(receipt("A1")), smsc.peer.request(receipt("A2"))
+    await smsc.wait(lambda: len(pending) == 2, "both receipts handed over")
+    await settle()
+    assert not stored.done() and not failed.done()
+    pending[0].set_result(None)  # None answers ESME_ROK
+    pending[1].set_exception(RuntimeError("database down"))
+    assert (await stored).command_status == 0
+    assert (await failed).command_status == 0x64  # ESME_RX_T_APPN: the SMSC will redeliver
+
+
 async def test_on_deliver_status_and_failures_decide_the_answer(
     make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:

@@ -174,8 +174,11 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
     writer.record_part(accepted(multi, 1, "M1"))
     writer.record_part(accepted(multi, 2, "M2"))
     writer.record_part(accepted(failing, 1, "F1"))
-    for m in (single, multi, failing):
-        writer.set_status((m, "sending", "sent", None, None, NOW))
+    # The dispatcher says how many parts each message has: single-part ones settle from
+    # their receipt directly; the multipart one is settled from its parts read back.
+    writer.set_status((single, "sending", "sent", None, None, NOW), parts=1)
+    writer.set_status((multi, "sending", "sent", None, None, NOW), parts=2)
+    writer.set_status((failing, "sending", "sent", None, None, NOW), parts=1)
     acks = [writer.add_receipt(receipt(i)) for i in ("S1", "M1", "M2")]
     acks.append(writer.add_receipt(receipt("F1", "rejected", 8)))
     assert await writer.flush()
@@ -193,3 +196,22 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
             " FROM parts WHERE message_id = $1", single)
     assert tuple(row) == ("delivered", "S1", "a", 2, "000", NOW + timedelta(seconds=3))
     assert metrics.receipt_latency.counts[bisect_left(metrics.receipt_latency.bounds, 3)] == 4
+
+
+async def test_the_orphan_sweep_matches_orphans_parked_by_another_process(
+    database: Database,
+) -> None:
+    writer = Writer(database, metrics=Metrics())
+    (m1,) = await claimed(database, ["elsewhere"])
+    writer.record_part(accepted(m1, 1, "X1"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    assert await writer.flush()  # nothing parked here: this writer stops looking for orphans
+    async with database.acquire() as conn:
+        # Another herald process bound to the same carrier account got the receipt.
+        await store.park_orphan_receipts(conn, [
+            ("a", "X1", "delivered", 2, "000", None, {"id": "X1"}, NOW)])
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("sent", None)
+    writer.sweep_orphans()  # maintenance's periodic sweep
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("delivered", None)

@@ -59,11 +59,15 @@ class _Flight:
     """One claimed message while its parts are out."""
 
     __slots__ = (
-        "attempts", "group", "id", "not_sent", "refused", "retry", "unknown", "waiting", "weight",
+        "attempts", "group", "id", "not_sent", "part_count", "refused", "retry", "unknown",
+        "waiting", "weight",
     )
 
-    def __init__(self, message_id: int, attempts: int, group: str, parts: int) -> None:
+    def __init__(
+        self, message_id: int, attempts: int, group: str, parts: int, part_count: int
+    ) -> None:
         self.id = message_id
+        self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
         self.group = group  # the bind's receipt group, stored with each part's result
         self.waiting = parts
@@ -235,7 +239,7 @@ class Dispatcher:
         ctx = self._contexts[message["campaign_id"]]
         link = self._links[bind]
         flight = _Flight(message["id"], message["attempts"], self._groups.get(bind, bind),
-                         len(parts))
+                         len(parts), message["part_count"])
         self._in_flight += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = self._validity.get(bind, "")
@@ -294,7 +298,8 @@ class Dispatcher:
             status, reason = "queued", None
         else:
             status, reason = "sent", None
-        self._set(flight.id, status, reason, not_before, now, partial(self._release, flight))
+        self._set(flight.id, status, reason, not_before, now, partial(self._release, flight),
+                  parts=flight.part_count)
 
     def _backoff(self, attempts: int) -> float:
         base = self._config.retry_base * 2 ** max(0, attempts - 1)
@@ -302,10 +307,10 @@ class Dispatcher:
 
     def _set(
         self, message_id: int, status: str, reason: str | None, not_before: datetime | None,
-        now: datetime, on_commit: Callable[[], None] | None = None,
+        now: datetime, on_commit: Callable[[], None] | None = None, parts: int = 0,
     ) -> None:
         self._writer.set_status((message_id, "sending", status, reason, not_before, now),
-                                on_commit)
+                                on_commit, parts=parts)
 
     def _release(self, flight: _Flight) -> None:
         self._in_flight -= flight.weight

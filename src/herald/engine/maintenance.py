@@ -6,7 +6,9 @@ Each tick:
   or are queued again (policy resend);
 - messages sent longer ago than the validity period plus a margin with no final receipt are
   given up on (`unknown`, their waiting parts `expired`);
-- orphan receipts older than their time to live are dropped;
+- orphan receipts whose part has landed are matched (the writer does it in its next flush;
+  another herald process may have parked them), and those older than their time to live
+  are dropped;
 - batches whose messages are all final complete, then campaigns whose batches all are;
 - scheduled campaigns that are due start their run.
 Every statement is a compare-and-set or uses SKIP LOCKED, so processes never step on each other.
@@ -68,6 +70,7 @@ class Maintenance:
         clock: Callable[[], datetime],
         metrics: Metrics,
         wake_dispatcher: Callable[[], None] = lambda: None,
+        sweep_orphans: Callable[[], None] = lambda: None,
         on_campaigns_completed: OnCampaignsCompleted | None = None,
         on_scheduled_run_failed: OnScheduledRunFailed | None = None,
     ) -> None:
@@ -77,6 +80,7 @@ class Maintenance:
         self._clock = clock
         self._metrics = metrics
         self._wake_dispatcher = wake_dispatcher
+        self._sweep_orphans = sweep_orphans  # the writer matches orphans whose part landed
         self._on_completed = on_campaigns_completed
         self._on_run_failed = on_scheduled_run_failed
         self._failed_runs: set[int] = set()  # logged once, not every tick
@@ -148,6 +152,7 @@ class Maintenance:
                     }))
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)
+        self._sweep_orphans()
         self._metrics.messages["unknown"] += report.lost + report.expired
         for campaign in reminders:
             report.reminders_sent += await self._remind(campaign["id"], campaign["account_id"])

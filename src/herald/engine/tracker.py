@@ -9,9 +9,11 @@ orphan), so the session acknowledges it only then. Mobile-originated messages go
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from herald.engine.writer import ReceiptRow, Writer
 from herald.errors import TextError
@@ -29,8 +31,6 @@ PART_STATE = {
     "ACCEPTD": "accepted", "ENROUTE": "enroute", "SCHEDULED": "enroute", "ACKED": "accepted",
     "BUFFRED": "enroute", "BUFFERD": "enroute",
 }
-_ROK = 0
-
 OnMobileOriginated = Callable[[str, InboundMessage, str], Awaitable[None]]
 
 
@@ -52,13 +52,15 @@ class Tracker:
         self._groups = dict(receipt_groups or {})
         self._on_mo = on_mobile_originated
 
-    def handler(self, bind: str) -> Callable[[Pdu], Awaitable[int]]:
-        """The `on_deliver` callback for the session of `bind`."""
+    def handler(self, bind: str) -> Callable[[Pdu], asyncio.Future[Any]]:
+        """The `on_deliver` callback for the session of `bind`. It returns a future the
+        session answers from: the writer's "stored" future for a receipt (no task per PDU)."""
         mode = self._id_modes.get(bind, IdMode.AS_IS)
         group = self._groups.get(bind, bind)  # parts store their bind's receipt group
         stats = self._metrics.bind(bind)
+        loop = asyncio.get_running_loop()
 
-        async def on_deliver(pdu: Pdu) -> int:
+        def on_deliver(pdu: Pdu) -> asyncio.Future[Any]:
             kind = message_type(pdu.params.get("esm_class", 0))
             if kind in (MessageType.RECEIPT, MessageType.INTERMEDIATE):
                 receipt = parse_receipt(pdu)
@@ -66,11 +68,11 @@ class Tracker:
                     # Nothing to match it by; acknowledging stops the SMSC redelivering junk.
                     log.warning("%s: receipt without id or state ignored: %r", bind, pdu)
                     stats.receipts["unparsable"] += 1
-                    return _ROK
+                    return _done(loop)
                 state = PART_STATE.get(receipt.state, "unknown")
                 stats.receipts[state] += 1
                 network = receipt.network_error
-                await self._writer.add_receipt(ReceiptRow(
+                return self._writer.add_receipt(ReceiptRow(
                     bind=group,
                     canonical_id=receipt.canonical_id(mode),
                     state=state,
@@ -83,17 +85,26 @@ class Tracker:
                     payload={"id": receipt.message_id, "stat": receipt.state,
                              "err": receipt.error, "done": receipt.done_date},
                 ))
-                return _ROK
             if kind is MessageType.MOBILE_ORIGINATED and self._on_mo is not None:
-                message = inbound_message(pdu)
-                try:
-                    text = message.text()
-                except TextError:
-                    text = ""  # binary or undecodable: no keyword can match
-                await self._on_mo(bind, message, text)
-            return _ROK
+                return asyncio.ensure_future(self._mobile_originated(bind, pdu))
+            return _done(loop)
 
         return on_deliver
+
+    async def _mobile_originated(self, bind: str, pdu: Pdu) -> None:
+        assert self._on_mo is not None
+        message = inbound_message(pdu)
+        try:
+            text = message.text()
+        except TextError:
+            text = ""  # binary or undecodable: no keyword can match
+        await self._on_mo(bind, message, text)
+
+
+def _done(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = loop.create_future()
+    future.set_result(None)
+    return future
 
 
 def _state_code(state: str) -> int | None:

@@ -63,7 +63,7 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("committed", "done", "parts", "receipts", "statuses")
+    __slots__ = ("committed", "done", "parts", "receipts", "single", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -73,6 +73,7 @@ class _Buffer:
         self.receipts: dict[tuple[str, str], tuple[ReceiptRow, list[asyncio.Future[None]]]] = {}
         self.done: list[asyncio.Future[None]] = []
         self.committed: list[Callable[[], None]] = []  # run after the commit, in order
+        self.single: set[int] = set()  # single-part messages among `statuses`
 
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts)
@@ -89,6 +90,7 @@ class _Buffer:
                 self.receipts[key] = (row, futures)
         self.done[:0] = older.done
         self.committed[:0] = older.committed
+        self.single |= older.single
 
 
 def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
@@ -120,6 +122,10 @@ class Writer:
         self._urgent = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time
         self._failures = 0
+        # Orphans are looked for when this process parked some (or may have, at start) and
+        # when maintenance asks; not on every flush, which would cost a join each time.
+        self._orphans_possible = True
+        self._orphan_sweep = False
 
     # --- producers ---------------------------------------------------------------------------
 
@@ -128,13 +134,25 @@ class Writer:
         self._buffer.parts.append(row)
         self._added()
 
-    def set_status(self, row: tuple, on_commit: Callable[[], None] | None = None) -> None:
+    def set_status(
+        self, row: tuple, on_commit: Callable[[], None] | None = None, *, parts: int = 0
+    ) -> None:
         """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
-        status is stored (the dispatcher frees the message's in-flight slot then)."""
+        status is stored (the dispatcher frees the message's in-flight slot then). `parts` is
+        the message's part count when known: a single-part message whose receipt lands in the
+        same flush is settled without reading its parts back."""
         self._buffer.statuses.append(row)
+        if parts == 1:
+            self._buffer.single.add(row[0])
         if on_commit is not None:
             self._buffer.committed.append(on_commit)
         self._added()
+
+    def sweep_orphans(self) -> None:
+        """Look for orphan receipts whose part has landed at the next flush, whatever it
+        holds (maintenance calls this: another process may have parked them)."""
+        self._orphan_sweep = True
+        self.request_flush()
 
     def add_receipt(self, receipt: ReceiptRow) -> asyncio.Future[None]:
         """Buffer a receipt; the future resolves once it is stored (applied or parked)."""
@@ -190,7 +208,7 @@ class Writer:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
-            if not batch and not batch.done and not batch.committed:
+            if not batch and not batch.done and not batch.committed and not self._orphan_sweep:
                 return True
             started = time.perf_counter()
             try:
@@ -228,49 +246,60 @@ class Writer:
         changes: list[StatusChange] = []
         latencies: list[float] = []
         plain, receipted, folded = _fold(batch.parts, batch.receipts)
+        statuses, touched = _settle_single(batch, receipted)
+        sweep, self._orphan_sweep = self._orphan_sweep, False
         async with self._db.acquire() as conn, conn.transaction():
             await store.record_submit_results(conn, plain)
             await store.record_receipted_results(conn, receipted)
-            touched = {row[0] for row in receipted}
             latencies.extend(
                 (row[11] - row[6]).total_seconds() for row in receipted
                 if row[2] in _FINAL_RECEIPT
             )
             receipts = [row for key, (row, _) in batch.receipts.items() if key not in folded]
-            if batch.parts:
+            taken = 0
+            if sweep or (batch.parts and self._orphans_possible):
+                orphans = await store.take_matching_orphans(conn)
+                taken = len(orphans)
                 receipts[:0] = [
                     ReceiptRow(o["bind"], o["canonical_id"], o["state"], o["receipt_state"],
                                o["receipt_error"], o["network_error"], o["received_at"])
-                    for o in await store.take_matching_orphans(conn)
+                    for o in orphans
                 ]
             parked = 0
             if receipts:
                 found = await store.apply_receipts(conn, [r.row() for r in receipts])
                 matched = {f["pos"] for f in found}
-                orphans = [r for i, r in enumerate(receipts, 1) if i not in matched]
+                unmatched = [r for i, r in enumerate(receipts, 1) if i not in matched]
                 await store.park_orphan_receipts(conn, [
-                    (*r.row()[:6], r.payload, r.at) for r in orphans
+                    (*r.row()[:6], r.payload, r.at) for r in unmatched
                 ])
-                parked = len(orphans)
+                parked = len(unmatched)
                 touched.update(f["message_id"] for f in found if f["applied"])
                 for f in found:
                     receipt = receipts[f["pos"] - 1]
                     if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
                         latencies.append((receipt.at - f["submitted_at"]).total_seconds())
             # Settle before the dispatcher's statuses: a message whose receipts came in this
-            # flush goes straight to its final status, and the dispatcher's compare-and-set
-            # 'sent' for it then finds it moved on and writes nothing.
+            # flush goes straight to its final status; the dispatcher's 'sent' for it is
+            # dropped (its compare-and-set would find the message moved on anyway).
+            settled: set[int] = set()
             if touched:
                 at = max(r.at for r, _ in batch.receipts.values()) if batch.receipts else None
-                changes.extend(await self._settle(conn, touched, at or receipts[-1].at))
-            if batch.statuses:
-                moved = await store.set_message_statuses(conn, batch.statuses)
+                moved = await self._settle(conn, touched, at or receipts[-1].at)
+                changes.extend(moved)
+                settled = {c.message_id for c in moved}
+            if statuses:
+                rows = [r for r in statuses if r[0] not in settled] if settled else statuses
+                moved_ids = await store.set_message_statuses(conn, rows)
                 changes.extend(
-                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in batch.statuses
-                    if r[0] in moved
+                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in rows if r[0] in moved_ids
                 )
             if changes and self._on_changes is not None:
                 await self._on_changes(conn, changes)
+        if parked:
+            self._orphans_possible = True
+        elif taken == 0 and (sweep or batch.parts):
+            self._orphans_possible = False
         return changes, latencies, parked
 
     async def _settle(self, conn: Any, message_ids: set[int], at: datetime) -> list[StatusChange]:
@@ -324,3 +353,26 @@ def _fold(
                           r.network_error, r.at))
         folded.add(key)
     return plain, receipted, folded
+
+
+def _settle_single(batch: _Buffer, receipted: list[tuple]) -> tuple[list[tuple], set[int]]:
+    """The dispatcher's statuses, with single-part messages whose receipt is folded into
+    this flush moved straight to the status the receipt implies (no read-back needed). Also
+    the messages that still need settling from their parts (multipart ones)."""
+    statuses = batch.statuses
+    if not receipted:
+        return statuses, set()
+    final_state = {row[0]: (row[2], row[11]) for row in receipted if row[0] in batch.single}
+    touched = {row[0] for row in receipted if row[0] not in final_state}
+    if not final_state:
+        return statuses, touched
+    rewritten = []
+    for row in statuses:
+        held = final_state.get(row[0])
+        if held is None or row[1] != "sending" or row[2] != "sent":
+            rewritten.append(row)
+            continue
+        state, at = held
+        new = settle_message("sending", [state])
+        rewritten.append((row[0], "sending", new, _reason(new, [state]), None, at))
+    return rewritten, touched

@@ -50,6 +50,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from herald.errors import BindError, LocalProtocolError, RemoteProtocolError, SessionClosedError
@@ -70,7 +71,9 @@ __all__ = ["Connect", "OnDeliver", "Session", "SessionSettings", "describe_statu
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
 Connect = Callable[[ProtocolFactory, str, int], Awaitable[tuple[asyncio.BaseTransport, Any]]]
-OnDeliver = Callable[[Pdu], Awaitable[int]]
+# Returns the command_status to answer (None: ESME_ROK) through an awaitable: a coroutine
+# (run as a task) or a future (answered from its done-callback, no task per PDU).
+OnDeliver = Callable[[Pdu], Awaitable[int | None]]
 
 _SUBMIT_SM_RESP = CommandId.SUBMIT_SM_RESP.value
 _GENERIC_NACK = CommandId.GENERIC_NACK.value
@@ -164,8 +167,8 @@ class _Link(asyncio.Protocol):
 
     __slots__ = (
         "closing", "conn", "controls", "deliveries", "enquiring", "flush_handle", "keeping",
-        "last_rx", "lost", "nacks", "out", "reading_paused", "session", "submits", "transport",
-        "watcher", "write_paused",
+        "keeping_futures", "last_rx", "lost", "nacks", "out", "reading_paused", "session",
+        "submits", "transport", "watcher", "write_paused",
     )  # fmt: skip
 
     def __init__(self, session: Session, max_command_length: int) -> None:
@@ -181,7 +184,8 @@ class _Link(asyncio.Protocol):
         self.write_paused = False
         self.reading_paused = False
         self.deliveries = 0  # on_deliver calls not yet answered
-        self.keeping: set[asyncio.Task[None]] = set()  # their tasks
+        self.keeping: set[asyncio.Task[None]] = set()  # their tasks (coroutine callbacks)
+        self.keeping_futures: set[asyncio.Future[Any]] = set()  # or the futures they returned
         self.nacks = 0  # consecutive generic_nacks
         self.enquiring = False
         self.last_rx = session._clock()
@@ -635,11 +639,16 @@ class Session:
             link.reading_paused = True
             if link.transport is not None:
                 link.transport.pause_reading()
+        if isinstance(awaitable, asyncio.Future):
+            # A future (the tracker's "stored" future): answer from its callback, no task.
+            link.keeping_futures.add(awaitable)
+            awaitable.add_done_callback(partial(self._kept, link, pdu))
+            return
         task = self._loop.create_task(self._keep(link, pdu, awaitable))
         link.keeping.add(task)  # a strong reference until it is done
         task.add_done_callback(link.keeping.discard)
 
-    async def _keep(self, link: _Link, pdu: Pdu, awaitable: Awaitable[int]) -> None:
+    async def _keep(self, link: _Link, pdu: Pdu, awaitable: Awaitable[int | None]) -> None:
         """Await on_deliver's answer, then send it in the same loop turn."""
         try:
             status = await awaitable
@@ -647,16 +656,31 @@ class Session:
             self._delivery_done(link)
             raise
         except Exception as error:
+            self._answer_delivery(link, pdu, None, error)
+        else:
+            self._answer_delivery(link, pdu, status, None)
+
+    def _kept(self, link: _Link, pdu: Pdu, future: asyncio.Future[int | None]) -> None:
+        link.keeping_futures.discard(future)
+        if future.cancelled():  # shutting down: no answer, the SMSC redelivers
+            self._delivery_done(link)
+            return
+        error = future.exception()
+        self._answer_delivery(link, pdu, None if error else future.result(), error)
+
+    def _answer_delivery(
+        self, link: _Link, pdu: Pdu, status: int | None, error: BaseException | None
+    ) -> None:
+        if error is not None:
             log.error("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN: %r",
                       self.name, pdu, error)  # fmt: skip
             status = _RX_T_APPN
-        else:
-            if status is None:
-                status = _ROK
-            elif type(status) is not int or not 0 <= status <= 0xFFFFFFFF:
-                log.error("bind %s: on_deliver returned %r, not a command_status; answering "
-                          "ESME_RX_T_APPN", self.name, status)  # fmt: skip
-                status = _RX_T_APPN
+        elif status is None:
+            status = _ROK
+        elif type(status) is not int or not 0 <= status <= 0xFFFFFFFF:
+            log.error("bind %s: on_deliver returned %r, not a command_status; answering "
+                      "ESME_RX_T_APPN", self.name, status)  # fmt: skip
+            status = _RX_T_APPN
         if not link.closing:  # else the SMSC redelivers it: it never got an answer
             _answer(link, pdu, status)
         self._delivery_done(link)
