@@ -24,8 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/text.py
+	$(PY) bench/codec.py
 	$(PY) bench/smpp.py
-	$(PY) bench/smpp_session.py
+	$(PY) bench/simulator.py
 	$(PY) bench/e2e.py
 
 lint: $(STAMP)

@@ -14,7 +14,7 @@ read back from the database:
                    so this is herald's own path plus the batching of writes)
     peak RSS       of this process: herald plus a thin harness
 
-In the same run, the raw client of bench/smpp_session.py sends the same number of messages
+In the same run, the raw client of bench/smpp.py sends the same number of messages
 with receipts to the same simulator: the ceiling, and herald's end-to-end ratio to it.
 
 Targets (issue 4), on this 2-core machine shared with the simulator and PostgreSQL: at least
@@ -55,7 +55,7 @@ from herald.store.accounts import create_account
 from herald.store.db import Database, with_database
 from herald.store.embedded import EmbeddedPostgres
 from herald.store.queries import queries
-from smpp_session import run_raw, start_simulator, stop_simulator
+from smpp import run_raw, start_simulator, stop_simulator
 
 TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
 

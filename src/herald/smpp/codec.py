@@ -4,7 +4,7 @@
 - `encode_tlvs(mapping) -> bytes`: TLV octets the text pipeline can store and append verbatim.
 - `SubmitSmTemplate`: the hot path. The fields that stay fixed for a run on one bind are
   encoded once, by this same walker; each part then costs one join (about 1 µs, see
-  bench/smpp.py). A property test holds it byte-equal to `encode`.
+  bench/codec.py). A property test holds it byte-equal to `encode`.
 
 Errors: bytes from the peer raise RemoteProtocolError and nothing else, naming the PDU, the
 field and what is wrong, and carrying the answer the PDU is owed (see herald.errors). Values we
