@@ -9,12 +9,16 @@ from __future__ import annotations
 import click
 
 from herald import __version__
+from herald.campaign_cli import campaign
 
 
 @click.group()
 @click.version_option(__version__, prog_name="herald")
 def main() -> None:
     """herald: an asyncio SMS campaign gateway speaking SMPP 3.4."""
+
+
+main.add_command(campaign)  # campaigns through a running daemon's API (herald.campaign_cli)
 
 
 @main.command()

@@ -1,0 +1,120 @@
+"""`herald campaign run --wait`: poll the campaign until one run's messages are all final.
+
+The API counts messages per status for the whole campaign; a run's own counts are those
+counters minus the ones read just before the run started (earlier runs are finished by then:
+a campaign runs again only from scheduled, stopped or completed). The wait ends when every
+message of the run is final, when its batch is final, or when the campaign is stopped or
+completed. Ctrl-C ends the wait, never the campaign.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from herald.campaign_view import FINAL_STATUSES, MESSAGE_STATUSES
+from herald.client import ApiClient
+
+SHOWN_STATUSES = ("sent", "delivered", "failed", "rejected", "unknown")
+FINAL_BATCH = ("completed", "stopped", "failed")
+IDLE_CAMPAIGN = ("completed", "stopped")
+
+
+@dataclass
+class WaitResult:
+    detail: Mapping[str, Any]  # the campaign as last read
+    counts: dict[str, int] = field(default_factory=dict)  # the run's messages per status
+    expected: int = 0
+    seconds: float = 0.0
+    ended_by: str = ""  # why the wait ended: "final", "batch <status>", "campaign <status>"
+    interrupted: bool = False
+
+    @property
+    def settled(self) -> int:
+        return min(self.expected, sum(self.counts.get(s, 0) for s in FINAL_STATUSES))
+
+
+def run_counts(detail: Mapping[str, Any], baseline: Mapping[str, int]) -> dict[str, int]:
+    messages = detail["progress"]["messages"]
+    return {s: max(0, int(messages.get(s, 0)) - int(baseline.get(s, 0)))
+            for s in MESSAGE_STATUSES}
+
+
+def _batch(detail: Mapping[str, Any], batch_id: int) -> Mapping[str, Any] | None:
+    return next((b for b in detail.get("batches", []) if b["id"] == batch_id), None)
+
+
+class _Rate(ProgressColumn):
+    """Messages settled per second, over rich's recent samples."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:,.1f} msg/s" if speed else "- msg/s", style="progress.data.speed")
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    shown = [f"{s} {counts.get(s, 0)}" for s in SHOWN_STATUSES]
+    if counts.get("stopped"):
+        shown.append(f"stopped {counts['stopped']}")
+    return " · ".join(shown)
+
+
+def wait_for_run(
+    client: ApiClient, campaign_id: int, run: Mapping[str, Any], baseline: Mapping[str, int],
+    *, interval: float, console: Console, sleep: Callable[[float], None] = time.sleep,
+) -> WaitResult:
+    batch_id = int(run["batch_id"])
+    result = WaitResult(detail={}, expected=int(run["count"]) + int(run.get("rejected", 0)))
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("[bold]batch {task.fields[batch]}[/] {task.fields[state]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        _Rate(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    try:
+        console.print(f"waiting for batch {batch_id} of campaign {campaign_id} "
+                      "(Ctrl-C stops waiting, not the campaign)")
+        with progress:
+            task = progress.add_task("run", total=result.expected, batch=batch_id, state="",
+                                     counts=_counts_text({}))
+            while True:
+                detail = client.get(f"/campaigns/{campaign_id}")
+                result.detail = detail
+                result.counts = run_counts(detail, baseline)
+                batch = _batch(detail, batch_id)
+                if batch is not None:
+                    result.expected = int(batch["messages_expected"])
+                state = "" if detail["status"] == "running" else f"({detail['status']})"
+                progress.update(task, total=result.expected, completed=result.settled,
+                                counts=_counts_text(result.counts), state=state)
+                if result.settled >= result.expected:
+                    result.ended_by = "final"
+                elif batch is not None and batch["status"] in FINAL_BATCH:
+                    result.ended_by = f"batch {batch['status']}"
+                elif detail["status"] in IDLE_CAMPAIGN:
+                    result.ended_by = f"campaign {detail['status']}"
+                if result.ended_by:
+                    break
+                sleep(interval)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.seconds = time.monotonic() - started
+    return result
