@@ -219,9 +219,13 @@ _SECTIONS = {
 }
 
 
+# Read by the `herald campaign` client, not by the daemon: never configuration keys.
+CLIENT_VARIABLES = frozenset({"HERALD_API_URL", "HERALD_API_KEY"})
+
+
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     for key, value in env.items():
-        if not key.startswith("HERALD_"):
+        if not key.startswith("HERALD_") or key in CLIENT_VARIABLES:
             continue
         rest = key[len("HERALD_"):].lower()
         if rest == "dsn":

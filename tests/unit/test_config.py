@@ -106,3 +106,8 @@ def test_a_bind_password_longer_than_smpp_allows_is_refused_without_showing_it(
     with pytest.raises(ConfigError, match=r"binds\.0\.password: .*at most 8") as err:
         load_config(_write(tmp_path, body), env={})
     assert "123456789" not in str(err.value)
+
+
+def test_the_command_line_clients_variables_are_not_configuration() -> None:
+    env = {"HERALD_API_KEY": "hk_secret", "HERALD_API_URL": "http://127.0.0.1:8080"}
+    assert load_config(SHIPPED, env=env).api == load_config(SHIPPED, env={}).api
