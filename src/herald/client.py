@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
-# Read by the command line only: herald's configuration must not see them as [api] keys.
-CLIENT_ENV = ("HERALD_API_URL", "HERALD_API_KEY")
 TIMEOUT = 30.0
 UPLOAD_READ_TIMEOUT = 600.0  # the daemon answers once it has read every row of the file
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,7 +66,7 @@ def configured_api_url(config_path: str | None, env: Mapping[str, str]) -> str:
     defaults) with HERALD_ overrides. A wildcard listen address is reached on loopback."""
     from herald.config import load_config
 
-    config = load_config(config_path, {k: v for k, v in env.items() if k not in CLIENT_ENV})
+    config = load_config(config_path, env)  # it leaves the client's own variables alone
     where = config_path or "the default configuration"
     if not config.api.enabled:
         raise ClientError(f"{where} has [api] enabled = false: no API to talk to")
@@ -84,7 +82,9 @@ def configured_api_url(config_path: str | None, env: Mapping[str, str]) -> str:
 def resolve_api_url(api: str | None, config_path: str | None, env: Mapping[str, str]) -> str:
     if api:
         return api_root(api)
-    if config_path is not None or any(k.startswith("HERALD_API_") and k not in CLIENT_ENV
+    from herald.config import CLIENT_VARIABLES
+
+    if config_path is not None or any(k.startswith("HERALD_API_") and k not in CLIENT_VARIABLES
                                       for k in env):
         return configured_api_url(config_path, env)
     return DEFAULT_API_URL
