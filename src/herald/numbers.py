@@ -42,7 +42,12 @@ from functools import cache, lru_cache
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumberType
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberType,
+)
 from phonenumbers.phonenumberutil import is_number_type_geographical
 from phonenumbers.timezone import (
     TIMEZONE_DATA,
@@ -74,6 +79,12 @@ _SHAPE_RE = re.compile(f"[{re.escape(_SEPARATORS)}]*(\\+?)([0-9{re.escape(_SEPAR
 _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 _REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _TYPE_NAMES = {v: k.lower() for k, v in vars(PhoneNumberType).items() if k.isupper()}
+
+# phonenumbers compiles its metadata patterns through `re`'s own cache, which holds 512 and
+# drops the oldest first: numbers from a few dozen regions keep recompiling them, and even a
+# hit costs a lookup with type checks. Keep them all (the metadata bounds their number): about
+# 2 us less per E.164 number here. Process-wide, as phonenumbers' cache is.
+phonenumbers.enable_pattern_cache()
 
 _Checked = tuple[str, None, str] | tuple[None, str, str]  # (e164, None, "") | (None, reason, why)
 _BAD_SHAPE: _Checked = (None, INVALID_FORMAT, "")
@@ -125,18 +136,43 @@ def _check(raw: str, region: str | None, mobile_only: bool) -> _Checked:
     # National first: phonenumbers also strips the region's own international prefix (00,
     # 011, 0011, ...) and country code here. Then 00 as the international prefix anywhere,
     # or bare digits as an international number.
+    international = None
+    if digits[:2] == "00" and _prefix_is_00(region, digits):
+        # phonenumbers would strip the 00 and read the rest as after a '+', so the national
+        # reading is the international one: the fast path gives it without a parse (~20 us).
+        international = _international(digits[2:], mobile_only)
+        if international[1] in (None, NOT_MOBILE):
+            return international
     national = _parsed(digits, region, mobile_only)
     if national[1] in (None, NOT_MOBILE):
         return national
-    if digits[:2] == "00":
-        international = _international(digits[2:], mobile_only)
-    elif digits[0] != "0":
-        international = _international(digits, mobile_only)
-    else:
-        return national
+    if international is None:
+        if digits[:2] == "00":
+            international = _international(digits[2:], mobile_only)
+        elif digits[0] != "0":
+            international = _international(digits, mobile_only)
+        else:
+            return national
     if international[1] in (None, NOT_MOBILE):
         return international
     return national if national[1] == INVALID_NUMBER else international
+
+
+@cache
+def _international_prefix(region: str) -> re.Pattern[str] | None:
+    """The region's international (IDD) prefix pattern, from phonenumbers' metadata."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    pattern = metadata.international_prefix if metadata is not None else None
+    return re.compile(pattern) if pattern else None
+
+
+def _prefix_is_00(region: str, digits: str) -> bool:
+    """True if parsing `digits` for `region`, phonenumbers takes exactly their leading 00 as the
+    region's international prefix: it does so when the metadata's pattern matches there and
+    the next digit is not 0 (a 0 after it means a national number)."""
+    pattern = _international_prefix(region)
+    found = pattern.match(digits) if pattern is not None else None
+    return found is not None and found.end() == 2 and digits[2:3] != "0"
 
 
 def _shape_problem(raw: str) -> str:

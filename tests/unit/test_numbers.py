@@ -263,6 +263,97 @@ def test_fast_path_agrees_with_phonenumbers_on_every_region_and_type() -> None:
     assert checked > 5000
 
 
+def _examples(region: str) -> list[str]:
+    found = []
+    for ntype in range(12):
+        example = phonenumbers.example_number_for_type(region, ntype)
+        if example is not None:
+            found.append(phonenumbers.format_number(example, PhoneNumberFormat.E164))
+    return found
+
+
+EVERY_EXAMPLE = sorted({e164 for r in phonenumbers.SUPPORTED_REGIONS for e164 in _examples(r)})
+# Own-region examples, plus a spread of foreign ones, 00-prefixed ("000..." included).
+FOREIGN = [*EVERY_EXAMPLE[::97], "+" + "0" * 3 + "44", "+04412345678"]
+
+
+def _with_00_for(region: str) -> list[str]:
+    return ["00" + e164[1:] for e164 in [*_examples(region), *FOREIGN]]
+
+
+def test_00_prefix_shortcut_reads_as_phonenumbers_does_for_every_region() -> None:
+    """Where numbers._prefix_is_00 lets check_number skip parsing with the region, phonenumbers
+    would have read the digits exactly as '+' and the rest."""
+    taken = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for raw in _with_00_for(region):
+            if not numbers._prefix_is_00(region, raw):
+                continue
+            taken += 1
+            try:
+                expected = phonenumbers.parse("+" + raw[2:])
+            except phonenumbers.NumberParseException as exc:
+                with pytest.raises(phonenumbers.NumberParseException) as info:
+                    phonenumbers.parse(raw, region)
+                assert info.value.error_type == exc.error_type, (region, raw)
+            else:
+                assert phonenumbers.parse(raw, region) == expected, (region, raw)
+    assert taken > 3000
+
+
+def test_00_prefix_shortcut_is_taken_only_where_00_is_the_prefix() -> None:
+    assert numbers._prefix_is_00("GR", "00306948530920")
+    assert numbers._prefix_is_00("MX", "00306948530920")  # 0[09]: 00 is one of two
+    assert not numbers._prefix_is_00("US", "00306948530920")  # 011
+    assert not numbers._prefix_is_00("AU", "00306948530920")  # 0011
+    assert not numbers._prefix_is_00("BR", "00556948530920")  # 0055 is a carrier's prefix
+    assert not numbers._prefix_is_00("HK", "00306948530920")  # 0030 likewise
+    assert not numbers._prefix_is_00("GR", "00030694853092")  # a 0 after it: national
+
+
+def _reference_with_region(raw: str, region: str, mobile_only: bool) -> str | None:
+    """The documented order on plain phonenumbers: the national reading (which strips the
+    region's own international prefix) if it is a valid number, else 00 as the prefix."""
+    for text, where in ((raw, region), ("+" + raw[2:], None)):
+        try:
+            number = phonenumbers.parse(text, where)
+        except phonenumbers.NumberParseException:
+            continue
+        ntype = phonenumbers.number_type(number)
+        if ntype == PhoneNumberType.UNKNOWN:
+            continue
+        mobile = ntype in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        if mobile_only and not mobile:
+            return None
+        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return None
+
+
+def test_00_prefixed_numbers_with_every_region_agree_with_phonenumbers() -> None:
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for raw in _with_00_for(region):
+            for mobile_only in (False, True):
+                expected = _reference_with_region(raw, region, mobile_only)
+                got = check_number(raw, default_region=region, mobile_only=mobile_only)
+                assert got[0] == expected, (region, raw, mobile_only)
+                checked += 1
+    assert checked > 8000
+
+
+def test_00_prefixed_reasons_do_not_depend_on_the_shortcut() -> None:
+    # An invalid number after 00 gets the national reading's reason and detail, as before.
+    for region in ("GR", "US"):
+        with pytest.raises(NumberError, match=f"in {region}"):
+            normalize_number("0030 212345678", default_region=region)  # a digit short
+    assert check_number("0030 212345678", default_region="GR") == (None, "invalid_number")
+    assert check_number("00 999 1234567", default_region="GR") == (None, "invalid_number")
+    assert check_number("00302123456789", default_region="GR", mobile_only=True) == (
+        None,
+        "not_mobile",
+    )
+
+
 def test_check_number_never_raises_for_garbage() -> None:
     for raw in ("", "\x00", "\ud800", "+" * 50, "🙂", "٠١٢٣٤٥٦٧٨٩", "１２３４５６７"):
         e164, reason = check_number(raw)
