@@ -26,11 +26,7 @@ from typing import Any
 import uvicorn
 
 from herald.config import Config
-from herald.engine.callbacks import (
-    CallbackWorker,
-    enqueue_campaigns_completed,
-    enqueue_status_changes,
-)
+from herald.engine.callbacks import CallbackGate, CallbackWorker, enqueue_campaigns_completed
 from herald.engine.campaigns import scheduled_run_failed
 from herald.engine.dispatcher import Dispatcher
 from herald.engine.maintenance import Maintenance, OnScheduledRunFailed
@@ -129,7 +125,7 @@ class Daemon:
             writer = Writer(
                 db, metrics=self.metrics, flush_size=config.dispatcher.flush_size,
                 flush_interval=config.dispatcher.flush_interval,
-                on_changes=enqueue_status_changes,
+                on_changes=CallbackGate(),
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
             tracker = Tracker(

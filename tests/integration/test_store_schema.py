@@ -12,6 +12,7 @@ import pytest
 
 from herald.engine import states
 from herald.store.db import Database, connect
+from herald.store.dispatch import write_results
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from tests.integration._catalog import dump_catalog
@@ -195,10 +196,7 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
             " ($2, 1, '\\x42')",
             m1, m2,
         )
-        await conn.fetch(
-            queries.record_submit_results, [m1], [1], ["submitted"], ["0abc"], ["ABC"], [0], [NOW],
-            ["smsc-a"],
-        )
+        await write_results(conn, [(m1, 1, "submitted", "0abc", "ABC", 0, NOW, "smsc-a")], (), [])
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
         receipts = (
             ["smsc-a", "smsc-a"], ["ABC", "DEF"], ["delivered", "delivered"], [2, 2],
@@ -212,10 +210,7 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         )
         assert await conn.fetch(queries.take_matching_orphans) == []
 
-        await conn.fetch(
-            queries.record_submit_results, [m2], [1], ["submitted"], ["def"], ["DEF"], [0], [NOW],
-            ["smsc-a"],
-        )
+        await write_results(conn, [(m2, 1, "submitted", "def", "DEF", 0, NOW, "smsc-a")], (), [])
         [orphan] = await conn.fetch(queries.take_matching_orphans)
         assert (orphan["canonical_id"], orphan["state"]) == ("DEF", "delivered")
         # A duplicate of m1's receipt finds its part but changes nothing: the part is final.
@@ -251,15 +246,11 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         untouched = written
 
         [again] = await conn.fetch(queries.claim_due_messages, "d2", 10, later, lease + lease_len)
-        await conn.fetch(
-            queries.record_submit_results, [untouched], [1], ["submitted"], ["1"], ["1"], [0],
-            [later], ["smsc-a"],
+        moved = await write_results(
+            conn, [(untouched, 1, "submitted", "1", "1", 0, later, "smsc-a")], (),
+            [(untouched, "sending", "sent", None, None, later)],
         )
-        moved = await conn.fetch(
-            queries.set_message_statuses, [untouched], ["sending"], ["sent"], [None], [None],
-            [later],
-        )
-        assert [r["id"] for r in moved] == [again["id"]] == [untouched]
+        assert moved == {again["id"]} == {untouched}
         assert await conn.fetchval(
             "SELECT lease_owner FROM messages WHERE id = $1", untouched
         ) is None

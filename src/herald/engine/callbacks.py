@@ -30,7 +30,8 @@ import hmac
 import json
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -115,7 +116,49 @@ async def enqueue_campaign_callback(
     return await store.enqueue(conn, campaign["account_id"], url, body, "campaign")
 
 
-# The writer's on_changes hook (herald.engine.writer.OnChanges).
+class CallbackGate:
+    """The writer's on_changes hook: per-message callbacks, asking the database only about
+    campaigns that have a callback URL. Which campaigns do is cached for `ttl` seconds (a
+    campaign's URLs change only while it is scheduled), so a flush of messages whose
+    campaigns want no callbacks costs no query at all."""
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._wants: dict[int, tuple[bool, float]] = {}  # campaign id -> (has URL, checked)
+
+    def needed(self, campaign_ids: Iterable[int | None]) -> bool:
+        """False only when every campaign is known (and recently) to want no callbacks: the
+        writer then needs no transaction for this hook. Answers from the cache alone."""
+        now, wants, ttl = self._clock(), self._wants, self._ttl
+        for campaign_id in campaign_ids:
+            if campaign_id is None:
+                return True
+            known = wants.get(campaign_id)
+            if known is None or known[0] or now - known[1] > ttl:
+                return True
+        return False
+
+    async def __call__(self, conn: Any, changes: Sequence[Any]) -> None:
+        now, wants, ttl = self._clock(), self._wants, self._ttl
+        stale = {
+            c.campaign_id for c in changes
+            if c.campaign_id is not None
+            and (c.campaign_id not in wants or now - wants[c.campaign_id][1] > ttl)
+        }
+        if stale:
+            if len(self._wants) > 100_000:
+                self._wants.clear()
+            with_url = await store.campaigns_with_callback(conn, sorted(stale))
+            for campaign_id in stale:
+                self._wants[campaign_id] = (campaign_id in with_url, now)
+        wanted = [c for c in changes
+                  if c.campaign_id is None or self._wants[c.campaign_id][0]]
+        if wanted:
+            await enqueue_message_callbacks(conn, wanted)
+
+
+# The plain hook, without the cache (tests, one-off callers).
 enqueue_status_changes = enqueue_message_callbacks
 
 

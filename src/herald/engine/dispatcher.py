@@ -37,6 +37,8 @@ from herald.store.db import Database
 
 log = logging.getLogger(__name__)
 
+CLAIM_LOOPS = 2
+
 
 class BindLink(Protocol):
     """What the dispatcher needs from a bind's session (herald.smpp.session.Session)."""
@@ -59,14 +61,16 @@ class _Flight:
     """One claimed message while its parts are out."""
 
     __slots__ = (
-        "attempts", "group", "id", "not_sent", "part_count", "refused", "retry", "unknown",
-        "waiting", "weight",
+        "attempts", "campaign", "group", "id", "not_sent", "part_count", "refused", "retry",
+        "unknown", "waiting", "weight",
     )
 
     def __init__(
-        self, message_id: int, attempts: int, group: str, parts: int, part_count: int
+        self, message_id: int, campaign: int, attempts: int, group: str, parts: int,
+        part_count: int,
     ) -> None:
         self.id = message_id
+        self.campaign = campaign
         self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
         self.group = group  # the bind's receipt group, stored with each part's result
@@ -111,6 +115,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._contexts: dict[int, CampaignContext] = {}
         self._in_flight = 0  # PDU slots held by claimed messages
+        self._reserved = 0  # slots set aside for claims under way
         self._room = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -130,27 +135,37 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
         message in flight to settle."""
+        # Two claim loops: while one waits for its claim's rows, the other's are being sent,
+        # so neither the database nor this loop idles between claims.
+        await asyncio.gather(*(self._claim_loop(stop) for _ in range(CLAIM_LOOPS)))
+        while self._in_flight:
+            self._writer.request_flush()
+            self._room.clear()
+            await self._room.wait()
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
         poll = self._config.poll_interval
         while not stop.is_set():
             capacity = self.capacity()
             # Claim in chunks of a quarter of the capacity, so that claiming, sending and
             # recording overlap instead of taking turns.
             chunk = max(1, min(self._config.claim_batch, capacity // 4))
-            room = capacity - self._in_flight
-            if capacity == 0 or (room < chunk and self._in_flight):
+            room = capacity - self._in_flight - self._reserved
+            if capacity == 0 or (room < chunk and (self._in_flight or self._reserved)):
                 if self._in_flight:
                     self._writer.request_flush()
                 self._room.clear()
                 await wait_any(self._room, stop, within=poll)
                 continue
-            claimed = await self._claim_and_send(min(room, chunk))
+            limit = min(room, chunk)
+            self._reserved += limit  # held while the claim is out, so loops never overbook
+            try:
+                claimed = await self._claim_and_send(limit)
+            finally:
+                self._reserved -= limit
             if claimed == 0:
                 self._wake.clear()
                 await wait_any(self._wake, stop, within=poll)
-        while self._in_flight:
-            self._writer.request_flush()
-            self._room.clear()
-            await self._room.wait()
 
     # --- claiming ----------------------------------------------------------------------------
 
@@ -208,26 +223,28 @@ class Dispatcher:
             ctx = self._contexts.get(m["campaign_id"])
             message_parts = parts.get(m["id"], [])
             if ctx is None:
-                self._set(m["id"], "rejected", "campaign_missing", None, now)
+                self._set(m["id"], "rejected", "campaign_missing", None, now,
+                          campaign=m["campaign_id"])
                 continue
             if not message_parts:
                 # Every part already has an outcome from an earlier attempt.
-                self._set(m["id"], "sent", None, None, now)
+                self._set(m["id"], "sent", None, None, now, campaign=m["campaign_id"])
                 continue
             if ctx.quiet_hours and m["tz"]:
                 until = next_allowed(now, m["tz"].split(","), ctx.quiet_hours)
                 if until is not None:
-                    self._set(m["id"], "deferred", "quiet_hours", until, now)
+                    self._set(m["id"], "deferred", "quiet_hours", until, now,
+                              campaign=m["campaign_id"])
                     continue
             try:
                 route = self._router.route_for(m["phone"], ctx.sender)
             except NoRouteError:
-                self._set(m["id"], "rejected", "no_route", None, now)
+                self._set(m["id"], "rejected", "no_route", None, now, campaign=m["campaign_id"])
                 continue
             bind = self._router.pick_bind(route)
             if bind is None:  # every bind of the route is down: try again shortly
                 retry_at = now + timedelta(seconds=self._config.retry_base)
-                self._set(m["id"], "deferred", "no_bind", retry_at, now)
+                self._set(m["id"], "deferred", "no_bind", retry_at, now, campaign=m["campaign_id"])
                 continue
             self._metrics.routes[route.name] += 1
             plan.append((m, bind, message_parts))
@@ -238,8 +255,8 @@ class Dispatcher:
     def _send(self, message: Any, bind: str, parts: list[Any]) -> None:
         ctx = self._contexts[message["campaign_id"]]
         link = self._links[bind]
-        flight = _Flight(message["id"], message["attempts"], self._groups.get(bind, bind),
-                         len(parts), message["part_count"])
+        flight = _Flight(message["id"], message["campaign_id"], message["attempts"],
+                         self._groups.get(bind, bind), len(parts), message["part_count"])
         self._in_flight += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = self._validity.get(bind, "")
@@ -299,7 +316,7 @@ class Dispatcher:
         else:
             status, reason = "sent", None
         self._set(flight.id, status, reason, not_before, now, partial(self._release, flight),
-                  parts=flight.part_count)
+                  parts=flight.part_count, campaign=flight.campaign)
 
     def _backoff(self, attempts: int) -> float:
         base = self._config.retry_base * 2 ** max(0, attempts - 1)
@@ -308,9 +325,10 @@ class Dispatcher:
     def _set(
         self, message_id: int, status: str, reason: str | None, not_before: datetime | None,
         now: datetime, on_commit: Callable[[], None] | None = None, parts: int = 0,
+        campaign: int | None = None,
     ) -> None:
         self._writer.set_status((message_id, "sending", status, reason, not_before, now),
-                                on_commit, parts=parts)
+                                on_commit, parts=parts, campaign=campaign)
 
     def _release(self, flight: _Flight) -> None:
         self._in_flight -= flight.weight

@@ -153,7 +153,7 @@ class Runner:
             if campaign["callback_url"] and expander.rejected_ids:
                 now = self._clock()
                 await enqueue_message_callbacks(conn, [
-                    StatusChange(i, "new", "rejected", reason, now)
+                    StatusChange(i, "new", "rejected", reason, now, campaign_id)
                     for i, reason in expander.rejected_ids
                 ])
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER:

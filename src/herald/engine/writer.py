@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -41,6 +41,7 @@ class StatusChange(NamedTuple):
     new: str
     reason: str | None
     at: datetime
+    campaign_id: int | None = None  # lets the callbacks hook skip campaigns without a URL
 
 
 @dataclass(slots=True)
@@ -63,7 +64,7 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("committed", "done", "parts", "receipts", "single", "statuses")
+    __slots__ = ("campaigns", "committed", "done", "parts", "receipts", "single", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -74,6 +75,7 @@ class _Buffer:
         self.done: list[asyncio.Future[None]] = []
         self.committed: list[Callable[[], None]] = []  # run after the commit, in order
         self.single: set[int] = set()  # single-part messages among `statuses`
+        self.campaigns: dict[int, int] = {}  # message id -> campaign id, when known
 
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts)
@@ -91,6 +93,7 @@ class _Buffer:
         self.done[:0] = older.done
         self.committed[:0] = older.committed
         self.single |= older.single
+        self.campaigns.update(older.campaigns)
 
 
 def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
@@ -135,7 +138,8 @@ class Writer:
         self._added()
 
     def set_status(
-        self, row: tuple, on_commit: Callable[[], None] | None = None, *, parts: int = 0
+        self, row: tuple, on_commit: Callable[[], None] | None = None, *, parts: int = 0,
+        campaign: int | None = None,
     ) -> None:
         """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
         status is stored (the dispatcher frees the message's in-flight slot then). `parts` is
@@ -144,6 +148,8 @@ class Writer:
         self._buffer.statuses.append(row)
         if parts == 1:
             self._buffer.single.add(row[0])
+        if campaign is not None:
+            self._buffer.campaigns[row[0]] = campaign
         if on_commit is not None:
             self._buffer.committed.append(on_commit)
         self._added()
@@ -243,28 +249,41 @@ class Writer:
         return True
 
     async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
-        changes: list[StatusChange] = []
-        latencies: list[float] = []
         plain, receipted, folded = _fold(batch.parts, batch.receipts)
         statuses, touched = _settle_single(batch, receipted)
+        leftover = [row for key, (row, _) in batch.receipts.items() if key not in folded]
         sweep, self._orphan_sweep = self._orphan_sweep, False
+        take_orphans = sweep or (bool(batch.parts) and self._orphans_possible)
+        latencies = [
+            (row[11] - row[6]).total_seconds() for row in receipted if row[2] in _FINAL_RECEIPT
+        ]
+        # Statuses of messages that settling may move wait for it; the others go at once.
+        early = [r for r in statuses if r[0] not in touched] if touched else statuses
+        late = [r for r in statuses if r[0] in touched] if touched else []
+        campaigns = batch.campaigns
+        needed = getattr(self._on_changes, "needed", None)
+        hook_quiet = self._on_changes is None or (
+            needed is not None and not needed(campaigns.get(r[0]) for r in early)
+        )
+        if not (leftover or take_orphans or touched) and hook_quiet:
+            # The common flush: one statement, atomic on its own, no transaction round trips.
+            async with self._db.acquire() as conn:
+                moved = await store.write_results(conn, plain, receipted, early)
+            return _changes(early, moved, campaigns), latencies, 0
+        changes: list[StatusChange] = []
         async with self._db.acquire() as conn, conn.transaction():
-            await store.record_submit_results(conn, plain)
-            await store.record_receipted_results(conn, receipted)
-            latencies.extend(
-                (row[11] - row[6]).total_seconds() for row in receipted
-                if row[2] in _FINAL_RECEIPT
-            )
-            receipts = [row for key, (row, _) in batch.receipts.items() if key not in folded]
+            moved = await store.write_results(conn, plain, receipted, early)
+            changes.extend(_changes(early, moved, campaigns))
+            receipts = leftover
             taken = 0
-            if sweep or (batch.parts and self._orphans_possible):
+            if take_orphans:
                 orphans = await store.take_matching_orphans(conn)
                 taken = len(orphans)
-                receipts[:0] = [
+                receipts = [
                     ReceiptRow(o["bind"], o["canonical_id"], o["state"], o["receipt_state"],
                                o["receipt_error"], o["network_error"], o["received_at"])
                     for o in orphans
-                ]
+                ] + leftover
             parked = 0
             if receipts:
                 found = await store.apply_receipts(conn, [r.row() for r in receipts])
@@ -279,26 +298,23 @@ class Writer:
                     receipt = receipts[f["pos"] - 1]
                     if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
                         latencies.append((receipt.at - f["submitted_at"]).total_seconds())
-            # Settle before the dispatcher's statuses: a message whose receipts came in this
-            # flush goes straight to its final status; the dispatcher's 'sent' for it is
-            # dropped (its compare-and-set would find the message moved on anyway).
+            # Settle before the late statuses: a message whose receipts came in this flush goes
+            # straight to its final status; the dispatcher's 'sent' for it is dropped.
             settled: set[int] = set()
             if touched:
                 at = max(r.at for r, _ in batch.receipts.values()) if batch.receipts else None
-                moved = await self._settle(conn, touched, at or receipts[-1].at)
-                changes.extend(moved)
-                settled = {c.message_id for c in moved}
-            if statuses:
-                rows = [r for r in statuses if r[0] not in settled] if settled else statuses
-                moved_ids = await store.set_message_statuses(conn, rows)
-                changes.extend(
-                    StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in rows if r[0] in moved_ids
-                )
+                moved_now = await self._settle(conn, touched, at or receipts[-1].at)
+                changes.extend(moved_now)
+                settled = {c.message_id for c in moved_now}
+            late = [r for r in late if r[0] not in settled]
+            if late:
+                moved = await store.write_results(conn, (), (), late)
+                changes.extend(_changes(late, moved, campaigns))
             if changes and self._on_changes is not None:
                 await self._on_changes(conn, changes)
         if parked:
             self._orphans_possible = True
-        elif taken == 0 and (sweep or batch.parts):
+        elif taken == 0 and take_orphans:
             self._orphans_possible = False
         return changes, latencies, parked
 
@@ -306,7 +322,7 @@ class Writer:
         """Move messages to the status their parts now imply (reference 5.7)."""
         if not message_ids:
             return []
-        rows = []
+        rows, campaigns = [], {}
         for r in await store.message_part_states(conn, sorted(message_ids)):
             if is_final(MESSAGE, r["status"]):
                 continue
@@ -319,8 +335,17 @@ class Writer:
             if new != r["status"]:
                 reason = _reason(new, r["part_states"])
                 rows.append((r["id"], r["status"], new, reason, None, at))
-        moved = await store.set_message_statuses(conn, rows)
-        return [StatusChange(r[0], r[1], r[2], r[3], r[5]) for r in rows if r[0] in moved]
+                campaigns[r["id"]] = r["campaign_id"]
+        moved = await store.write_results(conn, (), (), rows)
+        return _changes(rows, moved, campaigns)
+
+
+def _changes(
+    rows: Sequence[tuple], moved: set[int], campaigns: Mapping[int, int]
+) -> list[StatusChange]:
+    """The status rows that took effect, as changes for the callbacks hook and metrics."""
+    return [StatusChange(r[0], r[1], r[2], r[3], r[5], campaigns.get(r[0]))
+            for r in rows if r[0] in moved]
 
 
 def _reason(status: str, part_states: Sequence[str]) -> str | None:

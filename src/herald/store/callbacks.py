@@ -53,3 +53,11 @@ async def failed(
 
 async def outbox_depth(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(queries.callback_outbox_depth))
+
+
+async def campaigns_with_callback(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int]
+) -> set[int]:
+    """Which of these campaigns have a per-message callback URL."""
+    rows = await conn.fetch(queries.campaigns_with_callback, list(campaign_ids))
+    return {r["id"] for r in rows}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -29,30 +30,24 @@ async def dispatch_context(
     return await conn.fetch(queries.dispatch_context, list(campaign_ids))
 
 
-async def record_submit_results(conn: asyncpg.Connection, rows: Sequence[tuple]) -> int:
-    """rows: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
-    bind's receipt group)."""
-    if not rows:
-        return 0
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    return len(await conn.fetch(queries.record_submit_results, *columns))
+def _columns(rows: Sequence[tuple], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-async def record_receipted_results(conn: asyncpg.Connection, rows: Sequence[tuple]) -> int:
-    """Results whose receipt came in the same flush: the record_submit_results columns
-    (with the receipt's state) then receipt_state, receipt_error, network_error, receipt_at."""
-    if not rows:
-        return 0
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    return len(await conn.fetch(queries.record_receipted_results, *columns))
+async def write_results(
+    conn: asyncpg.Connection, results: Sequence[tuple], receipted: Sequence[tuple],
+    statuses: Sequence[tuple],
+) -> set[int]:
+    """One statement for a flush's writes; the ids of the messages whose status moved.
 
-
-async def set_message_statuses(conn: asyncpg.Connection, rows: Sequence[tuple]) -> set[int]:
-    """rows: (id, expected, status, reason, not_before, at). Returns the ids that moved."""
-    if not rows:
-        return set()
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    return {r["id"] for r in await conn.fetch(queries.set_message_statuses, *columns)}
+    results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
+    bind's receipt group); receipted: the same, then receipt_state, receipt_error,
+    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at)."""
+    rows = await conn.fetch(
+        queries.write_results,
+        *_columns(results, 8), *_columns(receipted, 12), *_columns(statuses, 6),
+    )
+    return {r["id"] for r in rows}
 
 
 async def message_part_states(

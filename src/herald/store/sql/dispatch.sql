@@ -59,3 +59,6 @@ LIMIT $2;
 -- name: notify_events
 -- Tell every listening herald process (and tests) what changed: a JSON payload.
 SELECT pg_notify('herald_events', $1);
+
+-- name: campaigns_with_callback
+SELECT id FROM campaigns WHERE id = ANY($1::bigint[]) AND callback_url IS NOT NULL;

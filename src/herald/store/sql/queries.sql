@@ -192,58 +192,59 @@ FROM claimed c
 LEFT JOIN parts p ON p.message_id = c.id AND p.state = 'pending'
 ORDER BY c.id, p.seq;
 
--- name: record_submit_results
--- Batched submit_sm_resp results, each with the receipt group of the bind that sent it
--- (receipts are matched on it). part table: (pending, accept) -> submitted,
--- (pending, refuse) -> refused, (pending, retry) -> pending, (pending, lose) -> unknown.
-UPDATE parts p
-SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
-    command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
-FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
-            $7::timestamptz[], $8::text[])
-     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind)
-WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
-RETURNING p.message_id, p.seq;
-
--- name: record_receipted_results
--- Submit results whose receipt arrived in the same flush: the part is written once, with both
--- (fast carriers, and receipts that overtake their submit_sm_resp).
--- part table: (pending, accept) -> submitted, then (submitted, <receipt state>), in one write.
-UPDATE parts p
-SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
-    command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
-    receipt_state = r.receipt_state, receipt_error = r.receipt_error,
-    network_error = r.network_error, receipt_at = r.receipt_at
-FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
-            $7::timestamptz[], $8::text[], $9::smallint[], $10::text[], $11::text[],
-            $12::timestamptz[])
-     AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind,
-          receipt_state, receipt_error, network_error, receipt_at)
-WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
-RETURNING p.message_id, p.seq;
-
--- name: set_message_statuses
--- Batched compare-and-set of message statuses: each row moves from its expected status to
--- the new one (decided with the message table) with the reason that goes with it (NULL
--- clears an earlier one, e.g. quiet_hours once sent); leaving 'sending' clears the lease.
-UPDATE messages m
-SET status = r.status,
-    reason = r.reason,
-    not_before = coalesce(r.not_before, m.not_before),
-    lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
-    lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
-    sent_at = CASE WHEN r.status = 'sent' THEN r.at ELSE m.sent_at END,
-    done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
-                   THEN r.at ELSE m.done_at END
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-            $6::timestamptz[])
-     AS r(id, expected, status, reason, not_before, at)
-WHERE m.id = r.id AND m.status = r.expected
-RETURNING m.id;
+-- name: write_results
+-- One flush's writes in one statement (atomic on its own, so the common flush needs no
+-- explicit transaction): submit_sm_resp results ($1-$8), results whose receipt arrived in the
+-- same flush ($9-$20: the part is written once, with both), and message statuses as a batched
+-- compare-and-set ($21-$26; each row moves from its expected status to the new one with the
+-- reason that goes with it; leaving 'sending' clears the lease). Returns the messages moved.
+-- part table: (pending, accept) -> submitted, (pending, refuse) -> refused,
+-- (pending, retry) -> pending, (pending, lose) -> unknown; then (submitted, <receipt state>).
+WITH results AS (
+    UPDATE parts p
+    SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
+        command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
+    FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
+                $7::timestamptz[], $8::text[])
+         AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind)
+    WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+    RETURNING 1
+),
+receipted AS (
+    UPDATE parts p
+    SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
+        command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
+        receipt_state = r.receipt_state, receipt_error = r.receipt_error,
+        network_error = r.network_error, receipt_at = r.receipt_at
+    FROM unnest($9::bigint[], $10::smallint[], $11::text[], $12::text[], $13::text[],
+                $14::integer[], $15::timestamptz[], $16::text[], $17::smallint[], $18::text[],
+                $19::text[], $20::timestamptz[])
+         AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind,
+              receipt_state, receipt_error, network_error, receipt_at)
+    WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+    RETURNING 1
+),
+moved AS (                    -- message table: the row the caller decided on
+    UPDATE messages m
+    SET status = r.status,
+        reason = r.reason,
+        not_before = coalesce(r.not_before, m.not_before),
+        lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
+        lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
+        sent_at = CASE WHEN r.status = 'sent' THEN r.at ELSE m.sent_at END,
+        done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
+                       THEN r.at ELSE m.done_at END
+    FROM unnest($21::bigint[], $22::text[], $23::text[], $24::text[], $25::timestamptz[],
+                $26::timestamptz[])
+         AS r(id, expected, status, reason, not_before, at)
+    WHERE m.id = r.id AND m.status = r.expected
+    RETURNING m.id
+)
+SELECT id FROM moved;
 
 -- name: message_part_states
 -- Current status and part states of messages $1, to settle them (states.settle_message).
-SELECT m.id, m.status, array_agg(p.state ORDER BY p.seq) AS part_states
+SELECT m.id, m.status, m.campaign_id, array_agg(p.state ORDER BY p.seq) AS part_states
 FROM messages m JOIN parts p ON p.message_id = m.id
 WHERE m.id = ANY($1::bigint[])
 GROUP BY m.id;
