@@ -234,13 +234,13 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 1, NOW, lease)
         # ... then it died with `untouched` leased: it may have gone out.
 
-        assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None) == []  # live
+        assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None, False) == []  # live
         later = lease + timedelta(seconds=1)
-        reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None)
+        reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, False)
         # policy mark_unknown: unknown, never re-sent blindly
         assert {r["id"]: r["status"] for r in reclaimed} == {untouched: "unknown"}
         await conn.fetch(queries.claim_due_messages, "dead-too", 1, NOW, lease)
-        requeued = await conn.fetch(queries.requeue_expired_leases, later, 10, None)
+        requeued = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, True)
         # policy resend: queued again (its parts already accepted would not be resent)
         assert {r["id"]: r["status"] for r in requeued} == {written: "queued"}
         untouched = written

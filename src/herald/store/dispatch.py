@@ -92,8 +92,7 @@ async def reclaim_expired_leases(
     conn: asyncpg.Connection, now: datetime, limit: int, resend: bool, owner: str | None = None
 ) -> list[asyncpg.Record]:
     """Expired leases, and every lease of `owner` when given (that process restarted)."""
-    query = queries.requeue_expired_leases if resend else queries.reclaim_expired_leases
-    return await conn.fetch(query, now, limit, owner)
+    return await conn.fetch(queries.reclaim_expired_leases, now, limit, owner, resend)
 
 
 async def notify_events(conn: asyncpg.Connection, payload: str) -> None:

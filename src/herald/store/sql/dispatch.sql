@@ -1,5 +1,5 @@
--- Named queries of the send path beside queries.sql: dispatch context, lease recovery under
--- the resend policy, completion of batches and campaigns, due campaigns.
+-- Named queries of the send path beside queries.sql: dispatch context, completion of batches
+-- and campaigns, due campaigns, events, which campaigns want callbacks.
 
 -- name: dispatch_context
 -- Per campaign, what sending needs: the sender as a source address, quiet hours, callbacks.
@@ -7,26 +7,6 @@ SELECT c.id, c.account_id, c.respect_quiet_hours, c.quiet_hours, c.callback_url,
        s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = ANY($1::bigint[]);
-
--- name: requeue_expired_leases
--- Policy 'resend': leases of dispatchers that died ($1 = now), or of owner $3 restarted, go
--- back to the queue whether or not a part reached a bind; parts already accepted keep their
--- state and are not resent.
--- message table: (sending, release) -> queued
-WITH expired AS (
-    SELECT m.id
-    FROM messages m
-    WHERE m.status = 'sending'                                -- messages_lease_idx
-      AND (m.lease_expires < $1 OR m.lease_owner = $3)
-    ORDER BY m.lease_expires
-    LIMIT $2
-    FOR UPDATE OF m SKIP LOCKED
-)
-UPDATE messages m
-SET status = 'queued', lease_owner = NULL, lease_expires = NULL
-FROM expired e
-WHERE m.id = e.id
-RETURNING m.id, m.status;
 
 -- name: finish_batches
 -- Batches whose every message is final (each probe uses one of the partial status indexes).

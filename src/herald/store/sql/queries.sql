@@ -250,11 +250,12 @@ WHERE m.id = ANY($1::bigint[])
 GROUP BY m.id;
 
 -- name: reclaim_expired_leases
--- Policy 'mark_unknown': leases of dispatchers that died ($1 = now), or every lease of owner
--- $3 (this process's name, restarted after a crash). A dispatcher hands what it claims to its
--- binds at once, so a leased message may have gone out: it becomes unknown, never re-sent
--- blindly. At most the in-flight window is leased at any time, so at most that many.
--- message table: (sending, lose) -> unknown
+-- Leases of dispatchers that died ($1 = now), or every lease of owner $3 (this process's name,
+-- restarted after a crash). A dispatcher hands what it claims to its binds at once, so a
+-- leased message may have gone out. Policy mark_unknown ($4 false): it becomes unknown, never
+-- re-sent blindly. Policy resend ($4 true): it goes back to the queue (parts already accepted
+-- keep their state and are not resent). At most the in-flight window is leased at any time.
+-- message table: (sending, lose) -> unknown | (sending, release) -> queued
 WITH expired AS (
     SELECT m.id
     FROM messages m
@@ -265,7 +266,9 @@ WITH expired AS (
     FOR UPDATE OF m SKIP LOCKED
 )
 UPDATE messages m
-SET status = 'unknown', reason = 'lease_expired', done_at = $1,
+SET status = CASE WHEN $4 THEN 'queued' ELSE 'unknown' END,
+    reason = CASE WHEN $4 THEN m.reason ELSE 'lease_expired' END,
+    done_at = CASE WHEN $4 THEN m.done_at ELSE $1 END,
     lease_owner = NULL, lease_expires = NULL
 FROM expired e
 WHERE m.id = e.id
