@@ -61,8 +61,8 @@ class _Flight:
     """One claimed message while its parts are out."""
 
     __slots__ = (
-        "attempts", "campaign", "group", "id", "not_sent", "part_count", "refused", "retry",
-        "unknown", "waiting", "weight",
+        "attempts", "campaign", "group", "handed_at", "id", "not_sent", "part_count", "refused",
+        "retry", "unknown", "waiting", "weight",
     )
 
     def __init__(
@@ -71,6 +71,7 @@ class _Flight:
     ) -> None:
         self.id = message_id
         self.campaign = campaign
+        self.handed_at: datetime | None = None  # when its parts went to the bind
         self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
         self.group = group  # the bind's receipt group, stored with each part's result
@@ -257,6 +258,10 @@ class Dispatcher:
         link = self._links[bind]
         flight = _Flight(message["id"], message["campaign_id"], message["attempts"],
                          self._groups.get(bind, bind), len(parts), message["part_count"])
+        # A part's submitted_at is when it was handed to the bind: the submit-to-receipt
+        # latency then counts time waiting for the window, and no receipt read in the same
+        # chunk as its response can seem to come first.
+        flight.handed_at = self._clock()
         self._in_flight += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = self._validity.get(bind, "")
@@ -276,17 +281,18 @@ class Dispatcher:
             log.exception("submit of message %s part %s failed", flight.id, seq)
             result = SubmitResult(SubmitOutcome.NOT_SENT)
         now = self._clock()
+        handed = flight.handed_at or now
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             self._writer.record_part((flight.id, seq, "submitted", result.message_id,
-                                      result.canonical_id, result.command_status, now,
+                                      result.canonical_id, result.command_status, handed,
                                       flight.group))
         elif outcome is SubmitOutcome.REJECTED:
             self._writer.record_part((flight.id, seq, "refused", None, None,
-                                      result.command_status, now, flight.group))
+                                      result.command_status, handed, flight.group))
             flight.refused = result.status_name or f"0x{result.command_status:08X}"
         elif outcome is SubmitOutcome.UNKNOWN and self._config.unknown_policy == "mark_unknown":
-            self._writer.record_part((flight.id, seq, "unknown", None, None, None, now,
+            self._writer.record_part((flight.id, seq, "unknown", None, None, None, handed,
                                       flight.group))
             flight.unknown = True
         elif outcome is SubmitOutcome.NOT_SENT:
