@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import gsm0338  # noqa: F401  (registers 'gsm03.38', the oracle for "is this text GSM-7")
 import regex
 from hypothesis import event, given, settings
@@ -9,9 +11,10 @@ from hypothesis import strategies as st
 
 from herald.errors import InvalidTextError, TooManyPartsError
 from herald.text import decode_message, encode_message, transcode
+from herald.text.graphemes import boundary_at_or_before, may_join
 from herald.text.national import CODECS
 from herald.text.reassemble import parse_tlvs, parse_udh
-from herald.text.segment import gsm7_capacity, ucs2_capacity
+from herald.text.segment import gsm7_capacity, split_utf16, ucs2_capacity
 
 CLUSTER = regex.compile(r"\X")
 
@@ -206,3 +209,78 @@ def test_part_limit(extra: int, char: str) -> None:
         assert "256 parts" in str(exc) or "257 parts" in str(exc)
     else:
         raise AssertionError("more than 255 parts accepted")
+
+
+def _whole_text_split_utf16(text: str, data: bytes, cap: int) -> list[bytes]:
+    """split_utf16 as it was before it looked at the cuts only: it scanned the whole text for
+    joiners and re-encoded every part. Kept as the oracle that the cheaper split cuts at the same
+    places."""
+    n, room, chunks, start = len(data), 2 * cap, [], 0
+    if not may_join(text, has_astral=n != 2 * len(text)):
+        while start < n:
+            end = start + room
+            if end >= n:
+                end = n
+            elif 0xD8 <= data[end - 2] <= 0xDB or (
+                data[end - 2 : end] == b"\x00\r" and data[end : end + 2] == b"\x00\n"
+            ):
+                end -= 2
+            chunks.append(data[start:end])
+            start = end
+        return chunks
+    first = 0
+    while start < n:
+        if start + room >= n:
+            end_point = len(text)
+        else:
+            limit = first + len(data[start : start + room].decode("utf-16-be", "ignore"))
+            end_point = boundary_at_or_before(text, limit, first)
+            if end_point <= first:
+                end_point = limit
+        end = start + len(text[first:end_point].encode("utf-16-be"))
+        chunks.append(data[start:end])
+        start, first = end, end_point
+    return chunks
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXTS, st.integers(2, 70))
+def test_split_utf16_cuts_where_the_whole_text_split_did(text: str, cap: int) -> None:
+    text = text.replace("\ud800", "").replace("\udfff", "")
+    data = text.encode("utf-16-be")
+    expected = _whole_text_split_utf16(text, data, cap)
+    if len(expected) > 255:
+        return
+    assert split_utf16(text, data, cap) == expected
+
+
+def _charmap_compact(codec, text: str) -> bytes | None:
+    """SeptetCodec.encode_compact as it was: every non-ASCII text through the C charmap."""
+    try:
+        data = codecs.charmap_encode(text, "strict", codec._map)[0].translate(codec._fix)
+    except UnicodeEncodeError:
+        return None
+    return None if not data.isascii() and 0x9B in data else data
+
+
+# Every character some table carries, and a few no table does (Latin-1 ones among them).
+TABLE_CHARS = sorted(set().union(*(codec.chars for codec in CODECS.values())))
+CODEC_TEXTS = st.text(st.sampled_from(TABLE_CHARS) | st.sampled_from("ëÿ\x00\x1b😜Я\ud800"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(CODEC_TEXTS)
+def test_every_codec_encodes_as_its_charmap_does(text: str) -> None:
+    """The Latin-1 fast path of SeptetCodec.encode_compact gives what the C charmap alone gave."""
+    for codec in CODECS.values():
+        assert codec.encode_compact(text) == _charmap_compact(codec, text)
+
+
+def test_every_codec_encodes_each_character_as_its_charmap_does() -> None:
+    contexts = ("{}", "ab{}cd", "é{}", "{}Ş", "{}€")  # ASCII, Latin-1 and charmap neighbours
+    for code in [*range(0x3000), *range(0x1F600, 0x1F650)]:
+        char = chr(code)
+        for codec in CODECS.values():
+            for context in contexts:
+                text = context.format(char)
+                assert codec.encode_compact(text) == _charmap_compact(codec, text), (codec, text)

@@ -9,8 +9,9 @@ costs about 0.2 us per character. Almost every text needs none of it: two code p
 share a cluster if one of them has one of the grapheme classes Extend, ZWJ, SpacingMark,
 Prepend, Regional_Indicator or Hangul jamo L/V/T (or they are CR LF, which the splitters handle
 themselves). `_JOINER_RANGES` lists those code points (generated from `regex`, checked against
-it by tests/unit/test_graphemes.py): a text without any is split per code point at C speed, and
-otherwise `\\X` only runs on the few code points around each cut.
+it by tests/unit/test_graphemes.py). A splitter looks only at the two code points at each cut
+(`surely_boundary`, two set lookups); `\\X` runs only on the few code points before a cut that
+has a joiner or CR LF beside it (`boundary_at_or_before`), never over the whole text.
 """
 
 from __future__ import annotations
@@ -114,11 +115,11 @@ def may_join(text: str, has_astral: bool = True) -> bool:
     return has_astral and any(m[0] in JOINER_CHARS for m in _ASTRAL.finditer(text))
 
 
-def _surely_boundary(text: str, i: int) -> bool:
+def surely_boundary(text: str, i: int) -> bool:
     """True if UAX #29 breaks between text[i-1] and text[i] whatever the context.
 
     Every rule that joins two code points needs a joiner on one side (or is CR x LF), so a
-    position with no joiner either side is a boundary.
+    position with no joiner either side is a boundary. Needs 0 < i < len(text).
     """
     before, after = text[i - 1], text[i]
     if before == "\r" and after == "\n":
@@ -137,7 +138,7 @@ def boundary_at_or_before(text: str, limit: int, floor: int) -> int:
     if limit >= len(text):
         return len(text)
     safe = limit
-    while safe > floor and not _surely_boundary(text, safe):
+    while safe > floor and not surely_boundary(text, safe):
         safe -= 1
     if safe == limit:
         return limit

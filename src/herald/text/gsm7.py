@@ -6,10 +6,10 @@ count: `len(encoded)` is what the message costs.
 
 `SeptetCodec` is one locking table plus one single-shift table; the default pair lives here and
 the national pairs in `national.py`. Encoding avoids Python-level loops (this runs once per
-recipient): ASCII text goes through `bytes.translate`, other text through a C charmap. Both map
-each character to its code, a single-shift character to the sentinel `0x80 | code`, and an
-unencodable ASCII character to `_BAD`; only when sentinels appear does a regex expand them into
-escape pairs.
+recipient): Latin-1 text (so ASCII too) goes through `bytes.translate`, other text through a C
+charmap. Both map each character to its code, a single-shift character to the sentinel
+`0x80 | code`, and an unencodable Latin-1 character to `_BAD`; only when sentinels appear are
+they expanded into escape pairs.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class SeptetCodec:
     """One locking-shift table (128 characters, by code) and one single-shift table."""
 
     __slots__ = (
-        "_decode", "_expansions", "_fix", "_map", "_shift_decode", "ascii_table", "chars",
+        "_decode", "_expansions", "_fix", "_map", "_shift_decode", "chars", "latin1_table",
         "locking", "shift",
     )  # fmt: skip
 
@@ -75,12 +75,13 @@ class SeptetCodec:
             codes.setdefault(char, _SHIFT | code)  # the locking table wins: 1 septet, not 2
         self.chars = frozenset(codes)
 
-        ascii_table = bytearray([_BAD]) * 256
+        latin1_table = bytearray([_BAD]) * 256
         for char, code in codes.items():
-            if char.isascii():
-                ascii_table[ord(char)] = code
-        #: bytes.translate table for ASCII text: code, 0x80 | single-shift code, or 0x9B (bad)
-        self.ascii_table = bytes(ascii_table)
+            if char <= "\xff":
+                latin1_table[ord(char)] = code
+        #: bytes.translate table for Latin-1 (so also ASCII) text: code, 0x80 | single-shift
+        #: code, or 0x9B (bad)
+        self.latin1_table = bytes(latin1_table)
 
         # codecs.charmap_build gives a fast C EncodingMap only if position 0 holds U+0000. NUL
         # is never valid, so it sits at 0 (fixed to _BAD afterwards) and the character of code
@@ -108,13 +109,16 @@ class SeptetCodec:
         None if a character is not in these tables. `expand` turns it into septets; its length
         plus its count of octets above 0x7F is the septet cost.
         """
-        if text.isascii():
-            data = text.encode("ascii").translate(self.ascii_table)
+        # Errors are dropped ("ignore") and noticed by the length: an exception costs more than
+        # the whole encoding, and most UCS-2 texts come through here first.
+        data = text.encode("latin-1", "ignore")
+        if len(data) == len(text):
+            data = data.translate(self.latin1_table)
         else:
-            try:
-                data = codecs.charmap_encode(text, "strict", self._map)[0].translate(self._fix)
-            except UnicodeEncodeError:
+            data = codecs.charmap_encode(text, "ignore", self._map)[0]
+            if len(data) != len(text):
                 return None
+            data = data.translate(self._fix)
         if data.isascii() or _BAD not in data:
             return data
         return None
