@@ -56,3 +56,14 @@ def test_main_prints_the_report(bench, capsys, monkeypatch) -> None:
     out = capsys.readouterr().out
     for needle in ("recipients/s", "messages/s", "ratio", "whole pipeline", "encode+segment"):
         assert needle in out
+
+
+def test_runs_and_a_smaller_baseline_sample(bench, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(bench, "pin_to_one_core", lambda: "not pinned (test)")
+    args = bench._args(["300", "--runs", "1", "--baseline-recipients", "100"])
+    assert (args.recipients, args.runs, args.baseline_recipients) == (300, 1, 100)
+    assert bench._args([]).runs == bench.RUNS
+    bench.main(args.recipients, args.runs, args.baseline_recipients)
+    out = capsys.readouterr().out
+    assert "median of 1 runs" in out and "baseline on the first 100" in out
+    assert "ratio" in out
