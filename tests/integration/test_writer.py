@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 
@@ -214,4 +215,30 @@ async def test_the_orphan_sweep_matches_orphans_parked_by_another_process(
     assert await status_of(database, m1) == ("sent", None)
     writer.sweep_orphans()  # maintenance's periodic sweep
     assert await writer.flush()
+    assert await status_of(database, m1) == ("delivered", None)
+
+
+async def test_an_idle_writer_still_runs_the_orphan_sweep(database: Database) -> None:
+    writer = Writer(database, metrics=Metrics())
+    (m1,) = await claimed(database, ["idle"])
+    writer.record_part(accepted(m1, 1, "I1"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    assert await writer.flush()
+    async with database.acquire() as conn:
+        await store.park_orphan_receipts(conn, [
+            ("a", "I1", "delivered", 2, "000", None, {"id": "I1"}, NOW)])
+    stop = asyncio.Event()
+    flushes = [0]
+    original = writer.flush
+
+    async def counted() -> bool:
+        flushes[0] += 1
+        done = await original()
+        stop.set()  # one flush is enough: stop the loop after it
+        return done
+
+    writer.flush = counted  # type: ignore[method-assign]
+    writer.sweep_orphans()  # nothing buffered: the sweep alone must make it flush
+    await asyncio.wait_for(writer.run(stop), 10)
+    assert flushes[0] >= 1
     assert await status_of(database, m1) == ("delivered", None)

@@ -64,7 +64,7 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("campaigns", "committed", "done", "parts", "receipts", "single", "statuses")
+    __slots__ = ("campaigns", "committed", "parts", "receipts", "single", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -72,7 +72,6 @@ class _Buffer:
         # One receipt per (bind, canonical id): a final state beats an intermediate one,
         # otherwise the later receipt wins. Every sender's future resolves at the flush.
         self.receipts: dict[tuple[str, str], tuple[ReceiptRow, list[asyncio.Future[None]]]] = {}
-        self.done: list[asyncio.Future[None]] = []
         self.committed: list[Callable[[], None]] = []  # run after the commit, in order
         self.single: set[int] = set()  # single-part messages among `statuses`
         self.campaigns: dict[int, int] = {}  # message id -> campaign id, when known
@@ -90,7 +89,6 @@ class _Buffer:
                 self.receipts[key] = (_latest(row, newer), futures + newer_futures)
             else:
                 self.receipts[key] = (row, futures)
-        self.done[:0] = older.done
         self.committed[:0] = older.committed
         self.single |= older.single
         self.campaigns.update(older.campaigns)
@@ -173,13 +171,6 @@ class Writer:
         self._added()
         return future
 
-    def flushed(self) -> asyncio.Future[None]:
-        """A future that resolves when everything buffered so far is committed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._buffer.done.append(future)
-        self._wake.set()
-        return future
-
     def request_flush(self) -> None:
         """Flush now rather than at the interval (someone is waiting on the result)."""
         self._urgent.set()
@@ -199,7 +190,7 @@ class Writer:
     async def run(self, stop: asyncio.Event) -> None:
         """Flush until `stop` is set, then flush what remains and return."""
         while True:
-            if not self._buffer and not self._buffer.done:
+            if not self._buffer and not self._buffer.committed and not self._orphan_sweep:
                 if stop.is_set():
                     return
                 self._wake.clear()
@@ -214,7 +205,7 @@ class Writer:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
-            if not batch and not batch.done and not batch.committed and not self._orphan_sweep:
+            if not batch and not batch.committed and not self._orphan_sweep:
                 return True
             started = time.perf_counter()
             try:
@@ -241,9 +232,6 @@ class Writer:
             for future in futures:
                 if not future.done():
                     future.set_result(None)
-        for future in batch.done:
-            if not future.done():
-                future.set_result(None)
         for callback in batch.committed:
             callback()
         return True
