@@ -158,10 +158,6 @@ class CallbackGate:
             await enqueue_message_callbacks(conn, wanted)
 
 
-# The plain hook, without the cache (tests, one-off callers).
-enqueue_status_changes = enqueue_message_callbacks
-
-
 async def enqueue_campaigns_completed(conn: Any, campaigns: Iterable[Mapping[str, Any]]) -> None:
     """Maintenance's hook for campaigns it completed (rows with id, account_id, name,
     campaign_callback_url): a 'completed' callback each, with the final counters."""
