@@ -212,20 +212,18 @@ def _build(
     else:
         cap = ucs2_capacity(udh_octets)
         chunks = split_utf16(text, data, cap)
-    units = tuple(map(len, chunks)) if gsm else tuple([len(chunk) >> 1 for chunk in chunks])
-    chars_left = cap - units[-1]
-
+    unit_octets = 1 if gsm else 2
     if concat == "payload":  # one submit; the SMSC splits it as the handset will receive it
         part = make_part(b"", message_payload_tlv(udhl + data))
         return _message(
-            encoding, dcs, esm, (part,), (units_total,), (0,), len(chunks), chars_left,
-            national, text, ucs2_source,
+            encoding, dcs, esm, (part,), (units_total,), (0,), len(chunks),
+            cap - len(chunks[-1]) // unit_octets, national, text, ucs2_source,
         )  # fmt: skip
-    parts, sm_lengths = concatenate(chunks, concat, reference, ies)
+    parts, sm_lengths, units = concatenate(chunks, concat, reference, ies, unit_octets)
     if concat != "sar":
         esm = ESM_UDHI
     return _message(
-        encoding, dcs, esm, parts, units, sm_lengths, len(parts), chars_left, national,
+        encoding, dcs, esm, parts, units, sm_lengths, len(parts), cap - units[-1], national,
         text, ucs2_source,
     )  # fmt: skip
 

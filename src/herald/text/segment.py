@@ -168,20 +168,22 @@ def message_payload_tlv(value: bytes) -> bytes:
 
 
 def concatenate(
-    chunks: list[bytes], concat: str, reference: int, ies: bytes
-) -> tuple[tuple[Part, ...], tuple[int, ...]]:
-    """Parts (and their sm_length) for a multipart message; `ies` are repeated in every part.
+    chunks: list[bytes], concat: str, reference: int, ies: bytes, unit_octets: int = 1
+) -> tuple[tuple[Part, ...], tuple[int, ...], tuple[int, ...]]:
+    """Parts, their sm_length and their units (chunk octets // `unit_octets`: 1 for septets, 2
+    for UTF-16) for a multipart message; `ies` are repeated in every part.
 
     Header IE order as AOSP SmsHeader.toByteArray: concatenation first, then the shift IEs.
     """
     total = len(chunks)
+    shift = unit_octets >> 1
     if concat == "sar":  # the SMSC builds the concatenation header from the TLVs
         head = bytes((len(ies),)) + ies if ies else b""
         messages = [head + chunk for chunk in chunks]
         parts = tuple(
             make_part(sm, sar_tlvs(reference, total, seq)) for seq, sm in enumerate(messages, 1)
         )
-        return parts, tuple(map(len, messages))
+        return parts, tuple(map(len, messages)), tuple([len(c) >> shift for c in chunks])
     if concat == "udh8":
         head = bytes((5 + len(ies), IEI_CONCAT_8, 3, reference, total))
     else:
@@ -190,6 +192,7 @@ def concatenate(
     # Python function each cost about as much as the work itself (2 parts: 1.9 -> 1.1 us).
     parts: list[Part] = []
     sm_lengths: list[int] = []
+    units: list[int] = []
     for seq, chunk in enumerate(chunks, 1):
         sm = head + _SEQ[seq] + ies + chunk if ies else head + _SEQ[seq] + chunk
         part = _new(_PartSlots)
@@ -198,4 +201,5 @@ def concatenate(
         part.__class__ = Part
         parts.append(part)  # type: ignore[arg-type]
         sm_lengths.append(len(sm))
-    return tuple(parts), tuple(sm_lengths)
+        units.append(len(chunk) >> shift)
+    return tuple(parts), tuple(sm_lengths), tuple(units)
