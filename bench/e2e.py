@@ -22,7 +22,7 @@ Targets (issue 4), on this 2-core machine shared with the simulator and PostgreS
 10k messages/s end to end with every receipt recorded, at least 50% of the raw ceiling, and
 peak RSS under 300 MB for a 1M-recipient campaign (run with --recipients 1000000 --runs 1).
 
-Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 500]
+Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 2000]
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--window", type=int, default=500)
+    parser.add_argument("--window", type=int, default=2000)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args()
     if args.loop == "uvloop":
