@@ -61,6 +61,22 @@ async def scheduled_run_failed(
         await stop_failed_scheduled_run(db, campaign_id, account_id, exc)
 
 
+async def _scheduled_for_edit(conn: Any, campaign_id: int, account_id: int, rule: str) -> Any:
+    """The campaign, locked, if the campaign table lets it be edited (only while scheduled);
+    otherwise campaign_not_scheduled naming its state and `rule`."""
+    row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
+    if row is None:
+        raise campaign_not_found(campaign_id)
+    try:
+        transition(CAMPAIGN, row["status"], "edit")
+    except StateError:
+        raise RequestError(
+            "campaign_not_scheduled", f"campaign {campaign_id} is {row['status']}: {rule}",
+            {"status": row["status"]},
+        ) from None
+    return row
+
+
 def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """A campaigns row (with its sender's address) in the API's field names."""
     reminder = row["reminder"]
@@ -201,18 +217,8 @@ class CampaignService:
         objects, `contacts` and `groups` their lists); file rows stay."""
         intake = self._intake(changes)
         async with self._db.acquire() as conn, conn.transaction():
-            row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
-            if row is None:
-                raise campaign_not_found(campaign_id)
-            try:
-                transition(CAMPAIGN, row["status"], "edit")
-            except StateError:
-                raise RequestError(
-                    "campaign_not_scheduled",
-                    f"campaign {campaign_id} is {row['status']}: only a scheduled campaign "
-                    "can be changed",
-                    {"status": row["status"]},
-                ) from None
+            row = await _scheduled_for_edit(conn, campaign_id, account_id,
+                                            "only a scheduled campaign can be changed")
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
@@ -275,18 +281,8 @@ class CampaignService:
         summary = FileSummary(max_bad=max_bad)
         blacklisted: set[str] = set()
         async with self._db.acquire() as conn, conn.transaction():
-            row = await store.get_campaign(conn, campaign_id, account_id, lock=True)
-            if row is None:
-                raise campaign_not_found(campaign_id)
-            try:
-                transition(CAMPAIGN, row["status"], "edit")
-            except StateError:
-                raise RequestError(
-                    "campaign_not_scheduled",
-                    f"campaign {campaign_id} is {row['status']}: recipients can be added only "
-                    "while it is scheduled",
-                    {"status": row["status"]},
-                ) from None
+            await _scheduled_for_edit(conn, campaign_id, account_id,
+                                      "recipients can be added only while it is scheduled")
             if replace:
                 await store.delete_recipients(conn, campaign_id, [FILE])
             async for chunk in chunks:
