@@ -25,18 +25,6 @@ SESSION_ARGS = ("on_deliver", "on_state", "stats", "connect", "rng")
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[ScriptedSmsc]:
-    server = await ScriptedSmsc().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
 async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[..., Session]]:
     """make(**settings_and_session_kwargs) -> a Session on fake time, closed at the end."""
     made: list[Session] = []

@@ -32,18 +32,6 @@ HEADER = struct.Struct(">IIII")
 
 
 @pytest.fixture
-async def smsc() -> AsyncIterator[ScriptedSmsc]:
-    server = await ScriptedSmsc().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
 async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[..., Session]]:
     made: list[Session] = []
 
