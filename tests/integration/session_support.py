@@ -257,3 +257,9 @@ def submit(session: Session, destination: str = "447700900123", text: bytes = b"
            **fields: Any) -> asyncio.Future:  # fmt: skip
     return session.submit(source_addr="Herald", source_ton=5, source_npi=0,
                           destination_addr=destination, short_message=text, **fields)  # fmt: skip
+
+
+async def bound(session: Session) -> Session:
+    await session.start()
+    await session.wait_bound(5)
+    return session

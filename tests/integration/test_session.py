@@ -4,8 +4,7 @@ receipts, closing. Time is fake (timeouts and throttling happen when the test sa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -16,35 +15,11 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session, SessionSettings
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, ScriptedSmsc, settle, shut, submit
+from .session_support import FakeTime, ScriptedSmsc, bound, settle, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
 UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
-SESSION_ARGS = ("on_deliver", "on_state", "stats", "connect", "rng")
-
-
-@pytest.fixture
-async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[..., Session]]:
-    """make(**settings_and_session_kwargs) -> a Session on fake time, closed at the end."""
-    made: list[Session] = []
-
-    def build(**kwargs: Any) -> Session:
-        session_kwargs = {k: kwargs.pop(k) for k in SESSION_ARGS if k in kwargs}
-        session = Session(smsc.settings(**kwargs), clock=fake.clock, sleep=fake.sleep,
-                          **session_kwargs)  # fmt: skip
-        made.append(session)
-        return session
-
-    yield build
-    for session in made:
-        await shut(session, fake)
-
-
-async def bound(session: Session) -> Session:
-    await session.start()
-    await session.wait_bound(5)
-    return session
 
 
 def receipt(message_id: str, seq_text: str = "DELIVRD") -> Pdu:

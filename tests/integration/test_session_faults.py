@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,36 +22,12 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, Peer, ScriptedSmsc, settle, shut, submit
+from .session_support import FakeTime, Peer, ScriptedSmsc, bound, settle, shut, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
 UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
-SESSION_ARGS = ("on_deliver", "on_state", "stats", "connect", "rng")
 HEADER = struct.Struct(">IIII")
-
-
-@pytest.fixture
-async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[..., Session]]:
-    made: list[Session] = []
-
-    def build(**kwargs: Any) -> Session:
-        session_kwargs = {k: kwargs.pop(k) for k in SESSION_ARGS if k in kwargs}
-        session_kwargs.setdefault("rng", random.Random(3))
-        session = Session(smsc.settings(**kwargs), clock=fake.clock, sleep=fake.sleep,
-                          **session_kwargs)  # fmt: skip
-        made.append(session)
-        return session
-
-    yield build
-    for session in made:
-        await shut(session, fake)
-
-
-async def bound(session: Session) -> Session:
-    await session.start()
-    await session.wait_bound(5)
-    return session
 
 
 async def rebound(session: Session, smsc: ScriptedSmsc, fake: FakeTime, links: int) -> None:
