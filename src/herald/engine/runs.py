@@ -125,8 +125,9 @@ class Runner:
                 # its name, so the tester sees what recipients will get.
                 sample = {label: template.fallbacks.get(label_key(label), f"<{label}>")
                           for label in template.placeholders}
-                for number in campaign["reminder"]["numbers"]:
-                    (message_id,) = await store.reserve_message_ids(conn, 1)
+                numbers = campaign["reminder"]["numbers"]
+                ids = await store.reserve_message_ids(conn, len(numbers))
+                for message_id, number in zip(ids, numbers, strict=True):
                     expander.add(message_id, number, "<Name>", sample, "number")
                 await self._copy(conn, expander)
             else:
