@@ -5,14 +5,16 @@ proposes can be sent."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from herald.errors import RemoteProtocolError
+from herald.smpp import codec
 from herald.smpp.codec import encode
 from herald.smpp.connection import Connection, Role, Violation
 from herald.smpp.framing import PduReader
-from herald.smpp.layouts import CommandId, Tag
+from herald.smpp.layouts import CSTR, LAYOUTS, SM, U8, U16, CommandId, Field, Tag
 from herald.smpp.pdu import Pdu
 
 SEEDS = [
@@ -113,3 +115,88 @@ def test_connection_survives_any_bytes(data: bytes, role: Role, bound: bool) -> 
         except RemoteProtocolError as error:
             assert error.fatal
             return
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> tuple[int, bytes]:
+    """A command id and a mandatory body for it: well formed, or with one field broken (a
+    C-string too long or without its NUL, an sm_length past the end), then maybe cut short."""
+    command_id = draw(st.sampled_from([c for c, layout in LAYOUTS.items() if layout]))
+    layout = LAYOUTS[command_id]
+    broken = draw(st.one_of(st.just(-1), st.integers(0, len(layout) - 1)))
+    out = bytearray()
+    for i, field in enumerate(layout):
+        bad = i == broken
+        if field.kind == U8:
+            out += draw(st.binary(min_size=1, max_size=1))
+        elif field.kind == CSTR:
+            # a broken C-string is just over its maximum, or has no NUL at all
+            size = draw(st.integers(field.size, field.size + 2)) if bad else None
+            text = draw(st.binary(min_size=size or 0, max_size=size or field.size - 1))
+            text = text.replace(b"\0", b"x")
+            out += text if bad and draw(st.booleans()) else text + b"\0"
+        elif field.kind == SM:
+            payload = draw(st.binary(max_size=field.size))
+            length = len(payload)
+            if bad and draw(st.booleans()):  # over the maximum, with the octets to match
+                length = draw(st.integers(field.size + 1, 255))
+                payload = draw(st.binary(min_size=length, max_size=length))
+            elif bad:  # more octets announced than follow
+                length = draw(st.integers(len(payload) + 1, 255))
+            out += bytes((length,)) + payload
+        else:
+            out += draw(st.binary(min_size=2, max_size=4))
+    out += draw(st.binary(max_size=8))  # TLVs or junk after the mandatory fields
+    if draw(st.booleans()):
+        out = out[: draw(st.integers(0, len(out)))]
+    return command_id, bytes(out)
+
+
+@settings(max_examples=600)
+@given(bodies())
+def test_compiled_body_decoders_agree_with_the_field_walker(case: tuple[int, bytes]) -> None:
+    command_id, body = case
+    layout = LAYOUTS[command_id]
+    fast = codec._FAST[command_id](body, 0, len(body))
+    try:
+        walked = codec._walk(body, 0, len(body), layout, command_id, 7)
+    except RemoteProtocolError:
+        assert fast is None  # the walker names the error the fast path stepped back from
+        return
+    assert fast == walked
+
+
+def _field_octets(field: Field, break_it: str | None) -> bytes:
+    if field.kind == U8:
+        return b"\x07"
+    if field.kind == CSTR:
+        if break_it == "over":
+            return b"a" * field.size + b"\0"  # one octet over the maximum
+        return b"a" * (field.size - 1) + (b"" if break_it == "no_nul" else b"\0")
+    if field.kind == SM:
+        if break_it == "over":
+            return bytes((field.size + 1,)) + b"m" * (field.size + 1)
+        return bytes((field.size,)) + b"m" * (field.size - 1 if break_it == "short" else field.size)
+    return b"\0" * (2 if field.kind == U16 else 4)
+
+
+BREAKS = {U8: ["cut"], CSTR: ["over", "no_nul", "cut"], SM: ["over", "short", "cut"]}
+
+
+@pytest.mark.parametrize("command_id", sorted(c for c, layout in LAYOUTS.items() if layout))
+def test_compiled_decoders_step_back_exactly_where_the_walker_raises(command_id: int) -> None:
+    layout = LAYOUTS[command_id]
+    whole = b"".join(_field_octets(f, None) for f in layout)
+    assert codec._FAST[command_id](whole, 0, len(whole)) == codec._walk(
+        whole, 0, len(whole), layout, command_id, 1)
+    for i, field in enumerate(layout):
+        for how in BREAKS.get(field.kind, ["cut"]):
+            head = b"".join(_field_octets(f, None) for f in layout[:i])
+            if how == "cut":
+                body = head  # the body ends before this field
+            else:
+                body = head + _field_octets(field, how) + b"".join(
+                    _field_octets(f, None) for f in layout[i + 1:])
+            assert codec._FAST[command_id](body, 0, len(body)) is None, (field.name, how)
+            with pytest.raises(RemoteProtocolError):
+                codec._walk(body, 0, len(body), layout, command_id, 1)
