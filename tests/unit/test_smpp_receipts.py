@@ -470,7 +470,11 @@ def test_standard_layout_fast_path_agrees_with_the_label_scanner(
     text: str | None,
     gap: str,
 ) -> None:
-    from herald.smpp.receipts import _scan_labels
+    from herald.smpp.receipts import (
+        _scan_labels,
+        scanned_receipt_values,
+        standard_receipt_values,
+    )
 
     message_id, sub, dlvrd, submit = head
     receipt = gap.join(
@@ -486,3 +490,5 @@ def test_standard_layout_fast_path_agrees_with_the_label_scanner(
         + ([] if text is None else [f"text:{text}"])
     )
     assert parse_receipt_text(receipt) == _scan_labels(receipt)
+    # parse_receipt's own fast path: the same values as the tolerant route
+    assert standard_receipt_values(receipt) == scanned_receipt_values(receipt)
