@@ -159,9 +159,9 @@ def _walk(
 def _compile(layout: tuple[Field, ...]) -> Callable[[bytes, int, int], Any]:
     """The same decoding as `_walk`, as straight-line code for one layout (fields unrolled,
     each run of u8 fields bounds-checked once), built once at import: a deliver_sm's fields
-    in 2.0 µs instead of 3.2 µs, and herald reads one per receipt. It returns None where `_walk` would
-    raise, and `_walk` then runs to name the error (tests/property/test_pdu_fuzz.py holds the
-    two to the same result on any bytes)."""
+    in 2.0 µs instead of 3.2 µs, and herald reads one per receipt. It returns None where
+    `_walk` would raise, and `_walk` then runs to name the error (tests/property/
+    test_pdu_fuzz.py holds the two to the same result on any bytes)."""
     lines = ["def decode(data, pos, end):", "    find = data.find"]
     values = []
     i = 0
