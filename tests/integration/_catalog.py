@@ -22,7 +22,8 @@ CATALOG_QUERIES = {
         JOIN pg_class c ON c.oid = a.attrelid
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 100
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+        WHERE c.relnamespace = 'public'::regnamespace
+          AND c.relkind IN ('r', 'v', 'm', 'p', 'c')
           AND a.attnum > 0 AND NOT a.attisdropped
     """,
     "constraints": """

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -30,23 +29,17 @@ async def dispatch_context(
     return await conn.fetch(queries.dispatch_context, list(campaign_ids))
 
 
-def _columns(rows: Sequence[tuple], width: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
 async def write_results(
     conn: asyncpg.Connection, results: Sequence[tuple], receipted: Sequence[tuple],
     statuses: Sequence[tuple],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
 
-    results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
-    bind's receipt group); receipted: the same, then receipt_state, receipt_error,
-    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at)."""
-    rows = await conn.fetch(
-        queries.write_results,
-        *_columns(results, 8), *_columns(receipted, 12), *_columns(statuses, 6),
-    )
+    results: part_result rows (message_id, seq, state, smsc_id, canonical_id, command_status,
+    submitted_at, bind's receipt group); receipted: part_receipted rows, the same then
+    receipt_state, receipt_error, network_error, receipt_at; statuses: status_move rows (id,
+    expected, status, reason, not_before, at). Each kind goes as one array of rows."""
+    rows = await conn.fetch(queries.write_results, results, receipted, statuses)
     return {r["id"] for r in rows}
 
 

@@ -194,19 +194,18 @@ ORDER BY c.id, p.seq;
 
 -- name: write_results
 -- One flush's writes in one statement (atomic on its own, so the common flush needs no
--- explicit transaction): submit_sm_resp results ($1-$8), results whose receipt arrived in the
--- same flush ($9-$20: the part is written once, with both), and message statuses as a batched
--- compare-and-set ($21-$26; each row moves from its expected status to the new one with the
--- reason that goes with it; leaving 'sending' clears the lease). Returns the messages moved.
+-- explicit transaction): submit_sm_resp results ($1, part_result rows), results whose receipt
+-- arrived in the same flush ($2, part_receipted rows: the part is written once, with both),
+-- and message statuses as a batched compare-and-set ($3, status_move rows; each moves from
+-- its expected status to the new one with the reason that goes with it; leaving 'sending'
+-- clears the lease). Returns the messages moved.
 -- part table: (pending, accept) -> submitted, (pending, refuse) -> refused,
 -- (pending, retry) -> pending, (pending, lose) -> unknown; then (submitted, <receipt state>).
 WITH results AS (
     UPDATE parts p
     SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
         command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
-    FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::integer[],
-                $7::timestamptz[], $8::text[])
-         AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind)
+    FROM unnest($1::part_result[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
@@ -216,11 +215,7 @@ receipted AS (
         command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
         receipt_state = r.receipt_state, receipt_error = r.receipt_error,
         network_error = r.network_error, receipt_at = r.receipt_at
-    FROM unnest($9::bigint[], $10::smallint[], $11::text[], $12::text[], $13::text[],
-                $14::integer[], $15::timestamptz[], $16::text[], $17::smallint[], $18::text[],
-                $19::text[], $20::timestamptz[])
-         AS r(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at, bind,
-              receipt_state, receipt_error, network_error, receipt_at)
+    FROM unnest($2::part_receipted[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
@@ -234,9 +229,7 @@ moved AS (                    -- message table: the row the caller decided on
         sent_at = CASE WHEN r.status = 'sent' THEN r.at ELSE m.sent_at END,
         done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
                        THEN r.at ELSE m.done_at END
-    FROM unnest($21::bigint[], $22::text[], $23::text[], $24::text[], $25::timestamptz[],
-                $26::timestamptz[])
-         AS r(id, expected, status, reason, not_before, at)
+    FROM unnest($3::status_move[]) AS r
     WHERE m.id = r.id AND m.status = r.expected
     RETURNING m.id
 )

@@ -258,3 +258,41 @@ CREATE TABLE callback_outbox (
 );
 CREATE INDEX callback_outbox_due_idx ON callback_outbox (next_attempt_at, id)
     WHERE status = 'pending';
+
+-- --- row types of the send path's batched writes ------------------------------------------
+
+-- A flush passes its rows as one array of these per kind rather than one array per column:
+-- the driver then checks each row once instead of each value (bench/e2e.py: 40% less client
+-- CPU per row written). Their fields are in the order herald builds its tuples.
+CREATE TYPE part_result AS (          -- a submit_sm_resp's outcome for one part
+    message_id      bigint,
+    seq             smallint,
+    state           text,
+    smsc_id         text,
+    canonical_id    text,
+    command_status  integer,
+    submitted_at    timestamptz,
+    bind            text
+);
+CREATE TYPE part_receipted AS (       -- the same, with its receipt, when both came in one flush
+    message_id      bigint,
+    seq             smallint,
+    state           text,
+    smsc_id         text,
+    canonical_id    text,
+    command_status  integer,
+    submitted_at    timestamptz,
+    bind            text,
+    receipt_state   smallint,
+    receipt_error   text,
+    network_error   text,
+    receipt_at      timestamptz
+);
+CREATE TYPE status_move AS (          -- a message status compare-and-set
+    id          bigint,
+    expected    text,
+    status      text,
+    reason      text,
+    not_before  timestamptz,
+    at          timestamptz
+);
