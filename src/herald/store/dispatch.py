@@ -29,17 +29,22 @@ async def dispatch_context(
     return await conn.fetch(queries.dispatch_context, list(campaign_ids))
 
 
+_NO_RECEIPT = (None, None, None, None)  # a part_outcome's receipt fields, for a bare result
+
+
 async def write_results(
     conn: asyncpg.Connection, results: Sequence[tuple], receipted: Sequence[tuple],
     statuses: Sequence[tuple],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
 
-    results: part_result rows (message_id, seq, state, smsc_id, canonical_id, command_status,
-    submitted_at, bind's receipt group); receipted: part_receipted rows, the same then
-    receipt_state, receipt_error, network_error, receipt_at; statuses: status_move rows (id,
-    expected, status, reason, not_before, at). Each kind goes as one array of rows."""
-    rows = await conn.fetch(queries.write_results, results, receipted, statuses)
+    results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
+    bind's receipt group); receipted: the same, then receipt_state, receipt_error,
+    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at). Each
+    kind goes as one array of rows (part_outcome, part_outcome, status_move)."""
+    rows = await conn.fetch(
+        queries.write_results, [(*r, *_NO_RECEIPT) for r in results], receipted, statuses
+    )
     return {r["id"] for r in rows}
 
 

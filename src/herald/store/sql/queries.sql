@@ -194,8 +194,8 @@ ORDER BY c.id, p.seq;
 
 -- name: write_results
 -- One flush's writes in one statement (atomic on its own, so the common flush needs no
--- explicit transaction): submit_sm_resp results ($1, part_result rows), results whose receipt
--- arrived in the same flush ($2, part_receipted rows: the part is written once, with both),
+-- explicit transaction): submit_sm_resp results ($1), results whose receipt arrived in the
+-- same flush ($2: the part is written once, with both), both as part_outcome rows,
 -- and message statuses as a batched compare-and-set ($3, status_move rows; each moves from
 -- its expected status to the new one with the reason that goes with it; leaving 'sending'
 -- clears the lease). Returns the messages moved.
@@ -205,7 +205,7 @@ WITH results AS (
     UPDATE parts p
     SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
         command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
-    FROM unnest($1::part_result[]) AS r
+    FROM unnest($1::part_outcome[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
@@ -215,7 +215,7 @@ receipted AS (
         command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
         receipt_state = r.receipt_state, receipt_error = r.receipt_error,
         network_error = r.network_error, receipt_at = r.receipt_at
-    FROM unnest($2::part_receipted[]) AS r
+    FROM unnest($2::part_outcome[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
