@@ -21,11 +21,12 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.receipts import (
     MessageType,
     NetworkError,
+    _scan_labels,
     is_receipt,
     message_type,
     parse_receipt,
-    parse_receipt_text,
     split_receipt_date,
+    standard_receipt_values,
 )
 
 
@@ -150,7 +151,7 @@ def test_capitalised_text_label_and_non_numeric_err() -> None:
 
 
 def test_labels_in_upper_case() -> None:
-    fields = parse_receipt_text("ID:77 SUB:001 DLVRD:001 SUBMIT DATE:2401011200 STAT:EXPIRED")
+    fields = _scan_labels("ID:77 SUB:001 DLVRD:001 SUBMIT DATE:2401011200 STAT:EXPIRED")
     assert fields == {
         "id": "77",
         "sub": "001",
@@ -261,7 +262,7 @@ def test_real_world_receipt_pdu() -> None:
     assert r is not None
     assert (r.message_id, r.state, r.text) == ("38601fa", "DELIVRD", "@$#!%&/:")
     assert r.canonical_id("submit_hex_dlr_dec") == "59113978"
-    text_id = parse_receipt_text(pdu["short_message"].decode())["id"]  # type: ignore[union-attr]
+    text_id = standard_receipt_values(pdu["short_message"].decode())[0]  # type: ignore[union-attr,index]
     assert canonical_receipt_id(text_id, "submit_hex_dlr_dec") == "59113978"
 
 
@@ -470,11 +471,7 @@ def test_standard_layout_fast_path_agrees_with_the_label_scanner(
     text: str | None,
     gap: str,
 ) -> None:
-    from herald.smpp.receipts import (
-        _scan_labels,
-        scanned_receipt_values,
-        standard_receipt_values,
-    )
+    from herald.smpp.receipts import scanned_receipt_values
 
     message_id, sub, dlvrd, submit = head
     receipt = gap.join(
@@ -489,6 +486,5 @@ def test_standard_layout_fast_path_agrees_with_the_label_scanner(
         ]
         + ([] if text is None else [f"text:{text}"])
     )
-    assert parse_receipt_text(receipt) == _scan_labels(receipt)
-    # parse_receipt's own fast path: the same values as the tolerant route
+    # parse_receipt's fast path gives the same values as the tolerant label scanner
     assert standard_receipt_values(receipt) == scanned_receipt_values(receipt)

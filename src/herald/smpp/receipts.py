@@ -155,21 +155,6 @@ _STANDARD = re.compile(
     r"\s+stat:(\S+)\s+err:(\S*)(?:\s+text:(.*))?\s*",
     re.IGNORECASE | re.DOTALL,
 )
-_STANDARD_KEYS = ("id", "sub", "dlvrd", "submitdate", "donedate", "stat", "err", "text")
-
-
-def parse_receipt_text(text: str) -> dict[str, str]:
-    """The receipt text's fields by label: id, sub, dlvrd, submitdate, donedate, stat, err,
-    text. Values are stripped; absent labels are absent."""
-    match = _STANDARD.fullmatch(text)
-    if match is None:
-        return _scan_labels(text)
-    fields = dict(zip(_STANDARD_KEYS, match.groups(), strict=True))
-    if fields["text"] is None:
-        del fields["text"]
-    else:
-        fields["text"] = fields["text"].strip()
-    return fields  # type: ignore[return-value]
 
 
 def _scan_labels(text: str) -> dict[str, str]:
