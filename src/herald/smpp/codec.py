@@ -5,6 +5,8 @@
 - `SubmitSmTemplate`: the hot path. The fields that stay fixed for a run on one bind are
   encoded once, by this same walker; each part then costs one join (about 1 µs, see
   bench/codec.py). A property test holds it byte-equal to `encode`.
+- Decoding reads each layout's mandatory fields with straight-line code generated from the
+  same tables at import (`_compile`), and falls back to the walker to name any error.
 
 Errors: bytes from the peer raise RemoteProtocolError and nothing else, naming the PDU, the
 field and what is wrong, and carrying the answer the PDU is owed (see herald.errors). Values we
