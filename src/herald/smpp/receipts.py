@@ -181,12 +181,12 @@ def _token(value: str | None) -> str | None:
 
 def _count(value: str | None) -> int | None:
     token = _token(value)
-    return int(token) if token is not None and token.isdigit() and token.isascii() else None
+    return None if token is None else _number(token)
 
 
 def _date(value: str | None) -> str | None:
     token = _token(value)
-    return token if token is not None and token.isdigit() and token.isascii() else None
+    return None if token is None else _digits(token)
 
 
 ReceiptValues = tuple[
@@ -219,12 +219,12 @@ def scanned_receipt_values(body: str) -> ReceiptValues:
 
 
 def _digits(token: str) -> str | None:
-    """_date for a value that is one token already."""
+    """ASCII digits only, else None."""
     return token if token.isdigit() and token.isascii() else None
 
 
 def _number(token: str) -> int | None:
-    """_count for a value that is one token already."""
+    """ASCII digits as a number, else None."""
     return int(token) if token.isdigit() and token.isascii() else None
 
 
