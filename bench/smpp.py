@@ -176,8 +176,9 @@ async def run_herald(port: int, n: int, window: int, receipts: bool) -> tuple[fl
 # --- the simulator, in its own process -------------------------------------------------------
 
 
-def start_simulator(loop: str) -> tuple[subprocess.Popen[str], int]:
-    args = [sys.executable, "-m", "herald", "simulate", "--port", "0", "--loop", loop]
+def start_simulator(loop: str, *options: str) -> tuple[subprocess.Popen[str], int]:
+    """`herald simulate` in its own process, with extra command-line options; (it, its port)."""
+    args = [sys.executable, "-m", "herald", "simulate", "--port", "0", "--loop", loop, *options]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
