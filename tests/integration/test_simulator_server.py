@@ -167,6 +167,25 @@ async def test_outcome_mix_and_delay_follow_the_seed() -> None:
     assert await states() == first
 
 
+async def test_delayed_receipts_sharing_a_timer_keep_their_order() -> None:
+    # Delays of 0-4 ms: hundreds of receipts share a handful of millisecond timers.
+    settings = personality_settings(
+        "happy", intermediate="ENROUTE", receipt_delay=Delay.uniform(0.0, 0.004), seed=3
+    )
+    async with Simulator(settings) as sim:
+        esme = await RawEsme.connect(sim.address)
+        await esme.bind()
+        seqs = [esme.submit() for _ in range(200)]
+        ids = [(await esme.response(s))["message_id"] for s in seqs]
+        pdus = await esme.deliveries(400)
+        seen = [(r.message_id, r.state) for p in pdus if (r := parse_receipt(p))]
+        assert sorted(seen) == sorted((i, s) for i in ids for s in ("ENROUTE", "DELIVRD"))
+        # each intermediate notification (due at half the delay) before its final receipt
+        assert all(seen.index((i, "ENROUTE")) < seen.index((i, "DELIVRD")) for i in ids)
+        assert sim.stats.receipts_sent == 400
+        await esme.close()
+
+
 # --- mobile-originated messages ----------------------------------------------------------------
 
 

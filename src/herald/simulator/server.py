@@ -18,6 +18,7 @@ down) is queued again: nothing is lost, as a real SMSC retries.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
@@ -36,6 +37,7 @@ from herald.simulator.stats import Predicate, SimulatorStats, Waiters
 if TYPE_CHECKING:
     from herald.config import SimulatorConfig
 
+LATER_TICK = 0.001  # seconds: the resolution of receipt delays
 _RECORDING = ("record_path", "keep_submits", "track_duplicates")
 
 # What travels to a receiver: ("receipt", job, stat, system_id) or ("mo", pdu, future, system_id)
@@ -73,6 +75,7 @@ class Simulator:
         self._pending: dict[str, deque[Item]] = {}
         self._closed = asyncio.Event()
         self._stopping = False
+        self._later: dict[int, list[tuple[Item, Any]]] = {}  # due tick -> items, in order
         self._mo_reference = 0
 
     @classmethod
@@ -301,13 +304,24 @@ class Simulator:
     def _route_later(self, delay: float, item: Item, origin: Any) -> None:
         if delay <= 0:
             self._route(item, origin)
-        else:
-            assert self._loop is not None
-            self._loop.call_later(delay, self._route_timer, item, origin)
+            return
+        # Items due within the same millisecond share one timer. One timer per receipt cost
+        # more than building and sending it: 31 µs of CPU per delayed receipted message
+        # against 22 µs now (13 µs with immediate receipts), measured with bench/smpp.py's
+        # raw client.
+        assert self._loop is not None
+        tick = math.ceil((self._loop.time() + delay) / LATER_TICK)
+        bucket = self._later.get(tick)
+        if bucket is None:
+            bucket = self._later[tick] = []
+            self._loop.call_at(tick * LATER_TICK, self._route_due, tick)
+        bucket.append((item, origin))
 
-    def _route_timer(self, item: Item, origin: Any) -> None:
+    def _route_due(self, tick: int) -> None:
+        bucket = self._later.pop(tick, ())
         if not self._stopping:
-            self._route(item, origin)
+            for item, origin in bucket:
+                self._route(item, origin)
             self.poke()
 
     def _route(self, item: Item, origin: Any = None) -> None:
