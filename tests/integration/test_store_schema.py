@@ -200,10 +200,11 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
         receipts = (
             ["smsc-a", "smsc-a"], ["ABC", "DEF"], ["delivered", "delivered"], [2, 2],
-            ["000", "000"], [None, None], [NOW, NOW],
+            ["000", "000"], [None, None], [NOW, NOW], ["delivered", "delivered"], [None, None],
         )
         matched = await conn.fetch(queries.apply_receipts, *receipts)
         assert [(r["pos"], r["message_id"], r["applied"]) for r in matched] == [(1, m1, True)]
+        assert not matched[0]["settled"]  # m1 is still 'queued', not 'sent': left to the caller
         await conn.execute(
             queries.park_orphan_receipts, ["smsc-a"], ["DEF"], ["delivered"], [2], ["000"],
             [None], [{"id": "DEF", "stat": "DELIVRD"}], [NOW],
@@ -218,6 +219,48 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         assert [(r["message_id"], r["applied"]) for r in again] == [(m1, False)]
         parts = await conn.fetch(queries.message_part_states, [m1, m2])
         assert {r["id"]: r["part_states"] for r in parts} == {m1: ["delivered"], m2: ["submitted"]}
+
+
+async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
+    database: Database,
+) -> None:
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        single, multi, waiting, early = await add_messages(
+            conn, ids, ["+34600000001", "+34600000002", "+34600000003", "+34600000004"])
+        await conn.execute("UPDATE messages SET part_count = 2 WHERE id = $1", multi)
+        await conn.execute("UPDATE messages SET status = 'sent' WHERE id <> $1", early)
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message, state, bind, canonical_id)"
+            " VALUES ($1, 1, '\\x41', 'submitted', 'g', 'A'),"
+            " ($2, 1, '\\x42', 'submitted', 'g', 'B'), ($2, 2, '\\x43', 'submitted', 'g', 'C'),"
+            " ($3, 1, '\\x44', 'submitted', 'g', 'D'), ($4, 1, '\\x45', 'submitted', 'g', 'E')",
+            single, multi, waiting, early,
+        )
+        later = NOW + timedelta(seconds=3)
+        # (state, the single-part status and reason the writer's state machine gives it)
+        receipts = [("A", "undeliverable", "failed", "undeliverable"),
+                    ("B", "delivered", "delivered", None),
+                    ("D", "enroute", "sent", None),
+                    ("E", "delivered", "delivered", None)]
+        columns = (["g"] * 4, [r[0] for r in receipts], [r[1] for r in receipts], [2] * 4,
+                   [None] * 4, [None] * 4, [later] * 4, [r[2] for r in receipts],
+                   [r[3] for r in receipts])
+        found = await conn.fetch(queries.apply_receipts, *columns)
+        assert [(f["message_id"], f["applied"], f["settled"]) for f in found] == [
+            (single, True, True),    # single part, final receipt: moved here
+            (multi, True, False),    # multipart: the caller aggregates its parts
+            (waiting, True, False),  # an intermediate receipt: it stays 'sent'
+            (early, True, False),    # not 'sent' yet: the caller settles it
+        ]
+        assert found[0]["campaign_id"] == ids["campaign"]
+        rows = await conn.fetch("SELECT id, status, reason, done_at FROM messages ORDER BY id")
+        assert [(r["status"], r["reason"], r["done_at"]) for r in rows] == [
+            ("failed", "undeliverable", later), ("sent", None, None), ("sent", None, None),
+            ("queued", None, None)]
+        # A duplicate of the receipt finds a final part: nothing moves again.
+        again = await conn.fetch(queries.apply_receipts, *(c[:1] for c in columns))
+        assert [(f["applied"], f["settled"]) for f in again] == [(False, False)]
 
 
 async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database) -> None:

@@ -81,9 +81,29 @@ async def test_results_then_receipts_settle_messages(database: Database) -> None
     assert all(a.done() for a in acks)
     assert await status_of(database, m1) == ("delivered", None)
     assert await status_of(database, m2) == ("failed", "undeliverable")
-    assert [(c.message_id, c.new) for c in changes] == [
-        (m1, "sent"), (m2, "sent"), (m1, "delivered"), (m2, "failed")]
+    assert [(c.message_id, c.old, c.new, c.reason) for c in changes] == [
+        (m1, "sending", "sent", None), (m2, "sending", "sent", None),
+        (m1, "sent", "delivered", None), (m2, "sent", "failed", "undeliverable")]
+    # Single-part messages follow their receipt in apply_receipts itself, reported with the
+    # receipt's time and their campaign (the callbacks hook needs it).
+    assert {c.at for c in changes[2:]} == {NOW + timedelta(seconds=3)}
+    assert None not in {c.campaign_id for c in changes[2:]}
     assert metrics.messages["delivered"] == 1 and metrics.receipt_latency.counts != [0] * 15
+
+
+async def test_the_flush_interval_counts_from_the_first_row(database: Database) -> None:
+    now = [0.0]
+    writer = Writer(database, metrics=Metrics(), flush_interval=3600, clock=lambda: now[0])
+    (m1,) = await claimed(database, ["waited"])
+    stored = asyncio.Event()
+    writer.set_status((m1, "sending", "sent", None, None, NOW), on_commit=stored.set)
+    now[0] = 3600.0  # the row has waited a whole interval already (behind a long flush, say)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(writer.run(stop))
+    await asyncio.wait_for(stored.wait(), 60)  # written at once, not an hour from now
+    assert await status_of(database, m1) == ("sent", None)
+    stop.set()
+    await task
 
 
 async def test_a_receipt_before_its_submit_result_is_parked_then_matched(

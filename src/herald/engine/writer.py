@@ -64,7 +64,7 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("campaigns", "committed", "parts", "receipts", "single", "statuses")
+    __slots__ = ("campaigns", "committed", "parts", "receipts", "since", "single", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -75,6 +75,7 @@ class _Buffer:
         self.committed: list[Callable[[], None]] = []  # run after the commit, in order
         self.single: set[int] = set()  # single-part messages among `statuses`
         self.campaigns: dict[int, int] = {}  # message id -> campaign id, when known
+        self.since: float | None = None  # when the first row came in (the writer's clock)
 
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts)
@@ -92,6 +93,8 @@ class _Buffer:
         self.committed[:0] = older.committed
         self.single |= older.single
         self.campaigns.update(older.campaigns)
+        if older.since is not None:
+            self.since = older.since if self.since is None else min(self.since, older.since)
 
 
 def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
@@ -112,8 +115,10 @@ class Writer:
         flush_size: int = 1000,
         flush_interval: float = 0.2,
         on_changes: OnChanges | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
+        self._clock = clock
         self._metrics = metrics
         self._flush_size = flush_size
         self._interval = flush_interval
@@ -181,6 +186,8 @@ class Writer:
         return len(self._buffer)
 
     def _added(self) -> None:
+        if self._buffer.since is None:
+            self._buffer.since = self._clock()
         self._wake.set()
         if len(self._buffer) >= self._flush_size:
             self._urgent.set()
@@ -196,7 +203,11 @@ class Writer:
                 self._wake.clear()
                 await wait_any(self._wake, stop)
                 continue
-            await wait_any(self._urgent, stop, within=self._interval)
+            # The interval counts from the buffer's first row, not from the end of the last
+            # flush: rows that came in while it ran have already waited that long.
+            since = self._buffer.since
+            waited = 0.0 if since is None else self._clock() - since
+            await wait_any(self._urgent, stop, within=max(0.0, self._interval - waited))
             self._urgent.clear()
             if not await self.flush():
                 await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
@@ -274,16 +285,24 @@ class Writer:
                 ] + leftover
             parked = 0
             if receipts:
-                found = await store.apply_receipts(conn, [r.row() for r in receipts])
+                found = await store.apply_receipts(
+                    conn, [(*r.row(), *_SINGLE_PART[r.state]) for r in receipts]
+                )
                 matched = {f["pos"] for f in found}
                 unmatched = [r for i, r in enumerate(receipts, 1) if i not in matched]
                 await store.park_orphan_receipts(conn, [
                     (*r.row()[:6], r.payload, r.at) for r in unmatched
                 ])
                 parked = len(unmatched)
-                touched.update(f["message_id"] for f in found if f["applied"])
+                touched.update(f["message_id"] for f in found if f["applied"] and not f["settled"])
+                followed: set[int] = set()  # single-part messages the statement moved
                 for f in found:
                     receipt = receipts[f["pos"] - 1]
+                    if f["settled"] and f["message_id"] not in followed:
+                        followed.add(f["message_id"])
+                        new, reason = _SINGLE_PART[receipt.state]
+                        changes.append(StatusChange(f["message_id"], "sent", new, reason,
+                                                    receipt.at, f["campaign_id"]))
                     if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
                         latencies.append((receipt.at - f["submitted_at"]).total_seconds())
             # Settle before the late statuses: a message whose receipts came in this flush goes
@@ -345,6 +364,15 @@ def _reason(status: str, part_states: Sequence[str]) -> str | None:
         return "receipt_unknown"
     return None
 
+
+def _single_part(state: str) -> tuple[str, str | None]:
+    status = settle_message("sent", [state])
+    return status, _reason(status, [state])
+
+
+# Receipt state -> (status, reason) of a single-part message waiting in 'sent': apply_receipts
+# moves such a message in the same statement, with no read-back of its parts.
+_SINGLE_PART = {state: _single_part(state) for state in RECEIPT_STATES}
 
 
 def _fold(

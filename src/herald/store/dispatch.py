@@ -55,9 +55,10 @@ async def message_part_states(
 
 
 async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> list[asyncpg.Record]:
-    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at).
-    One result row per receipt that found its part: pos (1-based), message_id, seq, applied,
-    submitted_at."""
+    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at,
+    single_status, single_reason), the last two what a single-part message in 'sent' becomes.
+    One result row per receipt that found its part: pos (1-based), message_id, seq,
+    submitted_at, applied, settled (its single-part message moved), campaign_id."""
     if not rows:
         return []
     columns = [list(c) for c in zip(*rows, strict=True)]

@@ -275,20 +275,26 @@ RETURNING m.id, m.status;
 -- `applied` is false when the part was already final (a duplicate or late receipt). Receipts
 -- missing from the result have no part yet: park them (park_orphan_receipts). A carrier that
 -- reuses ids on one bind matches every part holding the id; ids are taken as unique per bind.
+-- A single-part message waiting in 'sent' follows its part at once: $8 and $9 are the status
+-- and reason the caller's state machine gives it for each receipt ('sent' where it stays), and
+-- `settled` says it moved. Every other applied receipt leaves its message for the caller to
+-- settle from all its parts (multipart aggregation).
 -- part table: (submitted | enroute | accepted, <receipt state>) -> <receipt state>
+-- message table: (sent, <its single part's final receipt>) -> delivered | failed | unknown
 WITH r AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
-                $7::timestamptz[])
+                $7::timestamptz[], $8::text[], $9::text[])
          WITH ORDINALITY
          AS r(bind, canonical_id, state, receipt_state, receipt_error, network_error,
-              receipt_at, pos)
+              receipt_at, single_status, single_reason, pos)
 ),
 found AS (
     -- One index lookup per receipt (parts_receipt_idx). OFFSET 0 keeps the planner from
     -- flattening this into a hash join over every part that has an id, which it prefers when
     -- its statistics still show a freshly expanded batch as all 'pending'.
-    SELECT r.*, p.message_id, p.seq, p.submitted_at, p.state AS part_state
+    SELECT r.*, p.message_id, p.seq, p.submitted_at, p.state AS part_state,
+           p.state IN ('submitted', 'enroute', 'accepted') AS applies
     FROM r CROSS JOIN LATERAL (
         SELECT p.message_id, p.seq, p.submitted_at, p.state
         FROM parts p
@@ -302,12 +308,28 @@ applied AS (
         network_error = f.network_error, receipt_at = f.receipt_at
     FROM found f
     WHERE p.message_id = f.message_id AND p.seq = f.seq          -- parts_pkey
-      AND f.part_state IN ('submitted', 'enroute', 'accepted')
+      AND f.applies
     RETURNING f.pos
+),
+single AS MATERIALIZED (
+    -- 'sent' comes in as a column, not as a constant in the UPDATE below: given the constant,
+    -- the planner may walk every 'sent' message in messages_sent_idx (and its dead entries)
+    -- instead of probing the primary key once per receipt.
+    SELECT f.message_id, f.single_status, f.single_reason, f.receipt_at, 'sent' AS expected
+    FROM found f
+    WHERE f.applies AND f.single_status <> 'sent'
+),
+settled AS (
+    UPDATE messages m
+    SET status = s.single_status, reason = s.single_reason, done_at = s.receipt_at
+    FROM single s
+    WHERE m.id = s.message_id AND m.status = s.expected          -- messages_pkey
+      AND m.part_count = 1
+    RETURNING m.id, m.campaign_id
 )
-SELECT f.pos, f.message_id, f.seq, f.submitted_at,
-       f.part_state IN ('submitted', 'enroute', 'accepted') AS applied
-FROM found f
+SELECT f.pos, f.message_id, f.seq, f.submitted_at, f.applies AS applied,
+       s.id IS NOT NULL AS settled, s.campaign_id
+FROM found f LEFT JOIN settled s ON s.id = f.message_id
 ORDER BY f.pos;
 
 -- name: park_orphan_receipts
