@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/smpp.py
 	$(PY) bench/simulator.py
 	$(PY) bench/e2e.py
+	$(PY) bench/e2e.py --receipt-delay 200-2000
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests bench

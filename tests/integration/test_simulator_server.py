@@ -145,6 +145,18 @@ async def test_registered_delivery_selects_which_receipts_come() -> None:
         await esme.close()
 
 
+async def submitted_and_delivered(sim: Simulator, n: int, deliveries: int) -> tuple[list, list]:
+    """n submits on a fresh transceiver: their message ids in order, then the first
+    `deliveries` deliver_sm it got back."""
+    esme = await RawEsme.connect(sim.address)
+    await esme.bind()
+    seqs = [esme.submit() for _ in range(n)]
+    ids = [(await esme.response(s))["message_id"] for s in seqs]
+    pdus = await esme.deliveries(deliveries)
+    await esme.close()
+    return ids, pdus
+
+
 async def test_outcome_mix_and_delay_follow_the_seed() -> None:
     settings = personality_settings(
         "mixed_outcomes", receipt_delay=Delay.uniform(0.0, 0.01), seed=5
@@ -152,13 +164,8 @@ async def test_outcome_mix_and_delay_follow_the_seed() -> None:
 
     async def states() -> list[str]:
         async with Simulator(settings) as sim:
-            esme = await RawEsme.connect(sim.address)
-            await esme.bind()
-            seqs = [esme.submit() for _ in range(30)]
-            order = [(await esme.response(s))["message_id"] for s in seqs]
-            pdus = await esme.deliveries(60)
+            order, pdus = await submitted_and_delivered(sim, 30, 60)
             final = {r.message_id: r.state for p in pdus if (r := parse_receipt(p)) and r.final}
-            await esme.close()
             return [final[i] for i in order]
 
     first = await states()
@@ -173,17 +180,12 @@ async def test_delayed_receipts_sharing_a_timer_keep_their_order() -> None:
         "happy", intermediate="ENROUTE", receipt_delay=Delay.uniform(0.0, 0.004), seed=3
     )
     async with Simulator(settings) as sim:
-        esme = await RawEsme.connect(sim.address)
-        await esme.bind()
-        seqs = [esme.submit() for _ in range(200)]
-        ids = [(await esme.response(s))["message_id"] for s in seqs]
-        pdus = await esme.deliveries(400)
+        ids, pdus = await submitted_and_delivered(sim, 200, 400)
         seen = [(r.message_id, r.state) for p in pdus if (r := parse_receipt(p))]
         assert sorted(seen) == sorted((i, s) for i in ids for s in ("ENROUTE", "DELIVRD"))
         # each intermediate notification (due at half the delay) before its final receipt
         assert all(seen.index((i, "ENROUTE")) < seen.index((i, "DELIVRD")) for i in ids)
         assert sim.stats.receipts_sent == 400
-        await esme.close()
 
 
 # --- mobile-originated messages ----------------------------------------------------------------
