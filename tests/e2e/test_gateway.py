@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from herald.simulator import Simulator
+from herald.simulator import Delay, Simulator
 from herald.store.db import Database
 from herald.text import encode_message
 from tests.support.factories import (
@@ -67,6 +67,40 @@ async def test_a_campaign_is_sent_and_every_receipt_recorded(
     async with database.acquire() as conn:
         done = await conn.fetch("SELECT status FROM campaigns ORDER BY id")
     assert [r["status"] for r in done] == ["completed", "completed"]
+
+
+async def test_later_receipts_and_notifications_settle_single_and_multipart_messages(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    # As from a carrier: ENROUTE, then the final state 20-80 ms after the response, so the
+    # receipts land in later write batches than their parts' results (apply_receipts, not the
+    # fold), single-part messages settle in that statement and multipart ones from their parts.
+    long_text = "Long message with an euro sign € " * 12  # three parts
+    numbers = greek_mobiles(120)
+    async with Simulator(intermediate="ENROUTE", receipt_delay=Delay.uniform(0.02, 0.08),
+                         outcomes=(("DELIVRD", 0.8), ("UNDELIV", 0.2)), seed=11) as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, single = await campaign(database, numbers[:80])
+        other, multi = await campaign(database, numbers[80:], long_text)
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=single, account_id=account)
+            await herald.runner.start_run(campaign_id=multi, account_id=other)
+            await sim.wait_for_receipts_acked(2 * (80 + 40 * 3))  # ENROUTE and final, per part
+            await herald.maintenance.tick()
+    async with database.acquire() as conn:
+        rows = await conn.fetch("""
+            SELECT m.campaign_id, m.status, m.reason, array_agg(p.state ORDER BY p.seq) AS parts
+            FROM messages m JOIN parts p ON p.message_id = m.id GROUP BY m.id""")
+        assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 0
+    assert len(rows) == 120
+    for row in rows:
+        assert set(row["parts"]) <= {"delivered", "undeliverable"}  # every part's final state
+        if "undeliverable" in row["parts"]:
+            assert (row["status"], row["reason"]) == ("failed", "undeliverable")
+        else:
+            assert (row["status"], row["reason"]) == ("delivered", None)
+    outcomes = {(r["campaign_id"], r["status"]) for r in rows}
+    assert outcomes == {(c, s) for c in (single, multi) for s in ("delivered", "failed")}
 
 
 async def test_early_receipts_in_another_id_base_still_match(
