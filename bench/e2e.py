@@ -30,7 +30,7 @@ measures that path, where each receipt is a separate write found through parts_r
 The raw client waits for the same delayed receipts, so the ratio stays like for like.
 
 Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 2000]
-     [--receipt-delay 200-2000]
+     [--receipt-delay 200-2000] [--max-in-flight 400]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
     return account.id, campaign
 
 
-def config(dsn: str, port: int, window: int, state: Path) -> Config:
+def config(dsn: str, port: int, window: int, state: Path, max_in_flight: int = 0) -> Config:
     return Config(
         node="bench",
         state_dir=state,
@@ -105,14 +105,17 @@ def config(dsn: str, port: int, window: int, state: Path) -> Config:
         binds=(BindConfig(name="sim", host="127.0.0.1", port=port, system_id="herald",
                           password="secret", window=window, rate=1e6, burst=window),),
         routes=(RouteConfig(name="all", binds=("sim",)),),
-        dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05),
+        dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05,
+                                    max_in_flight=max_in_flight),
         tracker=TrackerConfig(sweep_interval=0.5),
     )
 
 
-async def one_run(dsn: str, port: int, n: int, window: int, state: Path) -> dict[str, float]:
+async def one_run(
+    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int = 0
+) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
-    daemon = Daemon(config(dsn, port, window, state))
+    daemon = Daemon(config(dsn, port, window, state, max_in_flight))
     task = asyncio.ensure_future(daemon.run())
     await daemon.running.started.wait()
     for session in daemon.running.sessions.values():
@@ -172,7 +175,8 @@ async def bench(args: argparse.Namespace) -> None:
             dsn = with_database(admin_dsn, name)
             async with Database(dsn) as db:
                 await db.migrate()
-            results.append(await one_run(dsn, port, args.recipients, args.window, state))
+            results.append(await one_run(dsn, port, args.recipients, args.window, state,
+                                         args.max_in_flight))
             # herald's peak so far; the raw client below holds a future per message, in this
             # same process, so it is read before that runs.
             results[-1]["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -190,6 +194,8 @@ async def bench(args: argparse.Namespace) -> None:
 
     ceiling = statistics.median(raw)
     delay = f"receipts after {args.receipt_delay} ms" if args.receipt_delay else "receipts at once"
+    if args.max_in_flight:
+        delay += f", max_in_flight {args.max_in_flight}"
     print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, {delay}, "
           f"median of {args.runs} (loop: {args.loop}, simulator in another process)")
     print(f"  expansion      {med('expansion'):>10,.0f} recipients/s")
@@ -207,6 +213,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=2000)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--max-in-flight", type=int, default=0,
+                        help="herald's dispatcher.max_in_flight (0: the window)")
     parser.add_argument("--receipt-delay", metavar="MS[-MS]", default="",
                         help="the simulator sends each receipt this long after the response")
     args = parser.parse_args()

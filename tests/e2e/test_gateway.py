@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from herald.simulator import Delay, Simulator
 from herald.store.db import Database
@@ -174,6 +177,35 @@ async def test_no_response_means_unknown_never_resent(
         assert sim.stats.submits == 20  # policy mark_unknown: nothing sent twice
     counts = await statuses(database, campaign_id)
     assert counts == {"unknown": 20}
+
+
+@pytest.mark.parametrize(("max_in_flight", "leased"), [(0, 4), (12, 12)])
+async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
+    database: Database, db_dsn: str, tmp_path: Path, max_in_flight: int, leased: int
+) -> None:
+    # A carrier that never answers: the window (4) fills and stays full until the responses
+    # time out, so what the dispatcher leased meanwhile is exactly its capacity.
+    async with Simulator(submit_answer="none") as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, window=4,
+                                                           response_timeout=1.0)],
+                                dispatcher={"max_in_flight": max_in_flight})
+        account, campaign_id = await campaign(database, greek_mobiles(40))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_submits(4)
+            session = herald.sessions["sim"]
+            # Leased counts, one database round trip apart, until the capacity is leased and
+            # handed to the bind: beyond the window, parts wait in its queue, not on the wire.
+            seen: list[int] = []
+            deadline = asyncio.get_running_loop().time() + 10
+            while (not seen or seen[-1] < leased or session.queued < leased - 4) and (
+                    asyncio.get_running_loop().time() < deadline):
+                async with database.acquire() as conn:
+                    seen.append(await conn.fetchval(
+                        "SELECT count(*) FROM messages WHERE status = 'sending'"))
+            assert seen[-1] == leased and max(seen) == leased
+            assert (session.in_flight, session.queued) == (4, leased - 4)
+            assert sim.stats.submits == 4
 
 
 async def test_carrier_throttling_slows_the_bind_and_loses_nothing(

@@ -6,10 +6,10 @@ the work), defers those inside quiet hours to the window's end, routes the rest 
 bind and hands every part to its bind's session at once. Results flow back through the writer.
 
 Capacity: a message holds its slot from claim until its final status is committed, and the
-slots are the sum of the bound binds' windows (in PDUs). So what is leased (and may have been
-sent without the result being recorded yet) never exceeds the in-flight window: after a crash,
-at most that many messages are resent (policy `resend`) or marked unknown (policy
-`mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now rather
+slots are the sum of the bound binds' windows (in PDUs), or `max_in_flight` when set. So what
+is leased (and may have been sent without the result being recorded yet) never exceeds that:
+after a crash, at most that many messages are resent (policy `resend`) or marked unknown
+(policy `mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now rather
 than at its interval.
 """
 
@@ -131,7 +131,9 @@ class Dispatcher:
         return self._in_flight
 
     def capacity(self) -> int:
-        return sum(self._windows[name] for name, link in self._links.items() if link.bound)
+        """Slots to lease: `max_in_flight` while any bind is up, else the bound windows."""
+        bound = sum(self._windows[name] for name, link in self._links.items() if link.bound)
+        return self._config.max_in_flight if bound and self._config.max_in_flight else bound
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
