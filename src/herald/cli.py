@@ -217,6 +217,8 @@ def run(config_path: str | None) -> None:
               help="Send this intermediate receipt first.")
 @click.option("--early-receipt", is_flag=True, default=None,
               help="Send each receipt before its submit_sm_resp.")
+@click.option("--deliver-window", type=int,
+              help="Unanswered deliver_sm at once per connection (0: no limit).")
 @click.option("--id-format", type=click.Choice(["hex", "dec"]), help="Message ids [hex].")
 @click.option("--id-case", type=click.Choice(["lower", "upper"]), help="Hex digit case.")
 @click.option("--id-width", type=int, help="Zero-pad message ids to this width.")

@@ -139,6 +139,7 @@ class Daemon:
             writer = Writer(
                 db, metrics=self.metrics, flush_size=config.dispatcher.flush_size,
                 flush_interval=config.dispatcher.flush_interval,
+                receipt_flush_interval=config.dispatcher.receipt_flush_interval,
                 on_changes=CallbackGate(),
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}

@@ -106,6 +106,25 @@ async def test_later_receipts_and_notifications_settle_single_and_multipart_mess
     assert outcomes == {(c, s) for c in (single, multi) for s in ("delivered", "failed")}
 
 
+async def test_a_receipt_is_acknowledged_without_waiting_for_the_flush_interval(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    # A carrier that sends its next receipt only once the last one is answered (a deliver
+    # window of 1, as many SMSCs have), results flushed once a minute and no sweeps to
+    # force a flush: each receipt is stored and acknowledged within the receipt flush
+    # interval, not the minute.
+    async with Simulator(deliver_window=1) as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)],
+                                dispatcher={"flush_interval": 60.0},
+                                tracker={"sweep_interval": 60.0})
+        account, campaign_id = await campaign(database, greek_mobiles(30))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(30, timeout=20)
+            await herald.maintenance.tick()
+    assert await statuses(database, campaign_id) == {"delivered": 30}
+
+
 async def test_early_receipts_in_another_id_base_still_match(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:

@@ -188,6 +188,33 @@ async def test_delayed_receipts_sharing_a_timer_keep_their_order() -> None:
         assert sim.stats.receipts_sent == 400
 
 
+async def test_the_deliver_window_holds_receipts_until_earlier_ones_are_answered() -> None:
+    async with Simulator(deliver_window=2) as sim:
+        esme = await RawEsme.connect(sim.address)
+        esme.auto_ack = False  # this ESME answers deliver_sm only when told to
+        await esme.bind()
+        for seq in [esme.submit() for _ in range(5)]:
+            await esme.response(seq)
+
+        async def settled() -> list[Pdu]:
+            # An enquire_link answered means the simulator wrote what it was going to.
+            await esme.response(esme.send(Pdu(C.ENQUIRE_LINK)))
+            return esme.delivered()
+
+        first = await settled()
+        assert len(first) == 2 and sim.stats.receipts_sent == 2
+        esme.send(first[0].reply())
+        await esme.deliveries(3)
+        assert len(await settled()) == 3  # one answer, room for one more
+        for pdu in (await settled())[1:]:
+            esme.send(pdu.reply())
+        assert len(await esme.deliveries(5)) == 5
+        for pdu in esme.delivered()[3:]:
+            esme.send(pdu.reply())
+        await sim.wait_for_receipts_acked(5)
+        await esme.close()
+
+
 # --- mobile-originated messages ----------------------------------------------------------------
 
 

@@ -106,6 +106,21 @@ async def test_the_flush_interval_counts_from_the_first_row(database: Database) 
     await task
 
 
+async def test_a_receipt_cuts_the_wait_short_even_mid_interval(database: Database) -> None:
+    writer = Writer(database, metrics=Metrics(), flush_interval=3600, receipt_flush_interval=0)
+    (m1,) = await claimed(database, ["acked"])
+    writer.record_part(accepted(m1, 1, "A1"))
+    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(writer.run(stop))
+    await asyncio.sleep(0)  # the loop is now waiting out the hour for the result rows
+    stored = writer.add_receipt(receipt("A1"))  # the carrier waits for this one's answer
+    await asyncio.wait_for(stored, 60)
+    assert await status_of(database, m1) == ("delivered", None)
+    stop.set()
+    await task
+
+
 async def test_a_receipt_before_its_submit_result_is_parked_then_matched(
     database: Database,
 ) -> None:

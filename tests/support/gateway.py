@@ -29,6 +29,7 @@ def gateway_config(
     *,
     routes: Sequence[RouteConfig] | None = None,
     dispatcher: dict[str, Any] | None = None,
+    tracker: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Config:
     return Config(
@@ -39,7 +40,7 @@ def gateway_config(
         routes=tuple(routes or (RouteConfig(name="all", binds=tuple(b.name for b in binds)),)),
         dispatcher=DispatcherConfig(**{"poll_interval": 0.2, "flush_interval": 0.02,
                                        **(dispatcher or {})}),
-        tracker=TrackerConfig(sweep_interval=0.2),
+        tracker=TrackerConfig(**{"sweep_interval": 0.2, **(tracker or {})}),
         **extra,
     )
 

@@ -64,7 +64,8 @@ _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("campaigns", "committed", "parts", "receipts", "since", "single", "statuses")
+    __slots__ = ("campaigns", "committed", "parts", "receipts", "receipts_since", "since",
+                 "single", "statuses")
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -76,6 +77,7 @@ class _Buffer:
         self.single: set[int] = set()  # single-part messages among `statuses`
         self.campaigns: dict[int, int] = {}  # message id -> campaign id, when known
         self.since: float | None = None  # when the first row came in (the writer's clock)
+        self.receipts_since: float | None = None  # when the first receipt came in
 
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts)
@@ -93,8 +95,12 @@ class _Buffer:
         self.committed[:0] = older.committed
         self.single |= older.single
         self.campaigns.update(older.campaigns)
-        if older.since is not None:
-            self.since = older.since if self.since is None else min(self.since, older.since)
+        self.since = _earlier(older.since, self.since)
+        self.receipts_since = _earlier(older.receipts_since, self.receipts_since)
+
+
+def _earlier(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
@@ -114,6 +120,7 @@ class Writer:
         metrics: Metrics,
         flush_size: int = 1000,
         flush_interval: float = 0.2,
+        receipt_flush_interval: float = 0.005,
         on_changes: OnChanges | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -122,10 +129,12 @@ class Writer:
         self._metrics = metrics
         self._flush_size = flush_size
         self._interval = flush_interval
+        self._receipt_interval = receipt_flush_interval
         self._on_changes = on_changes
         self._buffer = _Buffer()
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
+        self._sooner = asyncio.Event()  # the buffer's deadline moved earlier (a receipt)
         self._lock = asyncio.Lock()  # one flush at a time
         self._failures = 0
         # Orphans are looked for when this process parked some (or may have, at start) and
@@ -167,6 +176,9 @@ class Writer:
         """Buffer a receipt; the future resolves once it is stored (applied or parked)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         key = (receipt.bind, receipt.canonical_id)
+        if self._buffer.receipts_since is None:
+            self._buffer.receipts_since = self._clock()
+            self._sooner.set()
         held = self._buffer.receipts.get(key)
         if held is None:
             self._buffer.receipts[key] = (receipt, [future])
@@ -203,14 +215,25 @@ class Writer:
                 self._wake.clear()
                 await wait_any(self._wake, stop)
                 continue
-            # The interval counts from the buffer's first row, not from the end of the last
-            # flush: rows that came in while it ran have already waited that long.
-            since = self._buffer.since
-            waited = 0.0 if since is None else self._clock() - since
-            await wait_any(self._urgent, stop, within=max(0.0, self._interval - waited))
+            self._sooner.clear()
+            await wait_any(self._urgent, self._sooner, stop, within=self._time_left())
+            if self._sooner.is_set() and not (self._urgent.is_set() or stop.is_set()):
+                continue  # a receipt came in: wait again, for its shorter interval
             self._urgent.clear()
             if not await self.flush():
                 await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
+
+    def _time_left(self) -> float:
+        """Until the buffer is due. The interval counts from its first row, not from the end
+        of the last flush: rows that came in while that ran have already waited. A receipt
+        is due much sooner: the carrier is waiting for its acknowledgement, and one that
+        holds back its next deliver_sm until then (a deliver window of 1 is common) would
+        otherwise get one receipt through per flush interval."""
+        now, buffer = self._clock(), self._buffer
+        left = self._interval - (now - buffer.since) if buffer.since is not None else self._interval
+        if buffer.receipts_since is not None:
+            left = min(left, self._receipt_interval - (now - buffer.receipts_since))
+        return max(0.0, left)
 
     async def flush(self) -> bool:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure."""

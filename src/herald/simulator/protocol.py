@@ -15,6 +15,7 @@ import asyncio
 import socket
 import struct
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
 from herald.errors import RemoteProtocolError
@@ -78,6 +79,8 @@ class SmscProtocol(asyncio.Protocol):
         self.bind = ""  # tx | rx | trx once bound
         self.submits = 0  # submit_sm received on this connection
         self.pdus = 0  # PDUs received on this connection
+        self.delivering = 0  # deliver_sm written and not answered yet
+        self.held: deque[Any] = deque()  # deliveries waiting for room in the deliver window
         self.closed = False
         self._buf = b""
         self._out: list[bytes] = []
@@ -97,7 +100,9 @@ class SmscProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._out.clear()
-        self.sim._connection_lost(self, self.conn.close())
+        held = [(0, 0, item) for item in self.held]  # never written: route them elsewhere
+        self.held.clear()
+        self.sim._connection_lost(self, self.conn.close() + held)
 
     @property
     def receives(self) -> bool:
@@ -166,7 +171,7 @@ class SmscProtocol(asyncio.Protocol):
                     # its body (an empty message_id) says nothing: match by sequence only
                     context = self.conn.forget(seq)
                     if context is not None:
-                        sim._delivered(context, status)
+                        sim._delivered(self, context, status)
                 else:
                     self._generic(data[pos:end])
                 pos = end
@@ -379,7 +384,7 @@ class SmscProtocol(asyncio.Protocol):
             return
         context: Any = event.context
         if context is not None:
-            self.sim._delivered(context, event.pdu.command_status)
+            self.sim._delivered(self, context, event.pdu.command_status)
 
     # --- sending requests -------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "outcomes": ("outcomes", parse_outcomes),
     "intermediate": ("intermediate", str.upper),
     "early_receipt": ("early_receipt", bool),
+    "deliver_window": ("deliver_window", int),
     "id_format": ("id_format", str),
     "id_case": ("id_case", str),
     "id_width": ("id_width", int),

@@ -346,6 +346,11 @@ class Simulator:
         return receivers[turn % len(receivers)]
 
     def _send(self, proto: SmscProtocol, item: Item) -> None:
+        window = self.settings.deliver_window
+        if window and proto.delivering >= window:
+            proto.held.append(item)
+            return
+        proto.delivering += 1
         kind, payload, extra, _ = item
         if kind == "receipt":
             proto.send_encoded(self.receipt_maker.encode(payload, extra, time.time()), item)
@@ -360,8 +365,11 @@ class Simulator:
         elif not item[2].done():
             item[2].set_exception(ConnectionError("MO dropped: too many queued for no receiver"))
 
-    def _delivered(self, item: Item, status: int) -> None:
-        """The deliver_sm_resp for a receipt or an MO part."""
+    def _delivered(self, proto: SmscProtocol, item: Item, status: int) -> None:
+        """The deliver_sm_resp for a receipt or an MO part: room for the next one held."""
+        proto.delivering -= 1
+        if proto.held and not proto.closed:
+            self._send(proto, proto.held.popleft())
         kind, _, extra, _ = item
         stats = self.stats
         if kind == "receipt":

@@ -133,6 +133,9 @@ class SimulatorSettings:
     early_receipt: bool = False  # the receipt goes out before the submit_sm_resp
     receipt_date_digits: Literal[10, 12, 14] = 10  # YYMMDDhhmm, +ss, or YYYYMMDDhhmmss
     max_pending_receipts: int = 1_000_000  # per system_id with no receiver bound; oldest dropped
+    # deliver_sm (receipts and MO) written and not yet answered, per connection, as an SMSC's
+    # window holds them; the rest wait their turn. 0: no limit.
+    deliver_window: int = 0
 
     # --- how submits are answered ---------------------------------------------------------
     submit_answer: Literal["ok", "none", "generic_nack"] = "ok"  # none: a black hole
@@ -253,6 +256,8 @@ def _problems(s: SimulatorSettings) -> Any:
         )
     if s.keep_submits is not None and s.keep_submits < 0:
         yield f"keep_submits must be >= 0 or None, got {s.keep_submits}"
+    if s.deliver_window < 0:
+        yield f"deliver_window cannot be negative, got {s.deliver_window}"
     if s.max_pending_receipts < 0:
         yield f"max_pending_receipts cannot be negative, got {s.max_pending_receipts}"
     for name in ("system_id", "smsc_system_id"):
