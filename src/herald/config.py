@@ -109,8 +109,9 @@ class DispatcherConfig(_Section):
     retry_max: float = Field(600.0, gt=0)
     flush_size: int = Field(1000, ge=1)
     flush_interval: float = Field(0.2, gt=0)
-    # ...and this long after the first receipt: the carrier is waiting for its acknowledgement
-    receipt_flush_interval: float = Field(0.005, ge=0)
+    # ...and this long after the first receipt: the carrier is waiting for its acknowledgement.
+    # 0: as soon as the writer is free (receipts that come in meanwhile join the next flush).
+    receipt_flush_interval: float = Field(0.0, ge=0)
     # PDU slots (one per part) this process leases at once; 0: the sum of its bound binds'
     # windows. More than the windows keeps the binds busy while results are being stored; it
     # is also what a crash can leave leased (marked unknown, or resent under `resend`).

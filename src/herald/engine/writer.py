@@ -120,7 +120,7 @@ class Writer:
         metrics: Metrics,
         flush_size: int = 1000,
         flush_interval: float = 0.2,
-        receipt_flush_interval: float = 0.005,
+        receipt_flush_interval: float = 0.0,
         on_changes: OnChanges | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
