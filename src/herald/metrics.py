@@ -89,6 +89,10 @@ class Metrics:
         self.callbacks_delivered = 0
         self.callback_failures = 0
         self.callback_outbox_depth: Callable[[], int] = lambda: 0
+        # The dispatcher's slots, read at scrape time: parts leased and not yet stored, and
+        # how many it may lease (the bound windows, or dispatcher.max_in_flight).
+        self.leased_parts: Callable[[], int] = lambda: 0
+        self.lease_capacity: Callable[[], int] = lambda: 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -156,6 +160,10 @@ class _Collector(Collector):
                        [(m.callback_failures,)])
         yield _gauge("herald_callback_outbox_depth", "webhooks waiting to be delivered", [],
                      [(m.callback_outbox_depth(),)])
+        yield _gauge("herald_leased_parts", "parts leased by this process, not yet stored", [],
+                     [(m.leased_parts(),)])
+        yield _gauge("herald_lease_capacity", "parts this process may lease at once", [],
+                     [(m.lease_capacity(),)])
 
 
 def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple]) -> Metric:

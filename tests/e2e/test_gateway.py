@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from herald.simulator import Delay, Simulator
@@ -225,6 +226,10 @@ async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
             assert seen[-1] == leased and max(seen) == leased
             assert (session.in_flight, session.queued) == (4, leased - 4)
             assert sim.stats.submits == 4
+            async with httpx.AsyncClient(base_url=herald.api_url) as api:
+                metrics = (await api.get("/metrics")).text
+            assert f"herald_leased_parts {leased:.1f}" in metrics
+            assert f"herald_lease_capacity {leased:.1f}" in metrics
 
 
 async def test_carrier_throttling_slows_the_bind_and_loses_nothing(

@@ -29,6 +29,7 @@ def test_counters_gauges_and_histograms_are_exported() -> None:
     m.receipt_latency.observe(0.3)
     m.receipt_latency.observe(4000)
     m.flush_rows.observe(500)
+    m.leased_parts, m.lease_capacity = (lambda: 150), (lambda: 400)
     s = samples(m)
     assert s[("herald_submit_sm_total", (("bind", "carrier-a"), ("status_class", "ok")))] == 3
     assert s[("herald_segments_sent_total", (("bind", "carrier-a"),))] == 3
@@ -42,6 +43,7 @@ def test_counters_gauges_and_histograms_are_exported() -> None:
     assert s[("herald_submit_to_receipt_seconds_bucket", (("le", "+Inf"),))] == 2
     assert s[("herald_submit_to_receipt_seconds_count", ())] == 2
     assert s[("herald_db_flush_rows_sum", ())] == 500
+    assert (s[("herald_leased_parts", ())], s[("herald_lease_capacity", ())]) == (150, 400)
 
 
 def test_every_metric_is_prefixed_and_labels_are_bounded() -> None:

@@ -119,6 +119,8 @@ class Dispatcher:
         self._reserved = 0  # slots set aside for claims under way
         self._room = asyncio.Event()
         self._wake = asyncio.Event()
+        metrics.leased_parts = lambda: self._in_flight
+        metrics.lease_capacity = self.capacity
 
     # --- control -----------------------------------------------------------------------------
 
