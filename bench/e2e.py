@@ -193,10 +193,11 @@ async def bench(args: argparse.Namespace) -> None:
         return statistics.median(r[key] for r in results)
 
     ceiling = statistics.median(raw)
-    delay = f"receipts after {args.receipt_delay} ms" if args.receipt_delay else "receipts at once"
+    conditions = (f"receipts after {args.receipt_delay} ms" if args.receipt_delay
+                  else "receipts at once")
     if args.max_in_flight:
-        delay += f", max_in_flight {args.max_in_flight}"
-    print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, {delay}, "
+        conditions += f", max_in_flight {args.max_in_flight}"
+    print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, {conditions}, "
           f"median of {args.runs} (loop: {args.loop}, simulator in another process)")
     print(f"  expansion      {med('expansion'):>10,.0f} recipients/s")
     print(f"  submitted      {med('submitted'):>10,.0f} messages/s")

@@ -9,8 +9,8 @@ Capacity: a message holds its slot from claim until its final status is committe
 slots are the sum of the bound binds' windows (in PDUs), or `max_in_flight` when set. So what
 is leased (and may have been sent without the result being recorded yet) never exceeds that:
 after a crash, at most that many messages are resent (policy `resend`) or marked unknown
-(policy `mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now rather
-than at its interval.
+(policy `mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now
+rather than at its interval.
 """
 
 from __future__ import annotations

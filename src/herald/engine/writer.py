@@ -294,9 +294,8 @@ class Writer:
             return _changes(early, moved, campaigns), latencies, 0
         changes: list[StatusChange] = []
         async with self._db.acquire() as conn, conn.transaction():
-            if plain or receipted or early:  # a receipts-only flush skips a round trip
-                moved = await store.write_results(conn, plain, receipted, early)
-                changes.extend(_changes(early, moved, campaigns))
+            moved = await store.write_results(conn, plain, receipted, early)
+            changes.extend(_changes(early, moved, campaigns))
             receipts = leftover
             taken = 0
             if take_orphans:

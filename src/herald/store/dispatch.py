@@ -41,7 +41,10 @@ async def write_results(
     results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
     bind's receipt group); receipted: the same, then receipt_state, receipt_error,
     network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at). Each
-    kind goes as one array of rows (part_outcome, part_outcome, status_move)."""
+    kind goes as one array of rows (part_outcome, part_outcome, status_move). Nothing to
+    write costs no round trip."""
+    if not (results or receipted or statuses):
+        return set()
     rows = await conn.fetch(
         queries.write_results, [(*r, *_NO_RECEIPT) for r in results], receipted, statuses
     )
