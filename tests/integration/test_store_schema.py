@@ -179,6 +179,34 @@ async def test_claim_skips_rows_another_dispatcher_holds(database: Database) -> 
         assert {r["lease_owner"] for r in owners} == {"d1", "d2", "d3"}
 
 
+async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Database) -> None:
+    # A claim of 500 out of 20,000 messages, the proportions of a running batch. Joined to
+    # the claimed ids as a set, the planner hashed them and read all of messages and of
+    # parts once per claim: a cost that grew with every message ever stored.
+    lease = NOW + timedelta(seconds=30)
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message)"
+            " SELECT id, 1, 'hello'::bytea FROM unnest($1::bigint[]) AS id", messages)
+        await conn.execute("ANALYZE messages; ANALYZE parts")
+        plan = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
+            "d1", 500, NOW, lease)
+    nodes = []
+    todo = [plan[0]["Plan"]]  # json arrives decoded (the pool's codec)
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo.extend(node.get("Plans", []))
+    scans = {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
+    assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
+    assert ("Index Scan", "parts") in scans
+    [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+    assert update["Actual Rows"] == 500
+
+
 async def make_batch_in_same_campaign(
     conn: asyncpg.Connection, ids: dict[str, int], status: str
 ) -> dict[str, int]:

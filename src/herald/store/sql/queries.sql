@@ -180,16 +180,25 @@ WITH due AS (
 ),
 claimed AS (
     -- message table: (queued | deferred, claim) -> sending
+    -- The ids go in as an array, not as a join with `due`: joined, the planner hashes them
+    -- and reads the whole messages table once per claim (a sequential scan that grows with
+    -- every batch ever expanded); as an array it probes messages_pkey once per id.
     UPDATE messages m
     SET status = 'sending', lease_owner = $1, lease_expires = $4, attempts = m.attempts + 1
-    FROM due
-    WHERE m.id = due.id
+    WHERE m.id = ANY (ARRAY(SELECT id FROM due))
     RETURNING m.id, m.batch_id, m.campaign_id, m.account_id, m.phone, m.tz, m.data_coding,
               m.esm_class, m.part_count, m.attempts
 )
 SELECT c.*, p.seq, p.short_message, p.tlvs
 FROM claimed c
-LEFT JOIN parts p ON p.message_id = c.id AND p.state = 'pending'
+LEFT JOIN LATERAL (
+    -- Per claimed message, its pending parts from parts_pkey; OFFSET 0 keeps this a
+    -- per-row probe, for the same reason as above (else: a hash join over all of parts).
+    SELECT p.seq, p.short_message, p.tlvs
+    FROM parts p
+    WHERE p.message_id = c.id AND p.state = 'pending'
+    OFFSET 0
+) p ON true
 ORDER BY c.id, p.seq;
 
 -- name: write_results
