@@ -194,17 +194,38 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
         plan = await conn.fetchval(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
             "d1", 500, NOW, lease)
-    nodes = []
-    todo = [plan[0]["Plan"]]  # json arrives decoded (the pool's codec)
-    while todo:
-        node = todo.pop()
-        nodes.append(node)
-        todo.extend(node.get("Plans", []))
+    nodes = plan_nodes(plan)
     scans = {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
     assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
     assert ("Index Scan", "parts") in scans
     [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
     assert update["Actual Rows"] == 500
+
+
+async def test_finishing_batches_never_reads_a_whole_table(database: Database) -> None:
+    # Statistics taken while the batch was all queued, as after expansion; by the last
+    # maintenance ticks every message is final, and a sequential scan reads them all.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await conn.execute("ANALYZE messages")
+        await conn.execute("UPDATE messages SET status = 'delivered'")
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.finish_batches)
+    nodes = plan_nodes(plan)
+    scans = {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
+    assert ("Seq Scan", "messages") not in scans, scans
+    [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+    assert update["Actual Rows"] == 1  # and the batch is completed
+
+
+def plan_nodes(plan: list[dict]) -> list[dict]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan (json arrives decoded: the pool's codec)."""
+    nodes, todo = [], [plan[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo.extend(node.get("Plans", []))
+    return nodes
 
 
 async def make_batch_in_same_campaign(

@@ -9,14 +9,23 @@ FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = ANY($1::bigint[]);
 
 -- name: finish_batches
--- Batches whose every message is final (each probe uses one of the partial status indexes).
+-- Batches whose every message is final. Each probe is a walk, per open batch, of one of the
+-- partial status indexes that stops at the first row found. OFFSET 0 keeps it a per-batch
+-- probe: the planner would otherwise make it an anti-join over a sequential scan of all of
+-- messages at every maintenance tick. The first probe orders as messages_due_idx does, so
+-- that index is walked from the batch's first entry; a sequential scan, which the planner
+-- picks while its statistics still show the batch as all queued, reads the whole table
+-- once the batch is nearly done.
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
 WHERE b.status IN ('sending', 'suspended')
   AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred'))
-  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.id AND m.status = 'sending')
-  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.id AND m.status = 'sent')
+                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
+                  ORDER BY m.not_before, m.id OFFSET 0)
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status = 'sent' OFFSET 0)
 RETURNING b.id, b.campaign_id;
 
 -- name: finish_campaigns
