@@ -82,6 +82,9 @@ class BindConfig(_Section):
     # command_status codes the carrier documents as temporary (e.g. vendor 0x400-0x4FF)
     temporary_statuses: tuple[int, ...] = ()
     validity_period: str = ""  # "" = SMSC default; SMPP absolute or relative format
+    # deliver_sm not yet acknowledged (each waits for its receipt to be stored): beyond this
+    # the session stops reading from the socket, which holds back submit_sm_resps too
+    max_pending_deliveries: int = Field(1000, ge=1)
 
     @field_validator("password")
     @classmethod

@@ -26,7 +26,7 @@ from typing import Any
 
 import uvicorn
 
-from herald.config import Config
+from herald.config import BindConfig, Config
 from herald.engine.callbacks import CallbackGate, CallbackWorker, enqueue_campaigns_completed
 from herald.engine.campaigns import scheduled_run_failed
 from herald.engine.dispatcher import Dispatcher
@@ -50,6 +50,20 @@ NOTIFY_CHANNEL = "herald_dispatch"
 # collecting every 700 allocations (CPython's default) cost ~20% of herald's CPU in
 # bench/e2e.py, mostly in passes over the startup heap. See settle_heap().
 GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def session_settings(bind: BindConfig) -> SessionSettings:
+    """What the bind's session needs from its `[[binds]]` entry."""
+    return SessionSettings(
+        name=bind.name, host=bind.host, port=bind.port, system_id=bind.system_id,
+        password=bind.password.get_secret_value(), system_type=bind.system_type,
+        bind_type=bind.bind_type, window=bind.window, rate=bind.rate, burst=bind.burst,
+        enquire_link_interval=bind.enquire_link_interval,
+        response_timeout=bind.response_timeout, reconnect_min=bind.reconnect_min,
+        reconnect_max=bind.reconnect_max, id_mode=bind.id_mode,
+        temporary_statuses=bind.temporary_statuses,
+        max_pending_deliveries=bind.max_pending_deliveries,
+    )
 
 
 def utc_now() -> datetime:
@@ -150,15 +164,7 @@ class Daemon:
             )
             sessions = {
                 b.name: Session(
-                    SessionSettings(
-                        name=b.name, host=b.host, port=b.port, system_id=b.system_id,
-                        password=b.password.get_secret_value(), system_type=b.system_type,
-                        bind_type=b.bind_type, window=b.window, rate=b.rate, burst=b.burst,
-                        enquire_link_interval=b.enquire_link_interval,
-                        response_timeout=b.response_timeout, reconnect_min=b.reconnect_min,
-                        reconnect_max=b.reconnect_max, id_mode=b.id_mode,
-                        temporary_statuses=b.temporary_statuses,
-                    ),
+                    session_settings(b),
                     on_deliver=tracker.handler(b.name),
                     stats=self.metrics.bind(b.name),
                 )

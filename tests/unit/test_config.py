@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from herald.config import Config, load_config
+from herald.config import BindConfig, Config, load_config
+from herald.daemon import session_settings
 from herald.errors import ConfigError
+from herald.smpp.session_settings import SessionSettings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "herald.toml"
 
@@ -111,3 +115,24 @@ def test_a_bind_password_longer_than_smpp_allows_is_refused_without_showing_it(
 def test_the_command_line_clients_variables_are_not_configuration() -> None:
     env = {"HERALD_API_KEY": "hk_secret", "HERALD_API_URL": "http://127.0.0.1:8080"}
     assert load_config(SHIPPED, env=env).api == load_config(SHIPPED, env={}).api
+
+
+def test_every_bind_setting_the_session_knows_reaches_it() -> None:
+    # Each [[binds]] key that SessionSettings also has, set to a value unlike its default.
+    bind = BindConfig(
+        name="b", host="smsc.example", port=2776, system_id="sys", password=SecretStr("pw"),
+        system_type="cmt", bind_type="tx", window=7, rate=33.0, burst=3,
+        id_mode="submit_hex_dlr_dec", enquire_link_interval=12.0, response_timeout=4.0,
+        reconnect_min=2.0, reconnect_max=9.0, temporary_statuses=(0x401,),
+        max_pending_deliveries=25,
+    )
+    settings = session_settings(bind)
+    shared = {f.name for f in fields(SessionSettings)} & set(BindConfig.model_fields)
+    assert "max_pending_deliveries" in shared
+    for name in shared:
+        value = getattr(bind, name)
+        value = value.get_secret_value() if isinstance(value, SecretStr) else value
+        assert getattr(settings, name) == value, name
+        assert value != getattr(SessionSettings(name="x", host="h", port=1, system_id="s",
+                                                password="p"),
+                                name), f"{name}: pick a value unlike the default"
