@@ -195,7 +195,7 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
             "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
             "d1", 500, NOW, lease)
     nodes = plan_nodes(plan)
-    scans = {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
+    scans = scanned(nodes)
     assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
     assert ("Index Scan", "parts") in scans
     [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
@@ -212,10 +212,15 @@ async def test_finishing_batches_never_reads_a_whole_table(database: Database) -
         await conn.execute("UPDATE messages SET status = 'delivered'")
         plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.finish_batches)
     nodes = plan_nodes(plan)
-    scans = {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
+    scans = scanned(nodes)
     assert ("Seq Scan", "messages") not in scans, scans
     [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
     assert update["Actual Rows"] == 1  # and the batch is completed
+
+
+def scanned(nodes: list[dict]) -> set[tuple[str, str]]:
+    """(node type, table) of every node of a plan that reads a table."""
+    return {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
 
 
 def plan_nodes(plan: list[dict]) -> list[dict]:
