@@ -218,6 +218,33 @@ async def test_finishing_batches_never_reads_a_whole_table(database: Database) -
     assert update["Actual Rows"] == 1  # and the batch is completed
 
 
+async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
+    database: Database,
+) -> None:
+    # Another open batch has many messages waiting for receipts (real carriers answer in
+    # seconds to hours). The probe for 'sent' messages of a finished batch must not walk
+    # them: without an index on the batch it read all of messages at every maintenance tick.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(1_000)])
+        await conn.execute("UPDATE messages SET status = 'delivered'")
+        waiting = await make_batch_in_same_campaign(conn, ids, "sending")
+        await add_messages(conn, waiting, [f"+347{i:08d}" for i in range(20_000)])
+        await conn.execute(
+            "UPDATE messages SET status = 'sent', sent_at = now() WHERE batch_id = $1",
+            waiting["batch"],
+        )
+        await conn.execute("ANALYZE messages")
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.finish_batches)
+        completed = await conn.fetch("SELECT id FROM batches WHERE status = 'completed'")
+    nodes = plan_nodes(plan)
+    assert ("Seq Scan", "messages") not in scanned(nodes), scanned(nodes)
+    read = sum(n.get("Actual Rows", 0) * n.get("Actual Loops", 1) for n in nodes
+               if n.get("Relation Name") == "messages")
+    assert read <= 2, read  # one probe finds the waiting batch's first 'sent' message
+    assert [r["id"] for r in completed] == [ids["batch"]]  # EXPLAIN ANALYZE ran the update
+
+
 def scanned(nodes: list[dict]) -> set[tuple[str, str]]:
     """(node type, table) of every node of a plan that reads a table."""
     return {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}

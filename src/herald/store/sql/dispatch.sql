@@ -12,10 +12,11 @@ WHERE c.id = ANY($1::bigint[]);
 -- Batches whose every message is final. Each probe is a walk, per open batch, of one of the
 -- partial status indexes that stops at the first row found. OFFSET 0 keeps it a per-batch
 -- probe: the planner would otherwise make it an anti-join over a sequential scan of all of
--- messages at every maintenance tick. The first probe orders as messages_due_idx does, so
--- that index is walked from the batch's first entry; a sequential scan, which the planner
--- picks while its statistics still show the batch as all queued, reads the whole table
--- once the batch is nearly done.
+-- messages at every maintenance tick. The first and last probes order as messages_due_idx
+-- and messages_sent_batch_idx do, so each index is walked from the batch's first entry; a
+-- sequential scan, which the planner picks while its statistics show most rows in that
+-- status (a batch just expanded, or another batch's messages waiting for receipts), reads
+-- the whole table when this batch has none.
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
 WHERE b.status IN ('sending', 'suspended')
@@ -25,7 +26,8 @@ WHERE b.status IN ('sending', 'suspended')
   AND NOT EXISTS (SELECT 1 FROM messages m
                   WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
   AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status = 'sent' OFFSET 0)
+                  WHERE m.batch_id = b.id AND m.status = 'sent'
+                  ORDER BY m.sent_at OFFSET 0)                -- messages_sent_batch_idx
 RETURNING b.id, b.campaign_id;
 
 -- name: finish_campaigns

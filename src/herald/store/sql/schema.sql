@@ -194,6 +194,9 @@ CREATE INDEX messages_due_idx ON messages (batch_id, not_before, id)
 CREATE INDEX messages_lease_idx ON messages (lease_expires) WHERE status = 'sending';
 -- Messages waiting for receipts, for the sweep that gives up after validity + margin.
 CREATE INDEX messages_sent_idx ON messages (sent_at) WHERE status = 'sent';
+-- A batch's messages waiting for receipts, for the completion check (finish_batches): without
+-- it that probe reads every 'sent' message of every other batch, or all of messages.
+CREATE INDEX messages_sent_batch_idx ON messages (batch_id, sent_at) WHERE status = 'sent';
 CREATE INDEX messages_campaign_idx ON messages (campaign_id);
 
 CREATE TABLE parts (
