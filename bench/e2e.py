@@ -15,6 +15,10 @@ read back from the database:
                    of writes)
     peak RSS       of this process while herald ran (herald plus a thin harness), read before
                    the raw client runs
+    CPU/message    CPU time per message of herald (this process), PostgreSQL (the embedded
+                   server's processes; not measured with HERALD_BENCH_DSN) and the simulator
+                   while sending (the end-to-end span), and of the raw client and the
+                   simulator during the raw run: where a run's time goes on the shared cores
 
 In the same run, the raw client of bench/smpp.py sends the same number of messages
 with receipts to the same simulator: the ceiling, and herald's end-to-end ratio to it.
@@ -49,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 from herald.config import (
     ApiConfig,
@@ -68,6 +73,34 @@ from herald.store.queries import queries
 from smpp import run_raw, start_simulator, stop_simulator
 
 TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
+
+
+# --- CPU time per process group, read from the OS -------------------------------------------
+
+Groups = dict[str, list[psutil.Process]]
+
+
+def cpu_seconds(groups: Groups) -> dict[str, dict[int, float]]:
+    """User plus system seconds per process, children that have ended included (PostgreSQL's
+    postmaster collects its backends')."""
+    seen: dict[str, dict[int, float]] = {}
+    for name, roots in groups.items():
+        seen[name] = {}
+        for root in roots:
+            try:
+                procs = [root, *root.children(recursive=True)] if name == "postgres" else [root]
+                for proc in procs:
+                    t = proc.cpu_times()
+                    seen[name][proc.pid] = t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:  # a backend that ended between the listing and the read
+                continue
+    return seen
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+             ) -> dict[str, float]:
+    return {name: sum(s - before.get(name, {}).get(pid, 0.0) for pid, s in pids.items())
+            for name, pids in after.items()}
 
 
 async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
@@ -113,7 +146,8 @@ def config(dsn: str, port: int, window: int, state: Path, max_in_flight: int = 0
 
 
 async def one_run(
-    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int = 0
+    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int = 0,
+    groups: Groups | None = None,
 ) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
     daemon = Daemon(config(dsn, port, window, state, max_in_flight))
@@ -133,8 +167,10 @@ async def one_run(
     assert daemon.running.runner is not None
     result = await daemon.running.runner.start_run(campaign_id=campaign, account_id=account)
     expanded = time.perf_counter()
+    cpu_before = cpu_seconds(groups or {})
     await asyncio.wait_for(done, timeout=max(600.0, n / 500))
     finished = time.perf_counter()
+    cpu = cpu_used(cpu_before, cpu_seconds(groups or {}))
     daemon.stop.set()
     await task
     row = await listener.fetchrow("""
@@ -155,6 +191,7 @@ async def one_run(
         "end_to_end": n / (finished - expanded),
         "p50_ms": float(row["p50"]) * 1000,
         "p99_ms": float(row["p99"]) * 1000,
+        **{f"cpu_{name}_us": seconds / n * 1e6 for name, seconds in cpu.items()},
     }
 
 
@@ -167,6 +204,11 @@ async def bench(args: argparse.Namespace) -> None:
     sim, port = start_simulator(args.loop, *options)
     results: list[dict[str, float]] = []
     raw: list[float] = []
+    raw_cpu: list[dict[str, float]] = []
+    me, simulator = psutil.Process(), psutil.Process(sim.pid)
+    groups: Groups = {"herald": [me], "simulator": [simulator]}
+    if embedded is not None:
+        groups["postgres"] = [psutil.Process(embedded.postmaster_pid)]
     try:
         for i in range(args.runs):
             name = f"herald_bench_{os.getpid()}_{i}"
@@ -177,11 +219,14 @@ async def bench(args: argparse.Namespace) -> None:
             async with Database(dsn) as db:
                 await db.migrate()
             results.append(await one_run(dsn, port, args.recipients, args.window, state,
-                                         args.max_in_flight))
+                                         args.max_in_flight, groups))
             # herald's peak so far; the raw client below holds a future per message, in this
             # same process, so it is read before that runs.
             results[-1]["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            before = cpu_seconds({"raw": [me], "simulator": [simulator]})
             raw.append((await run_raw(port, args.recipients, args.window, True))[1])
+            used = cpu_used(before, cpu_seconds({"raw": [me], "simulator": [simulator]}))
+            raw_cpu.append({name: s / args.recipients * 1e6 for name, s in used.items()})
             print(f"run {i + 1}: herald {results[-1]['end_to_end']:,.0f} msg/s end to end, "
                   f"raw client {raw[-1]:,.0f} msg/s", flush=True)
     finally:
@@ -209,6 +254,15 @@ async def bench(args: argparse.Namespace) -> None:
           f"{ceiling:,.0f}/s   ratio {med('end_to_end') / ceiling:.0%}")
     print(f"  latency        p50 {med('p50_ms'):,.1f} ms   p99 {med('p99_ms'):,.1f} ms")
     print(f"  peak RSS       {peak_mb:,.0f} MB")
+    herald_cpu = ", ".join(f"{name} {med(f'cpu_{name}_us'):,.0f}"
+                           for name in ("herald", "postgres", "simulator") if name in groups)
+    raw_line = ", ".join(f"{name} {statistics.median(r[name] for r in raw_cpu):,.0f}"
+                         for name in ("raw", "simulator"))
+    print(f"  CPU/message    µs while sending: {herald_cpu}; raw run: {raw_line}")
+    # Half the ceiling on two always-busy cores is 4 / ceiling seconds of CPU per message for
+    # all three processes; what the simulator takes of it is not herald's to spend.
+    budget = 4e6 / ceiling - med("cpu_simulator_us")
+    print(f"  50% budget     {budget:,.0f} µs per message for herald and PostgreSQL together")
 
 
 def main() -> None:
