@@ -245,6 +245,74 @@ async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
     assert [r["id"] for r in completed] == [ids["batch"]]  # EXPLAIN ANALYZE ran the update
 
 
+async def test_the_lease_check_reads_no_live_lease(database: Database) -> None:
+    # Every maintenance tick looks for expired leases. With the expiry only in an OR, the walk
+    # of messages_lease_idx had no bound and read each live lease (the whole in-flight window).
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(2_000)])
+        await conn.execute(
+            "UPDATE messages SET status = 'sending', lease_owner = 'a', lease_expires = $1"
+            " WHERE id % 2 = 0", NOW + timedelta(seconds=30),
+        )
+        await conn.execute("ANALYZE messages")
+        # As the pool runs it after a few ticks: a generic plan, where the owner is not
+        # known to be NULL and the OR cannot be simplified away.
+        plan = await explain_generic(
+            conn, queries.reclaim_expired_leases, "timestamptz, integer, text, boolean",
+            f"'{NOW.isoformat()}', 5000, NULL, false",
+        )
+        # A restarted process named 'a' still takes back every lease it held.
+        taken = await conn.fetch(queries.reclaim_expired_leases, NOW, 5000, "a", False)
+    nodes = plan_nodes(plan)
+    [lease_scan] = [n for n in nodes if n.get("Index Name") == "messages_lease_idx"]
+    assert ("Seq Scan", "messages") not in scanned(nodes)
+    assert lease_scan["Actual Rows"] == 0
+    assert lease_scan.get("Rows Removed by Filter", 0) == 0, lease_scan
+    assert len(taken) == 1_000 and {r["status"] for r in taken} == {"unknown"}
+
+
+async def test_the_receipt_sweep_never_reads_all_parts(database: Database) -> None:
+    # Statistics taken while every part was pending, as after expansion; the sweep then runs
+    # every few seconds while parts await receipts. Joined with the stale messages, their
+    # parts were read by a sequential scan of all of parts at every sweep, stale or not.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message) SELECT id, 1, '\\x41'"
+            " FROM unnest($1::bigint[]) AS id", messages,
+        )
+        await conn.execute("ANALYZE parts")
+        await conn.execute("UPDATE parts SET state = 'submitted'")
+        await conn.execute("UPDATE messages SET status = 'sent', sent_at = $1", NOW)
+        await conn.execute("ANALYZE messages")  # autovacuum's, during the run
+        await conn.execute("UPDATE messages SET sent_at = $1 WHERE id = $2",
+                           NOW - timedelta(days=3), messages[0])
+        plan = await explain_generic(
+            conn, queries.sweep_unreceipted, "timestamptz, timestamptz, integer",
+            f"'{(NOW - timedelta(days=2)).isoformat()}', '{NOW.isoformat()}', 5000",
+        )
+        swept = await conn.fetch("SELECT message_id FROM parts WHERE state = 'expired'")
+    nodes = plan_nodes(plan)
+    scans = scanned(nodes)
+    assert ("Seq Scan", "parts") not in scans and ("Seq Scan", "messages") not in scans, scans
+    assert [r["message_id"] for r in swept] == [messages[0]]  # EXPLAIN ANALYZE ran the sweep
+
+
+async def explain_generic(
+    conn: asyncpg.Connection, query: str, types: str, arguments: str
+) -> list[dict]:
+    """EXPLAIN ANALYZE of `query`'s generic plan (the one a pooled statement settles on after
+    a few runs: parameters unknown when it is planned), run with the literal `arguments`."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    await conn.execute(f"PREPARE probe({types}) AS {query}")
+    try:
+        return await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe({arguments})")
+    finally:
+        await conn.execute("DEALLOCATE probe; RESET plan_cache_mode")
+
+
 def scanned(nodes: list[dict]) -> set[tuple[str, str]]:
     """(node type, table) of every node of a plan that reads a table."""
     return {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}

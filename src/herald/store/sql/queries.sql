@@ -259,9 +259,14 @@ GROUP BY m.id;
 -- keep their state and are not resent). At most the in-flight window is leased at any time.
 -- message table: (sending, lose) -> unknown | (sending, release) -> queued
 WITH expired AS (
+    -- The first bound on lease_expires is what makes the walk of messages_lease_idx stop at
+    -- the first live lease: on its own, the OR below is only a filter, and every tick read
+    -- each live lease (up to the in-flight window) to find none expired. With an owner
+    -- (once, at start) every lease is a candidate.
     SELECT m.id
     FROM messages m
     WHERE m.status = 'sending'                                -- messages_lease_idx
+      AND m.lease_expires < CASE WHEN $3::text IS NULL THEN $1::timestamptz ELSE 'infinity' END
       AND (m.lease_expires < $1 OR m.lease_owner = $3)
     ORDER BY m.lease_expires
     LIMIT $2
@@ -272,8 +277,7 @@ SET status = CASE WHEN $4 THEN 'queued' ELSE 'unknown' END,
     reason = CASE WHEN $4 THEN m.reason ELSE 'lease_expired' END,
     done_at = CASE WHEN $4 THEN m.done_at ELSE $1 END,
     lease_owner = NULL, lease_expires = NULL
-FROM expired e
-WHERE m.id = e.id
+WHERE m.id = ANY (ARRAY(SELECT id FROM expired))    -- as an array: see claim_due_messages
 RETURNING m.id, m.status;
 
 -- --- receipts --------------------------------------------------------------------------------
@@ -372,15 +376,17 @@ WITH stale AS (
     FOR UPDATE SKIP LOCKED
 ),
 parts_swept AS (
+    -- The ids go in as arrays, here and below, as in claim_due_messages: joined with
+    -- `stale`, the planner hashed them and read all of parts and of messages at every sweep,
+    -- even with nothing stale.
     UPDATE parts p SET state = 'expired'
-    FROM stale s
-    WHERE p.message_id = s.id AND p.state IN ('submitted', 'enroute', 'accepted')
+    WHERE p.message_id = ANY (ARRAY(SELECT id FROM stale))
+      AND p.state IN ('submitted', 'enroute', 'accepted')
     RETURNING p.message_id
 )
 UPDATE messages m
 SET status = 'unknown', reason = 'no_final_receipt', done_at = $2
-FROM stale s
-WHERE m.id = s.id
+WHERE m.id = ANY (ARRAY(SELECT id FROM stale))
 RETURNING m.id, (SELECT count(*) FROM parts_swept ps WHERE ps.message_id = m.id) AS parts_swept;
 
 -- --- callbacks -------------------------------------------------------------------------------
