@@ -383,11 +383,18 @@ parts_swept AS (
     WHERE p.message_id = ANY (ARRAY(SELECT id FROM stale))
       AND p.state IN ('submitted', 'enroute', 'accepted')
     RETURNING p.message_id
+),
+expired AS (
+    UPDATE messages m
+    SET status = 'unknown', reason = 'no_final_receipt', done_at = $2
+    WHERE m.id = ANY (ARRAY(SELECT id FROM stale))
+    RETURNING m.id
 )
-UPDATE messages m
-SET status = 'unknown', reason = 'no_final_receipt', done_at = $2
-WHERE m.id = ANY (ARRAY(SELECT id FROM stale))
-RETURNING m.id, (SELECT count(*) FROM parts_swept ps WHERE ps.message_id = m.id) AS parts_swept;
+-- Counted once per message, not by a subquery per returned row (n² over a full sweep).
+SELECT e.id, coalesce(c.parts, 0) AS parts_swept
+FROM expired e
+LEFT JOIN (SELECT message_id, count(*) AS parts FROM parts_swept GROUP BY message_id) c
+       ON c.message_id = e.id;
 
 -- --- callbacks -------------------------------------------------------------------------------
 
