@@ -116,6 +116,18 @@ async def add_messages(
     return [r["id"] for r in rows]
 
 
+async def add_parts(
+    conn: asyncpg.Connection, messages: list[int], *, per_message: int = 1,
+    state: str = "pending",
+) -> None:
+    await conn.execute(
+        "INSERT INTO parts (message_id, seq, short_message, state)"
+        " SELECT id, seq, 'hello'::bytea, $2 FROM unnest($1::bigint[]) AS id,"
+        " generate_series(1, $3) AS seq",
+        messages, state, per_message,
+    )
+
+
 # --- rules the schema enforces ---------------------------------------------------------------
 
 
@@ -187,9 +199,7 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
     async with database.acquire() as conn:
         ids = await make_batch(conn)
         messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
-        await conn.execute(
-            "INSERT INTO parts (message_id, seq, short_message)"
-            " SELECT id, 1, 'hello'::bytea FROM unnest($1::bigint[]) AS id", messages)
+        await add_parts(conn, messages)
         await conn.execute("ANALYZE messages; ANALYZE parts")
         plan = await conn.fetchval(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
@@ -285,10 +295,7 @@ async def test_the_receipt_sweep_never_reads_all_parts(database: Database) -> No
     async with database.acquire() as conn:
         ids = await make_batch(conn)
         messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
-        await conn.execute(
-            "INSERT INTO parts (message_id, seq, short_message) SELECT id, 1, '\\x41'"
-            " FROM unnest($1::bigint[]) AS id", messages,
-        )
+        await add_parts(conn, messages)
         await conn.execute("ANALYZE parts")
         await conn.execute("UPDATE parts SET state = 'submitted'")
         await conn.execute("UPDATE messages SET status = 'sent', sent_at = $1", NOW)
@@ -313,11 +320,7 @@ async def test_a_large_sweep_counts_swept_parts_once(database: Database) -> None
     async with database.acquire() as conn:
         ids = await make_batch(conn)
         messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(300)])
-        await conn.execute(
-            "INSERT INTO parts (message_id, seq, short_message, state)"
-            " SELECT id, seq, '\\x41', 'submitted' FROM unnest($1::bigint[]) AS id,"
-            " generate_series(1, 2) AS seq", messages,
-        )
+        await add_parts(conn, messages, per_message=2, state="submitted")
         await conn.execute("UPDATE messages SET status = 'sent', sent_at = $1",
                            NOW - timedelta(days=3))
         plan = await conn.fetchval(
