@@ -49,6 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ from herald.store.accounts import create_account
 from herald.store.db import Database, with_database
 from herald.store.embedded import EmbeddedPostgres
 from herald.store.queries import queries
+from simulator import cpu_seconds
 from smpp import run_raw, start_simulator, stop_simulator
 
 TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
@@ -77,22 +79,19 @@ TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
 
 # --- CPU time per process group, read from the OS -------------------------------------------
 
-Groups = dict[str, list[psutil.Process]]
+Groups = dict[str, Callable[[], list[int]]]  # a group's name -> its processes' pids now
 
 
-def cpu_seconds(groups: Groups) -> dict[str, dict[int, float]]:
-    """User plus system seconds per process, children that have ended included (PostgreSQL's
+def cpu_snapshot(groups: Groups) -> dict[str, dict[int, float]]:
+    """CPU seconds so far per process of each group, ended children included (PostgreSQL's
     postmaster collects its backends')."""
     seen: dict[str, dict[int, float]] = {}
-    for name, roots in groups.items():
+    for name, pids in groups.items():
         seen[name] = {}
-        for root in roots:
+        for pid in pids():
             try:
-                procs = [root, *root.children(recursive=True)] if name == "postgres" else [root]
-                for proc in procs:
-                    t = proc.cpu_times()
-                    seen[name][proc.pid] = t.user + t.system + t.children_user + t.children_system
-            except psutil.Error:  # a backend that ended between the listing and the read
+                seen[name][pid] = cpu_seconds(pid, ended_children=True)
+            except OSError:  # a backend that ended between the listing and the read
                 continue
     return seen
 
@@ -101,6 +100,10 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
              ) -> dict[str, float]:
     return {name: sum(s - before.get(name, {}).get(pid, 0.0) for pid, s in pids.items())
             for name, pids in after.items()}
+
+
+def process_tree(pid: int) -> Callable[[], list[int]]:
+    return lambda: [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
 
 
 async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
@@ -146,8 +149,8 @@ def config(dsn: str, port: int, window: int, state: Path, max_in_flight: int = 0
 
 
 async def one_run(
-    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int = 0,
-    groups: Groups | None = None,
+    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int,
+    groups: Groups,
 ) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
     daemon = Daemon(config(dsn, port, window, state, max_in_flight))
@@ -167,10 +170,10 @@ async def one_run(
     assert daemon.running.runner is not None
     result = await daemon.running.runner.start_run(campaign_id=campaign, account_id=account)
     expanded = time.perf_counter()
-    cpu_before = cpu_seconds(groups or {})
+    cpu_before = cpu_snapshot(groups)
     await asyncio.wait_for(done, timeout=max(600.0, n / 500))
     finished = time.perf_counter()
-    cpu = cpu_used(cpu_before, cpu_seconds(groups or {}))
+    cpu = cpu_used(cpu_before, cpu_snapshot(groups))
     daemon.stop.set()
     await task
     row = await listener.fetchrow("""
@@ -205,10 +208,11 @@ async def bench(args: argparse.Namespace) -> None:
     results: list[dict[str, float]] = []
     raw: list[float] = []
     raw_cpu: list[dict[str, float]] = []
-    me, simulator = psutil.Process(), psutil.Process(sim.pid)
-    groups: Groups = {"herald": [me], "simulator": [simulator]}
-    if embedded is not None:
-        groups["postgres"] = [psutil.Process(embedded.postmaster_pid)]
+    me, simulator = os.getpid(), sim.pid
+    groups: Groups = {"herald": lambda: [me], "simulator": lambda: [simulator]}
+    raw_groups: Groups = {"raw": groups["herald"], "simulator": groups["simulator"]}
+    if embedded is not None and embedded.postmaster_pid is not None:
+        groups["postgres"] = process_tree(embedded.postmaster_pid)
     try:
         for i in range(args.runs):
             name = f"herald_bench_{os.getpid()}_{i}"
@@ -223,9 +227,9 @@ async def bench(args: argparse.Namespace) -> None:
             # herald's peak so far; the raw client below holds a future per message, in this
             # same process, so it is read before that runs.
             results[-1]["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            before = cpu_seconds({"raw": [me], "simulator": [simulator]})
+            before = cpu_snapshot(raw_groups)
             raw.append((await run_raw(port, args.recipients, args.window, True))[1])
-            used = cpu_used(before, cpu_seconds({"raw": [me], "simulator": [simulator]}))
+            used = cpu_used(before, cpu_snapshot(raw_groups))
             raw_cpu.append({name: s / args.recipients * 1e6 for name, s in used.items()})
             print(f"run {i + 1}: herald {results[-1]['end_to_end']:,.0f} msg/s end to end, "
                   f"raw client {raw[-1]:,.0f} msg/s", flush=True)

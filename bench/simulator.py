@@ -171,10 +171,14 @@ def start_simulator(receipts: bool, loop: str) -> tuple[subprocess.Popen[str], i
     return proc, port
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+def cpu_seconds(pid: int, *, ended_children: bool = False) -> float:
+    """User + system CPU time of a process so far (Linux /proc); with `ended_children`, that
+    of its children it has waited for as well (a postmaster's ended backends)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if ended_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure_simulator(
