@@ -131,17 +131,6 @@ async def add_parts(
 # --- rules the schema enforces ---------------------------------------------------------------
 
 
-async def test_a_number_is_sent_once_per_batch(database: Database) -> None:
-    async with database.acquire() as conn:
-        ids = await make_batch(conn)
-        await add_messages(conn, ids, ["+34600000001"])
-        with pytest.raises(asyncpg.UniqueViolationError, match="messages_batch_id_phone_key"):
-            await add_messages(conn, ids, ["+34600000001"])
-        second = await conn.fetchrow(queries.create_batch, ids["campaign"], "again", None)
-        assert second["number"] == 2
-        await add_messages(conn, {**ids, "batch": second["id"]}, ["+34600000001"])
-
-
 async def test_credit_never_goes_negative(database: Database) -> None:
     async with database.acquire() as conn:
         account = await make_account(conn, credit=10)

@@ -298,7 +298,7 @@ WHERE c.account_id = $1
 -- --- progress, batches and messages -----------------------------------------------------------
 
 -- name: campaign_progress
--- Messages and segments of campaign $1 by status (messages_campaign_idx). Rejected messages
+-- Messages and segments of campaign $1 by status (messages_campaign_brin). Rejected messages
 -- were never encoded (encoding 'none') and cost no segment.
 SELECT status, count(*) AS messages,
        coalesce(sum(part_count) FILTER (WHERE encoding <> 'none'), 0) AS segments

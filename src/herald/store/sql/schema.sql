@@ -184,7 +184,6 @@ CREATE TABLE messages (
     created_at     timestamptz NOT NULL DEFAULT now(),
     sent_at        timestamptz,
     done_at        timestamptz,
-    UNIQUE (batch_id, phone),            -- a number is sent once per batch
     CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
 );
 -- The dispatcher's claim: due messages in not_before order (see claim_due_messages).
@@ -197,7 +196,15 @@ CREATE INDEX messages_sent_idx ON messages (sent_at) WHERE status = 'sent';
 -- A batch's messages waiting for receipts, for the completion check (finish_batches): without
 -- it that probe reads every 'sent' message of every other batch, or all of messages.
 CREATE INDEX messages_sent_batch_idx ON messages (batch_id, sent_at) WHERE status = 'sent';
-CREATE INDEX messages_campaign_idx ON messages (campaign_id);
+-- By batch and by campaign (progress, listings, the batch's cascade): BRIN, not btree. Rows
+-- are stored in batch order, and every status move is an update that is not HOT, so it adds an
+-- entry to each btree index; a BRIN entry only changes when a page range's bounds do. The two
+-- btrees these replace (this one on campaign_id, a UNIQUE on (batch_id, phone)) made a claim
+-- cost 47 µs per message instead of 31. That a number is sent once per batch is enforced by
+-- expansion, which is one transaction per batch and skips a number it has already seen.
+CREATE INDEX messages_batch_brin ON messages USING brin (batch_id) WITH (autosummarize = on);
+CREATE INDEX messages_campaign_brin ON messages USING brin (campaign_id)
+    WITH (autosummarize = on);
 
 CREATE TABLE parts (
     message_id      bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
