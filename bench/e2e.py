@@ -98,7 +98,7 @@ def cpu_snapshot(groups: Groups) -> dict[str, dict[int, float]]:
 
 def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
              ) -> dict[str, float]:
-    return {name: sum(s - before.get(name, {}).get(pid, 0.0) for pid, s in pids.items())
+    return {name: sum(s - before[name].get(pid, 0.0) for pid, s in pids.items())
             for name, pids in after.items()}
 
 

@@ -87,6 +87,8 @@ class Expander:
         self._blacklist = blacklist
         self._not_before = not_before
         self._region = default_region
+        # The only guard of one message per number per batch: the schema has no unique index
+        # for it (each would cost every status move an index entry; see schema.sql).
         self._seen: set[str] = set()
         self._messages: list[tuple] = []
         self._parts: list[tuple] = []
