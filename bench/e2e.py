@@ -33,8 +33,13 @@ later: --receipt-delay MS[-MS] (the simulator's option: fixed, or uniform betwee
 measures that path, where each receipt is a separate write found through parts_receipt_idx.
 The raw client waits for the same delayed receipts, so the ratio stays like for like.
 
+--processes N runs N herald processes on the run's database, each with its own bind to the
+simulator (the scale-out of "Running several processes" in the README): this process and
+N - 1 started by it, all counted in herald's CPU and the largest of them in peak RSS. One
+process is one event loop, the critical path of a run; two fill the cores' idle time.
+
 Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 2000]
-     [--receipt-delay 200-2000] [--max-in-flight 400]
+     [--receipt-delay 200-2000] [--max-in-flight 400] [--processes 2]
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -131,28 +137,88 @@ async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
     return account.id, campaign
 
 
-def config(dsn: str, port: int, window: int, state: Path, max_in_flight: int = 0) -> Config:
+def config(
+    dsn: str, port: int, window: int, state: Path, max_in_flight: int = 0, node: str = "bench"
+) -> Config:
+    """herald as the bench runs it. Each process is a node with a bind of its own (named
+    after the node, so each keeps its own receipt group) to the same simulator."""
+    bind = f"sim-{node}"
     return Config(
-        node="bench",
+        node=node,
         state_dir=state,
         log_level="WARNING",
         database=DatabaseConfig(dsn=dsn, pool_max=10),
         api=ApiConfig(enabled=False),
         simulator=SimulatorConfig(enabled=False),
-        binds=(BindConfig(name="sim", host="127.0.0.1", port=port, system_id="herald",
+        binds=(BindConfig(name=bind, host="127.0.0.1", port=port, system_id="herald",
                           password="secret", window=window, rate=1e6, burst=window),),
-        routes=(RouteConfig(name="all", binds=("sim",)),),
+        routes=(RouteConfig(name="all", binds=(bind,)),),
         dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05,
                                     max_in_flight=max_in_flight),
         tracker=TrackerConfig(sweep_interval=0.5),
     )
 
 
+# --- more herald processes on the same database ---------------------------------------------
+
+
+async def run_node(dsn: str, port: int, window: int, state: Path, max_in_flight: int,
+                   node: str) -> None:
+    """One more herald process (`--node`): runs until SIGTERM, says "bound" once its bind is
+    up and prints its peak RSS in MB as it ends."""
+    daemon = Daemon(config(dsn, port, window, state, max_in_flight, node))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, daemon.stop.set)
+    task = asyncio.ensure_future(daemon.run())
+    await daemon.running.started.wait()
+    for session in daemon.running.sessions.values():
+        await session.wait_bound(10)
+    print("bound", flush=True)
+    await task
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
+
+
+async def start_nodes(
+    count: int, dsn: str, port: int, window: int, state: Path, max_in_flight: int, loop: str
+) -> list[asyncio.subprocess.Process]:
+    """`count` herald processes beside this one, each bound, sharing the run's database."""
+    nodes = []
+    for i in range(count):
+        node_state = state / f"node{i + 2}"
+        node_state.mkdir(exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--node", f"bench{i + 2}", "--dsn", dsn,
+            "--port", str(port), "--window", str(window), "--state", str(node_state),
+            "--max-in-flight", str(max_in_flight), "--loop", loop,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        nodes.append(proc)
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if line.strip() != b"bound":
+            raise RuntimeError(f"herald process {i + 2} did not bind: {line!r}")
+    return nodes
+
+
+async def stop_nodes(nodes: list[asyncio.subprocess.Process]) -> float:
+    """Stop the extra processes; their largest peak RSS in MB (0 with none)."""
+    peak = 0.0
+    for proc in nodes:
+        proc.send_signal(signal.SIGTERM)
+    for proc in nodes:
+        assert proc.stdout is not None
+        out = await proc.stdout.read()
+        await proc.wait()
+        peak = max([peak, *(float(line) for line in out.split())])
+    return peak
+
+
 async def one_run(
     dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int,
-    groups: Groups,
+    groups: Groups, nodes: list[asyncio.subprocess.Process],
 ) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
+    me = os.getpid()
+    groups["herald"] = lambda: [me, *(proc.pid for proc in nodes)]
     daemon = Daemon(config(dsn, port, window, state, max_in_flight))
     task = asyncio.ensure_future(daemon.run())
     await daemon.running.started.wait()
@@ -210,7 +276,7 @@ async def bench(args: argparse.Namespace) -> None:
     raw_cpu: list[dict[str, float]] = []
     me, simulator = os.getpid(), sim.pid
     groups: Groups = {"herald": lambda: [me], "simulator": lambda: [simulator]}
-    raw_groups: Groups = {"raw": groups["herald"], "simulator": groups["simulator"]}
+    raw_groups: Groups = {"raw": lambda: [me], "simulator": groups["simulator"]}
     if embedded is not None and embedded.postmaster_pid is not None:
         groups["postgres"] = process_tree(embedded.postmaster_pid)
     try:
@@ -222,11 +288,17 @@ async def bench(args: argparse.Namespace) -> None:
             dsn = with_database(admin_dsn, name)
             async with Database(dsn) as db:
                 await db.migrate()
-            results.append(await one_run(dsn, port, args.recipients, args.window, state,
-                                         args.max_in_flight, groups))
-            # herald's peak so far; the raw client below holds a future per message, in this
-            # same process, so it is read before that runs.
-            results[-1]["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            nodes = await start_nodes(args.processes - 1, dsn, port, args.window, state,
+                                      args.max_in_flight, args.loop)
+            try:
+                results.append(await one_run(dsn, port, args.recipients, args.window, state,
+                                             args.max_in_flight, groups, nodes))
+            finally:
+                nodes_peak = await stop_nodes(nodes)
+            # herald's peak so far (the largest of its processes); the raw client below holds
+            # a future per message, in this same process, so it is read before that runs.
+            results[-1]["rss_mb"] = max(
+                nodes_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             before = cpu_snapshot(raw_groups)
             raw.append((await run_raw(port, args.recipients, args.window, True))[1])
             used = cpu_used(before, cpu_snapshot(raw_groups))
@@ -249,6 +321,8 @@ async def bench(args: argparse.Namespace) -> None:
                   else "receipts at once")
     if args.max_in_flight:
         conditions += f", max_in_flight {args.max_in_flight}"
+    if args.processes > 1:
+        conditions += f", {args.processes} herald processes"
     print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, {conditions}, "
           f"median of {args.runs} (loop: {args.loop}, simulator in another process)")
     print(f"  expansion      {med('expansion'):>10,.0f} recipients/s")
@@ -279,13 +353,24 @@ def main() -> None:
                         help="herald's dispatcher.max_in_flight (0: the window)")
     parser.add_argument("--receipt-delay", metavar="MS[-MS]", default="",
                         help="the simulator sends each receipt this long after the response")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="herald processes sharing the database, each with its own bind")
+    # One of the extra processes (started by --processes, not by hand):
+    parser.add_argument("--node", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--state", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    work = (run_node(args.dsn, args.port, args.window, args.state, args.max_in_flight, args.node)
+            if args.node else bench(args))
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(bench(args))
+        uvloop.run(work)
     else:
-        asyncio.run(bench(args))
+        asyncio.run(work)
 
 
 if __name__ == "__main__":
