@@ -373,8 +373,9 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
         receipts = (
             ["smsc-a", "smsc-a"], ["ABC", "DEF"], ["delivered", "delivered"], [2, 2],
-            ["000", "000"], [None, None], [NOW, NOW], ["delivered", "delivered"], [None, None],
-        )
+            ["000", "000"], [None, None], [NOW.timestamp()] * 2, ["delivered", "delivered"],
+            [None, None],
+        )  # the receipts' times as epoch seconds, as herald.store.dispatch passes them
         matched = await conn.fetch(queries.apply_receipts, *receipts)
         assert [(r["pos"], r["message_id"], r["applied"]) for r in matched] == [(1, m1, True)]
         assert not matched[0]["settled"]  # m1 is still 'queued', not 'sent': left to the caller
@@ -417,7 +418,7 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
                     ("D", "enroute", "sent", None),
                     ("E", "delivered", "delivered", None)]
         columns = (["g"] * 4, [r[0] for r in receipts], [r[1] for r in receipts], [2] * 4,
-                   [None] * 4, [None] * 4, [later] * 4, [r[2] for r in receipts],
+                   [None] * 4, [None] * 4, [later.timestamp()] * 4, [r[2] for r in receipts],
                    [r[3] for r in receipts])
         found = await conn.fetch(queries.apply_receipts, *columns)
         assert [(f["message_id"], f["applied"], f["settled"]) for f in found] == [

@@ -29,9 +29,6 @@ async def dispatch_context(
     return await conn.fetch(queries.dispatch_context, list(campaign_ids))
 
 
-_NO_RECEIPT = (None, None, None, None)  # a part_outcome's receipt fields, for a bare result
-
-
 async def write_results(
     conn: asyncpg.Connection, results: Sequence[tuple], receipted: Sequence[tuple],
     statuses: Sequence[tuple],
@@ -41,12 +38,18 @@ async def write_results(
     results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
     bind's receipt group); receipted: the same, then receipt_state, receipt_error,
     network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at). Each
-    kind goes as one array of rows (part_outcome, part_outcome, status_move). Nothing to
-    write costs no round trip."""
+    kind goes as one array of rows (part_outcome, part_outcome, status_move), its times as
+    epoch seconds (see the row types in schema.sql). Nothing to write costs no round trip."""
     if not (results or receipted or statuses):
         return set()
     rows = await conn.fetch(
-        queries.write_results, [(*r, *_NO_RECEIPT) for r in results], receipted, statuses
+        queries.write_results,
+        [(m, seq, state, smsc, canonical, status, submitted.timestamp(), group,
+          None, None, None, None)
+         for m, seq, state, smsc, canonical, status, submitted, group in results],
+        [(*r[:6], r[6].timestamp(), *r[7:11], r[11].timestamp()) for r in receipted],
+        [(m, expected, status, reason, not_before and not_before.timestamp(), at.timestamp())
+         for m, expected, status, reason, not_before, at in statuses],
     )
     return {r["id"] for r in rows}
 
@@ -65,6 +68,7 @@ async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> lis
     if not rows:
         return []
     columns = [list(c) for c in zip(*rows, strict=True)]
+    columns[6] = [at.timestamp() for at in columns[6]]  # epoch seconds, as in write_results
     return await conn.fetch(queries.apply_receipts, *columns)
 
 

@@ -207,13 +207,15 @@ ORDER BY c.id, p.seq;
 -- same flush ($2: the part is written once, with both), both as part_outcome rows,
 -- and message statuses as a batched compare-and-set ($3, status_move rows; each moves from
 -- its expected status to the new one with the reason that goes with it; leaving 'sending'
--- clears the lease). Returns the messages moved.
+-- clears the lease). Times come as epoch seconds (see the row types in schema.sql). Returns
+-- the messages moved.
 -- part table: (pending, accept) -> submitted, (pending, refuse) -> refused,
 -- (pending, retry) -> pending, (pending, lose) -> unknown; then (submitted, <receipt state>).
 WITH results AS (
     UPDATE parts p
     SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
-        command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind
+        command_status = r.command_status, submitted_at = to_timestamp(r.submitted_at),
+        bind = r.bind
     FROM unnest($1::part_outcome[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
@@ -221,9 +223,9 @@ WITH results AS (
 receipted AS (
     UPDATE parts p
     SET state = r.state, smsc_id = r.smsc_id, canonical_id = r.canonical_id,
-        command_status = r.command_status, submitted_at = r.submitted_at, bind = r.bind,
-        receipt_state = r.receipt_state, receipt_error = r.receipt_error,
-        network_error = r.network_error, receipt_at = r.receipt_at
+        command_status = r.command_status, submitted_at = to_timestamp(r.submitted_at),
+        bind = r.bind, receipt_state = r.receipt_state, receipt_error = r.receipt_error,
+        network_error = r.network_error, receipt_at = to_timestamp(r.receipt_at)
     FROM unnest($2::part_outcome[]) AS r
     WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
@@ -232,12 +234,12 @@ moved AS (                    -- message table: the row the caller decided on
     UPDATE messages m
     SET status = r.status,
         reason = r.reason,
-        not_before = coalesce(r.not_before, m.not_before),
+        not_before = coalesce(to_timestamp(r.not_before), m.not_before),
         lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
         lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
-        sent_at = CASE WHEN r.status = 'sent' THEN r.at ELSE m.sent_at END,
+        sent_at = CASE WHEN r.status = 'sent' THEN to_timestamp(r.at) ELSE m.sent_at END,
         done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
-                       THEN r.at ELSE m.done_at END
+                       THEN to_timestamp(r.at) ELSE m.done_at END
     FROM unnest($3::status_move[]) AS r
     WHERE m.id = r.id AND m.status = r.expected
     RETURNING m.id
@@ -295,12 +297,14 @@ RETURNING m.id, m.status;
 -- part table: (submitted | enroute | accepted, <receipt state>) -> <receipt state>
 -- message table: (sent, <its single part's final receipt>) -> delivered | failed | unknown
 WITH r AS (
-    SELECT *
+    -- $7, the receipts' times, as epoch seconds: see the row types in schema.sql.
+    SELECT r.bind, r.canonical_id, r.state, r.receipt_state, r.receipt_error, r.network_error,
+           to_timestamp(r.receipt_epoch) AS receipt_at, r.single_status, r.single_reason, r.pos
     FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
-                $7::timestamptz[], $8::text[], $9::text[])
+                $7::float8[], $8::text[], $9::text[])
          WITH ORDINALITY
          AS r(bind, canonical_id, state, receipt_state, receipt_error, network_error,
-              receipt_at, single_status, single_reason, pos)
+              receipt_epoch, single_status, single_reason, pos)
 ),
 found AS (
     -- One index lookup per receipt (parts_receipt_idx). OFFSET 0 keeps the planner from
