@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/smpp.py
 	$(PY) bench/simulator.py
 	$(PY) bench/e2e.py
+	$(PY) bench/e2e.py --processes 2
 	$(PY) bench/e2e.py --receipt-delay 200-2000
 
 lint: $(STAMP)
