@@ -195,6 +195,9 @@ async def start_nodes(
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if line.strip() != b"bound":
+            for started in nodes:  # none is left running behind the bench
+                started.kill()
+                await started.wait()
             raise RuntimeError(f"herald process {i + 2} did not bind: {line!r}")
     return nodes
 
