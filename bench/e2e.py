@@ -162,16 +162,22 @@ def config(
 # --- more herald processes on the same database ---------------------------------------------
 
 
-async def run_node(dsn: str, port: int, window: int, state: Path, max_in_flight: int,
-                   node: str) -> None:
-    """One more herald process (`--node`): runs until SIGTERM, says "bound" once its bind is
-    up and prints its peak RSS in MB as it ends."""
-    daemon = Daemon(config(dsn, port, window, state, max_in_flight, node))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, daemon.stop.set)
+async def start_daemon(herald: Config) -> tuple[Daemon, asyncio.Future[None]]:
+    """herald running, its binds bound; the task ends after daemon.stop is set."""
+    daemon = Daemon(herald)
     task = asyncio.ensure_future(daemon.run())
     await daemon.running.started.wait()
     for session in daemon.running.sessions.values():
         await session.wait_bound(10)
+    return daemon, task
+
+
+async def run_node(dsn: str, port: int, window: int, state: Path, max_in_flight: int,
+                   node: str) -> None:
+    """One more herald process (`--node`): runs until SIGTERM, says "bound" once its bind is
+    up and prints its peak RSS in MB as it ends."""
+    daemon, task = await start_daemon(config(dsn, port, window, state, max_in_flight, node))
+    daemon.install_signal_handlers()  # as `herald run`: SIGTERM drains and stops
     print("bound", flush=True)
     await task
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
@@ -217,16 +223,10 @@ async def stop_nodes(nodes: list[asyncio.subprocess.Process]) -> float:
 
 async def one_run(
     dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int,
-    groups: Groups, nodes: list[asyncio.subprocess.Process],
+    groups: Groups,
 ) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
-    me = os.getpid()
-    groups["herald"] = lambda: [me, *(proc.pid for proc in nodes)]
-    daemon = Daemon(config(dsn, port, window, state, max_in_flight))
-    task = asyncio.ensure_future(daemon.run())
-    await daemon.running.started.wait()
-    for session in daemon.running.sessions.values():
-        await session.wait_bound(10)
+    daemon, task = await start_daemon(config(dsn, port, window, state, max_in_flight))
     listener = await asyncpg.connect(dsn)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -293,9 +293,11 @@ async def bench(args: argparse.Namespace) -> None:
                 await db.migrate()
             nodes = await start_nodes(args.processes - 1, dsn, port, args.window, state,
                                       args.max_in_flight, args.loop)
+            herald_pids = [me, *(proc.pid for proc in nodes)]  # this run's herald processes
+            groups["herald"] = lambda pids=herald_pids: pids
             try:
                 results.append(await one_run(dsn, port, args.recipients, args.window, state,
-                                             args.max_in_flight, groups, nodes))
+                                             args.max_in_flight, groups))
             finally:
                 nodes_peak = await stop_nodes(nodes)
             # herald's peak so far (the largest of its processes); the raw client below holds
