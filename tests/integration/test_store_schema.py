@@ -88,8 +88,10 @@ async def make_account(conn: asyncpg.Connection, name: str = "acme", credit: int
     return int(row["id"])
 
 
-async def make_batch(conn: asyncpg.Connection, batch_status: str = "sending") -> dict[str, int]:
-    account = await make_account(conn)
+async def make_batch(
+    conn: asyncpg.Connection, batch_status: str = "sending", account_name: str = "acme"
+) -> dict[str, int]:
+    account = await make_account(conn, account_name)
     sender = await conn.fetchval(queries.create_sender, account, "ACME", "alphanumeric", 5, 0)
     campaign = await conn.fetchval(
         queries.create_campaign, account, "spring", sender, "Hi %Name%", {}, False, False, True,
@@ -113,7 +115,14 @@ async def add_messages(
         """,
         ids["batch"], ids["campaign"], ids["account"], phones, not_before,
     )
-    return [r["id"] for r in rows]
+    added = [r["id"] for r in rows]
+    # As expansion does: the batch's id range covers its messages.
+    await conn.execute(
+        "UPDATE batches SET first_message_id = least(first_message_id, $2),"
+        " last_message_id = greatest(last_message_id, $3) WHERE id = $1",
+        ids["batch"], min(added), max(added),
+    )
+    return added
 
 
 async def add_parts(
@@ -484,3 +493,60 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
             untouched,
         )
         assert tuple(row) == ("unknown", "no_final_receipt", "expired")
+
+
+async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Database) -> None:
+    # Campaign A's two runs with campaign B's messages in between: its progress, count, page
+    # and stop take only A's messages, read from messages_pkey over A's batches' id ranges.
+    async with database.acquire() as conn:
+        a = await make_batch(conn)
+        first = await add_messages(conn, a, [f"+346{i:08d}" for i in range(3_000)])
+        b = await make_batch(conn, account_name="globex")
+        await add_messages(conn, b, [f"+347{i:08d}" for i in range(20_000)])
+        a2 = await make_batch_in_same_campaign(conn, a, "sending")
+        second = await add_messages(conn, a2, [f"+348{i:08d}" for i in range(2_000)])
+        await conn.execute("UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])",
+                           second[:500])
+        await conn.execute("ANALYZE messages")
+        campaign = a["campaign"]
+        plans = [
+            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_progress,
+                                campaign),
+            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) "
+                                + queries.count_campaign_messages, campaign, None, None),
+            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) "
+                                + queries.list_campaign_messages, campaign, None, None, 10, 0),
+        ]
+        progress = {r["status"]: r["messages"]
+                    for r in await conn.fetch(queries.campaign_progress, campaign)}
+        counted = await conn.fetchval(queries.count_campaign_messages, campaign, ["sent"], None)
+        in_second = await conn.fetchval(queries.count_campaign_messages, campaign, None,
+                                        a2["batch"])
+        page = await conn.fetch(queries.list_campaign_messages, campaign, None, a2["batch"],
+                                3, 1)
+        stopped = await conn.fetch(queries.stop_campaign_messages, campaign, NOW)
+        others = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE campaign_id = $1 AND status = 'queued'",
+            b["campaign"])
+    for plan in plans:
+        assert ("Seq Scan", "messages") not in scanned(plan_nodes(plan))
+    assert progress == {"queued": 4_500, "sent": 500}
+    assert (counted, in_second) == (500, 2_000)
+    assert [r["id"] for r in page] == second[1:4]
+    assert sorted(r["id"] for r in stopped) == sorted(first + second[500:])
+    assert others == 20_000
+
+
+async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database: Database) -> None:
+    async with database.acquire() as conn:
+        a = await make_batch(conn, "completed")
+        await add_parts(conn, await add_messages(conn, a, ["+34600000001", "+34600000002"]))
+        b = await make_batch(conn, "completed", "globex")
+        kept = await add_messages(conn, b, ["+34600000003"])
+        await add_parts(conn, kept)
+        await conn.execute("UPDATE campaigns SET status = 'completed'")
+        assert await conn.fetchval(queries.delete_idle_campaign, a["campaign"], a["account"])
+        left = await conn.fetch("SELECT m.id FROM messages m JOIN parts p ON p.message_id = m.id")
+        assert [r["id"] for r in left] == kept
+        assert await conn.fetchval("SELECT count(*) FROM parts") == 1
+        assert await conn.fetchval("SELECT count(*) FROM batches") == 1

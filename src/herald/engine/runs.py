@@ -120,6 +120,7 @@ class Runner:
             template = parse_template(message or campaign["template"], campaign["fallback_values"])
             batch = await store.create_batch(conn, campaign_id, description, message)
             expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
+            id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
             if reminder:
                 # Test numbers carry no labels: show each placeholder by its fallback, or by
                 # its name, so the tester sees what recipients will get.
@@ -127,12 +128,14 @@ class Runner:
                           for label in template.placeholders}
                 numbers = campaign["reminder"]["numbers"]
                 ids = await store.reserve_message_ids(conn, len(numbers))
+                id_range = _widen(id_range, ids)
                 for message_id, number in zip(ids, numbers, strict=True):
                     expander.add(message_id, number, "<Name>", sample, "number")
                 await self._copy(conn, expander)
             else:
                 async for rows in store.audience(conn, campaign_id, CHUNK):
                     ids = await store.reserve_message_ids(conn, len(rows))
+                    id_range = _widen(id_range, ids)
                     for message_id, row in zip(ids, rows, strict=True):
                         expander.add(
                             message_id, row["phone_raw"], row["name"], row["labels"],
@@ -143,7 +146,7 @@ class Runner:
             await self._pay(conn, account_id, totals)
             await store.finish_expansion(
                 conn, batch["id"], totals.queued + totals.rejected_count, totals.segments,
-                totals.segments,
+                totals.segments, id_range,
             )
             if status != campaign["status"]:
                 await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
@@ -222,3 +225,11 @@ class Runner:
         m.messages["queued"] += totals.queued - totals.deferred
         m.messages["deferred"] += totals.deferred
         m.messages["rejected"] += totals.rejected_count
+
+
+def _widen(id_range: tuple[int, int] | None, ids: list[int]) -> tuple[int, int] | None:
+    """The range of message ids so far, with a chunk's reserved ids added."""
+    if not ids:
+        return id_range
+    low, high = min(ids), max(ids)
+    return (low, high) if id_range is None else (min(id_range[0], low), max(id_range[1], high))

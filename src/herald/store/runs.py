@@ -58,10 +58,13 @@ async def account_credit(conn: asyncpg.Connection, account_id: int) -> int:
 
 
 async def finish_expansion(
-    conn: asyncpg.Connection, batch_id: int, messages: int, segments: int, credit: int
+    conn: asyncpg.Connection, batch_id: int, messages: int, segments: int, credit: int,
+    id_range: tuple[int, int] | None,
 ) -> bool:
-    return await conn.fetchval(queries.finish_expansion, batch_id, messages, segments, credit) \
-        is not None
+    """Batch expanded; `id_range` bounds the ids its messages took (None: it has none)."""
+    first, last = id_range or (None, None)
+    return await conn.fetchval(queries.finish_expansion, batch_id, messages, segments, credit,
+                               first, last) is not None
 
 
 async def set_campaign_status(

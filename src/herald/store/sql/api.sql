@@ -200,11 +200,22 @@ WHERE id = $1 AND account_id = $2 AND status = 'scheduled'
 RETURNING id;
 
 -- name: delete_idle_campaign
--- Only a campaign that is not sending: scheduled, stopped or completed. Its batches,
--- messages, parts and recipients go with it (ON DELETE CASCADE).
-DELETE FROM campaigns
-WHERE id = $1 AND account_id = $2 AND status IN ('scheduled', 'stopped', 'completed')
-RETURNING id;
+-- Only a campaign that is not sending: scheduled, stopped or completed. Its batches and
+-- recipients go with it (ON DELETE CASCADE); its messages are deleted here, by each batch's
+-- id range (messages have no foreign key to batches: see schema.sql), and their parts with
+-- them (ON DELETE CASCADE, by parts_pkey).
+WITH campaign AS (
+    DELETE FROM campaigns
+    WHERE id = $1 AND account_id = $2 AND status IN ('scheduled', 'stopped', 'completed')
+    RETURNING id
+),
+messages_gone AS (
+    DELETE FROM messages m
+    USING batches b, campaign c
+    WHERE b.campaign_id = c.id
+      AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+)
+SELECT id FROM campaign;
 
 -- name: count_campaigns
 -- Filters: $2 statuses, $3 name contains (any case), $4/$5 created from/before,
@@ -298,13 +309,15 @@ WHERE c.account_id = $1
 -- --- progress, batches and messages -----------------------------------------------------------
 
 -- name: campaign_progress
--- Messages and segments of campaign $1 by status (messages_campaign_brin). Rejected messages
--- were never encoded (encoding 'none') and cost no segment.
-SELECT status, count(*) AS messages,
-       coalesce(sum(part_count) FILTER (WHERE encoding <> 'none'), 0) AS segments
-FROM messages
-WHERE campaign_id = $1
-GROUP BY status;
+-- Messages and segments of campaign $1 by status, read batch by batch from messages_pkey
+-- over each batch's id range (see batches.first_message_id). Rejected messages were never
+-- encoded (encoding 'none') and cost no segment.
+SELECT m.status, count(*) AS messages,
+       coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
+FROM batches b
+JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+WHERE b.campaign_id = $1
+GROUP BY m.status;
 
 -- name: campaign_batches
 SELECT id, number, description, template, status, messages_expected, segments_expected,
@@ -312,10 +325,13 @@ SELECT id, number, description, template, status, messages_expected, segments_ex
 FROM batches WHERE campaign_id = $1 ORDER BY number;
 
 -- name: count_campaign_messages
-SELECT count(*) FROM messages
-WHERE campaign_id = $1
-  AND ($2::text[] IS NULL OR status = ANY($2::text[]))
-  AND ($3::bigint IS NULL OR batch_id = $3);
+-- Filters: $2 statuses, $3 one batch (NULL: none). By batch id range, as campaign_progress.
+SELECT count(*)
+FROM batches b
+JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+WHERE b.campaign_id = $1
+  AND ($2::text[] IS NULL OR m.status = ANY($2::text[]))
+  AND ($3::bigint IS NULL OR b.id = $3);
 
 -- name: list_campaign_messages
 -- One page of campaign $1's messages with their parts and receipt detail, in id order.
@@ -331,7 +347,14 @@ SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part
                   ORDER BY p.seq)
            FROM parts p WHERE p.message_id = m.id), '[]'::jsonb) AS parts
 FROM messages m
-WHERE m.campaign_id = $1
+-- messages_pkey in order, from the first id of the campaign's (or batch $3's) first batch to
+-- the last of its last: the page ends the walk. A range, not a join per batch, so the rows
+-- come out in id order with no sort of the whole campaign.
+WHERE m.id BETWEEN (SELECT min(b.first_message_id) FROM batches b
+                    WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
+               AND (SELECT max(b.last_message_id) FROM batches b
+                    WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
+  AND m.campaign_id = $1
   AND ($2::text[] IS NULL OR m.status = ANY($2::text[]))
   AND ($3::bigint IS NULL OR m.batch_id = $3)
 ORDER BY m.id
@@ -353,10 +376,13 @@ RETURNING id;
 -- Campaign $1 stopped: its messages not yet handed to a dispatcher are stopped at $2.
 -- Messages already leased ('sending') finish their submit and keep their outcome.
 -- message table: (queued | deferred, stop) -> stopped
-UPDATE messages
+UPDATE messages m
 SET status = 'stopped', reason = 'campaign_stopped', done_at = $2
-WHERE campaign_id = $1 AND status IN ('queued', 'deferred')
-RETURNING id, batch_id, part_count;
+FROM batches b
+WHERE b.campaign_id = $1
+  AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+  AND m.status IN ('queued', 'deferred')
+RETURNING m.id, m.batch_id, m.part_count;
 
 -- name: refund_batches
 -- Segments that will never be sent go back: off each batch's credit_used ($1 batch ids,

@@ -129,10 +129,11 @@ FROM batches WHERE campaign_id = $1
 RETURNING id, number;
 
 -- name: finish_expansion
--- batch table: (expanding, expanded) -> sending, with the counts the run will cost.
+-- batch table: (expanding, expanded) -> sending, with the counts the run will cost and the
+-- range of the ids its messages took ($5, $6; NULL when it has none).
 UPDATE batches
 SET status = 'sending', messages_expected = $2, segments_expected = $3, credit_used = $4,
-    started_at = now()
+    first_message_id = $5, last_message_id = $6, started_at = now()
 WHERE id = $1 AND status = 'expanding'
 RETURNING id;
 
@@ -143,9 +144,6 @@ SET status = $3,
     finished_at = CASE WHEN $3 IN ('stopped', 'completed', 'failed') THEN now() END
 WHERE id = $1 AND status = $2
 RETURNING id;
-
--- name: batch_progress
-SELECT status, count(*) AS messages FROM messages WHERE batch_id = $1 GROUP BY status;
 
 -- --- messages: expansion and the dispatcher --------------------------------------------------
 
