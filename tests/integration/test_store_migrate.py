@@ -114,3 +114,32 @@ async def test_a_changed_or_unknown_migration_is_reported(
         await conn.close()
     assert "0001_initial changed since it was applied" in caplog.text
     assert "does not know: [9999]" in caplog.text
+
+
+async def test_message_id_ranges_are_filled_in_for_existing_batches(blank_db_dsn: str) -> None:
+    """Migration 0006 on a database with messages: each batch gets the range of its ids."""
+    conn = await connect(blank_db_dsn)
+    try:
+        for migration in MIGRATIONS[:5]:
+            await conn.execute(migration.sql)
+        await conn.execute("""
+            INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret)
+            VALUES ('acme', decode(repeat('00', 32), 'hex'), 'hk', 's');
+            INSERT INTO senders (account_id, address, kind, ton, npi)
+            VALUES (1, 'ACME', 'alphanumeric', 5, 0);
+            INSERT INTO campaigns (account_id, name, sender_id, template, status)
+            VALUES (1, 'c', 1, 'hi', 'completed');
+            INSERT INTO batches (campaign_id, number, status)
+            VALUES (1, 1, 'completed'), (1, 2, 'completed'), (1, 3, 'completed');
+            INSERT INTO messages (batch_id, campaign_id, account_id, phone, text, encoding,
+                                  data_coding, esm_class, part_count, status)
+            SELECT b, 1, 1, '+34600000000', 'hi', 'gsm7', 0, 0, 1, 'delivered'
+            FROM unnest(ARRAY[1, 2, 1, 2, 2]) AS b;
+        """)
+        assert MIGRATIONS[5].version == 6
+        await conn.execute(MIGRATIONS[5].sql)
+        rows = await conn.fetch(
+            "SELECT id, first_message_id, last_message_id FROM batches ORDER BY id")
+        assert [tuple(r) for r in rows] == [(1, 1, 3), (2, 2, 5), (3, None, None)]
+    finally:
+        await conn.close()
