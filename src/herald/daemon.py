@@ -26,16 +26,17 @@ from typing import Any
 
 import uvicorn
 
+from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.runs import CampaignRunner
+from herald.campaigns.service import scheduled_run_failed
 from herald.config import BindConfig, Config
-from herald.engine.callbacks import CallbackGate, CallbackWorker, enqueue_campaigns_completed
-from herald.engine.campaigns import scheduled_run_failed
-from herald.engine.dispatcher import Dispatcher
-from herald.engine.maintenance import Maintenance, OnScheduledRunFailed
-from herald.engine.optout import handle_mobile_originated
-from herald.engine.router import Router
-from herald.engine.runs import Runner
-from herald.engine.tracker import OnMobileOriginated, Tracker
-from herald.engine.writer import Writer
+from herald.delivery.callbacks import CallbackGate, CallbackWorker
+from herald.delivery.dispatcher import Dispatcher
+from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
+from herald.delivery.replies import handle_mobile_originated
+from herald.delivery.router import Router
+from herald.delivery.tracker import OnMobileOriginated, Tracker
+from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session, SessionSettings
@@ -96,7 +97,7 @@ class Running:
     demo_key: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     db: Database | None = None
-    runner: Runner | None = None
+    runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -184,7 +185,8 @@ class Daemon:
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
-            runner = Runner(db, config, router, clock=self.clock, metrics=self.metrics, wake=wake)
+            runner = CampaignRunner(db, config, router, clock=self.clock, metrics=self.metrics,
+                                    wake=wake)
             maintenance = Maintenance(
                 db, runner, config=config, clock=self.clock, metrics=self.metrics,
                 wake_dispatcher=dispatcher.wake, sweep_orphans=writer.sweep_orphans,
@@ -233,7 +235,7 @@ class Daemon:
         log.info("herald stopped")
 
     async def _start_api(
-        self, db: Database, config: Config, runner: Runner, wake: Callable[[], None],
+        self, db: Database, config: Config, runner: CampaignRunner, wake: Callable[[], None],
         sessions: dict[str, Session], background: _Tasks,
     ) -> uvicorn.Server | None:
         if not config.api.enabled:

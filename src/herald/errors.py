@@ -198,7 +198,7 @@ class RecipientFileError(HeraldError):
         self.details = details
 
 
-# --- the campaign service (herald.engine.campaigns, contacts; answered by herald.api) --------
+# --- the campaign service (herald.campaigns.service, contacts; answered by herald.api) --------
 
 
 class RequestError(HeraldError):

@@ -1,4 +1,4 @@
-"""An API served over real HTTP against a fresh database, with the real Runner.
+"""An API served over real HTTP against a fresh database, with the real CampaignRunner.
 
 `api` gives the base URL, the database, the clock, a count of dispatcher wake-ups, and
 `api.account(...)`: a new account with an httpx client that carries its key.
@@ -15,9 +15,9 @@ import pytest
 
 from herald.api.app import create_app
 from herald.api.context import AppContext
+from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
-from herald.engine.router import Router
-from herald.engine.runs import Runner
+from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.accounts import NewAccount, create_account
 from herald.store.db import Database
@@ -69,7 +69,8 @@ class Api:
 async def api(database: Database) -> AsyncIterator[Api]:
     clock = Clock()
     wakes: list[int] = []
-    runner = Runner(database, CONFIG, Router(CONFIG.routes, healthy=lambda _: True), clock=clock,
+    runner = CampaignRunner(database, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
+                            clock=clock,
                     metrics=Metrics())
     app = create_app(AppContext(db=database, config=CONFIG, clock=clock, runner=runner,
                                 wake=lambda: wakes.append(1)))

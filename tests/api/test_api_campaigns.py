@@ -9,7 +9,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from herald.cli import main as cli
+from herald.cli.main import main as cli
 from herald.text import encode_message
 from tests.api.conftest import Api, Caller
 from tests.api.test_api_auth import error

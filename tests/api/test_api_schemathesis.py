@@ -22,8 +22,8 @@ from schemathesis.generation.modes import GenerationMode
 
 from herald.api.app import create_app
 from herald.api.context import AppContext
-from herald.engine.router import Router
-from herald.engine.runs import Runner
+from herald.campaigns.runs import CampaignRunner
+from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.accounts import create_account
 from herald.store.db import Database
@@ -67,7 +67,7 @@ def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
         try:
             await db.open()
             ready["key"] = await _seed(db)
-            runner = Runner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
+            runner = CampaignRunner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
                             clock=_now, metrics=Metrics())
             app = create_app(AppContext(db=db, config=CONFIG, clock=_now, runner=runner))
             server = _Server(__import__("uvicorn").Config(

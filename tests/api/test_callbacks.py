@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
+from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.service import scheduled_run_failed
 from herald.config import CallbacksConfig
-from herald.engine.callbacks import (
+from herald.delivery.callbacks import (
     CallbackWorker,
     enqueue_campaign_callback,
-    enqueue_campaigns_completed,
     enqueue_message_callbacks,
     retry_delay,
 )
-from herald.engine.campaigns import scheduled_run_failed
-from herald.engine.writer import StatusChange
+from herald.delivery.writer import StatusChange
 from herald.errors import InsufficientBalanceError
 from herald.metrics import Metrics
 from herald.store.db import Database

@@ -9,7 +9,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from herald.cli import main as cli
+from herald.cli.main import main as cli
 from herald.store.accounts import account_for_key
 from herald.store.db import Database
 

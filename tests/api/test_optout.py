@@ -3,7 +3,7 @@ sender id it was sent to; the API shows it and campaigns leave the number out.""
 
 from __future__ import annotations
 
-from herald.engine.optout import handle_mobile_originated, is_opt_out
+from herald.delivery.replies import handle_mobile_originated, is_opt_out
 from tests.api.conftest import Api
 from tests.api.test_api_auth import error
 

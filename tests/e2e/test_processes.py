@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from herald.campaigns.run_result import RunResult
+from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
-from herald.engine.router import Router
-from herald.engine.run_result import RunResult
-from herald.engine.runs import Runner
+from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.simulator import Simulator
 from herald.store.db import Database
@@ -42,7 +42,7 @@ async def start_campaign(database: Database, count: int) -> RunResult:
         sender = await make_sender(conn, account.id)
         campaign = await make_campaign(conn, account.id, sender, "Flash sale today")
         await add_recipients(conn, campaign, greek_mobiles(count))
-    runner = Runner(database, PROFILE, Router(PROFILE.routes, lambda _: True),
+    runner = CampaignRunner(database, PROFILE, Router(PROFILE.routes, lambda _: True),
                     clock=lambda: datetime.now(UTC), metrics=Metrics())
     result = await runner.start_run(campaign_id=campaign, account_id=account.id)
     async with database.acquire() as conn:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from herald.engine.callbacks import CallbackGate
-from herald.engine.writer import StatusChange
+from herald.delivery.callbacks import CallbackGate
+from herald.delivery.writer import StatusChange
 from herald.store.db import Database
 from tests.support.factories import make_account, make_campaign, make_sender
 

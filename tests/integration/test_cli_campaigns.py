@@ -19,7 +19,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from herald.cli import main as cli
+from herald.cli.main import main as cli
 from herald.daemon import Running
 from herald.simulator import Simulator
 from herald.store.db import Database

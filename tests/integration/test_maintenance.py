@@ -6,11 +6,11 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, DispatcherConfig, RouteConfig
-from herald.engine.maintenance import Maintenance
-from herald.engine.router import Router
-from herald.engine.runs import Runner
-from herald.engine.writer import Writer
+from herald.delivery.maintenance import Maintenance
+from herald.delivery.router import Router
+from herald.delivery.writer import Writer
 from herald.errors import HeraldError
 from herald.metrics import Metrics
 from herald.store import dispatch as store
@@ -43,13 +43,13 @@ class Clock:
 
 
 async def prepared(database: Database, count: int, clock: Clock, cfg: Config,
-                   scheduled_at: datetime | None = None) -> tuple[Runner, int, int]:
+                   scheduled_at: datetime | None = None) -> tuple[CampaignRunner, int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
         campaign = await make_campaign(conn, account.id, sender, "Hi", scheduled_at=scheduled_at)
         await add_recipients(conn, campaign, greek_mobiles(count))
-    runner = Runner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
+    runner = CampaignRunner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
                     metrics=Metrics())
     return runner, account.id, campaign
 
@@ -190,7 +190,7 @@ async def test_reminders_go_out_their_lead_time_before_the_run(database: Databas
             conn, account.id, sender, "Hi", scheduled_at=T0 + timedelta(hours=2),
             reminder={"numbers": ["+306948530999"], "lead_seconds": 3600})
         await add_recipients(conn, campaign, greek_mobiles(3))
-    runner = Runner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
+    runner = CampaignRunner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
                     metrics=Metrics())
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
     assert (await maintenance.tick()).reminders_sent == 0

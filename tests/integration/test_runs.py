@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
-from herald.engine.router import Router
-from herald.engine.runs import Runner
+from herald.delivery.router import Router
 from herald.errors import (
     InsufficientBalanceError,
     NoRecipientsError,
@@ -41,8 +41,9 @@ CONFIG = Config(
 )
 
 
-def runner(db: Database, metrics: Metrics | None = None) -> Runner:
-    return Runner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True), clock=lambda: NOW,
+def runner(db: Database, metrics: Metrics | None = None) -> CampaignRunner:
+    return CampaignRunner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
+                          clock=lambda: NOW,
                   metrics=metrics or Metrics())
 
 

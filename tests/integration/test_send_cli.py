@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from herald.cli import main
+from herald.cli.main import main
 from herald.simulator import Simulator, personality_settings
 
 NUMBER = "+447911123456"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from herald.engine import states
+from herald import states
 from herald.store.db import Database, connect
 from herald.store.dispatch import write_results
 from herald.store.migrations import migrate

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from herald.engine.tracker import Tracker
-from herald.engine.writer import Writer
+from herald.delivery.tracker import Tracker
+from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp import CommandId, InboundMessage, Pdu, Tag, decode, encode
 from herald.store.db import Database

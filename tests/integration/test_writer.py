@@ -6,10 +6,10 @@ import asyncio
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 
+from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
-from herald.engine.router import Router
-from herald.engine.runs import Runner
-from herald.engine.writer import ReceiptRow, StatusChange, Writer
+from herald.delivery.router import Router
+from herald.delivery.writer import ReceiptRow, StatusChange, Writer
 from herald.metrics import Metrics
 from herald.store import dispatch as store
 from herald.store.db import Database
@@ -28,7 +28,8 @@ async def claimed(database: Database, texts: list[str]) -> list[int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
-    runner = Runner(database, CONFIG, Router(CONFIG.routes, lambda _: True), clock=lambda: NOW,
+    runner = CampaignRunner(database, CONFIG, Router(CONFIG.routes, lambda _: True),
+                            clock=lambda: NOW,
                     metrics=Metrics())
     for i, text in enumerate(texts):
         async with database.acquire() as conn:

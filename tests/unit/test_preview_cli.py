@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from herald.cli import main
+from herald.cli.main import main
 
 HERALD = Path(sys.executable).with_name("herald")
 

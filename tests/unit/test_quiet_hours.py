@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from herald.engine.quiet_hours import next_allowed, parse_windows
+from herald.delivery.quiet_hours import next_allowed, parse_windows
 from herald.errors import ConfigError
 
 DEFAULT = parse_windows([("23:00", "08:00"), ("14:00", "17:00")])

@@ -1,4 +1,4 @@
-"""Recipient files (herald.engine.recipient_files, recipient_sheets): CSV and XLSX parsing,
+"""Recipient files (herald.campaigns.recipient_files, recipient_sheets): CSV and XLSX parsing,
 column mapping, bad rows with their row numbers, file-level errors, summary.
 
 Files are written in the test with the csv module and openpyxl; row numbers are as a
@@ -15,7 +15,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from herald.engine.recipient_files import (
+from herald.campaigns.recipient_files import (
     ALL_OTHER_COLUMNS,
     BadRow,
     FileMapping,
@@ -25,7 +25,7 @@ from herald.engine.recipient_files import (
     read_recipients,
     summarize,
 )
-from herald.engine.recipient_sheets import cell_text, open_sheet
+from herald.campaigns.recipient_sheets import cell_text, open_sheet
 from herald.errors import ConfigError, RecipientFileError
 
 GR1, GR2, GR3 = "+306912345678", "+306912345679", "+306912345670"

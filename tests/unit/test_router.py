@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from herald.config import RouteConfig
-from herald.engine.router import NoRouteError, Router
+from herald.delivery.router import NoRouteError, Router
 
 ROUTES = [
     RouteConfig(name="greek-mobile", prefixes=("3069",), binds=("gr1", "gr2")),

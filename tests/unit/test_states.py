@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
-from herald.engine import states
-from herald.engine.states import (
+from herald import states
+from herald.errors import StateError
+from herald.states import (
     BATCH,
     CALLBACK,
     CAMPAIGN,
@@ -18,7 +19,6 @@ from herald.engine.states import (
     settle_message,
     transition,
 )
-from herald.errors import StateError
 
 # The tables restated row by row, as the brief and the reference describe them: a change to
 # states.py must be mirrored here on purpose.

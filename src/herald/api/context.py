@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from herald.campaigns.lifecycle import RunStarter
+from herald.campaigns.run_result import RunResult
 from herald.config import Config
-from herald.engine.lifecycle import Runner
-from herald.engine.run_result import RunResult
 from herald.store.db import Database
 
-__all__ = ["AppContext", "RunResult", "Runner"]
+__all__ = ["AppContext", "RunResult", "RunStarter"]
 
 
 def _nothing() -> None:
@@ -21,11 +21,11 @@ def _nothing() -> None:
 @dataclass(frozen=True)
 class AppContext:
     """db: the open Database; config: the validated Config; clock: aware UTC now; runner:
-    starts runs (herald.engine.runs.Runner); wake: wakes the dispatcher after a run or a
+    starts runs (herald.campaigns.runs.CampaignRunner); wake: wakes the dispatcher after a run or a
     resume (a no-op in tests)."""
 
     db: Database
     config: Config
     clock: Callable[[], datetime]
-    runner: Runner
+    runner: RunStarter
     wake: Callable[[], None] = field(default=_nothing)

@@ -10,9 +10,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald.api.context import AppContext
-from herald.engine.campaigns import CampaignService
-from herald.engine.contacts import AddressBook
-from herald.engine.lifecycle import Lifecycle
+from herald.campaigns.address_book import AddressBook
+from herald.campaigns.lifecycle import Lifecycle
+from herald.campaigns.service import CampaignService
 from herald.errors import RequestError
 from herald.store.accounts import account_for_key
 

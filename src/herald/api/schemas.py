@@ -283,7 +283,7 @@ class _CampaignFields(_In):
     recipients: list[RecipientIn] | None = None
 
     def spec(self) -> dict[str, Any]:
-        """The fields given, as herald.engine.campaigns takes them."""
+        """The fields given, as herald.campaigns.service takes them."""
         spec = self.model_dump(exclude_unset=True, by_alias=True)
         for url in ("callback", "campaign_callback"):
             if spec.get(url) is not None:

@@ -31,8 +31,8 @@ from herald.api.schemas import (
     Text,
     page_of,
 )
-from herald.engine.campaigns import SORT_FIELDS
-from herald.engine.preview import preview_message
+from herald.campaigns.preview import preview_message
+from herald.campaigns.service import SORT_FIELDS
 
 router = APIRouter(tags=["campaigns"])
 

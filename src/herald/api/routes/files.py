@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from herald.api.deps import CurrentAccount, ServicesDep
 from herald.api.errors import responses
 from herald.api.schemas import MAX_ID, FileUploadOut
-from herald.engine.recipient_files import (
+from herald.campaigns.recipient_files import (
     ALL_OTHER_COLUMNS,
     ColumnRef,
     FileMapping,

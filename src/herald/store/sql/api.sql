@@ -1,4 +1,4 @@
--- Named queries of the campaign API (herald.api over herald.engine.campaigns, contacts,
+-- Named queries of the campaign API (herald.api over herald.campaigns: service, address_book,
 -- optout, callbacks). Every query that reads or changes an account's objects names the
 -- account: another account's rows are simply not found.
 

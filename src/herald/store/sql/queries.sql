@@ -1,7 +1,7 @@
 -- herald's named queries, loaded once at import by herald.store.queries.
 -- Each block starts with "-- name: <name>" and runs until the next one. Status changes are
 -- compare-and-set (WHERE status = <expected>): the caller decides the move with
--- herald.engine.states.transition() and the query refuses if someone else moved first.
+-- herald.states.transition() and the query refuses if someone else moved first.
 -- Time-dependent queries take "now" as a parameter so tests inject the clock.
 
 -- --- accounts --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
--- Named queries for starting a run of a campaign (herald.engine.runs).
+-- Named queries for starting a run of a campaign (herald.campaigns.runs).
 
 -- name: campaign_for_run
 -- The campaign with its sender, locked so two runs (an API call and the scheduler, or two

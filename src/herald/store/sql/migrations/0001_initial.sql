@@ -2,7 +2,7 @@
 --
 -- Conventions: ids are bigint identities (messages use a plain sequence so expansion can reserve
 -- ids in bulk and COPY messages and parts together); times are timestamptz; every status column
--- has a CHECK listing exactly the states of its machine in herald/engine/states.py (a test
+-- has a CHECK listing exactly the states of its machine in herald/states.py (a test
 -- compares them); phones are E.164 ('+' and up to 15 digits) except where a raw input is kept.
 -- migrate() keeps its own bookkeeping table, schema_migrations, outside this file.
 

@@ -14,7 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from herald.client import ApiError, shorten
+from herald.cli.client import ApiError, shorten
 
 MESSAGE_STATUSES = ("queued", "deferred", "sending", "sent", "delivered", "failed", "rejected",
                     "unknown", "stopped")

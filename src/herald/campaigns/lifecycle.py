@@ -3,20 +3,19 @@
 Each change locks the campaign row, asks the campaign table whether the move is allowed
 (`transition`), moves the campaign with a compare-and-set, moves its batches by the batch
 table's rows for the same event, and enqueues the campaign callback, all in one transaction.
-A run is the Runner's (expansion, credit, batch): this module maps its errors and reports it.
+A run is the RunStarter's (expansion, credit, batch): this module maps its errors and reports it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from herald.engine.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
-from herald.engine.progress import campaign_progress
-from herald.engine.run_result import RunResult
-from herald.engine.states import BATCH, CAMPAIGN, transition
+from herald.campaigns.progress import campaign_progress
+from herald.campaigns.run_result import RunResult
+from herald.delivery.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
 from herald.errors import (
     InsufficientBalanceError,
     NoRecipientsError,
@@ -25,6 +24,7 @@ from herald.errors import (
     StateError,
     TemplateError,
 )
+from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store.db import Database
 from herald.text.template import parse_template
@@ -32,13 +32,13 @@ from herald.text.template import parse_template
 log = logging.getLogger(__name__)
 
 
-class Runner(Protocol):
+class RunStarter(Protocol):
     """Starts a run of a campaign: one batch, expanded into messages and paid for.
 
     Moves the campaign scheduled | completed | stopped -> running itself. Raises NotFoundError
     (no such campaign for this account), StateError (the campaign cannot run now),
     InsufficientBalanceError(needed, available) and NoRecipientsError; on any error nothing
-    of the run remains. herald.engine.runs.Runner is the implementation.
+    of the run remains. herald.campaigns.runs.CampaignRunner is the implementation.
     """
 
     async def start_run(
@@ -86,7 +86,7 @@ class Lifecycle:
         db: Database,
         *,
         clock: Callable[[], datetime],
-        runner: Runner,
+        runner: RunStarter,
         wake: Callable[[], None],
     ) -> None:
         self._db = db
@@ -120,7 +120,7 @@ class Lifecycle:
             if now is None:
                 raise campaign_not_found(campaign_id) from None
             raise invalid_state(now, "run") from None
-        # The run's own transaction queued the 'running' callback (herald.engine.runs).
+        # The run's own transaction queued the 'running' callback (herald.campaigns.runs).
         self._wake()
         return result
 
@@ -212,3 +212,12 @@ class _Stopped:
     def __init__(self, message_id: int, at: datetime) -> None:
         self.message_id = message_id
         self.at = at
+
+
+async def enqueue_campaigns_completed(conn: Any, campaigns: Iterable[Mapping[str, Any]]) -> None:
+    """Maintenance's hook for campaigns it completed (rows with id, account_id, name,
+    campaign_callback_url): a 'completed' callback each, with the final counters."""
+    for campaign in campaigns:
+        if campaign["campaign_callback_url"]:
+            progress = await campaign_progress(conn, campaign["id"])
+            await enqueue_campaign_callback(conn, campaign, "completed", progress)

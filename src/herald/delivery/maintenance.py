@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from herald.config import Config
-from herald.engine.run_result import RunResult
-from herald.engine.waits import wait_any
+from herald.delivery.waits import wait_any
 from herald.errors import HeraldError
 from herald.metrics import Metrics
 from herald.store import dispatch as store
@@ -38,10 +37,13 @@ log = logging.getLogger(__name__)
 SWEEP_LIMIT = 5000
 
 
-class Runs(Protocol):
-    async def start_run(self, *, campaign_id: int, account_id: int) -> RunResult: ...
+class ScheduledRuns(Protocol):
+    """Starts the runs maintenance finds due (herald.campaigns.runs.CampaignRunner); what a
+    run produced matters here only as whether a reminder went out."""
 
-    async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None: ...
+    async def start_run(self, *, campaign_id: int, account_id: int) -> object: ...
+
+    async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None: ...
 
 
 OnCampaignsCompleted = Callable[[Any, Sequence[Any]], Awaitable[None]]
@@ -64,7 +66,7 @@ class Maintenance:
     def __init__(
         self,
         db: Database,
-        runs: Runs,
+        runs: ScheduledRuns,
         *,
         config: Config,
         clock: Callable[[], datetime],

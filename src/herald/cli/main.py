@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from herald import __version__
-from herald.campaign_cli import campaign
+from herald.cli.campaigns import campaign
 
 
 @click.group()
@@ -18,7 +18,7 @@ def main() -> None:
     """herald: an asyncio SMS campaign gateway speaking SMPP 3.4."""
 
 
-main.add_command(campaign)  # campaigns through a running daemon's API (herald.campaign_cli)
+main.add_command(campaign)  # campaigns through a running daemon's API (herald.cli.campaigns)
 
 
 @main.command()
@@ -38,7 +38,7 @@ def preview(concat: str, national: str, flash: bool, transcode: bool, reference:
 
     from herald.errors import TextError
     from herald.text import encode_message
-    from herald.text.preview import describe, summary
+    from herald.text.describe import describe, summary
 
     try:
         message = encode_message(text, concat=concat, national=national, flash=flash,
@@ -78,9 +78,9 @@ def send(smsc: str, system_id: str, password: str, system_type: str, bind_type: 
     exit status 1 naming the SMPP status when a part fails."""
     import sys
 
+    from herald.cli.send import SendRequest, check, parse_smsc
+    from herald.cli.send import run as run_send
     from herald.errors import HeraldError
-    from herald.send import SendRequest, check, parse_smsc
-    from herald.send import run as run_send
 
     try:
         host, port = parse_smsc(smsc)
@@ -119,8 +119,8 @@ def account_create(credit: int, config_path: str | None, name: str) -> None:
     """Create account NAME; print its API key and webhook secret (shown only this once)."""
     import asyncio
 
+    from herald.campaigns.accounts import create_account
     from herald.config import load_config
-    from herald.engine.accounts import create_account
     from herald.errors import HeraldError
 
     try:
@@ -141,8 +141,8 @@ def account_credit(config_path: str | None, name: str, segments: int) -> None:
     """Add SEGMENTS of credit to account NAME (use -- -N to take some off)."""
     import asyncio
 
+    from herald.campaigns.accounts import add_credit
     from herald.config import load_config
-    from herald.engine.accounts import add_credit
     from herald.errors import HeraldError
 
     try:

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from herald.engine.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
-from herald.engine.waits import wait_any
+from herald.delivery.waits import wait_any
 from herald.errors import StateError
 from herald.metrics import Metrics
+from herald.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
 from herald.store import dispatch as store
 from herald.store.db import Database
 

@@ -1,7 +1,7 @@
 """The rows of an uploaded recipient file, CSV or XLSX, read as a stream.
 
 This module knows file formats only: what the bytes are, how they decode, where the header is.
-What the columns mean (phone, name, labels) is herald.engine.recipient_files' job.
+What the columns mean (phone, name, labels) is herald.campaigns.recipient_files' job.
 
 Format
     Decided by content, never by name: a zip (``PK\\x03\\x04``) holding ``xl/workbook.xml`` is

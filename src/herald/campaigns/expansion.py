@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from herald.engine.quiet_hours import Window, next_allowed
-from herald.engine.router import NoRouteError, Router
+from herald.delivery.quiet_hours import Window, next_allowed
+from herald.delivery.router import NoRouteError, Router
 from herald.errors import InvalidTextError, MissingLabelError, TextError, TooManyPartsError
 from herald.numbers import check_number, time_zones_for
 from herald.text import EncodedMessage, ReferenceAllocator, encode_message

@@ -15,23 +15,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from herald.config import Config
-from herald.engine.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
-from herald.engine.expansion import (
+from herald.campaigns.expansion import (
     MESSAGE_COLUMNS,
     PART_COLUMNS,
     EncodingProfile,
     Expander,
     ExpansionTotals,
 )
-from herald.engine.progress import campaign_progress
-from herald.engine.quiet_hours import Window, parse_windows
-from herald.engine.router import Router
-from herald.engine.run_result import RunResult
-from herald.engine.states import CAMPAIGN, transition
-from herald.engine.writer import StatusChange
+from herald.campaigns.progress import campaign_progress
+from herald.campaigns.run_result import RunResult
+from herald.config import Config
+from herald.delivery.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
+from herald.delivery.quiet_hours import Window, parse_windows
+from herald.delivery.router import Router
+from herald.delivery.writer import StatusChange
 from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundError
 from herald.metrics import Metrics
+from herald.states import CAMPAIGN, transition
 from herald.store import runs as store
 from herald.store.db import Database
 from herald.text import ReferenceAllocator
@@ -63,7 +63,7 @@ def encoding_profiles(config: Config) -> dict[str, EncodingProfile]:
     }
 
 
-class Runner:
+class CampaignRunner:
     def __init__(
         self,
         db: Database,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from herald.engine.states import MESSAGE
+from herald.states import MESSAGE
 from herald.store import campaigns as store
 
 Progress = dict[str, dict[str, int]]

@@ -7,7 +7,7 @@ Requests arrive as mappings with the API's field names (`name`, `sender`, `messa
 broken is a RequestError whose code the API answers with.
 
 Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
-run at once through the Runner. If that run fails (insufficient balance, no recipients, ...)
+run at once through the CampaignRunner. If that run fails (insufficient balance, no recipients, ...)
 the campaign just created is deleted again before the error is answered, so a refused request
 leaves nothing behind.
 """
@@ -19,20 +19,20 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from herald.config import Config
-from herald.engine.audience import FILE, NUMBER, RECIPIENT, Intake, check_recipients
-from herald.engine.audience import normalise_numbers as _normalise_numbers
-from herald.engine.contacts import contact_not_found, group_not_found, parse_sender_or_refuse
-from herald.engine.lifecycle import (
+from herald.campaigns.address_book import contact_not_found, group_not_found, parse_sender_or_refuse
+from herald.campaigns.audience import FILE, NUMBER, RECIPIENT, Intake, check_recipients
+from herald.campaigns.audience import normalise_numbers as _normalise_numbers
+from herald.campaigns.lifecycle import (
     Lifecycle,
     campaign_not_found,
     malformed_template,
     stop_failed_scheduled_run,
 )
-from herald.engine.progress import progress_of
-from herald.engine.recipient_files import FileSummary, RowResult
-from herald.engine.states import CAMPAIGN, transition
+from herald.campaigns.progress import progress_of
+from herald.campaigns.recipient_files import FileSummary, RowResult
+from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
+from herald.states import CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store import contacts as contact_store
 from herald.store import senders as sender_store

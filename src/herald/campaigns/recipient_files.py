@@ -3,7 +3,7 @@
 A file has a header row; a ``FileMapping`` names the phone column, optionally the name column,
 and the label columns (custom fields for ``[~label]`` and ``%Label%`` placeholders). Rows come
 out one at a time, in constant memory apart from the set of numbers seen (file formats, text
-encodings and row numbering: see herald.engine.recipient_sheets):
+encodings and row numbering: see herald.campaigns.recipient_sheets):
 
 - ``RecipientRow``: row number, phone as written, phone as E.164, name, labels.
 - ``BadRow``: row number, phone as written, a reason code and a detail for people. Reasons:
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
-from herald.engine.recipient_sheets import Sheet, cell_text, open_sheet
+from herald.campaigns.recipient_sheets import Sheet, cell_text, open_sheet
 from herald.errors import NumberError, RecipientFileError
 from herald.numbers import check_number, normalize_number
 from herald.text.template import label_key

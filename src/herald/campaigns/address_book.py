@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from herald.campaigns.audience import normalise_numbers
 from herald.config import Config
-from herald.engine.audience import normalise_numbers
 from herald.errors import ConflictError, RequestError, SenderError
 from herald.numbers import Sender, check_number, parse_sender
 from herald.store import contacts as store

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from herald.engine.writer import ReceiptRow, Writer
+from herald.delivery.writer import ReceiptRow, Writer
 from herald.errors import TextError
 from herald.metrics import Metrics
 from herald.smpp import IdMode, InboundMessage, Pdu, inbound_message, parse_receipt

@@ -25,10 +25,10 @@ from functools import partial
 from typing import Any, Protocol
 
 from herald.config import DispatcherConfig
-from herald.engine.quiet_hours import Window, next_allowed, parse_windows
-from herald.engine.router import NoRouteError, Router
-from herald.engine.waits import wait_any
-from herald.engine.writer import Writer
+from herald.delivery.quiet_hours import Window, next_allowed, parse_windows
+from herald.delivery.router import NoRouteError, Router
+from herald.delivery.waits import wait_any
+from herald.delivery.writer import Writer
 from herald.errors import ConfigError
 from herald.metrics import Metrics
 from herald.smpp.submit import SubmitOutcome, SubmitResult

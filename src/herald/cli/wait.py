@@ -26,8 +26,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from herald.campaign_view import FINAL_STATUSES, MESSAGE_STATUSES
-from herald.client import ApiClient
+from herald.cli.client import ApiClient
+from herald.cli.output import FINAL_STATUSES, MESSAGE_STATUSES
 
 SHOWN_STATUSES = ("sent", "delivered", "failed", "rejected", "unknown")
 FINAL_BATCH = ("completed", "stopped", "failed")

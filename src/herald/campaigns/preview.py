@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from herald.engine.lifecycle import malformed_template
+from herald.campaigns.lifecycle import malformed_template
 from herald.errors import (
     InvalidLabelValueError,
     MissingLabelError,
@@ -16,7 +16,7 @@ from herald.errors import (
     TooManyPartsError,
 )
 from herald.text import encode_message
-from herald.text.preview import describe
+from herald.text.describe import describe
 from herald.text.template import parse_template
 
 

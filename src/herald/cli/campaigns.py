@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 if TYPE_CHECKING:
-    from herald.client import ApiClient
+    from herald.cli.client import ApiClient
 
 CAMPAIGN_STATUSES = ("scheduled", "running", "suspended", "stopped", "completed")
 SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
@@ -53,8 +53,8 @@ def _api_command(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(api_url: str | None, key: str | None, config_path: str | None,
                 **kwargs: Any) -> None:
-        from herald.campaign_view import error_text
-        from herald.client import ApiClient, ApiError, ClientError, resolve_api_url
+        from herald.cli.client import ApiClient, ApiError, ClientError, resolve_api_url
+        from herald.cli.output import error_text
         from herald.errors import HeraldError
 
         if not key:
@@ -269,8 +269,8 @@ def _create_with_file(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """Create scheduled (held when it is to be sent now), upload, run: (created, file report,
     run). A refused step after the creation deletes the campaign again."""
-    from herald.campaign_view import error_text
-    from herald.client import ApiError
+    from herald.cli.client import ApiError
+    from herald.cli.output import error_text
 
     if send_now:
         body = {**body, "scheduled_at": (datetime.now(UTC) + HOLD).isoformat()}
@@ -293,7 +293,7 @@ def _create_with_file(
 
 
 def _delete(client: ApiClient, campaign_id: int) -> bool:
-    from herald.client import ClientError
+    from herald.cli.client import ClientError
 
     try:
         client.delete(f"/campaigns/{campaign_id}")
@@ -313,7 +313,7 @@ def _upload(client: ApiClient, campaign_id: int, path: Path, upload: dict[str, A
         TransferSpeedColumn,
     )
 
-    from herald.campaign_view import stderr
+    from herald.cli.output import stderr
 
     fields = {k: v for k, v in upload.items() if v not in (None, [])}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -336,7 +336,7 @@ def _upload(client: ApiClient, campaign_id: int, path: Path, upload: dict[str, A
 
 def _report_created(created: Mapping[str, Any], run: Mapping[str, Any] | None,
                     path: Path | None, report: Mapping[str, Any] | None) -> None:
-    from herald.campaign_view import file_lines, intake_lines, run_line, when
+    from herald.cli.output import file_lines, intake_lines, run_line, when
 
     at = when(created.get("scheduled_at"))
     state = "" if run is not None else f", scheduled for {at}" if at else ", held"
@@ -380,7 +380,7 @@ def run(client: ApiClient, *, campaign_id: int, message: str | None,
     if as_json:
         _echo_json(started)
     else:
-        from herald.campaign_view import run_line
+        from herald.cli.output import run_line
 
         click.echo(run_line(campaign_id, started))
     if wait:
@@ -389,8 +389,8 @@ def run(client: ApiClient, *, campaign_id: int, message: str | None,
 
 def _wait(client: ApiClient, campaign_id: int, started: Mapping[str, Any],
           baseline: Mapping[str, int], interval: float, as_json: bool) -> None:
-    from herald.campaign_view import progress_table, stderr, stdout
-    from herald.campaign_wait import wait_for_run
+    from herald.cli.output import progress_table, stderr, stdout
+    from herald.cli.wait import wait_for_run
 
     err = stderr()
     result = wait_for_run(client, campaign_id, started, baseline, interval=interval,
@@ -426,7 +426,7 @@ def status(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
     if as_json:
         _echo_json(detail)
         return
-    from herald.campaign_view import campaign_view, stdout
+    from herald.cli.output import campaign_view, stdout
 
     stdout().print(campaign_view(detail))
 
@@ -456,7 +456,7 @@ def list_campaigns(client: ApiClient, *, statuses: tuple[str, ...], name_contain
     if as_json:
         _echo_json(found)
         return
-    from herald.campaign_view import list_table, stdout
+    from herald.cli.output import list_table, stdout
 
     stdout().print(list_table(found))
 

@@ -39,9 +39,8 @@ import httpx
 
 from herald import __version__
 from herald.config import CallbacksConfig
-from herald.engine.progress import campaign_progress
-from herald.engine.states import CALLBACK, transition
 from herald.metrics import Metrics
+from herald.states import CALLBACK, transition
 from herald.store import callbacks as store
 from herald.store.db import Database
 
@@ -60,7 +59,7 @@ _LEASE_MARGIN = timedelta(seconds=60)  # a claimed row is someone's for timeout 
 
 
 class MessageStatusChange(Protocol):
-    """What the send path reports per message (herald.engine.writer.StatusChange fits)."""
+    """What the send path reports per message (herald.delivery.writer.StatusChange fits)."""
 
     @property
     def message_id(self) -> int: ...
@@ -156,15 +155,6 @@ class CallbackGate:
                   if c.campaign_id is None or self._wants[c.campaign_id][0]]
         if wanted:
             await enqueue_message_callbacks(conn, wanted)
-
-
-async def enqueue_campaigns_completed(conn: Any, campaigns: Iterable[Mapping[str, Any]]) -> None:
-    """Maintenance's hook for campaigns it completed (rows with id, account_id, name,
-    campaign_callback_url): a 'completed' callback each, with the final counters."""
-    for campaign in campaigns:
-        if campaign["campaign_callback_url"]:
-            progress = await campaign_progress(conn, campaign["id"])
-            await enqueue_campaign_callback(conn, campaign, "completed", progress)
 
 
 def sign(secret: str, body: bytes) -> str:
