@@ -95,14 +95,21 @@ def bound_esme() -> Connection:
 
 def main() -> None:
     template = SubmitSmTemplate(
-        source_addr_ton=5, source_addr="Brand", dest_addr_ton=1, dest_addr_npi=1,
+        source_addr_ton=5,
+        source_addr="Brand",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
         registered_delivery=1,
-    )  # fmt: skip
+    )
     assert template.encode(7, DEST, PART, b"", 0x40) == baseline_submit_sm(7, DEST, PART, b"")
     submit_pdu = Pdu(
-        CommandId.SUBMIT_SM, sequence_number=7, destination_addr=DEST, short_message=PART,
-        esm_class=0x40, **template.fields,
-    )  # fmt: skip
+        CommandId.SUBMIT_SM,
+        sequence_number=7,
+        destination_addr=DEST,
+        short_message=PART,
+        esm_class=0x40,
+        **template.fields,
+    )
     resp = encode(Pdu(CommandId.SUBMIT_SM_RESP, sequence_number=7, message_id="0123456789abcdef"))
     receipt = encode(RECEIPT)
     buffer = b"".join(

@@ -102,10 +102,13 @@ def cpu_snapshot(groups: Groups) -> dict[str, dict[int, float]]:
     return seen
 
 
-def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
-             ) -> dict[str, float]:
-    return {name: sum(s - before[name].get(pid, 0.0) for pid, s in pids.items())
-            for name, pids in after.items()}
+def cpu_used(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    return {
+        name: sum(s - before[name].get(pid, 0.0) for pid, s in pids.items())
+        for name, pids in after.items()
+    }
 
 
 def process_tree(pid: int) -> Callable[[], list[int]]:
@@ -117,18 +120,28 @@ async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
     conn = await asyncpg.connect(dsn)
     try:
         account = await create_account(conn, "bench", credit=10 * n)
-        sender = await conn.fetchval(queries.create_sender, account.id, "Herald",
-                                     "alphanumeric", 5, 0)
+        sender = await conn.fetchval(
+            queries.create_sender, account.id, "Herald", "alphanumeric", 5, 0
+        )
         campaign = await conn.fetchval(
             "INSERT INTO campaigns (account_id, name, sender_id, template, status,"
             " respect_quiet_hours) VALUES ($1, 'bench', $2, $3, 'scheduled', false)"
-            " RETURNING id", account.id, sender, TEXT)
+            " RETURNING id",
+            account.id,
+            sender,
+            TEXT,
+        )
         await conn.copy_records_to_table(
             "campaign_recipients",
             columns=["campaign_id", "source", "phone_raw", "name", "labels"],
             records=(
-                (campaign, "recipient", f"+30694{i:07d}", f"Name{i}",
-                 json.dumps({"order": f"A{i}"}))
+                (
+                    campaign,
+                    "recipient",
+                    f"+30694{i:07d}",
+                    f"Name{i}",
+                    json.dumps({"order": f"A{i}"}),
+                )
                 for i in range(n)
             ),
         )
@@ -150,11 +163,22 @@ def config(
         database=DatabaseConfig(dsn=dsn, pool_max=10),
         api=ApiConfig(enabled=False),
         simulator=SimulatorConfig(enabled=False),
-        binds=(BindConfig(name=bind, host="127.0.0.1", port=port, system_id="herald",
-                          password="secret", window=window, rate=1e6, burst=window),),
+        binds=(
+            BindConfig(
+                name=bind,
+                host="127.0.0.1",
+                port=port,
+                system_id="herald",
+                password="secret",
+                window=window,
+                rate=1e6,
+                burst=window,
+            ),
+        ),
         routes=(RouteConfig(name="all", binds=(bind,)),),
-        dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05,
-                                    max_in_flight=max_in_flight),
+        dispatcher=DispatcherConfig(
+            claim_batch=1000, flush_size=2000, flush_interval=0.05, max_in_flight=max_in_flight
+        ),
         tracker=TrackerConfig(sweep_interval=0.5),
     )
 
@@ -172,8 +196,9 @@ async def start_daemon(herald: Config) -> tuple[Daemon, asyncio.Future[None]]:
     return daemon, task
 
 
-async def run_node(dsn: str, port: int, window: int, state: Path, max_in_flight: int,
-                   node: str) -> None:
+async def run_node(
+    dsn: str, port: int, window: int, state: Path, max_in_flight: int, node: str
+) -> None:
     """One more herald process (`--node`): runs until SIGTERM, says "bound" once its bind is
     up and prints its peak RSS in MB as it ends."""
     daemon, task = await start_daemon(config(dsn, port, window, state, max_in_flight, node))
@@ -192,9 +217,22 @@ async def start_nodes(
         node_state = state / f"node{i + 2}"
         node_state.mkdir(exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--node", f"bench{i + 2}", "--dsn", dsn,
-            "--port", str(port), "--window", str(window), "--state", str(node_state),
-            "--max-in-flight", str(max_in_flight), "--loop", loop,
+            sys.executable,
+            __file__,
+            "--node",
+            f"bench{i + 2}",
+            "--dsn",
+            dsn,
+            "--port",
+            str(port),
+            "--window",
+            str(window),
+            "--state",
+            str(node_state),
+            "--max-in-flight",
+            str(max_in_flight),
+            "--loop",
+            loop,
             stdout=asyncio.subprocess.PIPE,
         )
         nodes.append(proc)
@@ -222,7 +260,12 @@ async def stop_nodes(nodes: list[asyncio.subprocess.Process]) -> float:
 
 
 async def one_run(
-    dsn: str, port: int, n: int, window: int, state: Path, max_in_flight: int,
+    dsn: str,
+    port: int,
+    n: int,
+    window: int,
+    state: Path,
+    max_in_flight: int,
     groups: Groups,
 ) -> dict[str, float]:
     account, campaign = await load_campaign(dsn, n)
@@ -291,25 +334,33 @@ async def bench(args: argparse.Namespace) -> None:
             dsn = with_database(admin_dsn, name)
             async with Database(dsn) as db:
                 await db.migrate()
-            nodes = await start_nodes(args.processes - 1, dsn, port, args.window, state,
-                                      args.max_in_flight, args.loop)
+            nodes = await start_nodes(
+                args.processes - 1, dsn, port, args.window, state, args.max_in_flight, args.loop
+            )
             herald_pids = [me, *(proc.pid for proc in nodes)]  # this run's herald processes
             groups["herald"] = lambda pids=herald_pids: pids
             try:
-                results.append(await one_run(dsn, port, args.recipients, args.window, state,
-                                             args.max_in_flight, groups))
+                results.append(
+                    await one_run(
+                        dsn, port, args.recipients, args.window, state, args.max_in_flight, groups
+                    )
+                )
             finally:
                 nodes_peak = await stop_nodes(nodes)
             # herald's peak so far (the largest of its processes); the raw client below holds
             # a future per message, in this same process, so it is read before that runs.
             results[-1]["rss_mb"] = max(
-                nodes_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                nodes_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            )
             before = cpu_snapshot(raw_groups)
             raw.append((await run_raw(port, args.recipients, args.window, True))[1])
             used = cpu_used(before, cpu_snapshot(raw_groups))
             raw_cpu.append({name: s / args.recipients * 1e6 for name, s in used.items()})
-            print(f"run {i + 1}: herald {results[-1]['end_to_end']:,.0f} msg/s end to end, "
-                  f"raw client {raw[-1]:,.0f} msg/s", flush=True)
+            print(
+                f"run {i + 1}: herald {results[-1]['end_to_end']:,.0f} msg/s end to end, "
+                f"raw client {raw[-1]:,.0f} msg/s",
+                flush=True,
+            )
     finally:
         stop_simulator(sim)
         if embedded is not None:
@@ -322,25 +373,35 @@ async def bench(args: argparse.Namespace) -> None:
         return statistics.median(r[key] for r in results)
 
     ceiling = statistics.median(raw)
-    conditions = (f"receipts after {args.receipt_delay} ms" if args.receipt_delay
-                  else "receipts at once")
+    conditions = (
+        f"receipts after {args.receipt_delay} ms" if args.receipt_delay else "receipts at once"
+    )
     if args.max_in_flight:
         conditions += f", max_in_flight {args.max_in_flight}"
     if args.processes > 1:
         conditions += f", {args.processes} herald processes"
-    print(f"\nend to end, {args.recipients:,} recipients, window {args.window}, {conditions}, "
-          f"median of {args.runs} (loop: {args.loop}, simulator in another process)")
+    print(
+        f"\nend to end, {args.recipients:,} recipients, window {args.window}, {conditions}, "
+        f"median of {args.runs} (loop: {args.loop}, simulator in another process)"
+    )
     print(f"  expansion      {med('expansion'):>10,.0f} recipients/s")
     print(f"  submitted      {med('submitted'):>10,.0f} messages/s")
     print(f"  receipts       {med('receipts'):>10,.0f} receipts/s")
-    print(f"  end to end     {med('end_to_end'):>10,.0f} messages/s   raw client ceiling "
-          f"{ceiling:,.0f}/s   ratio {med('end_to_end') / ceiling:.0%}")
+    print(
+        f"  end to end     {med('end_to_end'):>10,.0f} messages/s   raw client ceiling "
+        f"{ceiling:,.0f}/s   ratio {med('end_to_end') / ceiling:.0%}"
+    )
     print(f"  latency        p50 {med('p50_ms'):,.1f} ms   p99 {med('p99_ms'):,.1f} ms")
     print(f"  peak RSS       {peak_mb:,.0f} MB")
-    herald_cpu = ", ".join(f"{name} {med(f'cpu_{name}_us'):,.0f}"
-                           for name in ("herald", "postgres", "simulator") if name in groups)
-    raw_line = ", ".join(f"{name} {statistics.median(r[name] for r in raw_cpu):,.0f}"
-                         for name in ("raw", "simulator"))
+    herald_cpu = ", ".join(
+        f"{name} {med(f'cpu_{name}_us'):,.0f}"
+        for name in ("herald", "postgres", "simulator")
+        if name in groups
+    )
+    raw_line = ", ".join(
+        f"{name} {statistics.median(r[name] for r in raw_cpu):,.0f}"
+        for name in ("raw", "simulator")
+    )
     print(f"  CPU/message    µs while sending: {herald_cpu}; raw run: {raw_line}")
     # Half the ceiling on two always-busy cores is 4 / ceiling seconds of CPU per message for
     # all three processes; what the simulator takes of it is not herald's to spend.
@@ -354,12 +415,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=2000)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
-    parser.add_argument("--max-in-flight", type=int, default=0,
-                        help="herald's dispatcher.max_in_flight (0: the window)")
-    parser.add_argument("--receipt-delay", metavar="MS[-MS]", default="",
-                        help="the simulator sends each receipt this long after the response")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="herald processes sharing the database, each with its own bind")
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=0,
+        help="herald's dispatcher.max_in_flight (0: the window)",
+    )
+    parser.add_argument(
+        "--receipt-delay",
+        metavar="MS[-MS]",
+        default="",
+        help="the simulator sends each receipt this long after the response",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="herald processes sharing the database, each with its own bind",
+    )
     # One of the extra processes (started by --processes, not by hand):
     parser.add_argument("--node", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
@@ -368,8 +441,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.processes < 1:
         parser.error("--processes must be at least 1")
-    work = (run_node(args.dsn, args.port, args.window, args.state, args.max_in_flight, args.node)
-            if args.node else bench(args))
+    work = (
+        run_node(args.dsn, args.port, args.window, args.state, args.max_in_flight, args.node)
+        if args.node
+        else bench(args)
+    )
     if args.loop == "uvloop":
         import uvloop
 

@@ -135,9 +135,11 @@ class BareSmsc(asyncio.Protocol):
                 if self.receipts:
                     self.seq += 1
                     text = b"id:%x sub:001 dlvrd:001 stat:DELIVRD err:000" % self.id
-                    body = b"\0\x01\x01447700900123\0\x05\0Brand\0\x04\0\0\0\0\0\0\0\0" + bytes(
-                        (len(text),)
-                    ) + text
+                    body = (
+                        b"\0\x01\x01447700900123\0\x05\0Brand\0\x04\0\0\0\0\0\0\0\0"
+                        + bytes((len(text),))
+                        + text
+                    )
                     out.append(HEADER.pack(16 + len(body), DELIVER_SM, 0, self.seq) + body)
             elif cid == BIND_TRX:
                 out.append(HEADER.pack(21, cid | RESP, 0, seq) + b"bare\0")
@@ -162,8 +164,17 @@ def bare_smsc(port_queue: multiprocessing.Queue[int], receipts: bool) -> None:
 
 
 def start_simulator(receipts: bool, loop: str) -> tuple[subprocess.Popen[str], int]:
-    args = [sys.executable, "-m", "herald", "simulate", "--port", "0", "--loop", loop,
-            "--receipts" if receipts else "--no-receipts"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "herald",
+        "simulate",
+        "--port",
+        "0",
+        "--loop",
+        loop,
+        "--receipts" if receipts else "--no-receipts",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -239,17 +250,32 @@ def per_submit_us() -> dict[str, float]:
             ("fast path, body not decoded (receipts and recording off)", {}),
             ("fast path, body decoded (recording on)", {"track_duplicates": True}),
         ):
-            sim = Simulator(personality_settings("happy", receipts=False, keep_submits=0,
-                                                 track_duplicates=False).replace(**knobs))
+            sim = Simulator(
+                personality_settings(
+                    "happy", receipts=False, keep_submits=0, track_duplicates=False
+                ).replace(**knobs)
+            )
             proto = SmscProtocol(sim)
             proto.connection_made(NullTransport())  # type: ignore[arg-type]
             proto.data_received(HEADER.pack(16 + len(bind), BIND_TRX, 0, 1) + bind)
-            results[label] = min(timeit.repeat(lambda p=proto: p.data_received(chunk),
-                                               number=20, repeat=5, timer=time.process_time))
+            results[label] = min(
+                timeit.repeat(
+                    lambda p=proto: p.data_received(chunk),
+                    number=20,
+                    repeat=5,
+                    timer=time.process_time,
+                )
+            )
             results[label] *= 1e6 / 20 / 1000
             if label.startswith("fast path, body not"):
-                generic = min(timeit.repeat(lambda p=proto: [p._generic(d) for d in pdus],
-                                            number=20, repeat=5, timer=time.process_time))
+                generic = min(
+                    timeit.repeat(
+                        lambda p=proto: [p._generic(d) for d in pdus],
+                        number=20,
+                        repeat=5,
+                        timer=time.process_time,
+                    )
+                )
                 results["generic Connection path (decode, event, reply, encode)"] = (
                     generic * 1e6 / 20 / 1000
                 )

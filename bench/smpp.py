@@ -69,9 +69,19 @@ class RawClient(asyncio.Protocol):
         transport.write(HEADER.pack(16 + len(body), BIND_TRX, 0, 1) + body)
 
     def submit(self, registered_delivery: int) -> asyncio.Future[str]:
-        body = b"".join((b"\0\x05\0", SOURCE.encode(), b"\0\x01\x01", DEST.encode(),
-                         b"\0\0\0\0\0\0", bytes((registered_delivery,)), b"\0\0\0",
-                         bytes((len(TEXT),)), TEXT))  # fmt: skip
+        body = b"".join(
+            (
+                b"\0\x05\0",
+                SOURCE.encode(),
+                b"\0\x01\x01",
+                DEST.encode(),
+                b"\0\0\0\0\0\0",
+                bytes((registered_delivery,)),
+                b"\0\0\0",
+                bytes((len(TEXT),)),
+                TEXT,
+            )
+        )
         future = self.loop.create_future()
         self.queue.append((future, body))
         self.pump()
@@ -151,9 +161,16 @@ async def run_herald(port: int, n: int, window: int, receipts: bool) -> tuple[fl
             all_in.set_result(time.perf_counter())
         return 0
 
-    settings = SessionSettings(name="bench", host="127.0.0.1", port=port, system_id="herald",
-                               password="secret", window=window, rate=1e9,
-                               burst=100_000)  # fmt: skip
+    settings = SessionSettings(
+        name="bench",
+        host="127.0.0.1",
+        port=port,
+        system_id="herald",
+        password="secret",
+        window=window,
+        rate=1e9,
+        burst=100_000,
+    )
     session = Session(settings, on_deliver=on_deliver)
     await session.start()
     await session.wait_bound(10)
@@ -161,8 +178,14 @@ async def run_herald(port: int, n: int, window: int, receipts: bool) -> tuple[fl
     start = time.perf_counter()
     rd = 1 if receipts else 0
     futures = [
-        submit(source_addr=SOURCE, source_ton=5, source_npi=0, destination_addr=DEST,
-               short_message=TEXT, registered_delivery=rd)
+        submit(
+            source_addr=SOURCE,
+            source_ton=5,
+            source_npi=0,
+            destination_addr=DEST,
+            short_message=TEXT,
+            registered_delivery=rd,
+        )
         for _ in range(n)
     ]
     results = await asyncio.gather(*futures)
@@ -210,12 +233,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--windows", default="1,10,100")
-    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
-                        help="event loop for both clients and the simulator (default: uvloop "
-                        "when installed)")  # fmt: skip
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default=None,
+        help="event loop for both clients and the simulator (default: uvloop when installed)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile herald (largest window, receipts on), then stop")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile herald (largest window, receipts on), then stop",
+    )
     args = parser.parse_args()
     loop = args.loop
     if loop is None:
@@ -238,10 +267,14 @@ def main() -> None:
             print(f"herald, window {window}, receipts on: {rate[0]:,.0f} submit_sm/s")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             return
-        print(f"{os.cpu_count()} cores, {loop} loop (clients and simulator), herald simulate "
-              f"in another process; median of {args.runs} runs")  # fmt: skip
-        header = (f"{'window':>6} {'receipts':>8} {'messages':>8} | {'herald':>9} {'raw':>9} "
-                  f"{'ratio':>5} | {'herald':>10} {'raw':>10} {'ratio':>5}")  # fmt: skip
+        print(
+            f"{os.cpu_count()} cores, {loop} loop (clients and simulator), herald simulate "
+            f"in another process; median of {args.runs} runs"
+        )
+        header = (
+            f"{'window':>6} {'receipts':>8} {'messages':>8} | {'herald':>9} {'raw':>9} "
+            f"{'ratio':>5} | {'herald':>10} {'raw':>10} {'ratio':>5}"
+        )
         print(f"{'':25} | {'submit_sm/s':^25} | {'receipts/s':^27}")
         print(header)
         for window in windows:
@@ -255,8 +288,10 @@ def main() -> None:
                         into.append(run(loop, fn(port, n, window, receipts)))
                 h = statistics.median(r[0] for r in ours)
                 b = statistics.median(r[0] for r in theirs)
-                line = (f"{window:>6} {'on' if receipts else 'off':>8} {n:>8} | {h:>9,.0f} "
-                        f"{b:>9,.0f} {h / b:>5.2f} |")  # fmt: skip
+                line = (
+                    f"{window:>6} {'on' if receipts else 'off':>8} {n:>8} | {h:>9,.0f} "
+                    f"{b:>9,.0f} {h / b:>5.2f} |"
+                )
                 if receipts:
                     hr = statistics.median(r[1] for r in ours)
                     br = statistics.median(r[1] for r in theirs)

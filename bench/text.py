@@ -54,13 +54,47 @@ TARGET_ENCODE = 300_000  # messages/s
 CLOCK = time.process_time
 
 COUNTRIES = [
-    "GR", "GB", "US", "DE", "FR", "IT", "ES", "RU", "AU", "IN",
-    "BR", "MX", "JP", "CN", "ZA", "NG", "KE", "EG", "TR", "NL",
-]  # fmt: skip
+    "GR",
+    "GB",
+    "US",
+    "DE",
+    "FR",
+    "IT",
+    "ES",
+    "RU",
+    "AU",
+    "IN",
+    "BR",
+    "MX",
+    "JP",
+    "CN",
+    "ZA",
+    "NG",
+    "KE",
+    "EG",
+    "TR",
+    "NL",
+]
 GSM_NAMES = [
-    "Maria", "John", "Anna", "Peter", "Sofia", "Ahmed", "Chen", "Olga", "Ravi", "Emma",
-    "José", "Jörg", "Søren", "Åsa", "Müller", "Ana Belén", "O'Brien", "Nils-Åke",
-]  # fmt: skip
+    "Maria",
+    "John",
+    "Anna",
+    "Peter",
+    "Sofia",
+    "Ahmed",
+    "Chen",
+    "Olga",
+    "Ravi",
+    "Emma",
+    "José",
+    "Jörg",
+    "Søren",
+    "Åsa",
+    "Müller",
+    "Ana Belén",
+    "O'Brien",
+    "Nils-Åke",
+]
 OTHER_NAMES = ["Zoë", "Łukasz", "Çağla", "Мария", "Δήμητρα", "محمد", "李娜", "Nguyễn"]
 OTHER_NAME_SHARE = 0.08  # names outside GSM-7 turn a GSM template into UCS-2
 STORES = ["Athens Centre", "Oxford St", "Main St", "Alexanderplatz", "Rivoli", "Gran Via"]
@@ -78,22 +112,39 @@ LONG_RU = (
 
 # (template, fallbacks, flash, weight): one campaign each.
 CAMPAIGNS = [
-    ("Hi %Name%, your code for [~Store] is [~Code]. It expires in 10 minutes. Reply STOP to "
-     "opt out.", {"Name": "there"}, False, 40),
-    ("%Name%, your appointment at [~Store] is confirmed for [~Due] at 10:30. Reply C to "
-     "cancel.", {"Name": "Customer", "Store": "our shop"}, False, 15),
+    (
+        "Hi %Name%, your code for [~Store] is [~Code]. It expires in 10 minutes. Reply STOP to "
+        "opt out.",
+        {"Name": "there"},
+        False,
+        40,
+    ),
+    (
+        "%Name%, your appointment at [~Store] is confirmed for [~Due] at 10:30. Reply C to cancel.",
+        {"Name": "Customer", "Store": "our shop"},
+        False,
+        15,
+    ),
     ("[SUMMER] 20€ off {today} at [~Store] | code ~[~Code]~ | T&C: ex.am/tc", {}, False, 8),
-    ("Hi %Name% 🎉 your parcel [~Order] is on its way 🚚 Track it: https://ex.am/t/[~Order]",
-     {"Name": "friend"}, False, 8),
-    ("Γεια σου %Name%, ο κωδικός σου για το [~Store] είναι [~Code]. Καλή συνέχεια!",
-     {"Name": "φίλε"}, False, 4),
+    (
+        "Hi %Name% 🎉 your parcel [~Order] is on its way 🚚 Track it: https://ex.am/t/[~Order]",
+        {"Name": "friend"},
+        False,
+        8,
+    ),
+    (
+        "Γεια σου %Name%, ο κωδικός σου για το [~Store] είναι [~Code]. Καλή συνέχεια!",
+        {"Name": "φίλε"},
+        False,
+        4,
+    ),
     ("Zażółć gęślą jaźń, %Name%! Kod rabatowy: [~Code] (ważny do [~Due]).", {}, False, 3),
     (LONG_GSM, {"Years": "many"}, False, 6),  # 3 parts
     (LONG_GSM * 2, {"Years": "many"}, False, 3),  # 5-6 parts
     ((LONG_GSM * 2)[:420], {"Years": "many"}, False, 3),  # 2-3 parts
     (LONG_RU, {}, False, 3),  # UCS-2, 3 parts
     ("ALERT %Name%: your card ending [~Last4] was used for [~Balance] EUR.", {}, True, 5),
-]  # fmt: skip
+]
 
 
 @dataclass(slots=True)
@@ -343,8 +394,10 @@ def main(n: int = RECIPIENTS, runs: int | None = None, baseline_n: int | None = 
     codecs = _baseline_codecs()
     # The baseline is 3-4x slower: it runs on the first recipients only (the same i.i.d. mix).
     m = min(n, baseline_n or BASELINE_RECIPIENTS)
-    print(f"text pipeline: {n:,} recipients, {len(CAMPAIGNS)} campaigns, median of {runs} "
-          f"runs (CPU time), {pinned}; baseline on the first {m:,}")  # fmt: skip
+    print(
+        f"text pipeline: {n:,} recipients, {len(CAMPAIGNS)} campaigns, median of {runs} "
+        f"runs (CPU time), {pinned}; baseline on the first {m:,}"
+    )
 
     texts = herald_render(w)
     stages = {
@@ -385,20 +438,28 @@ def main(n: int = RECIPIENTS, runs: int | None = None, baseline_n: int | None = 
 
     rate = 1 / whole
     enc_rate = encoded / stages["encode+segment"]
-    print(f"pipeline: {rate:,.0f} recipients/s ({messages:,} messages, {segments:,} segments; "
-          f"target >= {TARGET_PIPELINE:,}: {'met' if rate >= TARGET_PIPELINE else 'NOT MET'})"
-          + (f"; baseline {1 / base_whole:,.0f}/s, ratio {base_whole / whole:.1f}x" if base
-             else ""))  # fmt: skip
-    print(f"encoding + segmentation alone: {enc_rate:,.0f} messages/s (target >= "
-          f"{TARGET_ENCODE:,}: {'met' if enc_rate >= TARGET_ENCODE else 'NOT MET'})"
-          + (f"; baseline {base_encoded / base['encode+segment']:,.0f}/s, ratio "
-             f"{base['encode+segment'] / stages['encode+segment']:.1f}x"
-             if base else ""))  # fmt: skip
+    print(
+        f"pipeline: {rate:,.0f} recipients/s ({messages:,} messages, {segments:,} segments; "
+        f"target >= {TARGET_PIPELINE:,}: {'met' if rate >= TARGET_PIPELINE else 'NOT MET'})"
+        + (f"; baseline {1 / base_whole:,.0f}/s, ratio {base_whole / whole:.1f}x" if base else "")
+    )
+    print(
+        f"encoding + segmentation alone: {enc_rate:,.0f} messages/s (target >= "
+        f"{TARGET_ENCODE:,}: {'met' if enc_rate >= TARGET_ENCODE else 'NOT MET'})"
+        + (
+            f"; baseline {base_encoded / base['encode+segment']:,.0f}/s, ratio "
+            f"{base['encode+segment'] / stages['encode+segment']:.1f}x"
+            if base
+            else ""
+        )
+    )
     if codecs is not None:
         sample = [t for t in texts[:20_000] if t is not None]
         alone = median_seconds(lambda: [smpplib_alone(t) for t in sample], runs=3)
-        print(f"aside: smpplib make_parts with its own GSM encoder: "
-              f"{len(sample) / alone:,.0f} messages/s")  # fmt: skip
+        print(
+            f"aside: smpplib make_parts with its own GSM encoder: "
+            f"{len(sample) / alone:,.0f} messages/s"
+        )
 
 
 def _sample(w: Workload, m: int) -> Workload:
@@ -410,8 +471,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("recipients", nargs="?", type=int, default=RECIPIENTS)
     parser.add_argument("--runs", type=int, default=RUNS, help="runs per figure (median)")
-    parser.add_argument("--baseline-recipients", type=int, default=BASELINE_RECIPIENTS,
-                        help="recipients the (slow) baseline runs on")  # fmt: skip
+    parser.add_argument(
+        "--baseline-recipients",
+        type=int,
+        default=BASELINE_RECIPIENTS,
+        help="recipients the (slow) baseline runs on",
+    )
     return parser.parse_args(argv)
 
 

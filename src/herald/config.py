@@ -225,7 +225,13 @@ def _describe(exc: ValidationError) -> str:
 
 
 _SECTIONS = {
-    "database", "api", "simulator", "dispatcher", "tracker", "callbacks", "campaigns",
+    "database",
+    "api",
+    "simulator",
+    "dispatcher",
+    "tracker",
+    "callbacks",
+    "campaigns",
 }
 
 
@@ -237,13 +243,13 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     for key, value in env.items():
         if not key.startswith("HERALD_") or key in CLIENT_VARIABLES:
             continue
-        rest = key[len("HERALD_"):].lower()
+        rest = key[len("HERALD_") :].lower()
         if rest == "dsn":
             data.setdefault("database", {})["dsn"] = value
         elif rest in ("state_dir", "log_level", "node"):
             data[rest] = value.upper() if rest == "log_level" else value
         elif rest.startswith("bind_"):
-            _apply_bind_override(data, rest[len("bind_"):], value, key)
+            _apply_bind_override(data, rest[len("bind_") :], value, key)
         else:
             section, _, field = rest.partition("_")
             if section in _SECTIONS and field:
@@ -254,7 +260,7 @@ def _apply_bind_override(data: dict[str, Any], rest: str, value: str, key: str) 
     for bind in data.get("binds", []):
         prefix = str(bind.get("name", "")).lower().replace("-", "_") + "_"
         if rest.startswith(prefix) and len(rest) > len(prefix):
-            bind[rest[len(prefix):]] = _parse_env_value(value, key)
+            bind[rest[len(prefix) :]] = _parse_env_value(value, key)
             return
     raise ConfigError(f"{key}: no bind in the config file matches this override")
 

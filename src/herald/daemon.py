@@ -56,12 +56,21 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def session_settings(bind: BindConfig) -> SessionSettings:
     """What the bind's session needs from its `[[binds]]` entry."""
     return SessionSettings(
-        name=bind.name, host=bind.host, port=bind.port, system_id=bind.system_id,
-        password=bind.password.get_secret_value(), system_type=bind.system_type,
-        bind_type=bind.bind_type, window=bind.window, rate=bind.rate, burst=bind.burst,
+        name=bind.name,
+        host=bind.host,
+        port=bind.port,
+        system_id=bind.system_id,
+        password=bind.password.get_secret_value(),
+        system_type=bind.system_type,
+        bind_type=bind.bind_type,
+        window=bind.window,
+        rate=bind.rate,
+        burst=bind.burst,
         enquire_link_interval=bind.enquire_link_interval,
-        response_timeout=bind.response_timeout, reconnect_min=bind.reconnect_min,
-        reconnect_max=bind.reconnect_max, id_mode=bind.id_mode,
+        response_timeout=bind.response_timeout,
+        reconnect_min=bind.reconnect_min,
+        reconnect_max=bind.reconnect_max,
+        id_mode=bind.id_mode,
         temporary_statuses=bind.temporary_statuses,
         max_pending_deliveries=bind.max_pending_deliveries,
     )
@@ -123,8 +132,9 @@ class Daemon:
         if self._signals > 1:
             log.warning("second signal: exiting now without draining")
             os._exit(1)
-        log.info("%s received: shutting down (send it again to exit at once)",
-                 signal.Signals(sig).name)
+        log.info(
+            "%s received: shutting down (send it again to exit at once)", signal.Signals(sig).name
+        )
         self.stop.set()
 
     # --- the whole life ----------------------------------------------------------------------
@@ -152,15 +162,20 @@ class Daemon:
                 stack.push_async_callback(simulator.stop)
 
             writer = Writer(
-                db, metrics=self.metrics, flush_size=config.dispatcher.flush_size,
+                db,
+                metrics=self.metrics,
+                flush_size=config.dispatcher.flush_size,
                 flush_interval=config.dispatcher.flush_interval,
                 receipt_flush_interval=config.dispatcher.receipt_flush_interval,
                 on_changes=CallbackGate(),
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
             tracker = Tracker(
-                writer, metrics=self.metrics, clock=self.clock,
-                id_modes={b.name: b.id_mode for b in config.binds}, receipt_groups=groups,
+                writer,
+                metrics=self.metrics,
+                clock=self.clock,
+                id_modes={b.name: b.id_mode for b in config.binds},
+                receipt_groups=groups,
                 on_mobile_originated=_opt_out_handler(db, config),
             )
             sessions = {
@@ -177,19 +192,30 @@ class Daemon:
                 healthy=lambda name: name in sessions and sessions[name].bound,
             )
             dispatcher = Dispatcher(
-                db, writer, router,
+                db,
+                writer,
+                router,
                 {name: s for name, s in sessions.items() if config.bind(name).bind_type != "rx"},
                 windows={b.name: b.window for b in config.binds},
-                config=config.dispatcher, owner=owner, clock=self.clock, metrics=self.metrics,
+                config=config.dispatcher,
+                owner=owner,
+                clock=self.clock,
+                metrics=self.metrics,
                 validity={b.name: b.validity_period for b in config.binds},
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
-            runner = CampaignRunner(db, config, router, clock=self.clock, metrics=self.metrics,
-                                    wake=wake)
+            runner = CampaignRunner(
+                db, config, router, clock=self.clock, metrics=self.metrics, wake=wake
+            )
             maintenance = Maintenance(
-                db, runner, config=config, clock=self.clock, metrics=self.metrics,
-                wake_dispatcher=dispatcher.wake, sweep_orphans=writer.sweep_orphans,
+                db,
+                runner,
+                config=config,
+                clock=self.clock,
+                metrics=self.metrics,
+                wake_dispatcher=dispatcher.wake,
+                sweep_orphans=writer.sweep_orphans,
                 on_campaigns_completed=enqueue_campaigns_completed,
                 on_scheduled_run_failed=_scheduled_run_failed(db),
             )
@@ -211,8 +237,9 @@ class Daemon:
 
             background.spawn("dispatcher", dispatcher.run(self.stop))
             background.spawn("maintenance", maintenance.run(self.stop))
-            callbacks = CallbackWorker(db, config=config.callbacks, metrics=self.metrics,
-                                       clock=self.clock)
+            callbacks = CallbackWorker(
+                db, config=config.callbacks, metrics=self.metrics, clock=self.clock
+            )
             background.spawn("callbacks", callbacks.run(self.stop))
 
             self.running.db, self.running.runner = db, runner
@@ -225,8 +252,9 @@ class Daemon:
             log.info("herald is running: API %s", self.running.api_url)
 
             await self.stop.wait()
-            log.info("stopping: no more claims; draining in-flight submits (up to %.0fs)",
-                     DRAIN_SECONDS)
+            log.info(
+                "stopping: no more claims; draining in-flight submits (up to %.0fs)", DRAIN_SECONDS
+            )
             await background.wait("dispatcher", within=DRAIN_SECONDS)
             await background.wait("maintenance", "callbacks", within=DRAIN_SECONDS)
             if server is not None:
@@ -235,8 +263,13 @@ class Daemon:
         log.info("herald stopped")
 
     async def _start_api(
-        self, db: Database, config: Config, runner: CampaignRunner, wake: Callable[[], None],
-        sessions: dict[str, Session], background: _Tasks,
+        self,
+        db: Database,
+        config: Config,
+        runner: CampaignRunner,
+        wake: Callable[[], None],
+        sessions: dict[str, Session],
+        background: _Tasks,
     ) -> uvicorn.Server | None:
         if not config.api.enabled:
             return None
@@ -244,14 +277,14 @@ class Daemon:
         from herald.api.context import AppContext
         from herald.api.ops import ops_router
 
-        app = create_app(AppContext(db=db, config=config, clock=self.clock, runner=runner,
-                                    wake=wake))
+        app = create_app(
+            AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+        )
         app.include_router(ops_router(self.metrics, _readiness(db, sessions)))
         sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
         host, port = sock.getsockname()[:2]
         self.running.api_url = f"http://{host}:{port}"
-        server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                        access_log=False))
+        server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         background.spawn("api", server.serve(sockets=[sock]))
         return server
 
@@ -335,7 +368,9 @@ def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Await
             async with asyncio.timeout(2.0), db.acquire() as conn:
                 await conn.fetchval("SELECT 1")
             database: dict[str, object] = {
-                "ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+                "ok": True,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
         except Exception as exc:
             database = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         binds = {name: s.state for name, s in sessions.items()}
@@ -375,12 +410,19 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
 
     async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
         accounts = await handle_mobile_originated(
-            db, source_addr=message.source_addr, destination_addr=message.destination_addr,
-            text=text, keywords=keywords,
+            db,
+            source_addr=message.source_addr,
+            destination_addr=message.destination_addr,
+            text=text,
+            keywords=keywords,
         )
         if accounts:
-            log.info("opt-out from %s on %s: blacklisted for %d account(s)",
-                     message.source_addr, bind, len(accounts))
+            log.info(
+                "opt-out from %s on %s: blacklisted for %d account(s)",
+                message.source_addr,
+                bind,
+                len(accounts),
+            )
 
     return on_mo
 
@@ -406,9 +448,9 @@ def banner(config: Config, running: Running) -> str:
             f"    curl -s -X POST {url}/v1/campaigns \\",
             f"      -H 'Authorization: Bearer {running.demo_key}' "
             "-H 'Content-Type: application/json' \\",
-            f"      -d '{{\"name\": \"hello\", \"sender\": \"{sender}\", "
-            "\"message\": \"Hello %Name%!\", \"recipients\": "
-            "[{\"phone\": \"+306948530920\", \"name\": \"Eleni\"}]}'",
+            f'      -d \'{{"name": "hello", "sender": "{sender}", '
+            '"message": "Hello %Name%!", "recipients": '
+            '[{"phone": "+306948530920", "name": "Eleni"}]}\'',
         ]
     lines += ["", "Stop with Ctrl-C (SIGINT) or SIGTERM; a second signal exits at once."]
     return "\n".join(lines)

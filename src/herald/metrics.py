@@ -52,8 +52,15 @@ class BindStats:
     """Counters for one bind. The session and dispatcher bump these attributes directly."""
 
     __slots__ = (
-        "name", "receipts", "reconnects", "segments_sent", "state", "submits",
-        "throttle_events", "rate", "window_in_use",
+        "name",
+        "receipts",
+        "reconnects",
+        "segments_sent",
+        "state",
+        "submits",
+        "throttle_events",
+        "rate",
+        "window_in_use",
     )
 
     def __init__(self, name: str) -> None:
@@ -114,56 +121,126 @@ class _Collector(Collector):
         m = self.m
         binds = list(m.binds.values())
         yield _counter(
-            "herald_submit_sm", "submit_sm responses by bind and status class",
+            "herald_submit_sm",
+            "submit_sm responses by bind and status class",
             ["bind", "status_class"],
             ((b.name, cls, n) for b in binds for cls, n in sorted(b.submits.items())),
         )
-        yield _counter("herald_segments_sent", "segments accepted by the SMSC", ["bind"],
-                       ((b.name, b.segments_sent) for b in binds))
-        yield _counter("herald_throttle_events", "ESME_RTHROTTLED/RMSGQFUL responses", ["bind"],
-                       ((b.name, b.throttle_events) for b in binds))
-        yield _counter("herald_reconnects", "bind reconnect attempts", ["bind"],
-                       ((b.name, b.reconnects) for b in binds))
         yield _counter(
-            "herald_receipts", "delivery receipts by bind and state", ["bind", "state"],
+            "herald_segments_sent",
+            "segments accepted by the SMSC",
+            ["bind"],
+            ((b.name, b.segments_sent) for b in binds),
+        )
+        yield _counter(
+            "herald_throttle_events",
+            "ESME_RTHROTTLED/RMSGQFUL responses",
+            ["bind"],
+            ((b.name, b.throttle_events) for b in binds),
+        )
+        yield _counter(
+            "herald_reconnects",
+            "bind reconnect attempts",
+            ["bind"],
+            ((b.name, b.reconnects) for b in binds),
+        )
+        yield _counter(
+            "herald_receipts",
+            "delivery receipts by bind and state",
+            ["bind", "state"],
             ((b.name, s, n) for b in binds for s, n in sorted(b.receipts.items())),
         )
-        yield _gauge("herald_bind_rate", "current submit rate limit, PDUs per second", ["bind"],
-                     ((b.name, b.rate()) for b in binds))
-        yield _gauge("herald_window_in_use", "outstanding requests on the bind", ["bind"],
-                     ((b.name, b.window_in_use()) for b in binds))
+        yield _gauge(
+            "herald_bind_rate",
+            "current submit rate limit, PDUs per second",
+            ["bind"],
+            ((b.name, b.rate()) for b in binds),
+        )
+        yield _gauge(
+            "herald_window_in_use",
+            "outstanding requests on the bind",
+            ["bind"],
+            ((b.name, b.window_in_use()) for b in binds),
+        )
         states = {b.name: b.state() for b in binds}
         yield _gauge(
-            "herald_bind_state", "1 for the bind's current state", ["bind", "state"],
+            "herald_bind_state",
+            "1 for the bind's current state",
+            ["bind", "state"],
             ((b.name, s, 1.0 if states[b.name] == s else 0.0) for b in binds for s in BIND_STATES),
         )
-        yield _counter("herald_messages", "messages reaching each status", ["status"],
-                       sorted(m.messages.items()))
-        yield _counter("herald_routed_messages", "messages routed, by route", ["route"],
-                       sorted(m.routes.items()))
-        yield _counter("herald_expanded_recipients", "recipients expanded into messages", [],
-                       [(m.expanded_recipients,)])
-        yield _counter("herald_expansion_seconds", "time spent expanding campaigns", [],
-                       [(m.expansion_seconds,)])
-        yield _histogram("herald_submit_to_receipt_seconds",
-                         "time from submit_sm to its final receipt", m.receipt_latency)
-        yield _histogram("herald_db_flush_seconds", "latency of batched database writes",
-                         m.flush_seconds)
+        yield _counter(
+            "herald_messages",
+            "messages reaching each status",
+            ["status"],
+            sorted(m.messages.items()),
+        )
+        yield _counter(
+            "herald_routed_messages",
+            "messages routed, by route",
+            ["route"],
+            sorted(m.routes.items()),
+        )
+        yield _counter(
+            "herald_expanded_recipients",
+            "recipients expanded into messages",
+            [],
+            [(m.expanded_recipients,)],
+        )
+        yield _counter(
+            "herald_expansion_seconds",
+            "time spent expanding campaigns",
+            [],
+            [(m.expansion_seconds,)],
+        )
+        yield _histogram(
+            "herald_submit_to_receipt_seconds",
+            "time from submit_sm to its final receipt",
+            m.receipt_latency,
+        )
+        yield _histogram(
+            "herald_db_flush_seconds", "latency of batched database writes", m.flush_seconds
+        )
         yield _histogram("herald_db_flush_rows", "rows per batched database write", m.flush_rows)
-        yield _counter("herald_db_flush_failures", "batched writes that failed and were kept", [],
-                       [(m.flush_failures,)])
-        yield _counter("herald_orphan_receipts", "receipts stored before their part's id", [],
-                       [(m.orphan_receipts,)])
-        yield _counter("herald_callbacks_delivered", "webhook deliveries that succeeded", [],
-                       [(m.callbacks_delivered,)])
-        yield _counter("herald_callback_failures", "webhook attempts that failed", [],
-                       [(m.callback_failures,)])
-        yield _gauge("herald_callback_outbox_depth", "webhooks waiting to be delivered", [],
-                     [(m.callback_outbox_depth(),)])
-        yield _gauge("herald_leased_parts", "parts leased by this process, not yet stored", [],
-                     [(m.leased_parts(),)])
-        yield _gauge("herald_lease_capacity", "parts this process may lease at once", [],
-                     [(m.lease_capacity(),)])
+        yield _counter(
+            "herald_db_flush_failures",
+            "batched writes that failed and were kept",
+            [],
+            [(m.flush_failures,)],
+        )
+        yield _counter(
+            "herald_orphan_receipts",
+            "receipts stored before their part's id",
+            [],
+            [(m.orphan_receipts,)],
+        )
+        yield _counter(
+            "herald_callbacks_delivered",
+            "webhook deliveries that succeeded",
+            [],
+            [(m.callbacks_delivered,)],
+        )
+        yield _counter(
+            "herald_callback_failures", "webhook attempts that failed", [], [(m.callback_failures,)]
+        )
+        yield _gauge(
+            "herald_callback_outbox_depth",
+            "webhooks waiting to be delivered",
+            [],
+            [(m.callback_outbox_depth(),)],
+        )
+        yield _gauge(
+            "herald_leased_parts",
+            "parts leased by this process, not yet stored",
+            [],
+            [(m.leased_parts(),)],
+        )
+        yield _gauge(
+            "herald_lease_capacity",
+            "parts this process may lease at once",
+            [],
+            [(m.lease_capacity(),)],
+        )
 
 
 def _counter(name: str, doc: str, labels: list[str], rows: Iterable[tuple]) -> Metric:

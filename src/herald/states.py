@@ -98,8 +98,15 @@ BATCH = Machine(
 MESSAGE = Machine(
     name="message",
     states=(
-        "queued", "deferred", "sending", "sent",
-        "delivered", "failed", "rejected", "unknown", "stopped",
+        "queued",
+        "deferred",
+        "sending",
+        "sent",
+        "delivered",
+        "failed",
+        "rejected",
+        "unknown",
+        "stopped",
     ),
     final=frozenset({"delivered", "failed", "rejected", "unknown", "stopped"}),
     table=_rows(
@@ -129,8 +136,17 @@ _RECEIPT_WAITING = ["submitted", "enroute", "accepted"]
 PART = Machine(
     name="part",
     states=(
-        "pending", "submitted", "refused", "enroute", "accepted",
-        "delivered", "undeliverable", "expired", "deleted", "rejected", "unknown",
+        "pending",
+        "submitted",
+        "refused",
+        "enroute",
+        "accepted",
+        "delivered",
+        "undeliverable",
+        "expired",
+        "deleted",
+        "rejected",
+        "unknown",
     ),
     final=frozenset(
         {"refused", "delivered", "undeliverable", "expired", "deleted", "rejected", "unknown"}
@@ -171,7 +187,13 @@ MACHINES: dict[str, Machine] = {m.name: m for m in (CAMPAIGN, BATCH, MESSAGE, PA
 
 # Receipt states a part can be moved to by a receipt (the orphan_receipts CHECK lists these).
 RECEIPT_STATES: tuple[str, ...] = (
-    "enroute", "accepted", "delivered", "undeliverable", "expired", "deleted", "rejected",
+    "enroute",
+    "accepted",
+    "delivered",
+    "undeliverable",
+    "expired",
+    "deleted",
+    "rejected",
     "unknown",
 )
 PART_FAILED = frozenset({"undeliverable", "expired", "deleted", "rejected"})
@@ -227,7 +249,10 @@ def aggregate_parts(states: Iterable[str]) -> str:
 
 # The message event that moves a message to the status its parts imply.
 _EVENT_FOR_AGGREGATE = {
-    "sent": "submit", "delivered": "deliver", "failed": "fail", "rejected": "reject",
+    "sent": "submit",
+    "delivered": "deliver",
+    "failed": "fail",
+    "rejected": "reject",
     "unknown": "lose",
 }
 

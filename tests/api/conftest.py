@@ -54,13 +54,13 @@ class Api:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url + "/v1", headers=headers, timeout=30)
 
-    async def account(self, name: str = "acme", *, credit: int = 1000,
-                      senders: tuple[str, ...] = ("Herald",)) -> Caller:
+    async def account(
+        self, name: str = "acme", *, credit: int = 1000, senders: tuple[str, ...] = ("Herald",)
+    ) -> Caller:
         async with self.db.acquire() as conn:
             account = await create_account(conn, name, credit)
             for address in senders:
-                await conn.execute(queries.create_sender, account.id, address, "alphanumeric",
-                                   5, 0)
+                await conn.execute(queries.create_sender, account.id, address, "alphanumeric", 5, 0)
         http = await self._stack.enter_async_context(self.client(account.api_key))
         return Caller(account, http)
 
@@ -69,11 +69,18 @@ class Api:
 async def api(database: Database) -> AsyncIterator[Api]:
     clock = Clock()
     wakes: list[int] = []
-    runner = CampaignRunner(database, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
-                            clock=clock,
-                    metrics=Metrics())
-    app = create_app(AppContext(db=database, config=CONFIG, clock=clock, runner=runner,
-                                wake=lambda: wakes.append(1)))
+    runner = CampaignRunner(
+        database,
+        CONFIG,
+        Router(CONFIG.routes, healthy=lambda _: True),
+        clock=clock,
+        metrics=Metrics(),
+    )
+    app = create_app(
+        AppContext(
+            db=database, config=CONFIG, clock=clock, runner=runner, wake=lambda: wakes.append(1)
+        )
+    )
     async with serve(app) as url:
         state = Api(url, database, clock, CONFIG, wakes)
         async with state._stack:

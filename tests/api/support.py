@@ -28,8 +28,11 @@ async def serve(app: Any) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 (a free port); yields the base URL."""
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                    timeout_graceful_shutdown=5))
+    server = _Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5
+        )
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield f"http://127.0.0.1:{port}"
@@ -49,7 +52,8 @@ class Clock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self.now = start or _outside_quiet_hours(
-            datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
+            datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+        )
 
     def __call__(self) -> datetime:
         return self.now

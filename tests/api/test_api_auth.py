@@ -16,11 +16,18 @@ def error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-
 
 async def test_every_v1_request_needs_a_valid_key(api: Api) -> None:
     acme = await api.account()
-    async with api.client() as anonymous, api.client("hk_" + "x" * 43) as forged, \
-            api.client("not-even-a-key") as garbage:
+    async with (
+        api.client() as anonymous,
+        api.client("hk_" + "x" * 43) as forged,
+        api.client("not-even-a-key") as garbage,
+    ):
         for client in (anonymous, forged, garbage):
-            for method, path in (("GET", "/campaigns"), ("POST", "/senders"),
-                                 ("GET", "/balance"), ("DELETE", "/contacts/1")):
+            for method, path in (
+                ("GET", "/campaigns"),
+                ("POST", "/senders"),
+                ("GET", "/balance"),
+                ("DELETE", "/contacts/1"),
+            ):
                 r = await client.request(method, path, json={"address": "X"})
                 err = error(r, 401, "unauthorized")
                 assert r.headers["www-authenticate"] == "Bearer"
@@ -28,7 +35,8 @@ async def test_every_v1_request_needs_a_valid_key(api: Api) -> None:
     r = await acme.http.get("/account")
     assert r.status_code == 200
     assert r.json()["name"] == "acme" and acme.account.api_key.startswith(
-        r.json()["api_key_prefix"])
+        r.json()["api_key_prefix"]
+    )
 
 
 async def test_framework_errors_have_the_same_body(api: Api) -> None:
@@ -37,21 +45,30 @@ async def test_framework_errors_have_the_same_body(api: Api) -> None:
     r = await acme.http.put("/campaigns")
     error(r, 405, "method_not_allowed")
     assert r.headers["allow"]
-    err = error(await acme.http.post("/campaigns", content=b"{not json",
-                                     headers={"content-type": "application/json"}),
-                422, "invalid_request")
+    err = error(
+        await acme.http.post(
+            "/campaigns", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+        "invalid_request",
+    )
     assert err["details"][0]["type"] == "json_invalid"
-    err = error(await acme.http.post("/campaigns", json={"name": "a", "sender": 5}),
-                422, "invalid_request")
+    err = error(
+        await acme.http.post("/campaigns", json={"name": "a", "sender": 5}), 422, "invalid_request"
+    )
     locations = {d["location"] for d in err["details"]}
     assert {"body.name", "body.sender", "body.message"} <= locations
     err = error(await acme.http.get("/campaigns/0"), 422, "invalid_request")
     assert err["details"][0]["location"] == "path.campaign_id"
-    err = error(await acme.http.get("/campaigns", params={"sort": "password"}),
-                422, "invalid_request")
+    err = error(
+        await acme.http.get("/campaigns", params={"sort": "password"}), 422, "invalid_request"
+    )
     assert err["details"][0]["location"] == "query.sort"
-    err = error(await acme.http.post("/contacts", json={"phone": "+306948530920\x00"}),
-                422, "invalid_request")
+    err = error(
+        await acme.http.post("/contacts", json={"phone": "+306948530920\x00"}),
+        422,
+        "invalid_request",
+    )
     assert "NUL" in err["message"]
 
 
@@ -61,9 +78,18 @@ async def test_one_account_never_sees_another_accounts_objects(api: Api) -> None
     contact = (await acme.http.post("/contacts", json={"phone": "+306948530920"})).json()
     group = (await acme.http.post("/groups", json={"name": "VIP"})).json()
     await acme.http.post("/blacklist", json={"phones": ["+306948530999"]})
-    campaign = (await acme.http.post("/campaigns", json={
-        "name": "Secret", "sender": "Herald", "message": "Hi", "to": ["+306948530920"],
-        "scheduled_at": "2099-01-01T00:00:00Z"})).json()
+    campaign = (
+        await acme.http.post(
+            "/campaigns",
+            json={
+                "name": "Secret",
+                "sender": "Herald",
+                "message": "Hi",
+                "to": ["+306948530920"],
+                "scheduled_at": "2099-01-01T00:00:00Z",
+            },
+        )
+    ).json()
 
     assert (await rival.http.get("/contacts")).json()["total"] == 0
     assert (await rival.http.get("/groups")).json()["total"] == 0
@@ -98,18 +124,30 @@ async def test_one_account_never_sees_another_accounts_objects(api: Api) -> None
 
     # Nor can another account's contacts, groups or senders be used in a campaign.
     base = {"name": "Steal", "message": "Hi", "scheduled_at": "2099-01-01T00:00:00Z"}
-    error(await rival.http.post("/campaigns", json={**base, "sender": "Herald",
-                                                     "to": ["+306948530920"]}),
-          400, "sender_not_allowed")
-    err = error(await rival.http.post("/campaigns", json={**base, "sender": "Rival",
-                                                           "contacts": [c]}),
-                404, "contact_not_found")
+    error(
+        await rival.http.post(
+            "/campaigns", json={**base, "sender": "Herald", "to": ["+306948530920"]}
+        ),
+        400,
+        "sender_not_allowed",
+    )
+    err = error(
+        await rival.http.post("/campaigns", json={**base, "sender": "Rival", "contacts": [c]}),
+        404,
+        "contact_not_found",
+    )
     assert err["details"] == {"contact_ids": [c]}
-    error(await rival.http.post("/campaigns", json={**base, "sender": "Rival", "groups": [g]}),
-          404, "group_not_found")
+    error(
+        await rival.http.post("/campaigns", json={**base, "sender": "Rival", "groups": [g]}),
+        404,
+        "group_not_found",
+    )
     rival_group = (await rival.http.post("/groups", json={"name": "Mine"})).json()
-    error(await rival.http.post(f"/groups/{rival_group['id']}/contacts",
-                                json={"contact_ids": [c]}), 404, "contact_not_found")
+    error(
+        await rival.http.post(f"/groups/{rival_group['id']}/contacts", json={"contact_ids": [c]}),
+        404,
+        "contact_not_found",
+    )
     # ...and everything is still there for its owner.
     assert (await acme.http.get(f"/campaigns/{k}")).status_code == 200
     assert (await acme.http.get(f"/contacts/{c}")).status_code == 200
@@ -121,7 +159,7 @@ def test_the_readme_documents_every_error_code() -> None:
     from herald.api.errors import CODES
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("### Errors"):readme.index("### Callbacks")]
+    table = readme[readme.index("### Errors") : readme.index("### Callbacks")]
     for code, spec in CODES.items():
         row = next((line for line in table.splitlines() if f"`{code}`" in line), None)
         assert row is not None, f"README error table lacks {code}"
@@ -143,15 +181,22 @@ async def test_an_unexpected_failure_is_a_500_with_the_same_body(database) -> No
     async with database.acquire() as conn:
         account = await create_account(conn, "acme", 100)
         await conn.execute(queries.create_sender, account.id, "Herald", "alphanumeric", 5, 0)
-    app = create_app(AppContext(db=database, config=CONFIG, clock=Clock(),
-                                runner=BrokenRunner()))  # type: ignore[arg-type]
+    app = create_app(AppContext(db=database, config=CONFIG, clock=Clock(), runner=BrokenRunner()))  # type: ignore[arg-type]
     async with serve(app) as url:
         import httpx
 
-        async with httpx.AsyncClient(base_url=url + "/v1", headers={
-                "Authorization": f"Bearer {account.api_key}"}) as http:
-            r = await http.post("/campaigns", json={
-                "name": "Doomed", "sender": "Herald", "message": "Hi", "to": ["+306948530920"]})
+        async with httpx.AsyncClient(
+            base_url=url + "/v1", headers={"Authorization": f"Bearer {account.api_key}"}
+        ) as http:
+            r = await http.post(
+                "/campaigns",
+                json={
+                    "name": "Doomed",
+                    "sender": "Herald",
+                    "message": "Hi",
+                    "to": ["+306948530920"],
+                },
+            )
             err = error(r, 500, "internal_error")
             assert "the runner broke" not in err["message"]  # no internals in the answer
             # The campaign created for the run is gone again.
@@ -165,8 +210,10 @@ async def test_openapi_and_docs_are_served_without_a_key(api: Api) -> None:
         spec = (await http.get("/openapi.json")).json()
         assert (await http.get("/docs")).status_code == 200
     assert spec["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "http", "scheme": "bearer",
-        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
     create = spec["paths"]["/v1/campaigns"]["post"]
     assert create["security"] == [{"ApiKey": []}]
     assert {"201", "400", "401", "402", "404", "409", "422"} <= set(create["responses"])

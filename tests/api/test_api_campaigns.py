@@ -22,31 +22,45 @@ def later(api: Api, **delta: float) -> str:
 
 
 async def create(caller: Caller, **fields: Any) -> Any:
-    body = {"name": "Spring sale", "sender": "Herald", "message": "Hi %Name%",
-            "fallback_values": {"name": "you"}, **fields}
+    body = {
+        "name": "Spring sale",
+        "sender": "Herald",
+        "message": "Hi %Name%",
+        "fallback_values": {"name": "you"},
+        **fields,
+    }
     return await caller.http.post("/campaigns", json=body)
 
 
 async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None:
     acme = await api.account(credit=100)
     await acme.http.post("/blacklist", json={"phones": [NUMBERS[2]]})
-    r = await create(acme, to=[NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
-                     recipients=[{"phone": NUMBERS[1], "name": "Eleni"}],
-                     fallback_values={"name": "friend"})
+    r = await create(
+        acme,
+        to=[NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
+        recipients=[{"phone": NUMBERS[1], "name": "Eleni"}],
+        fallback_values={"name": "friend"},
+    )
     assert r.status_code == 201, r.text
     campaign = r.json()
     assert campaign["status"] == "running" and campaign["scheduled_at"] is None
     assert campaign["intake"] == {
-        "invalid_numbers": [{"source": "to", "index": 1, "phone": "12",
-                             "reason": "invalid_format"}],
+        "invalid_numbers": [
+            {"source": "to", "index": 1, "phone": "12", "reason": "invalid_format"}
+        ],
         "blacklisted": [NUMBERS[2]],
         "duplicates": 1,
     }
     run = campaign["run"]
     assert (run["count"], run["segments"], run["credit_used"]) == (2, 2, 2)
     assert run["rejected_reasons"] == {"invalid_format": 1, "blacklisted": 1}
-    assert campaign["audience"] == {"numbers": 4, "recipients": 1, "file_rows": 0,
-                                    "contacts": [], "groups": []}
+    assert campaign["audience"] == {
+        "numbers": 4,
+        "recipients": 1,
+        "file_rows": 0,
+        "contacts": [],
+        "groups": [],
+    }
     progress = campaign["progress"]
     assert progress["messages"]["expected"] == 4
     assert (progress["messages"]["queued"], progress["messages"]["rejected"]) == (2, 2)
@@ -55,17 +69,24 @@ async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None
     assert api.wakes  # the dispatcher was woken
     assert (await acme.http.get("/balance")).json()["credit"] == 98
 
-    page = (await acme.http.get(f"/campaigns/{campaign['id']}/messages",
-                                params={"status": "queued"})).json()
+    page = (
+        await acme.http.get(f"/campaigns/{campaign['id']}/messages", params={"status": "queued"})
+    ).json()
     assert page["total"] == 2
     by_phone = {m["phone"]: m for m in page["items"]}
     assert by_phone[NUMBERS[1]]["text"] == "Hi Eleni"
     assert by_phone[NUMBERS[0]]["text"] == "Hi friend"
     assert by_phone[NUMBERS[0]]["parts"][0]["state"] == "pending"
-    rejected = (await acme.http.get(f"/campaigns/{campaign['id']}/messages",
-                                    params=[("status", "rejected"), ("status", "failed")])).json()
+    rejected = (
+        await acme.http.get(
+            f"/campaigns/{campaign['id']}/messages",
+            params=[("status", "rejected"), ("status", "failed")],
+        )
+    ).json()
     assert sorted((m["phone"], m["reason"]) for m in rejected["items"]) == [
-        (NUMBERS[2], "blacklisted"), ("12", "invalid_format")]
+        (NUMBERS[2], "blacklisted"),
+        ("12", "invalid_format"),
+    ]
     assert rejected["items"][0]["parts"] == []
 
 
@@ -73,29 +94,42 @@ async def test_scheduled_campaign_keeps_every_option(api: Api) -> None:
     acme = await api.account()
     when = later(api, hours=5)
     r = await create(
-        acme, to=NUMBERS[:1], scheduled_at=when, flash=True, transcode=True,
-        respect_quiet_hours=False, quiet_hours=[{"from": "22:00", "to": "07:30"}],
-        callback="https://example.com/messages", campaign_callback="http://example.com/c",
+        acme,
+        to=NUMBERS[:1],
+        scheduled_at=when,
+        flash=True,
+        transcode=True,
+        respect_quiet_hours=False,
+        quiet_hours=[{"from": "22:00", "to": "07:30"}],
+        callback="https://example.com/messages",
+        campaign_callback="http://example.com/c",
         reminder={"numbers": ["306948530999"], "minutes_before": 30},
         ignore_invalid_numbers=True,
     )
     assert r.status_code == 201, r.text
     c = r.json()
     assert c["status"] == "scheduled" and c["run"] is None and not api.wakes
-    assert (c["flash"], c["transcode"], c["respect_quiet_hours"], c["ignore_invalid_numbers"]) \
-        == (True, True, False, True)
+    assert (c["flash"], c["transcode"], c["respect_quiet_hours"], c["ignore_invalid_numbers"]) == (
+        True,
+        True,
+        False,
+        True,
+    )
     assert c["quiet_hours"] == [{"from": "22:00", "to": "07:30"}]
     assert c["reminder"] == {"numbers": ["+306948530999"], "minutes_before": 30}
-    assert (c["callback"], c["campaign_callback"]) == ("https://example.com/messages",
-                                                       "http://example.com/c")
+    assert (c["callback"], c["campaign_callback"]) == (
+        "https://example.com/messages",
+        "http://example.com/c",
+    )
     assert c["progress"]["messages"]["expected"] == 0 and c["batches"] == []
     async with api.db.acquire() as conn:
         stored = await conn.fetchrow("SELECT reminder, scheduled_at FROM campaigns")
     assert stored["reminder"] == {"numbers": ["+306948530999"], "lead_seconds": 1800}
-    default = (await create(acme, name="Defaults", to=NUMBERS[:1],
-                            scheduled_at=when)).json()
-    assert default["quiet_hours"] == [{"from": "23:00", "to": "08:00"},
-                                      {"from": "14:00", "to": "17:00"}]
+    default = (await create(acme, name="Defaults", to=NUMBERS[:1], scheduled_at=when)).json()
+    assert default["quiet_hours"] == [
+        {"from": "23:00", "to": "08:00"},
+        {"from": "14:00", "to": "17:00"},
+    ]
     assert default["respect_quiet_hours"] is True
     # A scheduled campaign may be created empty, to be filled by a file upload.
     empty = await create(acme, name="For a file", scheduled_at=when)
@@ -112,16 +146,19 @@ async def test_every_refusal_of_a_new_campaign(api: Api) -> None:
     assert (await create(acme, to=NUMBERS[1:2], scheduled_at=when)).status_code == 201
     err = error(await create(acme, to=NUMBERS, scheduled_at=when), 409, "name_conflict")
     assert err["details"] == {"name": "Spring sale"}
-    err = error(await create(acme, name="Bb", sender="Nobody", to=NUMBERS), 400,
-                "sender_not_allowed")
+    err = error(
+        await create(acme, name="Bb", sender="Nobody", to=NUMBERS), 400, "sender_not_allowed"
+    )
     assert err["details"] == {"sender": "Nobody"}
-    err = error(await create(acme, name="Bc", sender="Twelve chars", to=NUMBERS), 400,
-                "invalid_sender")
+    err = error(
+        await create(acme, name="Bc", sender="Twelve chars", to=NUMBERS), 400, "invalid_sender"
+    )
     assert "too long" in err["message"]
     err = error(await create(acme, name="Cx", to=NUMBERS * 17), 400, "too_many_recipients")
     assert err["details"] == {"given": 51, "max": 50}
-    err = error(await create(acme, name="Dx", message="Hi [~name", to=NUMBERS), 400,
-                "malformed_template")
+    err = error(
+        await create(acme, name="Dx", message="Hi [~name", to=NUMBERS), 400, "malformed_template"
+    )
     assert err["details"]["position"] == 3
     err = error(await create(acme, name="Ex", to=["bad", NUMBERS[0]]), 400, "no_recipients")
     assert err["details"]["blacklisted"] == [NUMBERS[0]]
@@ -129,23 +166,47 @@ async def test_every_refusal_of_a_new_campaign(api: Api) -> None:
     error(await create(acme, name="Fx"), 400, "no_recipients")  # send now, nobody at all
     err = error(await create(acme, name="Gx", to=NUMBERS), 402, "insufficient_balance")
     assert err["details"] == {"needed": 2, "available": 1}  # the blacklisted one costs nothing
-    err = error(await create(acme, name="Gx", to=NUMBERS, scheduled_at=later(api, hours=-1)),
-                400, "invalid_schedule")
-    error(await create(acme, name="Gx", to=NUMBERS, scheduled_at="2030-01-01T10:00:00"),
-          422, "invalid_request")  # no time zone
-    error(await create(acme, name="Gx", to=NUMBERS[1:],
-                       reminder={"numbers": [NUMBERS[1]], "minutes_before": 5}),
-          400, "invalid_reminder")
-    err = error(await create(acme, name="Gx", to=NUMBERS[1:], scheduled_at=when,
-                             reminder={"numbers": ["nope"], "minutes_before": 5}),
-                400, "invalid_numbers")
+    err = error(
+        await create(acme, name="Gx", to=NUMBERS, scheduled_at=later(api, hours=-1)),
+        400,
+        "invalid_schedule",
+    )
+    error(
+        await create(acme, name="Gx", to=NUMBERS, scheduled_at="2030-01-01T10:00:00"),
+        422,
+        "invalid_request",
+    )  # no time zone
+    error(
+        await create(
+            acme, name="Gx", to=NUMBERS[1:], reminder={"numbers": [NUMBERS[1]], "minutes_before": 5}
+        ),
+        400,
+        "invalid_reminder",
+    )
+    err = error(
+        await create(
+            acme,
+            name="Gx",
+            to=NUMBERS[1:],
+            scheduled_at=when,
+            reminder={"numbers": ["nope"], "minutes_before": 5},
+        ),
+        400,
+        "invalid_numbers",
+    )
     assert err["details"]["invalid_numbers"][0]["source"] == "reminder.numbers"
-    error(await create(acme, name="Gx", to=NUMBERS, callback="ftp://example.com/x"),
-          422, "invalid_request")
+    error(
+        await create(acme, name="Gx", to=NUMBERS, callback="ftp://example.com/x"),
+        422,
+        "invalid_request",
+    )
     error(await create(acme, name="Gx", to=NUMBERS, contacts=[77]), 404, "contact_not_found")
     error(await create(acme, name="Gx", to=NUMBERS, groups=[77]), 404, "group_not_found")
-    error(await create(acme, name="Gx", to=NUMBERS, quiet_hours=[{"from": "8:00", "to": "9"}]),
-          422, "invalid_request")
+    error(
+        await create(acme, name="Gx", to=NUMBERS, quiet_hours=[{"from": "8:00", "to": "9"}]),
+        422,
+        "invalid_request",
+    )
     # Nothing of the refused requests was kept: only the first campaign exists.
     listed = (await acme.http.get("/campaigns")).json()
     assert [c["name"] for c in listed["items"]] == ["Spring sale"]
@@ -165,13 +226,16 @@ async def test_contacts_and_groups_as_recipients(api: Api) -> None:
     a = (await acme.http.post("/contacts", json={"phone": NUMBERS[0], "name": "Ann"})).json()
     b = (await acme.http.post("/contacts", json={"phone": NUMBERS[1], "name": "Bob"})).json()
     group = (await acme.http.post("/groups", json={"name": "Both"})).json()
-    await acme.http.post(f"/groups/{group['id']}/contacts", json={"contact_ids": [a["id"],
-                                                                                 b["id"]]})
+    await acme.http.post(
+        f"/groups/{group['id']}/contacts", json={"contact_ids": [a["id"], b["id"]]}
+    )
     c = (await create(acme, contacts=[a["id"]], groups=[group["id"]])).json()
     assert c["audience"]["contacts"] == [a["id"]] and c["audience"]["groups"] == [group["id"]]
     assert c["run"]["count"] == 2  # Ann once, although named twice
-    texts = {m["phone"]: m["text"] for m in (await acme.http.get(
-        f"/campaigns/{c['id']}/messages")).json()["items"]}
+    texts = {
+        m["phone"]: m["text"]
+        for m in (await acme.http.get(f"/campaigns/{c['id']}/messages")).json()["items"]
+    }
     assert texts == {NUMBERS[0]: "Hi Ann", NUMBERS[1]: "Hi Bob"}
     await acme.http.post("/blacklist", json={"phones": NUMBERS[:2]})
     error(await create(acme, name="Blacklisted", groups=[group["id"]]), 400, "no_recipients")
@@ -181,8 +245,12 @@ async def test_list_pages_filters_and_sorts(api: Api) -> None:
     acme = await api.account()
     names = ["Delta", "alpha", "Charlie", "bravo"]
     for i, name in enumerate(names):
-        r = await create(acme, name=name, to=NUMBERS[:1],
-                         scheduled_at=later(api, hours=i + 1) if i % 2 == 0 else None)
+        r = await create(
+            acme,
+            name=name,
+            to=NUMBERS[:1],
+            scheduled_at=later(api, hours=i + 1) if i % 2 == 0 else None,
+        )
         assert r.status_code == 201
     page = (await acme.http.get("/campaigns", params={"page_size": 3})).json()
     assert (page["total"], page["pages"], len(page["items"])) == (4, 2, 3)
@@ -191,24 +259,36 @@ async def test_list_pages_filters_and_sorts(api: Api) -> None:
     assert [c["name"] for c in by_name["items"]] == sorted(names)  # byte order: upper first
     by_id = (await acme.http.get("/campaigns", params={"sort": "id", "order": "asc"})).json()
     assert [c["name"] for c in by_id["items"]] == names
-    sched = (await acme.http.get("/campaigns", params={"sort": "scheduled_at",
-                                                       "order": "desc"})).json()
+    sched = (
+        await acme.http.get("/campaigns", params={"sort": "scheduled_at", "order": "desc"})
+    ).json()
     assert [c["name"] for c in sched["items"]] == ["Charlie", "Delta", "bravo", "alpha"]
     running = (await acme.http.get("/campaigns", params={"status": "running"})).json()
     assert sorted(c["name"] for c in running["items"]) == ["alpha", "bravo"]
-    both = (await acme.http.get("/campaigns", params=[("status", "running"),
-                                                      ("status", "scheduled")])).json()
+    both = (
+        await acme.http.get("/campaigns", params=[("status", "running"), ("status", "scheduled")])
+    ).json()
     assert both["total"] == 4
-    assert [c["name"] for c in (await acme.http.get(
-        "/campaigns", params={"name_contains": "RAV"})).json()["items"]] == ["bravo"]
+    assert [
+        c["name"]
+        for c in (await acme.http.get("/campaigns", params={"name_contains": "RAV"})).json()[
+            "items"
+        ]
+    ] == ["bravo"]
     window = {"scheduled_from": later(api, minutes=90), "scheduled_before": later(api, hours=4)}
-    assert [c["name"] for c in (await acme.http.get("/campaigns", params=window)).json()[
-        "items"]] == ["Charlie"]
-    created = (await acme.http.get("/campaigns", params={
-        "created_from": later(api, days=-1), "created_before": later(api, days=1)})).json()
+    assert [
+        c["name"] for c in (await acme.http.get("/campaigns", params=window)).json()["items"]
+    ] == ["Charlie"]
+    created = (
+        await acme.http.get(
+            "/campaigns",
+            params={"created_from": later(api, days=-1), "created_before": later(api, days=1)},
+        )
+    ).json()
     assert created["total"] == 4
-    assert (await acme.http.get("/campaigns", params={
-        "created_before": later(api, days=-1)})).json()["total"] == 0
+    assert (
+        await acme.http.get("/campaigns", params={"created_before": later(api, days=-1)})
+    ).json()["total"] == 0
     empty = (await acme.http.get("/campaigns", params={"page": 9})).json()
     assert (empty["items"], empty["total"]) == ([], 4)
 
@@ -216,35 +296,48 @@ async def test_list_pages_filters_and_sorts(api: Api) -> None:
 async def test_edit_only_while_scheduled(api: Api) -> None:
     acme = await api.account(senders=("Herald", "Other"))
     await create(acme, name="Taken", to=NUMBERS[:1], scheduled_at=later(api))
-    c = (await create(acme, to=NUMBERS, recipients=[{"phone": NUMBERS[0]}],
-                      scheduled_at=later(api))).json()
+    c = (
+        await create(acme, to=NUMBERS, recipients=[{"phone": NUMBERS[0]}], scheduled_at=later(api))
+    ).json()
     url = f"/campaigns/{c['id']}"
-    r = await acme.http.patch(url, json={"message": "Bye %Name%", "sender": "Other",
-                                         "to": [NUMBERS[2], "zzz"], "name": "Renamed",
-                                         "scheduled_at": later(api, days=2),
-                                         "campaign_callback": None})
+    r = await acme.http.patch(
+        url,
+        json={
+            "message": "Bye %Name%",
+            "sender": "Other",
+            "to": [NUMBERS[2], "zzz"],
+            "name": "Renamed",
+            "scheduled_at": later(api, days=2),
+            "campaign_callback": None,
+        },
+    )
     assert r.status_code == 200, r.text
     edited = r.json()
-    assert (edited["message"], edited["sender"], edited["name"]) == ("Bye %Name%", "Other",
-                                                                     "Renamed")
+    assert (edited["message"], edited["sender"], edited["name"]) == (
+        "Bye %Name%",
+        "Other",
+        "Renamed",
+    )
     assert edited["audience"]["numbers"] == 2 and edited["audience"]["recipients"] == 1
     assert edited["intake"]["invalid_numbers"][0]["phone"] == "zzz"
     error(await acme.http.patch(url, json={"name": "Taken"}), 409, "name_conflict")
     err = error(await acme.http.patch(url, json={"message": "%%[~"}), 400, "malformed_template")
     assert err["details"]["position"] == 2
-    error(await acme.http.patch(url, json={"scheduled_at": later(api, hours=-2)}),
-          400, "invalid_schedule")
+    error(
+        await acme.http.patch(url, json={"scheduled_at": later(api, hours=-2)}),
+        400,
+        "invalid_schedule",
+    )
     error(await acme.http.patch(url, json={"sender": "Ghost"}), 400, "sender_not_allowed")
-    error(await acme.http.patch(url, json={"to": ["zzz"], "recipients": []}), 400,
-          "no_recipients")
+    error(await acme.http.patch(url, json={"to": ["zzz"], "recipients": []}), 400, "no_recipients")
     error(await acme.http.patch(url, json={"name": None}), 422, "invalid_request")
     # Unscheduled: waits for an explicit run.
-    assert (await acme.http.patch(url, json={"scheduled_at": None})).json()["scheduled_at"] \
-        is None
+    assert (await acme.http.patch(url, json={"scheduled_at": None})).json()["scheduled_at"] is None
     run = (await acme.http.post(f"{url}/run")).json()
     assert run["count"] == 2  # NUMBERS[2] and NUMBERS[0] (recipient object); zzz rejected
-    err = error(await acme.http.patch(url, json={"message": "Too late"}), 409,
-                "campaign_not_scheduled")
+    err = error(
+        await acme.http.patch(url, json={"message": "Too late"}), 409, "campaign_not_scheduled"
+    )
     assert err["details"] == {"status": "running"}
 
 
@@ -271,10 +364,10 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     url = f"/campaigns/{c['id']}"
     err = error(await acme.http.post(f"{url}/suspend"), 409, "invalid_campaign_state")
     assert err["details"]["status"] == "scheduled" and "run" in err["details"]["allowed"]
-    error(await acme.http.post(f"{url}/run", json={"message": "Bad [~"}), 400,
-          "malformed_template")
-    r = await acme.http.post(f"{url}/run", json={"message": "Override %Name%",
-                                                 "batch_description": "first wave"})
+    error(await acme.http.post(f"{url}/run", json={"message": "Bad [~"}), 400, "malformed_template")
+    r = await acme.http.post(
+        f"{url}/run", json={"message": "Override %Name%", "batch_description": "first wave"}
+    )
     assert r.status_code == 200, r.text
     first = r.json()
     assert (first["number"], first["count"], first["credit_used"]) == (1, 3, 3)
@@ -303,25 +396,31 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert (again["number"], again["count"]) == (2, 3)
     detail = (await acme.http.get(url)).json()
     assert [b["number"] for b in detail["batches"]] == [1, 2]
-    assert detail["progress"]["messages"] | {"expected": 6, "queued": 3, "stopped": 3} \
+    assert (
+        detail["progress"]["messages"] | {"expected": 6, "queued": 3, "stopped": 3}
         == detail["progress"]["messages"]
+    )
     balance = (await acme.http.get("/balance")).json()
     assert (balance["credit"], balance["credit_used_total"]) == (7, 3)
-    assert [(b["number"], b["credit_used"]) for b in balance["recent_batches"]] == [(2, 3),
-                                                                                   (1, 0)]
+    assert [(b["number"], b["credit_used"]) for b in balance["recent_batches"]] == [(2, 3), (1, 0)]
     acme_poor = await api.account("poor", credit=1)
     poor = (await create(acme_poor, to=NUMBERS, scheduled_at=later(api))).json()
-    err = error(await acme_poor.http.post(f"/campaigns/{poor['id']}/run"), 402,
-                "insufficient_balance")
+    err = error(
+        await acme_poor.http.post(f"/campaigns/{poor['id']}/run"), 402, "insufficient_balance"
+    )
     assert err["details"] == {"needed": 3, "available": 1}
     assert (await acme_poor.http.get(f"/campaigns/{poor['id']}")).json()["status"] == "scheduled"
 
 
 async def test_preview_matches_the_cli(api: Api) -> None:
     acme = await api.account()
-    r = await acme.http.post("/campaigns/preview", json={
-        "message": "Привет %Name%, code [~code]", "recipient": {"name": "Ann",
-                                                               "labels": {"code": 7}}})
+    r = await acme.http.post(
+        "/campaigns/preview",
+        json={
+            "message": "Привет %Name%, code [~code]",
+            "recipient": {"name": "Ann", "labels": {"code": 7}},
+        },
+    )
     assert r.status_code == 200, r.text
     shown = r.json()
     assert shown["rendered"] == "Привет Ann, code 7"
@@ -331,17 +430,38 @@ async def test_preview_matches_the_cli(api: Api) -> None:
     assert cli_out.exit_code == 0, cli_out.output
     expected = json.loads(cli_out.output)
     assert {k: shown[k] for k in expected} == expected
-    fallback = (await acme.http.post("/campaigns/preview", json={
-        "message": "Hi %Name%", "fallback_values": {"name": "friend"}, "flash": True})).json()
+    fallback = (
+        await acme.http.post(
+            "/campaigns/preview",
+            json={"message": "Hi %Name%", "fallback_values": {"name": "friend"}, "flash": True},
+        )
+    ).json()
     assert (fallback["rendered"], fallback["data_coding"], fallback["chars_left"]) == (
-        "Hi friend", encode_message("Hi friend", flash=True).data_coding, 151)
-    err = error(await acme.http.post("/campaigns/preview", json={
-        "message": "Hi %Name%", "recipient": {"name": "Bell\u0007"}}), 400, "invalid_label_value")
+        "Hi friend",
+        encode_message("Hi friend", flash=True).data_coding,
+        151,
+    )
+    err = error(
+        await acme.http.post(
+            "/campaigns/preview", json={"message": "Hi %Name%", "recipient": {"name": "Bell\u0007"}}
+        ),
+        400,
+        "invalid_label_value",
+    )
     assert err["details"] == {"label": "Name"}
-    err = error(await acme.http.post("/campaigns/preview", json={"message": "Hi [~code]"}),
-                400, "missing_label")
+    err = error(
+        await acme.http.post("/campaigns/preview", json={"message": "Hi [~code]"}),
+        400,
+        "missing_label",
+    )
     assert err["details"] == {"label": "code"}
-    error(await acme.http.post("/campaigns/preview", json={"message": "[~]"}), 400,
-          "malformed_template")
-    error(await acme.http.post("/campaigns/preview", json={"message": "😀" * 9000}),
-          400, "too_many_parts")
+    error(
+        await acme.http.post("/campaigns/preview", json={"message": "[~]"}),
+        400,
+        "malformed_template",
+    )
+    error(
+        await acme.http.post("/campaigns/preview", json={"message": "😀" * 9000}),
+        400,
+        "too_many_parts",
+    )

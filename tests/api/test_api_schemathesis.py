@@ -44,13 +44,29 @@ class LiveApi:
 async def _seed(db: Database) -> str:
     async with db.acquire() as conn:
         account = await create_account(conn, "fuzz", 1_000_000)
-        sender = await conn.fetchval(queries.create_sender, account.id, "Herald",
-                                     "alphanumeric", 5, 0)
+        sender = await conn.fetchval(
+            queries.create_sender, account.id, "Herald", "alphanumeric", 5, 0
+        )
         await conn.execute(queries.upsert_contact, account.id, "+306948530920", "Ann", {})
         await conn.execute(queries.create_group, account.id, "Group")
         await conn.fetchrow(
-            queries.create_campaign, account.id, "Seed", sender, "Hi", {}, False, False, True,
-            [], datetime.now(UTC) + timedelta(days=30), None, None, None, False, "scheduled")
+            queries.create_campaign,
+            account.id,
+            "Seed",
+            sender,
+            "Hi",
+            {},
+            False,
+            False,
+            True,
+            [],
+            datetime.now(UTC) + timedelta(days=30),
+            None,
+            None,
+            None,
+            False,
+            "scheduled",
+        )
     return account.api_key
 
 
@@ -67,11 +83,19 @@ def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
         try:
             await db.open()
             ready["key"] = await _seed(db)
-            runner = CampaignRunner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
-                            clock=_now, metrics=Metrics())
+            runner = CampaignRunner(
+                db,
+                CONFIG,
+                Router(CONFIG.routes, healthy=lambda _: True),
+                clock=_now,
+                metrics=Metrics(),
+            )
             app = create_app(AppContext(db=db, config=CONFIG, clock=_now, runner=runner))
-            server = _Server(__import__("uvicorn").Config(
-                app, log_level="warning", lifespan="off", access_log=False))
+            server = _Server(
+                __import__("uvicorn").Config(
+                    app, log_level="warning", lifespan="off", access_log=False
+                )
+            )
             ready["server"] = server
         finally:
             started.set()
@@ -100,8 +124,9 @@ def _now() -> datetime:
 
 def _operations() -> list[schemathesis.schemas.APIOperation]:
     # The spec does not depend on the database: build it from an app that is never served.
-    spec = create_app(AppContext(db=Database("unused"), config=CONFIG, clock=_now,
-                                 runner=None)).openapi()  # type: ignore[arg-type]
+    spec = create_app(
+        AppContext(db=Database("unused"), config=CONFIG, clock=_now, runner=None)
+    ).openapi()  # type: ignore[arg-type]
     loaded = schemathesis.openapi.from_dict(spec)
     return [result.ok() for result in loaded.get_all_operations()]
 
@@ -118,14 +143,19 @@ def test_no_request_ends_in_a_server_error(
     # removed Function._nodeid), so the cases are drawn with its strategy under Hypothesis.
     auth = {"Authorization": f"Bearer {live_api.key}"}
 
-    @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None,
-              database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case: schemathesis.Case) -> None:
         response = case.call(base_url=live_api.url, headers=auth, timeout=30)
         assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} -> {response.status_code}: "
-            f"{response.text[:500]}")
+            f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+        )
         if response.status_code >= 400:
             body = response.json()
             assert set(body) == {"error"} and body["error"]["code"], body

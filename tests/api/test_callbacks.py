@@ -100,11 +100,13 @@ def verify(secret: str, request: Received) -> bool:
     return hmac.compare_digest(expected, request.headers["x-herald-signature"])
 
 
-def worker(db: Database, clock: Clock, metrics: Metrics | None = None,
-           **config: Any) -> CallbackWorker:
+def worker(
+    db: Database, clock: Clock, metrics: Metrics | None = None, **config: Any
+) -> CallbackWorker:
     settings = CallbacksConfig(**{"backoff_base": 10.0, "max_attempts": 3, **config})
-    return CallbackWorker(db, config=settings, metrics=metrics or Metrics(), clock=clock,
-                          jitter=lambda: 0.5)
+    return CallbackWorker(
+        db, config=settings, metrics=metrics or Metrics(), clock=clock, jitter=lambda: 0.5
+    )
 
 
 async def deliver_all(w: CallbackWorker) -> int:
@@ -124,16 +126,25 @@ async def outbox(db: Database) -> list[Any]:
 
 async def add_callback(db: Database, account_id: int, url: str, n: int = 0) -> int:
     async with db.acquire() as conn:
-        return await conn.fetchval(queries.enqueue_callback, account_id, url,
-                                   {"event": "test", "n": n}, "message")
+        return await conn.fetchval(
+            queries.enqueue_callback, account_id, url, {"event": "test", "n": n}, "message"
+        )
 
 
 async def test_lifecycle_callbacks_arrive_signed_with_their_bodies(api: Api) -> None:
     acme = await api.account()
     async with receiver() as (endpoint, url):
-        r = await acme.http.post("/campaigns", json={
-            "name": "Hooks", "sender": "Herald", "message": "Hello", "to": NUMBERS,
-            "callback": f"{url}/messages", "campaign_callback": f"{url}/campaigns"})
+        r = await acme.http.post(
+            "/campaigns",
+            json={
+                "name": "Hooks",
+                "sender": "Herald",
+                "message": "Hello",
+                "to": NUMBERS,
+                "callback": f"{url}/messages",
+                "campaign_callback": f"{url}/campaigns",
+            },
+        )
         campaign = r.json()
         await acme.http.post(f"/campaigns/{campaign['id']}/suspend")
         await acme.http.post(f"/campaigns/{campaign['id']}/resume")
@@ -147,9 +158,12 @@ async def test_lifecycle_callbacks_arrive_signed_with_their_bodies(api: Api) -> 
     assert not verify("another secret", endpoint.received[0])
     campaign_events = [r.json for r in endpoint.received if r.path == "/campaigns"]
     assert [e["event"] for e in campaign_events] == [
-        "campaign.running", "campaign.suspended", "campaign.resumed", "campaign.stopped"]
-    assert [e["status"] for e in campaign_events] == ["running", "suspended", "running",
-                                                      "stopped"]
+        "campaign.running",
+        "campaign.suspended",
+        "campaign.resumed",
+        "campaign.stopped",
+    ]
+    assert [e["status"] for e in campaign_events] == ["running", "suspended", "running", "stopped"]
     stopped = campaign_events[-1]
     assert stopped["campaign_id"] == campaign["id"] and stopped["name"] == "Hooks"
     assert stopped["progress"]["messages"]["stopped"] == 2
@@ -158,13 +172,25 @@ async def test_lifecycle_callbacks_arrive_signed_with_their_bodies(api: Api) -> 
     assert sorted(m["phone"] for m in messages) == NUMBERS
     first = messages[0]
     assert (first["event"], first["status"], first["reason"]) == (
-        "message.status", "stopped", "campaign_stopped")
-    assert first["campaign_id"] == campaign["id"] and first["batch_id"] == campaign["run"][
-        "batch_id"]
-    assert first["parts"] == [{
-        "seq": 1, "state": "pending", "smsc_message_id": None, "submitted_at": None,
-        "receipt_state": None, "receipt_error": None, "network_error": None,
-        "receipt_at": None}]
+        "message.status",
+        "stopped",
+        "campaign_stopped",
+    )
+    assert (
+        first["campaign_id"] == campaign["id"] and first["batch_id"] == campaign["run"]["batch_id"]
+    )
+    assert first["parts"] == [
+        {
+            "seq": 1,
+            "state": "pending",
+            "smsc_message_id": None,
+            "submitted_at": None,
+            "receipt_state": None,
+            "receipt_error": None,
+            "network_error": None,
+            "receipt_at": None,
+        }
+    ]
     request = endpoint.received[0]
     assert request.headers["content-type"] == "application/json"
     assert request.headers["x-herald-callback-id"] == str(request.json["callback_id"])
@@ -257,33 +283,58 @@ async def test_unreachable_endpoint_is_a_failure_like_any_other(api: Api) -> Non
 
 async def test_hooks_for_the_send_path_and_the_scheduler(api: Api) -> None:
     acme = await api.account(credit=1)
-    r = await acme.http.post("/campaigns", json={
-        "name": "Hooked", "sender": "Herald", "message": "Hello", "to": NUMBERS[:1],
-        "callback": "http://127.0.0.1:9/m", "campaign_callback": "http://127.0.0.1:9/c"})
+    r = await acme.http.post(
+        "/campaigns",
+        json={
+            "name": "Hooked",
+            "sender": "Herald",
+            "message": "Hello",
+            "to": NUMBERS[:1],
+            "callback": "http://127.0.0.1:9/m",
+            "campaign_callback": "http://127.0.0.1:9/c",
+        },
+    )
     campaign = r.json()
     async with api.db.acquire() as conn:
         message_id = await conn.fetchval("SELECT id FROM messages")
         at = api.clock()
-        changes = [StatusChange(message_id, "queued", "sending", None, at),  # not reported
-                   StatusChange(message_id, "sending", "sent", None, at),
-                   StatusChange(message_id, "sent", "delivered", None, at)]
+        changes = [
+            StatusChange(message_id, "queued", "sending", None, at),  # not reported
+            StatusChange(message_id, "sending", "sent", None, at),
+            StatusChange(message_id, "sent", "delivered", None, at),
+        ]
         assert await enqueue_message_callbacks(conn, changes) == 2
         completed = await conn.fetch(
-            "SELECT id, account_id, name, campaign_callback_url FROM campaigns")
+            "SELECT id, account_id, name, campaign_callback_url FROM campaigns"
+        )
         await enqueue_campaigns_completed(conn, completed)
         with pytest.raises(ValueError, match="unknown campaign event"):
             await enqueue_campaign_callback(conn, completed[0], "exploded", None)
-        bodies = [r["body"] for r in await conn.fetch(
-            "SELECT body FROM callback_outbox ORDER BY id")]
+        bodies = [
+            r["body"] for r in await conn.fetch("SELECT body FROM callback_outbox ORDER BY id")
+        ]
     assert [b["event"] for b in bodies] == [
-        "campaign.running", "message.status", "message.status", "campaign.completed"]
+        "campaign.running",
+        "message.status",
+        "message.status",
+        "campaign.completed",
+    ]
     assert [b.get("status") for b in bodies[1:3]] == ["sent", "delivered"]
 
     # A scheduled campaign that cannot start is stopped, and its callback says why.
-    late = (await acme.http.post("/campaigns", json={
-        "name": "Too poor", "sender": "Herald", "message": "Hello", "to": NUMBERS,
-        "campaign_callback": "http://127.0.0.1:9/c",
-        "scheduled_at": (api.clock() + timedelta(hours=1)).isoformat()})).json()
+    late = (
+        await acme.http.post(
+            "/campaigns",
+            json={
+                "name": "Too poor",
+                "sender": "Herald",
+                "message": "Hello",
+                "to": NUMBERS,
+                "campaign_callback": "http://127.0.0.1:9/c",
+                "scheduled_at": (api.clock() + timedelta(hours=1)).isoformat(),
+            },
+        )
+    ).json()
     await scheduled_run_failed(api.db, late["id"], acme.id, InsufficientBalanceError(2, 0))
     assert (await acme.http.get(f"/campaigns/{late['id']}")).json()["status"] == "stopped"
     async with api.db.acquire() as conn:

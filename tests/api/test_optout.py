@@ -22,9 +22,13 @@ async def test_opt_out_blacklists_for_the_owners_of_the_sender(api: Api) -> None
     other = await api.account("other", senders=("99999",))
 
     async def mo(source: str, destination: str, text: str) -> list[int]:
-        return await handle_mobile_originated(api.db, source_addr=source,
-                                              destination_addr=destination, text=text,
-                                              keywords=api.config.campaigns.opt_out_keywords)
+        return await handle_mobile_originated(
+            api.db,
+            source_addr=source,
+            destination_addr=destination,
+            text=text,
+            keywords=api.config.campaigns.opt_out_keywords,
+        )
 
     assert await mo("306948530920", "12345", "Hello there") == []
     assert await mo("306948530920", "12345", " Stop ") == sorted([acme.id, shared.id])
@@ -35,16 +39,35 @@ async def test_opt_out_blacklists_for_the_owners_of_the_sender(api: Api) -> None
 
     listed = (await acme.http.get("/blacklist")).json()
     assert [(e["phone"], e["source"]) for e in listed["items"]] == [
-        ("+306948530920", "opt_out"), ("+447400123456", "opt_out")]
+        ("+306948530920", "opt_out"),
+        ("+447400123456", "opt_out"),
+    ]
     assert [e["phone"] for e in (await shared.http.get("/blacklist")).json()["items"]] == [
-        "+306948530920"]
+        "+306948530920"
+    ]
     assert (await other.http.get("/blacklist")).json()["total"] == 0
 
-    err = error(await acme.http.post("/campaigns", json={
-        "name": "After STOP", "sender": "12345", "message": "Hi", "to": ["+306948530920"]}),
-        400, "no_recipients")
+    err = error(
+        await acme.http.post(
+            "/campaigns",
+            json={
+                "name": "After STOP",
+                "sender": "12345",
+                "message": "Hi",
+                "to": ["+306948530920"],
+            },
+        ),
+        400,
+        "no_recipients",
+    )
     assert err["details"]["blacklisted"] == ["+306948530920"]
-    r = await acme.http.post("/campaigns", json={
-        "name": "Others still", "sender": "12345", "message": "Hi",
-        "to": ["+306948530920", "+306948530922"]})
+    r = await acme.http.post(
+        "/campaigns",
+        json={
+            "name": "Others still",
+            "sender": "12345",
+            "message": "Hi",
+            "to": ["+306948530920", "+306948530922"],
+        },
+    )
     assert r.status_code == 201 and r.json()["run"]["rejected_reasons"] == {"blacklisted": 1}

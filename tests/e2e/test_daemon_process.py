@@ -36,10 +36,17 @@ async def test_the_daemon_serves_sends_and_reports(
     port = free_port()
     password = "s3cr!t9f"  # SMPP allows 8 characters
     async with Simulator(password=password) as sim:
-        config = write_config(tmp_path / "h.toml", dsn=db_dsn, node="api", sim=sim,
-                              system_id="herald", password=password)
-        body = config.read_text().replace("[api]\nenabled = false",
-                                          f"[api]\nenabled = true\nport = {port}")
+        config = write_config(
+            tmp_path / "h.toml",
+            dsn=db_dsn,
+            node="api",
+            sim=sim,
+            system_id="herald",
+            password=password,
+        )
+        body = config.read_text().replace(
+            "[api]\nenabled = false", f"[api]\nenabled = true\nport = {port}"
+        )
         config.write_text(body.replace('log_level = "INFO"', 'log_level = "DEBUG"'))
         async with database.acquire() as conn:
             account = await create_account(conn, "shop", credit=100)
@@ -54,12 +61,18 @@ async def test_the_daemon_serves_sends_and_reports(
             ready = await api.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json()["binds"] == {"api-bind": "bound"}
-            created = await api.post("/v1/campaigns", json={
-                "name": "launch", "sender": "Shop", "message": "Hi %Name%, we are open",
-                "respect_quiet_hours": False,
-                "recipients": [{"phone": f"+30694853{i:04d}", "name": f"N{i}"}
-                               for i in range(25)],
-            })
+            created = await api.post(
+                "/v1/campaigns",
+                json={
+                    "name": "launch",
+                    "sender": "Shop",
+                    "message": "Hi %Name%, we are open",
+                    "respect_quiet_hours": False,
+                    "recipients": [
+                        {"phone": f"+30694853{i:04d}", "name": f"N{i}"} for i in range(25)
+                    ],
+                },
+            )
             assert created.status_code == 201, created.text
             await sim.wait_for_receipts_acked(25)
             metrics = samples((await api.get("/metrics")).text)

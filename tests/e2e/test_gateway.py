@@ -23,8 +23,9 @@ from tests.support.factories import (
 from tests.support.gateway import bind_to, gateway_config, running
 
 
-async def campaign(database: Database, numbers: list[str], template: str = "Hello",
-                   **options: object) -> tuple[int, int]:
+async def campaign(
+    database: Database, numbers: list[str], template: str = "Hello", **options: object
+) -> tuple[int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
@@ -37,7 +38,8 @@ async def statuses(database: Database, campaign_id: int) -> dict[str, int]:
     async with database.acquire() as conn:
         rows = await conn.fetch(
             "SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status",
-            campaign_id)
+            campaign_id,
+        )
     return {r["status"]: r["n"] for r in rows}
 
 
@@ -81,8 +83,12 @@ async def test_later_receipts_and_notifications_settle_single_and_multipart_mess
     # fold), single-part messages settle in that statement and multipart ones from their parts.
     long_text = "Long message with an euro sign € " * 12  # three parts
     numbers = greek_mobiles(120)
-    async with Simulator(intermediate="ENROUTE", receipt_delay=Delay.uniform(0.02, 0.08),
-                         outcomes=(("DELIVRD", 0.8), ("UNDELIV", 0.2)), seed=11) as sim:
+    async with Simulator(
+        intermediate="ENROUTE",
+        receipt_delay=Delay.uniform(0.02, 0.08),
+        outcomes=(("DELIVRD", 0.8), ("UNDELIV", 0.2)),
+        seed=11,
+    ) as sim:
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
         account, single = await campaign(database, numbers[:80])
         other, multi = await campaign(database, numbers[80:], long_text)
@@ -115,9 +121,13 @@ async def test_a_receipt_is_acknowledged_without_waiting_for_the_flush_interval(
     # force a flush: each receipt is stored and acknowledged within the receipt flush
     # interval, not the minute.
     async with Simulator(deliver_window=1) as sim:
-        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)],
-                                dispatcher={"flush_interval": 60.0},
-                                tracker={"sweep_interval": 60.0})
+        config = gateway_config(
+            db_dsn,
+            tmp_path,
+            [bind_to(sim)],
+            dispatcher={"flush_interval": 60.0},
+            tracker={"sweep_interval": 60.0},
+        )
         account, campaign_id = await campaign(database, greek_mobiles(30))
         async with running(config) as herald:
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
@@ -131,8 +141,9 @@ async def test_early_receipts_in_another_id_base_still_match(
 ) -> None:
     # Receipts before their submit_sm_resp, text only, hex ids in responses and decimal in
     # receipts (the Nexmo case): orphans at first, matched when the ids land.
-    async with Simulator(early_receipt=True, receipt_format="text",
-                         receipt_id_format="dec", id_case="upper") as sim:
+    async with Simulator(
+        early_receipt=True, receipt_format="text", receipt_id_format="dec", id_case="upper"
+    ) as sim:
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, id_mode="submit_hex_dlr_dec")])
         account, campaign_id = await campaign(database, greek_mobiles(150))
         async with running(config) as herald:
@@ -147,8 +158,9 @@ async def test_early_receipts_in_another_id_base_still_match(
 async def test_errors_and_failed_receipts_end_in_the_right_states(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:
-    async with Simulator(errors=((0x0B, 0.2),), outcomes=(("DELIVRD", 0.7), ("UNDELIV", 0.3)),
-                         seed=7) as sim:
+    async with Simulator(
+        errors=((0x0B, 0.2),), outcomes=(("DELIVRD", 0.7), ("UNDELIV", 0.3)), seed=7
+    ) as sim:
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
         account, campaign_id = await campaign(database, greek_mobiles(200))
         async with running(config) as herald:
@@ -162,8 +174,12 @@ async def test_errors_and_failed_receipts_end_in_the_right_states(
     assert counts["delivered"] + counts["failed"] == accepted
     assert counts["failed"] > 0 and counts["rejected"] > 0
     async with database.acquire() as conn:
-        reasons = {r["status"]: r["reason"] for r in await conn.fetch(
-            "SELECT DISTINCT status, reason FROM messages WHERE status <> 'delivered'")}
+        reasons = {
+            r["status"]: r["reason"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT status, reason FROM messages WHERE status <> 'delivered'"
+            )
+        }
     assert reasons == {"rejected": "ESME_RINVDSTADR", "failed": "undeliverable"}
 
 
@@ -171,8 +187,9 @@ async def test_temporary_errors_are_retried_then_fail(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:
     async with Simulator(errors=((0x08, 1.0),)) as sim:  # ESME_RSYSERR on every submit
-        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)],
-                                dispatcher={"max_attempts": 3, "retry_base": 0.05})
+        config = gateway_config(
+            db_dsn, tmp_path, [bind_to(sim)], dispatcher={"max_attempts": 3, "retry_base": 0.05}
+        )
         account, campaign_id = await campaign(database, greek_mobiles(5))
         async with running(config) as herald:
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
@@ -206,9 +223,12 @@ async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
     # A carrier that never answers: the window (4) fills and stays full until the responses
     # time out, so what the dispatcher leased meanwhile is exactly its capacity.
     async with Simulator(submit_answer="none") as sim:
-        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, window=4,
-                                                           response_timeout=1.0)],
-                                dispatcher={"max_in_flight": max_in_flight})
+        config = gateway_config(
+            db_dsn,
+            tmp_path,
+            [bind_to(sim, window=4, response_timeout=1.0)],
+            dispatcher={"max_in_flight": max_in_flight},
+        )
         account, campaign_id = await campaign(database, greek_mobiles(40))
         async with running(config) as herald:
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
@@ -219,10 +239,14 @@ async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
             seen: list[int] = []
             deadline = asyncio.get_running_loop().time() + 10
             while (not seen or seen[-1] < leased or session.queued < leased - 4) and (
-                    asyncio.get_running_loop().time() < deadline):
+                asyncio.get_running_loop().time() < deadline
+            ):
                 async with database.acquire() as conn:
-                    seen.append(await conn.fetchval(
-                        "SELECT count(*) FROM messages WHERE status = 'sending'"))
+                    seen.append(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM messages WHERE status = 'sending'"
+                        )
+                    )
             assert seen[-1] == leased and max(seen) == leased
             assert (session.in_flight, session.queued) == (4, leased - 4)
             assert sim.stats.submits == 4
@@ -271,8 +295,7 @@ async def test_quiet_hours_defer_to_the_window_end_in_local_time(
     night = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 03:00 in Athens
     async with Simulator() as sim:
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
-        account, campaign_id = await campaign(database, greek_mobiles(10),
-                                              respect_quiet_hours=True)
+        account, campaign_id = await campaign(database, greek_mobiles(10), respect_quiet_hours=True)
         async with running(config, clock=lambda: night) as herald:
             result = await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             assert result.count == 10

@@ -31,8 +31,10 @@ from tests.support.processes import HeraldProcess, batch_events, wait_for_batch,
 pytestmark = pytest.mark.slow
 
 FINAL = {"delivered", "failed", "rejected", "unknown", "stopped"}
-PROFILE = Config(binds=(BindConfig(name="p", host="h", port=1, system_id="x"),),
-                 routes=(RouteConfig(name="all", binds=("p",)),))
+PROFILE = Config(
+    binds=(BindConfig(name="p", host="h", port=1, system_id="x"),),
+    routes=(RouteConfig(name="all", binds=("p",)),),
+)
 
 
 async def start_campaign(database: Database, count: int) -> RunResult:
@@ -42,8 +44,13 @@ async def start_campaign(database: Database, count: int) -> RunResult:
         sender = await make_sender(conn, account.id)
         campaign = await make_campaign(conn, account.id, sender, "Flash sale today")
         await add_recipients(conn, campaign, greek_mobiles(count))
-    runner = CampaignRunner(database, PROFILE, Router(PROFILE.routes, lambda _: True),
-                    clock=lambda: datetime.now(UTC), metrics=Metrics())
+    runner = CampaignRunner(
+        database,
+        PROFILE,
+        Router(PROFILE.routes, lambda _: True),
+        clock=lambda: datetime.now(UTC),
+        metrics=Metrics(),
+    )
     result = await runner.start_run(campaign_id=campaign, account_id=account.id)
     async with database.acquire() as conn:
         await conn.execute("NOTIFY herald_dispatch")
@@ -62,10 +69,28 @@ async def test_two_processes_split_a_campaign_nothing_twice_nothing_left(
     count = 50_000
     sim = Simulator(accounts={"sys-a": "pw-a", "sys-b": "pw-b"}, keep_submits=0)
     async with sim:
-        herald_a = HeraldProcess(write_config(tmp_path / "a.toml", dsn=db_dsn, node="a", sim=sim,
-                                              system_id="sys-a", password="pw-a", window=200))
-        herald_b = HeraldProcess(write_config(tmp_path / "b.toml", dsn=db_dsn, node="b", sim=sim,
-                                              system_id="sys-b", password="pw-b", window=200))
+        herald_a = HeraldProcess(
+            write_config(
+                tmp_path / "a.toml",
+                dsn=db_dsn,
+                node="a",
+                sim=sim,
+                system_id="sys-a",
+                password="pw-a",
+                window=200,
+            )
+        )
+        herald_b = HeraldProcess(
+            write_config(
+                tmp_path / "b.toml",
+                dsn=db_dsn,
+                node="b",
+                sim=sim,
+                system_id="sys-b",
+                password="pw-b",
+                window=200,
+            )
+        )
         await herald_a.start()
         await herald_b.start()
         async with batch_events(database) as events:
@@ -77,24 +102,40 @@ async def test_two_processes_split_a_campaign_nothing_twice_nothing_left(
     assert sim.stats.duplicate_messages == 0
     assert sim.stats.accepted == count
     async with database.acquire() as conn:
-        shares = {r["bind"]: r["n"] for r in await conn.fetch(
-            "SELECT bind, count(*) AS n FROM parts GROUP BY bind")}
+        shares = {
+            r["bind"]: r["n"]
+            for r in await conn.fetch("SELECT bind, count(*) AS n FROM parts GROUP BY bind")
+        }
     # Both processes took a real share of the work.
-    assert set(shares) == {f"sys-a@{sim.address[0]}:{sim.address[1]}",
-                           f"sys-b@{sim.address[0]}:{sim.address[1]}"}
+    assert set(shares) == {
+        f"sys-a@{sim.address[0]}:{sim.address[1]}",
+        f"sys-b@{sim.address[0]}:{sim.address[1]}",
+    }
     assert min(shares.values()) > count // 10
 
 
 async def crash_and_restart(
-    database: Database, db_dsn: str, tmp_path: Path, *, policy: str,
+    database: Database,
+    db_dsn: str,
+    tmp_path: Path,
+    *,
+    policy: str,
     stop: Callable[[HeraldProcess], object],
 ) -> tuple[Simulator, int]:
     count, window = 20_000, 50
     sim = Simulator(keep_submits=0)
     async with sim:
-        config = write_config(tmp_path / "h.toml", dsn=db_dsn, node="crashy", sim=sim,
-                              system_id="herald", password="secret", window=window,
-                              rate=5000, unknown_policy=policy)
+        config = write_config(
+            tmp_path / "h.toml",
+            dsn=db_dsn,
+            node="crashy",
+            sim=sim,
+            system_id="herald",
+            password="secret",
+            window=window,
+            rate=5000,
+            unknown_policy=policy,
+        )
         first = HeraldProcess(config)
         await first.start()
         async with batch_events(database) as events:
@@ -116,8 +157,9 @@ async def crash_and_restart(
 async def test_sigkill_mid_campaign_loses_nothing_and_resends_at_most_a_window(
     database: Database, db_dsn: str, tmp_path: Path, policy: str
 ) -> None:
-    sim, code = await crash_and_restart(database, db_dsn, tmp_path, policy=policy,
-                                        stop=HeraldProcess.kill)
+    sim, code = await crash_and_restart(
+        database, db_dsn, tmp_path, policy=policy, stop=HeraldProcess.kill
+    )
     assert code == -9
     counts = await statuses(database)
     if policy == "mark_unknown":
@@ -135,8 +177,8 @@ async def test_sigterm_mid_campaign_drains_exits_0_and_a_restart_finishes(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:
     sim, code = await crash_and_restart(
-        database, db_dsn, tmp_path, policy="mark_unknown",
-        stop=lambda p: p.proc.send_signal(15))  # type: ignore[union-attr]
+        database, db_dsn, tmp_path, policy="mark_unknown", stop=lambda p: p.proc.send_signal(15)
+    )  # type: ignore[union-attr]
     assert code == 0
     assert sim.stats.duplicate_messages == 0
     assert await statuses(database) == {"delivered": 20_000}

@@ -35,8 +35,9 @@ async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[...
     def build(**kwargs: Any) -> Session:
         session_kwargs = {k: kwargs.pop(k) for k in SESSION_ARGS if k in kwargs}
         session_kwargs.setdefault("rng", random.Random(3))
-        session = Session(smsc.settings(**kwargs), clock=fake.clock, sleep=fake.sleep,
-                          **session_kwargs)  # fmt: skip
+        session = Session(
+            smsc.settings(**kwargs), clock=fake.clock, sleep=fake.sleep, **session_kwargs
+        )
         made.append(session)
         return session
 

@@ -155,9 +155,11 @@ class Peer(asyncio.Protocol):
 
     def nack(self, pdu: Pdu, status: int) -> None:
         self.outstanding.pop(pdu.sequence_number, None)
-        self.write(self.conn.send(
-            Pdu(C.GENERIC_NACK, command_status=status, sequence_number=pdu.sequence_number)
-        ))
+        self.write(
+            self.conn.send(
+                Pdu(C.GENERIC_NACK, command_status=status, sequence_number=pdu.sequence_number)
+            )
+        )
 
     def request(self, pdu: Pdu) -> asyncio.Future[Pdu]:
         """Send a request (deliver_sm, enquire_link, unbind); the future gets its answer."""
@@ -220,6 +222,7 @@ class ScriptedSmsc:
     async def wait(self, predicate: Callable[[], bool], what: str, limit: float = 5.0) -> None:
         """Until `predicate()` holds: checked at every PDU or connection event the SMSC sees,
         and every few milliseconds for conditions on the session's side of the socket."""
+
         async def loop() -> None:
             while not predicate():
                 self._changed.clear()
@@ -233,10 +236,19 @@ class ScriptedSmsc:
 
     def settings(self, **overrides: Any) -> SessionSettings:
         values: dict[str, Any] = dict(
-            name="test", host="127.0.0.1", port=self.port, system_id="herald",
-            password=self.password, rate=1e6, burst=1000, window=10, reconnect_min=1.0,
-            reconnect_max=8.0, response_timeout=10.0, enquire_link_interval=30.0,
-        )  # fmt: skip
+            name="test",
+            host="127.0.0.1",
+            port=self.port,
+            system_id="herald",
+            password=self.password,
+            rate=1e6,
+            burst=1000,
+            window=10,
+            reconnect_min=1.0,
+            reconnect_max=8.0,
+            response_timeout=10.0,
+            enquire_link_interval=30.0,
+        )
         values.update(overrides)
         return SessionSettings(**values)
 
@@ -253,10 +265,17 @@ async def shut(session: Session, time: FakeTime) -> None:
     await task
 
 
-def submit(session: Session, destination: str = "447700900123", text: bytes = b"hi",
-           **fields: Any) -> asyncio.Future:  # fmt: skip
-    return session.submit(source_addr="Herald", source_ton=5, source_npi=0,
-                          destination_addr=destination, short_message=text, **fields)  # fmt: skip
+def submit(
+    session: Session, destination: str = "447700900123", text: bytes = b"hi", **fields: Any
+) -> asyncio.Future:
+    return session.submit(
+        source_addr="Herald",
+        source_ton=5,
+        source_npi=0,
+        destination_addr=destination,
+        short_message=text,
+        **fields,
+    )
 
 
 async def bound(session: Session) -> Session:

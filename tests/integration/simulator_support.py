@@ -59,9 +59,7 @@ class RawEsme:
     def _handle(self, event: Any) -> None:
         self.log.append(event)
         if isinstance(event, Pdu):
-            if event.command_id == C.UNBIND or (
-                event.command_id == C.DELIVER_SM and self.auto_ack
-            ):
+            if event.command_id == C.UNBIND or (event.command_id == C.DELIVER_SM and self.auto_ack):
                 self.send(event.reply())
         elif isinstance(event, Violation) and event.reply is not None:
             self.send(event.reply)
@@ -160,15 +158,22 @@ class RawEsme:
         """Encode `text` with herald's text pipeline, one submit_sm per part; the seqs."""
         message = encode_message(text, concat=concat, reference=reference, national=national)
         template = SubmitSmTemplate(
-            source_addr="Brand", source_addr_ton=5, dest_addr_ton=1, dest_addr_npi=1,
+            source_addr="Brand",
+            source_addr_ton=5,
+            dest_addr_ton=1,
+            dest_addr_npi=1,
             registered_delivery=registered_delivery,
-        )  # fmt: skip
+        )
         seqs = []
         for part in message.parts:
             seq, data = self.conn.send_submit_sm(
-                template, destination, part.short_message, part.tlvs,
-                esm_class=message.esm_class, data_coding=message.data_coding,
-            )  # fmt: skip
+                template,
+                destination,
+                part.short_message,
+                part.tlvs,
+                esm_class=message.esm_class,
+                data_coding=message.data_coding,
+            )
             self.writer.write(data)
             seqs.append(seq)
         return seqs

@@ -37,13 +37,13 @@ class Gateway:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"HERALD_API_URL": self.herald.api_url, "HERALD_API_KEY": self.key,
-                "COLUMNS": "200"}
+        return {"HERALD_API_URL": self.herald.api_url, "HERALD_API_KEY": self.key, "COLUMNS": "200"}
 
     async def cli(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
         """One command in a worker thread; the daemon goes on serving in this loop."""
-        result = await asyncio.to_thread(CliRunner().invoke, cli, list(args),
-                                         env={**self.env, **(env or {})})
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, list(args), env={**self.env, **(env or {})}
+        )
         assert self.key not in result.output  # the key is a secret: never echoed
         return result
 
@@ -54,14 +54,16 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def gateway(database: Database, db_dsn: str, tmp_path: Path,
-                  **sim_options: Any) -> AsyncIterator[Gateway]:
+async def gateway(
+    database: Database, db_dsn: str, tmp_path: Path, **sim_options: Any
+) -> AsyncIterator[Gateway]:
     async with database.acquire() as conn:
         account = await make_account(conn, credit=10_000)
         await make_sender(conn, account.id, "Herald")
-    async with Simulator(**sim_options) as sim, running(
-        gateway_config(db_dsn, tmp_path, [bind_to(sim)])
-    ) as herald:
+    async with (
+        Simulator(**sim_options) as sim,
+        running(gateway_config(db_dsn, tmp_path, [bind_to(sim)])) as herald,
+    ):
         yield Gateway(herald, sim, account.api_key)
 
 
@@ -74,18 +76,24 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 
 
 def people_csv(path: Path) -> Path:
-    path.write_text("phone,name,code\n"
-                    "+306940000010,Eleni,A1\n"
-                    "not-a-number,Nikos,B2\n"
-                    "+306940000011,Maria,\n", encoding="utf-8")
+    path.write_text(
+        "phone,name,code\n+306940000010,Eleni,A1\nnot-a-number,Nikos,B2\n+306940000011,Maria,\n",
+        encoding="utf-8",
+    )
     return path
 
 
 async def subprocess_cli(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "herald", "campaign", *args,
+        sys.executable,
+        "-m",
+        "herald",
+        "campaign",
+        *args,
         env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def read_until(stream: asyncio.StreamReader, text: str) -> str:
@@ -102,15 +110,29 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
 ) -> None:
     numbers = greek_mobiles(4)
     to_file = tmp_path / "numbers.txt"
-    to_file.write_text("# customers\n" + "\n".join(numbers[1:]) + "\n\n12345\n",
-                       encoding="utf-8")
+    to_file.write_text("# customers\n" + "\n".join(numbers[1:]) + "\n\n12345\n", encoding="utf-8")
     people = people_csv(tmp_path / "people.csv")
     async with gateway(database, db_dsn, tmp_path) as gw:
         # Numbers, sent now, followed to the end: the invalid one is a rejected message.
-        out = await gw.ok("campaign", "create", "--name", "Spring sale", "--sender", "Herald",
-                          "--message", "Hi %Name%", "--fallback", "name=there",
-                          "--to", numbers[0], "--to-file", str(to_file), "--no-quiet-hours",
-                          "--wait", *FAST)
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Spring sale",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi %Name%",
+            "--fallback",
+            "name=there",
+            "--to",
+            numbers[0],
+            "--to-file",
+            str(to_file),
+            "--no-quiet-hours",
+            "--wait",
+            *FAST,
+        )
         assert "campaign 1 'Spring sale' created" in out
         assert "1 invalid number(s)" in out and "to[4] '12345'" in out
         assert "run 1 started, batch 1, 4 message(s) queued" in out and "1 rejected" in out
@@ -119,17 +141,32 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
         assert _row(out, "delivered") == ["4"] and _row(out, "rejected") == ["1"]
 
         # A file on a scheduled campaign: good rows kept, the bad one named by row number.
-        out = await gw.ok("campaign", "create", "--name", "Newsletter", "--sender", "Herald",
-                          "--message", "Hi %Name%, code [~code]", "--fallback", "code=NONE",
-                          "--recipients-file", str(people), "--name-column", "name",
-                          "--label-column", "code", "--schedule", tomorrow(),
-                          "--no-quiet-hours")
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Newsletter",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi %Name%, code [~code]",
+            "--fallback",
+            "code=NONE",
+            "--recipients-file",
+            str(people),
+            "--name-column",
+            "name",
+            "--label-column",
+            "code",
+            "--schedule",
+            tomorrow(),
+            "--no-quiet-hours",
+        )
         assert "campaign 2 'Newsletter' created, scheduled for" in out
         assert "uploaded people.csv" in out and "bytes" in out  # the upload's bar
         assert "3 row(s) read, 2 good, 1 bad" in out and "row 3: 'not-a-number'" in out
         assert "run " not in out
-        out = await gw.ok("campaign", "run", "2", "--description", "first wave", "--wait",
-                          *FAST)
+        out = await gw.ok("campaign", "run", "2", "--description", "first wave", "--wait", *FAST)
         assert "run 1 started, batch 2, 2 message(s) queued" in out
         assert "2 of 2 message(s) final" in out and _row(out, "delivered") == ["2"]
         texts = {r.message_text for r in gw.sim.submits}
@@ -143,17 +180,32 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
         assert detail["audience"]["file_rows"] == 2
 
         # A file campaign to send now: held, filled, run; --json gives the API's answers.
-        out = await gw.ok("campaign", "create", "--name", "Flash sale", "--sender", "Herald",
-                          "--message", "Hi %Name%", "--recipients-file", str(people),
-                          "--name-column", "name", "--no-quiet-hours", "--wait", *FAST,
-                          "--json")
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Flash sale",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi %Name%",
+            "--recipients-file",
+            str(people),
+            "--name-column",
+            "name",
+            "--no-quiet-hours",
+            "--wait",
+            *FAST,
+            "--json",
+        )
         created, final = json_lines(out)
         assert created["scheduled_at"] is None and created["run"]["count"] == 2
         assert created["file"]["good"] == 2 and created["file"]["bad_rows"][0]["row"] == 3
         assert final["id"] == created["id"] and final["progress"]["messages"]["delivered"] == 2
 
-        page = json.loads(await gw.ok("campaign", "list", "--sort", "name", "--asc",
-                                      "--page-size", "2", "--json"))
+        page = json.loads(
+            await gw.ok("campaign", "list", "--sort", "name", "--asc", "--page-size", "2", "--json")
+        )
         assert [c["name"] for c in page["items"]] == ["Flash sale", "Newsletter"]
         assert (page["total"], page["pages"]) == (3, 2)
         out = await gw.ok("campaign", "list", "--name-contains", "sale")
@@ -166,10 +218,20 @@ async def test_suspend_resume_stop_and_waits_that_end_early(
 ) -> None:
     # No receipts: sent messages are never final, so a wait goes on until told otherwise.
     async with gateway(database, db_dsn, tmp_path, receipts=False) as gw:
-        out = await gw.ok("campaign", "create", "--name", "Slow", "--sender", "Herald",
-                          "--message", "Hello", *[a for n in greek_mobiles(3)
-                                                  for a in ("--to", n)],
-                          "--schedule", tomorrow(), "--no-quiet-hours")
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Slow",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hello",
+            *[a for n in greek_mobiles(3) for a in ("--to", n)],
+            "--schedule",
+            tomorrow(),
+            "--no-quiet-hours",
+        )
         assert "scheduled for" in out
 
         # Ctrl-C ends the wait, not the campaign.
@@ -205,9 +267,7 @@ async def test_suspend_resume_stop_and_waits_that_end_early(
         assert resumed.exit_code == 1 and "invalid_campaign_state" in resumed.output
 
 
-async def test_errors_name_the_problem(
-    database: Database, db_dsn: str, tmp_path: Path
-) -> None:
+async def test_errors_name_the_problem(database: Database, db_dsn: str, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("phone\nnope\n\n12\n", encoding="utf-8")
     async with gateway(database, db_dsn, tmp_path) as gw:
@@ -220,22 +280,65 @@ async def test_errors_name_the_problem(
         none = await gw.cli("campaign", "list", env={"HERALD_API_KEY": None})
         assert none.exit_code == 2 and "no API key" in none.output
 
-        invalid = await gw.cli("campaign", "create", "--name", "x", "--sender", "Herald",
-                               "--message", "Hi", "--to", "+306940000001")
+        invalid = await gw.cli(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi",
+            "--to",
+            "+306940000001",
+        )
         assert invalid.exit_code == 1
         assert "invalid_request (HTTP 422): body.name:" in invalid.output
-        naive = await gw.cli("campaign", "create", "--name", "Later", "--sender", "Herald",
-                             "--message", "Hi", "--schedule", "2030-05-01T09:00:00")
+        naive = await gw.cli(
+            "campaign",
+            "create",
+            "--name",
+            "Later",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi",
+            "--schedule",
+            "2030-05-01T09:00:00",
+        )
         assert naive.exit_code == 2 and "needs a time zone" in naive.output
-        reminder = await gw.cli("campaign", "create", "--name", "Later", "--sender", "Herald",
-                                "--message", "Hi", "--to", "+306940000001", "--schedule",
-                                tomorrow(), "--reminder", "12")
+        reminder = await gw.cli(
+            "campaign",
+            "create",
+            "--name",
+            "Later",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi",
+            "--to",
+            "+306940000001",
+            "--schedule",
+            tomorrow(),
+            "--reminder",
+            "12",
+        )
         assert reminder.exit_code == 1 and "invalid_numbers (HTTP 400)" in reminder.output
         assert "'12'" in reminder.output
 
         # A file without one good row: the error lists its rows, and nothing is kept.
-        bad_file = await gw.cli("campaign", "create", "--name", "Empty", "--sender", "Herald",
-                                "--message", "Hi", "--recipients-file", str(empty))
+        bad_file = await gw.cli(
+            "campaign",
+            "create",
+            "--name",
+            "Empty",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hi",
+            "--recipients-file",
+            str(empty),
+        )
         assert bad_file.exit_code == 1, bad_file.output
         assert "invalid_file (HTTP 400)" in bad_file.output
         assert "row 2: 'nope'" in bad_file.output and "row 4: '12'" in bad_file.output
@@ -247,8 +350,9 @@ async def test_errors_name_the_problem(
         port = gw.herald.api_url.rsplit(":", 1)[1]
         config = tmp_path / "herald.toml"
         config.write_text(f'[api]\nhost = "0.0.0.0"\nport = {port}\n', encoding="utf-8")
-        listed = await gw.cli("campaign", "list", "--config", str(config),
-                              env={"HERALD_API_URL": None})
+        listed = await gw.cli(
+            "campaign", "list", "--config", str(config), env={"HERALD_API_URL": None}
+        )
         assert listed.exit_code == 0 and "0 campaign(s)" in listed.output
 
     # Nobody listening: say so, and how to start the daemon.

@@ -42,15 +42,17 @@ class Clock:
         return self.now
 
 
-async def prepared(database: Database, count: int, clock: Clock, cfg: Config,
-                   scheduled_at: datetime | None = None) -> tuple[CampaignRunner, int, int]:
+async def prepared(
+    database: Database, count: int, clock: Clock, cfg: Config, scheduled_at: datetime | None = None
+) -> tuple[CampaignRunner, int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
         campaign = await make_campaign(conn, account.id, sender, "Hi", scheduled_at=scheduled_at)
         await add_recipients(conn, campaign, greek_mobiles(count))
-    runner = CampaignRunner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
-                    metrics=Metrics())
+    runner = CampaignRunner(
+        database, cfg, Router(cfg.routes, lambda _: True), clock=clock, metrics=Metrics()
+    )
     return runner, account.id, campaign
 
 
@@ -99,15 +101,22 @@ async def test_unreceipted_messages_expire_and_batches_complete(database: Databa
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
     report = await maintenance.tick()
     assert (report.expired, report.batches_completed) == (0, 0)
-    clock.now = T0 + timedelta(hours=cfg.tracker.validity_hours + cfg.tracker.receipt_margin_hours,
-                               seconds=1)
+    clock.now = T0 + timedelta(
+        hours=cfg.tracker.validity_hours + cfg.tracker.receipt_margin_hours, seconds=1
+    )
     completed: list[int] = []
 
     async def on_completed(conn: object, rows: list) -> None:
         completed.extend(r["id"] for r in rows)
 
-    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics(),
-                              on_campaigns_completed=on_completed)
+    maintenance = Maintenance(
+        database,
+        runner,
+        config=cfg,
+        clock=clock,
+        metrics=Metrics(),
+        on_campaigns_completed=on_completed,
+    )
     report = await maintenance.tick()
     assert (report.expired, report.batches_completed, report.campaigns_completed) == (2, 1, 1)
     assert completed == [campaign]
@@ -123,16 +132,23 @@ async def test_scheduled_campaigns_start_when_due_and_failures_are_reported(
 ) -> None:
     clock, cfg = Clock(), config()
     runner, account, _ = await prepared(
-        database, 3, clock, cfg, scheduled_at=T0 + timedelta(minutes=5))
+        database, 3, clock, cfg, scheduled_at=T0 + timedelta(minutes=5)
+    )
     failures: list[tuple[int, str]] = []
 
     async def failed(campaign_id: int, account_id: int, exc: HeraldError) -> None:
         failures.append((campaign_id, type(exc).__name__))
 
     woken = []
-    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics(),
-                              on_scheduled_run_failed=failed,
-                              wake_dispatcher=lambda: woken.append(1))
+    maintenance = Maintenance(
+        database,
+        runner,
+        config=cfg,
+        clock=clock,
+        metrics=Metrics(),
+        on_scheduled_run_failed=failed,
+        wake_dispatcher=lambda: woken.append(1),
+    )
     assert (await maintenance.tick()).runs_started == 0
     clock.now = T0 + timedelta(minutes=5)
     assert (await maintenance.tick()).runs_started == 1
@@ -167,6 +183,7 @@ async def test_completion_is_announced_to_listeners(database: Database) -> None:
     runner, account, campaign = await prepared(database, 1, clock, cfg)
     await runner.start_run(campaign_id=campaign, account_id=account)
     events: asyncio.Queue[str] = asyncio.Queue()
+
     def on_event(*args: object) -> None:
         events.put_nowait(str(args[3]))
 
@@ -187,11 +204,17 @@ async def test_reminders_go_out_their_lead_time_before_the_run(database: Databas
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
         campaign = await make_campaign(
-            conn, account.id, sender, "Hi", scheduled_at=T0 + timedelta(hours=2),
-            reminder={"numbers": ["+306948530999"], "lead_seconds": 3600})
+            conn,
+            account.id,
+            sender,
+            "Hi",
+            scheduled_at=T0 + timedelta(hours=2),
+            reminder={"numbers": ["+306948530999"], "lead_seconds": 3600},
+        )
         await add_recipients(conn, campaign, greek_mobiles(3))
-    runner = CampaignRunner(database, cfg, Router(cfg.routes, lambda _: True), clock=clock,
-                    metrics=Metrics())
+    runner = CampaignRunner(
+        database, cfg, Router(cfg.routes, lambda _: True), clock=clock, metrics=Metrics()
+    )
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
     assert (await maintenance.tick()).reminders_sent == 0
     clock.now = T0 + timedelta(hours=1)

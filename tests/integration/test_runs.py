@@ -31,8 +31,9 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 CONFIG = Config(
     binds=(
         BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),
-        BindConfig(name="tr", host="127.0.0.1", port=2776, system_id="x", national=("tr",),
-                   concat="udh16"),
+        BindConfig(
+            name="tr", host="127.0.0.1", port=2776, system_id="x", national=("tr",), concat="udh16"
+        ),
     ),
     routes=(
         RouteConfig(name="turkey", prefixes=("90",), binds=("tr",)),
@@ -42,13 +43,18 @@ CONFIG = Config(
 
 
 def runner(db: Database, metrics: Metrics | None = None) -> CampaignRunner:
-    return CampaignRunner(db, CONFIG, Router(CONFIG.routes, healthy=lambda _: True),
-                          clock=lambda: NOW,
-                  metrics=metrics or Metrics())
+    return CampaignRunner(
+        db,
+        CONFIG,
+        Router(CONFIG.routes, healthy=lambda _: True),
+        clock=lambda: NOW,
+        metrics=metrics or Metrics(),
+    )
 
 
-async def setup(database: Database, template: str = "Hello there", credit: int = 1000,
-                **campaign: object) -> tuple[int, int]:
+async def setup(
+    database: Database, template: str = "Hello there", credit: int = 1000, **campaign: object
+) -> tuple[int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn, credit=credit)
         sender = await make_sender(conn, account.id)
@@ -58,17 +64,22 @@ async def setup(database: Database, template: str = "Hello there", credit: int =
 
 async def test_a_run_expands_every_recipient_once_with_reasons(database: Database) -> None:
     account, campaign = await setup(
-        database, "Hi %Name%, your code is [~code]",
+        database,
+        "Hi %Name%, your code is [~code]",
         fallback_values={"code": "none", "name": "friend"},
     )
     async with database.acquire() as conn:
-        await add_recipients(conn, campaign, [
-            ("+306948530920", "Eleni", {"code": "A1"}),
-            "00306948530920",            # the same number in another form: sent once
-            "+30 694 853 0921",
-            "not a number",
-            "+306948530922",
-        ])
+        await add_recipients(
+            conn,
+            campaign,
+            [
+                ("+306948530920", "Eleni", {"code": "A1"}),
+                "00306948530920",  # the same number in another form: sent once
+                "+30 694 853 0921",
+                "not a number",
+                "+306948530922",
+            ],
+        )
         await conn.execute(queries.add_to_blacklist, account, ["+306948530922"], "api")
     metrics = Metrics()
     result = await runner(database, metrics).start_run(campaign_id=campaign, account_id=account)
@@ -78,7 +89,9 @@ async def test_a_run_expands_every_recipient_once_with_reasons(database: Databas
     async with database.acquire() as conn:
         rows = await conn.fetch(
             "SELECT phone, status, reason, text, part_count, route FROM messages"
-            " WHERE batch_id = $1 ORDER BY phone", result.batch_id)
+            " WHERE batch_id = $1 ORDER BY phone",
+            result.batch_id,
+        )
         statuses = {r["phone"]: (r["status"], r["reason"]) for r in rows}
         assert statuses == {
             "+306948530920": ("queued", None),
@@ -91,10 +104,14 @@ async def test_a_run_expands_every_recipient_once_with_reasons(database: Databas
         assert texts["+306948530921"] == "Hi friend, your code is none"
         batch = await conn.fetchrow("SELECT * FROM batches WHERE id = $1", result.batch_id)
         assert (batch["status"], batch["messages_expected"], batch["segments_expected"]) == (
-            "sending", 4, 2)
+            "sending",
+            4,
+            2,
+        )
         assert await conn.fetchval("SELECT credit FROM accounts WHERE id = $1", account) == 998
-        assert await conn.fetchval(
-            "SELECT status FROM campaigns WHERE id = $1", campaign) == "running"
+        assert (
+            await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign) == "running"
+        )
         assert await conn.fetchval("SELECT count(*) FROM parts") == 2
     assert metrics.messages["queued"] == 2 and metrics.expanded_recipients == 5
 
@@ -104,8 +121,9 @@ async def test_missing_label_without_fallback_rejects_only_that_recipient(
 ) -> None:
     account, campaign = await setup(database, "Code [~code]")
     async with database.acquire() as conn:
-        await add_recipients(conn, campaign, [
-            ("+306948530920", None, {"code": "A1"}), ("+306948530921", None, {})])
+        await add_recipients(
+            conn, campaign, [("+306948530920", None, {"code": "A1"}), ("+306948530921", None, {})]
+        )
     result = await runner(database).start_run(campaign_id=campaign, account_id=account)
     assert (result.count, result.rejected_reasons) == (1, {"missing_label:code": 1})
 
@@ -116,9 +134,14 @@ async def test_multipart_parts_are_stored_with_the_route_profile(database: Datab
         await add_recipients(conn, campaign, ["+905321234567", "+306948530920"])
     result = await runner(database).start_run(campaign_id=campaign, account_id=account)
     async with database.acquire() as conn:
-        rows = {r["route"]: r for r in await conn.fetch(
-            "SELECT m.route, m.encoding, m.part_count, array_agg(p.short_message ORDER BY p.seq)"
-            " AS parts FROM messages m JOIN parts p ON p.message_id = m.id GROUP BY m.id")}
+        rows = {
+            r["route"]: r
+            for r in await conn.fetch(
+                "SELECT m.route, m.encoding, m.part_count,"
+                " array_agg(p.short_message ORDER BY p.seq) AS parts"
+                " FROM messages m JOIN parts p ON p.message_id = m.id GROUP BY m.id"
+            )
+        }
     turkish, greek = rows["turkey"], rows["greece"]
     assert (turkish["encoding"], turkish["part_count"]) == ("gsm7", 2)
     assert turkish["parts"][0][:2] == bytes([0x09, 0x08])  # UDHL 9: 16-bit ref + locking IE
@@ -137,8 +160,10 @@ async def test_insufficient_balance_leaves_nothing_behind(database: Database) ->
         assert await conn.fetchval("SELECT count(*) FROM batches") == 0
         assert await conn.fetchval("SELECT count(*) FROM messages") == 0
         assert await conn.fetchval("SELECT credit FROM accounts WHERE id = $1", account) == 2
-        assert await conn.fetchval(
-            "SELECT status FROM campaigns WHERE id = $1", campaign) == "scheduled"
+        assert (
+            await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign)
+            == "scheduled"
+        )
 
 
 async def test_no_recipients_and_wrong_states_are_refused(database: Database) -> None:
@@ -184,25 +209,32 @@ async def test_a_large_audience_streams_in_chunks(database: Database) -> None:
 
 async def test_runs_queue_their_callbacks_in_the_same_transaction(database: Database) -> None:
     account, campaign = await setup(
-        database, callback_url="http://127.0.0.1:9/messages",
-        campaign_callback_url="http://127.0.0.1:9/campaigns")
+        database,
+        callback_url="http://127.0.0.1:9/messages",
+        campaign_callback_url="http://127.0.0.1:9/campaigns",
+    )
     async with database.acquire() as conn:
         await add_recipients(conn, campaign, ["+306948530920", "garbage"])
     await runner(database).start_run(campaign_id=campaign, account_id=account)
     async with database.acquire() as conn:
         rows = await conn.fetch("SELECT kind, url, body FROM callback_outbox ORDER BY id")
     kinds = [(r["kind"], r["url"]) for r in rows]
-    assert kinds == [("campaign", "http://127.0.0.1:9/campaigns"),
-                     ("message", "http://127.0.0.1:9/messages")]
+    assert kinds == [
+        ("campaign", "http://127.0.0.1:9/campaigns"),
+        ("message", "http://127.0.0.1:9/messages"),
+    ]
     assert rows[0]["body"]["event"] == "campaign.running"
     assert rows[1]["body"]["status"] == "rejected"
 
 
 async def test_a_reminder_goes_to_the_test_numbers_once(database: Database) -> None:
     account, campaign = await setup(
-        database, "Hi %Name%, code [~code]", fallback_values={"code": "XYZ"},
+        database,
+        "Hi %Name%, code [~code]",
+        fallback_values={"code": "XYZ"},
         scheduled_at=datetime(2026, 11, 23, tzinfo=UTC),
-        reminder={"numbers": ["+306948530999"], "lead_seconds": 3600})
+        reminder={"numbers": ["+306948530999"], "lead_seconds": 3600},
+    )
     async with database.acquire() as conn:
         await add_recipients(conn, campaign, greek_mobiles(5))
     r = runner(database)
@@ -213,5 +245,6 @@ async def test_a_reminder_goes_to_the_test_numbers_once(database: Database) -> N
         rows = await conn.fetch("SELECT phone, text FROM messages")
         status = await conn.fetchval("SELECT status FROM campaigns WHERE id = $1", campaign)
     assert [(row["phone"], row["text"]) for row in rows] == [
-        ("+306948530999", "Hi <Name>, code XYZ")]
+        ("+306948530999", "Hi <Name>, code XYZ")
+    ]
     assert status == "scheduled"  # the run itself is still to come

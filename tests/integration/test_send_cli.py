@@ -26,14 +26,29 @@ async def sim() -> AsyncIterator[Simulator]:
     await simulator.stop()
 
 
-async def herald_send(sim: Simulator, *args: str, password: str = "secret",
-                      ) -> tuple[int, list[dict[str, Any]], str]:  # fmt: skip
+async def herald_send(
+    sim: Simulator,
+    *args: str,
+    password: str = "secret",
+) -> tuple[int, list[dict[str, Any]], str]:
     host, port = sim.address
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "herald", "send", "--smsc", f"{host}:{port}", "--system-id",
-        "herald", "--password", password, "--timeout", "5", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "herald",
+        "send",
+        "--smsc",
+        f"{host}:{port}",
+        "--system-id",
+        "herald",
+        "--password",
+        password,
+        "--timeout",
+        "5",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     lines = [json.loads(line) for line in out.decode().splitlines()]
     return process.returncode or 0, lines, err.decode()
@@ -44,23 +59,35 @@ async def test_one_part_accepted(sim: Simulator) -> None:
     assert code == 0, err
     (line,) = lines
     record = sim.submits[0]
-    assert line == {"part": 1, "parts": 1, "outcome": "accepted", "message_id": record.message_id,
-                    "status": "ESME_ROK", "command_status": "0x00000000"}  # fmt: skip
+    assert line == {
+        "part": 1,
+        "parts": 1,
+        "outcome": "accepted",
+        "message_id": record.message_id,
+        "status": "ESME_ROK",
+        "command_status": "0x00000000",
+    }
     assert (record.destination_addr, record.dest_addr_ton, record.dest_addr_npi) == (
-        "447911123456", 1, 1)  # fmt: skip
+        "447911123456",
+        1,
+        1,
+    )
     assert (record.source_addr, record.source_addr_ton, record.message_text) == (
-        "Herald", 5, "Hello")  # fmt: skip
+        "Herald",
+        5,
+        "Hello",
+    )
     assert record.registered_delivery == 0 and "bound (trx)" in err
 
 
 async def test_multipart_with_receipts(sim: Simulator) -> None:
     text = "Grüße aus Köln, wie geht's? " * 6  # GSM-7 with ü/ö... two parts
-    code, lines, err = await herald_send(sim, "--from", "+447911000000", "--to", NUMBER,
-                                         "--wait-receipt", "10", text)  # fmt: skip
+    code, lines, err = await herald_send(
+        sim, "--from", "+447911000000", "--to", NUMBER, "--wait-receipt", "10", text
+    )
     assert code == 0, err
     assert [line["part"] for line in lines] == [1, 2] and {line["parts"] for line in lines} == {2}
-    assert all(line["receipt"]["state"] == "DELIVRD" and line["receipt"]["final"]
-               for line in lines)  # fmt: skip
+    assert all(line["receipt"]["state"] == "DELIVRD" and line["receipt"]["final"] for line in lines)
     assert [r.message_id for r in sim.submits] == [line["message_id"] for line in lines]
     assert sim.submits[-1].message_text == text and sim.submits[0].registered_delivery == 1
     assert sim.submits[0].source_addr_ton == 1  # an international sender
@@ -68,8 +95,9 @@ async def test_multipart_with_receipts(sim: Simulator) -> None:
 
 
 async def test_transmitter_bind(sim: Simulator) -> None:
-    code, lines, err = await herald_send(sim, "--bind", "tx", "--from", "12345", "--to", NUMBER,
-                                         "Hi")  # fmt: skip
+    code, lines, err = await herald_send(
+        sim, "--bind", "tx", "--from", "12345", "--to", NUMBER, "Hi"
+    )
     assert code == 0, err
     assert lines[0]["outcome"] == "accepted" and sim.stats.binds_tx == 1
     assert (sim.submits[0].source_addr, sim.submits[0].source_addr_ton) == ("12345", 3)
@@ -90,16 +118,18 @@ async def test_rejected_part_exits_1_naming_the_status(sim: Simulator) -> None:
 
 
 async def test_refused_bind_exits_1_naming_the_status(sim: Simulator) -> None:
-    code, lines, err = await herald_send(sim, "--from", "Herald", "--to", NUMBER, "Hello",
-                                         password="wrong")  # fmt: skip
+    code, lines, err = await herald_send(
+        sim, "--from", "Herald", "--to", NUMBER, "Hello", password="wrong"
+    )
     assert code == 1 and lines == []
     assert "ESME_RINVPASWD (0x0000000E)" in err and sim.stats.bind_failures == 1
 
 
 async def test_missing_receipt_exits_1(sim: Simulator) -> None:
     sim.configure(receipts=False)
-    code, lines, err = await herald_send(sim, "--from", "Herald", "--to", NUMBER,
-                                         "--wait-receipt", "0.5", "Hello")  # fmt: skip
+    code, lines, err = await herald_send(
+        sim, "--from", "Herald", "--to", NUMBER, "--wait-receipt", "0.5", "Hello"
+    )
     assert code == 1 and lines[0]["outcome"] == "accepted" and lines[0]["receipt"] is None
     assert "no final receipt within 0.5s" in err
 
@@ -117,8 +147,13 @@ async def test_missing_receipt_exits_1(sim: Simulator) -> None:
     ],
 )
 def test_bad_options_are_named_before_connecting(args: list[str], message: str) -> None:
-    options = {"--smsc": "127.0.0.1:9", "--system-id": "herald", "--password": "secret",
-               "--from": "Herald", "--to": NUMBER}  # fmt: skip
+    options = {
+        "--smsc": "127.0.0.1:9",
+        "--system-id": "herald",
+        "--password": "secret",
+        "--from": "Herald",
+        "--to": NUMBER,
+    }
     for flag, value in zip(args[::2], args[1::2], strict=True):
         options[flag] = value
     argv = ["send", *[x for pair in options.items() for x in pair], "Hello"]
@@ -128,7 +163,21 @@ def test_bad_options_are_named_before_connecting(args: list[str], message: str) 
 
 
 def test_empty_text_is_refused() -> None:
-    result = CliRunner().invoke(main, ["send", "--smsc", "127.0.0.1:9", "--system-id", "h",
-                                       "--password", "p", "--from", "Herald", "--to", NUMBER,
-                                       ""])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "send",
+            "--smsc",
+            "127.0.0.1:9",
+            "--system-id",
+            "h",
+            "--password",
+            "p",
+            "--from",
+            "Herald",
+            "--to",
+            NUMBER,
+            "",
+        ],
+    )
     assert result.exit_code == 2 and "TEXT is empty" in result.output

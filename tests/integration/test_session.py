@@ -24,10 +24,13 @@ UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
 
 def receipt(message_id: str, seq_text: str = "DELIVRD") -> Pdu:
     return Pdu(
-        C.DELIVER_SM, source_addr="447700900123", destination_addr="Herald", esm_class=4,
+        C.DELIVER_SM,
+        source_addr="447700900123",
+        destination_addr="Herald",
+        esm_class=4,
         short_message=f"id:{message_id} sub:001 dlvrd:001 stat:{seq_text} err:000".encode(),
         tlvs={Tag.RECEIPTED_MESSAGE_ID: message_id, Tag.MESSAGE_STATE: 2},
-    )  # fmt: skip
+    )
 
 
 # --- binding and submitting -------------------------------------------------------------------
@@ -56,7 +59,10 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
 
     first = smsc.submits[0]
     assert (first["source_addr"], first["source_addr_ton"], first["source_addr_npi"]) == (
-        "Herald", 5, 0)  # fmt: skip
+        "Herald",
+        5,
+        0,
+    )
     assert first["short_message"] == b"hello" and first["registered_delivery"] == 1
     assert dict(stats.submits) == {"ok": 1, "permanent": 1} and stats.segments_sent == 1
     assert (stats.state(), stats.window_in_use(), stats.rate()) == ("bound", 0, 1e6)
@@ -81,21 +87,42 @@ async def test_every_submit_field_reaches_the_smsc(
     session = await bound(make(service_type="WAP"))
     udh = bytes.fromhex("0500032a0201")
     result = await session.submit(
-        source_addr="447700900999", source_ton=1, source_npi=1, destination_addr="34600000001",
-        dest_ton=1, dest_npi=1, esm_class=0x40, data_coding=0x08, short_message=udh + b"\0h",
-        tlvs=bytes.fromhex("020400020007"), registered_delivery=0, validity_period="000001000000R",
+        source_addr="447700900999",
+        source_ton=1,
+        source_npi=1,
+        destination_addr="34600000001",
+        dest_ton=1,
+        dest_npi=1,
+        esm_class=0x40,
+        data_coding=0x08,
+        short_message=udh + b"\0h",
+        tlvs=bytes.fromhex("020400020007"),
+        registered_delivery=0,
+        validity_period="000001000000R",
         priority_flag=1,
-    )  # fmt: skip
+    )
     assert result.outcome is ACCEPTED
     pdu = smsc.submits[0]
     assert pdu.fields() | {"sm_length": 0} == {
-        "service_type": "WAP", "source_addr_ton": 1, "source_addr_npi": 1,
-        "source_addr": "447700900999", "dest_addr_ton": 1, "dest_addr_npi": 1,
-        "destination_addr": "34600000001", "esm_class": 0x40, "protocol_id": 0,
-        "priority_flag": 1, "schedule_delivery_time": "", "validity_period": "000001000000R",
-        "registered_delivery": 0, "replace_if_present_flag": 0, "data_coding": 8,
-        "sm_default_msg_id": 0, "short_message": udh + b"\0h", "sm_length": 0,
-    }  # fmt: skip
+        "service_type": "WAP",
+        "source_addr_ton": 1,
+        "source_addr_npi": 1,
+        "source_addr": "447700900999",
+        "dest_addr_ton": 1,
+        "dest_addr_npi": 1,
+        "destination_addr": "34600000001",
+        "esm_class": 0x40,
+        "protocol_id": 0,
+        "priority_flag": 1,
+        "schedule_delivery_time": "",
+        "validity_period": "000001000000R",
+        "registered_delivery": 0,
+        "replace_if_present_flag": 0,
+        "data_coding": 8,
+        "sm_default_msg_id": 0,
+        "short_message": udh + b"\0h",
+        "sm_length": 0,
+    }
     assert pdu.tlvs == {Tag.USER_MESSAGE_REFERENCE: 7}
 
 
@@ -228,8 +255,14 @@ async def test_on_deliver_status_and_failures_decide_the_answer(
     peer = smsc.peer
 
     def mo(text: bytes) -> asyncio.Future[Pdu]:
-        return peer.request(Pdu(C.DELIVER_SM, source_addr="447700900123",
-                                destination_addr="12345", short_message=text))  # fmt: skip
+        return peer.request(
+            Pdu(
+                C.DELIVER_SM,
+                source_addr="447700900123",
+                destination_addr="12345",
+                short_message=text,
+            )
+        )
 
     ok, refused, failed = mo(b"STOP"), mo(b"refuse"), mo(b"boom")
     data = peer.request(Pdu(C.DATA_SM, source_addr="447700900123", destination_addr="12345"))

@@ -96,8 +96,12 @@ async def test_reconnects_back_off_exponentially_with_jitter(fake: FakeTime) -> 
     stats = BindStats("test")
     session = Session(
         ScriptedSmsc().settings(port=2775, reconnect_min=1.0, reconnect_max=30.0),
-        clock=fake.clock, sleep=fake.sleep, connect=refuse, rng=random.Random(5), stats=stats,
-    )  # fmt: skip
+        clock=fake.clock,
+        sleep=fake.sleep,
+        connect=refuse,
+        rng=random.Random(5),
+        stats=stats,
+    )
     await session.start()
     waits = []
     for _ in range(9):
@@ -178,6 +182,7 @@ async def test_other_bind_refusals_and_unanswered_binds_retry(
 
 def throttle_once(*, on: set[str], status: int = 0x58) -> Callable[[Peer, Pdu], Any]:
     """Answer `status` the first time each destination in `on` arrives, ESME_ROK otherwise."""
+
     def script(peer: Peer, pdu: Pdu) -> tuple[int]:
         dest = pdu["destination_addr"]
         if dest in on:
@@ -296,8 +301,12 @@ async def test_statuses_map_to_outcomes_with_carrier_overrides(
     smsc.on_submit = lambda peer, pdu: (codes[pdu["destination_addr"][-1]],)
     results = {k: await submit(session, f"44770090000{k}") for k in codes}
     assert {k: r.outcome for k, r in results.items()} == {
-        "1": RETRY, "2": RETRY, "3": REJECTED, "4": REJECTED, "5": RETRY,
-    }  # fmt: skip
+        "1": RETRY,
+        "2": RETRY,
+        "3": REJECTED,
+        "4": REJECTED,
+        "5": RETRY,
+    }
     assert results["3"].status_name == "vendor_0x00000402" and results["3"].command_status == 0x402
     assert session.bound  # a vendor status never drops the bind
 

@@ -40,22 +40,45 @@ class Link:
         self.received = asyncio.Event()
         self.probe: Callable[[], Any] | None = None  # called in on_deliver
 
-    def submit(self, destination: str, short_message: bytes = b"hello", *, esm_class: int = 0,
-               data_coding: int = 0, tlvs: bytes = b"",
-               ) -> asyncio.Future[SubmitResult]:  # fmt: skip
-        return self.session.submit(source_addr="Herald", source_ton=5, source_npi=0,
-                                   destination_addr=destination, esm_class=esm_class,
-                                   data_coding=data_coding, short_message=short_message,
-                                   tlvs=tlvs)  # fmt: skip
+    def submit(
+        self,
+        destination: str,
+        short_message: bytes = b"hello",
+        *,
+        esm_class: int = 0,
+        data_coding: int = 0,
+        tlvs: bytes = b"",
+    ) -> asyncio.Future[SubmitResult]:
+        return self.session.submit(
+            source_addr="Herald",
+            source_ton=5,
+            source_npi=0,
+            destination_addr=destination,
+            esm_class=esm_class,
+            data_coding=data_coding,
+            short_message=short_message,
+            tlvs=tlvs,
+        )
 
     def submit_text(self, destination: str, text: str) -> list[asyncio.Future[SubmitResult]]:
         message = encode_message(text)
-        return [self.submit(destination, p.short_message, esm_class=message.esm_class,
-                            data_coding=message.data_coding, tlvs=p.tlvs)
-                for p in message.parts]  # fmt: skip
+        return [
+            self.submit(
+                destination,
+                p.short_message,
+                esm_class=message.esm_class,
+                data_coding=message.data_coding,
+                tlvs=p.tlvs,
+            )
+            for p in message.parts
+        ]
 
-    async def until(self, done: Callable[[], bool], step: float = 0.5, limit: float = 120.0,
-                    ) -> None:  # fmt: skip
+    async def until(
+        self,
+        done: Callable[[], bool],
+        step: float = 0.5,
+        limit: float = 120.0,
+    ) -> None:
         """Advance fake time in steps (letting real socket I/O through) until `done()`."""
         spent = 0.0
         while not done():
@@ -66,8 +89,9 @@ class Link:
             await settle()
             spent += step
 
-    async def receipts_for(self, results: list[SubmitResult], mode: str = "as_is",
-                           final: bool = True) -> dict[str, Receipt]:  # fmt: skip
+    async def receipts_for(
+        self, results: list[SubmitResult], mode: str = "as_is", final: bool = True
+    ) -> dict[str, Receipt]:
         wanted = {r.canonical_id for r in results}
 
         def have() -> dict[str, Receipt]:
@@ -89,13 +113,23 @@ async def link(spec: str) -> AsyncIterator[Callable[..., Awaitable[Link]]]:
     time = FakeTime()
 
     async def make(sim_overrides: dict[str, Any] | None = None, **session: Any) -> Link:
-        sim = Simulator(personality_settings(spec, seed=1, **(sim_overrides or {})),
-                        clock=time.clock)  # fmt: skip
+        sim = Simulator(
+            personality_settings(spec, seed=1, **(sim_overrides or {})), clock=time.clock
+        )
         host, port = await sim.start()
         values: dict[str, Any] = dict(
-            name=spec, host=host, port=port, system_id="herald", password="secret", window=10,
-            rate=1e6, burst=10_000, response_timeout=10.0, reconnect_min=1.0, reconnect_max=4.0,
-        )  # fmt: skip
+            name=spec,
+            host=host,
+            port=port,
+            system_id="herald",
+            password="secret",
+            window=10,
+            rate=1e6,
+            burst=10_000,
+            response_timeout=10.0,
+            reconnect_min=1.0,
+            reconnect_max=4.0,
+        )
         values.update(session)
         stats = BindStats(spec)
         holder: list[Link] = []
@@ -109,8 +143,14 @@ async def link(spec: str) -> AsyncIterator[Callable[..., Awaitable[Link]]]:
                 holder[0].received.set()
             return 0
 
-        s = Session(SessionSettings(**values), on_deliver=on_deliver, stats=stats,
-                    clock=time.clock, sleep=time.sleep, rng=random.Random(2))  # fmt: skip
+        s = Session(
+            SessionSettings(**values),
+            on_deliver=on_deliver,
+            stats=stats,
+            clock=time.clock,
+            sleep=time.sleep,
+            rng=random.Random(2),
+        )
         result = Link(sim, s, time, stats)
         holder.append(result)
         made.append(result)
@@ -208,8 +248,9 @@ async def test_vendor_status(link: Callable[..., Awaitable[Link]], spec: str) ->
     ln = await link()
     results = await asyncio.gather(*(ln.submit(f"4479111{i:05d}") for i in range(20)))
     vendor = [r for r in results if r.command_status == 0x401]
-    assert vendor and all(r.outcome is REJECTED and r.status_name == "vendor_0x00000401"
-                          for r in vendor)  # fmt: skip
+    assert vendor and all(
+        r.outcome is REJECTED and r.status_name == "vendor_0x00000401" for r in vendor
+    )
     assert len(vendor) + sum(r.outcome is ACCEPTED for r in results) == 20
     assert ln.sim.stats.connections == 1  # a vendor status never drops the bind
     # a carrier that documents 0x401 as temporary: the bind's table says so

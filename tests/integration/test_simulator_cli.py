@@ -15,9 +15,16 @@ from tests.integration.simulator_support import RawEsme
 
 async def start(*args: str) -> tuple[asyncio.subprocess.Process, tuple[str, int]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "herald", "simulate", "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "herald",
+        "simulate",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     async with asyncio.timeout(30):
         line = (await proc.stdout.readline()).decode()
@@ -36,15 +43,23 @@ async def stop(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
 
 def counters(out: str) -> dict[str, object]:
     (line,) = [x for x in out.splitlines() if x.startswith("counters: ")]
-    return json.loads(line[len("counters: "):])  # type: ignore[no-any-return]
+    return json.loads(line[len("counters: ") :])  # type: ignore[no-any-return]
 
 
 async def test_simulate_serves_then_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     record = tmp_path / "submits.jsonl"
     proc, address = await start(
-        "--personality", "nexmo", "--system-id", "bench", "--password", "pw",
-        "--record", str(record), "--receipt-delay", "0-5",
-    )  # fmt: skip
+        "--personality",
+        "nexmo",
+        "--system-id",
+        "bench",
+        "--password",
+        "pw",
+        "--record",
+        str(record),
+        "--receipt-delay",
+        "0-5",
+    )
     esme = await RawEsme.connect(address)
     assert (await esme.bind("trx", "bench", "wrong")).command_status == 0x0E
     assert (await esme.bind("trx", "bench", "pw")).command_status == 0
@@ -65,9 +80,17 @@ async def test_simulate_serves_then_exits_cleanly_on_sigterm(tmp_path: Path) -> 
 
 async def test_simulate_rejects_a_bad_option_with_its_name() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "herald", "simulate", "--port", "0", "--latency", "soon",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "herald",
+        "simulate",
+        "--port",
+        "0",
+        "--latency",
+        "soon",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(30):
         _, err = await proc.communicate()
     assert proc.returncode != 0

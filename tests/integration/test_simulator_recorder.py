@@ -39,8 +39,11 @@ async def test_multipart_ucs2_is_recorded_and_reassembled(tmp_path: Path) -> Non
         for seq_in_message, record in enumerate(records, 1):
             assert record["data_coding"] == 0x08 and record["esm_class"] == 0x40
             assert record["udh"]["concat"] == {  # type: ignore[index]
-                "reference": 42, "total": 3, "seq": seq_in_message, "bits": 8,
-            }  # fmt: skip
+                "reference": 42,
+                "total": 3,
+                "seq": seq_in_message,
+                "bits": 8,
+            }
             assert record["system_id"] == "herald" and record["bind"] == "trx"
             assert (record["source_addr"], record["source_addr_ton"]) == ("Brand", 5)
             assert (record["destination_addr"], record["dest_addr_ton"]) == ("447700900123", 1)

@@ -60,8 +60,9 @@ async def test_a_receiver_cannot_submit_and_enquire_link_is_answered() -> None:
         esme.write_raw(encode(Pdu(C.SUBMIT_SM, sequence_number=9, destination_addr="1")))
         (stray,) = await esme.until(esme.strays)
         assert (stray.pdu.command_id, stray.pdu.command_status) == (
-            C.SUBMIT_SM_RESP, S.ESME_RINVBNDSTS,
-        )  # fmt: skip
+            C.SUBMIT_SM_RESP,
+            S.ESME_RINVBNDSTS,
+        )
         await esme.response(esme.send(Pdu(C.ENQUIRE_LINK)))
         assert sim.stats.enquire_links == 1 and sim.stats.submits == 0
         await esme.close()
@@ -130,17 +131,23 @@ async def test_registered_delivery_selects_which_receipts_come() -> None:
         none = esme.submit(registered_delivery=0)
         failure_only = esme.submit(registered_delivery=2)
         with_intermediate = esme.submit(registered_delivery=0x11)
-        ids = {seq: (await esme.response(seq))["message_id"] for seq in (none, failure_only,
-                                                                          with_intermediate)}
+        ids = {
+            seq: (await esme.response(seq))["message_id"]
+            for seq in (none, failure_only, with_intermediate)
+        }
         pdus = await esme.deliveries(4)
-        got = [(parse_receipt(p).message_id, parse_receipt(p).state, p["esm_class"])  # type: ignore[union-attr]
-               for p in pdus]  # fmt: skip
-        assert sorted(got) == sorted([
-            (ids[failure_only], "ENROUTE", 0x04),
-            (ids[failure_only], "UNDELIV", 0x04),
-            (ids[with_intermediate], "ENROUTE", 0x20),
-            (ids[with_intermediate], "UNDELIV", 0x04),
-        ])  # fmt: skip
+        got = [
+            (parse_receipt(p).message_id, parse_receipt(p).state, p["esm_class"])  # type: ignore[union-attr]
+            for p in pdus
+        ]
+        assert sorted(got) == sorted(
+            [
+                (ids[failure_only], "ENROUTE", 0x04),
+                (ids[failure_only], "UNDELIV", 0x04),
+                (ids[with_intermediate], "ENROUTE", 0x20),
+                (ids[with_intermediate], "UNDELIV", 0x04),
+            ]
+        )
         assert pdus[-1].tlvs[Tag.NETWORK_ERROR_CODE] == b"\x03\x00\x01"
         await esme.close()
 
@@ -226,8 +233,10 @@ async def test_send_mo_reaches_a_receiver_and_returns_the_acknowledgements() -> 
         (pdu,) = esme.delivered()
         message = inbound_message(pdu)
         assert (message.source_addr, message.destination_addr, message.text()) == (
-            "447700900123", "Brand", "STOP",
-        )  # fmt: skip
+            "447700900123",
+            "Brand",
+            "STOP",
+        )
         assert (message.source_addr_ton, message.dest_addr_ton) == (1, 5)
         long_text = "Ünsubscribe me please — " * 5
         assert await sim.send_mo("447700900123", "55555", long_text) == [0, 0]
@@ -277,15 +286,17 @@ async def test_an_unframeable_length_is_nacked_then_closed() -> None:
         await esme.closed()
         (nack,) = esme.strays()
         assert (nack.pdu.command_id, nack.pdu.command_status) == (
-            C.GENERIC_NACK, S.ESME_RINVCMDLEN,
-        )  # fmt: skip
+            C.GENERIC_NACK,
+            S.ESME_RINVCMDLEN,
+        )
         await esme.close()
 
 
 @pytest.mark.parametrize("kind", ["unknown_command", "no_nul", "bad_length"])
 async def test_malformed_answers_are_injected(kind: str) -> None:
-    settings = personality_settings("happy", malformed_share=1.0, malformed_kind=kind,
-                                    receipts=False)  # fmt: skip
+    settings = personality_settings(
+        "happy", malformed_share=1.0, malformed_kind=kind, receipts=False
+    )
     async with Simulator(settings) as sim:
         esme = await RawEsme.connect(sim.address)
         await esme.bind()
@@ -346,8 +357,15 @@ async def test_data_sm_is_accepted_like_a_submit() -> None:
     async with Simulator() as sim:
         esme = await RawEsme.connect(sim.address)
         await esme.bind()
-        seq = esme.send(Pdu(C.DATA_SM, source_addr="Brand", destination_addr="447700900123",
-                            registered_delivery=1, tlvs={Tag.MESSAGE_PAYLOAD: b"payload"}))
+        seq = esme.send(
+            Pdu(
+                C.DATA_SM,
+                source_addr="Brand",
+                destination_addr="447700900123",
+                registered_delivery=1,
+                tlvs={Tag.MESSAGE_PAYLOAD: b"payload"},
+            )
+        )
         response = await esme.response(seq)
         assert response.command_id == C.DATA_SM_RESP and response["message_id"]
         (record,) = sim.submits

@@ -12,10 +12,14 @@ from herald.store.db import Database, create_pool, redact_dsn, with_database
     ("dsn", "shown"),
     [
         ("postgresql://herald:s3cret@db:5432/herald", "postgresql://herald:***@db:5432/herald"),
-        ("postgres://u:p%40ss@h1:5432,h2:5433/x?sslmode=require",
-         "postgres://u:***@h1:5432,h2:5433/x?sslmode=require"),
-        ("postgresql://u@h/x?password=s3cret&sslpassword=k3y&host=/run/pg",
-         "postgresql://u@h/x?password=***&sslpassword=***&host=/run/pg"),
+        (
+            "postgres://u:p%40ss@h1:5432,h2:5433/x?sslmode=require",
+            "postgres://u:***@h1:5432,h2:5433/x?sslmode=require",
+        ),
+        (
+            "postgresql://u@h/x?password=s3cret&sslpassword=k3y&host=/run/pg",
+            "postgresql://u@h/x?password=***&sslpassword=***&host=/run/pg",
+        ),
         ("postgresql://postgres:@/postgres?host=/tmp/s",) * 2,  # no password: nothing to hide
         ("host=db user=u password=s3cret dbname=x", "host=db user=u password=*** dbname=x"),
         ("host=db password='s3 cret' dbname=x", "host=db password=*** dbname=x"),

@@ -72,8 +72,11 @@ async def test_start_stop_restart_keeps_the_data(
     assert first_pid is not None
     await query(dsn, "CREATE TABLE kept AS SELECT 42 AS answer")
     for name, value in [
-        ("synchronous_commit", "on"), ("unix_socket_permissions", "0700"),
-        ("listen_addresses", ""), ("jit", "off"), ("TimeZone", "UTC"),
+        ("synchronous_commit", "on"),
+        ("unix_socket_permissions", "0700"),
+        ("listen_addresses", ""),
+        ("jit", "off"),
+        ("TimeZone", "UTC"),
     ]:
         assert await query(dsn, f"SELECT current_setting('{name}')") == value, name
 
@@ -125,7 +128,10 @@ sys.stdin.read()  # hold the server until killed
 def test_a_server_left_by_a_sigkilled_herald_is_adopted_and_stopped(state_dir: Path) -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c", _KILLED_OWNER, str(state_dir)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert owner.stdout is not None
@@ -220,15 +226,20 @@ def _interpreter_for(user: str) -> list[str] | None:
     site = next(p for p in sys.path if p.endswith("site-packages"))
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for exe in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        if Path(exe).exists() and subprocess.run(
-            ["runuser", "-u", user, "--", exe, "-c", "pass"], capture_output=True
-        ).returncode == 0:
+        if (
+            Path(exe).exists()
+            and subprocess.run(
+                ["runuser", "-u", user, "--", exe, "-c", "pass"], capture_output=True
+            ).returncode
+            == 0
+        ):
             return ["env", f"PYTHONPATH={SRC}:{site}", exe, "-s"]
     return None
 
 
-@pytest.mark.skipif(not ROOT, reason="not root: every other test here already runs as an "
-                    "ordinary user")
+@pytest.mark.skipif(
+    not ROOT, reason="not root: every other test here already runs as an ordinary user"
+)
 def test_works_as_an_ordinary_user() -> None:
     if shutil.which("runuser") is None:
         pytest.skip("runuser is not installed")
@@ -240,7 +251,9 @@ def test_works_as_an_ordinary_user() -> None:
         os.chown(home, *_ids("nobody"))
         done = subprocess.run(
             ["runuser", "-u", "nobody", "--", *python, "-c", _AS_USER, str(home / "state")],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout.strip().splitlines()[-1])

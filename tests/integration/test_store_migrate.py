@@ -69,8 +69,13 @@ async def test_two_herald_migrate_processes_at_once(blank_db_dsn: str) -> None:
             for _ in range(2):
                 procs.append(
                     await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "herald", "migrate", env=env,
-                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                        sys.executable,
+                        "-m",
+                        "herald",
+                        "migrate",
+                        env=env,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
                     )
                 )
             # Both processes must be queued on the lock before it is released. PostgreSQL has
@@ -89,12 +94,12 @@ async def test_two_herald_migrate_processes_at_once(blank_db_dsn: str) -> None:
     # Each migration takes the lock in its own transaction, so the two may share the work
     # (one applies 0001, the other 0002): what matters is that each is applied exactly once.
     lines = [line for out, _ in outputs for line in out.decode().splitlines()]
-    applied = sorted(line.removeprefix("applied ") for line in lines
-                     if line.startswith("applied "))
+    applied = sorted(line.removeprefix("applied ") for line in lines if line.startswith("applied "))
     assert applied == [f"{m.version:04d}_{m.name}" for m in MIGRATIONS], lines
     summaries = [line for line in lines if "schema up to date" in line]
-    assert sum(int(re.search(r"\((\d+) applied\)", line)[1]) for line in summaries) \
-        == len(MIGRATIONS), summaries
+    assert sum(int(re.search(r"\((\d+) applied\)", line)[1]) for line in summaries) == len(
+        MIGRATIONS
+    ), summaries
     assert "s3cret" not in "".join(o.decode() + e.decode() for o, e in outputs)
 
 
@@ -139,7 +144,8 @@ async def test_message_id_ranges_are_filled_in_for_existing_batches(blank_db_dsn
         assert MIGRATIONS[5].version == 6
         await conn.execute(MIGRATIONS[5].sql)
         rows = await conn.fetch(
-            "SELECT id, first_message_id, last_message_id FROM batches ORDER BY id")
+            "SELECT id, first_message_id, last_message_id FROM batches ORDER BY id"
+        )
         assert [tuple(r) for r in rows] == [(1, 1, 3), (2, 2, 5), (3, None, None)]
     finally:
         await conn.close()

@@ -94,8 +94,22 @@ async def make_batch(
     account = await make_account(conn, account_name)
     sender = await conn.fetchval(queries.create_sender, account, "ACME", "alphanumeric", 5, 0)
     campaign = await conn.fetchval(
-        queries.create_campaign, account, "spring", sender, "Hi %Name%", {}, False, False, True,
-        [], None, None, None, None, False, "running",
+        queries.create_campaign,
+        account,
+        "spring",
+        sender,
+        "Hi %Name%",
+        {},
+        False,
+        False,
+        True,
+        [],
+        None,
+        None,
+        None,
+        None,
+        False,
+        "running",
     )
     batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None)
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], batch_status)
@@ -113,27 +127,38 @@ async def add_messages(
         FROM unnest($4::text[]) AS phone
         RETURNING id
         """,
-        ids["batch"], ids["campaign"], ids["account"], phones, not_before,
+        ids["batch"],
+        ids["campaign"],
+        ids["account"],
+        phones,
+        not_before,
     )
     added = [r["id"] for r in rows]
     # As expansion does: the batch's id range covers its messages.
     await conn.execute(
         "UPDATE batches SET first_message_id = least(first_message_id, $2),"
         " last_message_id = greatest(last_message_id, $3) WHERE id = $1",
-        ids["batch"], min(added), max(added),
+        ids["batch"],
+        min(added),
+        max(added),
     )
     return added
 
 
 async def add_parts(
-    conn: asyncpg.Connection, messages: list[int], *, per_message: int = 1,
+    conn: asyncpg.Connection,
+    messages: list[int],
+    *,
+    per_message: int = 1,
     state: str = "pending",
 ) -> None:
     await conn.execute(
         "INSERT INTO parts (message_id, seq, short_message, state)"
         " SELECT id, seq, 'hello'::bytea, $2 FROM unnest($1::bigint[]) AS id,"
         " generate_series(1, $3) AS seq",
-        messages, state, per_message,
+        messages,
+        state,
+        per_message,
     )
 
 
@@ -200,11 +225,13 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
         await add_parts(conn, messages)
         await conn.execute("ANALYZE messages; ANALYZE parts")
         plan = await conn.fetchval(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
-            "d1", 500, NOW, lease)
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages, "d1", 500, NOW, lease
+        )
         # and the generic plan a pooled statement settles on after a few claims
         generic = await explain_generic(
-            conn, queries.claim_due_messages, "text, integer, timestamptz, timestamptz",
+            conn,
+            queries.claim_due_messages,
+            "text, integer, timestamptz, timestamptz",
             f"'d2', 500, '{NOW.isoformat()}', '{lease.isoformat()}'",
         )
     for claim in (plan, generic):
@@ -253,8 +280,11 @@ async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
         completed = await conn.fetch("SELECT id FROM batches WHERE status = 'completed'")
     nodes = plan_nodes(plan)
     assert ("Seq Scan", "messages") not in scanned(nodes), scanned(nodes)
-    read = sum(n.get("Actual Rows", 0) * n.get("Actual Loops", 1) for n in nodes
-               if n.get("Relation Name") == "messages")
+    read = sum(
+        n.get("Actual Rows", 0) * n.get("Actual Loops", 1)
+        for n in nodes
+        if n.get("Relation Name") == "messages"
+    )
     assert read <= 2, read  # one probe finds the waiting batch's first 'sent' message
     assert [r["id"] for r in completed] == [ids["batch"]]  # EXPLAIN ANALYZE ran the update
 
@@ -267,13 +297,16 @@ async def test_the_lease_check_reads_no_live_lease(database: Database) -> None:
         await add_messages(conn, ids, [f"+346{i:08d}" for i in range(2_000)])
         await conn.execute(
             "UPDATE messages SET status = 'sending', lease_owner = 'a', lease_expires = $1"
-            " WHERE id % 2 = 0", NOW + timedelta(seconds=30),
+            " WHERE id % 2 = 0",
+            NOW + timedelta(seconds=30),
         )
         await conn.execute("ANALYZE messages")
         # As the pool runs it after a few ticks: a generic plan, where the owner is not
         # known to be NULL and the OR cannot be simplified away.
         plan = await explain_generic(
-            conn, queries.reclaim_expired_leases, "timestamptz, integer, text, boolean",
+            conn,
+            queries.reclaim_expired_leases,
+            "timestamptz, integer, text, boolean",
             f"'{NOW.isoformat()}', 5000, NULL, false",
         )
         # A restarted process named 'a' still takes back every lease it held.
@@ -298,10 +331,13 @@ async def test_the_receipt_sweep_never_reads_all_parts(database: Database) -> No
         await conn.execute("UPDATE parts SET state = 'submitted'")
         await conn.execute("UPDATE messages SET status = 'sent', sent_at = $1", NOW)
         await conn.execute("ANALYZE messages")  # autovacuum's, during the run
-        await conn.execute("UPDATE messages SET sent_at = $1 WHERE id = $2",
-                           NOW - timedelta(days=3), messages[0])
+        await conn.execute(
+            "UPDATE messages SET sent_at = $1 WHERE id = $2", NOW - timedelta(days=3), messages[0]
+        )
         plan = await explain_generic(
-            conn, queries.sweep_unreceipted, "timestamptz, timestamptz, integer",
+            conn,
+            queries.sweep_unreceipted,
+            "timestamptz, timestamptz, integer",
             f"'{(NOW - timedelta(days=2)).isoformat()}', '{NOW.isoformat()}', 5000",
         )
         swept = await conn.fetch("SELECT message_id FROM parts WHERE state = 'expired'")
@@ -319,15 +355,19 @@ async def test_a_large_sweep_counts_swept_parts_once(database: Database) -> None
         ids = await make_batch(conn)
         messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(300)])
         await add_parts(conn, messages, per_message=2, state="submitted")
-        await conn.execute("UPDATE messages SET status = 'sent', sent_at = $1",
-                           NOW - timedelta(days=3))
+        await conn.execute(
+            "UPDATE messages SET status = 'sent', sent_at = $1", NOW - timedelta(days=3)
+        )
         plan = await conn.fetchval(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.sweep_unreceipted,
-            NOW - timedelta(days=2), NOW, 5000,
+            NOW - timedelta(days=2),
+            NOW,
+            5000,
         )
         rows = await conn.fetch(
             "SELECT message_id, count(*) AS n FROM parts WHERE state = 'expired'"
-            " GROUP BY message_id")
+            " GROUP BY message_id"
+        )
     swept_reads = [n for n in plan_nodes(plan) if n.get("CTE Name") == "parts_swept"]
     assert swept_reads and all(n["Actual Loops"] == 1 for n in swept_reads), swept_reads
     assert len(rows) == 300 and {r["n"] for r in rows} == {2}
@@ -376,21 +416,35 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
         await conn.execute(
             "INSERT INTO parts (message_id, seq, short_message) VALUES ($1, 1, '\\x41'),"
             " ($2, 1, '\\x42')",
-            m1, m2,
+            m1,
+            m2,
         )
         await write_results(conn, [(m1, 1, "submitted", "0abc", "ABC", 0, NOW, "smsc-a")], (), [])
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
         receipts = (
-            ["smsc-a", "smsc-a"], ["ABC", "DEF"], ["delivered", "delivered"], [2, 2],
-            ["000", "000"], [None, None], [NOW.timestamp()] * 2, ["delivered", "delivered"],
+            ["smsc-a", "smsc-a"],
+            ["ABC", "DEF"],
+            ["delivered", "delivered"],
+            [2, 2],
+            ["000", "000"],
+            [None, None],
+            [NOW.timestamp()] * 2,
+            ["delivered", "delivered"],
             [None, None],
         )  # the receipts' times as epoch seconds, as herald.store.dispatch passes them
         matched = await conn.fetch(queries.apply_receipts, *receipts)
         assert [(r["pos"], r["message_id"], r["applied"]) for r in matched] == [(1, m1, True)]
         assert not matched[0]["settled"]  # m1 is still 'queued', not 'sent': left to the caller
         await conn.execute(
-            queries.park_orphan_receipts, ["smsc-a"], ["DEF"], ["delivered"], [2], ["000"],
-            [None], [{"id": "DEF", "stat": "DELIVRD"}], [NOW],
+            queries.park_orphan_receipts,
+            ["smsc-a"],
+            ["DEF"],
+            ["delivered"],
+            [2],
+            ["000"],
+            [None],
+            [{"id": "DEF", "stat": "DELIVRD"}],
+            [NOW],
         )
         assert await conn.fetch(queries.take_matching_orphans) == []
 
@@ -410,7 +464,8 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
     async with database.acquire() as conn:
         ids = await make_batch(conn)
         single, multi, waiting, early = await add_messages(
-            conn, ids, ["+34600000001", "+34600000002", "+34600000003", "+34600000004"])
+            conn, ids, ["+34600000001", "+34600000002", "+34600000003", "+34600000004"]
+        )
         await conn.execute("UPDATE messages SET part_count = 2 WHERE id = $1", multi)
         await conn.execute("UPDATE messages SET status = 'sent' WHERE id <> $1", early)
         await conn.execute(
@@ -418,29 +473,45 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
             " VALUES ($1, 1, '\\x41', 'submitted', 'g', 'A'),"
             " ($2, 1, '\\x42', 'submitted', 'g', 'B'), ($2, 2, '\\x43', 'submitted', 'g', 'C'),"
             " ($3, 1, '\\x44', 'submitted', 'g', 'D'), ($4, 1, '\\x45', 'submitted', 'g', 'E')",
-            single, multi, waiting, early,
+            single,
+            multi,
+            waiting,
+            early,
         )
         later = NOW + timedelta(seconds=3)
         # (state, the single-part status and reason the writer's state machine gives it)
-        receipts = [("A", "undeliverable", "failed", "undeliverable"),
-                    ("B", "delivered", "delivered", None),
-                    ("D", "enroute", "sent", None),
-                    ("E", "delivered", "delivered", None)]
-        columns = (["g"] * 4, [r[0] for r in receipts], [r[1] for r in receipts], [2] * 4,
-                   [None] * 4, [None] * 4, [later.timestamp()] * 4, [r[2] for r in receipts],
-                   [r[3] for r in receipts])
+        receipts = [
+            ("A", "undeliverable", "failed", "undeliverable"),
+            ("B", "delivered", "delivered", None),
+            ("D", "enroute", "sent", None),
+            ("E", "delivered", "delivered", None),
+        ]
+        columns = (
+            ["g"] * 4,
+            [r[0] for r in receipts],
+            [r[1] for r in receipts],
+            [2] * 4,
+            [None] * 4,
+            [None] * 4,
+            [later.timestamp()] * 4,
+            [r[2] for r in receipts],
+            [r[3] for r in receipts],
+        )
         found = await conn.fetch(queries.apply_receipts, *columns)
         assert [(f["message_id"], f["applied"], f["settled"]) for f in found] == [
-            (single, True, True),    # single part, final receipt: moved here
-            (multi, True, False),    # multipart: the caller aggregates its parts
+            (single, True, True),  # single part, final receipt: moved here
+            (multi, True, False),  # multipart: the caller aggregates its parts
             (waiting, True, False),  # an intermediate receipt: it stays 'sent'
-            (early, True, False),    # not 'sent' yet: the caller settles it
+            (early, True, False),  # not 'sent' yet: the caller settles it
         ]
         assert found[0]["campaign_id"] == ids["campaign"]
         rows = await conn.fetch("SELECT id, status, reason, done_at FROM messages ORDER BY id")
         assert [(r["status"], r["reason"], r["done_at"]) for r in rows] == [
-            ("failed", "undeliverable", later), ("sent", None, None), ("sent", None, None),
-            ("queued", None, None)]
+            ("failed", "undeliverable", later),
+            ("sent", None, None),
+            ("sent", None, None),
+            ("queued", None, None),
+        ]
         # A duplicate of the receipt finds a final part: nothing moves again.
         again = await conn.fetch(queries.apply_receipts, *(c[:1] for c in columns))
         assert [(f["applied"], f["settled"]) for f in again] == [(False, False)]
@@ -473,13 +544,15 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
 
         [again] = await conn.fetch(queries.claim_due_messages, "d2", 10, later, lease + lease_len)
         moved = await write_results(
-            conn, [(untouched, 1, "submitted", "1", "1", 0, later, "smsc-a")], (),
+            conn,
+            [(untouched, 1, "submitted", "1", "1", 0, later, "smsc-a")],
+            (),
             [(untouched, "sending", "sent", None, None, later)],
         )
         assert moved == {again["id"]} == {untouched}
-        assert await conn.fetchval(
-            "SELECT lease_owner FROM messages WHERE id = $1", untouched
-        ) is None
+        assert (
+            await conn.fetchval("SELECT lease_owner FROM messages WHERE id = $1", untouched) is None
+        )
 
         validity_ago = later + timedelta(days=2)
         assert await conn.fetch(queries.sweep_unreceipted, later, validity_ago, 10) == []
@@ -505,29 +578,44 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         await add_messages(conn, b, [f"+347{i:08d}" for i in range(20_000)])
         a2 = await make_batch_in_same_campaign(conn, a, "sending")
         second = await add_messages(conn, a2, [f"+348{i:08d}" for i in range(2_000)])
-        await conn.execute("UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])",
-                           second[:500])
+        await conn.execute(
+            "UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])", second[:500]
+        )
         await conn.execute("ANALYZE messages")
         campaign = a["campaign"]
         plans = [
-            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_progress,
-                                campaign),
-            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) "
-                                + queries.count_campaign_messages, campaign, None, None),
-            await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) "
-                                + queries.list_campaign_messages, campaign, None, None, 10, 0),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_progress, campaign
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.count_campaign_messages,
+                campaign,
+                None,
+                None,
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.list_campaign_messages,
+                campaign,
+                None,
+                None,
+                10,
+                0,
+            ),
         ]
-        progress = {r["status"]: r["messages"]
-                    for r in await conn.fetch(queries.campaign_progress, campaign)}
+        progress = {
+            r["status"]: r["messages"]
+            for r in await conn.fetch(queries.campaign_progress, campaign)
+        }
         counted = await conn.fetchval(queries.count_campaign_messages, campaign, ["sent"], None)
-        in_second = await conn.fetchval(queries.count_campaign_messages, campaign, None,
-                                        a2["batch"])
-        page = await conn.fetch(queries.list_campaign_messages, campaign, None, a2["batch"],
-                                3, 1)
+        in_second = await conn.fetchval(
+            queries.count_campaign_messages, campaign, None, a2["batch"]
+        )
+        page = await conn.fetch(queries.list_campaign_messages, campaign, None, a2["batch"], 3, 1)
         stopped = await conn.fetch(queries.stop_campaign_messages, campaign, NOW)
         others = await conn.fetchval(
             "SELECT count(*) FROM messages WHERE campaign_id = $1 AND status = 'queued'",
-            b["campaign"])
+            b["campaign"],
+        )
     for plan in plans:
         assert ("Seq Scan", "messages") not in scanned(plan_nodes(plan))
     assert progress == {"queued": 4_500, "sent": 500}

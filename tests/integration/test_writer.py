@@ -28,9 +28,13 @@ async def claimed(database: Database, texts: list[str]) -> list[int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
         sender = await make_sender(conn, account.id)
-    runner = CampaignRunner(database, CONFIG, Router(CONFIG.routes, lambda _: True),
-                            clock=lambda: NOW,
-                    metrics=Metrics())
+    runner = CampaignRunner(
+        database,
+        CONFIG,
+        Router(CONFIG.routes, lambda _: True),
+        clock=lambda: NOW,
+        metrics=Metrics(),
+    )
     for i, text in enumerate(texts):
         async with database.acquire() as conn:
             campaign = await make_campaign(conn, account.id, sender, text)
@@ -48,8 +52,9 @@ def accepted(message_id: int, seq: int, smsc_id: str) -> tuple:
 
 
 def receipt(smsc_id: str, state: str = "delivered", code: int = 2) -> ReceiptRow:
-    return ReceiptRow("a", smsc_id, state, code, "000", None, NOW + timedelta(seconds=3),
-                      {"id": smsc_id})
+    return ReceiptRow(
+        "a", smsc_id, state, code, "000", None, NOW + timedelta(seconds=3), {"id": smsc_id}
+    )
 
 
 async def status_of(database: Database, message_id: int) -> tuple[str, str | None]:
@@ -83,8 +88,11 @@ async def test_results_then_receipts_settle_messages(database: Database) -> None
     assert await status_of(database, m1) == ("delivered", None)
     assert await status_of(database, m2) == ("failed", "undeliverable")
     assert [(c.message_id, c.old, c.new, c.reason) for c in changes] == [
-        (m1, "sending", "sent", None), (m2, "sending", "sent", None),
-        (m1, "sent", "delivered", None), (m2, "sent", "failed", "undeliverable")]
+        (m1, "sending", "sent", None),
+        (m2, "sending", "sent", None),
+        (m1, "sent", "delivered", None),
+        (m2, "sent", "failed", "undeliverable"),
+    ]
     # Single-part messages follow their receipt in apply_receipts itself, reported with the
     # receipt's time and their campaign (the callbacks hook needs it).
     assert {c.at for c in changes[2:]} == {NOW + timedelta(seconds=3)}
@@ -224,13 +232,19 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
     assert await status_of(database, multi) == ("delivered", None)
     assert await status_of(database, failing) == ("failed", "rejected")
     # Straight to the final status: no 'sent' step written or reported.
-    assert sorted((c.message_id, c.old, c.new) for c in changes) == sorted([
-        (single, "sending", "delivered"), (multi, "sending", "delivered"),
-        (failing, "sending", "failed")])
+    assert sorted((c.message_id, c.old, c.new) for c in changes) == sorted(
+        [
+            (single, "sending", "delivered"),
+            (multi, "sending", "delivered"),
+            (failing, "sending", "failed"),
+        ]
+    )
     async with database.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT state, smsc_id, bind, receipt_state, receipt_error, receipt_at"
-            " FROM parts WHERE message_id = $1", single)
+            " FROM parts WHERE message_id = $1",
+            single,
+        )
     assert tuple(row) == ("delivered", "S1", "a", 2, "000", NOW + timedelta(seconds=3))
     assert metrics.receipt_latency.counts[bisect_left(metrics.receipt_latency.bounds, 3)] == 4
 
@@ -245,8 +259,9 @@ async def test_the_orphan_sweep_matches_orphans_parked_by_another_process(
     assert await writer.flush()  # nothing parked here: this writer stops looking for orphans
     async with database.acquire() as conn:
         # Another herald process bound to the same carrier account got the receipt.
-        await store.park_orphan_receipts(conn, [
-            ("a", "X1", "delivered", 2, "000", None, {"id": "X1"}, NOW)])
+        await store.park_orphan_receipts(
+            conn, [("a", "X1", "delivered", 2, "000", None, {"id": "X1"}, NOW)]
+        )
     assert await writer.flush()
     assert await status_of(database, m1) == ("sent", None)
     writer.sweep_orphans()  # maintenance's periodic sweep
@@ -261,8 +276,9 @@ async def test_an_idle_writer_still_runs_the_orphan_sweep(database: Database) ->
     writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
     assert await writer.flush()
     async with database.acquire() as conn:
-        await store.park_orphan_receipts(conn, [
-            ("a", "I1", "delivered", 2, "000", None, {"id": "I1"}, NOW)])
+        await store.park_orphan_receipts(
+            conn, [("a", "I1", "delivered", 2, "000", None, {"id": "I1"}, NOW)]
+        )
     stop = asyncio.Event()
     flushes = [0]
     original = writer.flush

@@ -50,15 +50,27 @@ async def closing() -> AsyncIterator[list[Session]]:
 
 
 def settings(port: int, **overrides: object) -> SessionSettings:
-    values: dict = dict(name="smpp34", host="127.0.0.1", port=port, system_id="herald",
-                        password="pw", rate=1e6, burst=1000)  # fmt: skip
+    values: dict = dict(
+        name="smpp34",
+        host="127.0.0.1",
+        port=port,
+        system_id="herald",
+        password="pw",
+        rate=1e6,
+        burst=1000,
+    )
     values.update(overrides)
     return SessionSettings(**values)
 
 
 def submit(session: Session, destination: str, text: bytes = b"hello") -> asyncio.Future:
-    return session.submit(source_addr="Herald", source_ton=5, source_npi=0,
-                          destination_addr=destination, short_message=text)  # fmt: skip
+    return session.submit(
+        source_addr="Herald",
+        source_ton=5,
+        source_npi=0,
+        destination_addr=destination,
+        short_message=text,
+    )
 
 
 async def next_event(smsc: object, kind: str) -> object:
@@ -91,7 +103,10 @@ async def test_bind_submit_receipt_and_unbind(
     accepted = submit(session, "447700900123", "héllo".encode("latin-1"))
     event = await next_event(smsc, "SubmitSmEvent")
     assert (event.source_addr, event.source_addr_ton, event.destination_addr) == (  # type: ignore[attr-defined]
-        "Herald", 5, "447700900123")  # fmt: skip
+        "Herald",
+        5,
+        "447700900123",
+    )
     assert event.short_message == "héllo".encode("latin-1")  # type: ignore[attr-defined]
     assert event.registered_delivery == 1  # type: ignore[attr-defined]
     event.accept("0a1b2c")  # type: ignore[attr-defined]
@@ -109,13 +124,22 @@ async def test_bind_submit_receipt_and_unbind(
     assert result.outcome is SubmitOutcome.RETRY and result.status_name == "ESME_RSYSERR"
 
     # a receipt, acknowledged only after on_deliver has kept it
-    text = (b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 "
-            b"stat:DELIVRD err:000 text:hello")  # fmt: skip
-    acked = asyncio.ensure_future(esme.deliver_sm(  # type: ignore[attr-defined]
-        "Herald", text, source_addr="447700900123", esm_class=0x04,
-        tlvs=[smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, b"0a1b2c\0"),
-              smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, b"\x02")],
-    ))  # fmt: skip
+    text = (
+        b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 "
+        b"stat:DELIVRD err:000 text:hello"
+    )
+    acked = asyncio.ensure_future(
+        esme.deliver_sm(  # type: ignore[attr-defined]
+            "Herald",
+            text,
+            source_addr="447700900123",
+            esm_class=0x04,
+            tlvs=[
+                smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, b"0a1b2c\0"),
+                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, b"\x02"),
+            ],
+        )
+    )
     await called
     for _ in range(50):  # the answer waits for on_deliver, however many loop turns pass
         await asyncio.sleep(0)

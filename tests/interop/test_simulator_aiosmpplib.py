@@ -62,9 +62,15 @@ class Client:
     def __init__(self, address: tuple[str, int], mode: BindMode = BindMode.TRANSCEIVER) -> None:
         self.hook, self.broker = Hook(), SimpleBroker()
         self.esme = ESME(
-            address[0], address[1], "herald", "secret", bind_mode=mode, hook=self.hook,
-            broker=self.broker, log_level=logging.WARNING,
-        )  # fmt: skip
+            address[0],
+            address[1],
+            "herald",
+            "secret",
+            bind_mode=mode,
+            hook=self.hook,
+            broker=self.broker,
+            log_level=logging.WARNING,
+        )
         self.task = asyncio.create_task(self.esme.start())
 
     async def submit(self, text: str, log_id: str, **options: Any) -> None:
@@ -82,8 +88,9 @@ async def test_single_udh_multipart_and_payload_messages_with_receipts() -> None
     async with Simulator(personality_settings("happy")) as sim:
         client = Client(sim.address)
         await client.submit("Hello from aiosmpplib", "single")
-        await client.submit(UCS2_TEXT, "udh", esm_class=0x40, auto_message_payload=False,
-                            encoding="ucs2")  # fmt: skip
+        await client.submit(
+            UCS2_TEXT, "udh", esm_class=0x40, auto_message_payload=False, encoding="ucs2"
+        )
         await client.submit(PAYLOAD_TEXT, "payload")
         await sim.wait_for_receipts_acked(5)
         await client.stop()
@@ -92,8 +99,10 @@ async def test_single_udh_multipart_and_payload_messages_with_receipts() -> None
 
         single, *udh, payload = sim.submits
         assert (single.text, single.message_text, single.udh) == (
-            "Hello from aiosmpplib", "Hello from aiosmpplib", None,
-        )  # fmt: skip
+            "Hello from aiosmpplib",
+            "Hello from aiosmpplib",
+            None,
+        )
         assert [r.udh["concat"]["seq"] for r in udh if r.udh] == [1, 2, 3]
         assert {r.data_coding for r in udh} == {0x08} and udh[-1].message_text == UCS2_TEXT
         assert payload.payload and payload.message_text == PAYLOAD_TEXT

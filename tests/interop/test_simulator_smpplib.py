@@ -31,8 +31,9 @@ class Esme:
     """One smpplib client and what it saw; every call blocks (run it in a thread)."""
 
     def __init__(self, port: int) -> None:
-        self.client = smpplib.client.Client("127.0.0.1", port, timeout=5,
-                                            allow_unknown_opt_params=True)  # fmt: skip
+        self.client = smpplib.client.Client(
+            "127.0.0.1", port, timeout=5, allow_unknown_opt_params=True
+        )
         self.sent: list[Any] = []  # submit_sm_resp
         self.received: list[Any] = []  # deliver_sm
         self.errors: list[Any] = []  # PDUs with a non-zero status
@@ -47,14 +48,28 @@ class Esme:
     def send_text(self, text: str, *, use_udhi: bool = True, **extra: Any) -> int:
         parts, encoding, esm_class = smpplib.gsm.make_parts(text, use_udhi=use_udhi)
         for seq, part in enumerate(parts, 1):
-            sar = {} if use_udhi or len(parts) == 1 else {
-                "sar_msg_ref_num": 77, "sar_total_segments": len(parts), "sar_segment_seqnum": seq,
-            }  # fmt: skip
+            sar = (
+                {}
+                if use_udhi or len(parts) == 1
+                else {
+                    "sar_msg_ref_num": 77,
+                    "sar_total_segments": len(parts),
+                    "sar_segment_seqnum": seq,
+                }
+            )
             self.client.send_message(
-                source_addr_ton=5, source_addr="Brand", dest_addr_ton=1, dest_addr_npi=1,
-                destination_addr=DEST, short_message=part, data_coding=encoding,
-                esm_class=esm_class, registered_delivery=1, **sar, **extra,
-            )  # fmt: skip
+                source_addr_ton=5,
+                source_addr="Brand",
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=DEST,
+                short_message=part,
+                data_coding=encoding,
+                esm_class=esm_class,
+                registered_delivery=1,
+                **sar,
+                **extra,
+            )
         return len(parts)
 
     def read_until(self, done: Callable[[], bool], within: float = 10.0) -> None:
@@ -91,8 +106,9 @@ async def test_transceiver_single_and_multipart_with_receipts() -> None:
         assert (n_ucs2, n_gsm) == (3, 2) and esme.errors == []
         message_ids = sorted(p.message_id.decode() for p in esme.sent)
         assert receipted_ids(esme) == message_ids
-        assert all(p.message_state == 2 and b"stat:DELIVRD" in p.short_message
-                   for p in esme.received)  # fmt: skip
+        assert all(
+            p.message_state == 2 and b"stat:DELIVRD" in p.short_message for p in esme.received
+        )
         await sim.wait_for_disconnects(1)
         assert sim.stats.unbinds == 1 and sim.stats.receipts_acked == 6
         texts = [r.message_text for r in sim.submits if r.message_text]
@@ -158,8 +174,9 @@ async def test_error_statuses_reach_a_configured_handler() -> None:
 
 async def test_wrong_password_is_refused() -> None:
     async with Simulator() as sim:
-        client = smpplib.client.Client("127.0.0.1", sim.address[1], timeout=5,
-                                       allow_unknown_opt_params=True)  # fmt: skip
+        client = smpplib.client.Client(
+            "127.0.0.1", sim.address[1], timeout=5, allow_unknown_opt_params=True
+        )
 
         def session() -> None:
             client.connect()

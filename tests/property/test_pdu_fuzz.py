@@ -188,15 +188,19 @@ def test_compiled_decoders_step_back_exactly_where_the_walker_raises(command_id:
     layout = LAYOUTS[command_id]
     whole = b"".join(_field_octets(f, None) for f in layout)
     assert codec._FAST[command_id](whole, 0, len(whole)) == codec._walk(
-        whole, 0, len(whole), layout, command_id, 1)
+        whole, 0, len(whole), layout, command_id, 1
+    )
     for i, field in enumerate(layout):
         for how in BREAKS.get(field.kind, ["cut"]):
             head = b"".join(_field_octets(f, None) for f in layout[:i])
             if how == "cut":
                 body = head  # the body ends before this field
             else:
-                body = head + _field_octets(field, how) + b"".join(
-                    _field_octets(f, None) for f in layout[i + 1:])
+                body = (
+                    head
+                    + _field_octets(field, how)
+                    + b"".join(_field_octets(f, None) for f in layout[i + 1 :])
+                )
             assert codec._FAST[command_id](body, 0, len(body)) is None, (field.name, how)
             with pytest.raises(RemoteProtocolError):
                 codec._walk(body, 0, len(body), layout, command_id, 1)

@@ -22,10 +22,29 @@ PIECES = [
     *"Hello world 0123456789 @$_£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r",
     *"\f^{}\\[~]|€",  # extension table: two septets
     *"şŞğĞıİçáíóúÁÍÓÚãõâêôÃÕÂÊÔÀ`∞ªº",  # national tables
-    "\r\n", "€€€", "a" * 40, "ú" * 30,
-    "😜", "👨\u200d👩\u200d👧\u200d👦", "🇮🇹", "🇫🇷", "👍🏽", "1\ufe0f\u20e3", "e\u0301", "\u0301",
-    "क्षि", "\u200d", "\ufe0f", "“", "”", "…", "—", "\u00a0", "Я", "你",
-]  # fmt: skip
+    "\r\n",
+    "€€€",
+    "a" * 40,
+    "ú" * 30,
+    "😜",
+    "👨\u200d👩\u200d👧\u200d👦",
+    "🇮🇹",
+    "🇫🇷",
+    "👍🏽",
+    "1\ufe0f\u20e3",
+    "e\u0301",
+    "\u0301",
+    "क्षि",
+    "\u200d",
+    "\ufe0f",
+    "“",
+    "”",
+    "…",
+    "—",
+    "\u00a0",
+    "Я",
+    "你",
+]
 ANY_VALID = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\n\r\f")
 FRAGMENTS = st.lists(st.sampled_from(PIECES) | ANY_VALID, max_size=40).map("".join)
 # Hypothesis keeps lists short, so long (multipart) texts come from fillers near part limits and
@@ -86,8 +105,12 @@ def test_encode_message_properties(text: str, options: dict) -> None:
         assert len(set(message.forced_ucs2_by)) == len(message.forced_ucs2_by)
 
     # data_coding and esm_class
-    expected_dcs = {(True, False): 0x00, (True, True): 0xF0, (False, False): 0x08,
-                    (False, True): 0x18}[(gsm, options["flash"])]  # fmt: skip
+    expected_dcs = {
+        (True, False): 0x00,
+        (True, True): 0xF0,
+        (False, False): 0x08,
+        (False, True): 0x18,
+    }[(gsm, options["flash"])]
     assert message.data_coding == expected_dcs
     starts_with_udh = bool(message.national) or (
         len(message.parts) > 1 and options["concat"] in ("udh8", "udh16")

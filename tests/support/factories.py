@@ -20,8 +20,12 @@ async def make_account(
 
 
 async def make_sender(
-    conn: Any, account_id: int, address: str = "Herald", kind: str = "alphanumeric",
-    ton: int = 5, npi: int = 0,
+    conn: Any,
+    account_id: int,
+    address: str = "Herald",
+    kind: str = "alphanumeric",
+    ton: int = 5,
+    npi: int = 0,
 ) -> int:
     return await conn.fetchval(queries.create_sender, account_id, address, kind, ton, npi)
 
@@ -45,11 +49,22 @@ async def make_campaign(
     status: str = "scheduled",
 ) -> int:
     row = await conn.fetchrow(
-        queries.create_campaign, account_id, name or f"campaign {next(_names)}", sender_id,
-        template, dict(fallback_values or {}), flash, transcode, respect_quiet_hours,
-        [{"from": "23:00", "to": "08:00"}, {"from": "14:00", "to": "17:00"}], scheduled_at,
-        callback_url, campaign_callback_url, dict(reminder) if reminder else None,
-        ignore_invalid_numbers, status,
+        queries.create_campaign,
+        account_id,
+        name or f"campaign {next(_names)}",
+        sender_id,
+        template,
+        dict(fallback_values or {}),
+        flash,
+        transcode,
+        respect_quiet_hours,
+        [{"from": "23:00", "to": "08:00"}, {"from": "14:00", "to": "17:00"}],
+        scheduled_at,
+        callback_url,
+        campaign_callback_url,
+        dict(reminder) if reminder else None,
+        ignore_invalid_numbers,
+        status,
     )
     return int(row["id"])
 

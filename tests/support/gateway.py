@@ -38,8 +38,9 @@ def gateway_config(
         api=ApiConfig(port=0),
         binds=tuple(binds),
         routes=tuple(routes or (RouteConfig(name="all", binds=tuple(b.name for b in binds)),)),
-        dispatcher=DispatcherConfig(**{"poll_interval": 0.2, "flush_interval": 0.02,
-                                       **(dispatcher or {})}),
+        dispatcher=DispatcherConfig(
+            **{"poll_interval": 0.2, "flush_interval": 0.02, **(dispatcher or {})}
+        ),
         tracker=TrackerConfig(**{"sweep_interval": 0.2, **(tracker or {})}),
         **extra,
     )
@@ -48,8 +49,14 @@ def gateway_config(
 def bind_to(sim: Simulator, name: str = "sim", **options: Any) -> BindConfig:
     assert sim.address is not None
     host, port = sim.address
-    settings = {"system_id": sim.settings.system_id, "password": sim.settings.password,
-                "window": 50, "rate": 5000.0, "burst": 100, **options}
+    settings = {
+        "system_id": sim.settings.system_id,
+        "password": sim.settings.password,
+        "window": 50,
+        "rate": 5000.0,
+        "burst": 100,
+        **options,
+    }
     return BindConfig(name=name, host=host, port=port, **settings)
 
 

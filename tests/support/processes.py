@@ -32,7 +32,8 @@ def write_config(
     """A herald config: one bind to `sim` as `system_id`, API off, a shared database."""
     assert sim.address is not None
     host, port = sim.address
-    path.write_text(f"""
+    path.write_text(
+        f"""
 node = {json.dumps(node)}
 state_dir = {json.dumps(str(path.parent / ("state-" + node)))}
 log_level = "INFO"
@@ -61,7 +62,9 @@ lease_seconds = {lease_seconds}
 unknown_policy = "{unknown_policy}"
 [tracker]
 sweep_interval = 0.2
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -78,13 +81,21 @@ class HeraldProcess:
     async def start(self, within: float = 60.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "herald", "run", "--config", str(self.config),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+            sys.executable,
+            "-m",
+            "herald",
+            "run",
+            "--config",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
         )
         self._reader = asyncio.ensure_future(self._read())
         waiter = asyncio.ensure_future(self._running.wait())
-        await asyncio.wait([waiter, self._reader], timeout=within,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [waiter, self._reader], timeout=within, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
         if not self._running.is_set():
             raise RuntimeError("herald did not start:\n" + "".join(self.output[-40:]))
@@ -135,8 +146,9 @@ async def batch_events(database: Database) -> AsyncIterator[asyncio.Queue[dict[s
             await conn.remove_listener("herald_events", on_event)
 
 
-async def wait_for_batch(events: asyncio.Queue[dict[str, Any]], batch_id: int,
-                         within: float) -> None:
+async def wait_for_batch(
+    events: asyncio.Queue[dict[str, Any]], batch_id: int, within: float
+) -> None:
     async with asyncio.timeout(within):
         while True:
             event = await events.get()

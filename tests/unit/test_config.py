@@ -120,10 +120,22 @@ def test_the_command_line_clients_variables_are_not_configuration() -> None:
 def test_every_bind_setting_the_session_knows_reaches_it() -> None:
     # Each [[binds]] key that SessionSettings also has, set to a value unlike its default.
     bind = BindConfig(
-        name="b", host="smsc.example", port=2776, system_id="sys", password=SecretStr("pw"),
-        system_type="cmt", bind_type="tx", window=7, rate=33.0, burst=3,
-        id_mode="submit_hex_dlr_dec", enquire_link_interval=12.0, response_timeout=4.0,
-        reconnect_min=2.0, reconnect_max=9.0, temporary_statuses=(0x401,),
+        name="b",
+        host="smsc.example",
+        port=2776,
+        system_id="sys",
+        password=SecretStr("pw"),
+        system_type="cmt",
+        bind_type="tx",
+        window=7,
+        rate=33.0,
+        burst=3,
+        id_mode="submit_hex_dlr_dec",
+        enquire_link_interval=12.0,
+        response_timeout=4.0,
+        reconnect_min=2.0,
+        reconnect_max=9.0,
+        temporary_statuses=(0x401,),
         max_pending_deliveries=25,
     )
     settings = session_settings(bind)

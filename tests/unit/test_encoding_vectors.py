@@ -42,9 +42,8 @@ VECTORS = [
     # additional capacity vectors
     ("16-bit ref GSM", "a" * 161, {"concat": "udh16"}, "gsm7", [152, 9], [159, 16]),
     ("16-bit ref UCS-2", "ú" * 71, {"concat": "udh16"}, "ucs2", [66, 5], [139, 17]),
-    ("V20 16-bit ref", V20_TEXT, {"concat": "udh16", "national": TR}, "gsm7", [148, 12],
-     [158, 22]),
-]  # fmt: skip
+    ("V20 16-bit ref", V20_TEXT, {"concat": "udh16", "national": TR}, "gsm7", [148, 12], [158, 22]),
+]
 
 
 @pytest.mark.parametrize(

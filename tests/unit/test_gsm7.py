@@ -59,10 +59,20 @@ def test_default_alphabet_is_the_reference_string() -> None:
 
 @pytest.mark.parametrize(
     ("char", "code"),
-    [("@", b"\x00"), ("$", b"\x02"), ("_", b"\x11"), ("¤", b"\x24"), ("Ç", b"\x09"),
-     ("\n", b"\x0a"), ("\r", b"\x0d"), ("\f", b"\x1b\x0a"), ("€", b"\x1b\x65"),
-     ("[", b"\x1b\x3c"), ("|", b"\x1b\x40")],
-)  # fmt: skip
+    [
+        ("@", b"\x00"),
+        ("$", b"\x02"),
+        ("_", b"\x11"),
+        ("¤", b"\x24"),
+        ("Ç", b"\x09"),
+        ("\n", b"\x0a"),
+        ("\r", b"\x0d"),
+        ("\f", b"\x1b\x0a"),
+        ("€", b"\x1b\x65"),
+        ("[", b"\x1b\x3c"),
+        ("|", b"\x1b\x40"),
+    ],
+)
 def test_ascii_and_extension_codes_that_cause_bugs(char: str, code: bytes) -> None:
     assert gsm7_encode(char) == code
 

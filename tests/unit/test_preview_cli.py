@@ -45,8 +45,9 @@ def test_json_for_multipart_ucs2_names_the_culprit() -> None:
 
 
 def test_json_national_flash_udh16() -> None:
-    found = preview("--national", "tr,es", "--flash", "--concat", "udh16", "--reference", "513",
-                    "ş" * 160)  # fmt: skip
+    found = preview(
+        "--national", "tr,es", "--flash", "--concat", "udh16", "--reference", "513", "ş" * 160
+    )
     assert found["national"] == ["tr", None]
     assert found["data_coding"] == 0xF0 and found["esm_class"] == 0x40
     assert found["units"] == [148, 12]
@@ -95,14 +96,20 @@ def test_bad_input_exits_non_zero_with_the_reason(args: list[str], message: str)
 def test_real_process() -> None:
     done = subprocess.run(
         [str(HERALD), "preview", "--json", "--national", "tr", "Şişli'de buluşalım mı?"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["units"] == [22] and found["sm_length"] == [26]
     assert found["parts_hex"][0].startswith("03250101")
     bad = subprocess.run(
         [str(HERALD), "preview", "hi", "--national", "xx"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 2 and "unknown national table 'xx'" in bad.stderr

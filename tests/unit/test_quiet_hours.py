@@ -42,17 +42,30 @@ def test_every_candidate_zone_must_allow() -> None:
 
 def test_zones_with_no_common_window_fall_back_to_most_zones_allowed() -> None:
     # Russian mobiles: Kaliningrad (UTC+2) to Kamchatka (UTC+12): no instant suits all.
-    zones = ("Europe/Kaliningrad", "Europe/Moscow", "Asia/Yekaterinburg", "Asia/Novosibirsk",
-             "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok",
-             "Asia/Magadan", "Asia/Kamchatka")
+    zones = (
+        "Europe/Kaliningrad",
+        "Europe/Moscow",
+        "Asia/Yekaterinburg",
+        "Asia/Novosibirsk",
+        "Asia/Krasnoyarsk",
+        "Asia/Irkutsk",
+        "Asia/Yakutsk",
+        "Asia/Vladivostok",
+        "Asia/Magadan",
+        "Asia/Kamchatka",
+    )
     now = utc(2026, 11, 22, 21, 0)  # 23:00 in Kaliningrad: quiet there
     at = next_allowed(now, zones, DEFAULT)
     assert at is not None and at > now
     # The chosen instant is allowed in at least as many zones as any other window end.
     from zoneinfo import ZoneInfo
+
     allowed = sum(
-        not (at.astimezone(ZoneInfo(z)).hour >= 23 or at.astimezone(ZoneInfo(z)).hour < 8
-             or 14 <= at.astimezone(ZoneInfo(z)).hour < 17)
+        not (
+            at.astimezone(ZoneInfo(z)).hour >= 23
+            or at.astimezone(ZoneInfo(z)).hour < 8
+            or 14 <= at.astimezone(ZoneInfo(z)).hour < 17
+        )
         for z in zones
     )
     assert 0 < allowed < len(zones)

@@ -71,12 +71,14 @@ def error_of(data: bytes, mapping: FileMapping | None = None, **kw) -> Recipient
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_csv_delimiters_are_detected(delimiter: str) -> None:
     data = make_csv(
-        [["Phone", "Name", "City", "Amount"],
-         [GR1, "Doe, John", "Athens", "12,50"],
-         [GR2, "Roe; Jane", "Patra", "3,00"],
-         [GR3, "Poe", "Larisa", "1"]],
+        [
+            ["Phone", "Name", "City", "Amount"],
+            [GR1, "Doe, John", "Athens", "12,50"],
+            [GR2, "Roe; Jane", "Patra", "3,00"],
+            [GR3, "Poe", "Larisa", "1"],
+        ],
         delimiter=delimiter,
-    )  # fmt: skip
+    )
     f = open_recipient_file(data, mapping=FileMapping(name="name", labels=["City", "Amount"]))
     assert (f.format, f.delimiter, f.encoding) == ("csv", delimiter, "utf-8")
     rows = list(f)
@@ -132,15 +134,14 @@ def test_utf16_with_bom_as_excel_unicode_text() -> None:
 
 def test_quoted_newlines_count_as_one_row() -> None:
     data = make_csv(
-        [["phone", "note"],
-         [GR1, "line one\nline two"],
-         [GR2, "a\r\nb\r\nc"],
-         ["bad", "x"]]
-    )  # fmt: skip
+        [["phone", "note"], [GR1, "line one\nline two"], [GR2, "a\r\nb\r\nc"], ["bad", "x"]]
+    )
     rows = rows_of(data, FileMapping(labels=["note"]))
     assert [(r.row, type(r).__name__) for r in rows] == [
-        (2, "RecipientRow"), (3, "RecipientRow"), (4, "BadRow"),
-    ]  # fmt: skip
+        (2, "RecipientRow"),
+        (3, "RecipientRow"),
+        (4, "BadRow"),
+    ]
     assert rows[0].labels == {"note": "line one\nline two"}
     assert rows[1].labels == {"note": "a\r\nb\r\nc"}
 
@@ -183,25 +184,33 @@ def test_mostly_utf8_file_reports_rows_with_bad_bytes() -> None:
 
 def test_bad_rows_have_spreadsheet_row_numbers() -> None:
     data = make_csv(
-        [["phone", "name", "city"],          # 1
-         [GR1, "ok", "A"],                   # 2
-         ["", "", ""],                       # 3 blank: skipped, still counted
-         ["+30 691", "short", ""],           # 4 invalid_number
-         ["69x12345678", "letters", ""],     # 5 invalid_format
-         ["", "no phone", "B"],              # 6 missing_phone
-         [GB_LANDLINE, "landline", ""],      # 7 not_mobile (mobile_only)
-         ["0030 691 234 5678", "dup", ""],   # 8 duplicate of row 2
-         [GB, "Smith", "John", "extra"],     # 9 too_many_columns
-         [GR2, "ok too", "", "", ""],        # 10 trailing empty cells are fine
-         ["3.06912E+11", "excel", ""]]       # 11 scientific notation
-    )  # fmt: skip
+        [
+            ["phone", "name", "city"],  # 1
+            [GR1, "ok", "A"],  # 2
+            ["", "", ""],  # 3 blank: skipped, still counted
+            ["+30 691", "short", ""],  # 4 invalid_number
+            ["69x12345678", "letters", ""],  # 5 invalid_format
+            ["", "no phone", "B"],  # 6 missing_phone
+            [GB_LANDLINE, "landline", ""],  # 7 not_mobile (mobile_only)
+            ["0030 691 234 5678", "dup", ""],  # 8 duplicate of row 2
+            [GB, "Smith", "John", "extra"],  # 9 too_many_columns
+            [GR2, "ok too", "", "", ""],  # 10 trailing empty cells are fine
+            ["3.06912E+11", "excel", ""],
+        ]  # 11 scientific notation
+    )
     rows = rows_of(data, FileMapping(name="name", labels=["city"]), mobile_only=True)
     got = [(r.row, r.reason if isinstance(r, BadRow) else "ok") for r in rows]
     assert got == [
-        (2, "ok"), (4, "invalid_number"), (5, "invalid_format"), (6, "missing_phone"),
-        (7, "not_mobile"), (8, "duplicate"), (9, "too_many_columns"), (10, "ok"),
+        (2, "ok"),
+        (4, "invalid_number"),
+        (5, "invalid_format"),
+        (6, "missing_phone"),
+        (7, "not_mobile"),
+        (8, "duplicate"),
+        (9, "too_many_columns"),
+        (10, "ok"),
         (11, "invalid_format"),
-    ]  # fmt: skip
+    ]
     by_row = {r.row: r for r in rows}
     assert by_row[8].detail == f"{GR1} is already on row 2"
     assert by_row[8].phone_raw == "0030 691 234 5678"
@@ -268,10 +277,12 @@ def test_columns_by_index_and_letter() -> None:
 
 def test_all_other_columns_become_labels() -> None:
     data = make_csv(
-        [["Name", "Phone", "Customer ID", "", "City"],
-         ["Ann", GR1, "12345", "no header", "Athens"],
-         ["Bob", GR2, "", "", ""]]
-    )  # fmt: skip
+        [
+            ["Name", "Phone", "Customer ID", "", "City"],
+            ["Ann", GR1, "12345", "no header", "Athens"],
+            ["Bob", GR2, "", "", ""],
+        ]
+    )
     f = open_recipient_file(data, mapping=FileMapping(name="name", labels="*"))
     assert f.label_names == ("Customer ID", "City")
     assert list(f) == [
@@ -307,22 +318,46 @@ def test_ambiguous_and_bad_mappings() -> None:
 
 def test_xlsx_numeric_phones_and_labels() -> None:
     data = make_xlsx(
-        [["Phone", "Name", "Customer ID", "Balance", "Joined", "Meeting", "VIP"],
-         [306912345678, "Ann", 12345, 12.5, datetime.date(2024, 3, 1),
-          datetime.datetime(2024, 3, 1, 9, 30), True],
-         [306912345679.0, "Bob", 12346.0, 0.1, datetime.datetime(2024, 3, 2), None, False],
-         ["+44 7400 123456", 7, "", "", "", "", ""]]
-    )  # fmt: skip
+        [
+            ["Phone", "Name", "Customer ID", "Balance", "Joined", "Meeting", "VIP"],
+            [
+                306912345678,
+                "Ann",
+                12345,
+                12.5,
+                datetime.date(2024, 3, 1),
+                datetime.datetime(2024, 3, 1, 9, 30),
+                True,
+            ],
+            [306912345679.0, "Bob", 12346.0, 0.1, datetime.datetime(2024, 3, 2), None, False],
+            ["+44 7400 123456", 7, "", "", "", "", ""],
+        ]
+    )
     f = open_recipient_file(data, filename="list.xlsx", mapping=FileMapping(name=2, labels="*"))
     assert (f.format, f.engine, f.sheet_name) == ("xlsx", "calamine", "Sheet1")
     assert list(f) == [
-        RecipientRow(2, "306912345678", GR1, "Ann", {
-            "Customer ID": "12345", "Balance": "12.5", "Joined": "2024-03-01",
-            "Meeting": "2024-03-01 09:30", "VIP": "TRUE"}),
-        RecipientRow(3, "306912345679", GR2, "Bob", {
-            "Customer ID": "12346", "Balance": "0.1", "Joined": "2024-03-02", "VIP": "FALSE"}),
+        RecipientRow(
+            2,
+            "306912345678",
+            GR1,
+            "Ann",
+            {
+                "Customer ID": "12345",
+                "Balance": "12.5",
+                "Joined": "2024-03-01",
+                "Meeting": "2024-03-01 09:30",
+                "VIP": "TRUE",
+            },
+        ),
+        RecipientRow(
+            3,
+            "306912345679",
+            GR2,
+            "Bob",
+            {"Customer ID": "12346", "Balance": "0.1", "Joined": "2024-03-02", "VIP": "FALSE"},
+        ),
         RecipientRow(4, "+44 7400 123456", GB, "7", {}),
-    ]  # fmt: skip
+    ]
 
 
 def test_xlsx_both_engines_agree_and_count_rows_from_the_sheet_top() -> None:
@@ -460,8 +495,11 @@ def test_summary() -> None:
     assert [r.row for r in summary.first_bad] == [3, 4]
     body = summary.as_dict()
     assert body["bad_rows"][1] == {
-        "row": 4, "phone_raw": GR1, "reason": "duplicate", "detail": f"{GR1} is already on row 2"
-    }  # fmt: skip
+        "row": 4,
+        "phone_raw": GR1,
+        "reason": "duplicate",
+        "detail": f"{GR1} is already on row 2",
+    }
     assert body["bad_rows_truncated"] is True
     tally = FileSummary()
     good = list(tally.good_rows(read_recipients(data, mapping=FileMapping())))

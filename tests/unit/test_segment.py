@@ -19,9 +19,17 @@ def units_of(text: str) -> int:
 
 @pytest.mark.parametrize(
     ("udh", "septets", "units"),
-    [(0, 160, 70), (4, 155, 68), (6, 153, 67), (7, 152, 66), (9, 149, 65), (10, 148, 65),
-     (12, 146, 64), (13, 145, 63)],
-)  # fmt: skip
+    [
+        (0, 160, 70),
+        (4, 155, 68),
+        (6, 153, 67),
+        (7, 152, 66),
+        (9, 149, 65),
+        (10, 148, 65),
+        (12, 146, 64),
+        (13, 145, 63),
+    ],
+)
 def test_capacities_of_reference_1_5(udh: int, septets: int, units: int) -> None:
     assert gsm7_capacity(udh) == septets
     assert ucs2_capacity(udh) == units
@@ -144,9 +152,16 @@ def test_malformed_udh_raises_text_error(bad: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("dcs", "kind"),
-    [(0x00, "gsm7"), (0x08, "ucs2"), (0xF0, "gsm7"), (0x18, "ucs2"), (0x10, "gsm7"),
-     (0xF4, "8bit"), (0x04, "8bit")],
-)  # fmt: skip
+    [
+        (0x00, "gsm7"),
+        (0x08, "ucs2"),
+        (0xF0, "gsm7"),
+        (0x18, "ucs2"),
+        (0x10, "gsm7"),
+        (0xF4, "8bit"),
+        (0x04, "8bit"),
+    ],
+)
 def test_alphabet_of_data_coding(dcs: int, kind: str) -> None:
     assert alphabet(dcs) == kind
 

@@ -33,11 +33,14 @@ from herald.text import encode_message
         ({}, "a0000000", "a0000000"),
         ({"id_format": "dec"}, "2684354560", "2684354560"),
         ({"id_case": "upper", "id_width": 12}, "0000A0000000", "0000A0000000"),
-        ({"id_case": "upper", "receipt_id_format": "dec", "receipt_id_width": 12},
-         "A0000000", "002684354560"),
+        (
+            {"id_case": "upper", "receipt_id_format": "dec", "receipt_id_width": 12},
+            "A0000000",
+            "002684354560",
+        ),
         ({"id_format": "dec", "receipt_id_format": "hex"}, "2684354560", "a0000000"),
     ],
-)  # fmt: skip
+)
 def test_message_id_forms(knobs: dict[str, object], submit_id: str, text_id: str) -> None:
     ids = MessageIds(SimulatorSettings(**knobs))  # type: ignore[arg-type]
     number = ids.next_number()
@@ -88,44 +91,70 @@ def test_injected_error_shares_are_honoured_roughly() -> None:
 
 def job(**changes: object) -> ReceiptJob:
     fields = dict(
-        system_id="herald", submit_id="a0000001", text_id="2684354561",
-        source_addr="Brand", source_ton=5, source_npi=0,
-        destination_addr="447700900123", dest_ton=1, dest_npi=1,
-        registered_delivery=1, preview="Hello", submitted_at=1_700_000_000.0,
-    )  # fmt: skip
+        system_id="herald",
+        submit_id="a0000001",
+        text_id="2684354561",
+        source_addr="Brand",
+        source_ton=5,
+        source_npi=0,
+        destination_addr="447700900123",
+        dest_ton=1,
+        dest_npi=1,
+        registered_delivery=1,
+        preview="Hello",
+        submitted_at=1_700_000_000.0,
+    )
     fields.update(changes)
     return ReceiptJob(**fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("mode", "success", "wanted"),
-    [(0, True, False), (1, True, True), (1, False, True), (2, True, False), (2, False, True),
-     (3, True, True), (3, False, False), (0x11, True, True)],
-)  # fmt: skip
+    [
+        (0, True, False),
+        (1, True, True),
+        (1, False, True),
+        (2, True, False),
+        (2, False, True),
+        (3, True, True),
+        (3, False, False),
+        (0x11, True, True),
+    ],
+)
 def test_registered_delivery_bits(mode: int, success: bool, wanted: bool) -> None:
     assert wants_receipt(mode, success) is wanted
 
 
 @given(
-    stat=st.sampled_from(["DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN",
-                          "ENROUTE", "ACCEPTD"]),
+    stat=st.sampled_from(
+        ["DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN", "ENROUTE", "ACCEPTD"]
+    ),
     fmt=st.sampled_from(["both", "text", "tlv"]),
     digits=st.sampled_from([10, 12, 14]),
     registered=st.sampled_from([1, 2, 0x11]),
     submit_id=st.text("0123456789abcdefABCDEF", min_size=1, max_size=64),
     address=st.text("0123456789", min_size=1, max_size=20),
     preview_text=st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=20),
-)  # fmt: skip
+)
 def test_packed_receipt_equals_the_generic_encoder(
-    stat: str, fmt: str, digits: int, registered: int, submit_id: str, address: str,
+    stat: str,
+    fmt: str,
+    digits: int,
+    registered: int,
+    submit_id: str,
+    address: str,
     preview_text: str,
-) -> None:  # fmt: skip
+) -> None:
     maker = ReceiptMaker(
         SimulatorSettings(receipt_format=fmt, receipt_date_digits=digits),  # type: ignore[arg-type]
         random.Random(0),
     )
-    receipt_job = job(registered_delivery=registered, submit_id=submit_id,
-                      destination_addr=address, preview=preview_text)  # fmt: skip
+    receipt_job = job(
+        registered_delivery=registered,
+        submit_id=submit_id,
+        destination_addr=address,
+        preview=preview_text,
+    )
     assert maker.encode(receipt_job, stat, 1_700_000_060.0) == encode(
         maker.pdu(receipt_job, stat, 1_700_000_060.0)
     )
@@ -169,13 +198,23 @@ def test_mo_pdus_use_the_text_pipeline_and_address_types() -> None:
 
 
 def submit(short_message: bytes = b"", **fields: object) -> Pdu:
-    return decode(encode(Pdu(CommandId.SUBMIT_SM, sequence_number=3, short_message=short_message,
-                             destination_addr="447700900123", **fields)))  # type: ignore[arg-type]
+    return decode(
+        encode(
+            Pdu(
+                CommandId.SUBMIT_SM,
+                sequence_number=3,
+                short_message=short_message,
+                destination_addr="447700900123",
+                **fields,
+            )
+        )
+    )  # type: ignore[arg-type]
 
 
 def test_decode_submit_never_raises_on_a_broken_udh() -> None:
-    record = decode_submit(submit(b"\x09\x00\x03", esm_class=0x40), system_id="a", bind="tx",
-                           status=0, message_id="1")  # fmt: skip
+    record = decode_submit(
+        submit(b"\x09\x00\x03", esm_class=0x40), system_id="a", bind="tx", status=0, message_id="1"
+    )
     assert record.text is None and record.error and "UDH" in record.error
 
 

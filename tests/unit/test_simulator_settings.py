@@ -83,8 +83,16 @@ def test_every_personality_builds_and_is_described() -> None:
     assert set(PERSONALITIES) == set(DESCRIPTIONS)
     for name in PERSONALITIES:
         assert isinstance(personality_settings(name), SimulatorSettings)
-    assert {"happy", "black_hole", "throttling", "generic_nack", "unbind_on_submit",
-            "vendor_status", "early_receipt", "flaky_link"} <= set(PERSONALITIES)  # fmt: skip
+    assert {
+        "happy",
+        "black_hole",
+        "throttling",
+        "generic_nack",
+        "unbind_on_submit",
+        "vendor_status",
+        "early_receipt",
+        "flaky_link",
+    } <= set(PERSONALITIES)
 
 
 def test_personalities_compose_left_to_right_and_take_overrides() -> None:
@@ -110,8 +118,10 @@ def test_status_and_outcome_parsing() -> None:
     assert parse_status("ESME_RMSGQFUL") == 0x14
     assert parse_error("ESME_RSYSERR=0.25") == (0x08, 0.25)
     assert parse_outcomes("DELIVRD=9, undeliv=1,EXPIRED") == (
-        ("DELIVRD", 9.0), ("UNDELIV", 1.0), ("EXPIRED", 1.0),
-    )  # fmt: skip
+        ("DELIVRD", 9.0),
+        ("UNDELIV", 1.0),
+        ("EXPIRED", 1.0),
+    )
     with pytest.raises(ValueError, match="STATUS=SHARE"):
         parse_error("0x58")
     with pytest.raises(ValueError, match="not a command_status"):
@@ -121,9 +131,16 @@ def test_status_and_outcome_parsing() -> None:
 def test_command_line_options_become_settings() -> None:
     settings = settings_from_options(
         "nexmo",
-        {"port": 0, "receipt_delay": "10-20", "errors": ("0x45=0.1",), "receipts": None,
-         "outcomes": "DELIVRD=1,UNDELIV=1", "record": "x.jsonl", "intermediate": "enroute"},
-    )  # fmt: skip
+        {
+            "port": 0,
+            "receipt_delay": "10-20",
+            "errors": ("0x45=0.1",),
+            "receipts": None,
+            "outcomes": "DELIVRD=1,UNDELIV=1",
+            "record": "x.jsonl",
+            "intermediate": "enroute",
+        },
+    )
     assert settings.receipt_id_format == "dec"  # from the personality
     assert settings.receipt_delay == Delay.uniform(0.01, 0.02)
     assert settings.errors == ((0x45, 0.1),) and settings.intermediate == "ENROUTE"

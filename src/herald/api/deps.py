@@ -42,7 +42,8 @@ class Account:
 
 
 _bearer = HTTPBearer(
-    auto_error=False, scheme_name="ApiKey",
+    auto_error=False,
+    scheme_name="ApiKey",
     description="`Authorization: Bearer <API key>`; `herald account create NAME` prints a key.",
 )
 

@@ -34,37 +34,50 @@ class Code:
 CODES: dict[str, Code] = {
     "unauthorized": Code(401, "No `Authorization: Bearer <key>` header, or an unknown key."),
     "invalid_request": Code(
-        422, "The body, query or path does not match the schema; `details` lists each "
-        "problem with its `location` (e.g. `body.to.3`) and `message`."),
+        422,
+        "The body, query or path does not match the schema; `details` lists each "
+        "problem with its `location` (e.g. `body.to.3`) and `message`.",
+    ),
     "not_found": Code(404, "No such endpoint."),
     "method_not_allowed": Code(405, "The endpoint does not take this method."),
     "campaign_not_found": Code(404, "No campaign with that id in this account."),
     "contact_not_found": Code(
-        404, "A contact id is not one of this account's (`details.contact_ids`)."),
+        404, "A contact id is not one of this account's (`details.contact_ids`)."
+    ),
     "group_not_found": Code(404, "A group id is not one of this account's (`details.group_ids`)."),
     "number_not_blacklisted": Code(404, "The number is not on the blacklist."),
     "campaign_not_scheduled": Code(
-        409, "Only a scheduled campaign can be changed; `details.status` is its state."),
+        409, "Only a scheduled campaign can be changed; `details.status` is its state."
+    ),
     "campaign_running": Code(
-        409, "A running or suspended campaign cannot be deleted: stop it first."),
+        409, "A running or suspended campaign cannot be deleted: stop it first."
+    ),
     "invalid_campaign_state": Code(
-        409, "The campaign's state does not allow this action (`details.status`, "
-        "`details.allowed`)."),
+        409,
+        "The campaign's state does not allow this action (`details.status`, `details.allowed`).",
+    ),
     "name_conflict": Code(409, "The account already has a campaign (or group) of that name."),
     "phone_conflict": Code(409, "The account already has a contact with that phone."),
     "sender_conflict": Code(409, "The account already has that sender."),
     "insufficient_balance": Code(
-        402, "The run needs more segments than the credit (`details.needed`, "
-        "`details.available`); nothing was sent."),
+        402,
+        "The run needs more segments than the credit (`details.needed`, "
+        "`details.available`); nothing was sent.",
+    ),
     "no_recipients": Code(
-        400, "Nobody to send to: none given, or every recipient is invalid or blacklisted."),
+        400, "Nobody to send to: none given, or every recipient is invalid or blacklisted."
+    ),
     "invalid_numbers": Code(
-        400, "Numbers that are not valid phone numbers (`details.invalid_numbers`: each with "
-        "its index and reason)."),
+        400,
+        "Numbers that are not valid phone numbers (`details.invalid_numbers`: each with "
+        "its index and reason).",
+    ),
     "too_many_recipients": Code(
-        400, "More than `details.max` numbers and recipients in one request."),
+        400, "More than `details.max` numbers and recipients in one request."
+    ),
     "malformed_template": Code(
-        400, "The message template is malformed; `details.position` is the 0-based offset."),
+        400, "The message template is malformed; `details.position` is the 0-based offset."
+    ),
     "missing_label": Code(400, "Preview: the sample recipient lacks a label the template uses."),
     "invalid_label_value": Code(400, "Preview: a label value holds a forbidden character."),
     "too_many_parts": Code(400, "Preview: the message needs more than 255 parts."),
@@ -74,8 +87,10 @@ CODES: dict[str, Code] = {
     "invalid_schedule": Code(400, "`scheduled_at` is not in the future."),
     "invalid_reminder": Code(400, "A reminder needs `scheduled_at`."),
     "invalid_file": Code(
-        400, "The uploaded file cannot be read, or no row is usable (`details.errors`: "
-        "row numbers and reasons)."),
+        400,
+        "The uploaded file cannot be read, or no row is usable (`details.errors`: "
+        "row numbers and reasons).",
+    ),
     "internal_error": Code(500, "A bug: the request may or may not have taken effect."),
 }
 
@@ -120,8 +135,9 @@ async def _request_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _insufficient_balance(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InsufficientBalanceError)
-    return error_response("insufficient_balance", str(exc),
-                          {"needed": exc.needed, "available": exc.available})
+    return error_response(
+        "insufficient_balance", str(exc), {"needed": exc.needed, "available": exc.available}
+    )
 
 
 async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
@@ -131,8 +147,11 @@ async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
-        {"location": _location(e.get("loc", ())), "message": e.get("msg", ""),
-         "type": e.get("type", "")}
+        {
+            "location": _location(e.get("loc", ())),
+            "message": e.get("msg", ""),
+            "type": e.get("type", ""),
+        }
         for e in exc.errors()
     ]
     first = problems[0] if problems else {"location": "", "message": "invalid request"}
@@ -145,7 +164,8 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "invalid_request")
+        exc.status_code, "invalid_request"
+    )
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     response = error_response(code, message, None, headers=dict(exc.headers or {}))
     response.status_code = exc.status_code

@@ -45,18 +45,30 @@ Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=100)]
 CampaignName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9 -]{2,30}$"),
-    Field(description="2 to 30 Latin letters, digits, spaces and '-'; unique per account",
-          examples=["Spring sale"]),
+    Field(
+        description="2 to 30 Latin letters, digits, spaces and '-'; unique per account",
+        examples=["Spring sale"],
+    ),
 ]
 Template = Annotated[
-    Text, StringConstraints(min_length=1, max_length=10_000),
-    Field(description="The message template: %Name%, %Label% and [~label] placeholders",
-          examples=["Hi %Name%, 20% off today with code [~code]!"]),
+    Text,
+    StringConstraints(min_length=1, max_length=10_000),
+    Field(
+        description="The message template: %Name%, %Label% and [~label] placeholders",
+        examples=["Hi %Name%, 20% off today with code [~code]!"],
+    ),
 ]
 SenderAddress = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
 CampaignStatus = Literal["scheduled", "running", "suspended", "stopped", "completed"]
 MessageStatus = Literal[
-    "queued", "deferred", "sending", "sent", "delivered", "failed", "rejected", "unknown",
+    "queued",
+    "deferred",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "rejected",
+    "unknown",
     "stopped",
 ]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -75,8 +87,13 @@ class Page(BaseModel, Generic[T]):
 
 
 def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> dict[str, Any]:
-    return {"items": items, "page": page, "page_size": page_size, "total": total,
-            "pages": (total + page_size - 1) // page_size}
+    return {
+        "items": items,
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+        "pages": (total + page_size - 1) // page_size,
+    }
 
 
 # --- account ------------------------------------------------------------------------------------
@@ -118,7 +135,9 @@ class BalanceOut(BaseModel):
 class SenderIn(_In):
     address: SenderAddress = Field(
         description="An alphanumeric sender id (up to 11 characters), a short code, or a "
-        "number in international form", examples=["Herald"])
+        "number in international form",
+        examples=["Herald"],
+    )
 
 
 class SenderOut(BaseModel):
@@ -185,7 +204,8 @@ class ContactImportOut(BaseModel):
 
 class GroupIn(_In):
     name: Annotated[Text, StringConstraints(min_length=1, max_length=100)] = Field(
-        examples=["Newsletter"])
+        examples=["Newsletter"]
+    )
 
 
 class GroupOut(BaseModel):
@@ -230,10 +250,12 @@ class QuietWindow(_In):
 
 
 class ReminderIn(_In):
-    numbers: list[Phone] = Field(min_length=1, max_length=10,
-                                 description="test numbers that get the message first")
-    minutes_before: int = Field(ge=1, le=7 * 24 * 60,
-                                description="how long before the scheduled run")
+    numbers: list[Phone] = Field(
+        min_length=1, max_length=10, description="test numbers that get the message first"
+    )
+    minutes_before: int = Field(
+        ge=1, le=7 * 24 * 60, description="how long before the scheduled run"
+    )
 
 
 class RecipientIn(_In):
@@ -260,23 +282,28 @@ _CAMPAIGN_EXAMPLE = {
 
 class _CampaignFields(_In):
     fallback_values: Labels | None = Field(
-        default=None, description="label -> value used when a recipient lacks the label")
+        default=None, description="label -> value used when a recipient lacks the label"
+    )
     flash: bool | None = Field(default=None, description="class 0: shown, not stored")
     transcode: bool | None = Field(
-        default=None, description="replace look-alike characters to stay in GSM-7")
+        default=None, description="replace look-alike characters to stay in GSM-7"
+    )
     respect_quiet_hours: bool | None = Field(
-        default=None, description="hold messages during quiet hours, destination local time")
+        default=None, description="hold messages during quiet hours, destination local time"
+    )
     quiet_hours: list[QuietWindow] | None = Field(
-        default=None, max_length=8,
-        description="quiet windows; default 23:00-08:00 and 14:00-17:00")
+        default=None, max_length=8, description="quiet windows; default 23:00-08:00 and 14:00-17:00"
+    )
     scheduled_at: AwareDatetime | None = Field(
-        default=None, description="when to send (with a time zone); absent: send now")
+        default=None, description="when to send (with a time zone); absent: send now"
+    )
     callback: HttpUrl | None = Field(default=None, description="per-message status webhook")
     campaign_callback: HttpUrl | None = Field(default=None, description="campaign webhook")
     reminder: ReminderIn | None = None
     ignore_invalid_numbers: bool | None = Field(
-        default=None, description="skip invalid numbers quietly instead of recording them as "
-        "rejected messages")
+        default=None,
+        description="skip invalid numbers quietly instead of recording them as rejected messages",
+    )
     to: list[Phone] | None = Field(default=None, description="phone numbers")
     contacts: list[Id] | None = Field(default=None, max_length=100_000)
     groups: list[Id] | None = Field(default=None, max_length=1000)
@@ -307,8 +334,9 @@ class CampaignIn(_CampaignFields):
 class CampaignPatch(_CampaignFields):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"message": "New text for %Name%",
-                                         "scheduled_at": "2030-05-02T09:00:00Z"}]},
+        json_schema_extra={
+            "examples": [{"message": "New text for %Name%", "scheduled_at": "2030-05-02T09:00:00Z"}]
+        },
     )
 
     name: CampaignName | None = None
@@ -440,8 +468,9 @@ class CampaignStopped(CampaignDetail):
 
 
 class RunIn(_In):
-    message: Template | None = Field(default=None,
-                                     description="overrides the template for this run")
+    message: Template | None = Field(
+        default=None, description="overrides the template for this run"
+    )
     batch_description: Annotated[Text, StringConstraints(max_length=200)] | None = None
 
 
@@ -480,8 +509,10 @@ class MessageOut(BaseModel):
 class BadFileRow(BaseModel):
     row: int = Field(description="row number as a spreadsheet shows it (the header is row 1)")
     phone_raw: str
-    reason: str = Field(description="invalid_format, invalid_number, not_mobile, "
-                        "missing_phone, duplicate, too_many_columns, bad_encoding")
+    reason: str = Field(
+        description="invalid_format, invalid_number, not_mobile, "
+        "missing_phone, duplicate, too_many_columns, bad_encoding"
+    )
     detail: str
 
 
@@ -495,8 +526,10 @@ class FileUploadOut(BaseModel):
     reasons: dict[str, int] = Field(description="rows left out, per reason")
     bad_rows: list[BadFileRow] = Field(description="the first 100 rows left out")
     bad_rows_truncated: bool
-    blacklisted: list[str] = Field(description="stored numbers that are blacklisted (they "
-                                   "will be rejected when the campaign runs)")
+    blacklisted: list[str] = Field(
+        description="stored numbers that are blacklisted (they "
+        "will be rejected when the campaign runs)"
+    )
     file_rows: int = Field(description="file rows the campaign now has")
 
 
@@ -510,9 +543,14 @@ class SampleRecipient(_In):
 class PreviewIn(_In):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"message": "Hi %Name%, your code is [~code]",
-                                         "recipient": {"name": "Eleni",
-                                                       "labels": {"code": "A1"}}}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "Hi %Name%, your code is [~code]",
+                    "recipient": {"name": "Eleni", "labels": {"code": "A1"}},
+                }
+            ]
+        },
     )
 
     message: Template

@@ -38,7 +38,8 @@ async def add_credit(config: Config, name: str, segments: int) -> int:
                 raise NotFoundError(f"no account named {name!r}")
             if row["credit"] + segments < 0:
                 raise ConflictError(
-                    f"account {name!r} has {row['credit']} segments: cannot take {-segments}")
+                    f"account {name!r} has {row['credit']} segments: cannot take {-segments}"
+                )
             credit = await balance.add_credit_by_name(conn, name, segments)
     assert credit is not None
     return credit

@@ -37,8 +37,9 @@ def parse_sender_or_refuse(address: str, config: Config) -> Sender:
 
 def contact_not_found(ids: Sequence[int]) -> RequestError:
     listed = ", ".join(str(i) for i in ids)
-    return RequestError("contact_not_found", f"no contact with id {listed}",
-                        {"contact_ids": list(ids)})
+    return RequestError(
+        "contact_not_found", f"no contact with id {listed}", {"contact_ids": list(ids)}
+    )
 
 
 def group_not_found(ids: Sequence[int]) -> RequestError:
@@ -68,8 +69,11 @@ class AddressBook:
                 conn, account_id, sender.address, sender.kind, sender.ton, sender.npi
             )
         if row is None:
-            raise RequestError("sender_conflict", f"sender {sender.address!r} is already yours",
-                               {"sender": sender.address})
+            raise RequestError(
+                "sender_conflict",
+                f"sender {sender.address!r} is already yours",
+                {"sender": sender.address},
+            )
         return dict(row)
 
     # --- contacts -----------------------------------------------------------------------------
@@ -116,15 +120,26 @@ class AddressBook:
                 raise contact_not_found([contact_id])
 
     async def contacts(
-        self, account_id: int, *, phone_prefix: str | None, name_contains: str | None,
-        group_id: int | None, limit: int, offset: int,
+        self,
+        account_id: int,
+        *,
+        phone_prefix: str | None,
+        name_contains: str | None,
+        group_id: int | None,
+        limit: int,
+        offset: int,
     ) -> tuple[int, list[dict[str, Any]]]:
         async with self._db.acquire() as conn:
             if group_id is not None and not await store.get_group(conn, group_id, account_id):
                 raise group_not_found([group_id])
             total, rows = await store.list_contacts(
-                conn, account_id, phone_prefix=phone_prefix, name_contains=name_contains,
-                group_id=group_id, limit=limit, offset=offset,
+                conn,
+                account_id,
+                phone_prefix=phone_prefix,
+                name_contains=name_contains,
+                group_id=group_id,
+                limit=limit,
+                offset=offset,
             )
         return total, [dict(r) for r in rows]
 
@@ -214,7 +229,8 @@ class AddressBook:
                 raise group_not_found([group_id])
             if not await store.remove_group_member(conn, group_id, contact_id):
                 raise RequestError(
-                    "contact_not_found", f"contact {contact_id} is not in group {group_id}",
+                    "contact_not_found",
+                    f"contact {contact_id} is not in group {group_id}",
                     {"contact_ids": [contact_id], "group_id": group_id},
                 )
 
@@ -238,15 +254,16 @@ class AddressBook:
         e164 = self._phone(phone)
         async with self._db.acquire() as conn:
             if not await store.remove_from_blacklist(conn, account_id, e164):
-                raise RequestError("number_not_blacklisted", f"{e164} is not blacklisted",
-                                   {"phone": e164})
+                raise RequestError(
+                    "number_not_blacklisted", f"{e164} is not blacklisted", {"phone": e164}
+                )
 
 
 def _phone_conflict(phone: str) -> RequestError:
-    return RequestError("phone_conflict", f"a contact with phone {phone} already exists",
-                        {"phone": phone})
+    return RequestError(
+        "phone_conflict", f"a contact with phone {phone} already exists", {"phone": phone}
+    )
 
 
 def _name_conflict(name: str, what: str) -> RequestError:
-    return RequestError("name_conflict", f"a {what} named {name!r} already exists",
-                        {"name": name})
+    return RequestError("name_conflict", f"a {what} named {name!r} already exists", {"name": name})

@@ -62,8 +62,9 @@ def check_recipients(
         intake.rows.append((NUMBER, raw, None, {}, None))
     for index, r in enumerate(recipients):
         _check(intake, "recipients", index, r["phone"], default_region)
-        intake.rows.append((RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}),
-                            None))
+        intake.rows.append(
+            (RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}), None)
+        )
     return intake
 
 

@@ -21,8 +21,21 @@ from herald.text import EncodedMessage, ReferenceAllocator, encode_message
 from herald.text.template import Template
 
 MESSAGE_COLUMNS = (
-    "id", "batch_id", "campaign_id", "account_id", "phone", "tz", "text", "encoding",
-    "data_coding", "esm_class", "part_count", "status", "reason", "not_before", "route",
+    "id",
+    "batch_id",
+    "campaign_id",
+    "account_id",
+    "phone",
+    "tz",
+    "text",
+    "encoding",
+    "data_coding",
+    "esm_class",
+    "part_count",
+    "status",
+    "reason",
+    "not_before",
+    "route",
 )
 PART_COLUMNS = ("message_id", "seq", "short_message", "tlvs")
 
@@ -102,7 +115,11 @@ class Expander:
         self._track_rejected = track_rejected
 
     def add(
-        self, message_id: int, phone_raw: str, name: str | None, labels: Mapping[str, str],
+        self,
+        message_id: int,
+        phone_raw: str,
+        name: str | None,
+        labels: Mapping[str, str],
         source: str,
     ) -> bool:
         """Expand one recipient. False when nothing was stored (skipped or a duplicate)."""
@@ -147,11 +164,25 @@ class Expander:
             if until is not None:  # inside quiet hours: stored waiting for the window's end
                 status, reason, not_before = "deferred", "quiet_hours", until
         parts = encoded.parts
-        self._messages.append((
-            message_id, self._batch_id, self._campaign_id, self._account_id, phone, tz,
-            encoded.text, encoded.encoding, encoded.data_coding, encoded.esm_class, len(parts),
-            status, reason, not_before, route.name,
-        ))
+        self._messages.append(
+            (
+                message_id,
+                self._batch_id,
+                self._campaign_id,
+                self._account_id,
+                phone,
+                tz,
+                encoded.text,
+                encoded.encoding,
+                encoded.data_coding,
+                encoded.esm_class,
+                len(parts),
+                status,
+                reason,
+                not_before,
+                route.name,
+            )
+        )
         self._parts.extend(
             (message_id, seq, part.short_message, part.tlvs) for seq, part in enumerate(parts, 1)
         )
@@ -172,8 +203,12 @@ class Expander:
             return cached
         bits = 8 if profile.concat == "udh8" else 16
         encoded = encode_message(
-            text, concat=profile.concat, national=profile.national, flash=self._flash,
-            transcode=self._transcode, reference=self._allocators[bits].next(phone),
+            text,
+            concat=profile.concat,
+            national=profile.national,
+            flash=self._flash,
+            transcode=self._transcode,
+            reference=self._allocators[bits].next(phone),
         )
         if encoded.segments == 1 and len(self._single) < 64:
             # One segment: no concatenation header, hence no reference to keep unique.
@@ -183,10 +218,25 @@ class Expander:
     def _reject(self, message_id: int, phone: str, text: str, reason: str) -> bool:
         # Rejected messages keep no parts; part_count 1 satisfies the schema and they are
         # excluded from the run's segments and credit.
-        self._messages.append((
-            message_id, self._batch_id, self._campaign_id, self._account_id, phone, None, text,
-            "none", 0, 0, 1, "rejected", reason, self._not_before, None,
-        ))
+        self._messages.append(
+            (
+                message_id,
+                self._batch_id,
+                self._campaign_id,
+                self._account_id,
+                phone,
+                None,
+                text,
+                "none",
+                0,
+                0,
+                1,
+                "rejected",
+                reason,
+                self._not_before,
+                None,
+            )
+        )
         self.totals.rejected[reason] += 1
         if self._track_rejected:
             self.rejected_ids.append((message_id, reason))

@@ -52,8 +52,9 @@ class RunStarter(Protocol):
 
 
 def campaign_not_found(campaign_id: int) -> RequestError:
-    return RequestError("campaign_not_found", f"no campaign with id {campaign_id}",
-                        {"campaign_id": campaign_id})
+    return RequestError(
+        "campaign_not_found", f"no campaign with id {campaign_id}", {"campaign_id": campaign_id}
+    )
 
 
 def invalid_state(campaign: Mapping[str, Any], event: str) -> RequestError:
@@ -68,8 +69,9 @@ def invalid_state(campaign: Mapping[str, Any], event: str) -> RequestError:
 
 
 def malformed_template(exc: TemplateError, field: str = "message") -> RequestError:
-    return RequestError("malformed_template", f"{field}: {exc}",
-                        {"field": field, "position": exc.position})
+    return RequestError(
+        "malformed_template", f"{field}: {exc}", {"field": field, "position": exc.position}
+    )
 
 
 def _batch_move(event: str) -> tuple[list[str], str]:
@@ -95,7 +97,11 @@ class Lifecycle:
         self._wake = wake
 
     async def run(
-        self, account_id: int, campaign_id: int, *, message: str | None = None,
+        self,
+        account_id: int,
+        campaign_id: int,
+        *,
+        message: str | None = None,
         description: str | None = None,
     ) -> RunResult:
         async with self._db.acquire() as conn:
@@ -109,7 +115,9 @@ class Lifecycle:
                 raise malformed_template(exc) from None
         try:
             result = await self._runner.start_run(
-                campaign_id=campaign_id, account_id=account_id, message=message,
+                campaign_id=campaign_id,
+                account_id=account_id,
+                message=message,
                 description=description,
             )
         except NotFoundError:
@@ -182,8 +190,12 @@ def error_code(exc: BaseException) -> str:
 
 
 async def stop_failed_scheduled_run(
-    db: Database, campaign_id: int, account_id: int, exc: BaseException,
-    *, at: datetime | None = None,
+    db: Database,
+    campaign_id: int,
+    account_id: int,
+    exc: BaseException,
+    *,
+    at: datetime | None = None,
 ) -> bool:
     """A scheduled campaign whose due run failed (no credit, no recipients, ...) is stopped,
     so the scheduler does not retry it every tick, and its campaign callback says why. The
@@ -196,7 +208,11 @@ async def stop_failed_scheduled_run(
         target = transition(CAMPAIGN, campaign["status"], "stop")
         await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
         await enqueue_campaign_callback(
-            conn, campaign, "stopped", await campaign_progress(conn, campaign_id), at=at,
+            conn,
+            campaign,
+            "stopped",
+            await campaign_progress(conn, campaign_id),
+            at=at,
             reason={"code": error_code(exc), "message": str(exc)},
         )
     return True

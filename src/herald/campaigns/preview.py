@@ -44,8 +44,9 @@ def preview_message(
     except InvalidLabelValueError as exc:
         raise RequestError("invalid_label_value", str(exc), {"label": exc.label}) from None
     try:
-        encoded = encode_message(rendered, concat=concat, national=tuple(national), flash=flash,
-                                 transcode=transcode)
+        encoded = encode_message(
+            rendered, concat=concat, national=tuple(national), flash=flash, transcode=transcode
+        )
     except TooManyPartsError as exc:
         raise RequestError("too_many_parts", str(exc), None) from None
     except TextError as exc:

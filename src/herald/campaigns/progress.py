@@ -29,5 +29,6 @@ def progress_of(
 
 
 async def campaign_progress(conn: Any, campaign_id: int) -> Progress:
-    return progress_of(await store.progress(conn, campaign_id),
-                       await store.batches(conn, campaign_id))
+    return progress_of(
+        await store.progress(conn, campaign_id), await store.batches(conn, campaign_id)
+    )

@@ -142,9 +142,10 @@ def resolve_columns(mapping: FileMapping, header: Sequence[str], header_row: int
                 raise RecipientFileError(
                     f"{ref!r} names more than one column ({where}): rename one in the file, "
                     "or name the column by letter or number",
-                    reason="ambiguous_column", row=header_row,
+                    reason="ambiguous_column",
+                    row=header_row,
                     details={"column": ref, "columns": [_letter(i) for i in found]},
-                )  # fmt: skip
+                )
             if found:
                 return found[0]
             if not _LETTERS_RE.fullmatch(ref.strip()):
@@ -171,16 +172,19 @@ def resolve_columns(mapping: FileMapping, header: Sequence[str], header_row: int
         if not text:
             raise RecipientFileError(
                 f"column {_letter(index)} has no header: a label needs a name",
-                reason="bad_mapping", row=header_row, details={"column": _letter(index)},
-            )  # fmt: skip
+                reason="bad_mapping",
+                row=header_row,
+                details={"column": _letter(index)},
+            )
         key = label_key(text)
         if key in labels and labels[key] != index:
             raise RecipientFileError(
                 f"columns {_letter(labels[key])} and {_letter(index)} are both called "
                 f"{text!r}: a label name must be unique",
-                reason="ambiguous_column", row=header_row,
+                reason="ambiguous_column",
+                row=header_row,
                 details={"column": text, "columns": [_letter(labels[key]), _letter(index)]},
-            )  # fmt: skip
+            )
         labels[key] = index
     return Columns(phone, name, tuple((header[i], i) for i in labels.values()))
 
@@ -259,10 +263,15 @@ def read_recipients(
     """The rows of a recipient file, good and bad, in file order (see open_recipient_file)."""
     return iter(
         open_recipient_file(
-            data, filename=filename, content_type=content_type, mapping=mapping,
-            default_region=default_region, mobile_only=mobile_only, max_rows=max_rows,
+            data,
+            filename=filename,
+            content_type=content_type,
+            mapping=mapping,
+            default_region=default_region,
+            mobile_only=mobile_only,
+            max_rows=max_rows,
         )
-    )  # fmt: skip
+    )
 
 
 def _rows(
@@ -287,17 +296,21 @@ def _rows(
                 raise RecipientFileError(
                     f"the file has more than {max_rows} rows (row {number} is one too many): "
                     "split it into several files",
-                    reason="too_many_rows", row=number, details={"max_rows": max_rows},
-                )  # fmt: skip
+                    reason="too_many_rows",
+                    row=number,
+                    details={"max_rows": max_rows},
+                )
             if not raw:
                 yield BadRow(number, "", "missing_phone", "the phone cell is empty")
                 continue
             if is_csv and n > width and any(c.strip() for c in cells[width:]):
                 yield BadRow(
-                    number, raw, "too_many_columns",
+                    number,
+                    raw,
+                    "too_many_columns",
                     f"{n} cells but the header has {width} columns: quote a value that holds "
                     f"the delimiter {sheet.delimiter!r}",
-                )  # fmt: skip
+                )
                 continue
             name = cell_text(cells[name_at]) if 0 <= name_at < n else ""
             values = {}
@@ -306,9 +319,11 @@ def _rows(
                     values[label] = value
             if is_csv and _undecodable(raw, name, values):
                 yield BadRow(
-                    number, raw, "bad_encoding",
+                    number,
+                    raw,
+                    "bad_encoding",
                     f"the row holds bytes that are not {sheet.encoding} text",
-                )  # fmt: skip
+                )
                 continue
             e164, reason = check_number(raw, default_region=region, mobile_only=mobile_only)
             if e164 is None:
@@ -427,8 +442,10 @@ def _missing(
     return RecipientFileError(
         f"column{'s' if len(missing) > 1 else ''} {names} not found in the header (row "
         f"{header_row}), which has: " + ", ".join(repr(text) for text in found),
-        reason="missing_column", row=header_row, details={"missing": missing, "headers": found},
-    )  # fmt: skip
+        reason="missing_column",
+        row=header_row,
+        details={"missing": missing, "headers": found},
+    )
 
 
 def _hint_headerless(exc: RecipientFileError, header: Sequence[str], region: str | None) -> None:

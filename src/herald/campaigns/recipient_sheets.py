@@ -188,9 +188,14 @@ def _open_csv(raw: _Rejoined, head: bytes, charset: str | None, tab: bool) -> Sh
         if any(cell.strip() for cell in cells):
             header = [cell.strip() for cell in cells]
             return Sheet(
-                "csv", number, header, rows, encoding=encoding, delimiter=delimiter,
+                "csv",
+                number,
+                header,
+                rows,
+                encoding=encoding,
+                delimiter=delimiter,
                 closer=text.close,
-            )  # fmt: skip
+            )
     raise RecipientFileError("the file holds no rows, not even a header", reason="empty_file")
 
 
@@ -201,9 +206,10 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[Row]:
             yield number, cells
     except csv.Error as exc:
         raise RecipientFileError(
-            f"row {number + 1} cannot be read as CSV: {exc}", reason="malformed_csv",
+            f"row {number + 1} cannot be read as CSV: {exc}",
+            reason="malformed_csv",
             row=number + 1,
-        ) from None  # fmt: skip
+        ) from None
 
 
 def _choose_encoding(head: bytes, charset: str | None) -> str:
@@ -319,10 +325,12 @@ def _open_xlsx(raw: _Rejoined, sheet: str | int | None, in_memory_max: int) -> S
     content.seek(start)
     if "xl/workbook.xml" not in names:
         what = (
-            "an OpenDocument file (.ods)" if "content.xml" in names
-            else "a Word document" if "word/document.xml" in names
+            "an OpenDocument file (.ods)"
+            if "content.xml" in names
+            else "a Word document"
+            if "word/document.xml" in names
             else "a zip archive"
-        )  # fmt: skip
+        )
         raise RecipientFileError(
             f"the file is {what}, not an XLSX workbook: save it as .xlsx or CSV",
             reason="unknown_format",
@@ -432,9 +440,15 @@ def _xlsx_sheet(
         if any(header):
             header = [""] * col_offset + header
             return Sheet(
-                "xlsx", number, header, rows, col_offset=col_offset, sheet_name=name,
-                engine=engine, closer=close,
-            )  # fmt: skip
+                "xlsx",
+                number,
+                header,
+                rows,
+                col_offset=col_offset,
+                sheet_name=name,
+                engine=engine,
+                closer=close,
+            )
     close()
     raise RecipientFileError(f"worksheet {name!r} is empty", reason="empty_file")
 

@@ -103,8 +103,13 @@ class CampaignRunner:
         return await self._run(campaign_id, account_id, None, "reminder", reminder=True)
 
     async def _run(
-        self, campaign_id: int, account_id: int, message: str | None, description: str | None,
-        *, reminder: bool,
+        self,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        *,
+        reminder: bool,
     ) -> RunResult | Any:
         started = time.perf_counter()
         async with self._db.acquire() as conn, conn.transaction():
@@ -124,8 +129,10 @@ class CampaignRunner:
             if reminder:
                 # Test numbers carry no labels: show each placeholder by its fallback, or by
                 # its name, so the tester sees what recipients will get.
-                sample = {label: template.fallbacks.get(label_key(label), f"<{label}>")
-                          for label in template.placeholders}
+                sample = {
+                    label: template.fallbacks.get(label_key(label), f"<{label}>")
+                    for label in template.placeholders
+                }
                 numbers = campaign["reminder"]["numbers"]
                 ids = await store.reserve_message_ids(conn, len(numbers))
                 id_range = _widen(id_range, ids)
@@ -138,43 +145,67 @@ class CampaignRunner:
                     id_range = _widen(id_range, ids)
                     for message_id, row in zip(ids, rows, strict=True):
                         expander.add(
-                            message_id, row["phone_raw"], row["name"], row["labels"],
+                            message_id,
+                            row["phone_raw"],
+                            row["name"],
+                            row["labels"],
                             row["source"],
                         )
                     await self._copy(conn, expander)
             totals = expander.totals
             await self._pay(conn, account_id, totals)
             await store.finish_expansion(
-                conn, batch["id"], totals.queued + totals.rejected_count, totals.segments,
-                totals.segments, id_range,
+                conn,
+                batch["id"],
+                totals.queued + totals.rejected_count,
+                totals.segments,
+                totals.segments,
+                id_range,
             )
             if status != campaign["status"]:
                 await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
                 await enqueue_campaign_callback(
-                    conn, campaign, "running", await campaign_progress(conn, campaign_id),
+                    conn,
+                    campaign,
+                    "running",
+                    await campaign_progress(conn, campaign_id),
                     at=self._clock(),
                 )
             if campaign["callback_url"] and expander.rejected_ids:
                 now = self._clock()
-                await enqueue_message_callbacks(conn, [
-                    StatusChange(i, "new", "rejected", reason, now, campaign_id)
-                    for i, reason in expander.rejected_ids
-                ])
+                await enqueue_message_callbacks(
+                    conn,
+                    [
+                        StatusChange(i, "new", "rejected", reason, now, campaign_id)
+                        for i, reason in expander.rejected_ids
+                    ],
+                )
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
             async with self._db.acquire() as conn:
                 await store.analyze_after_load(conn)
         elapsed = time.perf_counter() - started
         self._count(totals, elapsed)
         log.info(
-            "campaign %s %s %s: %d messages queued (%d segments), %d rejected, %d skipped "
-            "in %.2fs", campaign_id, "reminder" if reminder else "run", batch["number"],
-            totals.queued, totals.segments, totals.rejected_count, totals.skipped, elapsed,
+            "campaign %s %s %s: %d messages queued (%d segments), %d rejected, %d skipped in %.2fs",
+            campaign_id,
+            "reminder" if reminder else "run",
+            batch["number"],
+            totals.queued,
+            totals.segments,
+            totals.rejected_count,
+            totals.skipped,
+            elapsed,
         )
         self._wake()
         return RunResult(
-            batch_id=batch["id"], number=batch["number"], count=totals.queued,
-            segments=totals.segments, rejected=totals.rejected_count, skipped=totals.skipped,
-            credit_used=totals.segments, rejected_reasons=dict(totals.rejected),
+            batch_id=batch["id"],
+            number=batch["number"],
+            count=totals.queued,
+            segments=totals.segments,
+            rejected=totals.rejected_count,
+            skipped=totals.skipped,
+            credit_used=totals.segments,
+            rejected_reasons=dict(totals.rejected),
         )
 
     async def _expander_args(

@@ -44,10 +44,17 @@ RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
 
 # API field -> campaigns column, for the fields stored as given (after conversion).
 _COLUMNS = {
-    "name": "name", "message": "template", "fallback_values": "fallback_values",
-    "flash": "flash", "transcode": "transcode", "respect_quiet_hours": "respect_quiet_hours",
-    "quiet_hours": "quiet_hours", "scheduled_at": "scheduled_at", "callback": "callback_url",
-    "campaign_callback": "campaign_callback_url", "reminder": "reminder",
+    "name": "name",
+    "message": "template",
+    "fallback_values": "fallback_values",
+    "flash": "flash",
+    "transcode": "transcode",
+    "respect_quiet_hours": "respect_quiet_hours",
+    "quiet_hours": "quiet_hours",
+    "scheduled_at": "scheduled_at",
+    "callback": "callback_url",
+    "campaign_callback": "campaign_callback_url",
+    "reminder": "reminder",
     "ignore_invalid_numbers": "ignore_invalid_numbers",
 }
 
@@ -71,7 +78,8 @@ async def _scheduled_for_edit(conn: Any, campaign_id: int, account_id: int, rule
         transition(CAMPAIGN, row["status"], "edit")
     except StateError:
         raise RequestError(
-            "campaign_not_scheduled", f"campaign {campaign_id} is {row['status']}: {rule}",
+            "campaign_not_scheduled",
+            f"campaign {campaign_id} is {row['status']}: {rule}",
             {"status": row["status"]},
         ) from None
     return row
@@ -94,8 +102,11 @@ def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "scheduled_at": row["scheduled_at"],
         "callback": row["callback_url"],
         "campaign_callback": row["campaign_callback_url"],
-        "reminder": None if reminder is None else {
-            "numbers": reminder["numbers"], "minutes_before": reminder["lead_seconds"] // 60,
+        "reminder": None
+        if reminder is None
+        else {
+            "numbers": reminder["numbers"],
+            "minutes_before": reminder["lead_seconds"] // 60,
         },
         "ignore_invalid_numbers": row["ignore_invalid_numbers"],
         "created_at": row["created_at"],
@@ -141,32 +152,62 @@ class CampaignService:
         }
 
     async def list(
-        self, account_id: int, *, statuses: Sequence[str] | None, name_contains: str | None,
-        created_from: datetime | None, created_before: datetime | None,
-        scheduled_from: datetime | None, scheduled_before: datetime | None, sort: str,
-        order: str, limit: int, offset: int,
+        self,
+        account_id: int,
+        *,
+        statuses: Sequence[str] | None,
+        name_contains: str | None,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        scheduled_from: datetime | None,
+        scheduled_before: datetime | None,
+        sort: str,
+        order: str,
+        limit: int,
+        offset: int,
     ) -> tuple[int, list[dict[str, Any]]]:
         if sort not in SORT_FIELDS or order not in ("asc", "desc"):
-            raise RequestError("invalid_request", f"cannot sort by {sort!r} {order!r}",
-                               {"sort": list(SORT_FIELDS), "order": ["asc", "desc"]})
+            raise RequestError(
+                "invalid_request",
+                f"cannot sort by {sort!r} {order!r}",
+                {"sort": list(SORT_FIELDS), "order": ["asc", "desc"]},
+            )
         async with self._db.acquire() as conn:
             total, rows = await store.list_campaigns(
-                conn, account_id, statuses=statuses, name_contains=name_contains,
-                created_from=created_from, created_before=created_before,
-                scheduled_from=scheduled_from, scheduled_before=scheduled_before, sort=sort,
-                order=order, limit=limit, offset=offset,
+                conn,
+                account_id,
+                statuses=statuses,
+                name_contains=name_contains,
+                created_from=created_from,
+                created_before=created_before,
+                scheduled_from=scheduled_from,
+                scheduled_before=scheduled_before,
+                sort=sort,
+                order=order,
+                limit=limit,
+                offset=offset,
             )
         return total, [campaign_view(r) for r in rows]
 
     async def messages(
-        self, account_id: int, campaign_id: int, *, statuses: Sequence[str] | None,
-        batch_id: int | None, limit: int, offset: int,
+        self,
+        account_id: int,
+        campaign_id: int,
+        *,
+        statuses: Sequence[str] | None,
+        batch_id: int | None,
+        limit: int,
+        offset: int,
     ) -> tuple[int, list[dict[str, Any]]]:
         async with self._db.acquire() as conn:
             if await store.get_campaign(conn, campaign_id, account_id) is None:
                 raise campaign_not_found(campaign_id)
             total, rows = await store.list_messages(
-                conn, campaign_id, statuses=statuses, batch_id=batch_id, limit=limit,
+                conn,
+                campaign_id,
+                statuses=statuses,
+                batch_id=batch_id,
+                limit=limit,
                 offset=offset,
             )
         return total, [dict(r) for r in rows]
@@ -178,16 +219,20 @@ class CampaignService:
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
         intake = self._intake(spec)
-        contact_ids, group_ids = _unique(spec.get("contacts") or []), _unique(
-            spec.get("groups") or [])
+        contact_ids, group_ids = (
+            _unique(spec.get("contacts") or []),
+            _unique(spec.get("groups") or []),
+        )
         async with self._db.acquire() as conn, conn.transaction():
             columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
             await self._check_refs(conn, account_id, contact_ids, group_ids)
-            blacklisted = await contact_store.blacklisted_among(conn, account_id,
-                                                                list(intake.valid))
+            blacklisted = await contact_store.blacklisted_among(
+                conn, account_id, list(intake.valid)
+            )
             if intake.rows or contact_ids or group_ids:
-                await self._require_sendable(conn, account_id, intake, blacklisted, 0,
-                                             contact_ids, group_ids)
+                await self._require_sendable(
+                    conn, account_id, intake, blacklisted, 0, contact_ids, group_ids
+                )
             status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
             try:
                 campaign_id = await store.insert_campaign(conn, account_id, columns, status)
@@ -217,31 +262,37 @@ class CampaignService:
         objects, `contacts` and `groups` their lists); file rows stay."""
         intake = self._intake(changes)
         async with self._db.acquire() as conn, conn.transaction():
-            row = await _scheduled_for_edit(conn, campaign_id, account_id,
-                                            "only a scheduled campaign can be changed")
+            row = await _scheduled_for_edit(
+                conn, campaign_id, account_id, "only a scheduled campaign can be changed"
+            )
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
             if "sender" in changes:
                 columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
             counts = await store.recipient_counts(conn, campaign_id)
-            contact_ids = _unique(changes["contacts"]) if "contacts" in changes \
-                else list(counts["contacts"])
-            group_ids = _unique(changes["groups"]) if "groups" in changes \
-                else list(counts["groups"])
+            contact_ids = (
+                _unique(changes["contacts"]) if "contacts" in changes else list(counts["contacts"])
+            )
+            group_ids = (
+                _unique(changes["groups"]) if "groups" in changes else list(counts["groups"])
+            )
             await self._check_refs(conn, account_id, contact_ids, group_ids)
-            blacklisted = await contact_store.blacklisted_among(conn, account_id,
-                                                                list(intake.valid))
+            blacklisted = await contact_store.blacklisted_among(
+                conn, account_id, list(intake.valid)
+            )
             named = any(changes.get(f) for f in RECIPIENT_FIELDS)
             if named:
                 kept = counts["file_rows"]
                 kept += 0 if "to" in changes else counts["numbers"]
                 kept += 0 if "recipients" in changes else counts["recipients"]
-                await self._require_sendable(conn, account_id, intake, blacklisted, kept,
-                                             contact_ids, group_ids)
+                await self._require_sendable(
+                    conn, account_id, intake, blacklisted, kept, contact_ids, group_ids
+                )
             try:
-                changed = await store.update_scheduled_campaign(conn, campaign_id, account_id,
-                                                                columns)
+                changed = await store.update_scheduled_campaign(
+                    conn, campaign_id, account_id, columns
+                )
             except ConflictError as exc:
                 raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
             assert changed  # the row is locked and scheduled
@@ -270,8 +321,13 @@ class CampaignService:
                 )
 
     async def add_file(
-        self, account_id: int, campaign_id: int, chunks: AsyncIterable[Sequence[RowResult]],
-        *, replace: bool, max_bad: int = 100,
+        self,
+        account_id: int,
+        campaign_id: int,
+        chunks: AsyncIterable[Sequence[RowResult]],
+        *,
+        replace: bool,
+        max_bad: int = 100,
     ) -> dict[str, Any]:
         """Store the good rows of a recipient file (read in `chunks`) as recipients of a
         scheduled campaign; `replace` drops the rows of earlier files first. Bad rows are
@@ -281,8 +337,9 @@ class CampaignService:
         summary = FileSummary(max_bad=max_bad)
         blacklisted: set[str] = set()
         async with self._db.acquire() as conn, conn.transaction():
-            await _scheduled_for_edit(conn, campaign_id, account_id,
-                                      "recipients can be added only while it is scheduled")
+            await _scheduled_for_edit(
+                conn, campaign_id, account_id, "recipients can be added only while it is scheduled"
+            )
             if replace:
                 await store.delete_recipients(conn, campaign_id, [FILE])
             async for chunk in chunks:
@@ -292,14 +349,18 @@ class CampaignService:
                     conn, campaign_id, [(FILE, r.phone, r.name, r.labels, r.row) for r in good]
                 )
                 blacklisted |= await contact_store.blacklisted_among(
-                    conn, account_id, [r.phone for r in good])
+                    conn, account_id, [r.phone for r in good]
+                )
             report = summary.as_dict()
             if not summary.good:
                 raise RequestError(
                     "invalid_file",
-                    "no row of the file can be used" + (
+                    "no row of the file can be used"
+                    + (
                         ": " + ", ".join(f"{n} {r}" for r, n in summary.reasons.items())
-                        if summary.reasons else " (it has no data rows)"),
+                        if summary.reasons
+                        else " (it has no data rows)"
+                    ),
                     report,
                 )
             counts = await store.recipient_counts(conn, campaign_id)
@@ -309,10 +370,16 @@ class CampaignService:
 
     def _default_columns(self) -> dict[str, Any]:
         return {
-            "fallback_values": {}, "flash": False, "transcode": False,
-            "respect_quiet_hours": True, "quiet_hours": self._default_quiet_hours(),
-            "scheduled_at": None, "callback_url": None, "campaign_callback_url": None,
-            "reminder": None, "ignore_invalid_numbers": False,
+            "fallback_values": {},
+            "flash": False,
+            "transcode": False,
+            "respect_quiet_hours": True,
+            "quiet_hours": self._default_quiet_hours(),
+            "scheduled_at": None,
+            "callback_url": None,
+            "campaign_callback_url": None,
+            "reminder": None,
+            "ignore_invalid_numbers": False,
         }
 
     def _default_quiet_hours(self) -> list[dict[str, str]]:
@@ -329,8 +396,9 @@ class CampaignService:
                 value = dict(value or {})
             elif field == "reminder" and value is not None:
                 value = {
-                    "numbers": _normalise_numbers(value["numbers"], default_region=self._region,
-                                                  field_name="reminder.numbers"),
+                    "numbers": _normalise_numbers(
+                        value["numbers"], default_region=self._region, field_name="reminder.numbers"
+                    ),
                     "lead_seconds": int(value["minutes_before"]) * 60,
                 }
             columns[column] = value
@@ -351,8 +419,11 @@ class CampaignService:
                     f"{now.isoformat()}); leave it out to send now",
                     {"scheduled_at": scheduled_at.isoformat(), "now": now.isoformat()},
                 )
-        if changed & {"reminder", "scheduled_at"} and columns["reminder"] is not None \
-                and scheduled_at is None:
+        if (
+            changed & {"reminder", "scheduled_at"}
+            and columns["reminder"] is not None
+            and scheduled_at is None
+        ):
             raise RequestError(
                 "invalid_reminder",
                 "a reminder is sent a set time before the scheduled run: it needs scheduled_at",
@@ -361,7 +432,9 @@ class CampaignService:
 
     def _intake(self, spec: Mapping[str, Any]) -> Intake:
         return check_recipients(
-            spec.get("to") or [], spec.get("recipients") or [], default_region=self._region,
+            spec.get("to") or [],
+            spec.get("recipients") or [],
+            default_region=self._region,
             max_recipients=self._config.api.max_recipients_per_request,
         )
 
@@ -392,8 +465,14 @@ class CampaignService:
                 raise group_not_found(missing)
 
     async def _require_sendable(
-        self, conn: Any, account_id: int, intake: Intake, blacklisted: set[str], kept: int,
-        contact_ids: Sequence[int], group_ids: Sequence[int],
+        self,
+        conn: Any,
+        account_id: int,
+        intake: Intake,
+        blacklisted: set[str],
+        kept: int,
+        contact_ids: Sequence[int],
+        group_ids: Sequence[int],
     ) -> None:
         """no_recipients when nobody named (plus `kept` rows left from before) can be sent
         to: every number invalid or blacklisted, every contact blacklisted, groups empty."""
@@ -407,8 +486,10 @@ class CampaignService:
             "no_recipients",
             "none of the recipients can be sent to: "
             f"{len(intake.invalid)} invalid, {len(blacklisted)} blacklisted"
-            + (", and the contacts and groups give no sendable number"
-               if contact_ids or group_ids else ""),
+            + (
+                ", and the contacts and groups give no sendable number"
+                if contact_ids or group_ids
+                else ""
+            ),
             intake.report(blacklisted),
         )
-

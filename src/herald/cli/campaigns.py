@@ -42,24 +42,41 @@ def campaign() -> None:
 def _api_command(command: Callable[..., None]) -> Callable[..., None]:
     """Add --api/--key/--config; call `command(client, ...)`; API errors -> click errors."""
 
-    @click.option("--api", "api_url", envvar="HERALD_API_URL", metavar="URL",
-                  help="The daemon's URL [env HERALD_API_URL; default: --config's [api], "
-                  "else http://127.0.0.1:8080].")
-    @click.option("--key", envvar="HERALD_API_KEY", metavar="KEY",
-                  help="The account's API key [env HERALD_API_KEY, which other users cannot "
-                  "see in the process list].")
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                  help="herald's TOML configuration: the API address is its [api] host/port.")
+    @click.option(
+        "--api",
+        "api_url",
+        envvar="HERALD_API_URL",
+        metavar="URL",
+        help="The daemon's URL [env HERALD_API_URL; default: --config's [api], "
+        "else http://127.0.0.1:8080].",
+    )
+    @click.option(
+        "--key",
+        envvar="HERALD_API_KEY",
+        metavar="KEY",
+        help="The account's API key [env HERALD_API_KEY, which other users cannot "
+        "see in the process list].",
+    )
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="herald's TOML configuration: the API address is its [api] host/port.",
+    )
     @functools.wraps(command)
-    def wrapper(api_url: str | None, key: str | None, config_path: str | None,
-                **kwargs: Any) -> None:
+    def wrapper(
+        api_url: str | None, key: str | None, config_path: str | None, **kwargs: Any
+    ) -> None:
         from herald.cli.client import ApiClient, ApiError, ClientError, resolve_api_url
         from herald.cli.output import error_text
         from herald.errors import HeraldError
 
         if not key:
-            raise click.UsageError("no API key: set HERALD_API_KEY (or give --key); "
-                                   "`herald account create NAME` prints one")
+            raise click.UsageError(
+                "no API key: set HERALD_API_KEY (or give --key); "
+                "`herald account create NAME` prints one"
+            )
         try:
             root = resolve_api_url(api_url, config_path, os.environ)
         except (ClientError, HeraldError) as exc:
@@ -75,14 +92,24 @@ def _api_command(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-_json_option = click.option("--json", "as_json", is_flag=True,
-                            help="Print the API's JSON answer instead of tables.")
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the API's JSON answer instead of tables."
+)
 _id_argument = click.argument("campaign_id", metavar="ID", type=click.IntRange(min=1))
 _wait_options = [
-    click.option("--wait", is_flag=True, help="Show a progress bar until the run's messages "
-                 "are all final (Ctrl-C stops waiting, not the campaign)."),
-    click.option("--interval", type=click.FloatRange(min=0.01), default=1.0,
-                 show_default=True, help="Seconds between progress polls with --wait."),
+    click.option(
+        "--wait",
+        is_flag=True,
+        help="Show a progress bar until the run's messages "
+        "are all final (Ctrl-C stops waiting, not the campaign).",
+    ),
+    click.option(
+        "--interval",
+        type=click.FloatRange(min=0.01),
+        default=1.0,
+        show_default=True,
+        help="Seconds between progress polls with --wait.",
+    ),
 ]
 
 
@@ -105,8 +132,9 @@ def _aware_datetime(ctx: click.Context, param: click.Parameter, value: str | Non
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time, e.g. "
-                                 "2030-05-01T09:00:00+03:00") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date and time, e.g. 2030-05-01T09:00:00+03:00"
+        ) from None
     if when.tzinfo is None:
         raise click.BadParameter(f"{value!r} needs a time zone, e.g. {value}+03:00 or {value}Z")
     return when.isoformat()
@@ -122,8 +150,9 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     return pairs
 
 
-def _windows(ctx: click.Context, param: click.Parameter,
-             values: tuple[str, ...]) -> list[dict[str, str]]:
+def _windows(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[dict[str, str]]:
     windows = []
     for value in values:
         start, sep, end = value.partition("-")
@@ -141,58 +170,134 @@ def _numbers(file: TextIO | None) -> list[str]:
 
 
 @campaign.command("create")
-@click.option("--name", required=True, help="2 to 30 letters, digits, spaces and '-'; unique "
-              "in the account.")
+@click.option(
+    "--name", required=True, help="2 to 30 letters, digits, spaces and '-'; unique in the account."
+)
 @click.option("--sender", required=True, help="One of the account's senders.")
-@click.option("--message", required=True, metavar="TEXT",
-              help="The template: %Name%, %Label% and [~label] placeholders.")
-@click.option("--to", "numbers", multiple=True, metavar="NUMBER",
-              help="A recipient's number (repeatable).")
-@click.option("--to-file", type=click.File("r", encoding="utf-8-sig"),
-              help="Numbers, one per line (blank lines and # comments skipped).")
-@click.option("--recipients-file", type=click.Path(exists=True, dir_okay=False,
-                                                   path_type=Path),
-              help="CSV or XLSX with a header row, uploaded after the campaign is created.")
-@click.option("--phone-column", default="phone", show_default=True, metavar="COLUMN",
-              help="The file's phone column: header text, number (1 is the first) or letter.")
+@click.option(
+    "--message",
+    required=True,
+    metavar="TEXT",
+    help="The template: %Name%, %Label% and [~label] placeholders.",
+)
+@click.option(
+    "--to", "numbers", multiple=True, metavar="NUMBER", help="A recipient's number (repeatable)."
+)
+@click.option(
+    "--to-file",
+    type=click.File("r", encoding="utf-8-sig"),
+    help="Numbers, one per line (blank lines and # comments skipped).",
+)
+@click.option(
+    "--recipients-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or XLSX with a header row, uploaded after the campaign is created.",
+)
+@click.option(
+    "--phone-column",
+    default="phone",
+    show_default=True,
+    metavar="COLUMN",
+    help="The file's phone column: header text, number (1 is the first) or letter.",
+)
 @click.option("--name-column", metavar="COLUMN", help="The file's name column (for %Name%).")
-@click.option("--label-column", "label_columns", multiple=True, metavar="COLUMN",
-              help="A file column whose values become labels (repeatable; '*' for every other "
-              "column).")
+@click.option(
+    "--label-column",
+    "label_columns",
+    multiple=True,
+    metavar="COLUMN",
+    help="A file column whose values become labels (repeatable; '*' for every other column).",
+)
 @click.option("--sheet", help="The XLSX worksheet, by name or number.")
-@click.option("--contact", "contacts", multiple=True, metavar="ID", type=click.IntRange(min=1),
-              help="A contact id (repeatable).")
-@click.option("--group", "groups", multiple=True, metavar="ID", type=click.IntRange(min=1),
-              help="A group id (repeatable).")
-@click.option("--fallback", "fallbacks", multiple=True, metavar="LABEL=VALUE", callback=_pairs,
-              help="The value for recipients without the label (repeatable).")
+@click.option(
+    "--contact",
+    "contacts",
+    multiple=True,
+    metavar="ID",
+    type=click.IntRange(min=1),
+    help="A contact id (repeatable).",
+)
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="ID",
+    type=click.IntRange(min=1),
+    help="A group id (repeatable).",
+)
+@click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="LABEL=VALUE",
+    callback=_pairs,
+    help="The value for recipients without the label (repeatable).",
+)
 @click.option("--flash", is_flag=True, help="Class 0 (flash) messages: shown, not stored.")
 @click.option("--transcode", is_flag=True, help="Replace look-alike characters to stay GSM-7.")
-@click.option("--quiet-hours/--no-quiet-hours", default=None,
-              help="Hold messages during quiet hours, destination local time [API default: "
-              "hold].")
-@click.option("--quiet-window", "quiet_windows", multiple=True, metavar="FROM-TO",
-              callback=_windows, help="A quiet window, e.g. 23:00-08:00 (repeatable; default "
-              "the daemon's campaigns.quiet_hours).")
-@click.option("--schedule", metavar="ISO8601", callback=_aware_datetime,
-              help="When to send, with a time zone (2030-05-01T09:00:00+03:00); absent: now.")
+@click.option(
+    "--quiet-hours/--no-quiet-hours",
+    default=None,
+    help="Hold messages during quiet hours, destination local time [API default: hold].",
+)
+@click.option(
+    "--quiet-window",
+    "quiet_windows",
+    multiple=True,
+    metavar="FROM-TO",
+    callback=_windows,
+    help="A quiet window, e.g. 23:00-08:00 (repeatable; default "
+    "the daemon's campaigns.quiet_hours).",
+)
+@click.option(
+    "--schedule",
+    metavar="ISO8601",
+    callback=_aware_datetime,
+    help="When to send, with a time zone (2030-05-01T09:00:00+03:00); absent: now.",
+)
 @click.option("--callback", metavar="URL", help="Webhook for each message's status.")
 @click.option("--campaign-callback", metavar="URL", help="Webhook for the campaign's events.")
-@click.option("--reminder", "reminders", multiple=True, metavar="NUMBER",
-              help="A test number that gets the message before the scheduled run (repeatable; "
-              "needs --schedule).")
-@click.option("--reminder-minutes", type=click.IntRange(1, 7 * 24 * 60), default=60,
-              show_default=True, help="How long before the scheduled run reminders go.")
-@click.option("--ignore-invalid-numbers", is_flag=True,
-              help="Skip invalid numbers quietly instead of recording them as rejected.")
+@click.option(
+    "--reminder",
+    "reminders",
+    multiple=True,
+    metavar="NUMBER",
+    help="A test number that gets the message before the scheduled run (repeatable; "
+    "needs --schedule).",
+)
+@click.option(
+    "--reminder-minutes",
+    type=click.IntRange(1, 7 * 24 * 60),
+    default=60,
+    show_default=True,
+    help="How long before the scheduled run reminders go.",
+)
+@click.option(
+    "--ignore-invalid-numbers",
+    is_flag=True,
+    help="Skip invalid numbers quietly instead of recording them as rejected.",
+)
 @_wait_option
 @_json_option
 @_api_command
-def create(client: ApiClient, *, numbers: tuple[str, ...], to_file: TextIO | None,
-           recipients_file: Path | None, phone_column: str, name_column: str | None,
-           label_columns: tuple[str, ...], sheet: str | None, schedule: str | None,
-           reminders: tuple[str, ...], reminder_minutes: int, wait: bool, interval: float,
-           as_json: bool, **fields: Any) -> None:
+def create(
+    client: ApiClient,
+    *,
+    numbers: tuple[str, ...],
+    to_file: TextIO | None,
+    recipients_file: Path | None,
+    phone_column: str,
+    name_column: str | None,
+    label_columns: tuple[str, ...],
+    sheet: str | None,
+    schedule: str | None,
+    reminders: tuple[str, ...],
+    reminder_minutes: int,
+    wait: bool,
+    interval: float,
+    as_json: bool,
+    **fields: Any,
+) -> None:
     """Create a campaign: sent now, unless --schedule says when.
 
     Recipients are any mix of --to, --to-file, --contact, --group and one --recipients-file.
@@ -213,22 +318,33 @@ def create(client: ApiClient, *, numbers: tuple[str, ...], to_file: TextIO | Non
     the upload's answer as `file`); with --wait, the final campaign on a second line.
     """
     if reminders and schedule is None:
-        raise click.UsageError("--reminder needs --schedule: reminders go a set time before "
-                               "the scheduled run")
+        raise click.UsageError(
+            "--reminder needs --schedule: reminders go a set time before the scheduled run"
+        )
     if wait and schedule is not None:
         raise click.UsageError("--wait follows a run started now: not with --schedule")
-    body = _campaign_body(fields, [*numbers, *_numbers(to_file)], schedule, reminders,
-                          reminder_minutes)
+    body = _campaign_body(
+        fields, [*numbers, *_numbers(to_file)], schedule, reminders, reminder_minutes
+    )
     if recipients_file is None:
         created = client.post("/campaigns", body)
         run, shown = created.get("run"), created
     else:
-        upload = {"phone_column": phone_column, "name_column": name_column,
-                  "label_columns": list(label_columns), "sheet": sheet}
-        created, report, run = _create_with_file(client, body, recipients_file, upload,
-                                                 send_now=schedule is None, quiet=as_json)
-        shown = {**client.get(f"/campaigns/{created['id']}"), "intake": created["intake"],
-                 "run": run, "file": report}
+        upload = {
+            "phone_column": phone_column,
+            "name_column": name_column,
+            "label_columns": list(label_columns),
+            "sheet": sheet,
+        }
+        created, report, run = _create_with_file(
+            client, body, recipients_file, upload, send_now=schedule is None, quiet=as_json
+        )
+        shown = {
+            **client.get(f"/campaigns/{created['id']}"),
+            "intake": created["intake"],
+            "run": run,
+            "file": report,
+        }
     if as_json:
         _echo_json(shown)
     else:
@@ -237,10 +353,18 @@ def create(client: ApiClient, *, numbers: tuple[str, ...], to_file: TextIO | Non
         _wait(client, created["id"], run, {}, interval, as_json)
 
 
-def _campaign_body(fields: Mapping[str, Any], to: list[str], schedule: str | None,
-                   reminders: tuple[str, ...], reminder_minutes: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": fields["name"], "sender": fields["sender"],
-                            "message": fields["message"]}
+def _campaign_body(
+    fields: Mapping[str, Any],
+    to: list[str],
+    schedule: str | None,
+    reminders: tuple[str, ...],
+    reminder_minutes: int,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": fields["name"],
+        "sender": fields["sender"],
+        "message": fields["message"],
+    }
     if to:
         body["to"] = to
     for key in ("contacts", "groups"):
@@ -256,7 +380,8 @@ def _campaign_body(fields: Mapping[str, Any], to: list[str], schedule: str | Non
         "callback": fields["callback"],
         "campaign_callback": fields["campaign_callback"],
         "reminder": {"numbers": list(reminders), "minutes_before": reminder_minutes}
-        if reminders else None,
+        if reminders
+        else None,
         "ignore_invalid_numbers": fields["ignore_invalid_numbers"] or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
@@ -264,8 +389,13 @@ def _campaign_body(fields: Mapping[str, Any], to: list[str], schedule: str | Non
 
 
 def _create_with_file(
-    client: ApiClient, body: dict[str, Any], path: Path, upload: dict[str, Any], *,
-    send_now: bool, quiet: bool,
+    client: ApiClient,
+    body: dict[str, Any],
+    path: Path,
+    upload: dict[str, Any],
+    *,
+    send_now: bool,
+    quiet: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """Create scheduled (held when it is to be sent now), upload, run: (created, file report,
     run). A refused step after the creation deletes the campaign again."""
@@ -283,8 +413,11 @@ def _create_with_file(
         run = client.post(f"/campaigns/{campaign_id}/run", {}) if send_now else None
     except BaseException as exc:
         gone = _delete(client, campaign_id)
-        note = (f"campaign {campaign_id} was deleted again: nothing is kept" if gone else
-                f"campaign {campaign_id} is left behind: delete it or fix and run it")
+        note = (
+            f"campaign {campaign_id} was deleted again: nothing is kept"
+            if gone
+            else f"campaign {campaign_id} is left behind: delete it or fix and run it"
+        )
         if isinstance(exc, ApiError):
             raise click.ClickException(f"{error_text(exc)}\n{note}") from None
         click.echo(note, err=True)
@@ -302,8 +435,9 @@ def _delete(client: ApiClient, campaign_id: int) -> bool:
     return True
 
 
-def _upload(client: ApiClient, campaign_id: int, path: Path, upload: dict[str, Any], *,
-            quiet: bool) -> dict[str, Any]:
+def _upload(
+    client: ApiClient, campaign_id: int, path: Path, upload: dict[str, Any], *, quiet: bool
+) -> dict[str, Any]:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -316,33 +450,52 @@ def _upload(client: ApiClient, campaign_id: int, path: Path, upload: dict[str, A
     from herald.cli.output import stderr
 
     fields = {k: v for k, v in upload.items() if v not in (None, [])}
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                        TransferSpeedColumn(), TimeRemainingColumn(), console=stderr(),
-                        disable=quiet)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+        disable=quiet,
+    )
     with progress:
         task = progress.add_task(f"uploading {path.name}", total=path.stat().st_size)
 
         def advance(sent: int, total: int) -> None:
             done = sent >= total
-            progress.update(task, completed=sent, total=total, description=(
-                f"{path.name}: the daemon is reading the rows" if done
-                else f"uploading {path.name}"))
+            progress.update(
+                task,
+                completed=sent,
+                total=total,
+                description=(
+                    f"{path.name}: the daemon is reading the rows"
+                    if done
+                    else f"uploading {path.name}"
+                ),
+            )
 
-        report: dict[str, Any] = client.upload(f"/campaigns/{campaign_id}/recipients/file",
-                                               path, fields, advance)
+        report: dict[str, Any] = client.upload(
+            f"/campaigns/{campaign_id}/recipients/file", path, fields, advance
+        )
         progress.update(task, description=f"uploaded {path.name}")
     return report
 
 
-def _report_created(created: Mapping[str, Any], run: Mapping[str, Any] | None,
-                    path: Path | None, report: Mapping[str, Any] | None) -> None:
+def _report_created(
+    created: Mapping[str, Any],
+    run: Mapping[str, Any] | None,
+    path: Path | None,
+    report: Mapping[str, Any] | None,
+) -> None:
     from herald.cli.output import file_lines, intake_lines, run_line, when
 
     at = when(created.get("scheduled_at"))
     state = "" if run is not None else f", scheduled for {at}" if at else ", held"
     click.echo(f"campaign {created['id']} {created['name']!r} created{state}")
-    for line in intake_lines(created.get("intake"),
-                             ignored=bool(created.get("ignore_invalid_numbers"))):
+    for line in intake_lines(
+        created.get("intake"), ignored=bool(created.get("ignore_invalid_numbers"))
+    ):
         click.echo(line)
     if path is not None and report is not None:
         for line in file_lines(path.name, report):
@@ -361,8 +514,16 @@ def _report_created(created: Mapping[str, Any], run: Mapping[str, Any] | None,
 @_wait_option
 @_json_option
 @_api_command
-def run(client: ApiClient, *, campaign_id: int, message: str | None,
-        description: str | None, wait: bool, interval: float, as_json: bool) -> None:
+def run(
+    client: ApiClient,
+    *,
+    campaign_id: int,
+    message: str | None,
+    description: str | None,
+    wait: bool,
+    interval: float,
+    as_json: bool,
+) -> None:
     """Start a run of campaign ID now (from scheduled, stopped or completed): print its
     batch and message count.
 
@@ -374,8 +535,9 @@ def run(client: ApiClient, *, campaign_id: int, message: str | None,
     on a second line.
     """
     baseline = client.get(f"/campaigns/{campaign_id}")["progress"]["messages"] if wait else {}
-    body = {k: v for k, v in (("message", message), ("batch_description", description))
-            if v is not None}
+    body = {
+        k: v for k, v in (("message", message), ("batch_description", description)) if v is not None
+    }
     started = client.post(f"/campaigns/{campaign_id}/run", body)
     if as_json:
         _echo_json(started)
@@ -387,17 +549,24 @@ def run(client: ApiClient, *, campaign_id: int, message: str | None,
         _wait(client, campaign_id, started, baseline, interval, as_json)
 
 
-def _wait(client: ApiClient, campaign_id: int, started: Mapping[str, Any],
-          baseline: Mapping[str, int], interval: float, as_json: bool) -> None:
+def _wait(
+    client: ApiClient,
+    campaign_id: int,
+    started: Mapping[str, Any],
+    baseline: Mapping[str, int],
+    interval: float,
+    as_json: bool,
+) -> None:
     from herald.cli.output import progress_table, stderr, stdout
     from herald.cli.wait import wait_for_run
 
     err = stderr()
-    result = wait_for_run(client, campaign_id, started, baseline, interval=interval,
-                          console=err)
+    result = wait_for_run(client, campaign_id, started, baseline, interval=interval, console=err)
     if result.interrupted:
-        err.print(f"stopped waiting after {result.seconds:.0f} s; campaign {campaign_id} goes "
-                  f"on (`herald campaign status {campaign_id}`)")
+        err.print(
+            f"stopped waiting after {result.seconds:.0f} s; campaign {campaign_id} goes "
+            f"on (`herald campaign status {campaign_id}`)"
+        )
         raise SystemExit(INTERRUPTED)
     if as_json:
         _echo_json(result.detail)
@@ -405,11 +574,16 @@ def _wait(client: ApiClient, campaign_id: int, started: Mapping[str, Any],
     rate = result.settled / result.seconds if result.seconds > 0 else 0.0
     ended = "" if result.ended_by == "final" else f", wait ended: {result.ended_by}"
     out = stdout()
-    out.print(f"batch {started['batch_id']}: {result.settled} of {result.expected} message(s) "
-              f"final in {result.seconds:.1f} s ({rate:,.1f} msg/s){ended}; campaign "
-              f"{campaign_id} is {result.detail['status']}")
-    out.print(progress_table({"expected": result.expected, **result.counts},
-                             title=f"batch {started['batch_id']}"))
+    out.print(
+        f"batch {started['batch_id']}: {result.settled} of {result.expected} message(s) "
+        f"final in {result.seconds:.1f} s ({rate:,.1f} msg/s){ended}; campaign "
+        f"{campaign_id} is {result.detail['status']}"
+    )
+    out.print(
+        progress_table(
+            {"expected": result.expected, **result.counts}, title=f"batch {started['batch_id']}"
+        )
+    )
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -432,22 +606,38 @@ def status(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
 
 
 @campaign.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(CAMPAIGN_STATUSES),
-              help="Only campaigns in this state (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(CAMPAIGN_STATUSES),
+    help="Only campaigns in this state (repeatable).",
+)
 @click.option("--name-contains", metavar="TEXT", help="Only names containing TEXT (any case).")
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--sort", type=click.Choice(SORT_FIELDS), default="created_at", show_default=True)
-@click.option("--desc/--asc", "descending", default=True, show_default=True,
-              help="Sort order.")
+@click.option("--desc/--asc", "descending", default=True, show_default=True, help="Sort order.")
 @_json_option
 @_api_command
-def list_campaigns(client: ApiClient, *, statuses: tuple[str, ...], name_contains: str | None,
-                   page: int, page_size: int, sort: str, descending: bool,
-                   as_json: bool) -> None:
+def list_campaigns(
+    client: ApiClient,
+    *,
+    statuses: tuple[str, ...],
+    name_contains: str | None,
+    page: int,
+    page_size: int,
+    sort: str,
+    descending: bool,
+    as_json: bool,
+) -> None:
     """The account's campaigns, newest first unless --sort/--asc say otherwise."""
-    params: dict[str, Any] = {"page": page, "page_size": page_size, "sort": sort,
-                              "order": "desc" if descending else "asc"}
+    params: dict[str, Any] = {
+        "page": page,
+        "page_size": page_size,
+        "sort": sort,
+        "order": "desc" if descending else "asc",
+    }
     if statuses:
         params["status"] = list(statuses)
     if name_contains:
@@ -480,9 +670,15 @@ def _lifecycle(action: str, done: str, doc: str) -> None:
         click.echo(line)
 
 
-_lifecycle("suspend", "suspended",
-           "Pause sending campaign ID; messages already sent keep getting receipts.")
+_lifecycle(
+    "suspend",
+    "suspended",
+    "Pause sending campaign ID; messages already sent keep getting receipts.",
+)
 _lifecycle("resume", "resumed", "Resume sending campaign ID after a suspend.")
-_lifecycle("stop", "stopped",
-           "Stop campaign ID for good: messages not yet sent become `stopped` and their credit "
-           "comes back. A stopped campaign can be run again.")
+_lifecycle(
+    "stop",
+    "stopped",
+    "Stop campaign ID for good: messages not yet sent become `stopped` and their credit "
+    "comes back. A stopped campaign can be run again.",
+)

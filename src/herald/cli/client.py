@@ -72,8 +72,9 @@ def configured_api_url(config_path: str | None, env: Mapping[str, str]) -> str:
         raise ClientError(f"{where} has [api] enabled = false: no API to talk to")
     if config.api.port == 0:
         raise ClientError(f"{where} has [api] port = 0 (any free port): give --api URL")
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.api.host,
-                                                                     config.api.host)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+        config.api.host, config.api.host
+    )
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{config.api.port}"
@@ -84,8 +85,9 @@ def resolve_api_url(api: str | None, config_path: str | None, env: Mapping[str, 
         return api_root(api)
     from herald.config import CLIENT_VARIABLES
 
-    if config_path is not None or any(k.startswith("HERALD_API_") and k not in CLIENT_VARIABLES
-                                      for k in env):
+    if config_path is not None or any(
+        k.startswith("HERALD_API_") and k not in CLIENT_VARIABLES for k in env
+    ):
         return configured_api_url(config_path, env)
     return DEFAULT_API_URL
 
@@ -98,9 +100,9 @@ class ApiClient:
 
         self.root = api_root(root)
         self._http = httpx.Client(
-            base_url=self.root + "/v1", timeout=httpx.Timeout(timeout, connect=5.0),
-            headers={"Authorization": f"Bearer {key}",
-                     "User-Agent": f"herald-cli/{__version__}"},
+            base_url=self.root + "/v1",
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            headers={"Authorization": f"Bearer {key}", "User-Agent": f"herald-cli/{__version__}"},
         )
 
     def __repr__(self) -> str:
@@ -128,7 +130,10 @@ class ApiClient:
         return self._send(self._http.build_request("DELETE", path))
 
     def upload(
-        self, path: str, file: Path, fields: Mapping[str, Any],
+        self,
+        path: str,
+        file: Path,
+        fields: Mapping[str, Any],
         advance: Callable[[int, int], None] = lambda sent, total: None,
     ) -> Any:
         """POST `file` as multipart/form-data with `fields`; `advance(sent, total)` is called
@@ -136,11 +141,15 @@ class ApiClient:
         decoded answer."""
         import httpx
 
-        mime = _XLSX if file.suffix.lower() == ".xlsx" else (
-            mimetypes.guess_type(file.name)[0] or "application/octet-stream")
+        mime = (
+            _XLSX
+            if file.suffix.lower() == ".xlsx"
+            else (mimetypes.guess_type(file.name)[0] or "application/octet-stream")
+        )
         with file.open("rb") as fh:
             encoded = self._http.build_request(
-                "POST", path, data=dict(fields), files={"file": (file.name, fh, mime)})
+                "POST", path, data=dict(fields), files={"file": (file.name, fh, mime)}
+            )
 
             total = int(encoded.headers.get("Content-Length", 0))
 
@@ -152,10 +161,12 @@ class ApiClient:
                     advance(sent, max(total, sent))
 
             # Same headers (multipart boundary, Content-Length), body streamed through body().
-            request = self._http.build_request("POST", path, headers=encoded.headers,
-                                               content=body())
+            request = self._http.build_request(
+                "POST", path, headers=encoded.headers, content=body()
+            )
             request.extensions["timeout"] = httpx.Timeout(
-                TIMEOUT, connect=5.0, read=UPLOAD_READ_TIMEOUT).as_dict()
+                TIMEOUT, connect=5.0, read=UPLOAD_READ_TIMEOUT
+            ).as_dict()
             return self._send(request)
 
     def _send(self, request: httpx.Request) -> Any:
@@ -166,8 +177,10 @@ class ApiClient:
         except httpx.ConnectError as exc:
             raise Unreachable(_not_running(self.root, exc)) from None
         except httpx.TimeoutException:
-            raise Unreachable(f"the herald daemon at {self.root} did not answer in time "
-                              f"({request.method} {request.url.path})") from None
+            raise Unreachable(
+                f"the herald daemon at {self.root} did not answer in time "
+                f"({request.method} {request.url.path})"
+            ) from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"talking to {self.root} failed: {exc}") from None
         if response.status_code >= 400:
@@ -177,22 +190,27 @@ class ApiClient:
         try:
             return response.json()
         except ValueError:
-            raise ClientError(f"{self.root} answered {request.method} {request.url.path} "
-                              "with something that is not JSON: is it a herald daemon?") from None
+            raise ClientError(
+                f"{self.root} answered {request.method} {request.url.path} "
+                "with something that is not JSON: is it a herald daemon?"
+            ) from None
 
 
 def _not_running(root: str, exc: Exception) -> str:
     refused = isinstance(exc.__context__, ConnectionRefusedError) or "refused" in str(exc)
     why = "connection refused" if refused else str(exc) or type(exc).__name__
-    return (f"the herald daemon is not running at {root} ({why}). Start it with `make run` "
-            "or `herald run --config FILE`, or point --api / HERALD_API_URL at it.")
+    return (
+        f"the herald daemon is not running at {root} ({why}). Start it with `make run` "
+        "or `herald run --config FILE`, or point --api / HERALD_API_URL at it."
+    )
 
 
 def _api_error(response: httpx.Response) -> ApiError:
     try:
         error = response.json()["error"]
-        return ApiError(response.status_code, str(error["code"]), str(error["message"]),
-                        error.get("details"))
+        return ApiError(
+            response.status_code, str(error["code"]), str(error["message"]), error.get("details")
+        )
     except (ValueError, KeyError, TypeError):
         text = " ".join(response.text.split())[:200] or response.reason_phrase
         return ApiError(response.status_code, f"http_{response.status_code}", text)

@@ -22,17 +22,33 @@ main.add_command(campaign)  # campaigns through a running daemon's API (herald.c
 
 
 @main.command()
-@click.option("--concat", type=click.Choice(["udh8", "udh16", "sar", "payload"]),
-              default="udh8", show_default=True, help="How long messages are concatenated.")
-@click.option("--national", default="", metavar="LIST",
-              help="National tables allowed, comma separated: tr, es, pt.")
+@click.option(
+    "--concat",
+    type=click.Choice(["udh8", "udh16", "sar", "payload"]),
+    default="udh8",
+    show_default=True,
+    help="How long messages are concatenated.",
+)
+@click.option(
+    "--national",
+    default="",
+    metavar="LIST",
+    help="National tables allowed, comma separated: tr, es, pt.",
+)
 @click.option("--flash", is_flag=True, help="Class 0 (flash) data_coding.")
 @click.option("--transcode", is_flag=True, help="Replace non-GSM look-alikes (quotes, accents).")
 @click.option("--reference", default=0, show_default=True, help="Concatenation reference.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.argument("text")
-def preview(concat: str, national: str, flash: bool, transcode: bool, reference: int,
-            as_json: bool, text: str) -> None:
+def preview(
+    concat: str,
+    national: str,
+    flash: bool,
+    transcode: bool,
+    reference: int,
+    as_json: bool,
+    text: str,
+) -> None:
     """Show how TEXT would be encoded and split into SMS parts."""
     import json
 
@@ -41,8 +57,14 @@ def preview(concat: str, national: str, flash: bool, transcode: bool, reference:
     from herald.text.describe import describe, summary
 
     try:
-        message = encode_message(text, concat=concat, national=national, flash=flash,
-                                 transcode=transcode, reference=reference)
+        message = encode_message(
+            text,
+            concat=concat,
+            national=national,
+            flash=flash,
+            transcode=transcode,
+            reference=reference,
+        )
     except TextError as exc:
         raise click.UsageError(str(exc)) from exc
     if as_json:
@@ -56,24 +78,65 @@ def preview(concat: str, national: str, flash: bool, transcode: bool, reference:
 @click.option("--system-id", required=True, help="Bind system_id.")
 @click.option("--password", required=True, help="Bind password.")
 @click.option("--system-type", default="", help="Bind system_type.")
-@click.option("--bind", "bind_type", type=click.Choice(["trx", "tx"]), default="trx",
-              show_default=True, help="Transceiver or transmitter bind.")
-@click.option("--from", "sender", required=True, metavar="SENDER",
-              help="Alphanumeric (up to 11), short code, or international number.")
-@click.option("--to", "to", required=True, metavar="NUMBER",
-              help="Destination, international form (+447700900123).")
+@click.option(
+    "--bind",
+    "bind_type",
+    type=click.Choice(["trx", "tx"]),
+    default="trx",
+    show_default=True,
+    help="Transceiver or transmitter bind.",
+)
+@click.option(
+    "--from",
+    "sender",
+    required=True,
+    metavar="SENDER",
+    help="Alphanumeric (up to 11), short code, or international number.",
+)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="NUMBER",
+    help="Destination, international form (+447700900123).",
+)
 @click.option("--flash", is_flag=True, help="Class 0 (flash) message.")
-@click.option("--wait-receipt", type=float, default=None, metavar="SECONDS",
-              help="Wait this long for each part's final receipt (needs --bind trx).")
-@click.option("--id-mode", default="as_is", show_default=True, type=click.Choice(
-              ["as_is", "submit_hex_dlr_dec", "submit_dec_dlr_hex", "hex", "dec"]),
-              help="How receipt ids relate to submit_sm_resp ids.")
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds to connect and bind, and to wait for each response.")
+@click.option(
+    "--wait-receipt",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long for each part's final receipt (needs --bind trx).",
+)
+@click.option(
+    "--id-mode",
+    default="as_is",
+    show_default=True,
+    type=click.Choice(["as_is", "submit_hex_dlr_dec", "submit_dec_dlr_hex", "hex", "dec"]),
+    help="How receipt ids relate to submit_sm_resp ids.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to connect and bind, and to wait for each response.",
+)
 @click.argument("text")
-def send(smsc: str, system_id: str, password: str, system_type: str, bind_type: str,
-         sender: str, to: str, flash: bool, wait_receipt: float | None, id_mode: str,
-         timeout: float, text: str) -> None:
+def send(
+    smsc: str,
+    system_id: str,
+    password: str,
+    system_type: str,
+    bind_type: str,
+    sender: str,
+    to: str,
+    flash: bool,
+    wait_receipt: float | None,
+    id_mode: str,
+    timeout: float,
+    text: str,
+) -> None:
     """Send TEXT through one bind, one submit_sm per part: one JSON line per part on stdout;
     exit status 1 naming the SMPP status when a part fails."""
     import sys
@@ -84,10 +147,21 @@ def send(smsc: str, system_id: str, password: str, system_type: str, bind_type: 
 
     try:
         host, port = parse_smsc(smsc)
-        request = SendRequest(host=host, port=port, system_id=system_id, password=password,
-                              system_type=system_type, bind=bind_type, sender=sender, to=to,
-                              text=text, flash=flash, wait_receipt=wait_receipt,
-                              id_mode=id_mode, timeout=timeout)
+        request = SendRequest(
+            host=host,
+            port=port,
+            system_id=system_id,
+            password=password,
+            system_type=system_type,
+            bind=bind_type,
+            sender=sender,
+            to=to,
+            text=text,
+            flash=flash,
+            wait_receipt=wait_receipt,
+            id_mode=id_mode,
+            timeout=timeout,
+        )
         check(request)
     except HeraldError as exc:
         raise click.UsageError(str(exc)) from None
@@ -104,15 +178,23 @@ def account() -> None:
 
 
 _config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="TOML configuration file (default: built-in defaults + HERALD_ variables); its "
     "database (or the embedded one in its state_dir) is used.",
 )
 
 
 @account.command("create")
-@click.option("--credit", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Starting credit, in segments.")
+@click.option(
+    "--credit",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Starting credit, in segments.",
+)
 @_config_option
 @click.argument("name")
 def account_create(credit: int, config_path: str | None, name: str) -> None:
@@ -154,13 +236,19 @@ def account_credit(config_path: str | None, name: str, segments: int) -> None:
 
 @main.command()
 @click.option(
-    "--dsn", envvar="HERALD_DSN", default=None,
+    "--dsn",
+    envvar="HERALD_DSN",
+    default=None,
     help="DSN of an existing PostgreSQL (or HERALD_DSN). Without one, the embedded server "
     "in --state-dir is started for the occasion.",
 )
 @click.option(
-    "--state-dir", envvar="HERALD_STATE_DIR", default="state", show_default=True,
-    type=click.Path(file_okay=False), help="herald's state directory (embedded PostgreSQL).",
+    "--state-dir",
+    envvar="HERALD_STATE_DIR",
+    default="state",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="herald's state directory (embedded PostgreSQL).",
 )
 def migrate(dsn: str | None, state_dir: str) -> None:
     """Apply pending database migrations; safe while other herald processes run."""
@@ -181,8 +269,13 @@ def migrate(dsn: str | None, state_dir: str) -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML configuration file (default: built-in defaults + HERALD_ variables).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (default: built-in defaults + HERALD_ variables).",
+)
 def run(config_path: str | None) -> None:
     """Run the gateway: API, dispatcher, tracker, binds, scheduler, callbacks, metrics."""
     from herald.config import load_config
@@ -199,49 +292,90 @@ def run(config_path: str | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2775, show_default=True, help="Port to listen on (0: any free).")
-@click.option("--personality", default="happy", show_default=True, metavar="NAME[+NAME...]",
-              help="happy, black_hole, throttling, queue_full, generic_nack, unbind_on_submit, "
-              "vendor_status, early_receipt, flaky_link, nexmo, text_receipts, mixed_outcomes, "
-              "slow; combine with '+'. The options below override it.")
+@click.option(
+    "--personality",
+    default="happy",
+    show_default=True,
+    metavar="NAME[+NAME...]",
+    help="happy, black_hole, throttling, queue_full, generic_nack, unbind_on_submit, "
+    "vendor_status, early_receipt, flaky_link, nexmo, text_receipts, mixed_outcomes, "
+    "slow; combine with '+'. The options below override it.",
+)
 @click.option("--system-id", help="Accepted system_id [herald].")
 @click.option("--password", help="Its password [secret].")
 @click.option("--accept-any", is_flag=True, default=None, help="Accept any credentials.")
 @click.option("--receipts/--no-receipts", default=None, help="Honour registered_delivery.")
-@click.option("--receipt-delay", metavar="MS[-MS]|exp:MEAN[:CAP]",
-              help="Receipt delay after the response: fixed, uniform or exponential (ms).")
-@click.option("--receipt-format", type=click.Choice(["both", "text", "tlv"]),
-              help="Receipts with TLVs and text, text only or TLVs only.")
-@click.option("--outcomes", metavar="STAT=W,...", help="Final states by weight, e.g. "
-              "DELIVRD=90,UNDELIV=10 (DELIVRD UNDELIV EXPIRED REJECTD DELETED UNKNOWN).")
-@click.option("--intermediate", type=click.Choice(["ENROUTE", "ACCEPTD"], case_sensitive=False),
-              help="Send this intermediate receipt first.")
-@click.option("--early-receipt", is_flag=True, default=None,
-              help="Send each receipt before its submit_sm_resp.")
-@click.option("--deliver-window", type=int,
-              help="Unanswered deliver_sm at once per connection (0: no limit).")
+@click.option(
+    "--receipt-delay",
+    metavar="MS[-MS]|exp:MEAN[:CAP]",
+    help="Receipt delay after the response: fixed, uniform or exponential (ms).",
+)
+@click.option(
+    "--receipt-format",
+    type=click.Choice(["both", "text", "tlv"]),
+    help="Receipts with TLVs and text, text only or TLVs only.",
+)
+@click.option(
+    "--outcomes",
+    metavar="STAT=W,...",
+    help="Final states by weight, e.g. "
+    "DELIVRD=90,UNDELIV=10 (DELIVRD UNDELIV EXPIRED REJECTD DELETED UNKNOWN).",
+)
+@click.option(
+    "--intermediate",
+    type=click.Choice(["ENROUTE", "ACCEPTD"], case_sensitive=False),
+    help="Send this intermediate receipt first.",
+)
+@click.option(
+    "--early-receipt",
+    is_flag=True,
+    default=None,
+    help="Send each receipt before its submit_sm_resp.",
+)
+@click.option(
+    "--deliver-window", type=int, help="Unanswered deliver_sm at once per connection (0: no limit)."
+)
 @click.option("--id-format", type=click.Choice(["hex", "dec"]), help="Message ids [hex].")
 @click.option("--id-case", type=click.Choice(["lower", "upper"]), help="Hex digit case.")
 @click.option("--id-width", type=int, help="Zero-pad message ids to this width.")
-@click.option("--receipt-id-format", type=click.Choice(["same", "hex", "dec"]),
-              help="Base of the id in receipt text (Nexmo: hex ids, dec receipts).")
+@click.option(
+    "--receipt-id-format",
+    type=click.Choice(["same", "hex", "dec"]),
+    help="Base of the id in receipt text (Nexmo: hex ids, dec receipts).",
+)
 @click.option("--receipt-id-width", type=int, help="Zero-pad receipt text ids to this width.")
 @click.option("--latency", metavar="MS[-MS]", help="Delay before each submit_sm_resp.")
 @click.option("--throttle-rate", type=float, help="ESME_RTHROTTLED above this many submits/s.")
 @click.option("--throttle-burst", type=int, help="Token bucket depth for --throttle-rate.")
 @click.option("--throttle-status", metavar="STATUS", help="e.g. ESME_RMSGQFUL instead.")
-@click.option("--error", "errors", multiple=True, metavar="STATUS=SHARE",
-              help="Answer a share of submits with STATUS, e.g. 0x45=0.1 (repeatable).")
+@click.option(
+    "--error",
+    "errors",
+    multiple=True,
+    metavar="STATUS=SHARE",
+    help="Answer a share of submits with STATUS, e.g. 0x45=0.1 (repeatable).",
+)
 @click.option("--unbind-after", type=int, help="Send unbind after N submits on a connection.")
 @click.option("--drop-after", type=int, help="Close TCP after N PDUs on a connection.")
 @click.option("--drop-probability", type=float, help="Abort TCP on this share of PDUs.")
 @click.option("--bind-status", metavar="STATUS", help="Refuse every bind with STATUS.")
 @click.option("--seed", type=int, help="Seed of every random choice [0].")
-@click.option("--record", type=click.Path(dir_okay=False), help="Append decoded submits here "
-              "as JSON lines.")
-@click.option("--track-duplicates", is_flag=True, default=None,
-              help="Count messages accepted twice (destination, text).")
-@click.option("--loop", type=click.Choice(["auto", "uvloop", "asyncio"]), default="auto",
-              show_default=True, help="Event loop (auto: uvloop when installed).")
+@click.option(
+    "--record", type=click.Path(dir_okay=False), help="Append decoded submits here as JSON lines."
+)
+@click.option(
+    "--track-duplicates",
+    is_flag=True,
+    default=None,
+    help="Count messages accepted twice (destination, text).",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(["auto", "uvloop", "asyncio"]),
+    default="auto",
+    show_default=True,
+    help="Event loop (auto: uvloop when installed).",
+)
 def simulate(personality: str, loop: str, **options: object) -> None:
     """Run the SMSC simulator until SIGINT/SIGTERM; print its address, then its counters."""
     from herald.simulator.run import main as run_simulator

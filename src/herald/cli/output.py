@@ -16,8 +16,17 @@ from rich.text import Text
 
 from herald.cli.client import ApiError, shorten
 
-MESSAGE_STATUSES = ("queued", "deferred", "sending", "sent", "delivered", "failed", "rejected",
-                    "unknown", "stopped")
+MESSAGE_STATUSES = (
+    "queued",
+    "deferred",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "rejected",
+    "unknown",
+    "stopped",
+)
 FINAL_STATUSES = ("delivered", "failed", "rejected", "unknown", "stopped")
 SHOWN = 5  # invalid numbers, bad rows, problems listed before "... and N more"
 
@@ -43,8 +52,7 @@ def error_text(err: ApiError) -> str:
 def _detail_lines(details: Any, message: str) -> list[str]:
     if details is None:
         return []
-    if isinstance(details, list) and all(isinstance(d, dict) and "location" in d
-                                         for d in details):
+    if isinstance(details, list) and all(isinstance(d, dict) and "location" in d for d in details):
         problems = [f"{d['location']}: {d.get('message', '')}" for d in details]
         return [] if len(problems) == 1 and problems[0] in message else _more(problems)
     if not isinstance(details, dict):
@@ -82,18 +90,24 @@ def _more(lines: list[str], total: int | None = None) -> list[str]:
 
 
 def invalid_number_lines(invalid: Iterable[Mapping[str, Any]]) -> list[str]:
-    return _more([
-        f"{n.get('source', 'number')}[{n.get('index', '?')}] {n.get('phone')!r}: "
-        f"{n.get('reason') or 'invalid'}"
-        for n in invalid
-    ])
+    return _more(
+        [
+            f"{n.get('source', 'number')}[{n.get('index', '?')}] {n.get('phone')!r}: "
+            f"{n.get('reason') or 'invalid'}"
+            for n in invalid
+        ]
+    )
 
 
 def bad_row_lines(rows: Iterable[Mapping[str, Any]], total: int | None = None) -> list[str]:
     # `detail` names the cell and the reason: "'+3069': invalid_format (too short)"
-    return _more([f"row {r['row']}: "
-                  + (r.get("detail") or f"{r.get('phone_raw')!r}: {r['reason']}")
-                  for r in rows], total)
+    return _more(
+        [
+            f"row {r['row']}: " + (r.get("detail") or f"{r.get('phone_raw')!r}: {r['reason']}")
+            for r in rows
+        ],
+        total,
+    )
 
 
 # --- campaigns ----------------------------------------------------------------------------------
@@ -108,8 +122,11 @@ def intake_lines(intake: Mapping[str, Any] | None, *, ignored: bool = False) -> 
         lines.append(f"{len(invalid)} invalid number(s), {fate}:")
         lines += ["  " + line for line in invalid_number_lines(invalid)]
     if blacklisted := intake.get("blacklisted"):
-        lines.append(f"{len(blacklisted)} blacklisted: " + ", ".join(blacklisted[:SHOWN])
-                     + (" ..." if len(blacklisted) > SHOWN else ""))
+        lines.append(
+            f"{len(blacklisted)} blacklisted: "
+            + ", ".join(blacklisted[:SHOWN])
+            + (" ..." if len(blacklisted) > SHOWN else "")
+        )
     if intake.get("duplicates"):
         lines.append(f"{intake['duplicates']} duplicate number(s) left out")
     return lines
@@ -117,8 +134,10 @@ def intake_lines(intake: Mapping[str, Any] | None, *, ignored: bool = False) -> 
 
 def file_lines(name: str, report: Mapping[str, Any]) -> list[str]:
     reasons = ", ".join(f"{r} {n}" for r, n in sorted(report.get("reasons", {}).items()))
-    lines = [f"{name}: {report['rows']} row(s) read, {report['good']} good, "
-             f"{report['bad']} bad" + (f" ({reasons})" if reasons else "")]
+    lines = [
+        f"{name}: {report['rows']} row(s) read, {report['good']} good, "
+        f"{report['bad']} bad" + (f" ({reasons})" if reasons else "")
+    ]
     if report.get("bad_rows"):
         lines.append("bad rows (the header is row 1):")
         lines += ["  " + line for line in bad_row_lines(report["bad_rows"], report["bad"])]
@@ -130,13 +149,14 @@ def file_lines(name: str, report: Mapping[str, Any]) -> list[str]:
 def run_line(campaign_id: int, run: Mapping[str, Any]) -> str:
     extra = [f"{run['segments']} segment(s)", f"{run['credit_used']} credit used"]
     if run.get("rejected"):
-        reasons = ", ".join(f"{r} {n}" for r, n in sorted(run.get("rejected_reasons",
-                                                                   {}).items()))
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(run.get("rejected_reasons", {}).items()))
         extra.append(f"{run['rejected']} rejected" + (f" ({reasons})" if reasons else ""))
     if run.get("skipped"):
         extra.append(f"{run['skipped']} skipped")
-    return (f"campaign {campaign_id}: run {run['number']} started, batch {run['batch_id']}, "
-            f"{run['count']} message(s) queued ({', '.join(extra)})")
+    return (
+        f"campaign {campaign_id}: run {run['number']} started, batch {run['batch_id']}, "
+        f"{run['count']} message(s) queued ({', '.join(extra)})"
+    )
 
 
 def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
@@ -147,13 +167,15 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     about.add_row("sender", str(detail["sender"]))
     about.add_row("message", str(detail["message"]))
     if detail.get("fallback_values"):
-        about.add_row("fallbacks", ", ".join(f"{k}={v}" for k, v in
-                                             detail["fallback_values"].items()))
+        about.add_row(
+            "fallbacks", ", ".join(f"{k}={v}" for k, v in detail["fallback_values"].items())
+        )
     about.add_row("scheduled", when(detail.get("scheduled_at")) or "-")
     flags = [f for f in ("flash", "transcode") if detail.get(f)]
     quiet = ", ".join(f"{w['from']}-{w['to']}" for w in detail.get("quiet_hours", []))
-    flags.append(f"quiet hours {quiet}" if detail.get("respect_quiet_hours")
-                 else "quiet hours ignored")
+    flags.append(
+        f"quiet hours {quiet}" if detail.get("respect_quiet_hours") else "quiet hours ignored"
+    )
     if detail.get("ignore_invalid_numbers"):
         flags.append("invalid numbers ignored")
     about.add_row("options", ", ".join(flags))
@@ -162,18 +184,22 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
             about.add_row(key.replace("_", " "), str(detail[key]))
     if detail.get("reminder"):
         reminder = detail["reminder"]
-        about.add_row("reminder", f"{', '.join(reminder['numbers'])}, "
-                                  f"{reminder['minutes_before']} min before")
+        about.add_row(
+            "reminder", f"{', '.join(reminder['numbers'])}, {reminder['minutes_before']} min before"
+        )
     audience = detail.get("audience") or {}
     if audience:
-        about.add_row("audience", (
-            f"{audience['numbers']} number(s), {audience['recipients']} recipient(s), "
-            f"{audience['file_rows']} file row(s), contacts {audience['contacts'] or '-'}, "
-            f"groups {audience['groups'] or '-'}"))
+        about.add_row(
+            "audience",
+            (
+                f"{audience['numbers']} number(s), {audience['recipients']} recipient(s), "
+                f"{audience['file_rows']} file row(s), contacts {audience['contacts'] or '-'}, "
+                f"groups {audience['groups'] or '-'}"
+            ),
+        )
     parts: list[RenderableType] = [about.table]
     if "progress" in detail:
-        parts.append(progress_table(detail["progress"]["messages"],
-                                    detail["progress"]["segments"]))
+        parts.append(progress_table(detail["progress"]["messages"], detail["progress"]["segments"]))
     if detail.get("batches"):
         parts.append(batches_table(detail["batches"]))
     return Group(*parts)
@@ -196,8 +222,9 @@ def _cells(*values: object) -> list[Text]:
     return [Text(str(v)) for v in values]
 
 
-def progress_table(messages: Mapping[str, int], segments: Mapping[str, int] | None = None,
-                   title: str = "progress") -> Table:
+def progress_table(
+    messages: Mapping[str, int], segments: Mapping[str, int] | None = None, title: str = "progress"
+) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("status")
     table.add_column("messages", justify="right")
@@ -215,28 +242,60 @@ def progress_table(messages: Mapping[str, int], segments: Mapping[str, int] | No
 
 def batches_table(batches: Iterable[Mapping[str, Any]]) -> Table:
     table = Table(title="runs", title_justify="left")
-    for name, justify in (("run", "right"), ("batch", "right"), ("status", "left"),
-                          ("messages", "right"), ("segments", "right"), ("credit", "right"),
-                          ("started", "left"), ("finished", "left"), ("description", "left")):
+    for name, justify in (
+        ("run", "right"),
+        ("batch", "right"),
+        ("status", "left"),
+        ("messages", "right"),
+        ("segments", "right"),
+        ("credit", "right"),
+        ("started", "left"),
+        ("finished", "left"),
+        ("description", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for b in batches:
-        table.add_row(*_cells(b["number"], b["id"], b["status"], b["messages_expected"],
-                              b["segments_expected"], b["credit_used"],
-                              when(b.get("started_at")) or "-",
-                              when(b.get("finished_at")) or "-", b.get("description") or ""))
+        table.add_row(
+            *_cells(
+                b["number"],
+                b["id"],
+                b["status"],
+                b["messages_expected"],
+                b["segments_expected"],
+                b["credit_used"],
+                when(b.get("started_at")) or "-",
+                when(b.get("finished_at")) or "-",
+                b.get("description") or "",
+            )
+        )
     return table
 
 
 def list_table(page: Mapping[str, Any]) -> Table:
-    table = Table(caption=f"page {page['page']} of {max(page['pages'], 1)}, "
-                          f"{page['total']} campaign(s)", caption_justify="left")
-    for name, justify in (("id", "right"), ("name", "left"), ("status", "left"),
-                          ("sender", "left"), ("scheduled", "left"), ("created", "left")):
+    table = Table(
+        caption=f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} campaign(s)",
+        caption_justify="left",
+    )
+    for name, justify in (
+        ("id", "right"),
+        ("name", "left"),
+        ("status", "left"),
+        ("sender", "left"),
+        ("scheduled", "left"),
+        ("created", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for c in page["items"]:
-        table.add_row(*_cells(c["id"], c["name"], c["status"], c["sender"],
-                              when(c.get("scheduled_at")) or "-",
-                              when(c.get("created_at")) or "-"))
+        table.add_row(
+            *_cells(
+                c["id"],
+                c["name"],
+                c["status"],
+                c["sender"],
+                when(c.get("scheduled_at")) or "-",
+                when(c.get("created_at")) or "-",
+            )
+        )
     return table
 
 

@@ -87,19 +87,30 @@ class _Receipts:
 def _settings(request: SendRequest) -> SessionSettings:
     try:
         return SessionSettings(
-            name="send", host=request.host, port=request.port, system_id=request.system_id,
-            password=request.password, system_type=request.system_type,
+            name="send",
+            host=request.host,
+            port=request.port,
+            system_id=request.system_id,
+            password=request.password,
+            system_type=request.system_type,
             bind_type=request.bind,  # type: ignore[arg-type]
-            window=10, rate=1000.0, burst=255, response_timeout=request.timeout,
-            bind_timeout=request.timeout, connect_timeout=request.timeout,
-            reconnect_min=0.5, reconnect_max=2.0, id_mode=request.id_mode,
-        )  # fmt: skip
+            window=10,
+            rate=1000.0,
+            burst=255,
+            response_timeout=request.timeout,
+            bind_timeout=request.timeout,
+            connect_timeout=request.timeout,
+            reconnect_min=0.5,
+            reconnect_max=2.0,
+            id_mode=request.id_mode,
+        )
     except ValueError as exc:
         raise SendOptionError(str(exc).replace("bind 'send': ", "")) from None
 
 
-def _line(part: int, parts: int, result: SubmitResult, receipt: Receipt | None,
-          waited: bool) -> dict[str, Any]:  # fmt: skip
+def _line(
+    part: int, parts: int, result: SubmitResult, receipt: Receipt | None, waited: bool
+) -> dict[str, Any]:
     line: dict[str, Any] = {
         "part": part,
         "parts": parts,
@@ -109,12 +120,16 @@ def _line(part: int, parts: int, result: SubmitResult, receipt: Receipt | None,
         "command_status": f"0x{result.command_status:08X}",
     }
     if waited:
-        line["receipt"] = None if receipt is None else {
-            "state": receipt.state,
-            "final": receipt.final,
-            "error": receipt.error,
-            "message_state": receipt.message_state,
-        }  # fmt: skip
+        line["receipt"] = (
+            None
+            if receipt is None
+            else {
+                "state": receipt.state,
+                "final": receipt.final,
+                "error": receipt.error,
+                "message_state": receipt.message_state,
+            }
+        )
     return line
 
 
@@ -136,8 +151,9 @@ def check(request: SendRequest) -> tuple[Sender, str, EncodedMessage]:
         if request.wait_receipt <= 0:
             raise SendOptionError(f"--wait-receipt {request.wait_receipt}: must be positive")
         if request.bind != "trx":
-            raise SendOptionError("--wait-receipt needs --bind trx: a transmitter bind never "
-                                  "receives deliver_sm")  # fmt: skip
+            raise SendOptionError(
+                "--wait-receipt needs --bind trx: a transmitter bind never receives deliver_sm"
+            )
     try:
         IdMode(request.id_mode)
     except ValueError:
@@ -154,24 +170,31 @@ def check(request: SendRequest) -> tuple[Sender, str, EncodedMessage]:
     try:
         destination = normalize_number(request.to).lstrip("+")
     except NumberError as exc:
-        raise SendOptionError(f"--to: {exc}; give it in international form, "
-                              "e.g. +447911123456") from None  # fmt: skip
+        raise SendOptionError(
+            f"--to: {exc}; give it in international form, e.g. +447911123456"
+        ) from None
     try:
         return sender, destination, encode_message(request.text, flash=request.flash)
     except TextError as exc:
         raise SendOptionError(f"TEXT: {exc}") from None
 
 
-async def send(request: SendRequest, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
-               session_factory: Callable[..., Session] = Session) -> int:  # fmt: skip
+async def send(
+    request: SendRequest,
+    *,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    session_factory: Callable[..., Session] = Session,
+) -> int:
     """Send the message; print the JSON lines; return the exit status (0 or 1)."""
     sender, destination, message = check(request)
     parts = len(message.parts)
 
     receipts = _Receipts(request.id_mode)
     waiting = request.wait_receipt is not None
-    session = session_factory(_settings(request),
-                              on_deliver=receipts.on_deliver if waiting else None)  # fmt: skip
+    session = session_factory(
+        _settings(request), on_deliver=receipts.on_deliver if waiting else None
+    )
 
     def say(text: str) -> None:
         print(text, file=err, flush=True)
@@ -185,27 +208,38 @@ async def send(request: SendRequest, *, out: TextIO = sys.stdout, err: TextIO = 
             return 1
         except TimeoutError:
             why = session.last_error or "no answer"
-            say(f"error: not bound to {request.host}:{request.port} within "
-                f"{request.timeout:g}s: {why}")  # fmt: skip
+            say(
+                f"error: not bound to {request.host}:{request.port} within "
+                f"{request.timeout:g}s: {why}"
+            )
             return 1
-        say(f"bound ({request.bind}) to {request.host}:{request.port} as {request.system_id}; "
+        say(
+            f"bound ({request.bind}) to {request.host}:{request.port} as {request.system_id}; "
             f"{parts} part(s), {message.encoding}, "
-            f"data_coding 0x{message.data_coding:02X}")  # fmt: skip
+            f"data_coding 0x{message.data_coding:02X}"
+        )
         futures = [
             session.submit(
-                source_addr=sender.address, source_ton=sender.ton, source_npi=sender.npi,
-                destination_addr=destination, dest_ton=1, dest_npi=1,
-                esm_class=message.esm_class, data_coding=message.data_coding,
-                short_message=part.short_message, tlvs=part.tlvs,
+                source_addr=sender.address,
+                source_ton=sender.ton,
+                source_npi=sender.npi,
+                destination_addr=destination,
+                dest_ton=1,
+                dest_npi=1,
+                esm_class=message.esm_class,
+                data_coding=message.data_coding,
+                short_message=part.short_message,
+                tlvs=part.tlvs,
                 registered_delivery=1 if waiting else 0,
             )
             for part in message.parts
         ]
         results = list(await asyncio.gather(*futures))
         failures = [
-            _failure(i, parts, r) for i, r in enumerate(results, 1)
+            _failure(i, parts, r)
+            for i, r in enumerate(results, 1)
             if r.outcome is not SubmitOutcome.ACCEPTED
-        ]  # fmt: skip
+        ]
         found: dict[int, Receipt] = {}
         if waiting and not failures:
             say(f"waiting up to {request.wait_receipt:g}s for {parts} receipt(s)")
@@ -220,8 +254,10 @@ async def send(request: SendRequest, *, out: TextIO = sys.stdout, err: TextIO = 
                     + (f" (last state {latest.state})" if latest else "")
                 )
             elif receipt is not None and not receipt.success:
-                failures.append(f"part {i} of {parts}: receipt {receipt.state}"
-                                + (f" err:{receipt.error}" if receipt.error else ""))  # fmt: skip
+                failures.append(
+                    f"part {i} of {parts}: receipt {receipt.state}"
+                    + (f" err:{receipt.error}" if receipt.error else "")
+                )
             print(json.dumps(_line(i, parts, result, receipt, waiting)), file=out, flush=True)
         for failure in failures:
             say(f"error: {failure}")
@@ -230,8 +266,9 @@ async def send(request: SendRequest, *, out: TextIO = sys.stdout, err: TextIO = 
         await session.close(drain_timeout=request.timeout)
 
 
-async def _wait_receipts(receipts: _Receipts, results: list[SubmitResult],
-                         found: dict[int, Receipt], seconds: float) -> None:  # fmt: skip
+async def _wait_receipts(
+    receipts: _Receipts, results: list[SubmitResult], found: dict[int, Receipt], seconds: float
+) -> None:
     async def one(index: int, canonical_id: str) -> None:
         found[index] = await receipts.final(canonical_id)
 

@@ -50,8 +50,7 @@ class WaitResult:
 
 def run_counts(detail: Mapping[str, Any], baseline: Mapping[str, int]) -> dict[str, int]:
     messages = detail["progress"]["messages"]
-    return {s: max(0, int(messages.get(s, 0)) - int(baseline.get(s, 0)))
-            for s in MESSAGE_STATUSES}
+    return {s: max(0, int(messages.get(s, 0)) - int(baseline.get(s, 0))) for s in MESSAGE_STATUSES}
 
 
 def _batch(detail: Mapping[str, Any], batch_id: int) -> Mapping[str, Any] | None:
@@ -74,8 +73,14 @@ def _counts_text(counts: Mapping[str, int]) -> str:
 
 
 def wait_for_run(
-    client: ApiClient, campaign_id: int, run: Mapping[str, Any], baseline: Mapping[str, int],
-    *, interval: float, console: Console, sleep: Callable[[float], None] = time.sleep,
+    client: ApiClient,
+    campaign_id: int,
+    run: Mapping[str, Any],
+    baseline: Mapping[str, int],
+    *,
+    interval: float,
+    console: Console,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WaitResult:
     batch_id = int(run["batch_id"])
     result = WaitResult(detail={}, expected=int(run["count"]) + int(run.get("rejected", 0)))
@@ -90,11 +95,14 @@ def wait_for_run(
         console=console,
     )
     try:
-        console.print(f"waiting for batch {batch_id} of campaign {campaign_id} "
-                      "(Ctrl-C stops waiting, not the campaign)")
+        console.print(
+            f"waiting for batch {batch_id} of campaign {campaign_id} "
+            "(Ctrl-C stops waiting, not the campaign)"
+        )
         with progress:
-            task = progress.add_task("run", total=result.expected, batch=batch_id, state="",
-                                     counts=_counts_text({}))
+            task = progress.add_task(
+                "run", total=result.expected, batch=batch_id, state="", counts=_counts_text({})
+            )
             while True:
                 detail = client.get(f"/campaigns/{campaign_id}")
                 result.detail = detail
@@ -103,8 +111,13 @@ def wait_for_run(
                 if batch is not None:
                     result.expected = int(batch["messages_expected"])
                 state = "" if detail["status"] == "running" else f"({detail['status']})"
-                progress.update(task, total=result.expected, completed=result.settled,
-                                counts=_counts_text(result.counts), state=state)
+                progress.update(
+                    task,
+                    total=result.expected,
+                    completed=result.settled,
+                    counts=_counts_text(result.counts),
+                    state=state,
+                )
                 if result.settled >= result.expected:
                     result.ended_by = "final"
                 elif batch is not None and batch["status"] in FINAL_BATCH:

@@ -52,8 +52,11 @@ SIGNATURE_HEADER = "X-Herald-Signature"
 REPORTED_STATUSES = frozenset({"sent", "delivered", "failed", "rejected", "unknown", "stopped"})
 # Campaign events and the campaign status each reports.
 CAMPAIGN_EVENTS = {
-    "running": "running", "suspended": "suspended", "resumed": "running",
-    "stopped": "stopped", "completed": "completed",
+    "running": "running",
+    "suspended": "suspended",
+    "resumed": "running",
+    "stopped": "stopped",
+    "completed": "completed",
 }
 _LEASE_MARGIN = timedelta(seconds=60)  # a claimed row is someone's for timeout + this
 
@@ -79,7 +82,10 @@ async def enqueue_message_callbacks(conn: Any, changes: Iterable[MessageStatusCh
         return 0
     transition(CALLBACK, None, "create")
     return await store.enqueue_message_callbacks(
-        conn, [c.message_id for c in rows], [c.new for c in rows], [c.reason for c in rows],
+        conn,
+        [c.message_id for c in rows],
+        [c.new for c in rows],
+        [c.reason for c in rows],
         [c.at for c in rows],
     )
 
@@ -141,7 +147,8 @@ class CallbackGate:
     async def __call__(self, conn: Any, changes: Sequence[Any]) -> None:
         now, wants, ttl = self._clock(), self._wants, self._ttl
         stale = {
-            c.campaign_id for c in changes
+            c.campaign_id
+            for c in changes
             if c.campaign_id is not None
             and (c.campaign_id not in wants or now - wants[c.campaign_id][1] > ttl)
         }
@@ -151,8 +158,7 @@ class CallbackGate:
             with_url = await store.campaigns_with_callback(conn, sorted(stale))
             for campaign_id in stale:
                 self._wants[campaign_id] = (campaign_id in with_url, now)
-        wanted = [c for c in changes
-                  if c.campaign_id is None or self._wants[c.campaign_id][0]]
+        wanted = [c for c in changes if c.campaign_id is None or self._wants[c.campaign_id][0]]
         if wanted:
             await enqueue_message_callbacks(conn, wanted)
 
@@ -259,7 +265,9 @@ class CallbackWorker:
     def _new_client(self) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=self._config.concurrency)
         return httpx.AsyncClient(
-            timeout=self._config.timeout, limits=limits, follow_redirects=False,
+            timeout=self._config.timeout,
+            limits=limits,
+            follow_redirects=False,
             headers={"User-Agent": f"herald/{__version__}"},
         )
 
@@ -269,8 +277,10 @@ class CallbackWorker:
 
     async def _deliver(self, row: Mapping[str, Any], secret: str) -> None:
         payload = {
-            "callback_id": row["id"], "attempt": row["attempts"],
-            "attempt_at": self._clock().isoformat(), **row["body"],
+            "callback_id": row["id"],
+            "attempt": row["attempts"],
+            "attempt_at": self._clock().isoformat(),
+            **row["body"],
         }
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
@@ -306,8 +316,13 @@ class CallbackWorker:
             attempts = row["attempts"]
             if attempts >= self._config.max_attempts:
                 transition(CALLBACK, "pending", "give_up")
-                log.warning("callback %s to %s is dead after %d attempts: %s",
-                            row["id"], row["url"], attempts, error)
+                log.warning(
+                    "callback %s to %s is dead after %d attempts: %s",
+                    row["id"],
+                    row["url"],
+                    attempts,
+                    error,
+                )
                 await store.failed(conn, row["id"], error, None)
                 return
             transition(CALLBACK, "pending", "retry")

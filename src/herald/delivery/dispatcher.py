@@ -61,12 +61,27 @@ class _Flight:
     """One claimed message while its parts are out."""
 
     __slots__ = (
-        "attempts", "campaign", "group", "handed_at", "id", "not_sent", "part_count", "refused",
-        "retry", "unknown", "waiting", "weight",
+        "attempts",
+        "campaign",
+        "group",
+        "handed_at",
+        "id",
+        "not_sent",
+        "part_count",
+        "refused",
+        "retry",
+        "unknown",
+        "waiting",
+        "weight",
     )
 
     def __init__(
-        self, message_id: int, campaign: int, attempts: int, group: str, parts: int,
+        self,
+        message_id: int,
+        campaign: int,
+        attempts: int,
+        group: str,
+        parts: int,
         part_count: int,
     ) -> None:
         self.id = message_id
@@ -192,8 +207,13 @@ class Dispatcher:
                     by_message[row["id"]].append(row)
             await self._load_contexts(conn, {m["campaign_id"] for m in messages})
         plan = self._plan(messages, by_message, now)
-        log.debug("claimed %d messages (%d parts); %d to send, %d in flight", len(messages),
-                  len(rows), len(plan), self._in_flight)
+        log.debug(
+            "claimed %d messages (%d parts); %d to send, %d in flight",
+            len(messages),
+            len(rows),
+            len(plan),
+            self._in_flight,
+        )
         for message, bind, message_parts in plan:
             self._send(message, bind, message_parts)
         return len(messages)
@@ -211,8 +231,11 @@ class Dispatcher:
                         for w in row["quiet_hours"]
                     )
                 except ConfigError:
-                    log.warning("campaign %s: unreadable quiet hours %r; sending without them",
-                                row["id"], row["quiet_hours"])
+                    log.warning(
+                        "campaign %s: unreadable quiet hours %r; sending without them",
+                        row["id"],
+                        row["quiet_hours"],
+                    )
             if len(self._contexts) > 10_000:
                 self._contexts.clear()
             self._contexts[row["id"]] = CampaignContext(
@@ -228,8 +251,9 @@ class Dispatcher:
             ctx = self._contexts.get(m["campaign_id"])
             message_parts = parts.get(m["id"], [])
             if ctx is None:
-                self._set(m["id"], "rejected", "campaign_missing", None, now,
-                          campaign=m["campaign_id"])
+                self._set(
+                    m["id"], "rejected", "campaign_missing", None, now, campaign=m["campaign_id"]
+                )
                 continue
             if not message_parts:
                 # Every part already has an outcome from an earlier attempt.
@@ -238,8 +262,9 @@ class Dispatcher:
             if ctx.quiet_hours and m["tz"]:
                 until = next_allowed(now, m["tz"].split(","), ctx.quiet_hours)
                 if until is not None:
-                    self._set(m["id"], "deferred", "quiet_hours", until, now,
-                              campaign=m["campaign_id"])
+                    self._set(
+                        m["id"], "deferred", "quiet_hours", until, now, campaign=m["campaign_id"]
+                    )
                     continue
             try:
                 route = self._router.route_for(m["phone"], ctx.sender)
@@ -260,8 +285,14 @@ class Dispatcher:
     def _send(self, message: Any, bind: str, parts: list[Any]) -> None:
         ctx = self._contexts[message["campaign_id"]]
         link = self._links[bind]
-        flight = _Flight(message["id"], message["campaign_id"], message["attempts"],
-                         self._groups.get(bind, bind), len(parts), message["part_count"])
+        flight = _Flight(
+            message["id"],
+            message["campaign_id"],
+            message["attempts"],
+            self._groups.get(bind, bind),
+            len(parts),
+            message["part_count"],
+        )
         # A part's submitted_at is when it was handed to the bind: the submit-to-receipt
         # latency then counts time waiting for the window, and no receipt read in the same
         # chunk as its response can seem to come first.
@@ -271,10 +302,16 @@ class Dispatcher:
         validity = self._validity.get(bind, "")
         for part in parts:
             future = link.submit(
-                source_addr=ctx.sender, source_ton=ctx.sender_ton, source_npi=ctx.sender_npi,
-                destination_addr=destination, esm_class=message["esm_class"],
-                data_coding=message["data_coding"], short_message=part["short_message"],
-                tlvs=part["tlvs"], registered_delivery=1, validity_period=validity,
+                source_addr=ctx.sender,
+                source_ton=ctx.sender_ton,
+                source_npi=ctx.sender_npi,
+                destination_addr=destination,
+                esm_class=message["esm_class"],
+                data_coding=message["data_coding"],
+                short_message=part["short_message"],
+                tlvs=part["tlvs"],
+                registered_delivery=1,
+                validity_period=validity,
             )
             future.add_done_callback(partial(self._part_done, flight, part["seq"]))
 
@@ -288,16 +325,27 @@ class Dispatcher:
         handed = flight.handed_at or now
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
-            self._writer.record_part((flight.id, seq, "submitted", result.message_id,
-                                      result.canonical_id, result.command_status, handed,
-                                      flight.group))
+            self._writer.record_part(
+                (
+                    flight.id,
+                    seq,
+                    "submitted",
+                    result.message_id,
+                    result.canonical_id,
+                    result.command_status,
+                    handed,
+                    flight.group,
+                )
+            )
         elif outcome is SubmitOutcome.REJECTED:
-            self._writer.record_part((flight.id, seq, "refused", None, None,
-                                      result.command_status, handed, flight.group))
+            self._writer.record_part(
+                (flight.id, seq, "refused", None, None, result.command_status, handed, flight.group)
+            )
             flight.refused = result.status_name or f"0x{result.command_status:08X}"
         elif outcome is SubmitOutcome.UNKNOWN and self._config.unknown_policy == "mark_unknown":
-            self._writer.record_part((flight.id, seq, "unknown", None, None, None, handed,
-                                      flight.group))
+            self._writer.record_part(
+                (flight.id, seq, "unknown", None, None, None, handed, flight.group)
+            )
             flight.unknown = True
         elif outcome is SubmitOutcome.NOT_SENT:
             flight.not_sent = True
@@ -325,22 +373,39 @@ class Dispatcher:
             status, reason = "queued", None
         else:
             status, reason = "sent", None
-        self._set(flight.id, status, reason, not_before, now, partial(self._release, flight),
-                  parts=flight.part_count, campaign=flight.campaign)
+        self._set(
+            flight.id,
+            status,
+            reason,
+            not_before,
+            now,
+            partial(self._release, flight),
+            parts=flight.part_count,
+            campaign=flight.campaign,
+        )
 
     def _backoff(self, attempts: int) -> float:
         base = self._config.retry_base * 2 ** max(0, attempts - 1)
         return min(self._config.retry_max, base) * (0.8 + 0.4 * self._rng.random())
 
     def _set(
-        self, message_id: int, status: str, reason: str | None, not_before: datetime | None,
-        now: datetime, on_commit: Callable[[], None] | None = None, parts: int = 0,
+        self,
+        message_id: int,
+        status: str,
+        reason: str | None,
+        not_before: datetime | None,
+        now: datetime,
+        on_commit: Callable[[], None] | None = None,
+        parts: int = 0,
         campaign: int | None = None,
     ) -> None:
-        self._writer.set_status((message_id, "sending", status, reason, not_before, now),
-                                on_commit, parts=parts, campaign=campaign)
+        self._writer.set_status(
+            (message_id, "sending", status, reason, not_before, now),
+            on_commit,
+            parts=parts,
+            campaign=campaign,
+        )
 
     def _release(self, flight: _Flight) -> None:
         self._in_flight -= flight.weight
         self._room.set()
-

@@ -100,14 +100,22 @@ class Maintenance:
         (killed or crashed), without waiting for the leases to expire."""
         report = TickReport()
         async with self._db.acquire() as conn:
-            self._count_reclaimed(report, await store.reclaim_expired_leases(
-                conn, self._clock(), 1_000_000, self._resend, owner))
+            self._count_reclaimed(
+                report,
+                await store.reclaim_expired_leases(
+                    conn, self._clock(), 1_000_000, self._resend, owner
+                ),
+            )
         if report.requeued:
             self._wake_dispatcher()
         if report.requeued or report.lost:
-            log.warning("recovered the leases of an earlier run of %s: %d queued again, "
-                        "%d unknown (they may have gone out)", owner, report.requeued,
-                        report.lost)
+            log.warning(
+                "recovered the leases of an earlier run of %s: %d queued again, "
+                "%d unknown (they may have gone out)",
+                owner,
+                report.requeued,
+                report.lost,
+            )
         self._metrics.messages["unknown"] += report.lost
         return report
 
@@ -128,8 +136,9 @@ class Maintenance:
         now = self._clock()
         tracker = self._config.tracker
         async with self._db.acquire() as conn:
-            self._count_reclaimed(report, await store.reclaim_expired_leases(
-                conn, now, SWEEP_LIMIT, self._resend))
+            self._count_reclaimed(
+                report, await store.reclaim_expired_leases(conn, now, SWEEP_LIMIT, self._resend)
+            )
             if report.requeued:
                 self._wake_dispatcher()
             gave_up_before = now - timedelta(
@@ -148,10 +157,15 @@ class Maintenance:
                 if completed and self._on_completed is not None:
                     await self._on_completed(conn, completed)
                 if batches:  # delivered at commit to every LISTENing process
-                    await store.notify_events(conn, json.dumps({
-                        "batches_completed": [b["id"] for b in batches],
-                        "campaigns_completed": [c["id"] for c in completed],
-                    }))
+                    await store.notify_events(
+                        conn,
+                        json.dumps(
+                            {
+                                "batches_completed": [b["id"] for b in batches],
+                                "campaigns_completed": [c["id"] for c in completed],
+                            }
+                        ),
+                    )
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)
         self._sweep_orphans()

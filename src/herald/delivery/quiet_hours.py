@@ -34,9 +34,7 @@ def parse_windows(raw: Iterable[Sequence[str]]) -> tuple[Window, ...]:
         try:
             start, end = (time.fromisoformat(part) for part in item)
         except (TypeError, ValueError):
-            raise ConfigError(
-                f"quiet-hours window {list(item)!r}: times must be HH:MM"
-            ) from None
+            raise ConfigError(f"quiet-hours window {list(item)!r}: times must be HH:MM") from None
         if start == end:
             raise ConfigError(f"quiet-hours window {list(item)!r}: start equals end")
         windows.append((start, end))
@@ -98,9 +96,7 @@ def _next_allowed(
         return None
     if _allowed_count(now, zones, windows) == len(zones):
         return None
-    candidates = sorted(
-        {t for z in zones for t in _window_ends(now, z, windows) if t > now}
-    )
+    candidates = sorted({t for z in zones for t in _window_ends(now, z, windows) if t > now})
     best: tuple[int, datetime] | None = None
     for at in candidates:
         count = _allowed_count(at, zones, windows)

@@ -50,9 +50,9 @@ async def handle_mobile_originated(
     async with db.acquire() as conn:
         accounts = await store.opt_out(conn, _sender_addresses(destination_addr), phone)
     if accounts:
-        log.info("%s opted out (to %s): blacklisted for accounts %s", phone, destination_addr,
-                 accounts)
+        log.info(
+            "%s opted out (to %s): blacklisted for accounts %s", phone, destination_addr, accounts
+        )
     else:
-        log.warning("opt-out from %s to %r: no account owns that sender", phone,
-                    destination_addr)
+        log.warning("opt-out from %s to %r: no account owns that sender", phone, destination_addr)
     return accounts

@@ -26,10 +26,19 @@ log = logging.getLogger(__name__)
 # Receipt stat names to part states (reference 5.3). Unknown names are final failures, as in
 # Kannel; SMPP 5.0's SCHEDULED is still en route and SKIPPED a rejection.
 PART_STATE = {
-    "DELIVRD": "delivered", "UNDELIV": "undeliverable", "EXPIRED": "expired",
-    "DELETED": "deleted", "REJECTD": "rejected", "UNKNOWN": "unknown", "SKIPPED": "rejected",
-    "ACCEPTD": "accepted", "ENROUTE": "enroute", "SCHEDULED": "enroute", "ACKED": "accepted",
-    "BUFFRED": "enroute", "BUFFERD": "enroute",
+    "DELIVRD": "delivered",
+    "UNDELIV": "undeliverable",
+    "EXPIRED": "expired",
+    "DELETED": "deleted",
+    "REJECTD": "rejected",
+    "UNKNOWN": "unknown",
+    "SKIPPED": "rejected",
+    "ACCEPTD": "accepted",
+    "ENROUTE": "enroute",
+    "SCHEDULED": "enroute",
+    "ACKED": "accepted",
+    "BUFFRED": "enroute",
+    "BUFFERD": "enroute",
 }
 OnMobileOriginated = Callable[[str, InboundMessage, str], Awaitable[None]]
 
@@ -72,19 +81,25 @@ class Tracker:
                 state = PART_STATE.get(receipt.state, "unknown")
                 stats.receipts[state] += 1
                 network = receipt.network_error
-                return self._writer.add_receipt(ReceiptRow(
-                    bind=group,
-                    canonical_id=receipt.canonical_id(mode),
-                    state=state,
-                    receipt_state=receipt.message_state
-                    if receipt.message_state is not None
-                    else _state_code(receipt.state),
-                    error=receipt.error,
-                    network_error=f"{network.network_type}:{network.code}" if network else None,
-                    at=self._clock(),
-                    payload={"id": receipt.message_id, "stat": receipt.state,
-                             "err": receipt.error, "done": receipt.done_date},
-                ))
+                return self._writer.add_receipt(
+                    ReceiptRow(
+                        bind=group,
+                        canonical_id=receipt.canonical_id(mode),
+                        state=state,
+                        receipt_state=receipt.message_state
+                        if receipt.message_state is not None
+                        else _state_code(receipt.state),
+                        error=receipt.error,
+                        network_error=f"{network.network_type}:{network.code}" if network else None,
+                        at=self._clock(),
+                        payload={
+                            "id": receipt.message_id,
+                            "stat": receipt.state,
+                            "err": receipt.error,
+                            "done": receipt.done_date,
+                        },
+                    )
+                )
             if kind is MessageType.MOBILE_ORIGINATED and self._on_mo is not None:
                 return asyncio.ensure_future(self._mobile_originated(bind, pdu))
             return _done(loop)

@@ -56,16 +56,31 @@ class ReceiptRow:
     payload: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> tuple:
-        return (self.bind, self.canonical_id, self.state, self.receipt_state, self.error,
-                self.network_error, self.at)
+        return (
+            self.bind,
+            self.canonical_id,
+            self.state,
+            self.receipt_state,
+            self.error,
+            self.network_error,
+            self.at,
+        )
 
 
 _FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
 
 class _Buffer:
-    __slots__ = ("campaigns", "committed", "parts", "receipts", "receipts_since", "since",
-                 "single", "statuses")
+    __slots__ = (
+        "campaigns",
+        "committed",
+        "parts",
+        "receipts",
+        "receipts_since",
+        "since",
+        "single",
+        "statuses",
+    )
 
     def __init__(self) -> None:
         self.parts: list[tuple] = []
@@ -150,7 +165,11 @@ class Writer:
         self._added()
 
     def set_status(
-        self, row: tuple, on_commit: Callable[[], None] | None = None, *, parts: int = 0,
+        self,
+        row: tuple,
+        on_commit: Callable[[], None] | None = None,
+        *,
+        parts: int = 0,
         campaign: int | None = None,
     ) -> None:
         """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
@@ -252,8 +271,13 @@ class Writer:
                 return False
             self._failures = 0
         elapsed = time.perf_counter() - started
-        log.debug("flushed %d results, %d statuses, %d receipts in %.1f ms", len(batch.parts),
-                  len(batch.statuses), len(batch.receipts), elapsed * 1000)
+        log.debug(
+            "flushed %d results, %d statuses, %d receipts in %.1f ms",
+            len(batch.parts),
+            len(batch.statuses),
+            len(batch.receipts),
+            elapsed * 1000,
+        )
         m = self._metrics
         m.flush_seconds.observe(elapsed)
         m.flush_rows.observe(len(batch))
@@ -302,8 +326,15 @@ class Writer:
                 orphans = await store.take_matching_orphans(conn)
                 taken = len(orphans)
                 receipts = [
-                    ReceiptRow(o["bind"], o["canonical_id"], o["state"], o["receipt_state"],
-                               o["receipt_error"], o["network_error"], o["received_at"])
+                    ReceiptRow(
+                        o["bind"],
+                        o["canonical_id"],
+                        o["state"],
+                        o["receipt_state"],
+                        o["receipt_error"],
+                        o["network_error"],
+                        o["received_at"],
+                    )
                     for o in orphans
                 ] + leftover
             parked = 0
@@ -313,9 +344,9 @@ class Writer:
                 )
                 matched = {f["pos"] for f in found}
                 unmatched = [r for i, r in enumerate(receipts, 1) if i not in matched]
-                await store.park_orphan_receipts(conn, [
-                    (*r.row()[:6], r.payload, r.at) for r in unmatched
-                ])
+                await store.park_orphan_receipts(
+                    conn, [(*r.row()[:6], r.payload, r.at) for r in unmatched]
+                )
                 parked = len(unmatched)
                 touched.update(f["message_id"] for f in found if f["applied"] and not f["settled"])
                 followed: set[int] = set()  # single-part messages the statement moved
@@ -324,8 +355,11 @@ class Writer:
                     if f["settled"] and f["message_id"] not in followed:
                         followed.add(f["message_id"])
                         new, reason = _SINGLE_PART[receipt.state]
-                        changes.append(StatusChange(f["message_id"], "sent", new, reason,
-                                                    receipt.at, f["campaign_id"]))
+                        changes.append(
+                            StatusChange(
+                                f["message_id"], "sent", new, reason, receipt.at, f["campaign_id"]
+                            )
+                        )
                     if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
                         latencies.append((receipt.at - f["submitted_at"]).total_seconds())
             # Settle before the late statuses: a message whose receipts came in this flush goes
@@ -359,8 +393,12 @@ class Writer:
             try:
                 new = settle_message(r["status"], r["part_states"])
             except StateError:
-                log.warning("message %s: parts %s do not fit status %s",
-                            r["id"], r["part_states"], r["status"])
+                log.warning(
+                    "message %s: parts %s do not fit status %s",
+                    r["id"],
+                    r["part_states"],
+                    r["status"],
+                )
                 continue
             if new != r["status"]:
                 reason = _reason(new, r["part_states"])
@@ -374,15 +412,20 @@ def _changes(
     rows: Sequence[tuple], moved: set[int], campaigns: Mapping[int, int]
 ) -> list[StatusChange]:
     """The status rows that took effect, as changes for the callbacks hook and metrics."""
-    return [StatusChange(r[0], r[1], r[2], r[3], r[5], campaigns.get(r[0]))
-            for r in rows if r[0] in moved]
+    return [
+        StatusChange(r[0], r[1], r[2], r[3], r[5], campaigns.get(r[0]))
+        for r in rows
+        if r[0] in moved
+    ]
 
 
 def _reason(status: str, part_states: Sequence[str]) -> str | None:
     """The first part state that decided a failed or unknown message."""
     if status == "failed":
-        return next((s for s in part_states if s in ("undeliverable", "expired", "deleted",
-                                                     "rejected")), None)
+        return next(
+            (s for s in part_states if s in ("undeliverable", "expired", "deleted", "rejected")),
+            None,
+        )
     if status == "unknown":
         return "receipt_unknown"
     return None
@@ -413,8 +456,9 @@ def _fold(
             plain.append(row)
             continue
         r = held[0]
-        receipted.append((*row[:2], r.state, *row[3:8], r.receipt_state, r.error,
-                          r.network_error, r.at))
+        receipted.append(
+            (*row[:2], r.state, *row[3:8], r.receipt_state, r.error, r.network_error, r.at)
+        )
         folded.add(key)
     return plain, receipted, folded
 

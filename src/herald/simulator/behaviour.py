@@ -50,9 +50,15 @@ class Behaviour:
     """The settings compiled for the hot path, with the RNG and the token buckets."""
 
     __slots__ = (
-        "_buckets", "_clock", "_error_table", "_fixed_latency", "latency_varies", "rng",
-        "settings", "trivial",
-    )  # fmt: skip
+        "_buckets",
+        "_clock",
+        "_error_table",
+        "_fixed_latency",
+        "latency_varies",
+        "rng",
+        "settings",
+        "trivial",
+    )
 
     def __init__(
         self, settings: SimulatorSettings, rng: random.Random, clock: Callable[[], float]

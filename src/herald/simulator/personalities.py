@@ -95,10 +95,19 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType({name: d for name, (d, _) in 
 # Fields a personality may set: everything but the socket, the accounts and the recording.
 IDENTITY_FIELDS = frozenset(
     {
-        "host", "port", "system_id", "password", "accounts", "accept_any_credentials",
-        "smsc_system_id", "seed", "record_path", "keep_submits", "track_duplicates",
+        "host",
+        "port",
+        "system_id",
+        "password",
+        "accounts",
+        "accept_any_credentials",
+        "smsc_system_id",
+        "seed",
+        "record_path",
+        "keep_submits",
+        "track_duplicates",
     }
-)  # fmt: skip
+)
 BEHAVIOUR_FIELDS = tuple(f for f in FIELDS if f not in IDENTITY_FIELDS)
 
 
@@ -128,9 +137,7 @@ def personality_settings(spec: str = "happy", **overrides: Any) -> SimulatorSett
     return SimulatorSettings(**{**personality_knobs(spec), **overrides})
 
 
-def with_personality(
-    current: SimulatorSettings, spec: str, **overrides: Any
-) -> SimulatorSettings:
+def with_personality(current: SimulatorSettings, spec: str, **overrides: Any) -> SimulatorSettings:
     """`current` with every behaviour field reset to `spec`'s (identity fields kept)."""
     fresh = personality_settings(spec, **overrides)
     changes = {name: getattr(fresh, name) for name in BEHAVIOUR_FIELDS}

@@ -188,19 +188,35 @@ class ReceiptMaker:
         if fmt != "text":
             code = ERROR_CODES.get(stat, 0)
             receipted = job.submit_id.encode("latin-1") + b"\0"
-            tlvs = b"".join((
-                _TL.pack(Tag.RECEIPTED_MESSAGE_ID, len(receipted)), receipted,
-                _TL.pack(Tag.MESSAGE_STATE, 1), _BYTES[MESSAGE_STATE[stat]],
-                _TL.pack(Tag.NETWORK_ERROR_CODE, 3),
-                bytes((NETWORK_GSM, code >> 8, code & 0xFF)),
-            ))  # fmt: skip
-        data = b"".join((
-            _ZERO_HEADER, b"\0",  # service_type
-            _BYTES[job.dest_ton], _BYTES[job.dest_npi], job.destination_addr.encode("latin-1"),
-            b"\0", _BYTES[job.source_ton], _BYTES[job.source_npi],
-            job.source_addr.encode("latin-1"), b"\0",
-            _BYTES[receipt_esm_class(job, stat)], _EIGHT_ZEROS, _BYTES[len(body)], body, tlvs,
-        ))  # fmt: skip
+            tlvs = b"".join(
+                (
+                    _TL.pack(Tag.RECEIPTED_MESSAGE_ID, len(receipted)),
+                    receipted,
+                    _TL.pack(Tag.MESSAGE_STATE, 1),
+                    _BYTES[MESSAGE_STATE[stat]],
+                    _TL.pack(Tag.NETWORK_ERROR_CODE, 3),
+                    bytes((NETWORK_GSM, code >> 8, code & 0xFF)),
+                )
+            )
+        data = b"".join(
+            (
+                _ZERO_HEADER,
+                b"\0",  # service_type
+                _BYTES[job.dest_ton],
+                _BYTES[job.dest_npi],
+                job.destination_addr.encode("latin-1"),
+                b"\0",
+                _BYTES[job.source_ton],
+                _BYTES[job.source_npi],
+                job.source_addr.encode("latin-1"),
+                b"\0",
+                _BYTES[receipt_esm_class(job, stat)],
+                _EIGHT_ZEROS,
+                _BYTES[len(body)],
+                body,
+                tlvs,
+            )
+        )
         return _LENGTH.pack(len(data)) + data[4:]
 
 

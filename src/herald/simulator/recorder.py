@@ -184,8 +184,13 @@ class Recorder:
         if concat is None or concat["total"] <= 1:
             return record.text
         total = concat["total"]
-        key = (record.system_id, record.source_addr, record.destination_addr,
-               concat["reference"], total)  # fmt: skip
+        key = (
+            record.system_id,
+            record.source_addr,
+            record.destination_addr,
+            concat["reference"],
+            total,
+        )
         parts = self._open.get(key)
         if parts is None:
             parts = self._open[key] = {}

@@ -212,31 +212,42 @@ class Simulator:
             self._waiters.check()
 
     async def wait_for(
-        self, predicate: Predicate, timeout: float | None = 10.0, what: str = "a condition"  # noqa: ASYNC109
+        self,
+        predicate: Predicate,
+        timeout: float | None = 10.0,  # noqa: ASYNC109 - a deadline belongs to the test API
+        what: str = "a condition",
     ) -> SimulatorStats:
         """Until `predicate(stats)` holds; TimeoutError (with the counters) after `timeout`."""
         await self._waiters.wait(predicate, timeout, what)
         return self.stats
 
     async def wait_for_submits(
-        self, n: int, timeout: float | None = 10.0  # noqa: ASYNC109
+        self,
+        n: int,
+        timeout: float | None = 10.0,  # noqa: ASYNC109
     ) -> SimulatorStats:
         return await self.wait_for(lambda s: s.submits >= n, timeout, f"{n} submits")
 
     async def wait_for_receipts_acked(
-        self, n: int, timeout: float | None = 10.0  # noqa: ASYNC109
+        self,
+        n: int,
+        timeout: float | None = 10.0,  # noqa: ASYNC109
     ) -> SimulatorStats:
         return await self.wait_for(
             lambda s: s.receipts_acked >= n, timeout, f"{n} acknowledged receipts"
         )
 
     async def wait_for_binds(
-        self, n: int, timeout: float | None = 10.0  # noqa: ASYNC109
+        self,
+        n: int,
+        timeout: float | None = 10.0,  # noqa: ASYNC109
     ) -> SimulatorStats:
         return await self.wait_for(lambda s: s.binds >= n, timeout, f"{n} binds")
 
     async def wait_for_disconnects(
-        self, n: int, timeout: float | None = 10.0  # noqa: ASYNC109
+        self,
+        n: int,
+        timeout: float | None = 10.0,  # noqa: ASYNC109
     ) -> SimulatorStats:
         return await self.wait_for(lambda s: s.disconnects >= n, timeout, f"{n} disconnects")
 
@@ -270,9 +281,10 @@ class Simulator:
         """Cut (or, with `unbind`, politely unbind) every connection, or those of one
         system_id; returns how many."""
         targets = [
-            p for p in self._connections
+            p
+            for p in self._connections
             if not p.closed and (system_id is None or p.system_id == system_id)
-        ]  # fmt: skip
+        ]
         for proto in targets:
             if unbind:
                 proto.send_unbind()

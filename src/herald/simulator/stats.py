@@ -81,7 +81,10 @@ class Waiters:
         self._waiting = still
 
     async def wait(
-        self, predicate: Predicate, timeout: float | None, what: str  # noqa: ASYNC109
+        self,
+        predicate: Predicate,
+        timeout: float | None,  # noqa: ASYNC109 - a deadline belongs to the test API
+        what: str,
     ) -> None:
         if predicate(self._stats):
             return

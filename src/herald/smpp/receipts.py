@@ -203,8 +203,14 @@ def standard_receipt_values(body: str) -> ReceiptValues | None:
         return None
     text_id, sub, dlvrd, submit_date, done_date, stat, err, text = match.groups()
     return (
-        text_id or None, stat or None, err or None, _number(sub), _number(dlvrd),
-        _digits(submit_date), _digits(done_date), text.strip() if text is not None else None,
+        text_id or None,
+        stat or None,
+        err or None,
+        _number(sub),
+        _number(dlvrd),
+        _digits(submit_date),
+        _digits(done_date),
+        text.strip() if text is not None else None,
     )
 
 
@@ -212,9 +218,14 @@ def scanned_receipt_values(body: str) -> ReceiptValues:
     """The values of a receipt text in any layout the label scanner reads."""
     fields = _scan_labels(body)
     return (
-        _token(fields.get("id")), _token(fields.get("stat")), _token(fields.get("err")),
-        _count(fields.get("sub")), _count(fields.get("dlvrd")), _date(fields.get("submitdate")),
-        _date(fields.get("donedate")), fields.get("text"),
+        _token(fields.get("id")),
+        _token(fields.get("stat")),
+        _token(fields.get("err")),
+        _count(fields.get("sub")),
+        _count(fields.get("dlvrd")),
+        _date(fields.get("submitdate")),
+        _date(fields.get("donedate")),
+        fields.get("text"),
     )
 
 
@@ -270,10 +281,19 @@ def parse_receipt(pdu: Pdu) -> Receipt | None:
         return None
     final, success = state_outcome(state)
     return Receipt(
-        message_id, state, final, success, from_tlv,
-        tlv_state if isinstance(tlv_state, int) else None, err,
-        network_error(tlvs.get(Tag.NETWORK_ERROR_CODE)), submit_date, done_date, submitted,
-        delivered, text if text else None,
+        message_id,
+        state,
+        final,
+        success,
+        from_tlv,
+        tlv_state if isinstance(tlv_state, int) else None,
+        err,
+        network_error(tlvs.get(Tag.NETWORK_ERROR_CODE)),
+        submit_date,
+        done_date,
+        submitted,
+        delivered,
+        text if text else None,
     )  # positional, in Receipt's field order: a third cheaper than keywords
 
 

@@ -150,8 +150,9 @@ def _answer(link: _Link, pdu: Pdu, status: int) -> None:
     than through Pdu.reply and the generic encoder (0.2 µs instead of 3 µs a receipt); they
     change no Connection state, so only its being open matters."""
     if link.conn.state is not _CLOSED:
-        link.write(_pack_header(17, pdu.command_id | RESPONSE_BIT, status, pdu.sequence_number)
-                   + b"\0")  # fmt: skip
+        link.write(
+            _pack_header(17, pdu.command_id | RESPONSE_BIT, status, pdu.sequence_number) + b"\0"
+        )
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
@@ -166,10 +167,25 @@ class _Link(asyncio.Protocol):
     """One TCP connection and its Connection state machine; the Session does the thinking."""
 
     __slots__ = (
-        "closing", "conn", "controls", "deliveries", "enquiring", "flush_handle", "keeping",
-        "keeping_futures", "last_rx", "lost", "nacks", "out", "reading_paused", "session",
-        "submits", "transport", "watcher", "write_paused",
-    )  # fmt: skip
+        "closing",
+        "conn",
+        "controls",
+        "deliveries",
+        "enquiring",
+        "flush_handle",
+        "keeping",
+        "keeping_futures",
+        "last_rx",
+        "lost",
+        "nacks",
+        "out",
+        "reading_paused",
+        "session",
+        "submits",
+        "transport",
+        "watcher",
+        "write_paused",
+    )
 
     def __init__(self, session: Session, max_command_length: int) -> None:
         self.session = session
@@ -393,8 +409,16 @@ class Session:
         if not self._sending:
             future.set_result(_NOT_SENT)
             return future
-        key = (source_addr, source_ton, source_npi, dest_ton, dest_npi, registered_delivery,
-               validity_period, priority_flag)  # fmt: skip
+        key = (
+            source_addr,
+            source_ton,
+            source_npi,
+            dest_ton,
+            dest_npi,
+            registered_delivery,
+            validity_period,
+            priority_flag,
+        )
         template = self._templates.get(key)
         if template is None:
             template = self._template(key)
@@ -580,13 +604,18 @@ class Session:
         outcome = RETRY if temporary else REJECTED
         _resolve(item.future, _result(outcome, status, "", "", name, item.sent_at))
         if status_class is StatusClass.REBIND:
-            log.warning("bind %s: submit_sm answered %s: rebinding", self.name,
-                        describe_status(status))  # fmt: skip
+            log.warning(
+                "bind %s: submit_sm answered %s: rebinding", self.name, describe_status(status)
+            )
             link.close()
         elif nack and 0 < self.settings.nack_reconnect_after <= link.nacks:
-            log.warning("bind %s: %d generic_nacks in a row (last %s): the stream may be "
-                        "out of sync, reconnecting", self.name, link.nacks,
-                        describe_status(status))  # fmt: skip
+            log.warning(
+                "bind %s: %d generic_nacks in a row (last %s): the stream may be "
+                "out of sync, reconnecting",
+                self.name,
+                link.nacks,
+                describe_status(status),
+            )
             link.close()
 
     def _throttled(self, item: _Submit, status: int, name: str, queue_full: bool) -> None:
@@ -604,8 +633,13 @@ class Session:
         while i and resend[i - 1].order > item.order:
             i -= 1
         resend.insert(i, item)
-        log.info("bind %s: %s, pausing %.1fs at %.1f submit_sm/s", self.name, name, pause,
-                 self._throttle.rate)  # fmt: skip
+        log.info(
+            "bind %s: %s, pausing %.1fs at %.1f submit_sm/s",
+            self.name,
+            name,
+            pause,
+            self._throttle.rate,
+        )
         self._wake_later()
 
     def _request(self, link: _Link, pdu: Pdu) -> None:
@@ -630,8 +664,9 @@ class Session:
         try:
             awaitable = on_deliver(pdu)
         except Exception:
-            log.exception("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN",
-                          self.name, pdu)  # fmt: skip
+            log.exception(
+                "bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN", self.name, pdu
+            )
             _answer(link, pdu, _RX_T_APPN)
             return
         link.deliveries += 1
@@ -672,14 +707,21 @@ class Session:
         self, link: _Link, pdu: Pdu, status: int | None, error: BaseException | None
     ) -> None:
         if error is not None:
-            log.error("bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN: %r",
-                      self.name, pdu, error)  # fmt: skip
+            log.error(
+                "bind %s: on_deliver failed for %r; answering ESME_RX_T_APPN: %r",
+                self.name,
+                pdu,
+                error,
+            )
             status = _RX_T_APPN
         elif status is None:
             status = _ROK
         elif type(status) is not int or not 0 <= status <= 0xFFFFFFFF:
-            log.error("bind %s: on_deliver returned %r, not a command_status; answering "
-                      "ESME_RX_T_APPN", self.name, status)  # fmt: skip
+            log.error(
+                "bind %s: on_deliver returned %r, not a command_status; answering ESME_RX_T_APPN",
+                self.name,
+                status,
+            )
             status = _RX_T_APPN
         if not link.closing:  # else the SMSC redelivers it: it never got an answer
             _answer(link, pdu, status)
@@ -718,16 +760,20 @@ class Session:
     def _out_of_sync(self, link: _Link, error: RemoteProtocolError) -> None:
         log.warning("bind %s: %s", self.name, error)
         if error.reply_command_id is not None and error.sequence_number is not None:
-            nack = Pdu(error.reply_command_id, command_status=error.reply_status,
-                       sequence_number=error.sequence_number)  # fmt: skip
+            nack = Pdu(
+                error.reply_command_id,
+                command_status=error.reply_status,
+                sequence_number=error.sequence_number,
+            )
             with contextlib.suppress(LocalProtocolError):
                 link.write(encode(nack))  # the Connection is closed: encode it by hand
         link.close()
 
     # --- control requests: bind, enquire_link, unbind -----------------------------------------
 
-    def _send_control(self, link: _Link, pdu: Pdu, timeout: float, *, answer: bool = True
-                      ) -> asyncio.Future[Pdu | None] | None:  # fmt: skip
+    def _send_control(
+        self, link: _Link, pdu: Pdu, timeout: float, *, answer: bool = True
+    ) -> asyncio.Future[Pdu | None] | None:
         future = self._loop.create_future() if answer else None
         control = _Control(future, self._clock() + timeout)
         link.write(link.conn.send(pdu, control))
@@ -759,8 +805,9 @@ class Session:
                 and link.conn.may_send(_ENQUIRE_LINK)
             ):
                 link.enquiring = True
-                self._send_control(link, Pdu(CommandId.ENQUIRE_LINK), self._response_timeout,
-                                   answer=False)  # fmt: skip
+                self._send_control(
+                    link, Pdu(CommandId.ENQUIRE_LINK), self._response_timeout, answer=False
+                )
 
     def _expire(self, link: _Link, now: float) -> None:
         oldest = now - self._response_timeout
@@ -770,8 +817,12 @@ class Session:
             link.conn.forget(seq)  # an answer arriving later is a StrayResponse
             _resolve(item.future, _result(UNKNOWN, 0, "", "", "", item.sent_at))
         if late:
-            log.warning("bind %s: %d submit_sm unanswered after %.1fs: outcome unknown",
-                        self.name, len(late), self._response_timeout)  # fmt: skip
+            log.warning(
+                "bind %s: %d submit_sm unanswered after %.1fs: outcome unknown",
+                self.name,
+                len(late),
+                self._response_timeout,
+            )
             if self._drained is not None:
                 self._check_drained(link)
             self._pump()
@@ -782,8 +833,11 @@ class Session:
             if control.future is not None:
                 _resolve(control.future, None)
             else:  # enquire_link: the link is dead
-                log.warning("bind %s: no enquire_link_resp within %.1fs: the link is dead, "
-                            "reconnecting", self.name, self._response_timeout)  # fmt: skip
+                log.warning(
+                    "bind %s: no enquire_link_resp within %.1fs: the link is dead, reconnecting",
+                    self.name,
+                    self._response_timeout,
+                )
                 link.close()
                 return
 
@@ -803,8 +857,10 @@ class Session:
                     return
                 log.warning("%s", error)
             except (OSError, TimeoutError, ConnectionError) as error:
-                self.last_error = (f"cannot connect to {self.settings.host}:{self.settings.port}: "
-                                   f"{error or type(error).__name__}")  # fmt: skip
+                self.last_error = (
+                    f"cannot connect to {self.settings.host}:{self.settings.port}: "
+                    f"{error or type(error).__name__}"
+                )
                 log.warning("bind %s: %s", self.name, self.last_error)
             except Exception as error:  # a bug: log it, keep the bind alive
                 self.last_error = f"unexpected error while connecting: {error!r}"
@@ -833,17 +889,26 @@ class Session:
         s = self.settings
         link = _Link(self, s.max_command_length)
         try:
-            await asyncio.wait_for(self._connect(lambda: link, s.host, s.port),  # type: ignore[misc]
-                                   s.connect_timeout)  # fmt: skip
+            await asyncio.wait_for(
+                self._connect(lambda: link, s.host, s.port),  # type: ignore[misc]
+                s.connect_timeout,
+            )
         except TimeoutError:
             raise TimeoutError(f"no TCP connection within {s.connect_timeout}s") from None
         if link.transport is None:  # pragma: no cover - connect() always calls connection_made
             raise ConnectionError("the connect function did not start the protocol")
         self._link = link
         link.watcher = self._loop.create_task(self._watch(link))
-        bind = Pdu(BIND_COMMANDS[s.bind_type], system_id=s.system_id, password=s.password,
-                   system_type=s.system_type, interface_version=0x34, addr_ton=s.addr_ton,
-                   addr_npi=s.addr_npi, address_range=s.address_range)  # fmt: skip
+        bind = Pdu(
+            BIND_COMMANDS[s.bind_type],
+            system_id=s.system_id,
+            password=s.password,
+            system_type=s.system_type,
+            interface_version=0x34,
+            addr_ton=s.addr_ton,
+            addr_npi=s.addr_npi,
+            address_range=s.address_range,
+        )
         try:
             future = self._send_control(link, bind, s.bind_timeout)
             assert future is not None
@@ -874,8 +939,13 @@ class Session:
         return link
 
     def _bound(self, link: _Link) -> None:
-        log.info("bind %s: bound (%s) to %s:%d", self.name, self.settings.bind_type,
-                 self.settings.host, self.settings.port)  # fmt: skip
+        log.info(
+            "bind %s: bound (%s) to %s:%d",
+            self.name,
+            self.settings.bind_type,
+            self.settings.host,
+            self.settings.port,
+        )
         self._sending = self.settings.bind_type != "rx" and not self._closing
         self._set_state("bound")
         for waiter in self._waiters:
@@ -913,8 +983,12 @@ class Session:
             self._not_sent()
             if self.state in ("bound", "unbinding") and not self._closing:
                 self.last_error = f"connection lost: {exc or 'closed'}"
-                log.warning("bind %s: connection lost (%s), %d in flight now unknown",
-                            self.name, exc or "closed", len(submits))  # fmt: skip
+                log.warning(
+                    "bind %s: connection lost (%s), %d in flight now unknown",
+                    self.name,
+                    exc or "closed",
+                    len(submits),
+                )
                 self._set_state("connecting")
         if self._drained is not None:
             _resolve(self._drained, None)
@@ -953,9 +1027,14 @@ class Session:
             if link.submits or link.deliveries:
                 self._drained = self._loop.create_future()
                 if not await self._wait(self._drained, drain_timeout):
-                    log.warning("bind %s: after %.1fs, %d submit_sm still unanswered and %d "
-                                "deliveries not yet kept; closing", self.name, drain_timeout,
-                                len(link.submits), link.deliveries)  # fmt: skip
+                    log.warning(
+                        "bind %s: after %.1fs, %d submit_sm still unanswered and %d "
+                        "deliveries not yet kept; closing",
+                        self.name,
+                        drain_timeout,
+                        len(link.submits),
+                        link.deliveries,
+                    )
             if not link.closing and link.conn.may_send(_UNBIND):
                 future = self._send_control(link, Pdu(CommandId.UNBIND), self._response_timeout)
                 assert future is not None

@@ -63,8 +63,13 @@ class SessionSettings:
             problems.append(f"window {self.window} must be at least 1")
         if not 0 < self.port < 65536:
             problems.append(f"port {self.port} is not 1-65535")
-        for name in ("response_timeout", "enquire_link_interval", "connect_timeout",
-                     "bind_timeout", "reconnect_min"):  # fmt: skip
+        for name in (
+            "response_timeout",
+            "enquire_link_interval",
+            "connect_timeout",
+            "bind_timeout",
+            "reconnect_min",
+        ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.reconnect_max < self.reconnect_min:
@@ -76,8 +81,13 @@ class SessionSettings:
                 problems.append(f"{name} {getattr(self, name)} is negative")
         if self.max_pending_deliveries < 1:
             problems.append(f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1")
-        for name, most in (("system_id", 15), ("password", 8), ("system_type", 12),
-                           ("address_range", 40), ("service_type", 5)):  # fmt: skip
+        for name, most in (
+            ("system_id", 15),
+            ("password", 8),
+            ("system_type", 12),
+            ("address_range", 40),
+            ("service_type", 5),
+        ):
             value = getattr(self, name)
             if len(value.encode("latin-1", "replace")) > most or "\0" in value:
                 problems.append(f"{name} must be at most {most} characters (SMPP 3.4)")

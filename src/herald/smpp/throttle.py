@@ -41,8 +41,14 @@ class ThrottlePolicy:
 
 class Throttle:
     __slots__ = (
-        "_last_increase", "_last_refill", "_paused_until", "_strikes", "_tokens", "policy",
-        "rate", "throttle_events",
+        "_last_increase",
+        "_last_refill",
+        "_paused_until",
+        "_strikes",
+        "_tokens",
+        "policy",
+        "rate",
+        "throttle_events",
     )
 
     def __init__(self, policy: ThrottlePolicy, now: float) -> None:

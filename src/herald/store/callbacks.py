@@ -19,8 +19,11 @@ async def enqueue(
 
 
 async def enqueue_message_callbacks(
-    conn: asyncpg.Connection, ids: Sequence[int], statuses: Sequence[str],
-    reasons: Sequence[str | None], ats: Sequence[datetime],
+    conn: asyncpg.Connection,
+    ids: Sequence[int],
+    statuses: Sequence[str],
+    reasons: Sequence[str | None],
+    ats: Sequence[datetime],
 ) -> int:
     """Per-message callbacks for the changes whose campaign has a callback URL; how many."""
     rows = await conn.fetch(

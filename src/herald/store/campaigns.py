@@ -13,9 +13,19 @@ from herald.store.queries import queries
 
 # Columns of the campaigns table written on create and on edit, in query parameter order.
 CAMPAIGN_FIELDS = (
-    "name", "sender_id", "template", "fallback_values", "flash", "transcode",
-    "respect_quiet_hours", "quiet_hours", "scheduled_at", "callback_url",
-    "campaign_callback_url", "reminder", "ignore_invalid_numbers",
+    "name",
+    "sender_id",
+    "template",
+    "fallback_values",
+    "flash",
+    "transcode",
+    "respect_quiet_hours",
+    "quiet_hours",
+    "scheduled_at",
+    "callback_url",
+    "campaign_callback_url",
+    "reminder",
+    "ignore_invalid_numbers",
 )
 
 
@@ -41,7 +51,9 @@ async def update_scheduled_campaign(
     """False when the campaign is no longer scheduled; ConflictError on a name clash."""
     try:
         row = await conn.fetchrow(
-            queries.update_scheduled_campaign, campaign_id, account_id,
+            queries.update_scheduled_campaign,
+            campaign_id,
+            account_id,
             *(fields[f] for f in CAMPAIGN_FIELDS),
         )
     except asyncpg.UniqueViolationError:
@@ -62,15 +74,29 @@ async def delete_idle_campaign(conn: asyncpg.Connection, campaign_id: int, accou
 
 
 async def list_campaigns(
-    conn: asyncpg.Connection, account_id: int, *, statuses: Sequence[str] | None,
-    name_contains: str | None, created_from: datetime | None, created_before: datetime | None,
-    scheduled_from: datetime | None, scheduled_before: datetime | None, sort: str, order: str,
-    limit: int, offset: int,
+    conn: asyncpg.Connection,
+    account_id: int,
+    *,
+    statuses: Sequence[str] | None,
+    name_contains: str | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    scheduled_from: datetime | None,
+    scheduled_before: datetime | None,
+    sort: str,
+    order: str,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[asyncpg.Record]]:
     """(total matching, one page); `sort` and `order` must come from the caller's whitelist."""
     where = (
-        account_id, list(statuses) if statuses else None, name_contains, created_from,
-        created_before, scheduled_from, scheduled_before,
+        account_id,
+        list(statuses) if statuses else None,
+        name_contains,
+        created_from,
+        created_before,
+        scheduled_from,
+        scheduled_before,
     )
     total = await conn.fetchval(queries.count_campaigns, *where)
     rows = await conn.fetch(queries.list_campaigns, *where, sort, order, limit, offset)
@@ -81,15 +107,20 @@ async def list_campaigns(
 
 
 async def add_recipients(
-    conn: asyncpg.Connection, campaign_id: int,
+    conn: asyncpg.Connection,
+    campaign_id: int,
     rows: Sequence[tuple[str, str, str | None, Mapping[str, str], int | None]],
 ) -> None:
     """(source, phone_raw, name, labels, file_row) rows, kept raw for expansion."""
     if not rows:
         return
     await conn.execute(
-        queries.add_campaign_recipients, campaign_id, [r[0] for r in rows],
-        [r[1] for r in rows], [r[2] for r in rows], [dict(r[3]) for r in rows],
+        queries.add_campaign_recipients,
+        campaign_id,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [dict(r[3]) for r in rows],
         [r[4] for r in rows],
     )
 
@@ -113,7 +144,9 @@ async def recipient_counts(conn: asyncpg.Connection, campaign_id: int) -> asyncp
 
 
 async def sendable_contacts(
-    conn: asyncpg.Connection, account_id: int, contact_ids: Sequence[int],
+    conn: asyncpg.Connection,
+    account_id: int,
+    contact_ids: Sequence[int],
     group_ids: Sequence[int],
 ) -> tuple[int, int]:
     """(distinct phones, of which not blacklisted) among the contacts and group members."""
@@ -136,8 +169,13 @@ async def batches(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Re
 
 
 async def list_messages(
-    conn: asyncpg.Connection, campaign_id: int, *, statuses: Sequence[str] | None,
-    batch_id: int | None, limit: int, offset: int,
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    *,
+    statuses: Sequence[str] | None,
+    batch_id: int | None,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[asyncpg.Record]]:
     where = (campaign_id, list(statuses) if statuses else None, batch_id)
     total = await conn.fetchval(queries.count_campaign_messages, *where)
@@ -152,15 +190,17 @@ async def set_campaign_status(
     conn: asyncpg.Connection, campaign_id: int, expected: str, status: str
 ) -> bool:
     """Compare-and-set of the campaign's status."""
-    return await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) \
-        is not None
+    return (
+        await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) is not None
+    )
 
 
 async def set_batches_status(
     conn: asyncpg.Connection, campaign_id: int, expected: Sequence[str], status: str
 ) -> int:
-    rows = await conn.fetch(queries.set_campaign_batches_status, campaign_id, list(expected),
-                            status)
+    rows = await conn.fetch(
+        queries.set_campaign_batches_status, campaign_id, list(expected), status
+    )
     return len(rows)
 
 
@@ -177,6 +217,8 @@ async def refund(
     """Give segments back to the account, off the batches that had paid for them; the new
     credit."""
     batches = list(segments_by_batch)
-    return int(await conn.fetchval(
-        queries.refund_batches, batches, [segments_by_batch[b] for b in batches], account_id
-    ))
+    return int(
+        await conn.fetchval(
+            queries.refund_batches, batches, [segments_by_batch[b] for b in batches], account_id
+        )
+    )

@@ -13,7 +13,10 @@ from herald.store.queries import queries
 
 
 async def insert_contact(
-    conn: asyncpg.Connection, account_id: int, phone: str, name: str | None,
+    conn: asyncpg.Connection,
+    account_id: int,
+    phone: str,
+    name: str | None,
     labels: Mapping[str, str],
 ) -> asyncpg.Record | None:
     """The new contact, or None when the account already has one with this phone."""
@@ -27,7 +30,11 @@ async def get_contact(
 
 
 async def update_contact(
-    conn: asyncpg.Connection, contact_id: int, account_id: int, phone: str, name: str | None,
+    conn: asyncpg.Connection,
+    contact_id: int,
+    account_id: int,
+    phone: str,
+    name: str | None,
     labels: Mapping[str, str],
 ) -> asyncpg.Record | None:
     """The updated contact, None if not found; ConflictError if another has the phone."""
@@ -44,8 +51,14 @@ async def delete_contact(conn: asyncpg.Connection, contact_id: int, account_id: 
 
 
 async def list_contacts(
-    conn: asyncpg.Connection, account_id: int, *, phone_prefix: str | None,
-    name_contains: str | None, group_id: int | None, limit: int, offset: int,
+    conn: asyncpg.Connection,
+    account_id: int,
+    *,
+    phone_prefix: str | None,
+    name_contains: str | None,
+    group_id: int | None,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[asyncpg.Record]]:
     """(total matching, one page)."""
     where = (account_id, phone_prefix, name_contains, group_id)
@@ -55,12 +68,16 @@ async def list_contacts(
 
 
 async def import_contacts(
-    conn: asyncpg.Connection, account_id: int,
+    conn: asyncpg.Connection,
+    account_id: int,
     rows: Sequence[tuple[str, str | None, Mapping[str, str]]],
 ) -> list[asyncpg.Record]:
     """Upsert (phone, name, labels) rows by phone: (id, phone, inserted) per row."""
     return await conn.fetch(
-        queries.import_contacts, account_id, [r[0] for r in rows], [r[1] for r in rows],
+        queries.import_contacts,
+        account_id,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
         [dict(r[2]) for r in rows],
     )
 

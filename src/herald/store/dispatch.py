@@ -30,7 +30,9 @@ async def dispatch_context(
 
 
 async def write_results(
-    conn: asyncpg.Connection, results: Sequence[tuple], receipted: Sequence[tuple],
+    conn: asyncpg.Connection,
+    results: Sequence[tuple],
+    receipted: Sequence[tuple],
     statuses: Sequence[tuple],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
@@ -44,12 +46,28 @@ async def write_results(
         return set()
     rows = await conn.fetch(
         queries.write_results,
-        [(m, seq, state, smsc, canonical, status, submitted.timestamp(), group,
-          None, None, None, None)
-         for m, seq, state, smsc, canonical, status, submitted, group in results],
+        [
+            (
+                m,
+                seq,
+                state,
+                smsc,
+                canonical,
+                status,
+                submitted.timestamp(),
+                group,
+                None,
+                None,
+                None,
+                None,
+            )
+            for m, seq, state, smsc, canonical, status, submitted, group in results
+        ],
         [(*r[:6], r[6].timestamp(), *r[7:11], r[11].timestamp()) for r in receipted],
-        [(m, expected, status, reason, not_before and not_before.timestamp(), at.timestamp())
-         for m, expected, status, reason, not_before, at in statuses],
+        [
+            (m, expected, status, reason, not_before and not_before.timestamp(), at.timestamp())
+            for m, expected, status, reason, not_before, at in statuses
+        ],
     )
     return {r["id"] for r in rows}
 

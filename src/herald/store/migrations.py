@@ -89,7 +89,9 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                 if checksum != migration.checksum:
                     log.warning(
                         "migration %04d_%s changed since it was applied; the database keeps "
-                        "the version it ran", migration.version, migration.name,
+                        "the version it ran",
+                        migration.version,
+                        migration.name,
                     )
                 continue
             try:
@@ -100,7 +102,9 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                 ) from exc
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                migration.version, migration.name, migration.checksum,
+                migration.version,
+                migration.name,
+                migration.checksum,
             )
         log.info("applied migration %04d_%s", migration.version, migration.name)
         applied.append(migration)

@@ -58,20 +58,29 @@ async def account_credit(conn: asyncpg.Connection, account_id: int) -> int:
 
 
 async def finish_expansion(
-    conn: asyncpg.Connection, batch_id: int, messages: int, segments: int, credit: int,
+    conn: asyncpg.Connection,
+    batch_id: int,
+    messages: int,
+    segments: int,
+    credit: int,
     id_range: tuple[int, int] | None,
 ) -> bool:
     """Batch expanded; `id_range` bounds the ids its messages took (None: it has none)."""
     first, last = id_range or (None, None)
-    return await conn.fetchval(queries.finish_expansion, batch_id, messages, segments, credit,
-                               first, last) is not None
+    return (
+        await conn.fetchval(
+            queries.finish_expansion, batch_id, messages, segments, credit, first, last
+        )
+        is not None
+    )
 
 
 async def set_campaign_status(
     conn: asyncpg.Connection, campaign_id: int, expected: str, status: str
 ) -> bool:
-    return await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) \
-        is not None
+    return (
+        await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) is not None
+    )
 
 
 async def analyze_after_load(conn: asyncpg.Connection) -> None:

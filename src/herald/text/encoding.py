@@ -201,9 +201,18 @@ def _build(
     if units_total <= cap1:  # one part, whatever the concatenation method
         sm = udhl + data if ies else data
         return _message(
-            encoding, dcs, esm, (make_part(sm),), (units_total,), (len(sm),), 1,
-            cap1 - units_total, national, text, ucs2_source,
-        )  # fmt: skip
+            encoding,
+            dcs,
+            esm,
+            (make_part(sm),),
+            (units_total,),
+            (len(sm),),
+            1,
+            cap1 - units_total,
+            national,
+            text,
+            ucs2_source,
+        )
 
     udh_octets = CONCAT_UDH_OCTETS[concat] + len(ies)
     if gsm:
@@ -216,16 +225,34 @@ def _build(
     if concat == "payload":  # one submit; the SMSC splits it as the handset will receive it
         part = make_part(b"", message_payload_tlv(udhl + data))
         return _message(
-            encoding, dcs, esm, (part,), (units_total,), (0,), len(chunks),
-            cap - len(chunks[-1]) // unit_octets, national, text, ucs2_source,
-        )  # fmt: skip
+            encoding,
+            dcs,
+            esm,
+            (part,),
+            (units_total,),
+            (0,),
+            len(chunks),
+            cap - len(chunks[-1]) // unit_octets,
+            national,
+            text,
+            ucs2_source,
+        )
     parts, sm_lengths, units = concatenate(chunks, concat, reference, ies, unit_octets)
     if concat != "sar":
         esm = ESM_UDHI
     return _message(
-        encoding, dcs, esm, parts, units, sm_lengths, len(parts), cap - units[-1], national,
-        text, ucs2_source,
-    )  # fmt: skip
+        encoding,
+        dcs,
+        esm,
+        parts,
+        units,
+        sm_lengths,
+        len(parts),
+        cap - units[-1],
+        national,
+        text,
+        ucs2_source,
+    )
 
 
 def _best_national(
@@ -297,9 +324,18 @@ def encode_message(
         if n <= 160:  # the common case: one plain GSM-7 part, no UDH
             units = (n,)
             return _message(
-                "gsm7", DCS_GSM7_FLASH if flash else DCS_GSM7, 0, (make_part(data),),
-                units, units, 1, 160 - n, None, text, None,
-            )  # fmt: skip
+                "gsm7",
+                DCS_GSM7_FLASH if flash else DCS_GSM7,
+                0,
+                (make_part(data),),
+                units,
+                units,
+                1,
+                160 - n,
+                None,
+                text,
+                None,
+            )
         return _build(data, "gsm7", text, concat, reference, flash)
 
     _check_text(original)

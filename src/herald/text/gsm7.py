@@ -58,9 +58,16 @@ class SeptetCodec:
     """One locking-shift table (128 characters, by code) and one single-shift table."""
 
     __slots__ = (
-        "_decode", "_expansions", "_fix", "_map", "_shift_decode", "chars", "latin1_table",
-        "locking", "shift",
-    )  # fmt: skip
+        "_decode",
+        "_expansions",
+        "_fix",
+        "_map",
+        "_shift_decode",
+        "chars",
+        "latin1_table",
+        "locking",
+        "shift",
+    )
 
     def __init__(self, locking: str, shift: Mapping[str, int]) -> None:
         if len(locking) != 128 or locking[ESC] != "\x1b":

@@ -36,35 +36,96 @@ TURKISH_LOCKING = _patched(
 # A.3.3 Portuguese locking shift: thirty codes changed (^ \ € | ~ cost one septet here; ñ is gone).
 PORTUGUESE_LOCKING = _patched(
     {
-        0x04: "ê", 0x06: "ú", 0x07: "í", 0x08: "ó", 0x09: "ç", 0x0B: "Ô", 0x0C: "ô",
-        0x0E: "Á", 0x0F: "á", 0x12: "ª", 0x13: "Ç", 0x14: "À", 0x15: "∞", 0x16: "^",
-        0x17: "\\", 0x18: "€", 0x19: "Ó", 0x1A: "|", 0x1C: "Â", 0x1D: "â", 0x1E: "Ê",
-        0x24: "º", 0x40: "Í", 0x5B: "Ã", 0x5C: "Õ", 0x5D: "Ú", 0x60: "~", 0x7B: "ã",
-        0x7C: "õ", 0x7D: "`",
+        0x04: "ê",
+        0x06: "ú",
+        0x07: "í",
+        0x08: "ó",
+        0x09: "ç",
+        0x0B: "Ô",
+        0x0C: "ô",
+        0x0E: "Á",
+        0x0F: "á",
+        0x12: "ª",
+        0x13: "Ç",
+        0x14: "À",
+        0x15: "∞",
+        0x16: "^",
+        0x17: "\\",
+        0x18: "€",
+        0x19: "Ó",
+        0x1A: "|",
+        0x1C: "Â",
+        0x1D: "â",
+        0x1E: "Ê",
+        0x24: "º",
+        0x40: "Í",
+        0x5B: "Ã",
+        0x5C: "Õ",
+        0x5D: "Ú",
+        0x60: "~",
+        0x7B: "ã",
+        0x7C: "õ",
+        0x7D: "`",
     }
-)  # fmt: skip
+)
 
 # A.2.1 Turkish single shift: the ten default extension characters plus seven letters.
 TURKISH_SINGLE_SHIFT = {
     **EXTENSION_TABLE,
-    "Ğ": 0x47, "İ": 0x49, "Ş": 0x53, "ç": 0x63, "ğ": 0x67, "ı": 0x69, "ş": 0x73,
-}  # fmt: skip
+    "Ğ": 0x47,
+    "İ": 0x49,
+    "Ş": 0x53,
+    "ç": 0x63,
+    "ğ": 0x67,
+    "ı": 0x69,
+    "ş": 0x73,
+}
 
 # A.2.2 Spanish single shift: é and ñ are already in the default table.
 SPANISH_SINGLE_SHIFT = {
     **EXTENSION_TABLE,
-    "ç": 0x09, "Á": 0x41, "Í": 0x49, "Ó": 0x4F, "Ú": 0x55,
-    "á": 0x61, "í": 0x69, "ó": 0x6F, "ú": 0x75,
-}  # fmt: skip
+    "ç": 0x09,
+    "Á": 0x41,
+    "Í": 0x49,
+    "Ó": 0x4F,
+    "Ú": 0x55,
+    "á": 0x61,
+    "í": 0x69,
+    "ó": 0x6F,
+    "ú": 0x75,
+}
 
 # A.2.3 Portuguese single shift (ê at 0x05 as in AOSP and gsmcodecs; CyberChef omits it).
 PORTUGUESE_SINGLE_SHIFT = {
     **EXTENSION_TABLE,
-    "ê": 0x05, "ç": 0x09, "Ô": 0x0B, "ô": 0x0C, "Á": 0x0E, "á": 0x0F,
-    "Φ": 0x12, "Γ": 0x13, "Ω": 0x15, "Π": 0x16, "Ψ": 0x17, "Σ": 0x18, "Θ": 0x19,
-    "Ê": 0x1F, "À": 0x41, "Í": 0x49, "Ó": 0x4F, "Ú": 0x55, "Ã": 0x5B, "Õ": 0x5C,
-    "Â": 0x61, "í": 0x69, "ó": 0x6F, "ú": 0x75, "ã": 0x7B, "õ": 0x7C, "â": 0x7F,
-}  # fmt: skip
+    "ê": 0x05,
+    "ç": 0x09,
+    "Ô": 0x0B,
+    "ô": 0x0C,
+    "Á": 0x0E,
+    "á": 0x0F,
+    "Φ": 0x12,
+    "Γ": 0x13,
+    "Ω": 0x15,
+    "Π": 0x16,
+    "Ψ": 0x17,
+    "Σ": 0x18,
+    "Θ": 0x19,
+    "Ê": 0x1F,
+    "À": 0x41,
+    "Í": 0x49,
+    "Ó": 0x4F,
+    "Ú": 0x55,
+    "Ã": 0x5B,
+    "Õ": 0x5C,
+    "Â": 0x61,
+    "í": 0x69,
+    "ó": 0x6F,
+    "ú": 0x75,
+    "ã": 0x7B,
+    "õ": 0x7C,
+    "â": 0x7F,
+}
 
 LOCKING_TABLES: Mapping[str, str] = {"tr": TURKISH_LOCKING, "pt": PORTUGUESE_LOCKING}
 SINGLE_SHIFT_TABLES: Mapping[str, Mapping[str, int]] = {

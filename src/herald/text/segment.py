@@ -157,10 +157,16 @@ def split_utf16(text: str, data: bytes, cap: int) -> list[bytes]:
 def sar_tlvs(reference: int, total: int, seq: int) -> bytes:
     """sar_msg_ref_num (u16), sar_total_segments and sar_segment_seqnum TLVs, in that order."""
     return _SAR.pack(
-        TAG_SAR_MSG_REF_NUM, 2, reference,
-        TAG_SAR_TOTAL_SEGMENTS, 1, total,
-        TAG_SAR_SEGMENT_SEQNUM, 1, seq,
-    )  # fmt: skip
+        TAG_SAR_MSG_REF_NUM,
+        2,
+        reference,
+        TAG_SAR_TOTAL_SEGMENTS,
+        1,
+        total,
+        TAG_SAR_SEGMENT_SEQNUM,
+        1,
+        seq,
+    )
 
 
 def message_payload_tlv(value: bytes) -> bytes:

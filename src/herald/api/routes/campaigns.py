@@ -47,16 +47,24 @@ async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
     segments, units per part, characters left (the output of `herald preview --json`)."""
     sample = body.recipient
     return preview_message(
-        body.message, fallback_values=body.fallback_values,
-        name=sample.name if sample else None, labels=sample.labels if sample else {},
-        flash=body.flash, transcode=body.transcode, concat=body.concat, national=body.national,
+        body.message,
+        fallback_values=body.fallback_values,
+        name=sample.name if sample else None,
+        labels=sample.labels if sample else {},
+        flash=body.flash,
+        transcode=body.transcode,
+        concat=body.concat,
+        national=body.national,
     )
 
 
-@router.post("/campaigns", response_model=CampaignCreated, status_code=201,
-             responses=responses(400, 402, 404, 409))
-async def create_campaign(body: CampaignIn, account: CurrentAccount,
-                          services: ServicesDep) -> dict:
+@router.post(
+    "/campaigns",
+    response_model=CampaignCreated,
+    status_code=201,
+    responses=responses(400, 402, 404, 409),
+)
+async def create_campaign(body: CampaignIn, account: CurrentAccount, services: ServicesDep) -> dict:
     """Create a campaign. Without `scheduled_at` it runs at once (`run` in the answer); if
     that run is refused (e.g. `insufficient_balance`) the campaign is not kept. Numbers are
     checked now: `intake` lists the invalid ones with why, and the blacklisted ones."""
@@ -65,7 +73,9 @@ async def create_campaign(body: CampaignIn, account: CurrentAccount,
 
 @router.get("/campaigns", response_model=Page[CampaignOut], responses=responses())
 async def list_campaigns(
-    account: CurrentAccount, services: ServicesDep, paging: PagingDep,
+    account: CurrentAccount,
+    services: ServicesDep,
+    paging: PagingDep,
     status: Annotated[list[CampaignStatus] | None, Query()] = None,
     name_contains: Annotated[Text | None, Query(max_length=30)] = None,
     created_from: Annotated[AwareDatetime | None, Query()] = None,
@@ -77,26 +87,36 @@ async def list_campaigns(
 ) -> dict:
     """Campaigns, filtered (status may repeat; date ranges are [from, before)) and sorted."""
     total, items = await services.campaigns.list(
-        account.id, statuses=status, name_contains=name_contains, created_from=created_from,
-        created_before=created_before, scheduled_from=scheduled_from,
-        scheduled_before=scheduled_before, sort=sort, order=order, limit=paging.limit,
+        account.id,
+        statuses=status,
+        name_contains=name_contains,
+        created_from=created_from,
+        created_before=created_before,
+        scheduled_from=scheduled_from,
+        scheduled_before=scheduled_before,
+        sort=sort,
+        order=order,
+        limit=paging.limit,
         offset=paging.offset,
     )
     return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignDetail, responses=responses(404))
-async def get_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                       services: ServicesDep) -> dict:
+async def get_campaign(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
+) -> dict:
     """The campaign with its audience, progress counters (messages and segments per status)
     and batches (one per run, with the credit each used)."""
     return await services.campaigns.get(account.id, campaign_id)
 
 
-@router.patch("/campaigns/{campaign_id}", response_model=CampaignUpdated,
-              responses=responses(400, 404, 409))
-async def update_campaign(campaign_id: CampaignId, body: CampaignPatch,
-                          account: CurrentAccount, services: ServicesDep) -> dict:
+@router.patch(
+    "/campaigns/{campaign_id}", response_model=CampaignUpdated, responses=responses(400, 404, 409)
+)
+async def update_campaign(
+    campaign_id: CampaignId, body: CampaignPatch, account: CurrentAccount, services: ServicesDep
+) -> dict:
     """Change anything while the campaign is scheduled (else `campaign_not_scheduled`). A
     recipient field given replaces that source: `to` the numbers, `recipients` the
     recipient objects, `contacts` and `groups` their lists; uploaded file rows stay."""
@@ -104,33 +124,46 @@ async def update_campaign(campaign_id: CampaignId, body: CampaignPatch,
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204, responses=responses(404, 409))
-async def delete_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                          services: ServicesDep) -> None:
+async def delete_campaign(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
+) -> None:
     """Delete a campaign with its messages, unless it is running or suspended (stop it
     first: `campaign_running`)."""
     await services.campaigns.delete(account.id, campaign_id)
 
 
-@router.get("/campaigns/{campaign_id}/messages", response_model=Page[MessageOut],
-            responses=responses(404))
+@router.get(
+    "/campaigns/{campaign_id}/messages", response_model=Page[MessageOut], responses=responses(404)
+)
 async def list_messages(
-    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep,
+    campaign_id: CampaignId,
+    account: CurrentAccount,
+    services: ServicesDep,
     paging: PagingDep,
     status: Annotated[list[MessageStatus] | None, Query()] = None,
     batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> dict:
     """Messages in id order with status, reason, and each part's submit and receipt detail."""
     total, items = await services.campaigns.messages(
-        account.id, campaign_id, statuses=status, batch_id=batch_id, limit=paging.limit,
+        account.id,
+        campaign_id,
+        statuses=status,
+        batch_id=batch_id,
+        limit=paging.limit,
         offset=paging.offset,
     )
     return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
 
 
-@router.post("/campaigns/{campaign_id}/run", response_model=RunOut,
-             responses=responses(400, 402, 404, 409))
-async def run_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                       services: ServicesDep, body: RunIn | None = None) -> dict:
+@router.post(
+    "/campaigns/{campaign_id}/run", response_model=RunOut, responses=responses(400, 402, 404, 409)
+)
+async def run_campaign(
+    campaign_id: CampaignId,
+    account: CurrentAccount,
+    services: ServicesDep,
+    body: RunIn | None = None,
+) -> dict:
     """Start a new batch now (from scheduled, completed or stopped): answers its `batch_id`
     and the message `count`. `message` overrides the template for this run only."""
     body = body or RunIn()
@@ -140,27 +173,33 @@ async def run_campaign(campaign_id: CampaignId, account: CurrentAccount,
     return asdict(result)
 
 
-@router.post("/campaigns/{campaign_id}/suspend", response_model=CampaignDetail,
-             responses=responses(404, 409))
-async def suspend_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                           services: ServicesDep) -> dict:
+@router.post(
+    "/campaigns/{campaign_id}/suspend", response_model=CampaignDetail, responses=responses(404, 409)
+)
+async def suspend_campaign(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
+) -> dict:
     """Pause sending (running -> suspended); messages already sent keep getting receipts."""
     await services.lifecycle.suspend(account.id, campaign_id)
     return await services.campaigns.get(account.id, campaign_id)
 
 
-@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignDetail,
-             responses=responses(404, 409))
-async def resume_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                          services: ServicesDep) -> dict:
+@router.post(
+    "/campaigns/{campaign_id}/resume", response_model=CampaignDetail, responses=responses(404, 409)
+)
+async def resume_campaign(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
+) -> dict:
     await services.lifecycle.resume(account.id, campaign_id)
     return await services.campaigns.get(account.id, campaign_id)
 
 
-@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignStopped,
-             responses=responses(404, 409))
-async def stop_campaign(campaign_id: CampaignId, account: CurrentAccount,
-                        services: ServicesDep) -> dict:
+@router.post(
+    "/campaigns/{campaign_id}/stop", response_model=CampaignStopped, responses=responses(404, 409)
+)
+async def stop_campaign(
+    campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
+) -> dict:
     """Stop for good (from scheduled, running or suspended): messages not yet sent become
     `stopped`. A stopped campaign can be run again."""
     stopped = await services.lifecycle.stop(account.id, campaign_id)

@@ -56,21 +56,31 @@ def _close(opened: RecipientFile) -> None:
         opened.close()
 
 
-@router.post("/campaigns/{campaign_id}/recipients/file", response_model=FileUploadOut,
-             responses=responses(400, 404, 409))
+@router.post(
+    "/campaigns/{campaign_id}/recipients/file",
+    response_model=FileUploadOut,
+    responses=responses(400, 404, 409),
+)
 async def upload_recipients(
     campaign_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     account: CurrentAccount,
     services: ServicesDep,
-    file: Annotated[UploadFile, File(description="CSV (any common encoding and delimiter) "
-                                                 "or XLSX, with a header row")],
+    file: Annotated[
+        UploadFile,
+        File(description="CSV (any common encoding and delimiter) or XLSX, with a header row"),
+    ],
     phone_column: Column = "phone",
     name_column: Annotated[str | None, Form(max_length=200)] = None,
-    label_columns: Annotated[list[str] | None, Form(
-        description="columns that become labels (repeat the field), or '*' for every "
-        "other column")] = None,
-    sheet: Annotated[str | None, Form(max_length=200,
-                                      description="XLSX worksheet name or number")] = None,
+    label_columns: Annotated[
+        list[str] | None,
+        Form(
+            description="columns that become labels (repeat the field), or '*' for every "
+            "other column"
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, Form(max_length=200, description="XLSX worksheet name or number")
+    ] = None,
     replace: Annotated[bool, Form(description="drop the rows of earlier files first")] = False,
 ) -> dict:
     """Add the rows of a recipient file to a scheduled campaign. Columns are named by
@@ -78,8 +88,11 @@ async def upload_recipients(
     numbers, empty phone cells, ...) are reported with their row numbers (the header is row
     1) and the good rows are kept; a file with no good row is `invalid_file`."""
     if file.size is not None and file.size > MAX_FILE_BYTES:
-        raise RequestError("invalid_file", f"the file is larger than {MAX_FILE_BYTES} bytes",
-                           {"reason": "too_large", "max_bytes": MAX_FILE_BYTES})
+        raise RequestError(
+            "invalid_file",
+            f"the file is larger than {MAX_FILE_BYTES} bytes",
+            {"reason": "too_large", "max_bytes": MAX_FILE_BYTES},
+        )
     labels: Sequence[ColumnRef] | str = ()
     if label_columns == [ALL_OTHER_COLUMNS]:
         labels = ALL_OTHER_COLUMNS
@@ -93,22 +106,30 @@ async def upload_recipients(
             sheet=_column(sheet) if sheet and sheet.strip() else None,
         )
         opened = await run_in_threadpool(
-            open_recipient_file, file.file, filename=file.filename,
-            content_type=file.content_type, mapping=mapping,
+            open_recipient_file,
+            file.file,
+            filename=file.filename,
+            content_type=file.content_type,
+            mapping=mapping,
             default_region=services.ctx.config.campaigns.default_region,
             max_rows=MAX_FILE_ROWS,
         )
     except RecipientFileError as exc:
         raise _invalid_file(exc) from None
     try:
-        report = await services.campaigns.add_file(account.id, campaign_id, _chunks(opened),
-                                                   replace=replace)
+        report = await services.campaigns.add_file(
+            account.id, campaign_id, _chunks(opened), replace=replace
+        )
     except RecipientFileError as exc:
         raise _invalid_file(exc) from None
     finally:
         _close(opened)
-    return {**report, "format": opened.format, "sheet": opened.sheet_name,
-            "labels": list(opened.label_names)}
+    return {
+        **report,
+        "format": opened.format,
+        "sheet": opened.sheet_name,
+        "labels": list(opened.label_names),
+    }
 
 
 def _invalid_file(exc: RecipientFileError) -> RequestError:

@@ -17,8 +17,7 @@ async def list_senders(account: CurrentAccount, services: ServicesDep) -> list[d
     return await services.book.senders(account.id)
 
 
-@router.post("/senders", response_model=SenderOut, status_code=201,
-             responses=responses(400, 409))
+@router.post("/senders", response_model=SenderOut, status_code=201, responses=responses(400, 409))
 async def add_sender(body: SenderIn, account: CurrentAccount, services: ServicesDep) -> dict:
     """Add a sender, checked by the sender rules (`invalid_sender` names the rule broken):
     alphanumeric up to 11 GSM characters, a short code, or a number in international form."""
