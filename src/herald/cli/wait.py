@@ -9,8 +9,10 @@ completed. Ctrl-C ends the wait, never the campaign.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +82,6 @@ def wait_for_run(
     *,
     interval: float,
     console: Console,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> WaitResult:
     batch_id = int(run["batch_id"])
     result = WaitResult(detail={}, expected=int(run["count"]) + int(run.get("rejected", 0)))
@@ -94,6 +95,7 @@ def wait_for_run(
         TimeElapsedColumn(),
         console=console,
     )
+    interrupted = _InterruptFlag()
     try:
         console.print(
             f"waiting for batch {batch_id} of campaign {campaign_id} "
@@ -126,8 +128,29 @@ def wait_for_run(
                     result.ended_by = f"campaign {detail['status']}"
                 if result.ended_by:
                     break
-                sleep(interval)
-    except KeyboardInterrupt:
+                if interrupted.wait(interval):
+                    result.interrupted = True
+                    break
+    except KeyboardInterrupt:  # the flag could not be installed (not the main thread)
         result.interrupted = True
+    finally:
+        interrupted.restore()
     result.seconds = time.monotonic() - started
     return result
+
+
+class _InterruptFlag(threading.Event):
+    """Ctrl-C as a flag the wait loop polls between requests. A KeyboardInterrupt raised in the
+    middle of an HTTP request (inside the connection pool's locks, or while the progress bar's
+    thread is being joined) could leave the command hung instead of ending the wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, lambda *_: self.set())
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
