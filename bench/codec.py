@@ -2,7 +2,8 @@
 
 Each figure is printed beside a baseline measured in the same run: a minimal hand-written
 `struct` codec doing the same job with no validation and no generality (the "3M submit_sm/s"
-encoder of reference dependencies.md §3). The ratio is what the table-driven codec costs.
+encoder of docs/decisions/0004-smpp-libraries-as-production-client.md). The ratio is what the
+table-driven codec costs.
 Run: .venv/bin/python bench/codec.py
 """
 

@@ -4,8 +4,9 @@ The simulator runs as its own process (`herald simulate`, exactly what benchmark
 client here is the least an ESME can be: pre-encoded submit_sm, a window of outstanding
 requests kept full, responses counted by reading command_id from the header, deliver_sm
 answered with a canned deliver_sm_resp. Its own ceiling is printed beside (the same client
-against a bare struct SMSC in another process, reference dependencies.md's baseline), so the
-ratio says what the simulator costs. The target: at least 50k submit_sm/s, receipts off.
+against a bare struct SMSC in another process, the baseline of
+docs/decisions/0004-smpp-libraries-as-production-client.md), so the ratio says what the
+simulator costs. The target: at least 50k submit_sm/s, receipts off.
 
 Run: .venv/bin/python bench/simulator.py [--n 200000] [--window 1000] [--runs 3]
 """

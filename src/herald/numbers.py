@@ -31,7 +31,7 @@ Time zones
 
 Sender ids
     ``parse_sender`` classifies a sender as alphanumeric, numeric or short code and gives the
-    source_addr, TON and NPI to send (see reference sms-smpp.md section 3.2).
+    source_addr, TON and NPI to send (see docs/protocol.md §3.2).
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ def _country_zones(country_code: int) -> tuple[str, ...]:
 
 SenderKind = Literal["alphanumeric", "numeric", "short_code"]
 
-ALPHANUMERIC_MAX = 11  # TP-OA: 10 octets of packed septets (reference 3.2)
+ALPHANUMERIC_MAX = 11  # TP-OA: 10 octets of packed septets (docs/protocol.md §3.2)
 NUMERIC_MAX = 16
 NUMERIC_MIN = 7  # the shortest numbers in service (+683 Niue: 3 + 4 digits)
 SHORT_CODE_MIN = 3

@@ -5,7 +5,7 @@ columns list exactly the states below (a test compares them), and every status c
 herald goes through `transition()` or a query whose comment names the row of the table it
 implements. `None` as a from-state means "the object is being created".
 
-The receipt states of a part follow SMPP 3.4 message_state (reference 5.3): `enroute` and
+The receipt states of a part follow SMPP 3.4 message_state (docs/protocol.md §5.3): `enroute` and
 `accepted` are intermediate (many SMSCs send ACCEPTD before the final receipt), the others are
 final. SMPP 5.0's SCHEDULED maps to `enroute` and SKIPPED to `rejected` where receipts are parsed.
 """
@@ -157,7 +157,7 @@ PART = Machine(
         (["pending"], "accept", "submitted"),  # submit_sm_resp ESME_ROK, message_id stored
         (["pending"], "refuse", "refused"),  # permanent submit error
         (["pending"], "lose", "unknown"),  # no submit_sm_resp (timeout, link lost)
-        # Receipts: the event is the receipt's state (reference 5.3).
+        # Receipts: the event is the receipt's state (docs/protocol.md §5.3).
         (_RECEIPT_WAITING, "enroute", "enroute"),
         (_RECEIPT_WAITING, "accepted", "accepted"),
         (_RECEIPT_WAITING, "delivered", "delivered"),
@@ -220,7 +220,7 @@ def is_final(machine: Machine, state: str) -> bool:
 
 
 def aggregate_parts(states: Iterable[str]) -> str:
-    """The message status implied by its parts' states (reference 5.7).
+    """The message status implied by its parts' states (docs/protocol.md §5.7).
 
     failed as soon as one part failed finally (the parts keep their own detail); rejected if a
     part was refused at submission; unknown if a part's outcome is unknown; delivered when every

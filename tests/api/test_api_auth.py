@@ -153,17 +153,17 @@ async def test_one_account_never_sees_another_accounts_objects(api: Api) -> None
     assert (await acme.http.get(f"/contacts/{c}")).status_code == 200
 
 
-def test_the_readme_documents_every_error_code() -> None:
+def test_the_api_reference_documents_every_error_code() -> None:
     from pathlib import Path
 
     from herald.api.errors import CODES
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("### Errors") : readme.index("### Callbacks")]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    table = doc[doc.index("## Errors") : doc.index("## Callbacks")]
     for code, spec in CODES.items():
         row = next((line for line in table.splitlines() if f"`{code}`" in line), None)
-        assert row is not None, f"README error table lacks {code}"
-        assert f"| {spec.status} |" in row, f"README gives {code} another status"
+        assert row is not None, f"docs/api.md error table lacks {code}"
+        assert f"| {spec.status} |" in row, f"docs/api.md gives {code} another status"
 
 
 async def test_an_unexpected_failure_is_a_500_with_the_same_body(database) -> None:  # type: ignore[no-untyped-def]

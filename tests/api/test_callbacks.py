@@ -95,7 +95,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 def verify(secret: str, request: Received) -> bool:
-    """What a receiver does (the README shows the same)."""
+    """What a receiver does (docs/api.md shows the same)."""
     expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, request.headers["x-herald-signature"])
 

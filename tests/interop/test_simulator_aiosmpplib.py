@@ -1,7 +1,8 @@
 """aiosmpplib (PyPI, an asyncio ESME nobody here wrote) against our simulator, in one loop.
 
-Configured around its known defects (reference dependencies.md §1): its SAR path crashes the
-ESME (`auto_message_payload=False` without UDHI), so long messages go by UDH or by its default
+Configured around its known defects
+(docs/decisions/0004-smpp-libraries-as-production-client.md): its SAR path crashes the ESME
+(`auto_message_payload=False` without UDHI), so long messages go by UDH or by its default
 message_payload; its UDH splitter counts characters, not septets, so the GSM text has no
 extension characters; a vendor status drops its bind, so the simulator stays happy here. Its
 default correlator scans everything per call (O(N)): harmless for a handful of messages.

@@ -1,7 +1,7 @@
 """python-smpplib (PyPI `smpplib`, a threaded blocking client nobody here wrote) against our
 simulator, which runs in the test's event loop while the client runs in a worker thread.
 
-Configured around its known defects (reference sms-smpp.md §2.3): the default error handler
+Configured around its known defects (docs/protocol.md §2.3): the default error handler
 raises on any non-zero command_status, so one that records is installed; its GSM-7 splitting
 can cut an escape pair and its table has a backtick for `§`, so the GSM texts here use neither
 extension characters nor `§`; unknown TLVs raise unless allowed.

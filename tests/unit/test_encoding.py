@@ -24,7 +24,7 @@ from herald.text.reassemble import parse_tlvs
     [
         ("Hello", "gsm7", ()),
         ("Grüße 5€ [x]", "gsm7", ()),
-        ("ça va", "ucs2", ("ç",)),  # reference 1.3: ç forces UCS-2 by default
+        ("ça va", "ucs2", ("ç",)),  # docs/protocol.md §1.3: ç forces UCS-2 by default
         ("a`b", "ucs2", ("`",)),  # the only printable ASCII character GSM lacks
         ("x 😜 y 😜 á", "ucs2", ("😜", "á")),
         ("Привет", "ucs2", ("П", "р", "и", "в", "е", "т")),

@@ -1,4 +1,4 @@
-"""Golden vectors V1-V24 and the additional capacity vectors of reference sms-smpp.md section 7."""
+"""Golden vectors V1-V24 and the additional capacity vectors of docs/protocol.md §7."""
 
 from __future__ import annotations
 

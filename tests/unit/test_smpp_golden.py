@@ -70,7 +70,7 @@ SUBMIT_SM_UDH = h(
     "00",  # sm_default_msg_id
     "0b",  # sm_length 11
     "050003",  # UDH: UDHL 5, IEI 00 concat 8-bit, IEL 3
-    "2a0201",  # reference 42, 2 parts, part 1
+    "2a0201",  # reference number 42, 2 parts, part 1
     "48656c6c6f",  # "Hello"
 )
 

@@ -1,5 +1,5 @@
-"""Receipts: esm_class classification, TLV-first parsing, the text variants of reference §5.4,
-message-id canonicalisation (§5.5), and MO messages."""
+"""Receipts: esm_class classification, TLV-first parsing, the text variants of
+docs/protocol.md §5.4, message-id canonicalisation (§5.5), and MO messages."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_every_esm_class_has_a_type(esm_class: int) -> None:
     assert isinstance(message_type(esm_class), MessageType)
 
 
-# --- text variants (reference §5.4, the cloudhopper DeliveryReceiptTest cases) ---------------
+# --- text variants (docs/protocol.md §5.4, the cloudhopper DeliveryReceiptTest cases) -------
 
 SPEC = (
     "id:0123456789 sub:002 dlvrd:001 submit date:1005232039 done date:1005242339 "
@@ -203,7 +203,7 @@ def test_data_sm_receipt_from_tlvs_only() -> None:
         ("UNDELIV", True, False),
         ("REJECTD", True, False),
         ("UNKNOWN", True, False),
-        ("ACCEPTD", False, False),  # not final (reference §5.3)
+        ("ACCEPTD", False, False),  # not final (docs/protocol.md §5.3)
         ("ENROUTE", False, False),
         ("BUFFRED", False, False),
         ("delivrd", True, True),
@@ -316,7 +316,7 @@ def test_split_receipt_date(value: str, parts: tuple | None) -> None:
     assert split_receipt_date(value) == parts
 
 
-# --- message-id canonicalisation (reference §5.5) -----------------------------------------------
+# --- message-id canonicalisation (docs/protocol.md §5.5) ---------------------------------------
 
 
 def test_worked_example_hex_submit_decimal_receipt() -> None:

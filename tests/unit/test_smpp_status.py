@@ -19,7 +19,7 @@ from herald.smpp.status import (
 S = CommandStatus
 C = StatusClass
 
-# The recommended-action column of sms-smpp.md §4.2, code by code.
+# The action column of docs/protocol.md §4.2, code by code.
 EXPECTED = {
     S.ESME_ROK: C.OK,
     S.ESME_RTHROTTLED: C.THROTTLED,

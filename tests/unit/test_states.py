@@ -20,8 +20,8 @@ from herald.states import (
     transition,
 )
 
-# The tables restated row by row, as the brief and the reference describe them: a change to
-# states.py must be mirrored here on purpose.
+# The tables restated row by row, as docs/architecture.md (state machines) describes them: a
+# change to states.py must be mirrored here on purpose.
 EXPECTED: dict[str, set[tuple[str | None, str, str]]] = {
     "campaign": {
         (None, "schedule", "scheduled"),

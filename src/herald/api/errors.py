@@ -2,7 +2,7 @@
 
     {"error": {"code": "<stable code>", "message": "<for a person>", "details": <or null>}}
 
-`CODES` is the table of codes with their HTTP status (the README lists it too). Engine rules
+`CODES` is the table of codes with their HTTP status (docs/api.md lists it too). Engine rules
 raise herald.errors.RequestError with a code; FastAPI's own errors (validation, unknown
 path, wrong method) and anything unexpected are answered in the same shape.
 """

@@ -23,7 +23,7 @@ from herald.smpp.receipts import MESSAGE_STATES, MessageType, message_type
 
 log = logging.getLogger(__name__)
 
-# Receipt stat names to part states (reference 5.3). Unknown names are final failures, as in
+# Receipt stat names to part states (docs/protocol.md §5.3). Unknown names are final failures, as in
 # Kannel; SMPP 5.0's SCHEDULED is still en route and SKIPPED a rejection.
 PART_STATE = {
     "DELIVRD": "delivered",

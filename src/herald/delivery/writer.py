@@ -383,7 +383,7 @@ class Writer:
         return changes, latencies, parked
 
     async def _settle(self, conn: Any, message_ids: set[int], at: datetime) -> list[StatusChange]:
-        """Move messages to the status their parts now imply (reference 5.7)."""
+        """Move messages to the status their parts now imply (docs/protocol.md §5.7)."""
         if not message_ids:
             return []
         rows, campaigns = [], {}

@@ -9,7 +9,7 @@ and `herald simulate`.
         await sim.wait_for_receipts_acked(3)
         print(sim.stats.as_dict(), sim.submits[-1].message_text)
 
-See README.md ("SMSC simulator") for the personalities, the knobs and the record format.
+See docs/simulator.md for the personalities, the knobs and the record format.
 """
 
 from herald.simulator.personalities import (

@@ -1,6 +1,6 @@
 """Message ids as carriers write them: hex or decimal, either case, zero-padded or not, and
-possibly in another base in the receipt text than in submit_sm_resp (reference sms-smpp.md
-§5.5, Nexmo's habit). One counter per simulator, so ids are unique across its binds."""
+possibly in another base in the receipt text than in submit_sm_resp (docs/protocol.md §5.5,
+Nexmo's habit). One counter per simulator, so ids are unique across its binds."""
 
 from __future__ import annotations
 

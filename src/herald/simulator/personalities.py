@@ -7,7 +7,7 @@ its default. They compose with `+` (later ones win on a shared field) and take o
     personality_settings("early_receipt+throttling", throttle_rate=50, seed=7)
 
 The names follow the fake peers of jookies/jasmin's test suite (HappySMSC, BlackHoleSMSC,
-...), plus the carrier habits of the reference (sms-smpp.md §5.4-5.6).
+...), plus the carrier habits of docs/protocol.md §5.4-5.6.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A receipt is a deliver_sm with esm_class 0x04 (0x20 for an intermediate notification the
 submit asked for with registered_delivery bit 0x10), source and destination swapped from the
-submit (reference sms-smpp.md §5.1), carrying the receipted_message_id, message_state and
+submit (docs/protocol.md §5.1), carrying the receipted_message_id, message_state and
 network_error_code TLVs and the SMPP 3.4 Appendix B text:
 
     id:a0000000 sub:001 dlvrd:001 submit date:2401011200 done date:2401011201
@@ -229,7 +229,7 @@ def receipt_esm_class(job: ReceiptJob, stat: str) -> int:
 
 
 def address_type(address: str) -> tuple[int, int]:
-    """(TON, NPI) for an address as the reference's §3.2 table has it: international
+    """(TON, NPI) for an address as the table of docs/protocol.md §3.2 has it: international
     numbers 1/1, short codes (up to 6 digits) 3/0, alphanumeric 5/0."""
     if address.isdigit():
         return (1, 1) if len(address) > 6 else (3, 0)

@@ -1,7 +1,7 @@
 """Message-id canonicalisation: one key for the id in submit_sm_resp and the id in its receipt.
 
 Some SMSCs return the id in hex in submit_sm_resp and in decimal in the receipt text (or the
-other way round), zero-padded and in either case (reference sms-smpp.md §5.5). Each bind has a
+other way round), zero-padded and in either case (docs/protocol.md §5.5). Each bind has a
 mode; both sides are turned into a canonical string and compared:
 
     as_is               no base: upper-cased, leading zeros stripped   (0e999f21 == E999F21)

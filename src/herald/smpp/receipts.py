@@ -4,7 +4,7 @@
     receipt = parse_receipt(pdu)                # Receipt, or None if no id and stat are found
     key = receipt.canonical_id("submit_hex_dlr_dec")   # match it with the submit_sm_resp id
 
-Precedence (reference sms-smpp.md §5.2, as Kannel, Jasmin and vumi do): receipted_message_id
+Precedence (docs/protocol.md §5.2, as Kannel, Jasmin and vumi do): receipted_message_id
 (0x001E), message_state (0x0427) and network_error_code (0x0423) when present, otherwise the
 text. The text parser follows §5.4: labels in any case and any order, a value ends at the next
 label, 10/12/14-digit dates, hex/UUID ids, sub/dlvrd optional, the body possibly in
@@ -66,7 +66,7 @@ def is_receipt(esm_class: int) -> bool:
     return message_type(esm_class) in (MessageType.RECEIPT, MessageType.INTERMEDIATE)
 
 
-# --- states (reference §5.3) -------------------------------------------------------------------
+# --- states (docs/protocol.md §5.3) -----------------------------------------------------------
 
 # stat name -> (final, success). ACCEPTD is not final: many SMSCs send it for "accepted by the
 # SMSC" (Kannel and Jasmin agree). Kannel's non-standard buffered names are not final either.

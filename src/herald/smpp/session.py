@@ -10,7 +10,7 @@ code in herald.smpp).
                                   destination_addr="447700900123", short_message=b"hi")
     await session.close()                  # stop accepting, drain the window, unbind, close
 
-What it does, and why (reference sms-smpp.md §4-5):
+What it does, and why (docs/protocol.md §4-5):
 
 - `submit` is not a coroutine: it encodes the part at once (a bad part raises
   LocalProtocolError in the caller), puts it in a FIFO queue and returns a future that

@@ -1,6 +1,6 @@
 """command_status: every SMPP 3.4 code with a name and what the gateway does about it.
 
-The classes follow the recommended actions of the reference (sms-smpp.md §4.2), which match
+The classes follow the actions of docs/protocol.md §4.2, which match
 Kannel's temporary/permanent split:
 
     ok             accepted: store the message_id and wait for the receipt
@@ -64,7 +64,8 @@ class Status(NamedTuple):
     code: int
     name: str
     status_class: StatusClass
-    max_retries: int | None  # for retry codes the reference caps; None: the dispatcher's policy
+    # a retry code's cap (docs/protocol.md §4.2); None: the dispatcher's policy
+    max_retries: int | None
     description: str
 
 
@@ -121,7 +122,7 @@ class CommandStatus(IntEnum):
     ESME_RUNKNOWNERR = 0xFF
 
 
-# code: (class, max_retries, description); actions from sms-smpp.md §4.2.
+# code: (class, max_retries, description); actions from docs/protocol.md §4.2.
 _CODES: dict[int, tuple[StatusClass, int | None, str]] = {
     CommandStatus.ESME_ROK: (OK, None, "no error"),
     CommandStatus.ESME_RINVMSGLEN: (PERMANENT, None, "message length is invalid"),

@@ -296,7 +296,7 @@ def encode_message(
 ) -> EncodedMessage:
     """Choose GSM-7 or UCS-2 for `text`, split it into parts and build their headers.
 
-    concat: "udh8" (default), "udh16", "sar" or "payload" (see README, "Encoding").
+    concat: "udh8" (default), "udh16", "sar" or "payload" (docs/protocol.md §2.2).
     national: any of "tr", "es", "pt"; used only when the default tables cannot carry the text.
     transcode: replace characters without a GSM form by look-alikes before choosing; if the
         text needs UCS-2 anyway, the original text is sent (look-alikes would only lose).

@@ -2,16 +2,16 @@
 
 Splitting a flag, an emoji ZWJ sequence, a skin-tone modifier or a letter from its combining
 mark between two parts is legal (each part stays valid UTF-16) but looks broken on the handset,
-so clusters are kept whole when they fit in a part (reference sms-smpp.md 2.2).
+so clusters are kept whole when they fit in a part (docs/protocol.md §2.2).
 
 The `regex` module's `\\X` is the authority (UAX #29, kept current by its maintainer), but it
 costs about 0.2 us per character. Almost every text needs none of it: two code points can only
 share a cluster if one of them has one of the grapheme classes Extend, ZWJ, SpacingMark,
 Prepend, Regional_Indicator or Hangul jamo L/V/T (or they are CR LF, which the splitters handle
 themselves). `_JOINER_RANGES` lists those code points (generated from `regex`, checked against
-it by tests/unit/test_graphemes.py). A splitter looks only at the two code points at each cut
-(`surely_boundary`, two set lookups); `\\X` runs only on the few code points before a cut that
-has a joiner or CR LF beside it (`boundary_at_or_before`), never over the whole text.
+it by tests/unit/test_segment_graphemes.py). A splitter looks only at the two code points at
+each cut (`surely_boundary`, two set lookups); `\\X` runs only on the few code points before a
+cut that has a joiner or CR LF beside it (`boundary_at_or_before`), never over the whole text.
 """
 
 from __future__ import annotations

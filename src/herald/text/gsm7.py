@@ -1,7 +1,7 @@
 """GSM 03.38 (3GPP TS 23.038) 7-bit alphabet: tables, septet counting, unpacked encode/decode.
 
 On SMPP, GSM-7 text travels *unpacked*: one septet per octet, an extension character as the two
-octets `1B xx` (reference sms-smpp.md 1.1, 1.2, 3.6). So the unpacked bytes are also the septet
+octets `1B xx` (docs/protocol.md §1.1, §1.2, §3.6). So the unpacked bytes are also the septet
 count: `len(encoded)` is what the message costs.
 
 `SeptetCodec` is one locking table plus one single-shift table; the default pair lives here and

@@ -1,7 +1,7 @@
 """National language shift tables (TS 23.038 Annex A) for Turkish, Spanish and Portuguese.
 
 A locking-shift table replaces the 128-character default table; a single-shift table replaces the
-extension table, so its characters still cost two septets (reference sms-smpp.md 1.4, 1.5). The
+extension table, so its characters still cost two septets (docs/protocol.md §1.4, §1.5). The
 UDH selects them: IE 0x24 (single shift) and 0x25 (locking shift), each carrying the language
 identifier (NLI). Spanish has no locking table.
 """

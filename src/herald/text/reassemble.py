@@ -1,7 +1,7 @@
 """Decoding parts back into text, as a handset does: for tests and the SMSC simulator.
 
 Each part is decoded on its own with the shift tables named in its own UDH, as handsets do
-(reference sms-smpp.md 1.4); a UCS-2 part that ends inside a surrogate pair therefore shows
+(docs/protocol.md §1.4); a UCS-2 part that ends inside a surrogate pair therefore shows
 U+FFFD, which is exactly what such a split looks like on a phone.
 """
 

@@ -1,7 +1,7 @@
 """Concatenation reference numbers, one rotating counter per destination.
 
 A handset reassembles parts by (sender, reference), so two multipart messages in flight to one
-destination must not share a reference (reference sms-smpp.md 2.1). A per-destination counter
+destination must not share a reference (docs/protocol.md §2.1). A per-destination counter
 with a random start keeps consecutive messages apart and makes collisions across restarts
 unlikely; a bounded LRU keeps memory flat over campaigns with millions of numbers.
 """

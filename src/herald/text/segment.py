@@ -2,7 +2,7 @@
 
 Counts are in wire units: septets (an escape pair costs 2 and is never split) or UTF-16 code
 units (a surrogate pair is never split). Grapheme clusters stay whole when they fit in a part.
-Capacities follow TS 23.040 9.2.3.24.1 as derived in reference sms-smpp.md 1.5 and 2.1: a UDH
+Capacities follow TS 23.040 9.2.3.24.1 as derived in docs/protocol.md §1.5 and §2.1: a UDH
 of U octets leaves `160 - ceil(8U/7)` septets or `(140 - U) // 2` UCS-2 units.
 """
 

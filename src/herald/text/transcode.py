@@ -82,7 +82,7 @@ _PUNCTUATION = {
 }
 
 _LETTERS = {
-    "ç": "Ç",  # GSM has only the capital at 0x09; reference 1.3 recommends this mapping
+    "ç": "Ç",  # GSM has only the capital at 0x09; docs/protocol.md §1.3
     "ő": "ö",
     "Ő": "Ö",
     "ű": "ü",

@@ -225,7 +225,7 @@ CREATE TABLE parts (
     -- The receipt group (carrier account) of the bind that sent it: receipts match on it.
     bind            text,
     smsc_id         text,                 -- message_id from submit_sm_resp, as received
-    canonical_id    text,                 -- normalised for receipt matching (reference 5.5)
+    canonical_id    text,                 -- normalised to match receipts (docs/protocol.md §5.5)
     command_status  integer,              -- of the last submit_sm_resp
     submitted_at    timestamptz,
     receipt_state   smallint CHECK (receipt_state BETWEEN 0 AND 255),  -- SMPP message_state
@@ -237,8 +237,8 @@ CREATE TABLE parts (
 -- Receipts find their part by the bind they came in on and the canonical carrier id.
 CREATE INDEX parts_receipt_idx ON parts (bind, canonical_id) WHERE canonical_id IS NOT NULL;
 
--- Receipts that arrived before their part's carrier id was stored (reference 5.6). Reconciled
--- when submit results are stored and on a timer; dropped after some hours.
+-- Receipts that arrived before their part's carrier id was stored (docs/protocol.md §5.6).
+-- Reconciled when submit results are stored and on a timer; dropped after some hours.
 CREATE TABLE orphan_receipts (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     bind           text NOT NULL,
