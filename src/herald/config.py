@@ -47,6 +47,10 @@ class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_recipients_per_request: int = Field(30_000, ge=1)
+    # JSON bodies: 30,000 recipients with a name and a few labels fit; beyond it, 413
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # the whole multipart request of a recipient file upload (the file and its fields)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
 class SimulatorConfig(_Section):
