@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -138,6 +139,10 @@ class CallbacksConfig(_Section):
     backoff_base: float = Field(2.0, gt=0)
     backoff_max: float = Field(900.0, gt=0)
     concurrency: int = Field(8, ge=1)
+    # Callback destinations are refused when any address of the host is loopback, private,
+    # link-local, multicast, reserved or unspecified, unless it lies in one of these networks
+    # (CIDRs, e.g. ["10.0.0.0/8", "127.0.0.1/32"]). See herald/delivery/destinations.py.
+    allow_private: tuple[IPvAnyNetwork, ...] = ()
 
 
 class CampaignDefaults(_Section):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from herald.api.deps import CurrentAccount, PagingDep, ServicesDep
+from herald.api.deps import CurrentAccount, PagingDep, Services, ServicesDep
 from herald.api.errors import responses
 from herald.api.schemas import (
     MAX_ID,
@@ -34,8 +34,26 @@ from herald.api.schemas import (
 )
 from herald.campaigns.preview import preview_message
 from herald.campaigns.service import SORT_FIELDS
+from herald.delivery.destinations import DestinationPolicy
+from herald.errors import RequestError
 
 router = APIRouter(tags=["campaigns"])
+
+
+def check_callback_urls(body: CampaignIn | CampaignPatch, services: Services) -> None:
+    """A callback URL whose host is an internal address is refused now, naming the field
+    (names are checked against what they resolve to when each callback is delivered)."""
+    policy = DestinationPolicy(services.ctx.config.callbacks.allow_private)
+    problems = [
+        {"location": f"body.{field}", "message": why, "type": "callback_destination"}
+        for field in ("callback", "campaign_callback")
+        if (url := getattr(body, field)) is not None
+        and (why := policy.literal_refusal(str(url))) is not None
+    ]
+    if problems:
+        first = problems[0]
+        raise RequestError("invalid_request", f"{first['location']}: {first['message']}", problems)
+
 
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SortField = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
@@ -70,6 +88,7 @@ async def create_campaign(body: CampaignIn, account: CurrentAccount, services: S
     that run is refused (e.g. `insufficient_balance`) the campaign is not kept. Numbers are
     checked now: `intake` lists the invalid ones with why, and the blacklisted ones."""
     check_quiet_hours(body.quiet_hours)
+    check_callback_urls(body, services)
     return await services.campaigns.create(account.id, body.spec())
 
 
@@ -125,6 +144,7 @@ async def update_campaign(
     recipient field given replaces that source: `to` the numbers, `recipients` the
     recipient objects, `contacts` and `groups` their lists; uploaded file rows stay."""
     check_quiet_hours(body.quiet_hours)
+    check_callback_urls(body, services)
     return await services.campaigns.update(account.id, campaign_id, body.spec())
 
 
