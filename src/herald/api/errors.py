@@ -229,6 +229,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             headers["Allow"] = ", ".join(allowed)
     code = _HTTP_CODES.get(exc.status_code, "invalid_request")
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if code == "malformed_body" and isinstance(exc.__cause__, UnicodeDecodeError):
+        message = f"the body is not UTF-8 (at byte {exc.__cause__.start}); JSON must be UTF-8"
     details = {"max_bytes": exc.limit} if isinstance(exc, BodyTooLarge) else None
     response = error_response(code, message, details, headers=headers)
     response.status_code = exc.status_code
