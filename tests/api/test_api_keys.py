@@ -184,3 +184,13 @@ async def test_keys_of_accounts_made_before_migration_7_still_work(blank_db_dsn:
     assert presented is not None and presented.account_name == "acme"
     assert (presented.key.name, presented.key.prefix) == ("default", store.key_prefix(key))
     assert presented.key.state(Clock()()) == "active"
+
+
+async def test_each_start_of_the_demo_setup_replaces_the_demo_key(api: Api) -> None:
+    async with api.db.acquire() as conn:
+        first = await store.ensure_demo_account(conn, api.clock())
+        second = await store.ensure_demo_account(conn, api.clock())
+        old, new = await store.key_by_hash(conn, first), await store.key_by_hash(conn, second)
+    assert old is not None and new is not None
+    assert (old.key.state(api.clock()), new.key.state(api.clock())) == ("revoked", "active")
+    assert old.key.name == new.key.name == "default" and new.account_name == "demo"

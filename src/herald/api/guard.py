@@ -9,8 +9,8 @@
 An answer given before the body is read leaves the rest of the body to the server, which
 discards it as it arrives (uvicorn reads on, keeping nothing, so the connection can be
 reused). Closing the connection at once instead would make the kernel reset it over the unread
-data, and the client would see a reset, not the 401 or 413. Either way an unauthenticated or
-oversized request costs herald no memory for its body.
+data, and the client would see a reset, not the 401 or 413. An unauthenticated or oversized
+request costs herald no memory for its body.
 """
 
 from __future__ import annotations
