@@ -14,8 +14,7 @@ Changes to one account's keys take turns (herald/store/sql/keys.sql, lock_accoun
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import asyncpg
+from typing import Any
 
 from herald.config import Config
 from herald.errors import NotFoundError, RequestError
@@ -28,7 +27,7 @@ MAX_LIVE_KEYS = 100
 
 
 async def create_key(
-    conn: asyncpg.Connection,
+    conn: Any,
     account_id: int,
     name: str,
     *,
@@ -59,7 +58,7 @@ async def create_key(
 
 
 async def revoke_key(
-    conn: asyncpg.Connection, account_id: int, key_id: int, *, now: datetime, force: bool = False
+    conn: Any, account_id: int, key_id: int, *, now: datetime, force: bool = False
 ) -> ApiKey:
     """The key, revoked (at once: the next request with it answers 401 in every process)."""
     async with conn.transaction():
@@ -82,7 +81,7 @@ async def revoke_key(
     return revoked
 
 
-async def find_key(conn: asyncpg.Connection, account_id: int, ref: str) -> ApiKey:
+async def find_key(conn: Any, account_id: int, ref: str) -> ApiKey:
     """A key named by its id, or by the name of a live key."""
     key = None
     if ref.isdigit():
@@ -102,7 +101,7 @@ def _database(config: Config) -> Database:
     return Database(dsn, state_dir=config.state_dir, min_size=1, max_size=1)
 
 
-async def _account_id(conn: asyncpg.Connection, name: str) -> int:
+async def _account_id(conn: Any, name: str) -> int:
     row = await balance.account_by_name(conn, name)
     if row is None:
         raise NotFoundError(f"no account named {name!r}")
