@@ -9,7 +9,7 @@ always be stored or refused with a named error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -191,7 +191,7 @@ LabelsOrNumbers = Annotated[
 ]
 
 
-def not_null_in_schema(nullable: Iterable[str] = ()) -> Any:
+def not_null_in_schema(nullable: Iterable[str] = ()) -> Callable[[dict[str, Any]], None]:
     """A `json_schema_extra` for PATCH bodies: a field may be left out, but only those in
     `nullable` may be null (the model's validator refuses the others), so the schema drops
     `null` from the rest."""
@@ -204,7 +204,10 @@ def not_null_in_schema(nullable: Iterable[str] = ()) -> Any:
                 continue
             rest = [c for c in choices if c != {"type": "null"}]
             del prop["anyOf"]
-            prop.update(rest[0]) if len(rest) == 1 else prop.update(anyOf=rest)
+            if len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
             if prop.get("default", 0) is None:
                 del prop["default"]
 
