@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -47,6 +48,10 @@ class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_recipients_per_request: int = Field(30_000, ge=1)
+    # JSON bodies: 30,000 recipients with a name and a few labels fit; beyond it, 413
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # the whole multipart request of a recipient file upload (the file and its fields)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
 class SimulatorConfig(_Section):
@@ -134,6 +139,10 @@ class CallbacksConfig(_Section):
     backoff_base: float = Field(2.0, gt=0)
     backoff_max: float = Field(900.0, gt=0)
     concurrency: int = Field(8, ge=1)
+    # Callback destinations are refused when any address of the host is loopback, private,
+    # link-local, multicast, reserved or unspecified, unless it lies in one of these networks
+    # (CIDRs, e.g. ["10.0.0.0/8", "127.0.0.1/32"]). See herald/delivery/destinations.py.
+    allow_private: tuple[IPvAnyNetwork, ...] = ()
 
 
 class CampaignDefaults(_Section):

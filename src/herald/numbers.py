@@ -72,6 +72,7 @@ NOT_MOBILE = "not_mobile"
 
 _MIN_DIGITS = 3  # phonenumbers refuses fewer than 2 national digits; 3 leaves room for a cc
 _MAX_DIGITS = 17  # phonenumbers' own limit for a national number; '00' + E.164 max 15 fits
+_E164_MAX = 15  # digits after the '+' (ITU-T E.164)
 _MAX_RAW = 40  # longer input is garbage: reject it before doing any work on it
 _SEPARATORS = " \u00a0\t-./()"
 _SEPARATOR_RE = re.compile(f"[{re.escape(_SEPARATORS)}]")
@@ -193,6 +194,8 @@ def _international(digits: str, mobile_only: bool) -> _Checked:
     """`digits` is the whole international number: country code first, no '+'."""
     if digits[:1] == "0":
         return None, INVALID_FORMAT, "no country code starts with 0"
+    if len(digits) > _E164_MAX:  # phonenumbers' type check alone lets +49 with 17 through
+        return None, INVALID_NUMBER, f"+{digits} has {len(digits)} digits; E.164 allows 15"
     # Fast path: country codes are prefix-free, so the first 1-3 digits that name one are it.
     # Building the PhoneNumber ourselves skips parse() (about 10 us of the 16). A national
     # number with a leading zero (Italy) or one phonenumbers would rewrite (a national prefix
@@ -227,6 +230,8 @@ def _parsed(text: str, region: str | None, mobile_only: bool) -> _Checked:
         where = f" in {region}" if region else ""
         return None, INVALID_NUMBER, f"not a valid number{where}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) - 1 > _E164_MAX:
+        return None, INVALID_NUMBER, f"{e164} has {len(e164) - 1} digits; E.164 allows 15"
     if mobile_only and ntype not in _MOBILE_TYPES:
         return None, NOT_MOBILE, f"{e164} is a {_TYPE_NAMES[ntype]} number"
     return e164, None, ""

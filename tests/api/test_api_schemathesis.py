@@ -1,47 +1,70 @@
-"""Property-based requests from the OpenAPI spec against the live API (a real server, a real
-database): no generated request, valid or not, may end in a server error.
+"""Schemathesis with every check against the live API (a real server, a real database):
+the OpenAPI document and the behaviour agree (issue 25, item 11).
 
-The API runs in a thread with its own event loop, because schemathesis sends its requests
-synchronously from the test. It serves an account that owns a sender, a contact, a group and
-a campaign, so ids that exist get generated too (the account's key authenticates every
-request)."""
+The schemathesis command runs as it would by hand (its examples, coverage, fuzzing and
+stateful phases, `--checks all`), in a subprocess, against the API served from a thread with
+its own event loop. It is bounded and deterministic: a fixed number of examples per
+operation, a fixed seed, deterministic generation, one worker, a request timeout, and the
+test's own timeout as the deadline. The account served owns a sender, a contact, a group and
+a campaign, so ids that exist get generated too.
+
+Revoking keys runs on its own, last, with a key of its own: in the main run it would revoke
+the key every other request uses (`force=true` is in the schema) and the rest would test
+nothing but 401s.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.generation.modes import GenerationMode
 
 from herald.api.app import create_app
 from herald.api.context import AppContext
 from herald.campaigns.runs import CampaignRunner
 from herald.delivery.router import Router
 from herald.metrics import Metrics
-from herald.store.accounts import create_account
+from herald.store.accounts import create_account, insert_key
 from herald.store.db import Database
 from herald.store.queries import queries
 from tests.api.conftest import CONFIG
 from tests.api.support import _Server
 from tests.conftest import PgCluster
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 4
+SEED = 25_11
+REVOKE = "DELETE /v1/account/keys/{key_id}"
+SETTINGS = """
+[checks.positive_data_acceptance]
+# A request the schema accepts may still break a rule no schema can state: a phone number that
+# is not one, a sender rule, a template, a file's contents (400, with the rule's own code), or
+# the account's credit (402). Those are answers, not mismatches.
+expected-statuses = ["2xx", "400", "401", "402", "403", "404", "409", "429"]
+
+[[operations]]
+# Here 404 may name an id in the body (contact_not_found, group_not_found), which this check
+# would read as the resource in the path having vanished.
+include-name = ["POST /v1/groups/{group_id}/contacts", "PATCH /v1/campaigns/{campaign_id}"]
+checks.ensure_resource_availability.enabled = false
+"""
 
 
 @dataclass
 class LiveApi:
     url: str
     key: str
+    revoker_key: str
 
 
-async def _seed(db: Database) -> str:
+async def _seed(db: Database) -> tuple[str, str]:
     async with db.acquire() as conn:
         account = await create_account(conn, "fuzz", 1_000_000)
         sender = await conn.fetchval(
@@ -67,7 +90,11 @@ async def _seed(db: Database) -> str:
             False,
             "scheduled",
         )
-    return account.api_key
+        revoker = await insert_key(
+            conn, account.id, "revoker", now=datetime.now(UTC), expires_at=None
+        )
+    assert revoker is not None
+    return account.api_key, revoker.api_key
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +109,7 @@ def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
     async def serve() -> None:
         try:
             await db.open()
-            ready["key"] = await _seed(db)
+            ready["keys"] = await _seed(db)
             runner = CampaignRunner(
                 db,
                 CONFIG,
@@ -109,7 +136,8 @@ def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
     started.wait(60)
     assert "server" in ready, "the API did not start"
     try:
-        yield LiveApi(f"http://127.0.0.1:{sock.getsockname()[1]}", str(ready["key"]))
+        key, revoker_key = ready["keys"]  # type: ignore[misc]
+        yield LiveApi(f"http://127.0.0.1:{sock.getsockname()[1]}", key, revoker_key)
     finally:
         ready["server"].should_exit = True  # type: ignore[attr-defined]
         thread.join(30)
@@ -122,42 +150,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _operations() -> list[schemathesis.schemas.APIOperation]:
-    # The spec does not depend on the database: build it from an app that is never served.
-    spec = create_app(
-        AppContext(db=Database("unused"), config=CONFIG, clock=_now, runner=None)
-    ).openapi()  # type: ignore[arg-type]
-    loaded = schemathesis.openapi.from_dict(spec)
-    return [result.ok() for result in loaded.get_all_operations()]
+def run_schemathesis(live: LiveApi, key: str, tmp: Path, *selection: str) -> None:
+    settings = tmp / "schemathesis.toml"
+    settings.write_text(SETTINGS, encoding="utf-8")
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(settings), "--no-color",
+        "run", f"{live.url}/openapi.json",
+        "--checks", "all",
+        "--header", f"Authorization: Bearer {key}",
+        "--max-examples", str(EXAMPLES_PER_OPERATION),
+        "--seed", str(SEED),
+        "--generation-deterministic",  # (which also keeps no example database)
+        "--workers", "1",
+        "--request-timeout", "30",
+        *selection,
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, timeout=540)
+    report = done.stdout[-20_000:] + done.stderr[-5_000:]
+    assert done.returncode == 0, report
+    assert " passed" in report and "failed" not in report.split("Test cases:")[-1], report
 
 
-OPERATIONS = _operations()
-
-
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
-def test_no_request_ends_in_a_server_error(
-    live_api: LiveApi, operation: schemathesis.schemas.APIOperation, mode: GenerationMode
-) -> None:
-    # schemathesis' own pytest plugin (schema.parametrize) breaks on pytest 9 (it sets the
-    # removed Function._nodeid), so the cases are drawn with its strategy under Hypothesis.
-    auth = {"Authorization": f"Bearer {live_api.key}"}
-
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def check(case: schemathesis.Case) -> None:
-        response = case.call(base_url=live_api.url, headers=auth, timeout=30)
-        assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
-        )
-        if response.status_code >= 400:
-            body = response.json()
-            assert set(body) == {"error"} and body["error"]["code"], body
-
-    check()
+@pytest.mark.timeout(600)
+def test_every_check_passes_on_every_operation(live_api: LiveApi, tmp_path: Path) -> None:
+    run_schemathesis(live_api, live_api.key, tmp_path, "--exclude-name", REVOKE)
+    run_schemathesis(live_api, live_api.revoker_key, tmp_path, "--include-name", REVOKE)

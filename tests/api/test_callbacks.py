@@ -103,7 +103,9 @@ def verify(secret: str, request: Received) -> bool:
 def worker(
     db: Database, clock: Clock, metrics: Metrics | None = None, **config: Any
 ) -> CallbackWorker:
-    settings = CallbacksConfig(**{"backoff_base": 10.0, "max_attempts": 3, **config})
+    settings = CallbacksConfig(
+        **{"backoff_base": 10.0, "max_attempts": 3, "allow_private": ["127.0.0.1/32"], **config}
+    )
     return CallbackWorker(
         db, config=settings, metrics=metrics or Metrics(), clock=clock, jitter=lambda: 0.5
     )

@@ -19,10 +19,10 @@ def test_keys_are_random_and_marked() -> None:
 async def test_an_account_is_found_by_its_key_only(database: Database) -> None:
     async with database.acquire() as conn:
         account = await create_account(conn, "acme", credit=500)
-        stored = await conn.fetchrow("SELECT * FROM accounts WHERE id = $1", account.id)
+        stored = await conn.fetchrow("SELECT * FROM api_keys WHERE account_id = $1", account.id)
         assert account.api_key not in repr(account) and account.webhook_secret not in repr(account)
-        assert stored["api_key_hash"] == hash_api_key(account.api_key)
-        assert account.api_key.startswith(stored["api_key_prefix"])
+        assert stored["hash"] == hash_api_key(account.api_key) and stored["name"] == "default"
+        assert account.api_key.startswith(stored["prefix"])
         found = await account_for_key(conn, account.api_key)
         assert found is not None and (found["id"], found["credit"]) == (account.id, 500)
         assert await account_for_key(conn, new_api_key()) is None

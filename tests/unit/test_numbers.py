@@ -167,6 +167,8 @@ def test_invalid_format(raw: str, region: str | None, detail: str) -> None:
         ("+1 011 555 0123", None),  # NANP area codes never start with 0 or 1
         ("0123", "GB"),
         ("+" + "1" * 16, None),  # more digits than E.164 allows
+        ("+49 557413782477630", None),  # 17 digits that phonenumbers types as German
+        ("-4955741378247763.0", None),  # the same as a JSON number turns it into text
     ],
 )
 def test_invalid_number(raw: str, region: str | None) -> None:
@@ -227,14 +229,20 @@ def test_invalid_examples_of_every_region_are_invalid_numbers() -> None:
     assert seen > 200
 
 
+def _e164_digits(number: phonenumbers.PhoneNumber) -> int:
+    return len(phonenumbers.format_number(number, PhoneNumberFormat.E164)) - 1
+
+
 def _reference(raw: str, region: str | None, mobile_only: bool) -> str | None:
-    """The plain phonenumbers pipeline, which the fast paths must agree with."""
+    """The plain phonenumbers pipeline, which the fast paths must agree with, within E.164's
+    15 digits (phonenumbers types some longer German and Uruguayan numbers as valid; the
+    database's phone CHECK, like E.164, stops at 15)."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
     ntype = phonenumbers.number_type(number)
-    if ntype == PhoneNumberType.UNKNOWN:
+    if ntype == PhoneNumberType.UNKNOWN or _e164_digits(number) > 15:
         return None
     mobile = ntype in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
     if mobile_only and not mobile:
@@ -320,7 +328,7 @@ def _reference_with_region(raw: str, region: str, mobile_only: bool) -> str | No
         except phonenumbers.NumberParseException:
             continue
         ntype = phonenumbers.number_type(number)
-        if ntype == PhoneNumberType.UNKNOWN:
+        if ntype == PhoneNumberType.UNKNOWN or _e164_digits(number) > 15:
             continue
         mobile = ntype in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
         if mobile_only and not mobile:

@@ -4,18 +4,26 @@ inside its own event loop."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 
 from herald import __version__
+from herald.api.auth import Authenticator
 from herald.api.context import AppContext
 from herald.api.deps import Services
 from herald.api.errors import install_error_handlers
-from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, senders
+from herald.api.guard import BodyLimits, RequestGuard
+from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, keys, senders
+
+V1 = "/v1"
 
 DESCRIPTION = """\
 SMS campaigns over SMPP: senders, contacts and groups, campaigns with their lifecycle,
-recipient files, per-message status, balance. Every request carries
-`Authorization: Bearer <API key>` (`herald account create NAME` prints one). Every error has the
+recipient files, per-message status, balance, API keys. Every request carries
+`Authorization: Bearer <API key>` (`herald account create NAME` prints one); it is checked
+before the body is read. JSON bodies are limited to `api.max_body_bytes` (8 MiB by default) and
+file uploads to `api.max_upload_bytes` (50 MiB): larger ones answer 413. Every error has the
 body `{"error": {"code": ..., "message": ..., "details": ...}}`.
 """
 
@@ -24,8 +32,43 @@ def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="herald", version=__version__, description=DESCRIPTION)
     app.state.services = Services.build(ctx)
     install_error_handlers(app)
-    v1 = APIRouter(prefix="/v1")
-    for module in (account, senders, contacts, groups, blacklist, campaigns, files):
+    v1 = APIRouter(prefix=V1)
+    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files):
         v1.include_router(module.router)
     app.include_router(v1)
+    limits = BodyLimits.build(
+        json=ctx.config.api.max_body_bytes,
+        upload=ctx.config.api.max_upload_bytes,
+        upload_routes=[V1 + files.UPLOAD_PATH],
+    )
+    app.add_middleware(RequestGuard, authenticate=Authenticator(ctx.db, ctx.clock), limits=limits)
+    _document_body_errors(app)
     return app
+
+
+def _document_body_errors(app: FastAPI) -> None:
+    """Every operation that takes a body may also answer 400 `malformed_body` (not JSON, not
+    UTF-8, a broken form) and 413 `body_too_large`: say so in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" not in operation:
+                    continue
+                answers = operation.setdefault("responses", {})
+                for status, code in (("400", "malformed_body"), ("413", "body_too_large")):
+                    answers.setdefault(status, _error_answer(code))
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _error_answer(code: str) -> dict[str, Any]:
+    return {
+        "description": f"Error: {code}",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }

@@ -1,5 +1,5 @@
-"""Dependencies shared by the routes: the calling account (Bearer API key), the services,
-paging."""
+"""Dependencies shared by the routes: the calling account (found from its Bearer API key by
+herald.api.guard), the services, paging."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from herald.api.auth import Caller
 from herald.api.context import AppContext
 from herald.campaigns.address_book import AddressBook
 from herald.campaigns.lifecycle import Lifecycle
 from herald.campaigns.service import CampaignService
 from herald.errors import RequestError
-from herald.store.accounts import account_for_key
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,19 @@ class Services:
 
 @dataclass(frozen=True)
 class Account:
+    """The calling account, and the key the request used (its id and prefix)."""
+
     id: int
     name: str
+    key_id: int
+    key_prefix: str
 
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="`Authorization: Bearer <API key>`; `herald account create NAME` prints a key.",
+    description="`Authorization: Bearer <API key>`; `herald account create NAME` prints a key, "
+    "`POST /v1/account/keys` or `herald account keys create` make more.",
 )
 
 
@@ -56,13 +61,17 @@ async def current_account(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account:
-    if credentials is None:
+    # The key was checked by herald.api.guard before the body was read; `credentials` is here
+    # so the OpenAPI document declares the scheme.
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
         raise RequestError("unauthorized", "missing `Authorization: Bearer <API key>` header")
-    async with services(request).ctx.db.acquire() as conn:
-        row = await account_for_key(conn, credentials.credentials)
-    if row is None:
-        raise RequestError("unauthorized", "unknown API key")
-    return Account(id=row["id"], name=row["name"])
+    return Account(
+        id=caller.account_id,
+        name=caller.account_name,
+        key_id=caller.key_id,
+        key_prefix=caller.key_prefix,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from herald.api.methods import AllowedMethods
 from herald.errors import InsufficientBalanceError, NoRecipientsError, RequestError
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,39 @@ class Code:
 
 
 CODES: dict[str, Code] = {
-    "unauthorized": Code(401, "No `Authorization: Bearer <key>` header, or an unknown key."),
+    "unauthorized": Code(
+        401,
+        "No `Authorization: Bearer <key>` header, or a key that is unknown, revoked or expired "
+        "(the message says which).",
+    ),
     "invalid_request": Code(
         422,
         "The body, query or path does not match the schema; `details` lists each "
         "problem with its `location` (e.g. `body.to.3`) and `message`.",
     ),
+    "malformed_body": Code(
+        400,
+        "The body cannot be parsed: not JSON, not UTF-8, or a broken multipart form "
+        "(`details.position`: where JSON parsing stopped).",
+    ),
+    "body_too_large": Code(
+        413,
+        "The body is larger than the limit (`details.max_bytes`: `api.max_body_bytes`, or "
+        "`api.max_upload_bytes` for a file upload); nothing was read past it.",
+    ),
     "not_found": Code(404, "No such endpoint."),
-    "method_not_allowed": Code(405, "The endpoint does not take this method."),
+    "method_not_allowed": Code(
+        405, "The endpoint does not take this method; the `Allow` header lists those it takes."
+    ),
+    "key_not_found": Code(404, "No API key with that id in this account."),
+    "key_name_conflict": Code(409, "The account has a live key of that name already."),
+    "too_many_keys": Code(409, "The account has the most live keys it may have (`details.max`)."),
+    "last_active_key": Code(
+        409,
+        "Revoking this key would leave the account without a working key; add `force=true` "
+        "to do it anyway.",
+    ),
+    "invalid_expiry": Code(400, "`expires_at` is not in the future."),
     "campaign_not_found": Code(404, "No campaign with that id in this account."),
     "contact_not_found": Code(
         404, "A contact id is not one of this account's (`details.contact_ids`)."
@@ -86,6 +112,9 @@ CODES: dict[str, Code] = {
     "sender_not_allowed": Code(400, "The sender is not one of this account's senders."),
     "invalid_schedule": Code(400, "`scheduled_at` is not in the future."),
     "invalid_reminder": Code(400, "A reminder needs `scheduled_at`."),
+    "invalid_quiet_hours": Code(
+        400, "A quiet window starts and ends at the same time (`details.index`)."
+    ),
     "invalid_file": Code(
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "
@@ -146,6 +175,16 @@ async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unparsable = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+    if unparsable:
+        where = _location(unparsable[0].get("loc", ()))
+        position = where.removeprefix("body.")
+        return error_response(
+            "malformed_body",
+            f"the body is not valid JSON (at position {position}): "
+            f"{unparsable[0].get('ctx', {}).get('error', 'JSON decode error')}",
+            {"position": int(position) if position.isdigit() else None},
+        )
     problems = [
         {
             "location": _location(e.get("loc", ())),
@@ -161,15 +200,50 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return error_response("invalid_request", message, problems)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` (herald/api/guard.py) when a body passes its limit. An
+    HTTPException, so FastAPI's body parsing lets it through to the handlers here."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+_HTTP_CODES = {
+    400: "malformed_body",  # FastAPI: "There was an error parsing the body"
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "invalid_request"
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed is not None:
+            if request.method == "OPTIONS":  # no CORS here: OPTIONS just says what the path takes
+                return Response(status_code=204, headers={"Allow": ", ".join(allowed)})
+            headers["Allow"] = ", ".join(allowed)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
-    response = error_response(code, message, None, headers=dict(exc.headers or {}))
+    if code == "malformed_body" and isinstance(exc.__cause__, UnicodeDecodeError):
+        message = f"the body is not UTF-8 (at byte {exc.__cause__.start}); JSON must be UTF-8"
+    details = {"max_bytes": exc.limit} if isinstance(exc, BodyTooLarge) else None
+    response = error_response(code, message, details, headers=headers)
     response.status_code = exc.status_code
     return response
+
+
+def allowed_methods(request: Request) -> list[str] | None:
+    """The methods the OpenAPI document gives the request's path (None if it has none)."""
+    app = request.app
+    index = getattr(app.state, "allowed_methods", None)
+    if index is None:
+        index = app.state.allowed_methods = AllowedMethods(app.openapi().get("paths", {}))
+    return index.for_path(request.url.path)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,12 +1,15 @@
 """Request and response bodies of the API: JSON with snake_case fields.
 
-Every text field refuses NUL and lone surrogates (no database column can store them), ids are
-positive 64-bit integers, and lists are bounded, so a request the schema accepts can always be
-stored or refused with a named error.
+Every text field refuses NUL and lone surrogates (no database column can store them; the
+OpenAPI document states the NUL rule as a pattern), ids are positive 64-bit integers, times are
+RFC 3339 strings with a time zone, and lists are bounded, so a request the schema accepts can
+always be stored or refused with a named error.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -14,16 +17,25 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     HttpUrl,
+    Strict,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+from herald.errors import RequestError
 
 T = TypeVar("T")
 
-MAX_ID = 2**63 - 1
+# Ids are below 2^53: exact in every JSON parser (a double holds them), far above any sequence.
+MAX_ID = 2**53 - 1
 
 
 def _storable(value: str) -> str:
@@ -35,13 +47,75 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+NO_NUL = r"^[^\x00]*$"
+
+
+class _NoNulPattern:
+    """Writes the NUL rule into the JSON schema as a pattern. Validation stays with
+    `_storable`, whose message names the character (a pattern error would only quote the
+    pattern)."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.setdefault("pattern", NO_NUL)
+        return schema
+
+
+def _rfc3339(value: object) -> object:
+    # pydantic also takes numbers (Unix time) and other spellings; the schema says RFC 3339.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "expected an RFC 3339 date-time with a time zone, e.g. 2030-05-01T09:00:00Z"
+        )
+    return value
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+Text = Annotated[str, AfterValidator(_storable), _NoNulPattern()]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+# JSON bodies take exactly the types the schema gives: no 0/1 for a boolean, no 5.0 or "5" for an
+# integer (pydantic would coerce them; query strings are text and still are).
+Flag = Annotated[bool, Strict()]
+
+
+def _json_integer(value: object) -> object:
+    # 5.0 is an integer to JSON Schema (and to pydantic); "5" and true are not.
+    if isinstance(value, bool | str):
+        raise ValueError("expected an integer")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_json_integer)]
+# (the bounds before the validator: after it, pydantic writes them as "ge"/"le" in the schema)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_json_integer)]
 Phone = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 PersonName = Annotated[Text, StringConstraints(max_length=200)]
 LabelKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 LabelValue = Annotated[Text, StringConstraints(max_length=1000)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=100)]
+
+
+class _KeyPatternAsPropertyNames:
+    """pydantic writes a pattern on dict keys as `patternProperties`, which leaves keys that
+    do not match it unconstrained; the rule belongs in `propertyNames`."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        patterns = schema.pop("patternProperties", None)
+        if patterns:
+            ((pattern, values),) = patterns.items()
+            schema["additionalProperties"] = values
+            schema.setdefault("propertyNames", {})["pattern"] = pattern
+        return schema
+
+
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=100), _KeyPatternAsPropertyNames()]
 CampaignName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9 -]{2,30}$"),
@@ -78,6 +152,68 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _OrNumber:
+    """In models that take numbers for text (`coerce_numbers_to_str`: a phone or a label
+    value often comes from a spreadsheet as a number), the schema says so; bounded so that
+    the number's digits fit the text's `max_length`."""
+
+    def __init__(self, max_length: int) -> None:
+        self.bound = float(10 ** min(max_length - 2, 300))  # a JSON number is a double
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self._in_bounds, handler(source))
+
+    def _in_bounds(self, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                size = abs(float(value))  # compared as a double, as schema validators do
+            except OverflowError:
+                size = float("inf")
+            if size > self.bound:
+                raise ValueError(f"a number here is at most {self.bound:g} in size")
+        return value
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        number = {"type": "number", "minimum": -self.bound, "maximum": self.bound}
+        return {"anyOf": [handler(core_schema), number]}
+
+
+PhoneOrNumber = Annotated[Phone, _OrNumber(64)]
+NameOrNumber = Annotated[PersonName, _OrNumber(200)]
+LabelsOrNumbers = Annotated[
+    dict[LabelKey, Annotated[LabelValue, _OrNumber(1000)]],
+    Field(max_length=100),
+    _KeyPatternAsPropertyNames(),
+]
+
+
+def not_null_in_schema(nullable: Iterable[str] = ()) -> Callable[[dict[str, Any]], None]:
+    """A `json_schema_extra` for PATCH bodies: a field may be left out, but only those in
+    `nullable` may be null (the model's validator refuses the others), so the schema drops
+    `null` from the rest."""
+    keep = frozenset(nullable)
+
+    def edit(schema: dict[str, Any]) -> None:
+        for name, prop in schema.get("properties", {}).items():
+            choices = prop.get("anyOf")
+            if name in keep or not choices:
+                continue
+            rest = [c for c in choices if c != {"type": "null"}]
+            del prop["anyOf"]
+            if len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+            if prop.get("default", 0) is None:
+                del prop["default"]
+
+    return edit
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     page: int
@@ -102,7 +238,7 @@ def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> dict[
 class AccountOut(BaseModel):
     id: int
     name: str
-    api_key_prefix: str = Field(description="the first characters of the key, to tell keys apart")
+    api_key_prefix: str = Field(description="the first characters of the key this request used")
     credit: int = Field(description="in segments")
     created_at: datetime
 
@@ -155,17 +291,21 @@ class SenderOut(BaseModel):
 class ContactIn(_In):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    phone: Phone = Field(examples=["+306948530920"])
-    name: PersonName | None = Field(default=None, examples=["Eleni"])
-    labels: Labels = Field(default_factory=dict, examples=[{"code": "A1"}])
+    phone: PhoneOrNumber = Field(examples=["+306948530920"])
+    name: NameOrNumber | None = Field(default=None, examples=["Eleni"])
+    labels: LabelsOrNumbers = Field(default_factory=dict, examples=[{"code": "A1"}])
 
 
 class ContactPatch(_In):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        coerce_numbers_to_str=True,
+        json_schema_extra=not_null_in_schema(nullable=("name", "labels")),
+    )
 
-    phone: Phone | None = None
-    name: PersonName | None = None
-    labels: Labels | None = None
+    phone: PhoneOrNumber | None = None
+    name: NameOrNumber | None = None
+    labels: LabelsOrNumbers | None = None
 
     @model_validator(mode="after")
     def _phone_not_null(self) -> ContactPatch:
@@ -242,18 +382,23 @@ class QuietWindow(_In):
     from_: ClockTime = Field(alias="from", examples=["23:00"])
     to: ClockTime = Field(examples=["08:00"])
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> QuietWindow:
-        if self.from_ == self.to:
-            raise ValueError("a quiet window needs different start and end times")
-        return self
+
+def check_quiet_hours(windows: list[QuietWindow] | None) -> None:
+    """A rule the schema cannot state (two fields differ), so a 400 rather than a 422."""
+    for index, window in enumerate(windows or ()):
+        if window.from_ == window.to:
+            raise RequestError(
+                "invalid_quiet_hours",
+                f"quiet_hours.{index}: a quiet window needs different start and end times",
+                {"index": index, "from": window.from_, "to": window.to},
+            )
 
 
 class ReminderIn(_In):
     numbers: list[Phone] = Field(
         min_length=1, max_length=10, description="test numbers that get the message first"
     )
-    minutes_before: int = Field(
+    minutes_before: Count = Field(
         ge=1, le=7 * 24 * 60, description="how long before the scheduled run"
     )
 
@@ -261,9 +406,9 @@ class ReminderIn(_In):
 class RecipientIn(_In):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    phone: Phone
-    name: PersonName | None = None
-    labels: Labels = Field(default_factory=dict)
+    phone: PhoneOrNumber
+    name: NameOrNumber | None = None
+    labels: LabelsOrNumbers = Field(default_factory=dict)
 
 
 _CAMPAIGN_EXAMPLE = {
@@ -284,23 +429,23 @@ class _CampaignFields(_In):
     fallback_values: Labels | None = Field(
         default=None, description="label -> value used when a recipient lacks the label"
     )
-    flash: bool | None = Field(default=None, description="class 0: shown, not stored")
-    transcode: bool | None = Field(
+    flash: Flag | None = Field(default=None, description="class 0: shown, not stored")
+    transcode: Flag | None = Field(
         default=None, description="replace look-alike characters to stay in GSM-7"
     )
-    respect_quiet_hours: bool | None = Field(
+    respect_quiet_hours: Flag | None = Field(
         default=None, description="hold messages during quiet hours, destination local time"
     )
     quiet_hours: list[QuietWindow] | None = Field(
         default=None, max_length=8, description="quiet windows; default 23:00-08:00 and 14:00-17:00"
     )
-    scheduled_at: AwareDatetime | None = Field(
+    scheduled_at: Timestamp | None = Field(
         default=None, description="when to send (with a time zone); absent: send now"
     )
     callback: HttpUrl | None = Field(default=None, description="per-message status webhook")
     campaign_callback: HttpUrl | None = Field(default=None, description="campaign webhook")
     reminder: ReminderIn | None = None
-    ignore_invalid_numbers: bool | None = Field(
+    ignore_invalid_numbers: Flag | None = Field(
         default=None,
         description="skip invalid numbers quietly instead of recording them as rejected messages",
     )
@@ -331,13 +476,17 @@ class CampaignIn(_CampaignFields):
         return {k: v for k, v in spec.items() if v is not None or k == "scheduled_at"}
 
 
+_PATCH_NULLABLE = frozenset({"scheduled_at", "callback", "campaign_callback", "reminder"})
+_PATCH_EXAMPLE = {"message": "New text for %Name%", "scheduled_at": "2030-05-02T09:00:00Z"}
+
+
+def _campaign_patch_schema(schema: dict[str, Any]) -> None:
+    not_null_in_schema(_PATCH_NULLABLE)(schema)
+    schema["examples"] = [_PATCH_EXAMPLE]
+
+
 class CampaignPatch(_CampaignFields):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"message": "New text for %Name%", "scheduled_at": "2030-05-02T09:00:00Z"}]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_campaign_patch_schema)
 
     name: CampaignName | None = None
     sender: SenderAddress | None = None
@@ -345,8 +494,7 @@ class CampaignPatch(_CampaignFields):
 
     @model_validator(mode="after")
     def _required_not_null(self) -> CampaignPatch:
-        nullable = {"scheduled_at", "callback", "campaign_callback", "reminder"}
-        for field in self.model_fields_set - nullable:
+        for field in self.model_fields_set - _PATCH_NULLABLE:
             if getattr(self, field) is None:
                 raise ValueError(f"{field} cannot be null")
         return self
@@ -536,8 +684,8 @@ class FileUploadOut(BaseModel):
 class SampleRecipient(_In):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    name: PersonName | None = None
-    labels: Labels = Field(default_factory=dict)
+    name: NameOrNumber | None = None
+    labels: LabelsOrNumbers = Field(default_factory=dict)
 
 
 class PreviewIn(_In):
@@ -556,8 +704,8 @@ class PreviewIn(_In):
     message: Template
     fallback_values: Labels = Field(default_factory=dict)
     recipient: SampleRecipient | None = None
-    flash: bool = False
-    transcode: bool = False
+    flash: Flag = False
+    transcode: Flag = False
     concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
     national: list[Literal["tr", "es", "pt"]] = Field(default_factory=list, max_length=3)
 
@@ -576,3 +724,39 @@ class PreviewOut(BaseModel):
     forced_ucs2_by: list[str]
     parts_hex: list[str]
     tlvs_hex: list[str] | None = None
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+KeyName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x20\x7f]([^\x00-\x1f\x7f]{0,98}[^\x00-\x20\x7f])?$"),
+    Field(
+        description="1 to 100 characters, no control characters, no space at either end; "
+        "unique among the account's live keys",
+        examples=["billing-2030"],
+    ),
+]
+
+
+class KeyIn(_In):
+    name: KeyName
+    expires_at: Timestamp | None = Field(
+        default=None, description="when the key stops working (in the future); absent: never"
+    )
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="the first characters of the key, to tell keys apart")
+    state: Literal["active", "expired", "revoked"]
+    current: bool = Field(description="the key this request was made with")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="to the minute")
+
+
+class KeyCreated(KeyOut):
+    api_key: str = Field(description="the key itself: shown this once, only its hash is kept")

@@ -6,6 +6,10 @@ FastAPI imports.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
 import click
 
 from herald import __version__
@@ -174,7 +178,8 @@ def send(
 
 @main.group()
 def account() -> None:
-    """Accounts of the campaign API: create one (prints its API key once), add credit."""
+    """Accounts of the campaign API: create one (prints its API key once), add credit,
+    manage its API keys."""
 
 
 _config_option = click.option(
@@ -232,6 +237,123 @@ def account_credit(config_path: str | None, name: str, segments: int) -> None:
     except HeraldError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"account {name!r}: credit {credit} segments")
+
+
+@account.group("keys")
+def account_keys() -> None:
+    """API keys of an account: several per account, each with a name and an optional
+    expiry. Revoking one takes effect at the next request, in every herald process."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class _Duration(click.ParamType):
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        match = _DURATION.match(str(value))
+        if match is None or int(match[1]) == 0:
+            self.fail(f"{value!r} is not a duration like 90d, 12h, 2w or 30m", param, ctx)
+        return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+
+
+@account_keys.command("list")
+@_config_option
+@click.argument("account_name", metavar="ACCOUNT")
+def account_keys_list(config_path: str | None, account_name: str) -> None:
+    """List ACCOUNT's keys (prefixes only: herald keeps a hash of each key)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from herald.campaigns.keys import list_account_keys
+    from herald.config import load_config
+    from herald.errors import HeraldError
+
+    try:
+        keys = asyncio.run(list_account_keys(load_config(config_path), account_name))
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    now = datetime.now(UTC)
+    click.echo(
+        f"{'ID':>6}  {'NAME':<24} {'PREFIX':<10} {'STATE':<8} {'CREATED':<20} "
+        f"{'EXPIRES':<20} LAST USED"
+    )
+    for key in keys:
+        click.echo(
+            f"{key.id:>6}  {key.name[:24]:<24} {key.prefix:<10} {key.state(now):<8} "
+            f"{_when(key.created_at):<20} {_when(key.expires_at):<20} {_when(key.last_used_at)}"
+        )
+
+
+@account_keys.command("create")
+@click.option("--name", default=None, help="Name of the key (default: key-<date>-<time>).")
+@click.option(
+    "--expires-in",
+    type=_Duration(),
+    default=None,
+    help="Lifetime, e.g. 90d, 12h, 2w, 30m (default: no expiry).",
+)
+@_config_option
+@click.argument("account_name", metavar="ACCOUNT")
+def account_keys_create(
+    name: str | None, expires_in: timedelta | None, config_path: str | None, account_name: str
+) -> None:
+    """Create a key for ACCOUNT and print it (shown only this once)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from herald.campaigns.keys import create_account_key
+    from herald.config import load_config
+    from herald.errors import HeraldError
+
+    now = datetime.now(UTC)
+    name = name if name is not None else f"key-{now:%Y%m%d-%H%M%S}"
+    expires_at = now + expires_in if expires_in is not None else None
+    try:
+        created = asyncio.run(
+            create_account_key(load_config(config_path), account_name, name, expires_at)
+        )
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    key = created.key
+    expiry = f", expires {_when(key.expires_at)}" if key.expires_at else ", never expires"
+    click.echo(f"key {key.name!r} created for {account_name!r} (id {key.id}{expiry})")
+    click.echo(f"API key: {created.api_key}")
+    click.echo("Keep it now: herald stores only a hash of the key and never shows it again.")
+
+
+@account_keys.command("revoke")
+@click.option("--force", is_flag=True, help="Revoke even the account's last working key.")
+@_config_option
+@click.argument("account_name", metavar="ACCOUNT")
+@click.argument("key_ref", metavar="KEY")
+def account_keys_revoke(
+    force: bool, config_path: str | None, account_name: str, key_ref: str
+) -> None:
+    """Revoke KEY (its id, or the name of a live key) of ACCOUNT: from the next request on it
+    answers 401, in every herald process."""
+    import asyncio
+
+    from herald.campaigns.keys import revoke_account_key
+    from herald.config import load_config
+    from herald.errors import HeraldError
+
+    try:
+        key = asyncio.run(
+            revoke_account_key(load_config(config_path), account_name, key_ref, force=force)
+        )
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    assert key.revoked_at is not None
+    click.echo(f"key {key.name!r} (id {key.id}, {key.prefix}…) revoked at {_when(key.revoked_at)}")
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S") + "Z" if at is not None else "-"
 
 
 @main.command()

@@ -14,6 +14,13 @@ Deliver
     and jitter until `max_attempts`, then the row is dead. A slow or failing endpoint holds one
     slot for at most `timeout` and never touches the send path, which only writes rows.
 
+Destinations
+    Before each attempt the URL's host is resolved and every address checked
+    (herald/delivery/destinations.py): an internal address (loopback, private, link-local,
+    ...) not in `callbacks.allow_private` makes the row dead at once, with the reason as its
+    `last_error`. The request goes to an address that passed, with the URL's name as Host
+    header and TLS SNI, so DNS cannot change the destination after the check.
+
 Signature
     `X-Herald-Signature: sha256=<hex>` is the HMAC-SHA256 of the exact body bytes under the
     account's webhook secret. The body carries `callback_id` (the same on every retry: receivers
@@ -39,6 +46,13 @@ import httpx
 
 from herald import __version__
 from herald.config import CallbacksConfig
+from herald.delivery.destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    ResolutionFailed,
+    Resolver,
+    system_resolver,
+)
 from herald.metrics import Metrics
 from herald.states import CALLBACK, transition
 from herald.store import callbacks as store
@@ -187,9 +201,12 @@ class CallbackWorker:
         client: httpx.AsyncClient | None = None,
         poll_interval: float = 1.0,
         jitter: Callable[[], float] = random.random,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self._db = db
         self._config = config
+        self._destinations = DestinationPolicy(config.allow_private)
+        self._resolve = resolve
         self._metrics = metrics
         self._clock = clock
         self._client = client
@@ -290,22 +307,51 @@ class CallbackWorker:
             "X-Herald-Event": str(row["body"].get("event", row["kind"])),
         }
         error: str | None = None
+        final = False
         try:
-            assert self._client is not None
             async with asyncio.timeout(self._config.timeout):
-                response = await self._client.post(row["url"], content=body, headers=headers)
+                response = await self._post(row["url"], body, headers)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
+        except DestinationRefused as exc:
+            error, final = f"refused: {exc}"[:500], True
+        except ResolutionFailed as exc:
+            error = str(exc)[:500]
         except TimeoutError:
             error = f"no answer within {self._config.timeout:g}s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         try:
-            await self._record(row, error)
+            await self._record(row, error, final=final)
         except Exception:  # the lease expires and the row is tried again
             log.exception("callback %s: recording the outcome failed", row["id"])
 
-    async def _record(self, row: Mapping[str, Any], error: str | None) -> None:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST to an address of the URL's host that the destination policy accepts, trying
+        them in the resolver's order until one connects. The connection goes to that address;
+        the Host header and TLS SNI keep the URL's name (and certificates are checked
+        against it)."""
+        assert self._client is not None
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")  # IDNA-encoded, IPv6 without brackets
+        port = target.port or (443 if target.scheme == "https" else 80)
+        addresses = await self._destinations.vet(host, port, self._resolve)
+        host_header = target.netloc.decode("ascii")
+        extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+        for n, ip in enumerate(addresses, start=1):
+            try:
+                return await self._client.post(
+                    target.copy_with(host=str(ip)),
+                    content=body,
+                    headers={**headers, "Host": host_header},
+                    extensions=extensions,
+                )
+            except httpx.ConnectError:
+                if n == len(addresses):
+                    raise
+        raise AssertionError("vet() returns at least one address")
+
+    async def _record(self, row: Mapping[str, Any], error: str | None, *, final: bool) -> None:
         async with self._db.acquire() as conn:
             if error is None:
                 transition(CALLBACK, "pending", "deliver")
@@ -314,7 +360,7 @@ class CallbackWorker:
                 return
             self._metrics.callback_failures += 1
             attempts = row["attempts"]
-            if attempts >= self._config.max_attempts:
+            if final or attempts >= self._config.max_attempts:
                 transition(CALLBACK, "pending", "give_up")
                 log.warning(
                     "callback %s to %s is dead after %d attempts: %s",

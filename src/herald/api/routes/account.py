@@ -19,7 +19,7 @@ async def get_account(account: CurrentAccount, services: ServicesDep) -> dict:
     """The account the API key belongs to."""
     async with services.ctx.db.acquire() as conn:
         row = await store.account_by_name(conn, account.name)
-    return dict(row)
+    return {**dict(row), "api_key_prefix": account.key_prefix}
 
 
 @router.get("/balance", response_model=BalanceOut, responses=responses())

@@ -7,9 +7,8 @@ from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
 
-from herald.api.deps import CurrentAccount, PagingDep, ServicesDep
+from herald.api.deps import CurrentAccount, PagingDep, Services, ServicesDep
 from herald.api.errors import responses
 from herald.api.schemas import (
     MAX_ID,
@@ -29,12 +28,32 @@ from herald.api.schemas import (
     RunIn,
     RunOut,
     Text,
+    Timestamp,
+    check_quiet_hours,
     page_of,
 )
 from herald.campaigns.preview import preview_message
 from herald.campaigns.service import SORT_FIELDS
+from herald.delivery.destinations import DestinationPolicy
+from herald.errors import RequestError
 
 router = APIRouter(tags=["campaigns"])
+
+
+def check_callback_urls(body: CampaignIn | CampaignPatch, services: Services) -> None:
+    """A callback URL whose host is an internal address is refused now, naming the field
+    (names are checked against what they resolve to when each callback is delivered)."""
+    policy = DestinationPolicy(services.ctx.config.callbacks.allow_private)
+    problems = [
+        {"location": f"body.{field}", "message": why, "type": "callback_destination"}
+        for field in ("callback", "campaign_callback")
+        if (url := getattr(body, field)) is not None
+        and (why := policy.literal_refusal(str(url))) is not None
+    ]
+    if problems:
+        first = problems[0]
+        raise RequestError("invalid_request", f"{first['location']}: {first['message']}", problems)
+
 
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SortField = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
@@ -68,6 +87,8 @@ async def create_campaign(body: CampaignIn, account: CurrentAccount, services: S
     """Create a campaign. Without `scheduled_at` it runs at once (`run` in the answer); if
     that run is refused (e.g. `insufficient_balance`) the campaign is not kept. Numbers are
     checked now: `intake` lists the invalid ones with why, and the blacklisted ones."""
+    check_quiet_hours(body.quiet_hours)
+    check_callback_urls(body, services)
     return await services.campaigns.create(account.id, body.spec())
 
 
@@ -78,10 +99,10 @@ async def list_campaigns(
     paging: PagingDep,
     status: Annotated[list[CampaignStatus] | None, Query()] = None,
     name_contains: Annotated[Text | None, Query(max_length=30)] = None,
-    created_from: Annotated[AwareDatetime | None, Query()] = None,
-    created_before: Annotated[AwareDatetime | None, Query()] = None,
-    scheduled_from: Annotated[AwareDatetime | None, Query()] = None,
-    scheduled_before: Annotated[AwareDatetime | None, Query()] = None,
+    created_from: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
+    scheduled_from: Annotated[Timestamp | None, Query()] = None,
+    scheduled_before: Annotated[Timestamp | None, Query()] = None,
     sort: SortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
 ) -> dict:
@@ -102,7 +123,7 @@ async def list_campaigns(
     return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignDetail, responses=responses(404))
+@router.get("/campaigns/{campaign_id:int}", response_model=CampaignDetail, responses=responses(404))
 async def get_campaign(
     campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
 ) -> dict:
@@ -112,7 +133,9 @@ async def get_campaign(
 
 
 @router.patch(
-    "/campaigns/{campaign_id}", response_model=CampaignUpdated, responses=responses(400, 404, 409)
+    "/campaigns/{campaign_id:int}",
+    response_model=CampaignUpdated,
+    responses=responses(400, 404, 409),
 )
 async def update_campaign(
     campaign_id: CampaignId, body: CampaignPatch, account: CurrentAccount, services: ServicesDep
@@ -120,10 +143,12 @@ async def update_campaign(
     """Change anything while the campaign is scheduled (else `campaign_not_scheduled`). A
     recipient field given replaces that source: `to` the numbers, `recipients` the
     recipient objects, `contacts` and `groups` their lists; uploaded file rows stay."""
+    check_quiet_hours(body.quiet_hours)
+    check_callback_urls(body, services)
     return await services.campaigns.update(account.id, campaign_id, body.spec())
 
 
-@router.delete("/campaigns/{campaign_id}", status_code=204, responses=responses(404, 409))
+@router.delete("/campaigns/{campaign_id:int}", status_code=204, responses=responses(404, 409))
 async def delete_campaign(
     campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
 ) -> None:
@@ -133,7 +158,9 @@ async def delete_campaign(
 
 
 @router.get(
-    "/campaigns/{campaign_id}/messages", response_model=Page[MessageOut], responses=responses(404)
+    "/campaigns/{campaign_id:int}/messages",
+    response_model=Page[MessageOut],
+    responses=responses(404),
 )
 async def list_messages(
     campaign_id: CampaignId,
@@ -156,7 +183,9 @@ async def list_messages(
 
 
 @router.post(
-    "/campaigns/{campaign_id}/run", response_model=RunOut, responses=responses(400, 402, 404, 409)
+    "/campaigns/{campaign_id:int}/run",
+    response_model=RunOut,
+    responses=responses(400, 402, 404, 409),
 )
 async def run_campaign(
     campaign_id: CampaignId,
@@ -174,7 +203,9 @@ async def run_campaign(
 
 
 @router.post(
-    "/campaigns/{campaign_id}/suspend", response_model=CampaignDetail, responses=responses(404, 409)
+    "/campaigns/{campaign_id:int}/suspend",
+    response_model=CampaignDetail,
+    responses=responses(404, 409),
 )
 async def suspend_campaign(
     campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
@@ -185,7 +216,9 @@ async def suspend_campaign(
 
 
 @router.post(
-    "/campaigns/{campaign_id}/resume", response_model=CampaignDetail, responses=responses(404, 409)
+    "/campaigns/{campaign_id:int}/resume",
+    response_model=CampaignDetail,
+    responses=responses(404, 409),
 )
 async def resume_campaign(
     campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep
@@ -195,7 +228,9 @@ async def resume_campaign(
 
 
 @router.post(
-    "/campaigns/{campaign_id}/stop", response_model=CampaignStopped, responses=responses(404, 409)
+    "/campaigns/{campaign_id:int}/stop",
+    response_model=CampaignStopped,
+    responses=responses(404, 409),
 )
 async def stop_campaign(
     campaign_id: CampaignId, account: CurrentAccount, services: ServicesDep

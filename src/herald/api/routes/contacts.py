@@ -72,7 +72,7 @@ async def import_contacts(
     return await services.book.import_contacts(account.id, rows, body.group_id)
 
 
-@router.get("/contacts/{contact_id}", response_model=ContactOut, responses=responses(404))
+@router.get("/contacts/{contact_id:int}", response_model=ContactOut, responses=responses(404))
 async def get_contact(
     contact_id: ContactId, account: CurrentAccount, services: ServicesDep
 ) -> dict:
@@ -80,7 +80,7 @@ async def get_contact(
 
 
 @router.patch(
-    "/contacts/{contact_id}", response_model=ContactOut, responses=responses(400, 404, 409)
+    "/contacts/{contact_id:int}", response_model=ContactOut, responses=responses(400, 404, 409)
 )
 async def update_contact(
     contact_id: ContactId, body: ContactPatch, account: CurrentAccount, services: ServicesDep
@@ -89,7 +89,7 @@ async def update_contact(
     return await services.book.update_contact(account.id, contact_id, changes)
 
 
-@router.delete("/contacts/{contact_id}", status_code=204, responses=responses(404))
+@router.delete("/contacts/{contact_id:int}", status_code=204, responses=responses(404))
 async def delete_contact(
     contact_id: ContactId, account: CurrentAccount, services: ServicesDep
 ) -> None:

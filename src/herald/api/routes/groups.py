@@ -27,26 +27,26 @@ async def list_groups(account: CurrentAccount, services: ServicesDep, paging: Pa
     return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
 
 
-@router.get("/groups/{group_id}", response_model=GroupOut, responses=responses(404))
+@router.get("/groups/{group_id:int}", response_model=GroupOut, responses=responses(404))
 async def get_group(group_id: GroupId, account: CurrentAccount, services: ServicesDep) -> dict:
     return await services.book.group(account.id, group_id)
 
 
-@router.patch("/groups/{group_id}", response_model=GroupOut, responses=responses(404, 409))
+@router.patch("/groups/{group_id:int}", response_model=GroupOut, responses=responses(404, 409))
 async def rename_group(
     group_id: GroupId, body: GroupIn, account: CurrentAccount, services: ServicesDep
 ) -> dict:
     return await services.book.rename_group(account.id, group_id, body.name)
 
 
-@router.delete("/groups/{group_id}", status_code=204, responses=responses(404))
+@router.delete("/groups/{group_id:int}", status_code=204, responses=responses(404))
 async def delete_group(group_id: GroupId, account: CurrentAccount, services: ServicesDep) -> None:
     """Delete a group (its contacts stay)."""
     await services.book.delete_group(account.id, group_id)
 
 
 @router.get(
-    "/groups/{group_id}/contacts", response_model=Page[ContactOut], responses=responses(404)
+    "/groups/{group_id:int}/contacts", response_model=Page[ContactOut], responses=responses(404)
 )
 async def list_members(
     group_id: GroupId, account: CurrentAccount, services: ServicesDep, paging: PagingDep
@@ -62,7 +62,7 @@ async def list_members(
     return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
 
 
-@router.post("/groups/{group_id}/contacts", response_model=GroupOut, responses=responses(404))
+@router.post("/groups/{group_id:int}/contacts", response_model=GroupOut, responses=responses(404))
 async def add_members(
     group_id: GroupId, body: MembersIn, account: CurrentAccount, services: ServicesDep
 ) -> dict:
@@ -71,7 +71,7 @@ async def add_members(
 
 
 @router.delete(
-    "/groups/{group_id}/contacts/{contact_id}", status_code=204, responses=responses(404)
+    "/groups/{group_id:int}/contacts/{contact_id:int}", status_code=204, responses=responses(404)
 )
 async def remove_member(
     group_id: GroupId, contact_id: ContactId, account: CurrentAccount, services: ServicesDep

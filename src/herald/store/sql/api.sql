@@ -5,7 +5,7 @@
 -- --- accounts --------------------------------------------------------------------------------
 
 -- name: account_by_name
-SELECT id, name, api_key_prefix, credit, created_at FROM accounts WHERE name = $1;
+SELECT id, name, credit, created_at FROM accounts WHERE name = $1;
 
 -- name: add_credit_by_name
 -- $2 may be negative (a correction); the CHECK refuses a negative balance.

@@ -7,14 +7,24 @@
 -- --- accounts --------------------------------------------------------------------------------
 
 -- name: create_account
-INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret, credit)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, created_at;
+-- Account $1 with its first API key, named 'default' ($2 its hash, $3 its prefix).
+WITH account AS (
+    INSERT INTO accounts (name, webhook_secret, credit)
+    VALUES ($1, $4, $5)
+    RETURNING id, created_at
+),
+first_key AS (
+    INSERT INTO api_keys (account_id, name, prefix, hash, created_at)
+    SELECT id, 'default', $3, $2, created_at FROM account
+)
+SELECT id, created_at FROM account;
 
 -- name: get_account_by_key_hash
-SELECT id, name, api_key_prefix, webhook_secret, credit, created_at
-FROM accounts
-WHERE api_key_hash = $1;
+-- The account of a key that is not revoked; expiry is the caller's to check.
+SELECT a.id, a.name, k.prefix AS api_key_prefix, k.expires_at, a.webhook_secret, a.credit,
+       a.created_at
+FROM api_keys k JOIN accounts a ON a.id = k.account_id
+WHERE k.hash = $1 AND k.revoked_at IS NULL;
 
 -- name: add_credit
 -- $2 may be negative (a correction); the CHECK refuses a negative balance.
@@ -438,8 +448,4 @@ WHERE id = $1 AND status = 'pending';
 -- --- the demo account of `make run` ----------------------------------------------------------
 
 -- name: get_account_by_name
-SELECT id, name, api_key_prefix, credit FROM accounts WHERE name = $1;
-
--- name: set_api_key
--- Replace an account's key (the old one stops working at once).
-UPDATE accounts SET api_key_hash = $2, api_key_prefix = $3 WHERE id = $1;
+SELECT id, name, credit FROM accounts WHERE name = $1;

@@ -12,13 +12,29 @@
 CREATE TABLE accounts (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name            text NOT NULL UNIQUE CHECK (name <> ''),
-    -- SHA-256 of the API key: keys are random and high-entropy, so a fast hash is enough.
-    api_key_hash    bytea NOT NULL UNIQUE CHECK (length(api_key_hash) = 32),
-    api_key_prefix  text NOT NULL,             -- first characters of the key, for display only
     webhook_secret  text NOT NULL,             -- signs callback bodies (HMAC)
     credit          bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),  -- in segments
     created_at      timestamptz NOT NULL DEFAULT now()
 );
+
+-- An account's API keys (herald/store/accounts.py). A key is looked up by its hash on every
+-- request, so revoking one takes effect at the next request in every process.
+CREATE TABLE api_keys (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name          text NOT NULL CHECK (name <> ''),
+    prefix        text NOT NULL,             -- first characters of the key, for display only
+    -- SHA-256 of the key: keys are random and high-entropy, so a fast hash is enough.
+    hash          bytea NOT NULL UNIQUE CHECK (length(hash) = 32),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz,               -- NULL: never
+    revoked_at    timestamptz,               -- set once, never cleared
+    last_used_at  timestamptz                -- to the minute: written at most once a minute
+);
+-- Names tell an account's live keys apart; a revoked key's name may be used again.
+CREATE UNIQUE INDEX api_keys_live_name_idx ON api_keys (account_id, name)
+    WHERE revoked_at IS NULL;
+CREATE INDEX api_keys_account_idx ON api_keys (account_id, id);
 
 CREATE TABLE senders (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
