@@ -100,6 +100,8 @@ class Metrics:
         # how many it may lease (the bound windows, or dispatcher.max_in_flight).
         self.leased_parts: Callable[[], int] = lambda: 0
         self.lease_capacity: Callable[[], int] = lambda: 0
+        # Queues (a batch's messages on one route) the fair share sees due now.
+        self.due_queues: Callable[[], int] = lambda: 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -240,6 +242,12 @@ class _Collector(Collector):
             "parts this process may lease at once",
             [],
             [(m.lease_capacity(),)],
+        )
+        yield _gauge(
+            "herald_due_queues",
+            "batches' queues (per route) with due messages, as this process's fair share sees them",
+            [],
+            [(m.due_queues(),)],
         )
 
 
