@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from herald.delivery.claims import Claimer
+from herald.delivery.claims import OWNERS_EVERY, Claimer
 from herald.store import dispatch as store
 from herald.store.db import Database
 from herald.store.queries import queries
@@ -84,6 +84,21 @@ async def test_accounts_share_by_weight_and_campaigns_equally_within_an_account(
     first, second, _ = batches
     assert abs(campaigns[first.campaign] - 1_500) <= 2
     assert abs(campaigns[second.campaign] - 1_500) <= 2
+
+
+async def test_an_operators_change_of_weight_is_seen_within_a_few_reads(
+    database: Database,
+) -> None:
+    async with database.acquire() as conn:
+        first, second = await make_accounts(conn, 2)
+        await sending_batches(conn, [first, second], [5_000, 5_000], not_before=NOW)
+        c = claimer()
+        await c.refresh(conn, NOW)
+        assert by(await claim(c, conn, 200), "account_id") == {first: 100, second: 100}
+        await conn.execute("UPDATE accounts SET weight = 3 WHERE id = $1", first)
+        for _ in range(OWNERS_EVERY):  # who owns a queue is read again every so many reads
+            await c.refresh(conn, NOW)
+        assert by(await claim(c, conn, 200), "account_id") == {first: 150, second: 50}
 
 
 async def test_weights_hold_over_claims_too_small_to_serve_everyone(database: Database) -> None:
@@ -226,6 +241,34 @@ async def test_queues_come_and_go_with_each_read(database: Database) -> None:
         assert len(await claim(c, conn, 500, NOW + timedelta(seconds=5))) == 1
 
 
+async def test_a_wake_up_reads_the_batches_started_since_the_last_full_read(
+    database: Database,
+) -> None:
+    # A run started (a wake-up): its queues join the share after a read of the newest
+    # batches only, however many are sending; the next full read sees the rest.
+    async with database.acquire() as conn:
+        before = await sending_batches(
+            conn, await make_accounts(conn, 300), [5] * 300, not_before=NOW
+        )
+        c = claimer()
+        await c.refresh(conn, NOW)
+        assert c.share.queues == 300
+        [new] = await sending_batches(conn, await make_accounts(conn, 1), [40], not_before=NOW)
+        plan = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.due_queues, before[-1].batch
+        )
+        await c.refresh(conn, NOW, full=False)
+        assert c.share.queues == 301
+        await conn.execute("UPDATE batches SET status = 'stopped' WHERE id = $1", before[0].batch)
+        await c.refresh(conn, NOW, full=False)
+        assert c.share.queues == 301  # only a full read sees batches leave
+        await c.refresh(conn, NOW)
+        assert c.share.queues == 300
+    probes = [n for n in plan_nodes(plan) if n.get("Index Name") == "messages_due_idx"]
+    assert max(n["Actual Loops"] for n in probes) == 1  # the new batch's alone
+    assert new.batch > before[-1].batch
+
+
 async def test_each_route_is_its_own_queue(database: Database) -> None:
     async with database.acquire() as conn:
         accounts = await make_accounts(conn, 2)
@@ -325,7 +368,9 @@ async def test_reading_the_queues_never_reads_a_backlog(database: Database) -> N
         accounts = await make_accounts(conn, 3)
         await sending_batches(conn, accounts, [20_000, 10, 1], not_before=NOW)
         await conn.execute("ANALYZE")
-        plan = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + queries.due_queues)
+        plan = await conn.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + queries.due_queues, 0
+        )
         queues = await store.due_queues(conn)
     nodes = plan_nodes(plan)
     read = sum(

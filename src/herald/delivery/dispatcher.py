@@ -48,9 +48,11 @@ from herald.store.db import Database
 log = logging.getLogger(__name__)
 
 CLAIM_LOOPS = 2
-# Wake-ups in a burst (a thousand runs started at once, their NOTIFYs) share one read of the
-# due queues: at most one read per this many seconds beyond the periodic one.
-REFRESH_GAP = 0.05
+# Reads of the due queues are at least REFRESH_GAP apart: wake-ups in a burst (a thousand runs
+# started at once, their NOTIFYs) share a read. The full read (a probe or two per sending
+# batch) takes at most REFRESH_DUTY of the time: with many batches, it comes less often.
+REFRESH_GAP = 0.01
+REFRESH_DUTY = 0.2
 
 
 class BindLink(Protocol):
@@ -158,7 +160,9 @@ class Dispatcher:
         self._work = asyncio.Event()  # the queues were read: something may be due
         metrics.leased_parts = lambda: self._in_flight
         metrics.lease_capacity = self.capacity
+        self._refresh_seconds = 0.0
         metrics.due_queues = lambda: self._share.due_queues(self._clock())
+        metrics.due_queues_read_seconds = lambda: self._refresh_seconds
 
     # --- control -----------------------------------------------------------------------------
 
@@ -206,25 +210,37 @@ class Dispatcher:
 
     # --- what is due -------------------------------------------------------------------------
 
-    async def refresh(self) -> None:
-        """Read the due queues into the fair share."""
+    async def refresh(self, *, full: bool = True) -> None:
+        """Read the due queues into the fair share (or those of the newest batches only)."""
         async with self._db.acquire() as conn:
-            await self._claims.refresh(conn, self._clock())
+            await self._claims.refresh(conn, self._clock(), full=full)
         self._work.set()
 
     async def _refresh_loop(self, stop: asyncio.Event) -> None:
-        """The due queues, read every `queue_refresh_interval` and soon after each wake-up: a
-        claim reads only the queues the fair share picks, so this is how new runs, retries
-        coming due and batches suspended or resumed come into view."""
+        """The due queues: a claim reads only the queues the fair share picks, so this is
+        how new runs, retries coming due and batches suspended or resumed come into view.
+        All of them every `queue_refresh_interval` (or less often, when a read is slow); on
+        a wake-up in between, those of the batches newer than the last full read saw (a run
+        started: cheap however many batches are sending)."""
         interval = self._config.queue_refresh_interval
+        loop = asyncio.get_running_loop()
+        next_full = loop.time()
         while not stop.is_set():
             self._wake.clear()
+            full = loop.time() >= next_full
+            started = loop.time()
             try:
-                await self.refresh()
+                await self.refresh(full=full)
             except Exception:  # claims go on with what is known; the next read may succeed
                 log.exception("reading the due queues failed; trying again")
-            await wait_any(self._wake, stop, within=interval)
-            await wait_any(stop, within=REFRESH_GAP)
+            ended = loop.time()
+            if full:
+                self._refresh_seconds = ended - started
+                next_full = ended + max(interval, self._refresh_seconds / REFRESH_DUTY)
+            await wait_any(self._wake, stop, within=max(0.0, next_full - loop.time()))
+            rest = ended + REFRESH_GAP - loop.time()
+            if rest > 0:
+                await wait_any(stop, within=rest)
 
     def _grants(self, now: datetime) -> dict[str, int] | None:
         """Slots to claim now, per route with due queues and room; None when nothing is due,

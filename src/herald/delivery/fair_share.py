@@ -1,6 +1,6 @@
 """Fair share: which due queues a claim takes messages from, and how many of each.
 
-A queue is one batch's messages on one route (store.dispatch.DueQueue). Per route, the queues
+A queue is one batch's messages on one route (DueQueue). Per route, the queues
 with due messages hang in a tree, and each claim's share of the route's room goes down it:
 
     route ─ tier (strict order) ─ account (by weight) ─ campaign (equal) ─ batch (equal)
@@ -35,9 +35,26 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from herald.store.dispatch import DueQueue, Pick
+from herald.store.dispatch import Pick
+
+
+@dataclass(frozen=True, slots=True)
+class DueQueue:
+    """A queue as the share sees it: one batch's messages on one route, due at `next_due`
+    (store.dispatch.QueueHead), with what decides its share (store.dispatch.QueueOwner)."""
+
+    batch_id: int
+    route: str
+    next_due: datetime
+    campaign_id: int
+    account_id: int
+    traffic_class: str  # 'transactional' or 'bulk'
+    weight: int  # the account's
+    priority: int  # the account's
+
 
 TierKey = tuple[int, int]  # (0 transactional | 1 bulk, -priority): ascending is serving order
 QueueKey = tuple[int, str]  # (batch id, route)
@@ -203,10 +220,11 @@ class FairShare:
 
     # --- the database's view -----------------------------------------------------------------
 
-    def load(self, queues: Iterable[DueQueue], now: datetime) -> None:
-        """Every queue with messages queued or deferred, as just read: new ones join, those
-        missing (batch finished, suspended or stopped) leave, drained ones with due messages
-        again come back, and those kept waiting too long are marked starving."""
+    def load(self, queues: Iterable[DueQueue], now: datetime, *, complete: bool = True) -> None:
+        """Queues with messages queued or deferred, as just read: new ones join, drained ones
+        with due messages again come back. When the read was `complete` (every sending
+        batch), those missing (batch finished, suspended or stopped) leave, and those kept
+        waiting too long are marked starving."""
         seen: set[QueueKey] = set()
         for row in queues:
             key = (row.batch_id, row.route)
@@ -230,6 +248,8 @@ class FairShare:
                 if queue.timer_at != row.next_due:
                     queue.timer_at = row.next_due
                     heapq.heappush(self._timers, (row.next_due, next(_order), queue))
+        if not complete:
+            return
         for key in [k for k in self._queues if k not in seen]:
             self._remove(self._queues[key])
         if len(self._timers) > 2 * len(self._queues) + 64:  # stale entries of moved timers

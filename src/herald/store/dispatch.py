@@ -17,19 +17,26 @@ from herald.store.queries import queries
 
 
 @dataclass(frozen=True, slots=True)
-class DueQueue:
-    """A batch's messages on one route that are queued or deferred (due_queues): what the
-    fair share schedules. `next_due` is the earliest not_before among them, in the future
-    when every one of them waits (quiet hours, retry backoff)."""
+class QueueHead:
+    """A batch's messages on one route that are queued or deferred (due_queues). `next_due`
+    is the earliest not_before among them, in the future when every one of them waits
+    (quiet hours, retry backoff)."""
 
     batch_id: int
     route: str  # '' for messages stored without a route
     next_due: datetime
     campaign_id: int
     account_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOwner:
+    """A campaign's traffic class and its account's share (queue_owners)."""
+
+    campaign_id: int
     traffic_class: str  # 'transactional' or 'bulk'
-    weight: int  # the account's
-    priority: int  # the account's
+    weight: int
+    priority: int
 
 
 class Pick(NamedTuple):
@@ -40,9 +47,18 @@ class Pick(NamedTuple):
     count: int
 
 
-async def due_queues(conn: asyncpg.Connection) -> list[DueQueue]:
-    """Every queue of every sending batch with messages queued or deferred."""
-    return [DueQueue(**row) for row in await conn.fetch(queries.due_queues)]
+async def due_queues(conn: asyncpg.Connection, after_batch: int = 0) -> list[QueueHead]:
+    """Every queue with messages queued or deferred of every sending batch whose id is above
+    `after_batch`."""
+    return [QueueHead(**row) for row in await conn.fetch(queries.due_queues, after_batch)]
+
+
+async def newest_sending_batch(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(queries.newest_sending_batch))
+
+
+async def queue_owners(conn: asyncpg.Connection, campaign_ids: Sequence[int]) -> list[QueueOwner]:
+    return [QueueOwner(**row) for row in await conn.fetch(queries.queue_owners, campaign_ids)]
 
 
 async def claim_due_messages(

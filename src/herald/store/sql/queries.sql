@@ -154,24 +154,27 @@ SELECT nextval('messages_id_seq') AS id FROM generate_series(1, $1);
 -- name: due_queues
 -- The dispatcher's queues: every (batch, route) of a batch that is sending with messages
 -- queued or deferred, the earliest not_before among them (in the future when all of them
--- wait: quiet hours, retry backoff), and who it belongs to, for the fair share
--- (herald/delivery/fair_share.py). Read at a bounded rate and on wake-ups, never per claim.
--- A batch costs one probe of messages_due_idx per route it has due, and one more that finds
--- no further route: the walk skips from one route to the next (the first entry of each
--- route is its earliest), never reading a queue's backlog.
+-- wait: quiet hours, retry backoff), with the campaign and account they belong to, for the
+-- fair share (herald/delivery/fair_share.py). Only batches with an id above $1: 0 for all
+-- of them (read at a bounded rate), or the newest a dispatcher has seen (read on wake-ups:
+-- the runs started since). Never per claim. A batch costs one probe of messages_due_idx per
+-- route it has due, and one more that finds no further route: the walk skips from one
+-- route to the next (the first entry of each route is its earliest), never reading a
+-- queue's backlog.
 WITH RECURSIVE queue AS (
-    SELECT b.id AS batch_id, b.campaign_id, f.route, f.next_due
+    SELECT b.id AS batch_id, f.route, f.next_due, f.campaign_id, f.account_id
     FROM batches b
     CROSS JOIN LATERAL (
-        SELECT coalesce(m.route, '') AS route, m.not_before AS next_due
+        SELECT coalesce(m.route, '') AS route, m.not_before AS next_due, m.campaign_id,
+               m.account_id
         FROM messages m
         WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
         ORDER BY coalesce(m.route, ''), m.not_before, m.id
         LIMIT 1
     ) f
-    WHERE b.status = 'sending'                                  -- batches_sending_idx
+    WHERE b.status = 'sending' AND b.id > $1                    -- batches_sending_idx
     UNION ALL
-    SELECT q.batch_id, q.campaign_id, n.route, n.next_due
+    SELECT q.batch_id, n.route, n.next_due, q.campaign_id, q.account_id
     FROM queue q
     CROSS JOIN LATERAL (
         SELECT coalesce(m.route, '') AS route, m.not_before AS next_due
@@ -182,17 +185,20 @@ WITH RECURSIVE queue AS (
         LIMIT 1
     ) n
 )
-SELECT q.batch_id, q.route, q.next_due, q.campaign_id, o.account_id, o.traffic_class,
-       o.weight, o.priority
-FROM queue q
-CROSS JOIN LATERAL (
-    -- Per queue by primary key (OFFSET 0): joined as sets, the planner may read all of
-    -- campaigns, every campaign ever made, at every refresh.
-    SELECT c.account_id, c.traffic_class, a.weight, a.priority
-    FROM campaigns c JOIN accounts a ON a.id = c.account_id
-    WHERE c.id = q.campaign_id
-    OFFSET 0
-) o;
+SELECT batch_id, route, next_due, campaign_id, account_id FROM queue;
+
+-- name: newest_sending_batch
+-- The newest batch sending (batches_sending_idx, read backwards): where the next read of
+-- the newest batches' queues starts (see due_queues).
+SELECT coalesce(max(id), 0) FROM batches WHERE status = 'sending';
+
+-- name: queue_owners
+-- What the fair share needs to know of campaigns $1: the traffic class, and the weight and
+-- priority of the account. Read for campaigns new to a dispatcher, and now and then for all
+-- it knows (an operator may change an account's share), not at every read of the queues.
+SELECT c.id AS campaign_id, c.traffic_class, a.weight, a.priority
+FROM campaigns c JOIN accounts a ON a.id = c.account_id
+WHERE c.id = ANY($1::bigint[]);
 
 -- name: claim_due_messages
 -- The dispatcher's claim: lease to dispatcher $1, until $6 ($5 = now), up to $4[i] due
