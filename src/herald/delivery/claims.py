@@ -7,10 +7,10 @@ exactly those messages in one statement that reads only the picked queues. What 
 got goes back to the share, which drains the queues that ran dry.
 
 A full read (`refresh`) replaces what the share knows; a read of the newest batches only
-(`refresh(full=False)`: those above the newest batch the last full read saw) adds the runs
-started since, at a cost that grows with them alone, so a wake-up can be answered at once
-however many batches are sending. (A run that was still expanding at a full read, with an
-id below a newer one's, waits for the next full read.)
+(`refresh(full=False)`: those with an id above the newest one sending at the last full read)
+adds the runs started since, at a cost that grows with them alone, so a wake-up can be
+answered at once however many batches are sending. (A run that was still expanding at a full
+read, with an id below a newer one's, waits for the next full read.)
 
 Who a queue belongs to (its campaign's traffic class, its account's weight and priority) is
 read once per campaign and again every OWNERS_EVERY refreshes: the read of the queues stays

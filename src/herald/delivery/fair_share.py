@@ -18,13 +18,13 @@ tag among those already active (its parent's virtual time): an account idle for 
 earned no burst, and one that just arrived shares the next claim with the rest at once.
 
 What a pick did not get (its queue had fewer due messages than the share gave it) is handed
-back to the tags, and the queue is drained: it waits for the next `load`, which the dispatcher
-runs at a bounded rate and on wake-ups. A queue whose messages all wait (quiet hours, retry
-backoff) becomes due at its earliest `not_before`.
+back to the tags, and the queue is drained: it waits for the next `load` that finds it due
+again (the dispatcher's full read of the queues, at a bounded rate). A queue whose messages
+all wait (quiet hours, retry backoff) becomes due at its earliest `not_before`.
 
 Starvation: the strict tiers could hold a queue back for as long as a higher tier has work.
-A queue that has waited `starvation_limit` seconds with due messages (checked at each load)
-gets one message at the next claim of its route, ahead of every tier.
+A queue that has waited `starvation_limit` seconds with due messages (checked at each complete
+load) gets one message at the next claim of its route, ahead of every tier.
 
 Nothing here does I/O or reads a clock: the dispatcher passes `now`.
 """
