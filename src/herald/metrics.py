@@ -100,6 +100,10 @@ class Metrics:
         # how many it may lease (the bound windows, or dispatcher.max_in_flight).
         self.leased_parts: Callable[[], int] = lambda: 0
         self.lease_capacity: Callable[[], int] = lambda: 0
+        # Queues (a batch's messages on one route) the fair share sees due now, and how long
+        # the latest read of them took.
+        self.due_queues: Callable[[], int] = lambda: 0
+        self.due_queues_read_seconds: Callable[[], float] = lambda: 0.0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -240,6 +244,18 @@ class _Collector(Collector):
             "parts this process may lease at once",
             [],
             [(m.lease_capacity(),)],
+        )
+        yield _gauge(
+            "herald_due_queues",
+            "batches' queues (per route) with due messages, as this process's fair share sees them",
+            [],
+            [(m.due_queues(),)],
+        )
+        yield _gauge(
+            "herald_due_queues_read_seconds",
+            "how long the latest read of the due queues took (a probe or two per sending batch)",
+            [],
+            [(m.due_queues_read_seconds(),)],
         )
 
 

@@ -13,8 +13,8 @@ from herald.delivery.router import Router
 from herald.delivery.writer import Writer
 from herald.errors import HeraldError
 from herald.metrics import Metrics
-from herald.store import dispatch as store
 from herald.store.db import Database
+from tests.support.claims import claim_due
 from tests.support.factories import (
     add_recipients,
     greek_mobiles,
@@ -71,7 +71,7 @@ async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
         await runner.start_run(campaign_id=campaign, account_id=account)
         async with database.acquire() as conn:
             lease = T0 + timedelta(seconds=60)
-            claimed = await store.claim_due_messages(conn, "dead", 4, T0, lease)
+            claimed = await claim_due(conn, "dead", 4, T0, lease)
             assert len(claimed) == 4  # then the process died with them leased
         maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
         report = await maintenance.tick()
@@ -92,7 +92,7 @@ async def test_unreceipted_messages_expire_and_batches_complete(database: Databa
     await runner.start_run(campaign_id=campaign, account_id=account)
     writer = Writer(database, metrics=Metrics())
     async with database.acquire() as conn:
-        claimed = await store.claim_due_messages(conn, "n", 2, T0, T0 + timedelta(seconds=60))
+        claimed = await claim_due(conn, "n", 2, T0, T0 + timedelta(seconds=60))
         ids = sorted(r["id"] for r in claimed)
     for i in ids:
         writer.record_part((i, 1, "submitted", f"S{i}", f"S{i}", 0, T0, "a"))
@@ -167,9 +167,9 @@ async def test_a_restarted_node_recovers_its_own_leases_at_once(database: Databa
     await runner.start_run(campaign_id=campaign, account_id=account)
     async with database.acquire() as conn:
         lease = T0 + timedelta(minutes=10)  # far from expired
-        claimed = await store.claim_due_messages(conn, "node-1", 3, T0, lease)
+        claimed = await claim_due(conn, "node-1", 3, T0, lease)
         assert len(claimed) == 3
-        other = await store.claim_due_messages(conn, "node-2", 3, T0, lease)
+        other = await claim_due(conn, "node-2", 3, T0, lease)
     assert other == []
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
     assert (await maintenance.recover("node-2")).lost == 0  # not ours

@@ -16,6 +16,7 @@ from herald.store.dispatch import write_results
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from tests.integration._catalog import dump_catalog
+from tests.support.claims import claim_due
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -200,15 +201,18 @@ async def test_claim_skips_rows_another_dispatcher_holds(database: Database) -> 
         await add_messages(a, paused, ["+34611111111"])
 
         async with a.transaction():
-            first = await a.fetch(queries.claim_due_messages, "d1", 6, NOW, lease)
-            second = await b.fetch(queries.claim_due_messages, "d2", 100, NOW, lease)
+            first = await claim_due(a, "d1", 6, NOW, lease)
+            second = await claim_due(b, "d2", 100, NOW, lease)
         assert [r["id"] for r in first] == due[:6]  # oldest first
         assert sorted(r["id"] for r in second) == due[6:]  # skipped, not waited for
         assert all(r["attempts"] == 1 for r in [*first, *second])
-        assert await a.fetch(queries.claim_due_messages, "d3", 100, NOW, lease) == []
+        assert await claim_due(a, "d3", 100, NOW, lease) == []
+        # the suspended batch's queue, even named, gives nothing
+        picks = [paused["batch"]], [""], [100]
+        assert await a.fetch(queries.claim_due_messages, "d3", *picks, NOW, lease) == []
 
         later = NOW + timedelta(hours=2)
-        [deferred] = await a.fetch(queries.claim_due_messages, "d3", 100, later, later)
+        [deferred] = await claim_due(a, "d3", 100, later, later)
         assert deferred["phone"] == "+34699999999"
         owners = await a.fetch("SELECT DISTINCT lease_owner FROM messages WHERE status='sending'")
         assert {r["lease_owner"] for r in owners} == {"d1", "d2", "d3"}
@@ -224,15 +228,23 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
         messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
         await add_parts(conn, messages)
         await conn.execute("ANALYZE messages; ANALYZE parts")
+        batch = ids["batch"]
         plan = await conn.fetchval(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages, "d1", 500, NOW, lease
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.claim_due_messages,
+            "d1",
+            [batch],
+            [""],
+            [500],
+            NOW,
+            lease,
         )
         # and the generic plan a pooled statement settles on after a few claims
         generic = await explain_generic(
             conn,
             queries.claim_due_messages,
-            "text, integer, timestamptz, timestamptz",
-            f"'d2', 500, '{NOW.isoformat()}', '{lease.isoformat()}'",
+            "text, bigint[], text[], integer[], timestamptz, timestamptz",
+            f"'d2', '{{{batch}}}', '{{\"\"}}', '{{500}}', '{NOW.isoformat()}',"
+            f" '{lease.isoformat()}'",
         )
     for claim in (plan, generic):
         nodes = plan_nodes(claim)
@@ -528,7 +540,7 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
             " '\\x41'",
             [untouched, written],
         )
-        await conn.fetch(queries.claim_due_messages, "dead-dispatcher", 1, NOW, lease)
+        await claim_due(conn, "dead-dispatcher", 1, NOW, lease)
         # ... then it died with `untouched` leased: it may have gone out.
 
         assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None, False) == []  # live
@@ -536,13 +548,13 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, False)
         # policy mark_unknown: unknown, never re-sent blindly
         assert {r["id"]: r["status"] for r in reclaimed} == {untouched: "unknown"}
-        await conn.fetch(queries.claim_due_messages, "dead-too", 1, NOW, lease)
+        await claim_due(conn, "dead-too", 1, NOW, lease)
         requeued = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, True)
         # policy resend: queued again (its parts already accepted would not be resent)
         assert {r["id"]: r["status"] for r in requeued} == {written: "queued"}
         untouched = written
 
-        [again] = await conn.fetch(queries.claim_due_messages, "d2", 10, later, lease + lease_len)
+        [again] = await claim_due(conn, "d2", 10, later, lease + lease_len)
         moved = await write_results(
             conn,
             [(untouched, 1, "submitted", "1", "1", 0, later, "smsc-a")],

@@ -13,6 +13,7 @@ from herald.delivery.writer import ReceiptRow, StatusChange, Writer
 from herald.metrics import Metrics
 from herald.store import dispatch as store
 from herald.store.db import Database
+from tests.support.claims import claim_due
 from tests.support.factories import add_recipients, make_account, make_campaign, make_sender
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ async def claimed(database: Database, texts: list[str]) -> list[int]:
             await add_recipients(conn, campaign, [f"+30694853{i:04d}"])
         await runner.start_run(campaign_id=campaign, account_id=account.id)
     async with database.acquire() as conn:
-        rows = await store.claim_due_messages(conn, "node", 100, NOW, NOW + timedelta(minutes=1))
+        rows = await claim_due(conn, "node", 100, NOW, NOW + timedelta(minutes=1))
     ids = sorted({r["id"] for r in rows})  # one row per part
     assert len(ids) == len(texts)
     return ids

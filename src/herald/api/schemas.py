@@ -241,6 +241,11 @@ class AccountOut(BaseModel):
     api_key_prefix: str = Field(description="the first characters of the key this request used")
     credit: int = Field(description="in segments")
     created_at: datetime
+    weight: int = Field(
+        description="the account's share of each route against the other accounts sending "
+        "(set by the operator: `herald account share`)"
+    )
+    priority: int = Field(description="accounts of higher priority are served first")
 
 
 class BatchUse(BaseModel):

@@ -1,8 +1,10 @@
 """Accounts from the command line: create one (its API key and webhook secret are shown
-once), add credit. Each call opens the configured database (or the embedded one in the state
-directory), migrates it, does its job and closes it."""
+once), add credit, set its fair share. Each call opens the configured database (or the
+embedded one in the state directory), migrates it, does its job and closes it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from herald.config import Config
 from herald.errors import ConflictError, NotFoundError
@@ -43,3 +45,23 @@ async def add_credit(config: Config, name: str, segments: int) -> int:
             credit = await balance.add_credit_by_name(conn, name, segments)
     assert credit is not None
     return credit
+
+
+@dataclass(frozen=True)
+class AccountShare:
+    weight: int
+    priority: int
+
+
+async def set_share(
+    config: Config, name: str, weight: int | None = None, priority: int | None = None
+) -> AccountShare:
+    """Account `name`'s share of each route against the other accounts with due messages
+    (docs/notes/fair.md): its weight and priority, each kept when None; the values now."""
+    async with _database(config) as db:
+        await db.migrate()
+        async with db.acquire() as conn:
+            row = await balance.set_share_by_name(conn, name, weight, priority)
+    if row is None:
+        raise NotFoundError(f"no account named {name!r}")
+    return AccountShare(row["weight"], row["priority"])

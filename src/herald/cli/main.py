@@ -179,7 +179,7 @@ def send(
 @main.group()
 def account() -> None:
     """Accounts of the campaign API: create one (prints its API key once), add credit,
-    manage its API keys."""
+    manage its API keys, set its fair share."""
 
 
 _config_option = click.option(
@@ -354,6 +354,38 @@ def account_keys_revoke(
 
 def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S") + "Z" if at is not None else "-"
+
+
+@account.command("share")
+@click.option(
+    "--weight",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Its share of each route against the other accounts sending (default 1).",
+)
+@click.option(
+    "--priority",
+    type=click.IntRange(-100, 100),
+    default=None,
+    help="Accounts of higher priority are served first (default 0).",
+)
+@_config_option
+@click.argument("name")
+def account_share(
+    weight: int | None, priority: int | None, config_path: str | None, name: str
+) -> None:
+    """Show, or set, account NAME's fair share of the carriers' capacity."""
+    import asyncio
+
+    from herald.campaigns.accounts import set_share
+    from herald.config import load_config
+    from herald.errors import HeraldError
+
+    try:
+        share = asyncio.run(set_share(load_config(config_path), name, weight, priority))
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"account {name!r}: weight {share.weight}, priority {share.priority}")
 
 
 @main.command()

@@ -1,23 +1,32 @@
 """The dispatcher: claims due messages and turns their stored parts into submit_sm PDUs.
 
-One loop per process. Each turn it claims due messages with their parts in one statement (a
-lease with an owner and an expiry, FOR UPDATE SKIP LOCKED, so several herald processes share
-the work), defers those inside quiet hours to the window's end, routes the rest to a healthy
-bind and hands every part to its bind's session at once. Results flow back through the writer.
+One per process. What to claim is the fair share's decision (delivery/fair_share.py): the
+queues with due messages (a batch's messages on one route) are read at a bounded rate and on
+wake-ups, and each claim takes, per route with room, the share of that room each account,
+campaign and batch is due. The claim leases exactly those messages with their parts in one
+statement (an owner and an expiry, FOR UPDATE SKIP LOCKED, so several herald processes share
+the work) and reads only the queues it was given. The dispatcher then defers those inside
+quiet hours to the window's end, routes the rest to a healthy bind and hands every part to its
+bind's session at once. Results flow back through the writer.
 
 Capacity: a message holds its slot from claim until its final status is committed, and the
 slots are the sum of the bound binds' windows (in PDUs), or `max_in_flight` when set. So what
 is leased (and may have been sent without the result being recorded yet) never exceeds that:
 after a crash, at most that many messages are resent (policy `resend`) or marked unknown
-(policy `mark_unknown`). When the dispatcher runs out of room it asks the writer to flush now
-rather than at its interval.
+(policy `mark_unknown`). Each route has its own part of those slots: the windows of its bound
+binds (or that share of `max_in_flight`), so a slow or silent carrier holds only its own
+route's slots and a route with no bind up claims nothing. When the dispatcher runs out of room
+it asks the writer to flush now rather than at its interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +34,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from herald.config import DispatcherConfig
+from herald.delivery.claims import Claimer
 from herald.delivery.quiet_hours import Window, next_allowed, parse_windows
 from herald.delivery.router import NoRouteError, Router
 from herald.delivery.waits import wait_any
@@ -38,6 +48,11 @@ from herald.store.db import Database
 log = logging.getLogger(__name__)
 
 CLAIM_LOOPS = 2
+# Reads of the due queues are at least REFRESH_GAP apart: wake-ups in a burst (a thousand runs
+# started at once, their NOTIFYs) share a read. The full read (a probe or two per sending
+# batch) takes at most REFRESH_DUTY of the time: with many batches, it comes less often.
+REFRESH_GAP = 0.01
+REFRESH_DUTY = 0.2
 
 
 class BindLink(Protocol):
@@ -70,6 +85,7 @@ class _Flight:
         "part_count",
         "refused",
         "retry",
+        "route",
         "unknown",
         "waiting",
         "weight",
@@ -94,6 +110,7 @@ class _Flight:
         self.weight = parts  # in-flight slots held, one per PDU
         self.refused: str | None = None
         self.retry: str | None = None
+        self.route = ""  # the queue it was claimed from, whose route's slots it holds
         self.unknown = False
         self.not_sent = False
 
@@ -132,10 +149,20 @@ class Dispatcher:
         self._contexts: dict[int, CampaignContext] = {}
         self._in_flight = 0  # PDU slots held by claimed messages
         self._reserved = 0  # slots set aside for claims under way
+        # The same per route (by the route stored with each message: see _route_capacity).
+        self._route_in_flight: defaultdict[str, int] = defaultdict(int)
+        self._route_reserved: defaultdict[str, int] = defaultdict(int)
+        self._route_binds = {route.name: route.binds for route in router.routes}
+        self._claims = Claimer(owner, starvation_limit=config.starvation_limit)
+        self._share = self._claims.share
         self._room = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # new work may be due: read the queues again
+        self._work = asyncio.Event()  # the queues were read: something may be due
         metrics.leased_parts = lambda: self._in_flight
         metrics.lease_capacity = self.capacity
+        self._refresh_seconds = 0.0
+        metrics.due_queues = lambda: self._share.due_queues(self._clock())
+        metrics.due_queues_read_seconds = lambda: self._refresh_seconds
 
     # --- control -----------------------------------------------------------------------------
 
@@ -152,50 +179,144 @@ class Dispatcher:
         bound = sum(self._windows[name] for name, link in self._links.items() if link.bound)
         return self._config.max_in_flight if bound and self._config.max_in_flight else bound
 
+    def _route_capacity(self, route: str, capacity: int, bound: Mapping[str, int]) -> int:
+        """A route's slots: the windows of its bound binds, or their part of `max_in_flight`.
+        A route no longer configured (or none stored) may use them all: the plan routes its
+        messages again, by the configuration of the day."""
+        binds = self._route_binds.get(route)
+        if binds is None:
+            return capacity
+        windows = sum(bound.get(name, 0) for name in binds)
+        if not self._config.max_in_flight or not windows:
+            return windows
+        return math.ceil(capacity * windows / sum(bound.values()))
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
         message in flight to settle."""
-        # Two claim loops: while one waits for its claim's rows, the other's are being sent,
-        # so neither the database nor this loop idles between claims.
-        await asyncio.gather(*(self._claim_loop(stop) for _ in range(CLAIM_LOOPS)))
+        refresher = asyncio.ensure_future(self._refresh_loop(stop))
+        try:
+            # Two claim loops: while one waits for its claim's rows, the other's are being
+            # sent, so neither the database nor this loop idles between claims.
+            await asyncio.gather(*(self._claim_loop(stop) for _ in range(CLAIM_LOOPS)))
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
         while self._in_flight:
             self._writer.request_flush()
             self._room.clear()
             await self._room.wait()
 
+    # --- what is due -------------------------------------------------------------------------
+
+    async def refresh(self, *, full: bool = True) -> None:
+        """Read the due queues into the fair share (or those of the newest batches only)."""
+        async with self._db.acquire() as conn:
+            await self._claims.refresh(conn, self._clock(), full=full)
+        self._work.set()
+
+    async def _refresh_loop(self, stop: asyncio.Event) -> None:
+        """The due queues: a claim reads only the queues the fair share picks, so this is
+        how new runs, retries coming due and batches suspended or resumed come into view.
+        All of them every `queue_refresh_interval` (or less often, when a read is slow); on
+        a wake-up in between, those of the batches newer than the last full read saw (a run
+        started: cheap however many batches are sending)."""
+        interval = self._config.queue_refresh_interval
+        loop = asyncio.get_running_loop()
+        next_full = loop.time()
+        while not stop.is_set():
+            self._wake.clear()
+            full = loop.time() >= next_full
+            started = loop.time()
+            try:
+                await self.refresh(full=full)
+            except Exception:  # claims go on with what is known; the next read may succeed
+                log.exception("reading the due queues failed; trying again")
+            ended = loop.time()
+            if full:
+                self._refresh_seconds = ended - started
+                next_full = ended + max(interval, self._refresh_seconds / REFRESH_DUTY)
+            await wait_any(self._wake, stop, within=max(0.0, next_full - loop.time()))
+            rest = ended + REFRESH_GAP - loop.time()
+            if rest > 0:
+                await wait_any(stop, within=rest)
+
+    def _grants(self, now: datetime) -> dict[str, int] | None:
+        """Slots to claim now, per route with due queues and room; None when nothing is due,
+        empty when nothing has room. A route waits for a quarter of its slots to be free (or
+        `claim_batch`) while it has some leased, so claims stay large."""
+        routes = self._share.routes_due(now)
+        if not routes:
+            return None
+        bound = {name: self._windows[name] for name, link in self._links.items() if link.bound}
+        capacity = self.capacity()
+        room = capacity - self._in_flight - self._reserved
+        chunk = max(1, min(self._config.claim_batch, capacity // 4))
+        if capacity == 0 or (room < chunk and (self._in_flight or self._reserved)):
+            return {}
+        grants = {}
+        for route in routes:
+            slots = self._route_capacity(route, capacity, bound)
+            held = self._route_in_flight[route] + self._route_reserved[route]
+            free = slots - held
+            route_chunk = max(1, min(self._config.claim_batch, slots // 4))
+            if slots == 0 or (free < route_chunk and held):
+                continue
+            grants[route] = min(free, route_chunk)
+        total, limit = sum(grants.values()), min(room, self._config.claim_batch)
+        if total > limit:  # routes share the process's room by their grants
+            grants = {r: max(1, n * limit // total) for r, n in grants.items()}
+        return grants
+
+    def _idle_wait(self, now: datetime) -> float:
+        """Until the next refresh, or the time the earliest waiting queue becomes due."""
+        wait = self._config.poll_interval
+        due = self._share.next_due()
+        if due is not None:
+            wait = min(wait, max(0.0, (due - now).total_seconds()))
+        return wait
+
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         poll = self._config.poll_interval
         while not stop.is_set():
-            capacity = self.capacity()
-            # Claim in chunks of a quarter of the capacity, so that claiming, sending and
-            # recording overlap instead of taking turns.
-            chunk = max(1, min(self._config.claim_batch, capacity // 4))
-            room = capacity - self._in_flight - self._reserved
-            if capacity == 0 or (room < chunk and (self._in_flight or self._reserved)):
+            now = self._clock()
+            grants = self._grants(now)
+            if grants is None:  # nothing due: until a refresh finds some, or a queue's time
+                self._work.clear()
+                await wait_any(self._work, stop, within=self._idle_wait(now))
+                continue
+            if not grants:  # due, but no room: until a message in flight settles
                 if self._in_flight:
                     self._writer.request_flush()
                 self._room.clear()
                 await wait_any(self._room, stop, within=poll)
                 continue
-            limit = min(room, chunk)
-            self._reserved += limit  # held while the claim is out, so loops never overbook
+            # Held while the claim is out, so the loops never overbook a route.
+            self._reserve(grants, 1)
             try:
-                claimed = await self._claim_and_send(limit)
+                picked = await self._claim_and_send(grants, now)
             finally:
-                self._reserved -= limit
-            if claimed == 0:
-                self._wake.clear()
-                await wait_any(self._wake, stop, within=poll)
+                self._reserve(grants, -1)
+            if not picked:  # the share had nothing after all: never spin on it
+                self._work.clear()
+                await wait_any(self._work, stop, within=poll)
+
+    def _reserve(self, slots: Mapping[str, int], sign: int) -> None:
+        for route, count in slots.items():
+            self._route_reserved[route] += sign * count
+            self._reserved += sign * count
 
     # --- claiming ----------------------------------------------------------------------------
 
-    async def _claim_and_send(self, limit: int) -> int:
-        now = self._clock()
+    async def _claim_and_send(self, grants: Mapping[str, int], now: datetime) -> int:
+        """Claim the grants and send what was claimed; the number of queues picked."""
         lease = now + timedelta(seconds=self._config.lease_seconds)
         async with self._db.acquire() as conn:
-            rows = await store.claim_due_messages(conn, self._owner, limit, now, lease)
+            claim = await self._claims.claim(conn, grants, now, lease)
+            rows = claim.rows
             if not rows:
-                return 0
+                return len(claim.picks)
             # One row per part still to send (a message with none comes once, seq NULL).
             messages: list[Any] = []
             by_message: dict[int, list[Any]] = {}
@@ -208,15 +329,16 @@ class Dispatcher:
             await self._load_contexts(conn, {m["campaign_id"] for m in messages})
         plan = self._plan(messages, by_message, now)
         log.debug(
-            "claimed %d messages (%d parts); %d to send, %d in flight",
+            "claimed %d messages (%d parts) from %d queues; %d to send, %d in flight",
             len(messages),
             len(rows),
+            len(claim.picks),
             len(plan),
             self._in_flight,
         )
         for message, bind, message_parts in plan:
             self._send(message, bind, message_parts)
-        return len(messages)
+        return len(claim.picks)
 
     async def _load_contexts(self, conn: Any, campaign_ids: set[int]) -> None:
         missing = [c for c in campaign_ids if c not in self._contexts]
@@ -297,7 +419,9 @@ class Dispatcher:
         # latency then counts time waiting for the window, and no receipt read in the same
         # chunk as its response can seem to come first.
         flight.handed_at = self._clock()
+        flight.route = message["route"]
         self._in_flight += flight.weight
+        self._route_in_flight[flight.route] += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = self._validity.get(bind, "")
         for part in parts:
@@ -408,4 +532,5 @@ class Dispatcher:
 
     def _release(self, flight: _Flight) -> None:
         self._in_flight -= flight.weight
+        self._route_in_flight[flight.route] -= flight.weight
         self._room.set()

@@ -1,4 +1,4 @@
-"""Accounts seen by the API and the CLI: credit, what runs used, lookup by name."""
+"""Accounts seen by the API and the CLI: credit, what runs used, fair share, lookup by name."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ async def add_credit_by_name(conn: asyncpg.Connection, name: str, amount: int) -
     that would make the balance negative raises asyncpg.CheckViolationError."""
     row = await conn.fetchrow(queries.add_credit_by_name, name, amount)
     return None if row is None else int(row["credit"])
+
+
+async def set_share_by_name(
+    conn: asyncpg.Connection, name: str, weight: int | None, priority: int | None
+) -> asyncpg.Record | None:
+    """Set account `name`'s weight and priority (None: keep it); the values now, or None if
+    there is no such account."""
+    return await conn.fetchrow(queries.set_account_share, name, weight, priority)
 
 
 async def balance(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:

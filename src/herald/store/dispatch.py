@@ -7,19 +7,81 @@ with arrays, never one statement per message.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
 from herald.store.queries import queries
 
 
+@dataclass(frozen=True, slots=True)
+class QueueHead:
+    """A batch's messages on one route that are queued or deferred (due_queues). `next_due`
+    is the earliest not_before among them, in the future when every one of them waits
+    (quiet hours, retry backoff)."""
+
+    batch_id: int
+    route: str  # '' for messages stored without a route
+    next_due: datetime
+    campaign_id: int
+    account_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOwner:
+    """A campaign's traffic class and its account's share (queue_owners)."""
+
+    campaign_id: int
+    traffic_class: str  # 'transactional' or 'bulk'
+    weight: int
+    priority: int
+
+
+class Pick(NamedTuple):
+    """Up to `count` due messages to claim from one queue."""
+
+    batch_id: int
+    route: str
+    count: int
+
+
+async def due_queues(conn: asyncpg.Connection, after_batch: int = 0) -> list[QueueHead]:
+    """Every queue with messages queued or deferred of every sending batch whose id is above
+    `after_batch`."""
+    return [QueueHead(**row) for row in await conn.fetch(queries.due_queues, after_batch)]
+
+
+async def newest_sending_batch(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(queries.newest_sending_batch))
+
+
+async def queue_owners(conn: asyncpg.Connection, campaign_ids: Sequence[int]) -> list[QueueOwner]:
+    return [QueueOwner(**row) for row in await conn.fetch(queries.queue_owners, campaign_ids)]
+
+
 async def claim_due_messages(
-    conn: asyncpg.Connection, owner: str, limit: int, now: datetime, lease_until: datetime
+    conn: asyncpg.Connection,
+    owner: str,
+    picks: Sequence[Pick],
+    now: datetime,
+    lease_until: datetime,
 ) -> list[asyncpg.Record]:
-    """Lease up to `limit` due messages: one row per part still to send (message columns,
-    then seq, short_message, tlvs; a message with no part left comes once with seq NULL)."""
-    return await conn.fetch(queries.claim_due_messages, owner, limit, now, lease_until)
+    """Lease up to `pick.count` due messages of each picked queue, oldest first: one row per
+    part still to send (message columns with the queue's batch_id and route, then seq,
+    short_message, tlvs; a message with no part left comes once with seq NULL)."""
+    if not picks:
+        return []
+    return await conn.fetch(
+        queries.claim_due_messages,
+        owner,
+        [p.batch_id for p in picks],
+        [p.route for p in picks],
+        [p.count for p in picks],
+        now,
+        lease_until,
+    )
 
 
 async def dispatch_context(

@@ -22,7 +22,7 @@ UPDATE batches b SET status = 'completed', finished_at = now()
 WHERE b.status IN ('sending', 'suspended')
   AND NOT EXISTS (SELECT 1 FROM messages m
                   WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
-                  ORDER BY m.not_before, m.id OFFSET 0)
+                  ORDER BY coalesce(m.route, ''), m.not_before, m.id OFFSET 0)
   AND NOT EXISTS (SELECT 1 FROM messages m
                   WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
   AND NOT EXISTS (SELECT 1 FROM messages m

@@ -161,30 +161,81 @@ RETURNING id;
 -- Ids for $1 messages, so expansion can COPY messages and parts without a round trip each.
 SELECT nextval('messages_id_seq') AS id FROM generate_series(1, $1);
 
--- name: claim_due_messages
--- The dispatcher's claim: lease up to $2 due messages to dispatcher $1 until $4 ($3 = now),
--- and return them with their parts still to send (one row per part, in order; a message with
--- no part left to send comes back once, with NULL part columns).
-WITH due AS (
-    -- Per batch allowed to send (batches_sending_idx), its oldest due messages read in order
-    -- from messages_due_idx (batch_id, not_before, id): a claim touches only the rows it
-    -- takes, never sorts a whole batch, and never scans a suspended batch's backlog. Rows
-    -- another dispatcher has locked are skipped, not waited for.
-    SELECT d.id
+-- name: due_queues
+-- The dispatcher's queues: every (batch, route) of a batch that is sending with messages
+-- queued or deferred, the earliest not_before among them (in the future when all of them
+-- wait: quiet hours, retry backoff), with the campaign and account they belong to, for the
+-- fair share (herald/delivery/fair_share.py). Only batches with an id above $1: 0 for all
+-- of them (read at a bounded rate), or the newest a dispatcher has seen (read on wake-ups:
+-- the runs started since). Never per claim. A batch costs one probe of messages_due_idx per
+-- route it has due, and one more that finds no further route: the walk skips from one
+-- route to the next (the first entry of each route is its earliest), never reading a
+-- queue's backlog.
+WITH RECURSIVE queue AS (
+    SELECT b.id AS batch_id, f.route, f.next_due, f.campaign_id, f.account_id
     FROM batches b
     CROSS JOIN LATERAL (
-        SELECT m.id, m.not_before
+        SELECT coalesce(m.route, '') AS route, m.not_before AS next_due, m.campaign_id,
+               m.account_id
         FROM messages m
-        WHERE m.batch_id = b.id
+        WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
+        ORDER BY coalesce(m.route, ''), m.not_before, m.id
+        LIMIT 1
+    ) f
+    WHERE b.status = 'sending' AND b.id > $1                    -- batches_sending_idx
+    UNION ALL
+    SELECT q.batch_id, n.route, n.next_due, q.campaign_id, q.account_id
+    FROM queue q
+    CROSS JOIN LATERAL (
+        SELECT coalesce(m.route, '') AS route, m.not_before AS next_due
+        FROM messages m
+        WHERE m.batch_id = q.batch_id AND coalesce(m.route, '') > q.route
           AND m.status IN ('queued', 'deferred')
-          AND m.not_before <= $3
+        ORDER BY coalesce(m.route, ''), m.not_before, m.id
+        LIMIT 1
+    ) n
+)
+SELECT batch_id, route, next_due, campaign_id, account_id FROM queue;
+
+-- name: newest_sending_batch
+-- The newest batch sending (batches_sending_idx, read backwards): where the next read of
+-- the newest batches' queues starts (see due_queues).
+SELECT coalesce(max(id), 0) FROM batches WHERE status = 'sending';
+
+-- name: queue_owners
+-- What the fair share needs to know of campaigns $1: the traffic class, and the weight and
+-- priority of the account. Read for campaigns new to a dispatcher, and now and then for all
+-- it knows (an operator may change an account's share), not at every read of the queues.
+SELECT c.id AS campaign_id, c.traffic_class, a.weight, a.priority
+FROM campaigns c JOIN accounts a ON a.id = c.account_id
+WHERE c.id = ANY($1::bigint[]);
+
+-- name: claim_due_messages
+-- The dispatcher's claim: lease to dispatcher $1, until $6 ($5 = now), up to $4[i] due
+-- messages of each queue the fair share chose (batch $2[i], route $3[i]; see due_queues),
+-- and return them with their parts still to send (one row per part, in order; a message
+-- with no part left to send comes back once, with NULL part columns).
+WITH due AS (
+    -- Per chosen queue, its oldest due messages read in order from messages_due_idx: a
+    -- claim reads and locks only the rows it takes, of the queues it was given, however
+    -- many batches are sending. A batch no longer sending (suspended or stopped since the
+    -- queues were read) gives nothing. Rows another dispatcher has locked are skipped, not
+    -- waited for.
+    SELECT d.id
+    FROM unnest($2::bigint[], $3::text[], $4::integer[]) AS q(batch_id, route, quota)
+    CROSS JOIN LATERAL (
+        SELECT m.id
+        FROM messages m
+        WHERE m.batch_id = q.batch_id AND coalesce(m.route, '') = q.route
+          AND m.status IN ('queued', 'deferred')
+          AND m.not_before <= $5
+          -- Inside the probe, a check per queue by primary key: joined, the planner hashed
+          -- every batch there is (a sequential scan, growing with every batch ever run).
+          AND EXISTS (SELECT FROM batches b WHERE b.id = q.batch_id AND b.status = 'sending')
         ORDER BY m.not_before, m.id
-        LIMIT $2
+        LIMIT q.quota
         FOR UPDATE SKIP LOCKED
     ) d
-    WHERE b.status = 'sending'
-    ORDER BY d.not_before, d.id
-    LIMIT $2
 ),
 claimed AS (
     -- message table: (queued | deferred, claim) -> sending
@@ -192,10 +243,10 @@ claimed AS (
     -- and reads the whole messages table once per claim (a sequential scan that grows with
     -- every batch ever expanded); as an array it probes messages_pkey once per id.
     UPDATE messages m
-    SET status = 'sending', lease_owner = $1, lease_expires = $4, attempts = m.attempts + 1
+    SET status = 'sending', lease_owner = $1, lease_expires = $6, attempts = m.attempts + 1
     WHERE m.id = ANY (ARRAY(SELECT id FROM due))
-    RETURNING m.id, m.batch_id, m.campaign_id, m.account_id, m.phone, m.tz, m.data_coding,
-              m.esm_class, m.part_count, m.attempts
+    RETURNING m.id, m.batch_id, coalesce(m.route, '') AS route, m.campaign_id, m.account_id,
+              m.phone, m.tz, m.data_coding, m.esm_class, m.part_count, m.attempts
 )
 SELECT c.*, p.seq, p.short_message, p.tlvs
 FROM claimed c

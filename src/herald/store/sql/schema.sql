@@ -14,7 +14,11 @@ CREATE TABLE accounts (
     name            text NOT NULL UNIQUE CHECK (name <> ''),
     webhook_secret  text NOT NULL,             -- signs callback bodies (HMAC)
     credit          bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),  -- in segments
-    created_at      timestamptz NOT NULL DEFAULT now()
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    -- The account's share of each route's capacity against the other accounts with due
+    -- messages, and its rank: a higher priority is served first (docs/notes/fair.md).
+    weight          integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
+    priority        smallint NOT NULL DEFAULT 0 CHECK (priority BETWEEN -100 AND 100)
 );
 
 -- An account's API keys (herald/store/accounts.py). A key is looked up by its hash on every
@@ -113,6 +117,9 @@ CREATE TABLE campaigns (
                                               'completed')),
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
+    -- Transactional traffic is claimed before bulk campaigns (docs/notes/fair.md).
+    traffic_class           text NOT NULL DEFAULT 'bulk'
+                            CHECK (traffic_class IN ('transactional', 'bulk')),
     UNIQUE (account_id, name)
 );
 -- The scheduler looks for scheduled campaigns that are due.
@@ -212,8 +219,10 @@ CREATE TABLE messages (
     done_at        timestamptz,
     CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
 );
--- The dispatcher's claim: due messages in not_before order (see claim_due_messages).
-CREATE INDEX messages_due_idx ON messages (batch_id, not_before, id)
+-- The dispatcher's queues: per batch and route (route '' when a message has none), due
+-- messages in not_before order. The claim probes the (batch, route) queues the fair share
+-- chose (claim_due_messages); the refresh skips from a batch's route to the next (due_queues).
+CREATE INDEX messages_due_idx ON messages (batch_id, (coalesce(route, '')), not_before, id)
     WHERE status IN ('queued', 'deferred');
 -- Leases of crashed dispatchers.
 CREATE INDEX messages_lease_idx ON messages (lease_expires) WHERE status = 'sending';
