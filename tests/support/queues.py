@@ -26,9 +26,8 @@ async def make_accounts(conn: Any, count: int, *, weight: int = 1, priority: int
     rows = await conn.fetch(
         """
         WITH a AS (
-            INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret, credit,
-                                  weight, priority)
-            SELECT $1 || i, sha256(($1 || i)::bytea), 'hk_test', 'secret', 1000000, $3, $4
+            INSERT INTO accounts (name, webhook_secret, credit, weight, priority)
+            SELECT $1 || i, 'secret', 1000000, $3, $4
             FROM generate_series(1, $2) AS i
             RETURNING id
         ), s AS (
