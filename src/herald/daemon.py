@@ -42,11 +42,11 @@ from herald.smpp import InboundMessage
 from herald.smpp.session import Session, SessionSettings
 from herald.store import accounts as account_store
 from herald.store.db import Database, redact_dsn
+from herald.store.notify import DISPATCH_CHANNEL, listen, notify
 
 log = logging.getLogger("herald")
 
 DRAIN_SECONDS = 15.0  # bounded wait for in-flight submits on shutdown
-NOTIFY_CHANNEL = "herald_dispatch"
 # The send path allocates a few container objects per PDU and frees them within milliseconds;
 # collecting every 700 allocations (CPython's default) cost ~20% of herald's CPU in
 # bench/e2e.py, mostly in passes over the startup heap. See settle_heap().
@@ -224,7 +224,7 @@ class Daemon:
             for session in sessions.values():
                 await session.start()
                 stack.push_async_callback(session.close, DRAIN_SECONDS)
-            listener = await _listen(db, dispatcher.wake)
+            listener = await listen(db, dispatcher.wake, DISPATCH_CHANNEL)
             stack.push_async_callback(listener)
 
             background = _Tasks()
@@ -328,45 +328,27 @@ async def _set(event: asyncio.Event) -> None:
 def _waker(db: Database, dispatcher: Dispatcher) -> Callable[[], None]:
     """Wake the local dispatcher now and the other herald processes through NOTIFY."""
 
-    async def notify() -> None:
+    async def notify_others() -> None:
         with contextlib.suppress(Exception):  # a hint only: polling guarantees progress
-            async with db.acquire() as conn:
-                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            await notify(db, DISPATCH_CHANNEL)
 
     pending: set[asyncio.Task[None]] = set()
 
     def wake() -> None:
         dispatcher.wake()
-        task = asyncio.ensure_future(notify())
+        task = asyncio.ensure_future(notify_others())
         pending.add(task)
         task.add_done_callback(pending.discard)
 
     return wake
 
 
-async def _listen(db: Database, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    """LISTEN on a connection of its own; returns the function that stops listening."""
-    conn = await db.pool.acquire()
-
-    def on_notify(*_: Any) -> None:
-        wake()
-
-    await conn.add_listener(NOTIFY_CHANNEL, on_notify)
-
-    async def stop() -> None:
-        with contextlib.suppress(Exception):
-            await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
-        await db.pool.release(conn)
-
-    return stop
-
-
 def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Awaitable[dict]]:
     async def check() -> dict[str, object]:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(2.0), db.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            async with asyncio.timeout(2.0):
+                await db.ping()
             database: dict[str, object] = {
                 "ok": True,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),

@@ -6,6 +6,10 @@
 
 -- --- accounts --------------------------------------------------------------------------------
 
+-- name: ping
+-- Readiness (/readyz): the database answers a query through the pool.
+SELECT 1;
+
 -- name: create_account
 INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret, credit)
 VALUES ($1, $2, $3, $4, $5)
