@@ -29,7 +29,7 @@ import uvicorn
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
-from herald.config import BindConfig, Config
+from herald.config import Config
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
@@ -39,7 +39,7 @@ from herald.delivery.tracker import OnMobileOriginated, Tracker
 from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp import InboundMessage
-from herald.smpp.session import Session, SessionSettings
+from herald.smpp.session import Session
 from herald.store import accounts as account_store
 from herald.store.db import Database, redact_dsn
 from herald.store.notify import DISPATCH_CHANNEL, listen, notify
@@ -51,29 +51,6 @@ DRAIN_SECONDS = 15.0  # bounded wait for in-flight submits on shutdown
 # collecting every 700 allocations (CPython's default) cost ~20% of herald's CPU in
 # bench/e2e.py, mostly in passes over the startup heap. See settle_heap().
 GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def session_settings(bind: BindConfig) -> SessionSettings:
-    """What the bind's session needs from its `[[binds]]` entry."""
-    return SessionSettings(
-        name=bind.name,
-        host=bind.host,
-        port=bind.port,
-        system_id=bind.system_id,
-        password=bind.password.get_secret_value(),
-        system_type=bind.system_type,
-        bind_type=bind.bind_type,
-        window=bind.window,
-        rate=bind.rate,
-        burst=bind.burst,
-        enquire_link_interval=bind.enquire_link_interval,
-        response_timeout=bind.response_timeout,
-        reconnect_min=bind.reconnect_min,
-        reconnect_max=bind.reconnect_max,
-        id_mode=bind.id_mode,
-        temporary_statuses=bind.temporary_statuses,
-        max_pending_deliveries=bind.max_pending_deliveries,
-    )
 
 
 def utc_now() -> datetime:
@@ -174,13 +151,13 @@ class Daemon:
                 writer,
                 metrics=self.metrics,
                 clock=self.clock,
-                id_modes={b.name: b.id_mode for b in config.binds},
+                id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
                 on_mobile_originated=_opt_out_handler(db, config),
             )
             sessions = {
                 b.name: Session(
-                    session_settings(b),
+                    b.session,
                     on_deliver=tracker.handler(b.name),
                     stats=self.metrics.bind(b.name),
                 )
@@ -195,8 +172,8 @@ class Daemon:
                 db,
                 writer,
                 router,
-                {name: s for name, s in sessions.items() if config.bind(name).bind_type != "rx"},
-                windows={b.name: b.window for b in config.binds},
+                {n: s for n, s in sessions.items() if config.bind(n).session.bind_type != "rx"},
+                windows={b.name: b.session.window for b in config.binds},
                 config=config.dispatcher,
                 owner=owner,
                 clock=self.clock,
