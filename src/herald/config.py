@@ -32,6 +32,8 @@ from pydantic import (
 
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings, SettingsError
+from herald.text.national import NationalLanguage
+from herald.text.segment import ConcatMethod
 
 TimeWindow = tuple[str, str]  # ("23:00", "08:00") in the destination's local time
 
@@ -76,8 +78,8 @@ class BindConfig(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     session: SessionSettings
-    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    national: tuple[Literal["tr", "es", "pt"], ...] = ()
+    concat: ConcatMethod = "udh8"
+    national: tuple[NationalLanguage, ...] = ()
     short_code_ton: int = Field(3, ge=0, le=6)
     short_code_npi: int = Field(0, ge=0, le=18)
     validity_period: str = ""  # "" = SMSC default; SMPP absolute or relative format

@@ -8,7 +8,7 @@ stored or refused with a named error.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +18,16 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
+    create_model,
     model_validator,
 )
+
+from herald.numbers import SenderKind
+from herald.states import MESSAGE, BatchStatus, CampaignStatus, MessageStatus, PartState
+from herald.store.contacts import BlacklistSource
+from herald.text.encoding import Encoding
+from herald.text.national import NationalLanguage
+from herald.text.segment import ConcatMethod
 
 T = TypeVar("T")
 
@@ -59,18 +67,6 @@ Template = Annotated[
     ),
 ]
 SenderAddress = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
-CampaignStatus = Literal["scheduled", "running", "suspended", "stopped", "completed"]
-MessageStatus = Literal[
-    "queued",
-    "deferred",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "rejected",
-    "unknown",
-    "stopped",
-]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
@@ -113,7 +109,7 @@ class BatchUse(BaseModel):
     campaign_name: str
     number: int
     description: str | None
-    status: str
+    status: BatchStatus
     messages_expected: int
     segments_expected: int
     credit_used: int
@@ -143,7 +139,7 @@ class SenderIn(_In):
 class SenderOut(BaseModel):
     id: int
     address: str = Field(description="as sent in source_addr")
-    kind: Literal["alphanumeric", "numeric", "short_code"]
+    kind: SenderKind
     ton: int
     npi: int
     created_at: datetime
@@ -229,7 +225,7 @@ class BlacklistAdded(BaseModel):
 
 class BlacklistEntry(BaseModel):
     phone: str
-    source: Literal["api", "opt_out"]
+    source: BlacklistSource
     created_at: datetime
 
 
@@ -384,17 +380,17 @@ class CampaignOut(BaseModel):
     updated_at: datetime
 
 
-class Counters(BaseModel):
+class _Expected(BaseModel):
     expected: int = Field(description="what the runs expanded (rejected messages included)")
-    queued: int
-    deferred: int
-    sending: int
-    sent: int
-    delivered: int
-    failed: int
-    rejected: int
-    unknown: int
-    stopped: int
+
+
+if TYPE_CHECKING:
+    Counters = _Expected
+else:
+    # ...and one count per message status, taken from the state table (herald.states.MESSAGE)
+    Counters = create_model(
+        "Counters", __base__=_Expected, **{status: (int, ...) for status in MESSAGE.states}
+    )
 
 
 class Progress(BaseModel):
@@ -407,7 +403,7 @@ class BatchOut(BaseModel):
     number: int
     description: str | None
     template: str | None = Field(description="the message override of this run, if any")
-    status: str
+    status: BatchStatus
     messages_expected: int
     segments_expected: int
     credit_used: int
@@ -476,7 +472,7 @@ class RunIn(_In):
 
 class PartOut(BaseModel):
     seq: int
-    state: str
+    state: PartState
     bind: str | None
     smsc_message_id: str | None
     command_status: int | None
@@ -494,7 +490,7 @@ class MessageOut(BaseModel):
     status: MessageStatus
     reason: str | None
     text: str
-    encoding: str
+    encoding: str  # Encoding, or "none" for a message rejected before it was encoded
     part_count: int
     attempts: int
     route: str | None
@@ -558,14 +554,14 @@ class PreviewIn(_In):
     recipient: SampleRecipient | None = None
     flash: bool = False
     transcode: bool = False
-    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    national: list[Literal["tr", "es", "pt"]] = Field(default_factory=list, max_length=3)
+    concat: ConcatMethod = "udh8"
+    national: list[NationalLanguage] = Field(default_factory=list, max_length=3)
 
 
 class PreviewOut(BaseModel):
     rendered: str = Field(description="the template filled in for the sample recipient")
     text: str = Field(description="the text encoded (transcoded when asked and it helped)")
-    encoding: Literal["gsm7", "ucs2"]
+    encoding: Encoding
     data_coding: int
     esm_class: int
     segments: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from herald.campaigns.address_book import contact_not_found, group_not_found, parse_sender_or_refuse
 from herald.campaigns.audience import FILE, NUMBER, RECIPIENT, Intake, check_recipients
@@ -39,7 +39,8 @@ from herald.store import senders as sender_store
 from herald.store.db import Database
 from herald.text.template import parse_template
 
-SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
+CampaignSort = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
+SORT_FIELDS: tuple[CampaignSort, ...] = get_args(CampaignSort)
 RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
 
 # API field -> campaigns column, for the fields stored as given (after conversion).

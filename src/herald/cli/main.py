@@ -6,10 +6,15 @@ FastAPI imports.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from herald import __version__
 from herald.cli.campaigns import campaign
+
+if TYPE_CHECKING:
+    from herald.smpp.session_settings import BindType
 
 
 @click.group()
@@ -128,7 +133,7 @@ def send(
     system_id: str,
     password: str,
     system_type: str,
-    bind_type: str,
+    bind_type: BindType,  # one of click.Choice's
     sender: str,
     to: str,
     flash: bool,

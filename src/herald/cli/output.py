@@ -15,19 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from herald.cli.client import ApiError, shorten
+from herald.states import MESSAGE
 
-MESSAGE_STATUSES = (
-    "queued",
-    "deferred",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "rejected",
-    "unknown",
-    "stopped",
-)
-FINAL_STATUSES = ("delivered", "failed", "rejected", "unknown", "stopped")
+MESSAGE_STATUSES = MESSAGE.states  # in display order
+FINAL_STATUSES = tuple(s for s in MESSAGE.states if s in MESSAGE.final)
 SHOWN = 5  # invalid numbers, bad rows, problems listed before "... and N more"
 
 

@@ -25,6 +25,7 @@ from herald.smpp.message_ids import IdMode
 from herald.smpp.pdu import Pdu
 from herald.smpp.receipts import Receipt, is_receipt, parse_receipt
 from herald.smpp.session import Session, SessionSettings, describe_status
+from herald.smpp.session_settings import BindType
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.text import EncodedMessage, encode_message
 
@@ -42,7 +43,7 @@ class SendRequest:
     sender: str
     to: str
     text: str
-    bind: str = "trx"
+    bind: BindType = "trx"
     system_type: str = ""
     flash: bool = False
     wait_receipt: float | None = None  # seconds to wait for the receipts; None: don't
@@ -93,7 +94,7 @@ def _settings(request: SendRequest) -> SessionSettings:
             system_id=request.system_id,
             password=request.password,
             system_type=request.system_type,
-            bind_type=request.bind,  # type: ignore[arg-type]
+            bind_type=request.bind,
             window=10,
             rate=1000.0,
             burst=255,

@@ -17,7 +17,8 @@ from herald.smpp.throttle import ThrottlePolicy
 
 MAX_WINDOW = 10_000  # submit_sm outstanding on one bind: far beyond any SMSC's limit
 
-BIND_COMMANDS = {
+BindType = Literal["trx", "tx", "rx"]
+BIND_COMMANDS: dict[BindType, CommandId] = {
     "trx": CommandId.BIND_TRANSCEIVER,
     "tx": CommandId.BIND_TRANSMITTER,
     "rx": CommandId.BIND_RECEIVER,
@@ -50,7 +51,7 @@ class SessionSettings:
     system_id: str
     password: str = field(default="", repr=False)
     system_type: str = ""
-    bind_type: Literal["trx", "tx", "rx"] = "trx"
+    bind_type: BindType = "trx"
     window: int = 10  # submit_sm outstanding at most
     rate: float = 100.0  # submit_sm per second, the ceiling (lowered while throttled)
     burst: int = 20
@@ -78,7 +79,10 @@ class SessionSettings:
             problems.append((name, message))
 
         if self.bind_type not in BIND_COMMANDS:
-            bad("bind_type", f"bind_type {self.bind_type!r} is not one of trx, tx, rx")
+            bad(
+                "bind_type",
+                f"bind_type {self.bind_type!r} is not one of {', '.join(BIND_COMMANDS)}",
+            )
         if self.window < 1:
             bad("window", f"window {self.window} must be at least 1")
         elif self.window > MAX_WINDOW:

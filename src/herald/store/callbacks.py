@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 from herald.store.queries import queries
 
+# callback_outbox.kind: a message's status, or a campaign's
+CallbackKind = Literal["message", "campaign"]
+
 
 async def enqueue(
-    conn: asyncpg.Connection, account_id: int, url: str, body: dict[str, Any], kind: str
+    conn: asyncpg.Connection, account_id: int, url: str, body: dict[str, Any], kind: CallbackKind
 ) -> int:
     return int(await conn.fetchval(queries.enqueue_callback, account_id, url, body, kind))
 

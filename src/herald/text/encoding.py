@@ -48,6 +48,7 @@ _INVALID = re.compile("[\x00-\x09\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _MAX_REFERENCE = {"udh8": 0xFF, "udh16": 0xFFFF, "sar": 0xFFFF, "payload": 0xFFFF}
 
 National = tuple[str | None, str | None]
+Encoding = Literal["gsm7", "ucs2"]
 
 
 def _runs_of(chars: frozenset[str]) -> re.Pattern[str]:
@@ -83,7 +84,7 @@ class EncodedMessage:
         first appearance; () for GSM-7.
     """
 
-    encoding: Literal["gsm7", "ucs2"]
+    encoding: Encoding
     data_coding: int
     esm_class: int
     parts: tuple[Part, ...]
@@ -118,7 +119,7 @@ _new = object.__new__
 
 
 def _message(
-    encoding: Literal["gsm7", "ucs2"],
+    encoding: Encoding,
     data_coding: int,
     esm_class: int,
     parts: tuple[Part, ...],
@@ -176,7 +177,7 @@ def _check_text(text: str) -> None:
 
 def _build(
     data: bytes,
-    encoding: Literal["gsm7", "ucs2"],
+    encoding: Encoding,
     text: str,
     concat: str,
     reference: int,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from struct import Struct
+from typing import Literal, get_args
 
 from herald.errors import TooManyPartsError
 from herald.text.graphemes import boundary_at_or_before, surely_boundary
 
-CONCAT_METHODS = ("udh8", "udh16", "sar", "payload")
+ConcatMethod = Literal["udh8", "udh16", "sar", "payload"]
+CONCAT_METHODS: tuple[ConcatMethod, ...] = get_args(ConcatMethod)
 MAX_PARTS = 255  # the total in the concatenation IE is one octet
 
 ESC = 0x1B
@@ -33,7 +35,7 @@ _TLV_HEADER = Struct(">HH")
 
 # UDH octets a concatenation method puts in every part (UDHL included); sar is priced as the
 # 16-bit reference header the SMSC will build, payload as the 8-bit one the handset receives.
-CONCAT_UDH_OCTETS = {"udh8": 6, "udh16": 7, "sar": 7, "payload": 6}
+CONCAT_UDH_OCTETS: dict[str, int] = {"udh8": 6, "udh16": 7, "sar": 7, "payload": 6}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,9 @@ from herald.api.schemas import (
     CampaignIn,
     CampaignOut,
     CampaignPatch,
-    CampaignStatus,
     CampaignStopped,
     CampaignUpdated,
     MessageOut,
-    MessageStatus,
     Page,
     PreviewIn,
     PreviewOut,
@@ -32,13 +30,12 @@ from herald.api.schemas import (
     page_of,
 )
 from herald.campaigns.preview import preview_message
-from herald.campaigns.service import SORT_FIELDS
+from herald.campaigns.service import CampaignSort
+from herald.states import CampaignStatus, MessageStatus
 
 router = APIRouter(tags=["campaigns"])
 
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
-SortField = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
-assert set(SortField.__args__) == set(SORT_FIELDS)  # type: ignore[attr-defined]
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
@@ -82,7 +79,7 @@ async def list_campaigns(
     created_before: Annotated[AwareDatetime | None, Query()] = None,
     scheduled_from: Annotated[AwareDatetime | None, Query()] = None,
     scheduled_before: Annotated[AwareDatetime | None, Query()] = None,
-    sort: SortField = "created_at",
+    sort: CampaignSort = "created_at",
     order: Literal["asc", "desc"] = "desc",
 ) -> dict:
     """Campaigns, filtered (status may repeat; date ranges are [from, before)) and sorted."""
