@@ -21,6 +21,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from herald.numbers import SenderKind
 from herald.states import MESSAGE, BatchStatus, CampaignStatus, MessageStatus, PartState
@@ -262,7 +263,7 @@ class RecipientIn(_In):
     labels: Labels = Field(default_factory=dict)
 
 
-_CAMPAIGN_EXAMPLE = {
+_CAMPAIGN_EXAMPLE: JsonDict = {
     "name": "Spring sale",
     "sender": "Herald",
     "message": "Hi %Name%, 20% off today with code [~code]!",

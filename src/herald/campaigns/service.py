@@ -37,6 +37,7 @@ from herald.store import campaigns as store
 from herald.store import contacts as contact_store
 from herald.store import senders as sender_store
 from herald.store.db import Database
+from herald.store.rows import Row
 from herald.text.template import parse_template
 
 CampaignSort = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
@@ -86,7 +87,7 @@ async def _scheduled_for_edit(conn: Any, campaign_id: int, account_id: int, rule
     return row
 
 
-def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def campaign_view(row: Row) -> dict[str, Any]:
     """A campaigns row (with its sender's address) in the API's field names."""
     reminder = row["reminder"]
     return {
@@ -152,7 +153,7 @@ class CampaignService:
             "batches": batches,
         }
 
-    async def list(
+    async def list_campaigns(
         self,
         account_id: int,
         *,

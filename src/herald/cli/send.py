@@ -69,7 +69,7 @@ class _Receipts:
         self.changed = asyncio.Event()
 
     async def on_deliver(self, pdu: Pdu) -> int:
-        if is_receipt(pdu.params.get("esm_class", 0)):  # type: ignore[arg-type]
+        if is_receipt(pdu.integer("esm_class")):
             receipt = parse_receipt(pdu)
             if receipt is not None:
                 self.by_id[receipt.canonical_id(self.id_mode)] = receipt
@@ -242,9 +242,9 @@ async def send(
             if r.outcome is not SubmitOutcome.ACCEPTED
         ]
         found: dict[int, Receipt] = {}
-        if waiting and not failures:
+        if request.wait_receipt is not None and not failures:
             say(f"waiting up to {request.wait_receipt:g}s for {parts} receipt(s)")
-            await _wait_receipts(receipts, results, found, request.wait_receipt)  # type: ignore[arg-type]
+            await _wait_receipts(receipts, results, found, request.wait_receipt)
         for i, result in enumerate(results, 1):
             receipt = found.get(i)
             if waiting and result.outcome is SubmitOutcome.ACCEPTED and receipt is None:

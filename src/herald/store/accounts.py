@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from herald.store.queries import queries
+from herald.store.rows import fetch_one
 
 KEY_MARKER = "hk_"
 PREFIX_LENGTH = len(KEY_MARKER) + 5
@@ -47,8 +48,8 @@ def key_prefix(key: str) -> str:
 
 async def create_account(conn: asyncpg.Connection, name: str, credit: int = 0) -> NewAccount:
     key, secret = new_api_key(), secrets.token_urlsafe(32)
-    row = await conn.fetchrow(
-        queries.create_account, name, hash_api_key(key), key_prefix(key), secret, credit
+    row = await fetch_one(
+        conn, queries.create_account, name, hash_api_key(key), key_prefix(key), secret, credit
     )
     return NewAccount(int(row["id"]), name, key, secret)
 

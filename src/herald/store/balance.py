@@ -18,7 +18,8 @@ async def add_credit_by_name(conn: asyncpg.Connection, name: str, amount: int) -
     return None if row is None else int(row["credit"])
 
 
-async def balance(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
+async def balance(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
+    """The account's credit and what its runs used in all; None if there is no such account."""
     return await conn.fetchrow(queries.account_balance, account_id)
 
 

@@ -3,7 +3,7 @@ record each delivery attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ async def claim_due(
     return await conn.fetch(queries.claim_due_callbacks, now, limit, lease_until)
 
 
-async def webhook_secrets(conn: asyncpg.Connection, account_ids: Sequence[int]) -> dict[int, str]:
+async def webhook_secrets(conn: asyncpg.Connection, account_ids: Iterable[int]) -> dict[int, str]:
     rows = await conn.fetch(queries.webhook_secrets, list(account_ids))
     return {r["id"]: r["webhook_secret"] for r in rows}
 

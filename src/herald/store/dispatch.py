@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -31,9 +32,9 @@ async def dispatch_context(
 
 async def write_results(
     conn: asyncpg.Connection,
-    results: Sequence[tuple],
-    receipted: Sequence[tuple],
-    statuses: Sequence[tuple],
+    results: Sequence[tuple[Any, ...]],
+    receipted: Sequence[tuple[Any, ...]],
+    statuses: Sequence[tuple[Any, ...]],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
 
@@ -78,7 +79,9 @@ async def message_part_states(
     return await conn.fetch(queries.message_part_states, list(message_ids))
 
 
-async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> list[asyncpg.Record]:
+async def apply_receipts(
+    conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[asyncpg.Record]:
     """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at,
     single_status, single_reason), the last two what a single-part message in 'sent' becomes.
     One result row per receipt that found its part: pos (1-based), message_id, seq,
@@ -90,7 +93,7 @@ async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> lis
     return await conn.fetch(queries.apply_receipts, *columns)
 
 
-async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, payload,
     received_at)."""
     if rows:

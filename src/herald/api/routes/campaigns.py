@@ -83,7 +83,7 @@ async def list_campaigns(
     order: Literal["asc", "desc"] = "desc",
 ) -> dict:
     """Campaigns, filtered (status may repeat; date ranges are [from, before)) and sorted."""
-    total, items = await services.campaigns.list(
+    total, items = await services.campaigns.list_campaigns(
         account.id,
         statuses=status,
         name_contains=name_contains,
