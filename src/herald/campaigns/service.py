@@ -138,8 +138,13 @@ class CampaignService:
     # --- reading ------------------------------------------------------------------------------
 
     async def get(self, account_id: int, campaign_id: int) -> dict[str, Any]:
-        """The campaign with its audience, progress counters and batches."""
-        async with self._db.acquire() as conn:
+        """The campaign with its audience, progress counters and batches, as of one moment
+        (one snapshot: a stop committed between two of the reads cannot show a running
+        campaign with a stopped batch, which a CLI wait would take for the batch's end)."""
+        async with (
+            self._db.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             row = await store.get_campaign(conn, campaign_id, account_id)
             if row is None:
                 raise campaign_not_found(campaign_id)
