@@ -431,7 +431,7 @@ async def claim_cost(admin_dsn: str, args: argparse.Namespace) -> None:
                     "bench",
                     [p.batch_id for p in picks],
                     [p.route for p in picks],
-                    [p.count for p in picks],
+                    [p.messages for p in picks],
                     NOW,
                     lease,
                 ),

@@ -1,7 +1,8 @@
 """One validated configuration object: a TOML file, then `HERALD_...` environment overrides.
 
 Every key has a documented default in `config/herald.toml`. Secrets (bind passwords, the DSN)
-are `SecretStr`: they print as `**********` in reprs, logs and `herald config show`.
+print as `**********` in reprs and logs: the DSN is a `SecretStr`, a bind's password is left
+out of its repr and masked when the configuration is dumped.
 
 Environment overrides: `HERALD_<SECTION>_<KEY>` for plain sections (`HERALD_API_PORT=8081`,
 `HERALD_DATABASE_DSN=postgresql://...`), and `HERALD_BIND_<NAME>_<KEY>` for a bind named in the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,12 +25,16 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     SecretStr,
+    SerializerFunctionWrapHandler,
     ValidationError,
-    field_validator,
+    model_serializer,
     model_validator,
 )
 
 from herald.errors import ConfigError
+from herald.smpp.session_settings import SessionSettings, SettingsError
+from herald.text.national import NationalLanguage
+from herald.text.segment import ConcatMethod
 
 TimeWindow = tuple[str, str]  # ("23:00", "08:00") in the destination's local time
 
@@ -64,39 +70,50 @@ class SimulatorConfig(_Section):
     receipt_delay_ms: tuple[float, float] = (50.0, 500.0)
 
 
+# The [[binds]] keys that are the session's: every field of SessionSettings, with its default.
+SESSION_KEYS = frozenset(f.name for f in fields(SessionSettings))
+
+
 class BindConfig(_Section):
+    """One `[[binds]]` entry, written flat in the file. The keys of the SMPP session itself
+    (address, credentials, bind_type, window, rate, timers...) are SessionSettings' fields, with
+    its defaults and checks, and are kept in `session`, which the daemon hands to the bind as it
+    is; the fields declared here are what herald does around the session (routing names,
+    concatenation, national tables, sender rules, validity)."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    host: str
-    port: int = Field(ge=1, le=65535)
-    system_id: str = Field(max_length=15)
-    password: SecretStr = SecretStr("")
-    system_type: str = Field("", max_length=12)
-    bind_type: Literal["trx", "tx", "rx"] = "trx"
-    window: int = Field(10, ge=1, le=10_000)
-    rate: float = Field(100.0, gt=0)  # submit_sm PDUs per second (a segment is one PDU)
-    burst: int = Field(20, ge=1)
-    id_mode: Literal["as_is", "submit_hex_dlr_dec", "submit_dec_dlr_hex"] = "as_is"
-    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    national: tuple[Literal["tr", "es", "pt"], ...] = ()
+    session: SessionSettings
+    concat: ConcatMethod = "udh8"
+    national: tuple[NationalLanguage, ...] = ()
     short_code_ton: int = Field(3, ge=0, le=6)
     short_code_npi: int = Field(0, ge=0, le=18)
-    enquire_link_interval: float = Field(30.0, gt=0)
-    response_timeout: float = Field(10.0, gt=0)
-    reconnect_min: float = Field(1.0, gt=0)
-    reconnect_max: float = Field(60.0, gt=0)
-    # command_status codes the carrier documents as temporary (e.g. vendor 0x400-0x4FF)
-    temporary_statuses: tuple[int, ...] = ()
     validity_period: str = ""  # "" = SMSC default; SMPP absolute or relative format
-    # deliver_sm not yet acknowledged (each waits for its receipt to be stored): beyond this
-    # the session stops reading from the socket, which holds back submit_sm_resps too
-    max_pending_deliveries: int = Field(1000, ge=1)
 
-    @field_validator("password")
+    @model_validator(mode="before")
     @classmethod
-    def _password_fits_smpp(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) > 8:  # C-octet string of 9 octets (SMPP 3.4 5.2.4)
-            raise ValueError("SMPP 3.4 passwords are at most 8 characters")
-        return value
+    def _gather_session_keys(cls, data: Any) -> Any:
+        """The file's flat keys: the session's go to `session` (the bind's name too)."""
+        if not isinstance(data, Mapping):
+            return data
+        own = {k: v for k, v in data.items() if k not in SESSION_KEYS or k == "name"}
+        session = {k: v for k, v in data.items() if k in SESSION_KEYS}
+        if session or "session" not in own:
+            own["session"] = {**session, "name": data.get("name", "")}
+        return own
+
+    @model_validator(mode="after")
+    def _one_name(self) -> BindConfig:
+        if self.session.name != self.name:
+            raise ValueError(f"session name {self.session.name!r} is not the bind's {self.name!r}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Flat, as in the file, the password masked like every SecretStr."""
+        data = handler(self)
+        session = data.pop("session")
+        session["password"] = "**********" if self.session.password else ""
+        return {**session, **data}
 
 
 class RouteConfig(_Section):
@@ -198,8 +215,8 @@ class Config(_Section):
         `system_id@host:port`. An SMSC may hand a receipt to any bind of the account (a
         receiver beside a transmitter, or another herald process sharing the database), so
         the key must be the same for all of them."""
-        b = self.bind(name)
-        return f"{b.system_id}@{b.host}:{b.port}"
+        s = self.bind(name).session
+        return f"{s.system_id}@{s.host}:{s.port}"
 
     def bind(self, name: str) -> BindConfig:
         for b in self.binds:
@@ -235,8 +252,14 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        lines.append(f"{where}: {err['msg']}")
+        # A bind's session keys are written flat in the file: name them as written there.
+        loc = [str(p) for p in err["loc"] if p != "session"]
+        where = ".".join(loc) or "config"
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, SettingsError):
+            lines += [f"{where}.{key}: {message}" for key, message in cause.problems]
+        else:
+            lines.append(f"{where}: {err['msg']}")
     return "; ".join(lines)
 
 

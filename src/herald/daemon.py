@@ -29,7 +29,7 @@ import uvicorn
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
-from herald.config import BindConfig, Config
+from herald.config import Config
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
@@ -39,41 +39,18 @@ from herald.delivery.tracker import OnMobileOriginated, Tracker
 from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp import InboundMessage
-from herald.smpp.session import Session, SessionSettings
+from herald.smpp.session import Session
 from herald.store import accounts as account_store
 from herald.store.db import Database, redact_dsn
+from herald.store.notify import DISPATCH_CHANNEL, listen, notify
 
 log = logging.getLogger("herald")
 
 DRAIN_SECONDS = 15.0  # bounded wait for in-flight submits on shutdown
-NOTIFY_CHANNEL = "herald_dispatch"
 # The send path allocates a few container objects per PDU and frees them within milliseconds;
 # collecting every 700 allocations (CPython's default) cost ~20% of herald's CPU in
 # bench/e2e.py, mostly in passes over the startup heap. See settle_heap().
 GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def session_settings(bind: BindConfig) -> SessionSettings:
-    """What the bind's session needs from its `[[binds]]` entry."""
-    return SessionSettings(
-        name=bind.name,
-        host=bind.host,
-        port=bind.port,
-        system_id=bind.system_id,
-        password=bind.password.get_secret_value(),
-        system_type=bind.system_type,
-        bind_type=bind.bind_type,
-        window=bind.window,
-        rate=bind.rate,
-        burst=bind.burst,
-        enquire_link_interval=bind.enquire_link_interval,
-        response_timeout=bind.response_timeout,
-        reconnect_min=bind.reconnect_min,
-        reconnect_max=bind.reconnect_max,
-        id_mode=bind.id_mode,
-        temporary_statuses=bind.temporary_statuses,
-        max_pending_deliveries=bind.max_pending_deliveries,
-    )
 
 
 def utc_now() -> datetime:
@@ -174,13 +151,13 @@ class Daemon:
                 writer,
                 metrics=self.metrics,
                 clock=self.clock,
-                id_modes={b.name: b.id_mode for b in config.binds},
+                id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
                 on_mobile_originated=_opt_out_handler(db, config),
             )
             sessions = {
                 b.name: Session(
-                    session_settings(b),
+                    b.session,
                     on_deliver=tracker.handler(b.name),
                     stats=self.metrics.bind(b.name),
                 )
@@ -195,8 +172,8 @@ class Daemon:
                 db,
                 writer,
                 router,
-                {name: s for name, s in sessions.items() if config.bind(name).bind_type != "rx"},
-                windows={b.name: b.window for b in config.binds},
+                {n: s for n, s in sessions.items() if config.bind(n).session.bind_type != "rx"},
+                windows={b.name: b.session.window for b in config.binds},
                 config=config.dispatcher,
                 owner=owner,
                 clock=self.clock,
@@ -224,7 +201,7 @@ class Daemon:
             for session in sessions.values():
                 await session.start()
                 stack.push_async_callback(session.close, DRAIN_SECONDS)
-            listener = await _listen(db, dispatcher.wake)
+            listener = await listen(db, dispatcher.wake, DISPATCH_CHANNEL)
             stack.push_async_callback(listener)
 
             background = _Tasks()
@@ -328,45 +305,27 @@ async def _set(event: asyncio.Event) -> None:
 def _waker(db: Database, dispatcher: Dispatcher) -> Callable[[], None]:
     """Wake the local dispatcher now and the other herald processes through NOTIFY."""
 
-    async def notify() -> None:
+    async def notify_others() -> None:
         with contextlib.suppress(Exception):  # a hint only: polling guarantees progress
-            async with db.acquire() as conn:
-                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            await notify(db, DISPATCH_CHANNEL)
 
     pending: set[asyncio.Task[None]] = set()
 
     def wake() -> None:
         dispatcher.wake()
-        task = asyncio.ensure_future(notify())
+        task = asyncio.ensure_future(notify_others())
         pending.add(task)
         task.add_done_callback(pending.discard)
 
     return wake
 
 
-async def _listen(db: Database, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    """LISTEN on a connection of its own; returns the function that stops listening."""
-    conn = await db.pool.acquire()
-
-    def on_notify(*_: Any) -> None:
-        wake()
-
-    await conn.add_listener(NOTIFY_CHANNEL, on_notify)
-
-    async def stop() -> None:
-        with contextlib.suppress(Exception):
-            await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
-        await db.pool.release(conn)
-
-    return stop
-
-
 def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Awaitable[dict]]:
     async def check() -> dict[str, object]:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(2.0), db.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            async with asyncio.timeout(2.0):
+                await db.ping()
             database: dict[str, object] = {
                 "ok": True,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),

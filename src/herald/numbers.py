@@ -49,7 +49,7 @@ from phonenumbers import (
     PhoneNumberType,
 )
 from phonenumbers.phonenumberutil import is_number_type_geographical
-from phonenumbers.timezone import (
+from phonenumbers.timezone import (  # type: ignore[attr-defined]  # TIMEZONE_DATA: not in the stubs
     TIMEZONE_DATA,
     UNKNOWN_TIMEZONE,
     time_zones_for_geographical_number,
@@ -95,10 +95,11 @@ def normalize_number(
     raw: str, *, default_region: str | None = None, mobile_only: bool = False
 ) -> str:
     """Return `raw` as E.164 ('+' and digits), or raise NumberError with a reason code."""
-    e164, reason, detail = _check(raw, default_region, mobile_only)
-    if e164 is None:
+    checked = _check(raw, default_region, mobile_only)
+    if checked[0] is None:
+        _, reason, detail = checked
         raise NumberError(raw, reason, detail or _shape_problem(raw))
-    return e164
+    return checked[0]
 
 
 def check_number(
@@ -106,8 +107,8 @@ def check_number(
 ) -> tuple[str, None] | tuple[None, str]:
     """Bulk form of normalize_number: ``(e164, None)`` or ``(None, reason)``, never raises
     for a bad number (an unknown `default_region` still raises ConfigError)."""
-    e164, reason, _ = _check(raw, default_region, mobile_only)
-    return (e164, None) if e164 is not None else (None, reason)  # type: ignore[return-value]
+    checked = _check(raw, default_region, mobile_only)
+    return (None, checked[1]) if checked[0] is None else (checked[0], None)
 
 
 def _check(raw: str, region: str | None, mobile_only: bool) -> _Checked:

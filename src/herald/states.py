@@ -1,9 +1,11 @@
 """herald's state machines, each written once as a table: (state, event) -> new state.
 
-Pure data and two small functions; no I/O. The database CHECK constraints on the status
-columns list exactly the states below (a test compares them), and every status change in
-herald goes through `transition()` or a query whose comment names the row of the table it
-implements. `None` as a from-state means "the object is being created".
+Pure data and two small functions; no I/O. Each machine's states are declared once, as the
+Literal type beside it (CampaignStatus, ...), in display order; the machine, the API's schemas
+and the CLI take them from there, and the database CHECK constraints on the status columns list
+exactly the same states (a test compares them). Every status change in herald goes through
+`transition()` or a query whose comment names the row of the table it implements. `None` as a
+from-state means "the object is being created".
 
 The receipt states of a part follow SMPP 3.4 message_state (docs/protocol.md §5.3): `enroute` and
 `accepted` are intermediate (many SMSCs send ACCEPTD before the final receipt), the others are
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from herald.errors import StateError
 
@@ -58,9 +61,10 @@ NEW = (None,)
 # --- campaign ---------------------------------------------------------------------------------
 # A campaign is edited only while scheduled; each run creates a batch; it completes when all its
 # batches are final, and a completed or stopped campaign may be run (or scheduled) again.
+CampaignStatus = Literal["scheduled", "running", "suspended", "stopped", "completed"]
 CAMPAIGN = Machine(
     name="campaign",
-    states=("scheduled", "running", "suspended", "stopped", "completed"),
+    states=get_args(CampaignStatus),
     final=frozenset(),  # a campaign can always be run again
     table=_rows(
         (NEW, "schedule", "scheduled"),  # created with a future scheduled_at
@@ -76,9 +80,10 @@ CAMPAIGN = Machine(
 )
 
 # --- batch: one run of a campaign -------------------------------------------------------------
+BatchStatus = Literal["expanding", "sending", "suspended", "stopped", "completed", "failed"]
 BATCH = Machine(
     name="batch",
-    states=("expanding", "sending", "suspended", "stopped", "completed", "failed"),
+    states=get_args(BatchStatus),
     final=frozenset({"stopped", "completed", "failed"}),
     table=_rows(
         (NEW, "create", "expanding"),
@@ -95,19 +100,20 @@ BATCH = Machine(
 )
 
 # --- message: one recipient of a batch --------------------------------------------------------
+MessageStatus = Literal[
+    "queued",
+    "deferred",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "rejected",
+    "unknown",
+    "stopped",
+]
 MESSAGE = Machine(
     name="message",
-    states=(
-        "queued",
-        "deferred",
-        "sending",
-        "sent",
-        "delivered",
-        "failed",
-        "rejected",
-        "unknown",
-        "stopped",
-    ),
+    states=get_args(MessageStatus),
     final=frozenset({"delivered", "failed", "rejected", "unknown", "stopped"}),
     table=_rows(
         (NEW, "queue", "queued"),  # expanded, valid
@@ -133,21 +139,22 @@ MESSAGE = Machine(
 
 # --- part: one submit_sm of a message ---------------------------------------------------------
 _RECEIPT_WAITING = ["submitted", "enroute", "accepted"]
+PartState = Literal[
+    "pending",
+    "submitted",
+    "refused",
+    "enroute",
+    "accepted",
+    "delivered",
+    "undeliverable",
+    "expired",
+    "deleted",
+    "rejected",
+    "unknown",
+]
 PART = Machine(
     name="part",
-    states=(
-        "pending",
-        "submitted",
-        "refused",
-        "enroute",
-        "accepted",
-        "delivered",
-        "undeliverable",
-        "expired",
-        "deleted",
-        "rejected",
-        "unknown",
-    ),
+    states=get_args(PartState),
     final=frozenset(
         {"refused", "delivered", "undeliverable", "expired", "deleted", "rejected", "unknown"}
     ),
@@ -171,9 +178,10 @@ PART = Machine(
 )
 
 # --- callback outbox row ----------------------------------------------------------------------
+CallbackStatus = Literal["pending", "delivered", "dead"]
 CALLBACK = Machine(
     name="callback",
-    states=("pending", "delivered", "dead"),
+    states=get_args(CallbackStatus),
     final=frozenset({"delivered", "dead"}),
     table=_rows(
         (NEW, "create", "pending"),
@@ -186,7 +194,7 @@ CALLBACK = Machine(
 MACHINES: dict[str, Machine] = {m.name: m for m in (CAMPAIGN, BATCH, MESSAGE, PART, CALLBACK)}
 
 # Receipt states a part can be moved to by a receipt (the orphan_receipts CHECK lists these).
-RECEIPT_STATES: tuple[str, ...] = (
+ReceiptState = Literal[
     "enroute",
     "accepted",
     "delivered",
@@ -195,7 +203,8 @@ RECEIPT_STATES: tuple[str, ...] = (
     "deleted",
     "rejected",
     "unknown",
-)
+]
+RECEIPT_STATES: tuple[str, ...] = get_args(ReceiptState)
 PART_FAILED = frozenset({"undeliverable", "expired", "deleted", "rejected"})
 
 

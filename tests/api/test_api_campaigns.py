@@ -7,9 +7,11 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from herald.cli.main import main as cli
+from herald.store import campaigns as campaign_store
 from herald.text import encode_message
 from tests.api.conftest import Api, Caller
 from tests.api.test_api_auth import error
@@ -465,3 +467,30 @@ async def test_preview_matches_the_cli(api: Api) -> None:
         400,
         "too_many_parts",
     )
+
+
+async def test_a_campaign_and_its_batches_are_read_in_one_snapshot(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `herald campaign run --wait` polls this read: a stop committed between reading the
+    # campaign and reading its batches showed a running campaign with a stopped batch.
+    acme = await api.account(credit=100)
+    campaign = (await create(acme, to=[NUMBERS[0]])).json()
+    read_counts = campaign_store.recipient_counts
+
+    async def stop_in_between(conn: Any, campaign_id: int) -> Any:
+        async with api.db.acquire() as other, other.transaction():  # another request's stop
+            await other.execute(
+                "UPDATE campaigns SET status = 'stopped' WHERE id = $1", campaign_id
+            )
+            await other.execute(
+                "UPDATE batches SET status = 'stopped' WHERE campaign_id = $1", campaign_id
+            )
+        return await read_counts(conn, campaign_id)
+
+    monkeypatch.setattr(campaign_store, "recipient_counts", stop_in_between)
+    detail = (await acme.http.get(f"/campaigns/{campaign['id']}")).json()
+    assert (detail["status"], [b["status"] for b in detail["batches"]]) == ("running", ["sending"])
+    monkeypatch.undo()
+    detail = (await acme.http.get(f"/campaigns/{campaign['id']}")).json()
+    assert (detail["status"], [b["status"] for b in detail["batches"]]) == ("stopped", ["stopped"])

@@ -55,6 +55,8 @@ async def test_a_campaign_is_sent_and_every_receipt_recorded(
         account, first = await campaign(database, numbers[:200])
         other, second = await campaign(database, numbers[200:], long_text)
         async with running(config) as herald:
+            # The bind's session settings reach its session as configured, in one piece.
+            assert herald.sessions["sim"].settings is config.bind("sim").session
             assert herald.runner is not None
             await herald.runner.start_run(campaign_id=first, account_id=account)
             await herald.runner.start_run(campaign_id=second, account_id=other)

@@ -304,7 +304,7 @@ async def explain_claim(conn: Any, c: Claimer, slots: int) -> dict[str, float]:
         "d1",
         [p.batch_id for p in picks],
         [p.route for p in picks],
-        [p.count for p in picks],
+        [p.messages for p in picks],
         NOW,
         LEASE,
     )

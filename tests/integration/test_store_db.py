@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from herald.errors import StoreError
 from herald.store.db import Database, create_pool, redact_dsn, with_database
+from herald.store.notify import listen, notify
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,37 @@ async def test_an_unreachable_server_is_a_store_error_without_the_password(
     with pytest.raises(StoreError):
         async with Database(dsn):
             pass
+
+
+async def test_ping_answers_while_open_and_names_a_closed_database(db_dsn: str) -> None:
+    db = Database(db_dsn, max_size=1)
+    async with db:
+        await db.ping()
+        await db.ping()  # the connection went back to the pool of one
+    with pytest.raises(StoreError, match="not open"):
+        await db.ping()
+
+
+async def test_a_notification_wakes_the_listener_of_its_channel_until_it_stops(
+    db_dsn: str,
+) -> None:
+    async with (
+        Database(db_dsn, max_size=1) as listening,
+        Database(db_dsn, max_size=1) as sending,  # another process's pool
+    ):
+        calls: list[None] = []
+        woken = asyncio.Event()
+
+        def on_notify() -> None:
+            calls.append(None)
+            woken.set()
+
+        stop = await listen(listening, on_notify)
+        assert listening.pool.get_idle_size() == 0  # the listener holds its connection
+        await notify(sending, "another_channel")
+        await notify(sending)
+        await asyncio.wait_for(woken.wait(), 10)
+        assert len(calls) == 1  # notifications arrive in order: the other channel's was not ours
+        await stop()
+        async with listening.acquire() as conn:  # back in the pool, and listening no more
+            assert await conn.fetchval("SELECT pg_listening_channels()") is None

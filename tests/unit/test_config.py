@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from herald.config import BindConfig, Config, load_config
-from herald.daemon import session_settings
+from herald.config import SESSION_KEYS, BindConfig, Config, load_config
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings
 
@@ -25,6 +25,12 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert shipped.simulator.enabled
     assert [b.name for b in shipped.binds] == ["simulator"]
+    # The demo bind writes every session key, at its default but for where it connects.
+    written = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))["binds"][0]
+    assert set(written) >= SESSION_KEYS
+    here = {"host": "127.0.0.1", "port": 2775, "system_id": "herald", "password": "secret"}
+    demo = SessionSettings(name="simulator", **here)
+    assert shipped.binds[0].session == demo
     assert shipped.routes[0].binds == ("simulator",)
 
 
@@ -42,7 +48,7 @@ def test_environment_overrides_file_values(tmp_path: Path) -> None:
     assert c.api.port == 9001
     assert c.database.dsn is not None
     assert c.database.dsn.get_secret_value() == "postgresql://u:hunter2@db/herald"
-    assert c.binds[0].password.get_secret_value() == "0042"  # stays a string, leading zeros kept
+    assert c.binds[0].session.password == "0042"  # stays a string, leading zeros kept
     assert c.binds[0].national == ("tr", "es")
     assert c.dispatcher.unknown_policy == "resend"
     assert c.log_level == "DEBUG"
@@ -53,6 +59,8 @@ def test_secrets_never_appear_in_reprs() -> None:
     text = repr(c) + str(c) + c.model_dump_json()
     assert "hunter2" not in text
     assert "secret" not in repr(c.binds[0])
+    assert "secret" not in text and c.binds[0].session.password == "secret"
+    assert c.model_dump()["binds"][0]["password"] == "**********"
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -117,33 +125,77 @@ def test_the_command_line_clients_variables_are_not_configuration() -> None:
     assert load_config(SHIPPED, env=env).api == load_config(SHIPPED, env={}).api
 
 
-def test_every_bind_setting_the_session_knows_reaches_it() -> None:
-    # Each [[binds]] key that SessionSettings also has, set to a value unlike its default.
-    bind = BindConfig(
-        name="b",
-        host="smsc.example",
-        port=2776,
-        system_id="sys",
-        password=SecretStr("pw"),
-        system_type="cmt",
-        bind_type="tx",
-        window=7,
-        rate=33.0,
-        burst=3,
-        id_mode="submit_hex_dlr_dec",
-        enquire_link_interval=12.0,
-        response_timeout=4.0,
-        reconnect_min=2.0,
-        reconnect_max=9.0,
-        temporary_statuses=(0x401,),
-        max_pending_deliveries=25,
+# Every SessionSettings field as a [[binds]] key, each set to a value unlike its default.
+EVERY_SESSION_KEY: dict[str, object] = {
+    "name": "b",
+    "host": "smsc.example",
+    "port": 2776,
+    "system_id": "sys",
+    "password": "pw",
+    "system_type": "cmt",
+    "bind_type": "tx",
+    "window": 7,
+    "rate": 33.0,
+    "burst": 3,
+    "enquire_link_interval": 12.0,
+    "response_timeout": 4.0,
+    "reconnect_min": 2.0,
+    "reconnect_max": 9.0,
+    "connect_timeout": 3.0,
+    "id_mode": "submit_hex_dlr_dec",
+    "temporary_statuses": [0x401, 0x402],
+    "max_throttle_retries": 4,
+    "bind_timeout": 6.0,
+    "service_type": "WAP",
+    "addr_ton": 1,
+    "addr_npi": 1,
+    "address_range": "^3069",
+    "max_command_length": 4096,
+    "max_pending_deliveries": 25,
+    "nack_reconnect_after": 2,
+}
+
+
+def test_every_bind_setting_the_session_knows_reaches_it(tmp_path: Path) -> None:
+    assert set(EVERY_SESSION_KEY) == {f.name for f in fields(SessionSettings)} == SESSION_KEYS
+    body = "[[binds]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in EVERY_SESSION_KEY.items())
+    bind = load_config(_write(tmp_path, body), env={}).bind("b")
+    defaults = SessionSettings(name="x", host="h", port=1, system_id="s")
+    for name, value in EVERY_SESSION_KEY.items():
+        expected = tuple(value) if isinstance(value, list) else value
+        assert getattr(bind.session, name) == expected, name
+        assert expected != getattr(defaults, name), f"{name}: pick a value unlike the default"
+    # The dump is the file's flat shape again (what the daemon logs), the password masked.
+    dumped = bind.model_dump(mode="json")
+    assert dumped == {
+        **EVERY_SESSION_KEY,
+        "password": "**********",
+        "concat": "udh8",
+        "national": [],
+        "short_code_ton": 3,
+        "short_code_npi": 0,
+        "validity_period": "",
+    }
+
+
+def test_a_bind_has_the_sessions_defaults() -> None:
+    bind = BindConfig(name="a", host="h", port=1, system_id="s")
+    assert bind.session == SessionSettings(name="a", host="h", port=1, system_id="s")
+
+
+def test_every_bad_session_setting_is_named_as_written(tmp_path: Path) -> None:
+    head = '[[binds]]\nname="a"\nhost="h"\nport=1\nsystem_id="s"\n'
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, head + "window=0\naddr_ton=300\nrate=-1.0\n"), env={})
+    assert str(err.value) == (
+        f"{tmp_path / 'h.toml'}: binds.0.window: window 0 must be at least 1; "
+        "binds.0.addr_ton: addr_ton 300 is not 0-255; "
+        "binds.0.rate: throttle needs rate > 0, burst >= 1, min_rate > 0; "
+        "got rate=-1.0, burst=20, min_rate=1.0"
     )
-    settings = session_settings(bind)
-    defaults = SessionSettings(name="x", host="h", port=1, system_id="s", password="p")
-    shared = {f.name for f in fields(SessionSettings)} & set(BindConfig.model_fields)
-    assert "max_pending_deliveries" in shared
-    for name in shared:
-        value = getattr(bind, name)
-        value = value.get_secret_value() if isinstance(value, SecretStr) else value
-        assert getattr(settings, name) == value, name
-        assert value != getattr(defaults, name), f"{name}: pick a value unlike the default"
+    with pytest.raises(ConfigError, match=r"binds\.0\.window: Input should be a valid integer"):
+        load_config(_write(tmp_path, head + 'window="many"\n'), env={})
+    with pytest.raises(ConfigError, match=r"binds\.0\.host: Field required"):
+        load_config(_write(tmp_path, '[[binds]]\nname="a"\nport=1\nsystem_id="s"\n'), env={})
+    with pytest.raises(ConfigError, match=r"binds\.0\.windows: Extra inputs are not permitted"):
+        load_config(_write(tmp_path, head + "windows=5\n"), env={})

@@ -14,6 +14,7 @@ from herald.text import (
     encode_message,
     encode_with_tables,
 )
+from herald.text.encoding import _message
 from herald.text.reassemble import parse_tlvs
 
 # --- choice ----------------------------------------------------------------------------------
@@ -297,3 +298,29 @@ def test_encode_with_tables_names_the_character_it_cannot_carry() -> None:
         encode_with_tables("şè", "tr", None)
     with pytest.raises(TextOptionError, match="'es'"):
         encode_with_tables("x", "es", None)  # Spanish has no locking table
+
+
+# --- the construction shortcut (_message) -----------------------------------------------------
+
+
+def test_the_shortcut_sets_every_field_of_encoded_message_as_its_constructor_does() -> None:
+    # One distinct value per field, in field order; _message takes them positionally as the
+    # constructor does, so a field added to the class and not to _message fails here.
+    fields = dataclasses.fields(EncodedMessage)
+    values = [object() for _ in fields]
+    made = _message(*values)  # type: ignore[arg-type]
+    built = EncodedMessage(*values)  # type: ignore[arg-type]
+    assert type(made) is EncodedMessage
+    for field, value in zip(fields, values, strict=True):
+        assert getattr(made, field.name) is getattr(built, field.name) is value, field.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.segments = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text", ["Hello", "Привет", "x" * 200, "€" * 100, ""])
+def test_every_message_is_a_whole_encoded_message(text: str) -> None:
+    message = encode_message(text)
+    as_built = EncodedMessage(
+        **{f.name: getattr(message, f.name) for f in dataclasses.fields(EncodedMessage)}
+    )
+    assert message == as_built and hash(message) == hash(as_built)

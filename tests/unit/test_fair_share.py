@@ -40,7 +40,7 @@ class Backlogs:
         picks = self.share.take("all", slots, now)
         got = {}
         for pick in picks:
-            n = min(pick.count, self.sizes.get(pick.batch_id, 0))
+            n = min(pick.messages, self.sizes.get(pick.batch_id, 0))
             self.sizes[pick.batch_id] = self.sizes.get(pick.batch_id, 0) - n
             got[pick.batch_id, pick.route] = n
         self.share.claimed(picks, got)

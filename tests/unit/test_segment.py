@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import regex
 
 from herald.errors import TextError, TooManyPartsError
 from herald.text import decode_message, decode_parts, encode_message
 from herald.text.reassemble import alphabet, decode_short_message, parse_udh
-from herald.text.segment import gsm7_capacity, split_septets, split_utf16, ucs2_capacity
+from herald.text.segment import (
+    Part,
+    concatenate,
+    gsm7_capacity,
+    make_part,
+    split_septets,
+    split_utf16,
+    ucs2_capacity,
+)
 
 CLUSTER = regex.compile(r"\X")
 
@@ -169,3 +179,29 @@ def test_alphabet_of_data_coding(dcs: int, kind: str) -> None:
 def test_unknown_data_coding_is_named() -> None:
     with pytest.raises(TextError, match="0x03"):
         alphabet(0x03)
+
+
+# --- the construction shortcut (make_part, and its copy inlined in concatenate) ------------
+
+
+def _field_values(part: Part) -> dict[str, object]:
+    """Every field of Part read from `part`: AttributeError if the shortcut left one unset."""
+    return {f.name: getattr(part, f.name) for f in dataclasses.fields(Part)}
+
+
+def test_make_part_sets_every_field_of_part_as_its_constructor_does() -> None:
+    values = [f"value of {f.name}".encode() for f in dataclasses.fields(Part)]
+    made = make_part(*values)  # fails here if Part gained a field make_part does not take
+    assert type(made) is Part and made == Part(*values) and hash(made) == hash(Part(*values))
+    assert _field_values(made) == _field_values(Part(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.tlvs = b""  # type: ignore[misc]
+    assert make_part(b"x") == Part(b"x")  # the defaults agree too
+
+
+@pytest.mark.parametrize("concat", ["udh8", "udh16", "sar"])
+def test_concatenate_builds_whole_parts(concat: str) -> None:
+    parts, _, _ = concatenate([b"first", b"second"], concat, 7, b"")
+    for part in parts:
+        fields = _field_values(part)  # every field set (the loop inlines make_part's stores)
+        assert type(part) is Part and part == Part(**fields)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from herald.smpp.session import SessionSettings, describe_status
+from herald.smpp.session_settings import SettingsError
 
 BASE = dict(name="acme", host="127.0.0.1", port=2775, system_id="herald", password="secret")
 
@@ -28,6 +29,10 @@ def test_defaults_are_valid() -> None:
         ({"system_id": "x" * 16}, "system_id must be at most 15"),
         ({"password": "123456789"}, "password must be at most 8"),
         ({"max_throttle_retries": -1}, "max_throttle_retries -1 is negative"),
+        ({"window": 10_001}, "window 10001 must be at most 10000"),
+        ({"addr_npi": 256}, "addr_npi 256 is not 0-255"),
+        ({"max_command_length": 15}, "max_command_length must be at least 16, got 15"),
+        ({"temporary_statuses": (0x401, -1)}, "temporary_statuses: -1 is not a command_status"),
     ],
 )
 def test_bad_values_are_named(changes: dict, message: str) -> None:
@@ -45,3 +50,10 @@ def test_several_problems_at_once() -> None:
 def test_statuses_are_named_with_their_code() -> None:
     assert describe_status(0x0B) == "ESME_RINVDSTADR (0x0000000B)"
     assert describe_status(0x401) == "vendor_0x00000401 (0x00000401)"
+
+
+def test_each_problem_names_its_setting_and_the_password_stays_out_of_reprs() -> None:
+    with pytest.raises(SettingsError) as caught:
+        SessionSettings(**{**BASE, "window": 0, "burst": 0, "addr_ton": -1})
+    assert [key for key, _ in caught.value.problems] == ["window", "addr_ton", "burst"]
+    assert "secret" not in repr(SessionSettings(**BASE))

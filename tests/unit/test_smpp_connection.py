@@ -389,3 +389,15 @@ def test_data_sm_both_directions_on_a_transceiver() -> None:
     assert isinstance(one(smsc), Pdu)
     esme.receive_data(smsc.send(Pdu(C.DATA_SM)))
     assert isinstance(one(esme), Pdu)
+
+
+@pytest.mark.parametrize("state", [State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX])
+def test_a_bind_tracked_under_its_plain_command_id_binds(state: State) -> None:
+    # send_encoded tracks a request under the int it reads from the bytes, not a CommandId:
+    # the bind's answer must still move the ESME to the bound state.
+    esme = Connection(Role.ESME)
+    seq, _ = esme.send_encoded(encode(Pdu(int(BINDS[state]), system_id="u", password="p")))
+    esme.receive_data(encode(Pdu(BINDS[state] | 0x80000000, sequence_number=seq)))
+    event = one(esme)
+    assert isinstance(event, Response) and type(event.request_id) is int
+    assert esme.state is state

@@ -273,6 +273,21 @@ def test_network_error_code_ascii_form_tolerated_like_kannel() -> None:
     assert r is not None and r.network_error is None
 
 
+def test_a_blank_tlv_id_falls_back_to_the_text_and_no_id_at_all_is_no_receipt() -> None:
+    tlvs = {Tag.RECEIPTED_MESSAGE_ID: "  ", Tag.MESSAGE_STATE: 2}
+    r = parse_receipt(receipt_pdu("id:77 stat:ENROUTE", tlvs=tlvs))
+    assert r is not None and (r.message_id, r.id_from_tlv, r.state) == ("77", False, "DELIVRD")
+    assert parse_receipt(receipt_pdu("stat:DELIVRD", tlvs=tlvs)) is None
+    assert parse_receipt(receipt_pdu("id:77", tlvs={Tag.RECEIPTED_MESSAGE_ID: "77"})) is None
+
+
+@pytest.mark.parametrize("value", [0x030022, "034", True])
+def test_a_network_error_code_that_is_not_octets_is_left_out(value: object) -> None:
+    # Decoding always gives octets; a Pdu built in code may hold anything: never a crash.
+    r = parse_receipt(receipt_pdu("id:1 stat:UNDELIV", tlvs={Tag.NETWORK_ERROR_CODE: value}))
+    assert r is not None and (r.message_id, r.state, r.network_error) == ("1", "UNDELIV", None)
+
+
 def test_unknown_message_state_value_is_unknown() -> None:
     r = parse_receipt(receipt_pdu("", tlvs={Tag.RECEIPTED_MESSAGE_ID: "1", Tag.MESSAGE_STATE: 42}))
     assert r is not None and (r.state, r.final, r.message_state) == ("UNKNOWN", True, 42)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,12 +25,19 @@ from pydantic import (
     HttpUrl,
     Strict,
     StringConstraints,
+    create_model,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import JsonDict, JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from herald.errors import RequestError
+from herald.numbers import SenderKind
+from herald.states import MESSAGE, BatchStatus, CampaignStatus, MessageStatus, PartState
+from herald.store.contacts import BlacklistSource
+from herald.text.encoding import Encoding
+from herald.text.national import NationalLanguage
+from herald.text.segment import ConcatMethod
 
 T = TypeVar("T")
 
@@ -133,18 +140,6 @@ Template = Annotated[
     ),
 ]
 SenderAddress = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
-CampaignStatus = Literal["scheduled", "running", "suspended", "stopped", "completed"]
-MessageStatus = Literal[
-    "queued",
-    "deferred",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "rejected",
-    "unknown",
-    "stopped",
-]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
@@ -254,7 +249,7 @@ class BatchUse(BaseModel):
     campaign_name: str
     number: int
     description: str | None
-    status: str
+    status: BatchStatus
     messages_expected: int
     segments_expected: int
     credit_used: int
@@ -284,7 +279,7 @@ class SenderIn(_In):
 class SenderOut(BaseModel):
     id: int
     address: str = Field(description="as sent in source_addr")
-    kind: Literal["alphanumeric", "numeric", "short_code"]
+    kind: SenderKind
     ton: int
     npi: int
     created_at: datetime
@@ -374,7 +369,7 @@ class BlacklistAdded(BaseModel):
 
 class BlacklistEntry(BaseModel):
     phone: str
-    source: Literal["api", "opt_out"]
+    source: BlacklistSource
     created_at: datetime
 
 
@@ -416,7 +411,7 @@ class RecipientIn(_In):
     labels: LabelsOrNumbers = Field(default_factory=dict)
 
 
-_CAMPAIGN_EXAMPLE = {
+_CAMPAIGN_EXAMPLE: JsonDict = {
     "name": "Spring sale",
     "sender": "Herald",
     "message": "Hi %Name%, 20% off today with code [~code]!",
@@ -537,17 +532,17 @@ class CampaignOut(BaseModel):
     updated_at: datetime
 
 
-class Counters(BaseModel):
+class _Expected(BaseModel):
     expected: int = Field(description="what the runs expanded (rejected messages included)")
-    queued: int
-    deferred: int
-    sending: int
-    sent: int
-    delivered: int
-    failed: int
-    rejected: int
-    unknown: int
-    stopped: int
+
+
+if TYPE_CHECKING:
+    Counters = _Expected
+else:
+    # ...and one count per message status, taken from the state table (herald.states.MESSAGE)
+    Counters = create_model(
+        "Counters", __base__=_Expected, **{status: (int, ...) for status in MESSAGE.states}
+    )
 
 
 class Progress(BaseModel):
@@ -560,7 +555,7 @@ class BatchOut(BaseModel):
     number: int
     description: str | None
     template: str | None = Field(description="the message override of this run, if any")
-    status: str
+    status: BatchStatus
     messages_expected: int
     segments_expected: int
     credit_used: int
@@ -629,7 +624,7 @@ class RunIn(_In):
 
 class PartOut(BaseModel):
     seq: int
-    state: str
+    state: PartState
     bind: str | None
     smsc_message_id: str | None
     command_status: int | None
@@ -647,7 +642,7 @@ class MessageOut(BaseModel):
     status: MessageStatus
     reason: str | None
     text: str
-    encoding: str
+    encoding: str  # Encoding, or "none" for a message rejected before it was encoded
     part_count: int
     attempts: int
     route: str | None
@@ -711,14 +706,14 @@ class PreviewIn(_In):
     recipient: SampleRecipient | None = None
     flash: Flag = False
     transcode: Flag = False
-    concat: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    national: list[Literal["tr", "es", "pt"]] = Field(default_factory=list, max_length=3)
+    concat: ConcatMethod = "udh8"
+    national: list[NationalLanguage] = Field(default_factory=list, max_length=3)
 
 
 class PreviewOut(BaseModel):
     rendered: str = Field(description="the template filled in for the sample recipient")
     text: str = Field(description="the text encoded (transcoded when asked and it helped)")
-    encoding: Literal["gsm7", "ucs2"]
+    encoding: Encoding
     data_coding: int
     esm_class: int
     segments: int

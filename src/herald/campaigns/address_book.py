@@ -221,6 +221,8 @@ class AddressBook:
                 raise contact_not_found(missing)
             await store.add_group_members(conn, group_id, sorted(found))
             row = await store.get_group(conn, group_id, account_id)
+        if row is None:  # deleted by another request meanwhile
+            raise group_not_found([group_id])
         return dict(row)
 
     async def remove_member(self, account_id: int, group_id: int, contact_id: int) -> None:

@@ -17,6 +17,7 @@ from herald.numbers import check_number
 
 # campaign_recipients.source for each way of giving recipients.
 NUMBER, RECIPIENT, FILE = "number", "recipient", "file"
+RECIPIENT_SOURCES = (NUMBER, RECIPIENT, FILE)
 
 RecipientRow = tuple[str, str, str | None, dict[str, str], int | None]
 """(source, phone_raw, name, labels, file_row): a row of campaign_recipients."""

@@ -123,6 +123,8 @@ class Expander:
         source: str,
     ) -> bool:
         """Expand one recipient. False when nothing was stored (skipped or a duplicate)."""
+        phone: str | None
+        reason: str | None
         if source in _TRUSTED_SOURCES:
             phone, reason = phone_raw, None
         else:

@@ -27,6 +27,7 @@ from herald.errors import (
 from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store.db import Database
+from herald.store.rows import Row
 from herald.text.template import parse_template
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def campaign_not_found(campaign_id: int) -> RequestError:
     )
 
 
-def invalid_state(campaign: Mapping[str, Any], event: str) -> RequestError:
+def invalid_state(campaign: Row, event: str) -> RequestError:
     status = campaign["status"]
     allowed = sorted(e for (s, e) in CAMPAIGN.table if s == status and e != "edit")
     return RequestError(

@@ -3,18 +3,17 @@ expected (one GROUP BY over the campaign's messages)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from herald.states import MESSAGE
 from herald.store import campaigns as store
+from herald.store.rows import Row
 
 Progress = dict[str, dict[str, int]]
 
 
-def progress_of(
-    by_status: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]]
-) -> Progress:
+def progress_of(by_status: Iterable[Row], batches: Iterable[Row]) -> Progress:
     """{"messages": {...}, "segments": {...}}, each with `expected` (what the batches
     expanded, rejected messages included) and a count for every message status."""
     batches = list(batches)

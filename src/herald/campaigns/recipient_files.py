@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
@@ -196,7 +196,7 @@ class RecipientFile:
     (or call ``close``) to free the workbook early when not reading to the end.
     """
 
-    def __init__(self, sheet: Sheet, columns: Columns, rows: Iterator[RowResult]) -> None:
+    def __init__(self, sheet: Sheet, columns: Columns, rows: Generator[RowResult]) -> None:
         self.format = sheet.format
         self.encoding = sheet.encoding
         self.delimiter = sheet.delimiter
@@ -213,7 +213,7 @@ class RecipientFile:
         return self._rows
 
     def close(self) -> None:
-        self._rows.close()  # type: ignore[attr-defined]
+        self._rows.close()
         self._sheet.close()
 
     def __enter__(self) -> RecipientFile:
@@ -276,7 +276,7 @@ def read_recipients(
 
 def _rows(
     sheet: Sheet, columns: Columns, region: str | None, mobile_only: bool, max_rows: int
-) -> Iterator[RowResult]:
+) -> Generator[RowResult]:
     offset = sheet.col_offset
     phone_at = columns.phone - offset
     name_at = -1 if columns.name is None else columns.name - offset
@@ -303,7 +303,7 @@ def _rows(
             if not raw:
                 yield BadRow(number, "", "missing_phone", "the phone cell is empty")
                 continue
-            if is_csv and n > width and any(c.strip() for c in cells[width:]):
+            if is_csv and n > width and any(cell_text(c) for c in cells[width:]):
                 yield BadRow(
                     number,
                     raw,
@@ -325,10 +325,11 @@ def _rows(
                     f"the row holds bytes that are not {sheet.encoding} text",
                 )
                 continue
-            e164, reason = check_number(raw, default_region=region, mobile_only=mobile_only)
-            if e164 is None:
-                yield BadRow(number, raw, reason, _number_detail(raw, region, mobile_only))
+            checked = check_number(raw, default_region=region, mobile_only=mobile_only)
+            if checked[0] is None:
+                yield BadRow(number, raw, checked[1], _number_detail(raw, region, mobile_only))
                 continue
+            e164 = checked[0]
             first = seen.setdefault(int(e164[1:]), number)
             if first != number:
                 yield BadRow(number, raw, "duplicate", f"{e164} is already on row {first}")

@@ -52,9 +52,13 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from herald.errors import RecipientFileError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 __all__ = ["Sheet", "cell_text", "open_sheet"]
 
@@ -199,7 +203,7 @@ def _open_csv(raw: _Rejoined, head: bytes, charset: str | None, tab: bool) -> Sh
     raise RecipientFileError("the file holds no rows, not even a header", reason="empty_file")
 
 
-def _csv_rows(reader: Iterator[list[str]]) -> Iterator[Row]:
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
@@ -272,12 +276,13 @@ class _Rejoined(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer)
         if self._pos < len(self._head):
-            chunk = self._head[self._pos : self._pos + len(buffer)]
+            chunk = self._head[self._pos : self._pos + len(view)]
         else:
-            chunk = self._rest.read(len(buffer)) or b""
-        buffer[: len(chunk)] = chunk
+            chunk = self._rest.read(len(view)) or b""
+        view[: len(chunk)] = chunk
         self._pos += len(chunk)
         return len(chunk)
 
@@ -394,7 +399,7 @@ def _open_calamine(content: BinaryIO, sheet: str | int | None) -> Sheet:
     return _xlsx_sheet(rows, name, "calamine", start[1], book.close)
 
 
-def _calamine_rows(it: Iterator[list[Cell]], first_row: int) -> Iterator[Row]:
+def _calamine_rows(it: Iterator[Sequence[Cell]], first_row: int) -> Iterator[Row]:
     # python-calamine 0.9 yields the blank rows above the first used one, so the n-th row
     # yielded is sheet row n. Should a later version skip them, the first row yielded is
     # not blank and the used area's first row tells its number.
@@ -423,10 +428,12 @@ def _open_openpyxl(content: BinaryIO, sheet: str | int | None) -> Sheet:
     return _xlsx_sheet(_openpyxl_rows(ws), ws.title, "openpyxl", 0, book.close)
 
 
-def _openpyxl_rows(ws: object) -> Iterator[Row]:
+def _openpyxl_rows(ws: ReadOnlyWorksheet) -> Iterator[Row]:
     number = 0
     try:
-        for number, cells in enumerate(ws.iter_rows(values_only=True), start=1):  # type: ignore[attr-defined]
+        # types-openpyxl gives ReadOnlyWorksheet Worksheet's iter_rows, self type and all
+        rows = ws.iter_rows(values_only=True)  # type: ignore[misc]
+        for number, cells in enumerate(rows, start=1):
             yield number, cells
     except Exception as exc:  # a damaged part shows only when reached
         raise _corrupt(exc, number + 1) from None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from herald.campaigns.address_book import contact_not_found, group_not_found, parse_sender_or_refuse
 from herald.campaigns.audience import FILE, NUMBER, RECIPIENT, Intake, check_recipients
@@ -37,9 +37,11 @@ from herald.store import campaigns as store
 from herald.store import contacts as contact_store
 from herald.store import senders as sender_store
 from herald.store.db import Database
+from herald.store.rows import Row
 from herald.text.template import parse_template
 
-SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
+CampaignSort = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
+SORT_FIELDS: tuple[CampaignSort, ...] = get_args(CampaignSort)
 RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
 
 # API field -> campaigns column, for the fields stored as given (after conversion).
@@ -85,7 +87,7 @@ async def _scheduled_for_edit(conn: Any, campaign_id: int, account_id: int, rule
     return row
 
 
-def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def campaign_view(row: Row) -> dict[str, Any]:
     """A campaigns row (with its sender's address) in the API's field names."""
     reminder = row["reminder"]
     return {
@@ -136,8 +138,13 @@ class CampaignService:
     # --- reading ------------------------------------------------------------------------------
 
     async def get(self, account_id: int, campaign_id: int) -> dict[str, Any]:
-        """The campaign with its audience, progress counters and batches."""
-        async with self._db.acquire() as conn:
+        """The campaign with its audience, progress counters and batches, as of one moment
+        (one snapshot: a stop committed between two of the reads cannot show a running
+        campaign with a stopped batch, which a CLI wait would take for the batch's end)."""
+        async with (
+            self._db.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             row = await store.get_campaign(conn, campaign_id, account_id)
             if row is None:
                 raise campaign_not_found(campaign_id)
@@ -151,7 +158,7 @@ class CampaignService:
             "batches": batches,
         }
 
-    async def list(
+    async def list_campaigns(
         self,
         account_id: int,
         *,

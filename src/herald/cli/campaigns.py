@@ -20,10 +20,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from herald.states import CAMPAIGN
+
 if TYPE_CHECKING:
     from herald.cli.client import ApiClient
 
-CAMPAIGN_STATUSES = ("scheduled", "running", "suspended", "stopped", "completed")
+CAMPAIGN_STATUSES = CAMPAIGN.states
+# herald.campaigns.service.SORT_FIELDS, which the command line does not import (it would load
+# the server's database stack at every start); a test checks the two agree.
 SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
 HOLD = timedelta(days=1)  # a file campaign to send now is created this far ahead, then held
 INTERRUPTED = 130  # exit status after Ctrl-C ended a wait (the campaign goes on)

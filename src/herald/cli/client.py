@@ -152,10 +152,13 @@ class ApiClient:
             )
 
             total = int(encoded.headers.get("Content-Length", 0))
+            stream = encoded.stream
+            if not isinstance(stream, httpx.SyncByteStream):  # a multipart body is both kinds
+                raise TypeError(f"httpx built a {type(stream).__name__}, not a sync stream")
 
             def body() -> Iterator[bytes]:
                 sent = 0
-                for chunk in encoded.stream:  # type: ignore[union-attr]
+                for chunk in stream:
                     yield chunk  # resumed once the transport has taken it
                     sent += len(chunk)
                     advance(sent, max(total, sent))

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from herald import __version__
 from herald.cli.campaigns import campaign
+
+if TYPE_CHECKING:
+    from herald.smpp.session_settings import BindType
 
 
 @click.group()
@@ -132,7 +135,7 @@ def send(
     system_id: str,
     password: str,
     system_type: str,
-    bind_type: str,
+    bind_type: BindType,  # one of click.Choice's
     sender: str,
     to: str,
     flash: bool,

@@ -10,24 +10,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from herald.cli.client import ApiError, shorten
+from herald.states import MESSAGE
 
-MESSAGE_STATUSES = (
-    "queued",
-    "deferred",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "rejected",
-    "unknown",
-    "stopped",
-)
-FINAL_STATUSES = ("delivered", "failed", "rejected", "unknown", "stopped")
+MESSAGE_STATUSES = MESSAGE.states  # in display order
+FINAL_STATUSES = tuple(s for s in MESSAGE.states if s in MESSAGE.final)
 SHOWN = 5  # invalid numbers, bad rows, problems listed before "... and N more"
 
 
@@ -242,7 +233,7 @@ def progress_table(
 
 def batches_table(batches: Iterable[Mapping[str, Any]]) -> Table:
     table = Table(title="runs", title_justify="left")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("run", "right"),
         ("batch", "right"),
         ("status", "left"),
@@ -252,8 +243,9 @@ def batches_table(batches: Iterable[Mapping[str, Any]]) -> Table:
         ("started", "left"),
         ("finished", "left"),
         ("description", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for b in batches:
         table.add_row(
             *_cells(
@@ -276,15 +268,16 @@ def list_table(page: Mapping[str, Any]) -> Table:
         caption=f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} campaign(s)",
         caption_justify="left",
     )
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("id", "right"),
         ("name", "left"),
         ("status", "left"),
         ("sender", "left"),
         ("scheduled", "left"),
         ("created", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for c in page["items"]:
         table.add_row(
             *_cells(

@@ -25,6 +25,7 @@ from herald.smpp.message_ids import IdMode
 from herald.smpp.pdu import Pdu
 from herald.smpp.receipts import Receipt, is_receipt, parse_receipt
 from herald.smpp.session import Session, SessionSettings, describe_status
+from herald.smpp.session_settings import BindType
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.text import EncodedMessage, encode_message
 
@@ -42,7 +43,7 @@ class SendRequest:
     sender: str
     to: str
     text: str
-    bind: str = "trx"
+    bind: BindType = "trx"
     system_type: str = ""
     flash: bool = False
     wait_receipt: float | None = None  # seconds to wait for the receipts; None: don't
@@ -68,7 +69,7 @@ class _Receipts:
         self.changed = asyncio.Event()
 
     async def on_deliver(self, pdu: Pdu) -> int:
-        if is_receipt(pdu.params.get("esm_class", 0)):  # type: ignore[arg-type]
+        if is_receipt(pdu.integer("esm_class")):
             receipt = parse_receipt(pdu)
             if receipt is not None:
                 self.by_id[receipt.canonical_id(self.id_mode)] = receipt
@@ -93,7 +94,7 @@ def _settings(request: SendRequest) -> SessionSettings:
             system_id=request.system_id,
             password=request.password,
             system_type=request.system_type,
-            bind_type=request.bind,  # type: ignore[arg-type]
+            bind_type=request.bind,
             window=10,
             rate=1000.0,
             burst=255,
@@ -241,9 +242,9 @@ async def send(
             if r.outcome is not SubmitOutcome.ACCEPTED
         ]
         found: dict[int, Receipt] = {}
-        if waiting and not failures:
+        if request.wait_receipt is not None and not failures:
             say(f"waiting up to {request.wait_receipt:g}s for {parts} receipt(s)")
-            await _wait_receipts(receipts, results, found, request.wait_receipt)  # type: ignore[arg-type]
+            await _wait_receipts(receipts, results, found, request.wait_receipt)
         for i, result in enumerate(results, 1):
             receipt = found.get(i)
             if waiting and result.outcome is SubmitOutcome.ACCEPTED and receipt is None:

@@ -57,6 +57,7 @@ from herald.metrics import Metrics
 from herald.states import CALLBACK, transition
 from herald.store import callbacks as store
 from herald.store.db import Database
+from herald.store.rows import Row
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ async def enqueue_message_callbacks(conn: Any, changes: Iterable[MessageStatusCh
 
 async def enqueue_campaign_callback(
     conn: Any,
-    campaign: Mapping[str, Any],
+    campaign: Row,
     event: str,
     progress: Mapping[str, Any] | None,
     *,
@@ -292,7 +293,7 @@ class CallbackWorker:
         async with self._db.acquire() as conn:
             return await store.outbox_depth(conn)
 
-    async def _deliver(self, row: Mapping[str, Any], secret: str) -> None:
+    async def _deliver(self, row: Row, secret: str) -> None:
         payload = {
             "callback_id": row["id"],
             "attempt": row["attempts"],
@@ -351,7 +352,7 @@ class CallbackWorker:
                     raise
         raise AssertionError("vet() returns at least one address")
 
-    async def _record(self, row: Mapping[str, Any], error: str | None, *, final: bool) -> None:
+    async def _record(self, row: Row, error: str | None, *, final: bool) -> None:
         async with self._db.acquire() as conn:
             if error is None:
                 transition(CALLBACK, "pending", "deliver")

@@ -61,7 +61,20 @@ class BindLink(Protocol):
     @property
     def bound(self) -> bool: ...
 
-    def submit(self, **fields: Any) -> asyncio.Future[SubmitResult]: ...
+    def submit(
+        self,
+        *,
+        source_addr: str,
+        source_ton: int,
+        source_npi: int,
+        destination_addr: str,
+        esm_class: int,
+        data_coding: int,
+        short_message: bytes,
+        tlvs: bytes,
+        registered_delivery: int,
+        validity_period: str,
+    ) -> asyncio.Future[SubmitResult]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,7 +295,7 @@ class FairShare:
             merged: dict[QueueKey, int] = {}
             for pick in out:
                 key = (pick.batch_id, pick.route)
-                merged[key] = merged.get(key, 0) + pick.count
+                merged[key] = merged.get(key, 0) + pick.messages
             if len(merged) < len(out):
                 out = [Pick(b, r, n) for (b, r), n in merged.items()]
         return out
@@ -306,7 +306,7 @@ class FairShare:
         the slots it did not use are handed back to its tags."""
         for pick in picks:
             key = (pick.batch_id, pick.route)
-            short = pick.count - got.get(key, 0)
+            short = pick.messages - got.get(key, 0)
             queue = self._queues.get(key)
             if short <= 0 or queue is None:
                 continue
@@ -327,11 +327,12 @@ class FairShare:
         account = tier.children.get(account_id)
         if account is None:
             account = tier.children[account_id] = _Group(account_id, tier, weight)
+        assert isinstance(account, _Group)  # a tier's children are accounts
         account.weight = weight
         campaign = account.children.get(campaign_id)
         if campaign is None:
             campaign = account.children[campaign_id] = _Group(campaign_id, account)
-        assert isinstance(campaign, _Group)
+        assert isinstance(campaign, _Group)  # an account's children are campaigns
         queue = _Queue(key, campaign, path)
         campaign.children[key] = queue
         self._queues[key] = queue

@@ -70,7 +70,7 @@ class Tracker:
         loop = asyncio.get_running_loop()
 
         def on_deliver(pdu: Pdu) -> asyncio.Future[Any]:
-            kind = message_type(pdu.params.get("esm_class", 0))
+            kind = message_type(pdu.integer("esm_class"))
             if kind in (MessageType.RECEIPT, MessageType.INTERMEDIATE):
                 receipt = parse_receipt(pdu)
                 if receipt is None:

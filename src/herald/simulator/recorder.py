@@ -25,7 +25,7 @@ from herald.text.reassemble import decode_short_message, parse_udh
 
 ESM_UDHI = 0x40
 IEI_CONCAT_8, IEI_CONCAT_16, IEI_SINGLE_SHIFT, IEI_LOCKING_SHIFT = 0x00, 0x08, 0x24, 0x25
-_COMMANDS = {CommandId.SUBMIT_SM: "submit_sm", CommandId.DATA_SM: "data_sm"}
+_COMMANDS: dict[int, str] = {CommandId.SUBMIT_SM: "submit_sm", CommandId.DATA_SM: "data_sm"}
 MAX_OPEN_MESSAGES = 10_000  # concatenated messages waiting for parts; the oldest are dropped
 
 

@@ -38,7 +38,7 @@ from herald.smpp.layouts import (
     command_name,
     tag_name,
 )
-from herald.smpp.pdu import FieldValue, Pdu, TlvValue, _make
+from herald.smpp.pdu import FieldValue, Pdu, TlvValue, _make, check_params
 from herald.smpp.status import CommandStatus
 
 HEADER = struct.Struct(">IIII")
@@ -165,7 +165,7 @@ def _compile(layout: tuple[Field, ...]) -> Callable[[bytes, int, int], Any]:
     `_walk` would raise, and `_walk` then runs to name the error (tests/property/
     test_pdu_fuzz.py holds the two to the same result on any bytes)."""
     lines = ["def decode(data, pos, end):", "    find = data.find"]
-    values = []
+    values: list[int] = []
     i = 0
     while i < len(layout):
         kind, size = layout[i].kind, layout[i].size
@@ -209,7 +209,8 @@ def _compile(layout: tuple[Field, ...]) -> Callable[[bytes, int, int], Any]:
     lines.append(f"    return {{{fields}}}, pos")
     namespace: dict[str, Any] = {}
     exec("\n".join(lines), namespace)  # the source is built above from our own tables
-    return namespace["decode"]  # type: ignore[no-any-return]
+    decode: Callable[[bytes, int, int], Any] = namespace["decode"]
+    return decode
 
 
 _FAST: dict[int, Callable[[bytes, int, int], Any]] = {
@@ -312,7 +313,10 @@ def _octets(value: Any) -> bytes:
 
 
 def _encode_tlvs(tlvs: Mapping[int, TlvValue], out: list[bytes]) -> None:
-    tag, value = 0, None
+    # Each value goes to its kind's packer as it is: a wrong type fails there, and the
+    # exception becomes a LocalProtocolError naming the TLV.
+    tag = 0
+    value: Any = None
     try:
         for tag, value in tlvs.items():
             kind = TAG_KINDS.get(tag)
@@ -387,11 +391,14 @@ class SubmitSmTemplate:
 
     __slots__ = ("_plan", "fields")
 
+    # the encoded runs between the per-part fields, then fixed_length, dest_max, sm_max
+    _plan: tuple[bytes, bytes, bytes, bytes, int, int, int]
+
     def __init__(self, **fields: FieldValue) -> None:
         per_part = sorted(set(fields) & set(_PER_PART))
         if per_part:
             raise LocalProtocolError(f"{', '.join(per_part)} vary per part: pass them to encode()")
-        Pdu(_SUBMIT_SM, **fields)  # rejects names submit_sm does not have
+        check_params(_SUBMIT_SM, fields)  # rejects names submit_sm does not have
         self.fields = dict(fields)
         # Cut the layout at the per-part fields; encode each constant run once.
         layout = LAYOUTS[_SUBMIT_SM]
@@ -413,7 +420,7 @@ class SubmitSmTemplate:
         fixed_length = HEADER_LENGTH + sum(map(len, chunks)) + 3
         dest_max = layout[cuts[0]].size - 1
         sm_max = layout[cuts[3]].size
-        self._plan = (*chunks[:4], fixed_length, dest_max, sm_max)
+        self._plan = (chunks[0], chunks[1], chunks[2], chunks[3], fixed_length, dest_max, sm_max)
 
     def encode(
         self,

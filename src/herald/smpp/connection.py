@@ -98,7 +98,13 @@ RULES: dict[tuple[Role, State], Rules] = {
 # State changes. A bind moves OPEN to its bound state when its response says ESME_ROK (an ESME
 # also takes ESME_RALYBND as bound, as Kannel does); an unbind, sent or received, moves to
 # UNBINDING; its answer (either way) closes.
-BOUND_BY = {C.BIND_TRANSMITTER: BOUND_TX, C.BIND_RECEIVER: BOUND_RX, C.BIND_TRANSCEIVER: BOUND_TRX}
+# Keyed by plain int: a request is tracked under its raw command_id (send_encoded reads it from
+# the bytes), and a CommandId member is equal to, and hashes as, its int.
+BOUND_BY: dict[int, State] = {
+    C.BIND_TRANSMITTER: BOUND_TX,
+    C.BIND_RECEIVER: BOUND_RX,
+    C.BIND_TRANSCEIVER: BOUND_TRX,
+}
 _BIND_RESPONSES = {bind | RESPONSE_BIT: state for bind, state in BOUND_BY.items()}
 _BOUND_STATUSES = frozenset({CommandStatus.ESME_ROK, CommandStatus.ESME_RALYBND})
 

@@ -13,6 +13,7 @@ place without copying. Malformed input raises RemoteProtocolError and nothing el
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 from herald.errors import RemoteProtocolError
 from herald.smpp.codec import GENERIC_NACK, decode_pdu
@@ -52,9 +53,9 @@ class PduReader:
             return
         buf = self._buf
         if self._pos == len(buf):  # nothing pending: decode straight from the caller's chunk
-            self._buf = data if type(data) is bytes else bytes(data)
+            self._buf = data if isinstance(data, bytes) else bytes(data)
             self._pos = 0
-        elif type(buf) is bytearray:  # still collecting a partial PDU (its _pos is always 0)
+        elif isinstance(buf, bytearray):  # still collecting a partial PDU (its _pos is always 0)
             buf += data
         else:  # a partial PDU left at the end of the last chunk: start collecting
             collected = bytearray(memoryview(buf)[self._pos :])
@@ -76,14 +77,14 @@ class PduReader:
             raise self._error
         if avail < length:
             return None
-        if type(buf) is bytearray:  # complete at last: decode from bytes (one copy per chunk)
+        if isinstance(buf, bytearray):  # complete at last: decode from bytes (one copy per chunk)
             buf = self._buf = bytes(buf)
         self._pos = end = pos + length  # consumed even if its body is bad: still in sync
         if end == len(buf):
             self._buf, self._pos = b"", 0
         return decode_pdu(buf, pos, end)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Pdu]:
         next_pdu = self.next_pdu
         while (pdu := next_pdu()) is not None:
             yield pdu

@@ -31,7 +31,7 @@ class IdMode(StrEnum):
 
 
 # mode -> (base of the submit_sm_resp id, base of the receipt text id); None: no base
-_BASES: dict[IdMode, tuple[int | None, int | None]] = {
+_BASES: dict[str, tuple[int | None, int | None]] = {  # an IdMode is its plain string
     IdMode.AS_IS: (None, None),
     IdMode.SUBMIT_HEX_DLR_DEC: (16, 10),
     IdMode.SUBMIT_DEC_DLR_HEX: (10, 16),
@@ -43,7 +43,7 @@ _DIGITS = {10: frozenset("0123456789"), 16: frozenset("0123456789abcdefABCDEF")}
 
 def _bases(mode: IdMode | str) -> tuple[int | None, int | None]:
     try:
-        return _BASES[mode]  # type: ignore[index]  # a StrEnum key matches its plain string
+        return _BASES[mode]
     except KeyError:
         modes = ", ".join(_BASES)
         raise ValueError(f"unknown message id mode {mode!r}; one of {modes}") from None

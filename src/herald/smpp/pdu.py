@@ -10,6 +10,7 @@ default (0, "" or b"") when encoded:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from herald.errors import LocalProtocolError
@@ -38,12 +39,7 @@ class Pdu:
         tlvs: dict[int, TlvValue] | None = None,
         **params: FieldValue,
     ) -> None:
-        names = FIELD_NAMES.get(command_id)
-        if names is None:
-            raise LocalProtocolError(f"no PDU layout for command_id 0x{command_id:08x}")
-        if not names.issuperset(params):
-            extra = ", ".join(sorted(set(params) - names))
-            raise LocalProtocolError(f"{command_name(command_id)} has no field {extra}")
+        check_params(command_id, params)
         self.command_id = command_id
         self.command_status = command_status
         self.sequence_number = sequence_number
@@ -73,6 +69,12 @@ class Pdu:
         params = self.params
         return {f.name: params.get(f.name, f.default) for f in LAYOUTS[self.command_id]}
 
+    def integer(self, field: str) -> int:
+        """An integer field such as esm_class: 0 when absent (or, in a Pdu built by hand, when
+        not an integer; a decoded one always has its layout's types)."""
+        value = self.params.get(field, 0)
+        return value if isinstance(value, int) else 0
+
     def tlv(self, tag: int, default: Any = None) -> Any:
         return self.tlvs.get(tag, default)
 
@@ -80,12 +82,9 @@ class Pdu:
         """The response to this request: same sequence_number, response command_id."""
         if self.is_response:
             raise LocalProtocolError(f"{self.name} is a response; responses are not answered")
-        return Pdu(
-            self.command_id | RESPONSE_BIT,
-            command_status=command_status,
-            sequence_number=self.sequence_number,
-            **params,
-        )
+        command_id = self.command_id | RESPONSE_BIT
+        check_params(command_id, params)
+        return _make(command_id, command_status, self.sequence_number, params, {})
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Pdu):
@@ -98,7 +97,7 @@ class Pdu:
             and self.tlvs == other.tlvs
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable; typeshed wants a method
 
     def __repr__(self) -> str:
         parts = [f"seq={self.sequence_number}"]
@@ -107,6 +106,16 @@ class Pdu:
         parts += [f"{k}={v!r}" for k, v in self.params.items()]
         parts += [f"{tag_name(t)}={v!r}" for t, v in self.tlvs.items()]
         return f"<{self.name} {' '.join(parts)}>"
+
+
+def check_params(command_id: int, params: Mapping[str, object]) -> None:
+    """LocalProtocolError unless `command_id` has a layout with every field named in `params`."""
+    names = FIELD_NAMES.get(command_id)
+    if names is None:
+        raise LocalProtocolError(f"no PDU layout for command_id 0x{command_id:08x}")
+    if not names.issuperset(params):
+        extra = ", ".join(sorted(set(params) - names))
+        raise LocalProtocolError(f"{command_name(command_id)} has no field {extra}")
 
 
 _new = object.__new__

@@ -269,16 +269,20 @@ def parse_receipt(pdu: Pdu) -> Receipt | None:
     text_id, stat, err, submitted, delivered, submit_date, done_date, text = (
         standard_receipt_values(body) or scanned_receipt_values(body)
     )
+    # Each from the TLV when it has a usable one, else from the text, which may have none.
+    message_id: str | None
     if isinstance(tlv_id, str) and tlv_id.strip():
         message_id, from_tlv = tlv_id.strip(), True
     else:
         message_id, from_tlv = text_id, False
+    state: str | None
     if isinstance(tlv_state, int):
         state = MESSAGE_STATES[tlv_state] if 0 <= tlv_state < len(MESSAGE_STATES) else "UNKNOWN"
     else:
         state = _ALIASES.get(stat.upper(), stat.upper()) if stat else None
     if not message_id or not state:
         return None
+    network = tlvs.get(Tag.NETWORK_ERROR_CODE)  # octets when decoded; a built Pdu may hold more
     final, success = state_outcome(state)
     return Receipt(
         message_id,
@@ -288,7 +292,7 @@ def parse_receipt(pdu: Pdu) -> Receipt | None:
         from_tlv,
         tlv_state if isinstance(tlv_state, int) else None,
         err,
-        network_error(tlvs.get(Tag.NETWORK_ERROR_CODE)),
+        network_error(network if isinstance(network, bytes) else None),
         submit_date,
         done_date,
         submitted,

@@ -1,20 +1,24 @@
 """A bind's settings, checked once: every bad value is named before anything connects.
 
-Pure (no asyncio): the daemon's configuration builds these, `herald.smpp.session` uses them.
+Pure (no asyncio): the configuration validates `[[binds]]` entries into these
+(herald.config.BindConfig), `herald.smpp.session` uses them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from herald.smpp.framing import DEFAULT_MAX_COMMAND_LENGTH
-from herald.smpp.layouts import CommandId
+from herald.smpp.layouts import HEADER_LENGTH, CommandId
 from herald.smpp.message_ids import IdMode
 from herald.smpp.status import status_name
 from herald.smpp.throttle import ThrottlePolicy
 
-BIND_COMMANDS = {
+MAX_WINDOW = 10_000  # submit_sm outstanding on one bind: far beyond any SMSC's limit
+
+BindType = Literal["trx", "tx", "rx"]
+BIND_COMMANDS: dict[BindType, CommandId] = {
     "trx": CommandId.BIND_TRANSCEIVER,
     "tx": CommandId.BIND_TRANSMITTER,
     "rx": CommandId.BIND_RECEIVER,
@@ -26,15 +30,28 @@ def describe_status(code: int) -> str:
     return f"{status_name(code)} (0x{code:08X})"
 
 
+class SettingsError(ValueError):
+    """Bad bind settings: `problems` holds (setting, what is wrong) for each one, so the
+    configuration can name each key where it was written."""
+
+    def __init__(self, bind: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(f"bind {bind!r}: " + "; ".join(message for _, message in problems))
+        self.problems = tuple(problems)
+
+
 @dataclass(frozen=True)
 class SessionSettings:
+    """Everything a bind's session needs, checked once. This class is the one declaration of
+    these settings: the `[[binds]]` keys of the configuration are its fields, with its
+    defaults (herald.config.BindConfig adds only what herald does around the session)."""
+
     name: str
     host: str
     port: int
     system_id: str
-    password: str
+    password: str = field(default="", repr=False)
     system_type: str = ""
-    bind_type: Literal["trx", "tx", "rx"] = "trx"
+    bind_type: BindType = "trx"
     window: int = 10  # submit_sm outstanding at most
     rate: float = 100.0  # submit_sm per second, the ceiling (lowered while throttled)
     burst: int = 20
@@ -56,13 +73,22 @@ class SessionSettings:
     nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[tuple[str, str]] = []
+
+        def bad(name: str, message: str) -> None:
+            problems.append((name, message))
+
         if self.bind_type not in BIND_COMMANDS:
-            problems.append(f"bind_type {self.bind_type!r} is not one of trx, tx, rx")
+            bad(
+                "bind_type",
+                f"bind_type {self.bind_type!r} is not one of {', '.join(BIND_COMMANDS)}",
+            )
         if self.window < 1:
-            problems.append(f"window {self.window} must be at least 1")
+            bad("window", f"window {self.window} must be at least 1")
+        elif self.window > MAX_WINDOW:
+            bad("window", f"window {self.window} must be at most {MAX_WINDOW}")
         if not 0 < self.port < 65536:
-            problems.append(f"port {self.port} is not 1-65535")
+            bad("port", f"port {self.port} is not 1-65535")
         for name in (
             "response_timeout",
             "enquire_link_interval",
@@ -71,16 +97,32 @@ class SessionSettings:
             "reconnect_min",
         ):
             if getattr(self, name) <= 0:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+                bad(name, f"{name} must be positive, got {getattr(self, name)}")
         if self.reconnect_max < self.reconnect_min:
-            problems.append(
-                f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}"
+            bad(
+                "reconnect_max",
+                f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}",
             )
         for name in ("max_throttle_retries", "nack_reconnect_after"):
             if getattr(self, name) < 0:
-                problems.append(f"{name} {getattr(self, name)} is negative")
+                bad(name, f"{name} {getattr(self, name)} is negative")
         if self.max_pending_deliveries < 1:
-            problems.append(f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1")
+            bad(
+                "max_pending_deliveries",
+                f"max_pending_deliveries {self.max_pending_deliveries} must be >= 1",
+            )
+        for name in ("addr_ton", "addr_npi"):  # one octet each in bind_*
+            if not 0 <= getattr(self, name) <= 255:
+                bad(name, f"{name} {getattr(self, name)} is not 0-255")
+        if self.max_command_length < HEADER_LENGTH:
+            bad(
+                "max_command_length",
+                f"max_command_length must be at least {HEADER_LENGTH}, "
+                f"got {self.max_command_length}",
+            )
+        for status in self.temporary_statuses:
+            if not 0 <= status <= 0xFFFFFFFF:
+                bad("temporary_statuses", f"temporary_statuses: {status} is not a command_status")
         for name, most in (
             ("system_id", 15),
             ("password", 8),
@@ -90,14 +132,14 @@ class SessionSettings:
         ):
             value = getattr(self, name)
             if len(value.encode("latin-1", "replace")) > most or "\0" in value:
-                problems.append(f"{name} must be at most {most} characters (SMPP 3.4)")
+                bad(name, f"{name} must be at most {most} characters (SMPP 3.4)")
         try:
             IdMode(self.id_mode)
         except ValueError:
-            problems.append(f"id_mode {self.id_mode!r} is not one of {', '.join(IdMode)}")
+            bad("id_mode", f"id_mode {self.id_mode!r} is not one of {', '.join(IdMode)}")
         try:
             ThrottlePolicy(rate=self.rate, burst=self.burst)
         except ValueError as exc:
-            problems.append(str(exc))
+            bad("burst" if self.rate > 0 and self.burst < 1 else "rate", str(exc))
         if problems:
-            raise ValueError(f"bind {self.name!r}: " + "; ".join(problems))
+            raise SettingsError(self.name, problems)

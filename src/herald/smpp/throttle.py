@@ -102,7 +102,7 @@ class Throttle:
                 self._paused_until = max(self._paused_until, now + p.queue_full_pause)
             return self._paused_until - now
         base = p.queue_full_pause if queue_full else p.throttled_pause
-        pause = min(p.max_pause, base * (2 ** min(self._strikes, 16)))
+        pause = min(p.max_pause, base * 2.0 ** min(self._strikes, 16))
         self._strikes += 1
         self.rate = max(p.min_rate, self.rate * p.decrease)
         self._paused_until = max(self._paused_until, now + pause)

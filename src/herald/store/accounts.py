@@ -23,6 +23,7 @@ from typing import Literal
 import asyncpg
 
 from herald.store.queries import queries
+from herald.store.rows import fetch_one
 
 KEY_MARKER = "hk_"
 PREFIX_LENGTH = len(KEY_MARKER) + 5
@@ -114,8 +115,8 @@ def key_prefix(key: str) -> str:
 async def create_account(conn: asyncpg.Connection, name: str, credit: int = 0) -> NewAccount:
     """Account `name` with its first key, named 'default'."""
     key, secret = new_api_key(), secrets.token_urlsafe(32)
-    row = await conn.fetchrow(
-        queries.create_account, name, hash_api_key(key), key_prefix(key), secret, credit
+    row = await fetch_one(
+        conn, queries.create_account, name, hash_api_key(key), key_prefix(key), secret, credit
     )
     return NewAccount(int(row["id"]), name, key, secret)
 
@@ -154,6 +155,7 @@ async def lock_account_keys(conn: asyncpg.Connection, account_id: int) -> None:
 async def live_keys(conn: asyncpg.Connection, account_id: int, now: datetime) -> tuple[int, int]:
     """(keys not revoked, those of them not expired at `now`)."""
     row = await conn.fetchrow(queries.live_api_keys, account_id, now)
+    assert row is not None  # an aggregate: always one row
     return int(row["live"]), int(row["usable"])
 
 

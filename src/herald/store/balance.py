@@ -26,7 +26,8 @@ async def set_share_by_name(
     return await conn.fetchrow(queries.set_account_share, name, weight, priority)
 
 
-async def balance(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
+async def balance(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
+    """The account's credit and what its runs used in all; None if there is no such account."""
     return await conn.fetchrow(queries.account_balance, account_id)
 
 

@@ -3,17 +3,20 @@ record each delivery attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 from herald.store.queries import queries
 
+# callback_outbox.kind: a message's status, or a campaign's
+CallbackKind = Literal["message", "campaign"]
+
 
 async def enqueue(
-    conn: asyncpg.Connection, account_id: int, url: str, body: dict[str, Any], kind: str
+    conn: asyncpg.Connection, account_id: int, url: str, body: dict[str, Any], kind: CallbackKind
 ) -> int:
     return int(await conn.fetchval(queries.enqueue_callback, account_id, url, body, kind))
 
@@ -38,7 +41,7 @@ async def claim_due(
     return await conn.fetch(queries.claim_due_callbacks, now, limit, lease_until)
 
 
-async def webhook_secrets(conn: asyncpg.Connection, account_ids: Sequence[int]) -> dict[int, str]:
+async def webhook_secrets(conn: asyncpg.Connection, account_ids: Iterable[int]) -> dict[int, str]:
     rows = await conn.fetch(queries.webhook_secrets, list(account_ids))
     return {r["id"]: r["webhook_secret"] for r in rows}
 

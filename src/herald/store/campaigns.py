@@ -10,6 +10,7 @@ import asyncpg
 
 from herald.errors import ConflictError
 from herald.store.queries import queries
+from herald.store.rows import fetch_one
 
 # Columns of the campaigns table written on create and on edit, in query parameter order.
 CAMPAIGN_FIELDS = (
@@ -39,7 +40,7 @@ async def insert_campaign(
     """A new campaign in `status`; ConflictError if the account has one of that name."""
     values = [fields[f] for f in CAMPAIGN_FIELDS]
     try:
-        row = await conn.fetchrow(queries.create_campaign, account_id, *values, status)
+        row = await fetch_one(conn, queries.create_campaign, account_id, *values, status)
     except asyncpg.UniqueViolationError:
         raise _name_conflict(fields) from None
     return int(row["id"])
@@ -140,7 +141,7 @@ async def set_groups(conn: asyncpg.Connection, campaign_id: int, ids: Sequence[i
 
 
 async def recipient_counts(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(queries.campaign_recipient_counts, campaign_id)
+    return await fetch_one(conn, queries.campaign_recipient_counts, campaign_id)
 
 
 async def sendable_contacts(
@@ -150,8 +151,8 @@ async def sendable_contacts(
     group_ids: Sequence[int],
 ) -> tuple[int, int]:
     """(distinct phones, of which not blacklisted) among the contacts and group members."""
-    row = await conn.fetchrow(
-        queries.sendable_contacts, account_id, list(contact_ids), list(group_ids)
+    row = await fetch_one(
+        conn, queries.sendable_contacts, account_id, list(contact_ids), list(group_ids)
     )
     return int(row["phones"]), int(row["sendable"])
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import asyncpg
 
 from herald.errors import ConflictError
 from herald.store.queries import queries
+
+# blacklist.source: added through the API, or by the number's own opt-out (STOP)
+BlacklistSource = Literal["api", "opt_out"]
 
 # --- contacts ---------------------------------------------------------------------------------
 
@@ -152,7 +156,7 @@ async def list_blacklist(
 
 
 async def add_to_blacklist(
-    conn: asyncpg.Connection, account_id: int, phones: Sequence[str], source: str
+    conn: asyncpg.Connection, account_id: int, phones: Sequence[str], source: BlacklistSource
 ) -> None:
     await conn.execute(queries.add_to_blacklist, account_id, list(phones), source)
 

@@ -20,6 +20,7 @@ import asyncpg
 from herald.errors import StoreError
 from herald.store import migrations
 from herald.store.embedded import EmbeddedPostgres
+from herald.store.queries import queries
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,11 @@ class Database:
     def acquire(self) -> Any:
         """`async with db.acquire() as conn:` a pooled connection."""
         return self.pool.acquire()
+
+    async def ping(self) -> None:
+        """Run a trivial query through the pool; raises when the database does not answer."""
+        async with self.pool.acquire() as conn:
+            await conn.fetchval(queries.ping)
 
     async def migrate(self) -> list[migrations.Migration]:
         """Apply pending migrations (safe when several processes do it at once)."""

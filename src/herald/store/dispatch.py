@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -44,7 +44,7 @@ class Pick(NamedTuple):
 
     batch_id: int
     route: str
-    count: int
+    messages: int  # `count` would shadow tuple.count
 
 
 async def due_queues(conn: asyncpg.Connection, after_batch: int = 0) -> list[QueueHead]:
@@ -68,7 +68,7 @@ async def claim_due_messages(
     now: datetime,
     lease_until: datetime,
 ) -> list[asyncpg.Record]:
-    """Lease up to `pick.count` due messages of each picked queue, oldest first: one row per
+    """Lease up to `pick.messages` due messages of each picked queue, oldest first: one row per
     part still to send (message columns with the queue's batch_id and route, then seq,
     short_message, tlvs; a message with no part left comes once with seq NULL)."""
     if not picks:
@@ -78,7 +78,7 @@ async def claim_due_messages(
         owner,
         [p.batch_id for p in picks],
         [p.route for p in picks],
-        [p.count for p in picks],
+        [p.messages for p in picks],
         now,
         lease_until,
     )
@@ -93,9 +93,9 @@ async def dispatch_context(
 
 async def write_results(
     conn: asyncpg.Connection,
-    results: Sequence[tuple],
-    receipted: Sequence[tuple],
-    statuses: Sequence[tuple],
+    results: Sequence[tuple[Any, ...]],
+    receipted: Sequence[tuple[Any, ...]],
+    statuses: Sequence[tuple[Any, ...]],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
 
@@ -140,7 +140,9 @@ async def message_part_states(
     return await conn.fetch(queries.message_part_states, list(message_ids))
 
 
-async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> list[asyncpg.Record]:
+async def apply_receipts(
+    conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[asyncpg.Record]:
     """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at,
     single_status, single_reason), the last two what a single-part message in 'sent' becomes.
     One result row per receipt that found its part: pos (1-based), message_id, seq,
@@ -152,7 +154,7 @@ async def apply_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> lis
     return await conn.fetch(queries.apply_receipts, *columns)
 
 
-async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, payload,
     received_at)."""
     if rows:

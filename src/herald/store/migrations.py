@@ -17,6 +17,7 @@ from importlib import resources
 import asyncpg
 
 from herald.errors import StoreError
+from herald.store.rows import Conn
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def load_migrations() -> list[Migration]:
     return [found[v] for v in versions]
 
 
-async def applied_versions(conn: asyncpg.Connection) -> dict[int, str]:
+async def applied_versions(conn: Conn) -> dict[int, str]:
     """{version: checksum} of the migrations applied to this database (empty if none)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -74,7 +75,7 @@ async def applied_versions(conn: asyncpg.Connection) -> dict[int, str]:
     return {row["version"]: row["checksum"] for row in rows}
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+async def migrate(conn: Conn) -> list[Migration]:
     """Apply the pending migrations in order; return those this call applied."""
     migrations = load_migrations()
     applied: list[Migration] = []

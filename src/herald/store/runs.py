@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from herald.store.queries import queries
+from herald.store.rows import fetch_one
 
 
 async def campaign_for_run(
@@ -19,7 +20,7 @@ async def campaign_for_run(
 async def create_batch(
     conn: asyncpg.Connection, campaign_id: int, description: str | None, template: str | None
 ) -> asyncpg.Record:
-    return await conn.fetchrow(queries.create_batch, campaign_id, description, template)
+    return await fetch_one(conn, queries.create_batch, campaign_id, description, template)
 
 
 async def blacklist(conn: asyncpg.Connection, account_id: int) -> set[str]:
@@ -41,7 +42,10 @@ async def reserve_message_ids(conn: asyncpg.Connection, count: int) -> list[int]
 
 
 async def copy_rows(
-    conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
 ) -> None:
     """Bulk-load rows with COPY (several times faster than INSERT for expansion)."""
     if rows:
@@ -50,7 +54,8 @@ async def copy_rows(
 
 async def reserve_credit(conn: asyncpg.Connection, account_id: int, segments: int) -> int | None:
     """Take `segments` from the account; the new balance, or None when it cannot cover them."""
-    return await conn.fetchval(queries.reserve_credit, account_id, segments)
+    credit = await conn.fetchval(queries.reserve_credit, account_id, segments)
+    return None if credit is None else int(credit)
 
 
 async def account_credit(conn: asyncpg.Connection, account_id: int) -> int:

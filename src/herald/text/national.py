@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Literal, get_args
 
 from herald.errors import TextOptionError
 from herald.text.gsm7 import DEFAULT_ALPHABET, DEFAULT_CODEC, EXTENSION_TABLE, SeptetCodec
 
-NATIONAL_LANGUAGES = ("tr", "es", "pt")
+NationalLanguage = Literal["tr", "es", "pt"]
+NATIONAL_LANGUAGES: tuple[NationalLanguage, ...] = get_args(NationalLanguage)
 NLI: Mapping[str, int] = {"tr": 0x01, "es": 0x02, "pt": 0x03}
 
 IEI_SINGLE_SHIFT = 0x24

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from herald.api.deps import CurrentAccount, ServicesDep
 from herald.api.errors import responses
 from herald.api.schemas import AccountOut, BalanceOut
+from herald.errors import RequestError
 from herald.store import balance as store
 
 router = APIRouter(tags=["account"])
@@ -19,6 +20,8 @@ async def get_account(account: CurrentAccount, services: ServicesDep) -> dict:
     """The account the API key belongs to."""
     async with services.ctx.db.acquire() as conn:
         row = await store.account_by_name(conn, account.name)
+    if row is None:  # deleted since its key was checked
+        raise RequestError("unauthorized", "unknown API key")
     return {**dict(row), "api_key_prefix": account.key_prefix}
 
 
@@ -29,6 +32,8 @@ async def get_balance(account: CurrentAccount, services: ServicesDep) -> dict:
     async with services.ctx.db.acquire() as conn:
         balance = await store.balance(conn, account.id)
         batches = await store.recent_batches(conn, account.id, RECENT_BATCHES)
+    if balance is None:  # deleted since its key was checked
+        raise RequestError("unauthorized", "unknown API key")
     return {
         "credit": balance["credit"],
         "credit_used_total": balance["credit_used_total"],

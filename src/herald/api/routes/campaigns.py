@@ -17,11 +17,9 @@ from herald.api.schemas import (
     CampaignIn,
     CampaignOut,
     CampaignPatch,
-    CampaignStatus,
     CampaignStopped,
     CampaignUpdated,
     MessageOut,
-    MessageStatus,
     Page,
     PreviewIn,
     PreviewOut,
@@ -33,9 +31,10 @@ from herald.api.schemas import (
     page_of,
 )
 from herald.campaigns.preview import preview_message
-from herald.campaigns.service import SORT_FIELDS
+from herald.campaigns.service import CampaignSort
 from herald.delivery.destinations import DestinationPolicy
 from herald.errors import RequestError
+from herald.states import CampaignStatus, MessageStatus
 
 router = APIRouter(tags=["campaigns"])
 
@@ -56,8 +55,6 @@ def check_callback_urls(body: CampaignIn | CampaignPatch, services: Services) ->
 
 
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
-SortField = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
-assert set(SortField.__args__) == set(SORT_FIELDS)  # type: ignore[attr-defined]
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
@@ -103,11 +100,11 @@ async def list_campaigns(
     created_before: Annotated[Timestamp | None, Query()] = None,
     scheduled_from: Annotated[Timestamp | None, Query()] = None,
     scheduled_before: Annotated[Timestamp | None, Query()] = None,
-    sort: SortField = "created_at",
+    sort: CampaignSort = "created_at",
     order: Literal["asc", "desc"] = "desc",
 ) -> dict:
     """Campaigns, filtered (status may repeat; date ranges are [from, before)) and sorted."""
-    total, items = await services.campaigns.list(
+    total, items = await services.campaigns.list_campaigns(
         account.id,
         statuses=status,
         name_contains=name_contains,

@@ -51,5 +51,9 @@ LIMIT $2;
 -- Tell every listening herald process (and tests) what changed: a JSON payload.
 SELECT pg_notify('herald_events', $1);
 
+-- name: notify_channel
+-- Wake the processes listening on channel $1 (herald.store.notify), without a payload.
+SELECT pg_notify($1, '');
+
 -- name: campaigns_with_callback
 SELECT id FROM campaigns WHERE id = ANY($1::bigint[]) AND callback_url IS NOT NULL;

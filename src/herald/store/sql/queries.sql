@@ -6,6 +6,10 @@
 
 -- --- accounts --------------------------------------------------------------------------------
 
+-- name: ping
+-- Readiness (/readyz): the database answers a query through the pool.
+SELECT 1;
+
 -- name: create_account
 -- Account $1 with its first API key, named 'default' ($2 its hash, $3 its prefix).
 WITH account AS (
