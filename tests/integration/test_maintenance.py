@@ -84,6 +84,10 @@ async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
         else:
             assert (report.requeued, report.lost) == (4, 0)
         assert await statuses(database) == {lost_status: 4}
+        async with database.acquire() as conn:
+            parts = {r["state"] for r in await conn.fetch("SELECT state FROM parts")}
+        # Made unknown, their parts are too (they were left 'pending'); queued, still pending.
+        assert parts == ({"unknown"} if policy == "mark_unknown" else {"pending"})
 
 
 async def test_unreceipted_messages_expire_and_batches_complete(database: Database) -> None:

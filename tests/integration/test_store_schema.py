@@ -534,8 +534,10 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None, False) == []  # live
         later = lease + timedelta(seconds=1)
         reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, False)
-        # policy mark_unknown: unknown, never re-sent blindly
+        # policy mark_unknown: unknown, never re-sent blindly, and so is its part
         assert {r["id"]: r["status"] for r in reclaimed} == {untouched: "unknown"}
+        lost = await conn.fetch(queries.message_part_states, [untouched])
+        assert [r["part_states"] for r in lost] == [["unknown"]]
         await conn.fetch(queries.claim_due_messages, "dead-too", 1, NOW, lease)
         requeued = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, True)
         # policy resend: queued again (its parts already accepted would not be resent)

@@ -1,9 +1,9 @@
 """Periodic work that keeps the store honest, safe to run in every herald process at once.
 
 Each tick:
-- leases of dispatchers that died are recovered: messages none of whose parts reached a bind
-  go back to the queue; those that may have gone out become `unknown` (policy mark_unknown)
-  or are queued again (policy resend);
+- leases of dispatchers that died are recovered: their messages may have gone out, so they
+  become `unknown` with their parts still pending (policy mark_unknown) or are queued again
+  (policy resend);
 - messages sent longer ago than the validity period plus a margin with no final receipt are
   given up on (`unknown`, their waiting parts `expired`);
 - orphan receipts whose part has landed are matched (the writer does it in its next flush;

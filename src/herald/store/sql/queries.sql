@@ -257,7 +257,11 @@ GROUP BY m.id;
 -- leased message may have gone out. Policy mark_unknown ($4 false): it becomes unknown, never
 -- re-sent blindly. Policy resend ($4 true): it goes back to the queue (parts already accepted
 -- keep their state and are not resent). At most the in-flight window is leased at any time.
+-- Under mark_unknown the parts still 'pending' of a message made unknown become unknown too
+-- (whether they went out is not known either); parts with a submit result keep it, and their
+-- receipts still land.
 -- message table: (sending, lose) -> unknown | (sending, release) -> queued
+-- part table: (pending, lose) -> unknown
 WITH expired AS (
     -- The first bound on lease_expires is what makes the walk of messages_lease_idx stop at
     -- the first live lease: on its own, the OR below is only a filter, and every tick read
@@ -271,6 +275,12 @@ WITH expired AS (
     ORDER BY m.lease_expires
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
+),
+lost_parts AS (
+    UPDATE parts p SET state = 'unknown'
+    WHERE NOT $4
+      AND p.message_id = ANY (ARRAY(SELECT id FROM expired))        -- parts_pkey
+      AND p.state = 'pending'
 )
 UPDATE messages m
 SET status = CASE WHEN $4 THEN 'queued' ELSE 'unknown' END,
