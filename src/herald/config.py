@@ -127,6 +127,12 @@ class TrackerConfig(_Section):
     orphan_ttl_hours: float = Field(6.0, gt=0)
     sweep_interval: float = Field(10.0, gt=0)
 
+    @property
+    def receipt_window(self) -> float:
+        """Seconds after its submission within which a part takes a receipt: validity plus
+        margin, past which the sweep gives up on it."""
+        return (self.validity_hours + self.receipt_margin_hours) * 3600
+
 
 class CallbacksConfig(_Section):
     timeout: float = Field(5.0, gt=0)

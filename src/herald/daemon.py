@@ -108,6 +108,7 @@ class Running:
     db: Database | None = None
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
+    metrics: Metrics | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -117,7 +118,7 @@ class Daemon:
         self.clock = clock
         self.metrics = Metrics()
         self.stop = asyncio.Event()
-        self.running = Running()
+        self.running = Running(metrics=self.metrics)
         self._signals = 0
 
     # --- signals -----------------------------------------------------------------------------
@@ -167,6 +168,7 @@ class Daemon:
                 flush_size=config.dispatcher.flush_size,
                 flush_interval=config.dispatcher.flush_interval,
                 receipt_flush_interval=config.dispatcher.receipt_flush_interval,
+                receipt_window=config.tracker.receipt_window,
                 on_changes=CallbackGate(),
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}

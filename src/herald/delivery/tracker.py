@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from herald.delivery.writer import ReceiptRow, Writer
+from herald.delivery.rows import Receipt
+from herald.delivery.writer import Writer
 from herald.errors import TextError
 from herald.metrics import Metrics
 from herald.smpp import IdMode, InboundMessage, Pdu, inbound_message, parse_receipt
@@ -82,16 +83,16 @@ class Tracker:
                 stats.receipts[state] += 1
                 network = receipt.network_error
                 return self._writer.add_receipt(
-                    ReceiptRow(
+                    Receipt(
                         bind=group,
                         canonical_id=receipt.canonical_id(mode),
                         state=state,
                         receipt_state=receipt.message_state
                         if receipt.message_state is not None
                         else _state_code(receipt.state),
-                        error=receipt.error,
+                        receipt_error=receipt.error,
                         network_error=f"{network.network_type}:{network.code}" if network else None,
-                        at=self._clock(),
+                        at=self._clock().timestamp(),
                         payload={
                             "id": receipt.message_id,
                             "stat": receipt.state,
