@@ -40,6 +40,13 @@ class DatabaseConfig(_Section):
     dsn: SecretStr | None = None  # None: start the embedded PostgreSQL in state_dir
     pool_min: int = Field(2, ge=1)
     pool_max: int = Field(10, ge=1)
+    # The daemon pings the database this often, and restarts an embedded server that died.
+    check_interval: float = Field(1.0, gt=0)
+    # Unreachable this long: /healthz fails; an embedded server that could not be restarted
+    # makes herald exit with status 1 (a supervisor restarts it).
+    unreachable_seconds: float = Field(30.0, gt=0)
+    # At shutdown, how long the last flush is retried while the database is unreachable.
+    stop_flush_seconds: float = Field(10.0, ge=0)
 
 
 class ApiConfig(_Section):

@@ -95,6 +95,9 @@ class Metrics:
         self.orphan_receipts = 0
         self.duplicate_receipts = 0
         self.unmatched_receipts = 0
+        # Seconds the database has been unreachable (0 while it answers), read at scrape time.
+        self.database_unreachable: Callable[[], float] = lambda: 0.0
+        self.database_restarts = 0
         self.callbacks_delivered = 0
         self.callback_failures = 0
         self.callback_outbox_depth: Callable[[], int] = lambda: 0
@@ -228,6 +231,18 @@ class _Collector(Collector):
             "orphan receipts given up on after orphan_ttl_hours (each logged with its id)",
             [],
             [(m.unmatched_receipts,)],
+        )
+        yield _gauge(
+            "herald_database_unreachable_seconds",
+            "how long the database has not answered (0 while it does)",
+            [],
+            [(m.database_unreachable(),)],
+        )
+        yield _counter(
+            "herald_database_restarts",
+            "restarts of a crashed embedded PostgreSQL",
+            [],
+            [(m.database_restarts,)],
         )
         yield _counter(
             "herald_callbacks_delivered",

@@ -182,6 +182,9 @@ class Dispatcher:
             self._reserved += limit  # held while the claim is out, so loops never overbook
             try:
                 claimed = await self._claim_and_send(limit)
+            except Exception as exc:  # the database went away: claim again after a poll
+                log.warning("claiming failed (%s: %s); retrying", type(exc).__name__, exc)
+                claimed = 0
             finally:
                 self._reserved -= limit
             if claimed == 0:

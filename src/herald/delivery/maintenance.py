@@ -91,11 +91,18 @@ class Maintenance:
         self._failed_runs: set[int] = set()  # logged once, not every tick
 
     async def run(self, stop: asyncio.Event) -> None:
+        failing = False
         while not stop.is_set():
             try:
                 await self.tick()
-            except Exception:  # a database hiccup must not end maintenance for good
-                log.exception("maintenance tick failed; retrying at the next one")
+            except Exception as exc:  # a database hiccup must not end maintenance for good
+                if failing:  # the traceback once per outage, then a line per tick
+                    log.warning("maintenance tick failed again: %s: %s", type(exc).__name__, exc)
+                else:
+                    log.exception("maintenance tick failed; retrying at the next one")
+                failing = True
+            else:
+                failing = False
             await wait_any(stop, within=self._config.tracker.sweep_interval)
 
     async def recover(self, owner: str) -> TickReport:

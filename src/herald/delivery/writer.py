@@ -14,7 +14,10 @@ buffer reaches `flush_size` or `flush_interval` after its first item. In each fl
 
 A receipt's future resolves only after the transaction commits, so a deliver_sm is
 acknowledged only once its receipt is stored. A failed flush keeps its rows and retries with
-backoff; compare-and-set queries make a replay harmless.
+backoff; compare-and-set queries make a replay harmless. Once stopped, the writer retries
+for at most `stop_timeout` and then gives up, saying what it could not store: receipts not
+stored are never acknowledged (the carrier delivers them again), and the messages whose
+results were lost keep their lease, which the next start takes back (Maintenance.recover).
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from herald.delivery.rows import (
 from herald.delivery.waits import wait_any
 from herald.errors import StateError
 from herald.metrics import Metrics
+from herald.smpp.status import CommandStatus
 from herald.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
 from herald.store import dispatch as store
 from herald.store.db import Database
 
-__all__ = ["StatusChange", "Writer"]
+__all__ = ["NOT_STORED", "StatusChange", "Writer"]
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,12 @@ log = logging.getLogger(__name__)
 DEFAULT_RECEIPT_WINDOW = 50 * 3600.0
 ORPHAN_SWEEP_LIMIT = 5000  # orphans taken back per sweep; the rest at the next one
 
+# What a receipt the writer gave up on is answered with: a temporary error, so the carrier
+# delivers it again (SMPP 3.4 5.1.3: ESME_RX_T_APPN, "ESME receiver temporary app error").
+NOT_STORED = CommandStatus.ESME_RX_T_APPN.value
+
 Key = tuple[str, str]  # (receipt group, canonical id)
-Held = tuple[Receipt, list["asyncio.Future[None]"]]
+Held = tuple[Receipt, list["asyncio.Future[int | None]"]]
 
 
 class _Buffer:
@@ -84,7 +92,7 @@ class _Buffer:
     def __len__(self) -> int:
         return len(self.parts) + len(self.statuses) + len(self.receipts) + len(self.extra)
 
-    def add_receipt(self, receipt: Receipt, futures: list[asyncio.Future[None]]) -> None:
+    def add_receipt(self, receipt: Receipt, futures: list[asyncio.Future[int | None]]) -> None:
         key = receipt.key
         held = self.receipts.get(key)
         if held is None:
@@ -109,7 +117,7 @@ class _Buffer:
         self.since = _earlier(older.since, self.since)
         self.receipts_since = _earlier(older.receipts_since, self.receipts_since)
 
-    def futures(self) -> Iterable[asyncio.Future[None]]:
+    def futures(self) -> Iterable[asyncio.Future[int | None]]:
         for _, futures in (*self.receipts.values(), *self.extra):
             yield from futures
 
@@ -169,6 +177,7 @@ class Writer:
         flush_interval: float = 0.2,
         receipt_flush_interval: float = 0.0,
         receipt_window: float = DEFAULT_RECEIPT_WINDOW,
+        stop_timeout: float = 10.0,
         on_changes: OnChanges | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -179,6 +188,7 @@ class Writer:
         self._interval = flush_interval
         self._receipt_interval = receipt_flush_interval
         self._window = receipt_window  # seconds: a receipt's part is submitted within it
+        self._stop_timeout = stop_timeout
         self._on_changes = on_changes
         self._buffer = _Buffer()
         self._wake = asyncio.Event()
@@ -186,6 +196,8 @@ class Writer:
         self._sooner = asyncio.Event()  # the buffer's deadline moved earlier (a receipt)
         self._lock = asyncio.Lock()  # one flush at a time
         self._failures = 0
+        self.failing_since: float | None = None  # the writer's clock, while flushes fail
+        self.abandoned = 0  # rows given up at shutdown (abandon())
         # Orphans are looked for by the ids a flush stores while any may be waiting (this
         # process parked some, or the last sweep left some), and all of them when maintenance
         # asks and at the first flush; not on every flush, which would cost a lookup each time.
@@ -227,9 +239,10 @@ class Writer:
         self._orphan_sweep = True
         self.request_flush()
 
-    def add_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
-        """Buffer a receipt; the future resolves once it is stored (applied or parked)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def add_receipt(self, receipt: Receipt) -> asyncio.Future[int | None]:
+        """Buffer a receipt; the future resolves to None once it is stored (applied or
+        parked), or to NOT_STORED, the status to answer, if the writer gave up on it."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         if self._buffer.receipts_since is None:
             self._buffer.receipts_since = self._clock()
             self._sooner.set()
@@ -256,7 +269,9 @@ class Writer:
     # --- the flush loop ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush until `stop` is set, then flush what remains and return."""
+        """Flush until `stop` is set, then flush what remains and return; if the database
+        stays unreachable, give up `stop_timeout` after `stop` (see abandon())."""
+        deadline: float | None = None
         while True:
             if not self._buffer and not self._buffer.committed and not self._orphan_sweep:
                 if stop.is_set():
@@ -264,13 +279,45 @@ class Writer:
                 self._wake.clear()
                 await wait_any(self._wake, stop)
                 continue
+            if stop.is_set() and deadline is None:
+                deadline = self._clock() + self._stop_timeout
             self._sooner.clear()
             await wait_any(self._urgent, self._sooner, stop, within=self._time_left())
             if self._sooner.is_set() and not (self._urgent.is_set() or stop.is_set()):
                 continue  # a receipt came in: wait again, for its shorter interval
             self._urgent.clear()
-            if not await self.flush():
-                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
+            if await self.flush():
+                continue
+            backoff = min(5.0, 0.05 * 2 ** min(self._failures, 7))
+            if deadline is not None:
+                left = deadline - self._clock()
+                if left <= 0:
+                    self.abandon()
+                    return
+                backoff = min(backoff, left)
+            await asyncio.sleep(backoff)
+
+    def abandon(self) -> None:
+        """Give up on what is buffered (the database is gone and herald is stopping): the
+        receipts are answered with a temporary error, never acknowledged, so the carrier
+        delivers them again; and say what was left unstored and why that is safe."""
+        batch, self._buffer = self._buffer, _Buffer()
+        receipts = len(batch.receipts) + len(batch.extra)
+        self.abandoned += len(batch)
+        if batch or batch.committed:
+            log.error(
+                "stopping with the database unreachable: %d part results, %d message statuses "
+                "and %d receipts were not stored. The receipts were not acknowledged (answered "
+                "ESME_RX_T_APPN): the carrier delivers them again. The messages concerned keep "
+                "their lease: the next start takes them back (dispatcher.unknown_policy "
+                "decides: unknown, or sent again)",
+                len(batch.parts),
+                len(batch.statuses),
+                receipts,
+            )
+        for future in batch.futures():
+            if not future.done():
+                future.set_result(NOT_STORED)
 
     def _time_left(self) -> float:
         """Until the buffer is due. The interval counts from its first row, not from the end
@@ -297,11 +344,16 @@ class Writer:
             except Exception:
                 self._failures += 1
                 self._metrics.flush_failures += 1
-                log.exception("database flush of %d rows failed; keeping them", len(batch))
+                if self.failing_since is None:
+                    self.failing_since = self._clock()
+                    log.exception("database flush of %d rows failed; keeping them", len(batch))
+                else:  # the traceback once per outage
+                    log.warning("database flush of %d rows failed again; keeping them", len(batch))
                 self._buffer.absorb(batch)
                 self._orphan_sweep |= sweep
                 return False
             self._failures = 0
+            self.failing_since = None
         elapsed = time.perf_counter() - started
         log.debug(
             "flushed %d results, %d statuses, %d receipts in %.1f ms",
