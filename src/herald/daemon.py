@@ -278,7 +278,7 @@ class Daemon:
             log.info("herald is running: API %s", self.running.api_url)
 
             await self.stop.wait()
-            await background.wait("database")
+            await background.wait("database", within=DRAIN_SECONDS)  # a restart under way
             if await watch.check(restart=False):
                 log.info(
                     "stopping: no more claims; draining in-flight submits (up to %.0fs)",
