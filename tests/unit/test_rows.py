@@ -51,5 +51,8 @@ def test_a_folded_receipt_takes_the_parts_place() -> None:
     receipt = Receipt("g", "A", "delivered", 2, "000", "3:1", 104.5, {"id": "0a"})
     folded = outcome.with_receipt(receipt)
     assert folded == (7, 2, "delivered", "0a", "A", 0, 100.0, "g", 2, "000", "3:1", 104.5)
+    # Built without the class's __new__ (a speed trick): still a whole PartOutcome.
+    assert type(folded) is PartOutcome and len(folded) == len(PartOutcome._fields)
+    assert folded._asdict()["receipt_at"] == 104.5
     assert receipt.key == ("g", "A") and receipt.final
     assert not receipt._replace(state="enroute").final

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 from herald.states import RECEIPT_STATES
 
+_new_row = tuple.__new__
+
 # Receipt states after which a part waits for nothing more (reference 5.3).
 FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
 
@@ -60,20 +62,24 @@ class PartOutcome(NamedTuple):
     receipt_at: float | None = None
 
     def with_receipt(self, receipt: Receipt) -> PartOutcome:
-        """This outcome with `receipt` folded in: its state becomes the part's."""
-        return PartOutcome(
-            self.message_id,
-            self.seq,
-            receipt.state,
-            self.smsc_id,
-            self.canonical_id,
-            self.command_status,
-            self.submitted_at,
-            self.bind,
-            receipt.receipt_state,
-            receipt.receipt_error,
-            receipt.network_error,
-            receipt.at,
+        """This outcome with `receipt` folded in: its state becomes the part's. (Built with
+        tuple.__new__, as the class's own __new__ does, without a second call per receipt.)"""
+        return _new_row(
+            PartOutcome,
+            (
+                self.message_id,
+                self.seq,
+                receipt.state,
+                self.smsc_id,
+                self.canonical_id,
+                self.command_status,
+                self.submitted_at,
+                self.bind,
+                receipt.receipt_state,
+                receipt.receipt_error,
+                receipt.network_error,
+                receipt.at,
+            ),
         )
 
 

@@ -395,7 +395,9 @@ class Writer:
             await self._settle_touched(conn, flush)
             await self._store_late_statuses(conn, flush)
             await self._report_changes(conn, flush)
-            waiting = await store.orphans_waiting(conn) if sweep else None
+            # After a sweep, or a take that found some: are any left? If not, the flushes
+            # that follow go back to the one-statement path.
+            waiting = await store.orphans_waiting(conn) if sweep or taken else None
         if flush.parked:
             self._orphans_possible = True
         elif waiting is not None:
