@@ -47,6 +47,13 @@ class DatabaseConfig(_Section):
     dsn: SecretStr | None = None  # None: start the embedded PostgreSQL in state_dir
     pool_min: int = Field(2, ge=1)
     pool_max: int = Field(10, ge=1)
+    # The daemon pings the database this often, and restarts an embedded server that died.
+    check_interval: float = Field(1.0, gt=0)
+    # Unreachable this long: /healthz fails; an embedded server that could not be restarted
+    # makes herald exit with status 1 (a supervisor restarts it).
+    unreachable_seconds: float = Field(30.0, gt=0)
+    # At shutdown, how long the last flush is retried while the database is unreachable.
+    stop_flush_seconds: float = Field(10.0, ge=0)
 
 
 class ApiConfig(_Section):
@@ -155,6 +162,12 @@ class TrackerConfig(_Section):
     receipt_margin_hours: float = Field(2.0, ge=0)
     orphan_ttl_hours: float = Field(6.0, gt=0)
     sweep_interval: float = Field(10.0, gt=0)
+
+    @property
+    def receipt_window(self) -> float:
+        """Seconds after its submission within which a part takes a receipt: validity plus
+        margin, past which the sweep gives up on it."""
+        return (self.validity_hours + self.receipt_margin_hours) * 3600
 
 
 class CallbacksConfig(_Section):

@@ -7,6 +7,14 @@ runner, dispatcher, maintenance and callback worker, then the HTTP API with /met
 stop claiming, drain the windows (bounded), flush every buffer, unbind, stop the API, the
 simulator and the database. Leases left by a drain that timed out are taken back at the
 next start (Maintenance.recover). A second signal exits at once.
+
+The database is watched (store.db.DatabaseWatch): an embedded server that dies is restarted;
+/healthz fails once it has been unreachable for `database.unreachable_seconds`, and if an
+embedded server cannot be restarted within that time herald stops and exits with status 1.
+With the database gone a stop does not wait for in-flight submits to be stored: the writer
+retries its last flush for `database.stop_flush_seconds`, then says what it left unstored
+(receipts not acknowledged are delivered again by the carrier; unstored results leave their
+messages leased, taken back at the next start), and herald exits with status 1.
 """
 
 from __future__ import annotations
@@ -41,8 +49,8 @@ from herald.metrics import Metrics
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session
 from herald.store import accounts as account_store
-from herald.store.db import Database, redact_dsn
-from herald.store.notify import DISPATCH_CHANNEL, listen, notify
+from herald.store.db import Database, DatabaseWatch, redact_dsn
+from herald.store.notify import DISPATCH_CHANNEL, Listener, notify
 
 log = logging.getLogger("herald")
 
@@ -85,6 +93,7 @@ class Running:
     db: Database | None = None
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
+    metrics: Metrics | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -94,7 +103,8 @@ class Daemon:
         self.clock = clock
         self.metrics = Metrics()
         self.stop = asyncio.Event()
-        self.running = Running()
+        self.running = Running(metrics=self.metrics)
+        self.exit_code = 0  # 1 when herald stopped because of the database, or lost rows
         self._signals = 0
 
     # --- signals -----------------------------------------------------------------------------
@@ -133,6 +143,16 @@ class Daemon:
             stack.push_async_callback(db.close)
             await db.migrate()
             log.info("database ready at %s", redact_dsn(db.dsn))
+            listener = Listener(db, DISPATCH_CHANNEL)
+            watch = DatabaseWatch(
+                db,
+                interval=config.database.check_interval,
+                bound=config.database.unreachable_seconds,
+                on_lost=self._database_lost,
+                on_restored=listener.restore,
+                on_restarted=self._database_restarted,
+            )
+            self.metrics.database_unreachable = lambda: watch.unreachable_for
 
             if config.simulator.enabled:
                 simulator = await _start_simulator(config)
@@ -144,6 +164,8 @@ class Daemon:
                 flush_size=config.dispatcher.flush_size,
                 flush_interval=config.dispatcher.flush_interval,
                 receipt_flush_interval=config.dispatcher.receipt_flush_interval,
+                receipt_window=config.tracker.receipt_window,
+                stop_timeout=config.database.stop_flush_seconds,
                 on_changes=CallbackGate(),
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
@@ -201,17 +223,19 @@ class Daemon:
             for session in sessions.values():
                 await session.start()
                 stack.push_async_callback(session.close, DRAIN_SECONDS)
-            listener = await listen(db, dispatcher.wake, DISPATCH_CHANNEL)
-            stack.push_async_callback(listener)
+            await listener.start(dispatcher.wake)
+            stack.push_async_callback(listener.stop)
 
             background = _Tasks()
             stop_writer = asyncio.Event()
             background.spawn("writer", writer.run(stop_writer))
+            stack.callback(self._check_writer, writer)  # once the writer has returned
             stack.push_async_callback(background.wait, "writer")
             # Registered after the sessions: unwinds before them, so the writer has flushed
             # every result and receipt before the binds go.
             stack.push_async_callback(_set, stop_writer)
 
+            background.spawn("database", watch.run(self.stop))
             background.spawn("dispatcher", dispatcher.run(self.stop))
             background.spawn("maintenance", maintenance.run(self.stop))
             callbacks = CallbackWorker(
@@ -221,7 +245,9 @@ class Daemon:
 
             self.running.db, self.running.runner = db, runner
             self.running.maintenance = maintenance
-            server = await self._start_api(db, config, runner, wake, sessions, background)
+            server = await self._start_api(
+                db, config, runner, wake, sessions, background, _liveness(watch)
+            )
             if config.database.dsn is None and self.config.simulator.enabled:
                 self.running.demo_key = await _demo_account(db)
             settle_heap()
@@ -229,15 +255,36 @@ class Daemon:
             log.info("herald is running: API %s", self.running.api_url)
 
             await self.stop.wait()
-            log.info(
-                "stopping: no more claims; draining in-flight submits (up to %.0fs)", DRAIN_SECONDS
-            )
-            await background.wait("dispatcher", within=DRAIN_SECONDS)
+            await background.wait("database", within=DRAIN_SECONDS)  # a restart under way
+            if await watch.check(restart=False):
+                log.info(
+                    "stopping: no more claims; draining in-flight submits (up to %.0fs)",
+                    DRAIN_SECONDS,
+                )
+                await background.wait("dispatcher", within=DRAIN_SECONDS)
+            else:
+                # Nothing in flight could be stored: the writer keeps what comes back and
+                # gives up on it after database.stop_flush_seconds.
+                log.warning("stopping with the database unreachable: not draining")
+                await background.wait("dispatcher", within=0)
             await background.wait("maintenance", "callbacks", within=DRAIN_SECONDS)
             if server is not None:
                 server.should_exit = True
                 await background.wait("api", within=DRAIN_SECONDS)
-        log.info("herald stopped")
+        log.info("herald stopped%s", f" (exit status {self.exit_code})" if self.exit_code else "")
+
+    def _database_lost(self, reason: str) -> None:
+        """The one line that says why herald exits on its own."""
+        log.critical("exiting with status 1 so that a supervisor restarts herald: %s", reason)
+        self.exit_code = 1
+        self.stop.set()
+
+    def _database_restarted(self) -> None:
+        self.metrics.database_restarts += 1
+
+    def _check_writer(self, writer: Writer) -> None:
+        if writer.abandoned:
+            self.exit_code = 1
 
     async def _start_api(
         self,
@@ -247,6 +294,7 @@ class Daemon:
         wake: Callable[[], None],
         sessions: dict[str, Session],
         background: _Tasks,
+        liveness: Callable[[], dict[str, object]],
     ) -> uvicorn.Server | None:
         if not config.api.enabled:
             return None
@@ -257,7 +305,7 @@ class Daemon:
         app = create_app(
             AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
         )
-        app.include_router(ops_router(self.metrics, _readiness(db, sessions)))
+        app.include_router(ops_router(self.metrics, _readiness(db, sessions), liveness))
         sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
         host, port = sock.getsockname()[:2]
         self.running.api_url = f"http://{host}:{port}"
@@ -318,6 +366,18 @@ def _waker(db: Database, dispatcher: Dispatcher) -> Callable[[], None]:
         task.add_done_callback(pending.discard)
 
     return wake
+
+
+def _liveness(watch: DatabaseWatch) -> Callable[[], dict[str, object]]:
+    def check() -> dict[str, object]:
+        if watch.alive:
+            return {"status": "ok"}
+        return {
+            "status": "failing",
+            "reason": f"the database has not answered for {watch.unreachable_for:.0f} s",
+        }
+
+    return check
 
 
 def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Awaitable[dict]]:
@@ -415,8 +475,8 @@ def banner(config: Config, running: Running) -> str:
     return "\n".join(lines)
 
 
-async def serve(config: Config, echo: Callable[[str], None] = print) -> None:
-    """Run the daemon until a signal; print the banner once it is up."""
+async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
+    """Run the daemon until a signal; print the banner once it is up. Its exit status."""
     daemon = Daemon(config)
     daemon.install_signal_handlers()
     task = asyncio.ensure_future(daemon.run())
@@ -426,6 +486,7 @@ async def serve(config: Config, echo: Callable[[str], None] = print) -> None:
         echo(banner(config, daemon.running))
     started.cancel()
     await task
+    return daemon.exit_code
 
 
 def run_forever(config: Config) -> None:
@@ -437,6 +498,8 @@ def run_forever(config: Config) -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
+        code = asyncio.run(serve(config))
     else:
-        uvloop.run(serve(config))
+        code = uvloop.run(serve(config))
+    if code:
+        raise SystemExit(code)

@@ -93,6 +93,11 @@ class Metrics:
         self.flush_rows = Histogram(SIZE_BUCKETS)
         self.flush_failures = 0
         self.orphan_receipts = 0
+        self.duplicate_receipts = 0
+        self.unmatched_receipts = 0
+        # Seconds the database has been unreachable (0 while it answers), read at scrape time.
+        self.database_unreachable: Callable[[], float] = lambda: 0.0
+        self.database_restarts = 0
         self.callbacks_delivered = 0
         self.callback_failures = 0
         self.callback_outbox_depth: Callable[[], int] = lambda: 0
@@ -214,9 +219,34 @@ class _Collector(Collector):
         )
         yield _counter(
             "herald_orphan_receipts",
-            "receipts stored before their part's id",
+            "receipts parked because no part waited for them (yet): most often their part's id "
+            "was not stored yet",
             [],
             [(m.orphan_receipts,)],
+        )
+        yield _counter(
+            "herald_duplicate_receipts",
+            "receipts for a part that already had its final receipt (resent, or overtaken)",
+            [],
+            [(m.duplicate_receipts,)],
+        )
+        yield _counter(
+            "herald_unmatched_receipts",
+            "orphan receipts given up on after orphan_ttl_hours (each logged with its id)",
+            [],
+            [(m.unmatched_receipts,)],
+        )
+        yield _gauge(
+            "herald_database_unreachable_seconds",
+            "how long the database has not answered (0 while it does)",
+            [],
+            [(m.database_unreachable(),)],
+        )
+        yield _counter(
+            "herald_database_restarts",
+            "restarts of a crashed embedded PostgreSQL",
+            [],
+            [(m.database_restarts,)],
         )
         yield _counter(
             "herald_callbacks_delivered",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, DispatcherConfig, RouteConfig
 from herald.delivery.maintenance import Maintenance
 from herald.delivery.router import Router
+from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.delivery.writer import Writer
 from herald.errors import HeraldError
 from herald.metrics import Metrics
@@ -84,6 +88,10 @@ async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
         else:
             assert (report.requeued, report.lost) == (4, 0)
         assert await statuses(database) == {lost_status: 4}
+        async with database.acquire() as conn:
+            parts = {r["state"] for r in await conn.fetch("SELECT state FROM parts")}
+        # Made unknown, their parts are too (they were left 'pending'); queued, still pending.
+        assert parts == ({"unknown"} if policy == "mark_unknown" else {"pending"})
 
 
 async def test_unreceipted_messages_expire_and_batches_complete(database: Database) -> None:
@@ -95,8 +103,8 @@ async def test_unreceipted_messages_expire_and_batches_complete(database: Databa
         claimed = await claim_due(conn, "n", 2, T0, T0 + timedelta(seconds=60))
         ids = sorted(r["id"] for r in claimed)
     for i in ids:
-        writer.record_part((i, 1, "submitted", f"S{i}", f"S{i}", 0, T0, "a"))
-        writer.set_status((i, "sending", "sent", None, None, T0))
+        writer.record_part(PartOutcome(i, 1, "submitted", f"S{i}", f"S{i}", 0, T0.timestamp(), "a"))
+        writer.set_status(StatusMove(i, "sending", "sent", None, None, T0.timestamp()))
     assert await writer.flush()
     maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=Metrics())
     report = await maintenance.tick()
@@ -224,3 +232,43 @@ async def test_reminders_go_out_their_lead_time_before_the_run(database: Databas
     clock.now = T0 + timedelta(hours=2)
     assert (await maintenance.tick()).runs_started == 1
     assert await statuses(database) == {"queued": 4}
+
+
+async def test_orphans_end_as_duplicates_or_logged_unmatched(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, cfg = Clock(), config()
+    runner, account, campaign = await prepared(database, 1, clock, cfg)
+    await runner.start_run(campaign_id=campaign, account_id=account)
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics)
+    async with database.acquire() as conn:
+        [claimed] = await claim_due(conn, "n", 1, T0, T0 + timedelta(seconds=60))
+    at = T0.timestamp()
+    writer.record_part(PartOutcome(claimed["id"], 1, "submitted", "d1", "D1", 0, at, "a"))
+    writer.set_status(StatusMove(claimed["id"], "sending", "sent", None, None, at), parts=1)
+    writer.add_receipt(Receipt("a", "D1", "delivered", 2, None, None, at + 3, {"id": "d1"}))
+    # The carrier sends the receipt again (our answer was lost), and a receipt for an id
+    # herald never sent arrives: both are parked, acknowledged, not applied.
+    writer.add_receipt(Receipt("a", "D1", "delivered", 2, None, None, at + 9, {"id": "d1"}))
+    writer.add_receipt(Receipt("a", "NOPE", "delivered", 2, None, None, at + 9, {"id": "nope"}))
+    assert await writer.flush()
+    assert metrics.orphan_receipts == 2
+    maintenance = Maintenance(database, runner, config=cfg, clock=clock, metrics=metrics)
+    clock.now = T0 + timedelta(seconds=30)
+    report = await maintenance.tick()
+    # A part submitted before it may not have its result stored yet: not judged before a
+    # lease has passed.
+    assert (report.duplicate_receipts, report.orphans_dropped) == (0, 0)
+    clock.now = T0 + timedelta(seconds=9 + cfg.dispatcher.lease_seconds + 1)
+    report = await maintenance.tick()
+    assert (report.duplicate_receipts, report.orphans_dropped) == (1, 0)
+    clock.now = T0 + timedelta(hours=cfg.tracker.orphan_ttl_hours, seconds=10)
+    with caplog.at_level(logging.WARNING, logger="herald.delivery.maintenance"):
+        report = await maintenance.tick()
+    assert (report.duplicate_receipts, report.orphans_dropped) == (0, 1)
+    assert (metrics.duplicate_receipts, metrics.unmatched_receipts) == (1, 1)
+    [line] = [r.getMessage() for r in caplog.records if "unmatched receipt" in r.getMessage()]
+    assert "id NOPE" in line and '"nope"' in line
+    async with database.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 0

@@ -349,3 +349,13 @@ async def test_slow(link: Callable[..., Awaitable[Link]], spec: str) -> None:
     # responses came back out of order, yet each part got its own message id
     ids = {r.destination_addr: r.message_id for r in ln.sim.submits}
     assert [r.message_id for r in results] == [ids[d] for d in destinations]
+
+
+@personality("id_reuse")
+async def test_id_reuse(link: Callable[..., Awaitable[Link]], spec: str) -> None:
+    # A counter of 3 ids: the fourth message gets the first one's id again.
+    ln = await link({"id_space": 3})
+    results = [await ln.submit(f"4479111{i:05d}") for i in range(4)]
+    assert [r.outcome for r in results] == [ACCEPTED] * 4
+    ids = [r.message_id for r in results]
+    assert len(set(ids[:3])) == 3 and ids[3] == ids[0]

@@ -8,7 +8,7 @@ import pytest
 
 from herald.errors import StoreError
 from herald.store.db import Database, create_pool, redact_dsn, with_database
-from herald.store.notify import listen, notify
+from herald.store.notify import Listener, notify
 
 
 @pytest.mark.parametrize(
@@ -95,12 +95,13 @@ async def test_a_notification_wakes_the_listener_of_its_channel_until_it_stops(
             calls.append(None)
             woken.set()
 
-        stop = await listen(listening, on_notify)
+        listener = Listener(listening)
+        await listener.start(on_notify)
         assert listening.pool.get_idle_size() == 0  # the listener holds its connection
         await notify(sending, "another_channel")
         await notify(sending)
         await asyncio.wait_for(woken.wait(), 10)
         assert len(calls) == 1  # notifications arrive in order: the other channel's was not ours
-        await stop()
+        await listener.stop()
         async with listening.acquire() as conn:  # back in the pool, and listening no more
             assert await conn.fetchval("SELECT pg_listening_channels()") is None

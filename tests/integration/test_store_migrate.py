@@ -17,7 +17,9 @@ MIGRATIONS = load_migrations()
 
 
 def test_migrations_are_numbered_from_one() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    # Ascending and unique; a gap is allowed while branches holding the numbers between merge.
+    versions = [m.version for m in MIGRATIONS]
+    assert versions[0] == 1 and versions == sorted(set(versions))
     assert MIGRATIONS[0].name == "initial"
 
 

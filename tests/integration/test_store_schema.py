@@ -13,11 +13,18 @@ import pytest
 
 from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
+from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.numbers import SenderKind
 from herald.store.callbacks import CallbackKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
-from herald.store.dispatch import write_results
+from herald.store.dispatch import (
+    apply_receipts,
+    park_orphan_receipts,
+    take_matching_orphans,
+    take_orphans_for_ids,
+    write_results,
+)
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from tests.integration._catalog import dump_catalog
@@ -437,6 +444,19 @@ async def make_batch_in_same_campaign(
     return {**ids, "batch": batch["id"]}
 
 
+WINDOW = 50 * 3600.0  # the receipt window of the default tracker config, in seconds
+
+
+def outcome(message_id: int, canonical_id: str, at: datetime = NOW) -> PartOutcome:
+    return PartOutcome(
+        message_id, 1, "submitted", canonical_id.lower(), canonical_id, 0, at.timestamp(), "smsc-a"
+    )
+
+
+def dlr(canonical_id: str, at: datetime = NOW, state: str = "delivered") -> Receipt:
+    return Receipt("smsc-a", canonical_id, state, 2, "000", None, at.timestamp(), {"id": "x"})
+
+
 async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> None:
     async with database.acquire() as conn:
         ids = await make_batch(conn)
@@ -447,43 +467,118 @@ async def test_receipts_match_parts_or_wait_as_orphans(database: Database) -> No
             m1,
             m2,
         )
-        await write_results(conn, [(m1, 1, "submitted", "0abc", "ABC", 0, NOW, "smsc-a")], (), [])
+        await write_results(conn, [outcome(m1, "ABC")], (), [])
         # A receipt for m1's part, and one for m2's part whose submit_sm_resp is not stored yet.
-        receipts = (
-            ["smsc-a", "smsc-a"],
-            ["ABC", "DEF"],
-            ["delivered", "delivered"],
-            [2, 2],
-            ["000", "000"],
-            [None, None],
-            [NOW.timestamp()] * 2,
-            ["delivered", "delivered"],
-            [None, None],
-        )  # the receipts' times as epoch seconds, as herald.store.dispatch passes them
-        matched = await conn.fetch(queries.apply_receipts, *receipts)
-        assert [(r["pos"], r["message_id"], r["applied"]) for r in matched] == [(1, m1, True)]
+        later = NOW + timedelta(seconds=1)
+        receipts = [dlr("ABC", later), dlr("DEF", later)]
+        singles = [("delivered", None)] * 2
+        matched = await apply_receipts(conn, receipts, singles, WINDOW)
+        assert [(r["pos"], r["message_id"]) for r in matched] == [(1, m1)]
+        assert matched[0]["submitted_at"] == NOW.timestamp()
         assert not matched[0]["settled"]  # m1 is still 'queued', not 'sent': left to the caller
-        await conn.execute(
-            queries.park_orphan_receipts,
-            ["smsc-a"],
-            ["DEF"],
-            ["delivered"],
-            [2],
-            ["000"],
-            [None],
-            [{"id": "DEF", "stat": "DELIVRD"}],
-            [NOW],
-        )
-        assert await conn.fetch(queries.take_matching_orphans) == []
+        await park_orphan_receipts(conn, receipts[1:])
+        assert await take_matching_orphans(conn, WINDOW, 10) == []
 
-        await write_results(conn, [(m2, 1, "submitted", "def", "DEF", 0, NOW, "smsc-a")], (), [])
-        [orphan] = await conn.fetch(queries.take_matching_orphans)
-        assert (orphan["canonical_id"], orphan["state"]) == ("DEF", "delivered")
-        # A duplicate of m1's receipt finds its part but changes nothing: the part is final.
-        again = await conn.fetch(queries.apply_receipts, *(col[:1] for col in receipts))
-        assert [(r["message_id"], r["applied"]) for r in again] == [(m1, False)]
+        await write_results(conn, [outcome(m2, "DEF")], (), [])
+        [orphan] = await take_orphans_for_ids(conn, [("smsc-a", "DEF")], WINDOW)
+        assert orphan == receipts[1]  # as it was parked, its time included
+        # A duplicate of m1's receipt finds no part waiting: the caller parks it.
+        assert await apply_receipts(conn, receipts[:1], singles[:1], WINDOW) == []
         parts = await conn.fetch(queries.message_part_states, [m1, m2])
         assert {r["id"]: r["part_states"] for r in parts} == {m1: ["delivered"], m2: ["submitted"]}
+
+
+async def test_a_receipt_reaches_the_newest_part_submitted_before_it(database: Database) -> None:
+    # The carrier gave the id "R" to three parts over time (a restart reset its counter).
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        old, stale, new = await add_messages(
+            conn, ids, ["+34600000001", "+34600000002", "+3460003"]
+        )
+        await conn.execute(
+            "INSERT INTO parts (message_id, seq, short_message)"
+            " SELECT unnest($1::bigint[]), 1, '\\x41'",
+            [old, stale, new],
+        )
+        ancient = NOW - timedelta(seconds=WINDOW + 60)
+        await write_results(conn, [outcome(stale, "R", ancient), outcome(old, "R", NOW)], (), [])
+        # Final already: a receipt for "R" must not be lost on it.
+        assert len(await apply_receipts(conn, [dlr("R", NOW)], [("delivered", None)], WINDOW))
+        await write_results(conn, [outcome(new, "R", NOW + timedelta(seconds=10))], (), [])
+        # Received before `new` was submitted: not `new`'s; `old` is final, `stale` is out
+        # of the window. Parked.
+        before = dlr("R", NOW + timedelta(seconds=5))
+        assert await apply_receipts(conn, [before], [("delivered", None)], WINDOW) == []
+        after = dlr("R", NOW + timedelta(seconds=11), "undeliverable")
+        [found] = await apply_receipts(conn, [after], [("failed", "undeliverable")], WINDOW)
+        assert found["message_id"] == new
+        states = await conn.fetch(queries.message_part_states, [old, stale, new])
+        assert {r["id"]: r["part_states"] for r in states} == {
+            old: ["delivered"],
+            stale: ["submitted"],
+            new: ["undeliverable"],
+        }
+        # The stale orphan parked before `new` was submitted never lands on it.
+        await park_orphan_receipts(conn, [before])
+        assert await take_orphans_for_ids(conn, [("smsc-a", "R")], WINDOW) == []
+        assert await take_matching_orphans(conn, WINDOW, 10) == []
+
+
+async def test_receipt_lookups_walk_only_the_newest_parts_of_a_reused_id(
+    database: Database,
+) -> None:
+    # A carrier whose counter restarts (or whose short ids wrap) gave each of 50 ids to 400
+    # parts over the weeks: 20,000 parts, statistics taken while they were all pending. A
+    # receipt's lookup walks parts_receipt_idx backwards from its time and stops at the first
+    # part still waiting: it never reads the id's older parts, nor all of parts.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await add_parts(conn, messages)
+        await conn.execute("ANALYZE parts")
+        await conn.execute(
+            "UPDATE parts SET state = 'delivered', bind = 'g',"
+            " canonical_id = 'R' || (message_id % 50),"
+            " submitted_at = $1::timestamptz - make_interval(secs => message_id)",
+            NOW,
+        )
+        newest = messages[:50]  # the highest submitted_at of each id: the ones still waiting
+        await conn.execute(
+            "UPDATE parts SET state = 'submitted' WHERE message_id = ANY($1::bigint[])", newest
+        )
+        receipts = [dlr(f"R{i}", NOW) for i in range(50)]
+        await park_orphan_receipts(conn, receipts)
+        await conn.execute("UPDATE orphan_receipts SET bind = 'g'")
+        plans = [
+            await explain_generic(
+                conn,
+                queries.take_orphans_for_ids,
+                "text[], text[], float8",
+                f"ARRAY['g'], ARRAY['R7'], {WINDOW}",
+            ),
+            await explain_generic(
+                conn,
+                queries.apply_receipts,
+                "text[], text[], text[], smallint[], text[], text[], float8[], text[], text[],"
+                " float8",
+                f"ARRAY{['g'] * 50}, ARRAY{[r.canonical_id for r in receipts]},"
+                f" ARRAY{['delivered'] * 50}, ARRAY{[2] * 50}::smallint[],"
+                f" ARRAY{['000'] * 50}, NULL, ARRAY{[r.at for r in receipts]},"
+                f" ARRAY{['delivered'] * 50}, NULL, {WINDOW}",
+            ),
+        ]
+        parts = await conn.fetch(
+            "SELECT message_id FROM parts WHERE state = 'delivered' AND receipt_at IS NOT NULL"
+        )
+    for plan in plans:
+        nodes = plan_nodes(plan)
+        assert ("Seq Scan", "parts") not in scanned(nodes), scanned(nodes)
+        walks = [n for n in nodes if n.get("Index Name") == "parts_receipt_idx"]
+        assert walks, scanned(nodes)
+        for walk in walks:  # one entry read per lookup: the newest, still waiting
+            read = walk["Actual Rows"] + walk.get("Rows Removed by Filter", 0)
+            assert read <= walk["Actual Loops"], walk
+    assert sorted(r["message_id"] for r in parts) == newest  # EXPLAIN ANALYZE applied them
 
 
 async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
@@ -497,14 +592,18 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
         await conn.execute("UPDATE messages SET part_count = 2 WHERE id = $1", multi)
         await conn.execute("UPDATE messages SET status = 'sent' WHERE id <> $1", early)
         await conn.execute(
-            "INSERT INTO parts (message_id, seq, short_message, state, bind, canonical_id)"
-            " VALUES ($1, 1, '\\x41', 'submitted', 'g', 'A'),"
-            " ($2, 1, '\\x42', 'submitted', 'g', 'B'), ($2, 2, '\\x43', 'submitted', 'g', 'C'),"
-            " ($3, 1, '\\x44', 'submitted', 'g', 'D'), ($4, 1, '\\x45', 'submitted', 'g', 'E')",
+            "INSERT INTO parts (message_id, seq, short_message, state, bind, canonical_id,"
+            " submitted_at)"
+            " VALUES ($1, 1, '\\x41', 'submitted', 'g', 'A', $5),"
+            " ($2, 1, '\\x42', 'submitted', 'g', 'B', $5),"
+            " ($2, 2, '\\x43', 'submitted', 'g', 'C', $5),"
+            " ($3, 1, '\\x44', 'submitted', 'g', 'D', $5),"
+            " ($4, 1, '\\x45', 'submitted', 'g', 'E', $5)",
             single,
             multi,
             waiting,
             early,
+            NOW,
         )
         later = NOW + timedelta(seconds=3)
         # (state, the single-part status and reason the writer's state machine gives it)
@@ -525,12 +624,12 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
             [r[2] for r in receipts],
             [r[3] for r in receipts],
         )
-        found = await conn.fetch(queries.apply_receipts, *columns)
-        assert [(f["message_id"], f["applied"], f["settled"]) for f in found] == [
-            (single, True, True),  # single part, final receipt: moved here
-            (multi, True, False),  # multipart: the caller aggregates its parts
-            (waiting, True, False),  # an intermediate receipt: it stays 'sent'
-            (early, True, False),  # not 'sent' yet: the caller settles it
+        found = await conn.fetch(queries.apply_receipts, *columns, WINDOW)
+        assert [(f["message_id"], f["settled"]) for f in found] == [
+            (single, True),  # single part, final receipt: moved here
+            (multi, False),  # multipart: the caller aggregates its parts
+            (waiting, False),  # an intermediate receipt: it stays 'sent'
+            (early, False),  # not 'sent' yet: the caller settles it
         ]
         assert found[0]["campaign_id"] == ids["campaign"]
         rows = await conn.fetch("SELECT id, status, reason, done_at FROM messages ORDER BY id")
@@ -540,9 +639,8 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
             ("sent", None, None),
             ("queued", None, None),
         ]
-        # A duplicate of the receipt finds a final part: nothing moves again.
-        again = await conn.fetch(queries.apply_receipts, *(c[:1] for c in columns))
-        assert [(f["applied"], f["settled"]) for f in again] == [(False, False)]
+        # A duplicate of the receipt finds no part waiting: nothing moves again.
+        assert await conn.fetch(queries.apply_receipts, *(c[:1] for c in columns), WINDOW) == []
 
 
 async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database) -> None:
@@ -562,8 +660,10 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         assert await conn.fetch(queries.reclaim_expired_leases, NOW, 10, None, False) == []  # live
         later = lease + timedelta(seconds=1)
         reclaimed = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, False)
-        # policy mark_unknown: unknown, never re-sent blindly
+        # policy mark_unknown: unknown, never re-sent blindly, and so is its part
         assert {r["id"]: r["status"] for r in reclaimed} == {untouched: "unknown"}
+        lost = await conn.fetch(queries.message_part_states, [untouched])
+        assert [r["part_states"] for r in lost] == [["unknown"]]
         await claim_due(conn, "dead-too", 1, NOW, lease)
         requeued = await conn.fetch(queries.reclaim_expired_leases, later, 10, None, True)
         # policy resend: queued again (its parts already accepted would not be resent)
@@ -573,9 +673,9 @@ async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database)
         [again] = await claim_due(conn, "d2", 10, later, lease + lease_len)
         moved = await write_results(
             conn,
-            [(untouched, 1, "submitted", "1", "1", 0, later, "smsc-a")],
+            [PartOutcome(untouched, 1, "submitted", "1", "1", 0, later.timestamp(), "smsc-a")],
             (),
-            [(untouched, "sending", "sent", None, None, later)],
+            [StatusMove(untouched, "sending", "sent", None, None, later.timestamp())],
         )
         assert moved == {again["id"]} == {untouched}
         assert (

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
-from herald.delivery.writer import ReceiptRow, StatusChange, Writer
+from herald.delivery.rows import PartOutcome, Receipt, StatusMove
+from herald.delivery.writer import StatusChange, Writer
 from herald.metrics import Metrics
 from herald.store import dispatch as store
 from herald.store.db import Database
@@ -48,14 +49,18 @@ async def claimed(database: Database, texts: list[str]) -> list[int]:
     return ids
 
 
-def accepted(message_id: int, seq: int, smsc_id: str) -> tuple:
-    return (message_id, seq, "submitted", smsc_id, smsc_id, 0, NOW, "a")
+def accepted(message_id: int, seq: int, smsc_id: str, at: datetime = NOW) -> PartOutcome:
+    return PartOutcome(message_id, seq, "submitted", smsc_id, smsc_id, 0, at.timestamp(), "a")
 
 
-def receipt(smsc_id: str, state: str = "delivered", code: int = 2) -> ReceiptRow:
-    return ReceiptRow(
-        "a", smsc_id, state, code, "000", None, NOW + timedelta(seconds=3), {"id": smsc_id}
-    )
+def sent(message_id: int, at: datetime = NOW) -> StatusMove:
+    return StatusMove(message_id, "sending", "sent", None, None, at.timestamp())
+
+
+def receipt(
+    smsc_id: str, state: str = "delivered", code: int = 2, at: datetime = NOW + timedelta(seconds=3)
+) -> Receipt:
+    return Receipt("a", smsc_id, state, code, "000", None, at.timestamp(), {"id": smsc_id})
 
 
 async def status_of(database: Database, message_id: int) -> tuple[str, str | None]:
@@ -75,8 +80,8 @@ async def test_results_then_receipts_settle_messages(database: Database) -> None
     m1, m2 = await claimed(database, ["one", "two"])
     writer.record_part(accepted(m1, 1, "ID1"))
     writer.record_part(accepted(m2, 1, "ID2"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW))
-    writer.set_status((m2, "sending", "sent", None, None, NOW))
+    writer.set_status(sent(m1))
+    writer.set_status(sent(m2))
     assert await writer.flush()
     assert await status_of(database, m1) == ("sent", None)
     acks = [
@@ -106,7 +111,7 @@ async def test_the_flush_interval_counts_from_the_first_row(database: Database) 
     writer = Writer(database, metrics=Metrics(), flush_interval=3600, clock=lambda: now[0])
     (m1,) = await claimed(database, ["waited"])
     stored = asyncio.Event()
-    writer.set_status((m1, "sending", "sent", None, None, NOW), on_commit=stored.set)
+    writer.set_status(sent(m1), on_commit=stored.set)
     now[0] = 3600.0  # the row has waited a whole interval already (behind a long flush, say)
     stop = asyncio.Event()
     task = asyncio.ensure_future(writer.run(stop))
@@ -120,7 +125,7 @@ async def test_a_receipt_cuts_the_wait_short_even_mid_interval(database: Databas
     writer = Writer(database, metrics=Metrics(), flush_interval=3600, receipt_flush_interval=0)
     (m1,) = await claimed(database, ["acked"])
     writer.record_part(accepted(m1, 1, "A1"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    writer.set_status(sent(m1), parts=1)
     stop = asyncio.Event()
     task = asyncio.ensure_future(writer.run(stop))
     await asyncio.sleep(0)  # the loop is now waiting out the hour for the result rows
@@ -143,7 +148,7 @@ async def test_a_receipt_before_its_submit_result_is_parked_then_matched(
     async with database.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM orphan_receipts") == 1
     writer.record_part(accepted(m1, 1, "EARLY"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    writer.set_status(sent(m1))
     assert await writer.flush()
     assert await status_of(database, m1) == ("delivered", None)
     async with database.acquire() as conn:
@@ -156,7 +161,7 @@ async def test_multipart_waits_for_every_part_and_fails_on_one(database: Databas
     for m in (m1, m2):
         for s in (1, 2):
             writer.record_part(accepted(m, s, f"{m}-{s}"))
-        writer.set_status((m, "sending", "sent", None, None, NOW))
+        writer.set_status(sent(m))
     writer.add_receipt(receipt(f"{m1}-1"))
     writer.add_receipt(receipt(f"{m2}-2", "expired", 3))
     assert await writer.flush()
@@ -173,7 +178,7 @@ async def test_receipts_for_one_part_keep_the_final_state(database: Database) ->
     writer = Writer(database, metrics=Metrics())
     (m1,) = await claimed(database, ["dup"])
     writer.record_part(accepted(m1, 1, "D"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    writer.set_status(sent(m1))
     first = writer.add_receipt(receipt("D", "delivered", 2))
     second = writer.add_receipt(receipt("D", "accepted", 6))  # intermediate after final
     assert await writer.flush()
@@ -193,7 +198,7 @@ async def test_a_failed_flush_keeps_its_rows(database: Database) -> None:
             CREATE TRIGGER refuse BEFORE UPDATE ON parts FOR EACH ROW EXECUTE FUNCTION refuse();
         """)
     writer.record_part(accepted(m1, 1, "R"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW))
+    writer.set_status(sent(m1))
     ack = writer.add_receipt(receipt("R"))
     assert not await writer.flush()
     assert metrics.flush_failures == 1 and not ack.done() and writer.buffered == 3
@@ -222,9 +227,9 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
     writer.record_part(accepted(failing, 1, "F1"))
     # The dispatcher says how many parts each message has: single-part ones settle from
     # their receipt directly; the multipart one is settled from its parts read back.
-    writer.set_status((single, "sending", "sent", None, None, NOW), parts=1)
-    writer.set_status((multi, "sending", "sent", None, None, NOW), parts=2)
-    writer.set_status((failing, "sending", "sent", None, None, NOW), parts=1)
+    writer.set_status(sent(single), parts=1)
+    writer.set_status(sent(multi), parts=2)
+    writer.set_status(sent(failing), parts=1)
     acks = [writer.add_receipt(receipt(i)) for i in ("S1", "M1", "M2")]
     acks.append(writer.add_receipt(receipt("F1", "rejected", 8)))
     assert await writer.flush()
@@ -256,13 +261,11 @@ async def test_the_orphan_sweep_matches_orphans_parked_by_another_process(
     writer = Writer(database, metrics=Metrics())
     (m1,) = await claimed(database, ["elsewhere"])
     writer.record_part(accepted(m1, 1, "X1"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    writer.set_status(sent(m1), parts=1)
     assert await writer.flush()  # nothing parked here: this writer stops looking for orphans
     async with database.acquire() as conn:
         # Another herald process bound to the same carrier account got the receipt.
-        await store.park_orphan_receipts(
-            conn, [("a", "X1", "delivered", 2, "000", None, {"id": "X1"}, NOW)]
-        )
+        await store.park_orphan_receipts(conn, [receipt("X1")])
     assert await writer.flush()
     assert await status_of(database, m1) == ("sent", None)
     writer.sweep_orphans()  # maintenance's periodic sweep
@@ -274,12 +277,10 @@ async def test_an_idle_writer_still_runs_the_orphan_sweep(database: Database) ->
     writer = Writer(database, metrics=Metrics())
     (m1,) = await claimed(database, ["idle"])
     writer.record_part(accepted(m1, 1, "I1"))
-    writer.set_status((m1, "sending", "sent", None, None, NOW), parts=1)
+    writer.set_status(sent(m1), parts=1)
     assert await writer.flush()
     async with database.acquire() as conn:
-        await store.park_orphan_receipts(
-            conn, [("a", "I1", "delivered", 2, "000", None, {"id": "I1"}, NOW)]
-        )
+        await store.park_orphan_receipts(conn, [receipt("I1")])
     stop = asyncio.Event()
     flushes = [0]
     original = writer.flush
@@ -295,3 +296,79 @@ async def test_an_idle_writer_still_runs_the_orphan_sweep(database: Database) ->
     await asyncio.wait_for(writer.run(stop), 10)
     assert flushes[0] >= 1
     assert await status_of(database, m1) == ("delivered", None)
+
+
+async def orphans(database: Database) -> list[tuple[str, str]]:
+    async with database.acquire() as conn:
+        rows = await conn.fetch("SELECT canonical_id, state FROM orphan_receipts ORDER BY id")
+    return [(r["canonical_id"], r["state"]) for r in rows]
+
+
+async def test_a_receipt_for_a_reused_id_waits_for_its_own_part(database: Database) -> None:
+    # The carrier restarted and gave "X" again: the new part's receipt comes before its
+    # result is stored. It used to find the old, final part with that id and be acknowledged
+    # without being applied or parked; it must wait for its own part.
+    metrics = Metrics()
+    writer = Writer(database, metrics=metrics)
+    old, new = await claimed(database, ["old", "new"])
+    an_hour_ago = NOW - timedelta(hours=1)
+    writer.record_part(accepted(old, 1, "X", an_hour_ago))
+    writer.set_status(sent(old, an_hour_ago), parts=1)
+    writer.add_receipt(receipt("X", at=an_hour_ago + timedelta(seconds=3)))
+    assert await writer.flush()
+    assert await status_of(database, old) == ("delivered", None)
+    ack = writer.add_receipt(receipt("X", "undeliverable", 5))
+    assert await writer.flush()
+    assert ack.done() and metrics.orphan_receipts == 1
+    assert await orphans(database) == [("X", "undeliverable")]
+    writer.record_part(accepted(new, 1, "X"))
+    writer.set_status(sent(new), parts=1)
+    assert await writer.flush()
+    assert await status_of(database, new) == ("failed", "undeliverable")
+    assert await status_of(database, old) == ("delivered", None)
+    assert await orphans(database) == []
+
+
+async def test_a_stale_orphan_never_lands_on_a_newer_part_with_its_id(
+    database: Database,
+) -> None:
+    writer = Writer(database, metrics=Metrics())
+    (m1,) = await claimed(database, ["fresh"])
+    # A receipt for "S" that no part waited for, before m1 was ever submitted...
+    writer.add_receipt(receipt("S", "undeliverable", 5, at=NOW - timedelta(seconds=10)))
+    assert await writer.flush()
+    # ...then the carrier gives "S" to m1: the old receipt is not m1's.
+    writer.record_part(accepted(m1, 1, "S"))
+    writer.set_status(sent(m1), parts=1)
+    assert await writer.flush()
+    writer.sweep_orphans()
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("sent", None)
+    assert await orphans(database) == [("S", "undeliverable")]
+    writer.add_receipt(receipt("S"))  # m1's own
+    assert await writer.flush()
+    assert await status_of(database, m1) == ("delivered", None)
+
+
+async def test_two_final_receipts_for_one_id_in_one_flush_are_both_kept(
+    database: Database,
+) -> None:
+    # Two parts hold "Y" (the id came back while the older one still waited): two final
+    # receipts for "Y" in one flush are not merged into one. One is applied (to the newest
+    # part), the other parked, and the sweep applies it to the part still waiting.
+    writer = Writer(database, metrics=Metrics())
+    older, newer = await claimed(database, ["older", "newer"])
+    writer.record_part(accepted(older, 1, "Y", NOW - timedelta(minutes=1)))
+    writer.record_part(accepted(newer, 1, "Y"))
+    for m in (older, newer):
+        writer.set_status(sent(m), parts=1)
+    assert await writer.flush()
+    acks = [writer.add_receipt(receipt("Y")), writer.add_receipt(receipt("Y", "expired", 3))]
+    assert await writer.flush()
+    assert all(a.done() for a in acks)
+    assert len(await orphans(database)) == 1
+    writer.sweep_orphans()
+    assert await writer.flush()
+    finals = {(await status_of(database, m))[0] for m in (older, newer)}
+    assert finals == {"delivered", "failed"}
+    assert await orphans(database) == []

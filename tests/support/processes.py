@@ -77,6 +77,7 @@ class HeraldProcess:
         self.output: list[str] = []
         self._running = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._line = asyncio.Event()  # set at every line read
 
     async def start(self, within: float = 60.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -107,6 +108,20 @@ class HeraldProcess:
             self.output.append(text)
             if "herald is running" in text:
                 self._running.set()
+            self._line.set()
+        self._line.set()  # the end of the output: waiters see there is no more
+
+    async def wait_for_line(self, fragment: str, within: float = 60.0) -> str:
+        """The first output line containing `fragment`, once the process has printed it."""
+        async with asyncio.timeout(within):
+            while True:
+                found = next((line for line in self.output if fragment in line), None)
+                if found is not None:
+                    return found
+                if self._reader is not None and self._reader.done():
+                    raise AssertionError(f"herald exited without printing {fragment!r}")
+                self._line.clear()
+                await self._line.wait()
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from herald.simulator import DESCRIPTIONS, PERSONALITIES, Delay, SimulatorSettings
+from herald.simulator.ids import MessageIds
 from herald.simulator.personalities import personality_settings, with_personality
 from herald.simulator.run import settings_from_options
 from herald.simulator.settings import parse_error, parse_outcomes, parse_status
@@ -148,3 +149,12 @@ def test_command_line_options_become_settings() -> None:
     assert str(settings.record_path) == "x.jsonl"
     with pytest.raises(ValueError, match="--receipt-delay"):
         settings_from_options("happy", {"receipt_delay": "soon"})
+
+
+def test_a_short_id_space_wraps_and_a_restart_starts_over() -> None:
+    settings = personality_settings("id_reuse", id_start=10, id_space=3)
+    ids = MessageIds(settings)
+    assert [ids.next_number() for _ in range(7)] == [10, 11, 12, 10, 11, 12, 10]
+    assert MessageIds(settings).next_number() == 10  # a restarted simulator
+    with pytest.raises(ValueError, match="id_space"):
+        personality_settings("happy", id_space=0)

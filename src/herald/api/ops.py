@@ -11,15 +11,20 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from herald.metrics import Metrics
 
 Readiness = Callable[[], Awaitable[dict[str, object]]]
+Liveness = Callable[[], dict[str, object]]
 
 
-def ops_router(metrics: Metrics, readiness: Readiness) -> APIRouter:
+def ops_router(
+    metrics: Metrics, readiness: Readiness, liveness: Liveness | None = None
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive and serving."""
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        """The process is alive and serving: 503 when `liveness` says it is not (the
+        database has been unreachable too long); the body says why."""
+        report = liveness() if liveness is not None else {"status": "ok"}
+        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

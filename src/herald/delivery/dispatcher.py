@@ -37,6 +37,7 @@ from herald.config import DispatcherConfig
 from herald.delivery.claims import Claimer
 from herald.delivery.quiet_hours import Window, next_allowed, parse_windows
 from herald.delivery.router import NoRouteError, Router
+from herald.delivery.rows import PartOutcome, StatusMove
 from herald.delivery.waits import wait_any
 from herald.delivery.writer import Writer
 from herald.errors import ConfigError
@@ -115,7 +116,7 @@ class _Flight:
     ) -> None:
         self.id = message_id
         self.campaign = campaign
-        self.handed_at: datetime | None = None  # when its parts went to the bind
+        self.handed_at: float | None = None  # when its parts went to the bind, epoch seconds
         self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
         self.group = group  # the bind's receipt group, stored with each part's result
@@ -309,6 +310,9 @@ class Dispatcher:
             self._reserve(grants, 1)
             try:
                 picked = await self._claim_and_send(grants, now)
+            except Exception as exc:  # the database went away: claim again after a poll
+                log.warning("claiming failed (%s: %s); retrying", type(exc).__name__, exc)
+                picked = 0
             finally:
                 self._reserve(grants, -1)
             if not picked:  # the share had nothing after all: never spin on it
@@ -431,7 +435,7 @@ class Dispatcher:
         # A part's submitted_at is when it was handed to the bind: the submit-to-receipt
         # latency then counts time waiting for the window, and no receipt read in the same
         # chunk as its response can seem to come first.
-        flight.handed_at = self._clock()
+        flight.handed_at = self._clock().timestamp()
         flight.route = message["route"]
         self._in_flight += flight.weight
         self._route_in_flight[flight.route] += flight.weight
@@ -459,11 +463,11 @@ class Dispatcher:
             log.exception("submit of message %s part %s failed", flight.id, seq)
             result = SubmitResult(SubmitOutcome.NOT_SENT)
         now = self._clock()
-        handed = flight.handed_at or now
+        handed = flight.handed_at or now.timestamp()
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             self._writer.record_part(
-                (
+                PartOutcome(
                     flight.id,
                     seq,
                     "submitted",
@@ -476,12 +480,21 @@ class Dispatcher:
             )
         elif outcome is SubmitOutcome.REJECTED:
             self._writer.record_part(
-                (flight.id, seq, "refused", None, None, result.command_status, handed, flight.group)
+                PartOutcome(
+                    flight.id,
+                    seq,
+                    "refused",
+                    None,
+                    None,
+                    result.command_status,
+                    handed,
+                    flight.group,
+                )
             )
             flight.refused = result.status_name or f"0x{result.command_status:08X}"
         elif outcome is SubmitOutcome.UNKNOWN and self._config.unknown_policy == "mark_unknown":
             self._writer.record_part(
-                (flight.id, seq, "unknown", None, None, None, handed, flight.group)
+                PartOutcome(flight.id, seq, "unknown", None, None, None, handed, flight.group)
             )
             flight.unknown = True
         elif outcome is SubmitOutcome.NOT_SENT:
@@ -537,7 +550,14 @@ class Dispatcher:
         campaign: int | None = None,
     ) -> None:
         self._writer.set_status(
-            (message_id, "sending", status, reason, not_before, now),
+            StatusMove(
+                message_id,
+                "sending",
+                status,
+                reason,
+                not_before.timestamp() if not_before is not None else None,
+                now.timestamp(),
+            ),
             on_commit,
             parts=parts,
             campaign=campaign,

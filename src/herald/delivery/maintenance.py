@@ -1,14 +1,16 @@
 """Periodic work that keeps the store honest, safe to run in every herald process at once.
 
 Each tick:
-- leases of dispatchers that died are recovered: messages none of whose parts reached a bind
-  go back to the queue; those that may have gone out become `unknown` (policy mark_unknown)
-  or are queued again (policy resend);
+- leases of dispatchers that died are recovered: their messages may have gone out, so they
+  become `unknown` with their parts still pending (policy mark_unknown) or are queued again
+  (policy resend);
 - messages sent longer ago than the validity period plus a margin with no final receipt are
   given up on (`unknown`, their waiting parts `expired`);
 - orphan receipts whose part has landed are matched (the writer does it in its next flush;
-  another herald process may have parked them), and those older than their time to live
-  are dropped;
+  another herald process may have parked them); those whose part had already taken its final
+  receipt are counted as duplicates once every part submitted before them has its result
+  stored (a lease later); those older than their time to live are counted as unmatched and
+  logged one by one;
 - batches whose messages are all final complete, then campaigns whose batches all are;
 - scheduled campaigns that are due start their run.
 Every statement is a compare-and-set or uses SKIP LOCKED, so processes never step on each other.
@@ -55,7 +57,8 @@ class TickReport:
     requeued: int = 0
     lost: int = 0
     expired: int = 0
-    orphans_dropped: int = 0
+    duplicate_receipts: int = 0
+    orphans_dropped: int = 0  # unmatched receipts given up on
     batches_completed: int = 0
     campaigns_completed: int = 0
     runs_started: int = 0
@@ -88,11 +91,18 @@ class Maintenance:
         self._failed_runs: set[int] = set()  # logged once, not every tick
 
     async def run(self, stop: asyncio.Event) -> None:
+        failing = False
         while not stop.is_set():
             try:
                 await self.tick()
-            except Exception:  # a database hiccup must not end maintenance for good
-                log.exception("maintenance tick failed; retrying at the next one")
+            except Exception as exc:  # a database hiccup must not end maintenance for good
+                if failing:  # the traceback once per outage, then a line per tick
+                    log.warning("maintenance tick failed again: %s: %s", type(exc).__name__, exc)
+                else:
+                    log.exception("maintenance tick failed; retrying at the next one")
+                failing = True
+            else:
+                failing = False
             await wait_any(stop, within=self._config.tracker.sweep_interval)
 
     async def recover(self, owner: str) -> TickReport:
@@ -147,9 +157,7 @@ class Maintenance:
             report.expired = len(
                 await store.sweep_unreceipted(conn, gave_up_before, now, SWEEP_LIMIT)
             )
-            report.orphans_dropped = await store.drop_old_orphans(
-                conn, now - timedelta(hours=tracker.orphan_ttl_hours)
-            )
+            await self._settle_orphans(conn, report, now)
             async with conn.transaction():
                 batches = await store.finish_batches(conn)
                 completed = await store.finish_campaigns(conn)
@@ -170,6 +178,8 @@ class Maintenance:
             reminders = await run_store.due_reminders(conn, now, 20)
         self._sweep_orphans()
         self._metrics.messages["unknown"] += report.lost + report.expired
+        self._metrics.duplicate_receipts += report.duplicate_receipts
+        self._metrics.unmatched_receipts += report.orphans_dropped
         for campaign in reminders:
             report.reminders_sent += await self._remind(campaign["id"], campaign["account_id"])
         for campaign in due:
@@ -177,6 +187,32 @@ class Maintenance:
         if any((report.lost, report.expired, report.requeued, report.orphans_dropped)):
             log.info("maintenance: %s", report)
         return report
+
+    async def _settle_orphans(self, conn: Any, report: TickReport, now: datetime) -> None:
+        """Orphan receipts no part will take: duplicates, once every part submitted before
+        them has had its lease's time to store its result (until then one of them may still
+        be the owner), and, after the orphan time to live, the unmatched ones."""
+        tracker = self._config.tracker
+        window = tracker.receipt_window
+        settled = now - timedelta(seconds=self._config.dispatcher.lease_seconds)
+        report.duplicate_receipts = await store.drop_duplicate_orphans(
+            conn, settled, window, SWEEP_LIMIT
+        )
+        dropped = await store.drop_old_orphans(
+            conn, now - timedelta(hours=tracker.orphan_ttl_hours), SWEEP_LIMIT
+        )
+        for row in dropped:
+            log.warning(
+                "unmatched receipt given up after %g h: receipt group %s, id %s, state %s, "
+                "received %s; no part with that id was submitted before it: %s",
+                tracker.orphan_ttl_hours,
+                row["bind"],
+                row["canonical_id"],
+                row["state"],
+                row["received_at"].isoformat(),
+                json.dumps(row["payload"], default=str),
+            )
+        report.orphans_dropped = len(dropped)
 
     async def _remind(self, campaign_id: int, account_id: int) -> int:
         try:

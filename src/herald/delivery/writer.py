@@ -1,18 +1,23 @@
 """Batched writes of the send path, one transaction per flush.
 
-The dispatcher hands over submit results and message statuses, the tracker hands over
-receipts; the writer stores them together, flushing when the buffer reaches `flush_size` or
-`flush_interval` after its first item. In each flush, in order:
+The dispatcher hands over part outcomes and status moves, the tracker hands over receipts
+(the named rows of delivery/rows.py); the writer stores them together, flushing when the
+buffer reaches `flush_size` or `flush_interval` after its first item. In each flush, in order:
 
-1. part results (carrier ids), then message statuses (compare-and-set),
-2. orphan receipts whose part id has now landed are taken back,
-3. receipts are applied to their parts; those with no part yet are parked as orphans,
-4. messages touched by receipts are settled from their parts (multipart aggregation),
+1. part results (carrier ids), then message statuses (compare-and-set);
+2. orphan receipts that a part whose id has now landed may own are taken back;
+3. receipts are applied to the parts they belong to (the newest part waiting for a receipt
+   with that id, submitted before the receipt came in: carriers reuse ids); those no part
+   waits for are parked as orphans;
+4. messages touched by receipts are settled from their parts (multipart aggregation);
 5. the status changes go to `on_changes` (callbacks outbox) in the same transaction.
 
 A receipt's future resolves only after the transaction commits, so a deliver_sm is
 acknowledged only once its receipt is stored. A failed flush keeps its rows and retries with
-backoff; compare-and-set queries make a replay harmless.
+backoff; compare-and-set queries make a replay harmless. Once stopped, the writer retries
+for at most `stop_timeout` and then gives up, saying what it could not store: receipts not
+stored are never acknowledged (the carrier delivers them again), and the messages whose
+results were lost keep their lease, which the next start takes back (Maintenance.recover).
 """
 
 from __future__ import annotations
@@ -20,60 +25,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+from herald.delivery.rows import (
+    FINAL_RECEIPT,
+    PartOutcome,
+    Receipt,
+    StatusChange,
+    StatusMove,
+    from_epoch,
+)
 from herald.delivery.waits import wait_any
 from herald.errors import StateError
 from herald.metrics import Metrics
+from herald.smpp.status import CommandStatus
 from herald.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
 from herald.store import dispatch as store
 from herald.store.db import Database
 
+__all__ = ["NOT_STORED", "StatusChange", "Writer"]
+
 log = logging.getLogger(__name__)
 
+# validity_hours + receipt_margin_hours of the default TrackerConfig, in seconds
+DEFAULT_RECEIPT_WINDOW = 50 * 3600.0
+ORPHAN_SWEEP_LIMIT = 5000  # orphans taken back per sweep; the rest at the next one
 
-class StatusChange(NamedTuple):
-    message_id: int
-    old: str
-    new: str
-    reason: str | None
-    at: datetime
-    campaign_id: int | None = None  # lets the callbacks hook skip campaigns without a URL
+# What a receipt the writer gave up on is answered with: a temporary error, so the carrier
+# delivers it again (SMPP 3.4 5.1.3: ESME_RX_T_APPN, "ESME receiver temporary app error").
+NOT_STORED = CommandStatus.ESME_RX_T_APPN.value
 
-
-@dataclass(slots=True)
-class ReceiptRow:
-    bind: str
-    canonical_id: str
-    state: str  # one of RECEIPT_STATES
-    receipt_state: int | None
-    error: str | None
-    network_error: str | None
-    at: datetime
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    def row(self) -> tuple:
-        return (
-            self.bind,
-            self.canonical_id,
-            self.state,
-            self.receipt_state,
-            self.error,
-            self.network_error,
-            self.at,
-        )
-
-
-_FINAL_RECEIPT = frozenset(RECEIPT_STATES) - {"enroute", "accepted"}
+Key = tuple[str, str]  # (receipt group, canonical id)
+Held = tuple[Receipt, list["asyncio.Future[int | None]"]]
 
 
 class _Buffer:
     __slots__ = (
         "campaigns",
         "committed",
+        "extra",
         "parts",
         "receipts",
         "receipts_since",
@@ -83,11 +75,14 @@ class _Buffer:
     )
 
     def __init__(self) -> None:
-        self.parts: list[tuple] = []
-        self.statuses: list[tuple] = []
-        # One receipt per (bind, canonical id): a final state beats an intermediate one,
+        self.parts: list[PartOutcome] = []
+        self.statuses: list[StatusMove] = []
+        # One receipt per (group, canonical id): a final state beats an intermediate one,
         # otherwise the later receipt wins. Every sender's future resolves at the flush.
-        self.receipts: dict[tuple[str, str], tuple[ReceiptRow, list[asyncio.Future[None]]]] = {}
+        self.receipts: dict[Key, Held] = {}
+        # A second final receipt for an id already held: a resend, or the id reused for a
+        # newer part. Never merged away: parked, then matched or counted (see flush step 3).
+        self.extra: list[Held] = []
         self.committed: list[Callable[[], None]] = []  # run after the commit, in order
         self.single: set[int] = set()  # single-part messages among `statuses`
         self.campaigns: dict[int, int] = {}  # message id -> campaign id, when known
@@ -95,33 +90,78 @@ class _Buffer:
         self.receipts_since: float | None = None  # when the first receipt came in
 
     def __len__(self) -> int:
-        return len(self.parts) + len(self.statuses) + len(self.receipts)
+        return len(self.parts) + len(self.statuses) + len(self.receipts) + len(self.extra)
+
+    def add_receipt(self, receipt: Receipt, futures: list[asyncio.Future[int | None]]) -> None:
+        key = receipt.key
+        held = self.receipts.get(key)
+        if held is None:
+            self.receipts[key] = (receipt, futures)
+        elif held[0].final and receipt.final:
+            self.extra.append((receipt, futures))
+        else:
+            held[1].extend(futures)
+            self.receipts[key] = (_latest(held[0], receipt), held[1])
 
     def absorb(self, older: _Buffer) -> None:
         """Put a failed flush's rows back in front of this buffer's."""
         self.parts[:0] = older.parts
         self.statuses[:0] = older.statuses
-        for key, (row, futures) in older.receipts.items():
-            if key in self.receipts:
-                newer, newer_futures = self.receipts[key]
-                self.receipts[key] = (_latest(row, newer), futures + newer_futures)
-            else:
-                self.receipts[key] = (row, futures)
+        newer, self.receipts = self.receipts, dict(older.receipts)
+        self.extra[:0] = older.extra
+        for receipt, futures in newer.values():
+            self.add_receipt(receipt, futures)
         self.committed[:0] = older.committed
         self.single |= older.single
         self.campaigns.update(older.campaigns)
         self.since = _earlier(older.since, self.since)
         self.receipts_since = _earlier(older.receipts_since, self.receipts_since)
 
+    def futures(self) -> Iterable[asyncio.Future[int | None]]:
+        for _, futures in (*self.receipts.values(), *self.extra):
+            yield from futures
+
 
 def _earlier(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _latest(old: ReceiptRow, new: ReceiptRow) -> ReceiptRow:
-    if old.state in _FINAL_RECEIPT and new.state not in _FINAL_RECEIPT:
+def _latest(old: Receipt, new: Receipt) -> Receipt:
+    if old.final and not new.final:
         return old
     return new
+
+
+@dataclass(slots=True)
+class _Flush:
+    """One flush, prepared from a buffer: what each step writes, and what it reports."""
+
+    results: list[PartOutcome]  # submit results
+    receipted: list[PartOutcome]  # submit results with their receipt folded in
+    early: list[StatusMove]  # status moves written with the results
+    late: list[StatusMove]  # moves of messages a receipt may settle: written after settling
+    receipts: list[Receipt]  # receipts to apply (or park)
+    extra: list[Receipt]  # receipts to park as they are
+    touched: set[int]  # messages to settle from their parts
+    campaigns: dict[int, int]
+    moved: list[StatusMove] = field(default_factory=list)  # moves that took effect
+    latencies: list[float] = field(default_factory=list)  # submit to final receipt, seconds
+    last_receipt: float = 0.0  # the latest receipt applied, epoch seconds
+    parked: int = 0  # receipts parked for the first time
+
+    @property
+    def simple(self) -> bool:
+        """Results and statuses only: one statement, atomic on its own."""
+        return not (self.receipts or self.extra or self.touched)
+
+    def stored_ids(self) -> list[Key]:
+        """The (group, canonical id) of the parts whose carrier id this flush stores."""
+        return [
+            (row.bind, row.canonical_id)
+            for rows in (self.results, self.receipted)
+            for row in rows
+            if row.canonical_id is not None
+        ]
 
 
 OnChanges = Callable[[Any, Sequence[StatusChange]], Awaitable[None]]
@@ -136,6 +176,8 @@ class Writer:
         flush_size: int = 1000,
         flush_interval: float = 0.2,
         receipt_flush_interval: float = 0.0,
+        receipt_window: float = DEFAULT_RECEIPT_WINDOW,
+        stop_timeout: float = 10.0,
         on_changes: OnChanges | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -145,6 +187,8 @@ class Writer:
         self._flush_size = flush_size
         self._interval = flush_interval
         self._receipt_interval = receipt_flush_interval
+        self._window = receipt_window  # seconds: a receipt's part is submitted within it
+        self._stop_timeout = stop_timeout
         self._on_changes = on_changes
         self._buffer = _Buffer()
         self._wake = asyncio.Event()
@@ -152,37 +196,41 @@ class Writer:
         self._sooner = asyncio.Event()  # the buffer's deadline moved earlier (a receipt)
         self._lock = asyncio.Lock()  # one flush at a time
         self._failures = 0
-        # Orphans are looked for when this process parked some (or may have, at start) and
-        # when maintenance asks; not on every flush, which would cost a join each time.
-        self._orphans_possible = True
-        self._orphan_sweep = False
+        self.failing_since: float | None = None  # the writer's clock, while flushes fail
+        self.abandoned = 0  # rows given up at shutdown (abandon())
+        # Orphans are looked for by the ids a flush stores while any may be waiting (this
+        # process parked some, or the last sweep left some), and all of them when maintenance
+        # asks and at the first flush; not on every flush, which would cost a lookup each time.
+        self._orphans_possible = False
+        self._orphan_sweep = True
 
     # --- producers ---------------------------------------------------------------------------
 
-    def record_part(self, row: tuple) -> None:
-        """(message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at)."""
-        self._buffer.parts.append(row)
+    def record_part(self, outcome: PartOutcome) -> None:
+        """A part's submit result."""
+        self._buffer.parts.append(outcome)
         self._added()
 
     def set_status(
         self,
-        row: tuple,
+        move: StatusMove,
         on_commit: Callable[[], None] | None = None,
         *,
         parts: int = 0,
         campaign: int | None = None,
     ) -> None:
-        """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
-        status is stored (the dispatcher frees the message's in-flight slot then). `parts` is
-        the message's part count when known: a single-part message whose receipt lands in the
-        same flush is settled without reading its parts back."""
-        self._buffer.statuses.append(row)
+        """A message status compare-and-set; `on_commit` runs once it is stored (the
+        dispatcher frees the message's in-flight slot then). `parts` is the message's part
+        count when known: a single-part message whose receipt lands in the same flush is
+        settled without reading its parts back."""
+        buffer = self._buffer
+        buffer.statuses.append(move)
         if parts == 1:
-            self._buffer.single.add(row[0])
+            buffer.single.add(move.id)
         if campaign is not None:
-            self._buffer.campaigns[row[0]] = campaign
+            buffer.campaigns[move.id] = campaign
         if on_commit is not None:
-            self._buffer.committed.append(on_commit)
+            buffer.committed.append(on_commit)
         self._added()
 
     def sweep_orphans(self) -> None:
@@ -191,19 +239,14 @@ class Writer:
         self._orphan_sweep = True
         self.request_flush()
 
-    def add_receipt(self, receipt: ReceiptRow) -> asyncio.Future[None]:
-        """Buffer a receipt; the future resolves once it is stored (applied or parked)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        key = (receipt.bind, receipt.canonical_id)
+    def add_receipt(self, receipt: Receipt) -> asyncio.Future[int | None]:
+        """Buffer a receipt; the future resolves to None once it is stored (applied or
+        parked), or to NOT_STORED, the status to answer, if the writer gave up on it."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         if self._buffer.receipts_since is None:
             self._buffer.receipts_since = self._clock()
             self._sooner.set()
-        held = self._buffer.receipts.get(key)
-        if held is None:
-            self._buffer.receipts[key] = (receipt, [future])
-        else:
-            held[1].append(future)
-            self._buffer.receipts[key] = (_latest(held[0], receipt), held[1])
+        self._buffer.add_receipt(receipt, [future])
         self._added()
         return future
 
@@ -226,7 +269,9 @@ class Writer:
     # --- the flush loop ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush until `stop` is set, then flush what remains and return."""
+        """Flush until `stop` is set, then flush what remains and return; if the database
+        stays unreachable, give up `stop_timeout` after `stop` (see abandon())."""
+        deadline: float | None = None
         while True:
             if not self._buffer and not self._buffer.committed and not self._orphan_sweep:
                 if stop.is_set():
@@ -234,13 +279,45 @@ class Writer:
                 self._wake.clear()
                 await wait_any(self._wake, stop)
                 continue
+            if stop.is_set() and deadline is None:
+                deadline = self._clock() + self._stop_timeout
             self._sooner.clear()
             await wait_any(self._urgent, self._sooner, stop, within=self._time_left())
             if self._sooner.is_set() and not (self._urgent.is_set() or stop.is_set()):
                 continue  # a receipt came in: wait again, for its shorter interval
             self._urgent.clear()
-            if not await self.flush():
-                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self._failures, 7)))
+            if await self.flush():
+                continue
+            backoff = min(5.0, 0.05 * 2 ** min(self._failures, 7))
+            if deadline is not None:
+                left = deadline - self._clock()
+                if left <= 0:
+                    self.abandon()
+                    return
+                backoff = min(backoff, left)
+            await asyncio.sleep(backoff)
+
+    def abandon(self) -> None:
+        """Give up on what is buffered (the database is gone and herald is stopping): the
+        receipts are answered with a temporary error, never acknowledged, so the carrier
+        delivers them again; and say what was left unstored and why that is safe."""
+        batch, self._buffer = self._buffer, _Buffer()
+        receipts = len(batch.receipts) + len(batch.extra)
+        self.abandoned += len(batch)
+        if batch or batch.committed:
+            log.error(
+                "stopping with the database unreachable: %d part results, %d message statuses "
+                "and %d receipts were not stored. The receipts were not acknowledged (answered "
+                "ESME_RX_T_APPN): the carrier delivers them again. The messages concerned keep "
+                "their lease: the next start takes them back (dispatcher.unknown_policy "
+                "decides: unknown, or sent again)",
+                len(batch.parts),
+                len(batch.statuses),
+                receipts,
+            )
+        for future in batch.futures():
+            if not future.done():
+                future.set_result(NOT_STORED)
 
     def _time_left(self) -> float:
         """Until the buffer is due. The interval counts from its first row, not from the end
@@ -258,136 +335,137 @@ class Writer:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
-            if not batch and not batch.committed and not self._orphan_sweep:
+            sweep, self._orphan_sweep = self._orphan_sweep, False
+            if not batch and not batch.committed and not sweep:
                 return True
             started = time.perf_counter()
             try:
-                changes, latencies, parked = await self._write(batch)
+                done = await self._write(batch, sweep)
             except Exception:
                 self._failures += 1
                 self._metrics.flush_failures += 1
-                log.exception("database flush of %d rows failed; keeping them", len(batch))
+                if self.failing_since is None:
+                    self.failing_since = self._clock()
+                    log.exception("database flush of %d rows failed; keeping them", len(batch))
+                else:  # the traceback once per outage
+                    log.warning("database flush of %d rows failed again; keeping them", len(batch))
                 self._buffer.absorb(batch)
+                self._orphan_sweep |= sweep
                 return False
             self._failures = 0
+            self.failing_since = None
         elapsed = time.perf_counter() - started
         log.debug(
             "flushed %d results, %d statuses, %d receipts in %.1f ms",
             len(batch.parts),
             len(batch.statuses),
-            len(batch.receipts),
+            len(batch.receipts) + len(batch.extra),
             elapsed * 1000,
         )
         m = self._metrics
         m.flush_seconds.observe(elapsed)
         m.flush_rows.observe(len(batch))
-        m.orphan_receipts += parked
-        for change in changes:
-            m.messages[change.new] += 1
-        for seconds in latencies:
+        m.orphan_receipts += done.parked
+        messages = m.messages
+        for move in done.moved:
+            messages[move.status] += 1
+        for seconds in done.latencies:
             m.receipt_latency.observe(seconds)
-        for _, futures in batch.receipts.values():
-            for future in futures:
-                if not future.done():
-                    future.set_result(None)
+        for future in batch.futures():
+            if not future.done():
+                future.set_result(None)
         for callback in batch.committed:
             callback()
         return True
 
-    async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
-        plain, receipted, folded = _fold(batch.parts, batch.receipts)
-        statuses, touched = _settle_single(batch, receipted)
-        leftover = [row for key, (row, _) in batch.receipts.items() if key not in folded]
-        sweep, self._orphan_sweep = self._orphan_sweep, False
-        take_orphans = sweep or (bool(batch.parts) and self._orphans_possible)
-        latencies = [
-            (row[11] - row[6]).total_seconds() for row in receipted if row[2] in _FINAL_RECEIPT
-        ]
-        # Statuses of messages that settling may move wait for it; the others go at once.
-        early = [r for r in statuses if r[0] not in touched] if touched else statuses
-        late = [r for r in statuses if r[0] in touched] if touched else []
-        campaigns = batch.campaigns
-        needed = getattr(self._on_changes, "needed", None)
-        hook_quiet = self._on_changes is None or (
-            needed is not None and not needed(campaigns.get(r[0]) for r in early)
-        )
-        if not (leftover or take_orphans or touched) and hook_quiet:
+    # --- one flush, step by step ---------------------------------------------------------------
+
+    async def _write(self, batch: _Buffer, sweep: bool) -> _Flush:
+        flush = _prepare(batch)
+        take = self._orphans_possible and bool(flush.results or flush.receipted)
+        if flush.simple and not (sweep or take) and self._hook_quiet(flush):
             # The common flush: one statement, atomic on its own, no transaction round trips.
             async with self._db.acquire() as conn:
-                moved = await store.write_results(conn, plain, receipted, early)
-            return _changes(early, moved, campaigns), latencies, 0
-        changes: list[StatusChange] = []
+                await self._store_results(conn, flush)
+            return flush
         async with self._db.acquire() as conn, conn.transaction():
-            moved = await store.write_results(conn, plain, receipted, early)
-            changes.extend(_changes(early, moved, campaigns))
-            receipts = leftover
-            taken = 0
-            if take_orphans:
-                orphans = await store.take_matching_orphans(conn)
-                taken = len(orphans)
-                receipts = [
-                    ReceiptRow(
-                        o["bind"],
-                        o["canonical_id"],
-                        o["state"],
-                        o["receipt_state"],
-                        o["receipt_error"],
-                        o["network_error"],
-                        o["received_at"],
-                    )
-                    for o in orphans
-                ] + leftover
-            parked = 0
-            if receipts:
-                found = await store.apply_receipts(
-                    conn, [(*r.row(), *_SINGLE_PART[r.state]) for r in receipts]
-                )
-                matched = {f["pos"] for f in found}
-                unmatched = [r for i, r in enumerate(receipts, 1) if i not in matched]
-                await store.park_orphan_receipts(
-                    conn, [(*r.row()[:6], r.payload, r.at) for r in unmatched]
-                )
-                parked = len(unmatched)
-                touched.update(f["message_id"] for f in found if f["applied"] and not f["settled"])
-                followed: set[int] = set()  # single-part messages the statement moved
-                for f in found:
-                    receipt = receipts[f["pos"] - 1]
-                    if f["settled"] and f["message_id"] not in followed:
-                        followed.add(f["message_id"])
-                        new, reason = _SINGLE_PART[receipt.state]
-                        changes.append(
-                            StatusChange(
-                                f["message_id"], "sent", new, reason, receipt.at, f["campaign_id"]
-                            )
-                        )
-                    if f["applied"] and receipt.state in _FINAL_RECEIPT and f["submitted_at"]:
-                        latencies.append((receipt.at - f["submitted_at"]).total_seconds())
-            # Settle before the late statuses: a message whose receipts came in this flush goes
-            # straight to its final status; the dispatcher's 'sent' for it is dropped.
-            settled: set[int] = set()
-            if touched:
-                at = max(r.at for r, _ in batch.receipts.values()) if batch.receipts else None
-                moved_now = await self._settle(conn, touched, at or receipts[-1].at)
-                changes.extend(moved_now)
-                settled = {c.message_id for c in moved_now}
-            late = [r for r in late if r[0] not in settled]
-            if late:
-                moved = await store.write_results(conn, (), (), late)
-                changes.extend(_changes(late, moved, campaigns))
-            if changes and self._on_changes is not None:
-                await self._on_changes(conn, changes)
-        if parked:
+            await self._store_results(conn, flush)
+            taken = await self._take_orphans(conn, flush, sweep, take)
+            await self._apply_receipts(conn, flush, taken)
+            await self._settle_touched(conn, flush)
+            await self._store_late_statuses(conn, flush)
+            await self._report_changes(conn, flush)
+            # After a sweep, or a take that found some: are any left? If not, the flushes
+            # that follow go back to the one-statement path.
+            waiting = await store.orphans_waiting(conn) if sweep or taken else None
+        if flush.parked:
             self._orphans_possible = True
-        elif taken == 0 and take_orphans:
-            self._orphans_possible = False
-        return changes, latencies, parked
+        elif waiting is not None:
+            self._orphans_possible = waiting
+        return flush
 
-    async def _settle(self, conn: Any, message_ids: set[int], at: datetime) -> list[StatusChange]:
-        """Move messages to the status their parts now imply (docs/protocol.md §5.7)."""
-        if not message_ids:
-            return []
-        rows, campaigns = [], {}
-        for r in await store.message_part_states(conn, sorted(message_ids)):
+    def _hook_quiet(self, flush: _Flush) -> bool:
+        """True when the callbacks hook surely has nothing to do with the early statuses."""
+        if self._on_changes is None:
+            return True
+        needed = getattr(self._on_changes, "needed", None)
+        campaigns = flush.campaigns
+        return needed is not None and not needed(campaigns.get(m.id) for m in flush.early)
+
+    async def _store_results(self, conn: Any, flush: _Flush) -> None:
+        """Step 1: part results (some with their receipt) and the statuses that need no
+        settling, in one statement."""
+        moved = await store.write_results(conn, flush.results, flush.receipted, flush.early)
+        flush.moved.extend(m for m in flush.early if m.id in moved)
+
+    async def _take_orphans(
+        self, conn: Any, flush: _Flush, sweep: bool, take: bool
+    ) -> list[Receipt]:
+        """Step 2: orphans a part whose id has just been stored may own (or, on a sweep,
+        any part), taken out to be applied with this flush's receipts."""
+        if sweep:
+            return await store.take_matching_orphans(conn, self._window, ORPHAN_SWEEP_LIMIT)
+        if take:
+            return await store.take_orphans_for_ids(conn, flush.stored_ids(), self._window)
+        return []
+
+    async def _apply_receipts(self, conn: Any, flush: _Flush, taken: list[Receipt]) -> None:
+        """Step 3: receipts to their parts; single-part messages follow in the statement;
+        the rest is parked (orphans taken back and still unmatched go back as they were)."""
+        receipts, extra = _one_per_id([*taken, *flush.receipts])
+        found = await store.apply_receipts(
+            conn, receipts, [_SINGLE_PART[r.state] for r in receipts], self._window
+        )
+        applied = {f["pos"] for f in found}
+        unmatched = [r for i, r in enumerate(receipts, 1) if i not in applied]
+        unmatched += extra
+        unmatched += flush.extra
+        await store.park_orphan_receipts(conn, unmatched)
+        if unmatched:
+            retaken = set(map(id, taken))
+            flush.parked = sum(1 for r in unmatched if id(r) not in retaken)
+        for f in found:
+            receipt = receipts[f["pos"] - 1]
+            message_id = f["message_id"]
+            flush.last_receipt = max(flush.last_receipt, receipt.at)
+            if f["settled"]:
+                new, reason = _SINGLE_PART[receipt.state]
+                flush.moved.append(StatusMove(message_id, "sent", new, reason, None, receipt.at))
+                flush.campaigns[message_id] = f["campaign_id"]
+            else:
+                flush.touched.add(message_id)
+            if receipt.final and f["submitted_at"] is not None:
+                flush.latencies.append(receipt.at - f["submitted_at"])
+
+    async def _settle_touched(self, conn: Any, flush: _Flush) -> None:
+        """Step 4: messages whose parts took receipts move to the status the parts imply
+        (docs/protocol.md §5.7); the dispatcher's 'sent' for one that moved is dropped (step 5)."""
+        touched = flush.touched
+        if not touched:
+            return
+        at = flush.last_receipt or time.time()
+        moves = []
+        for r in await store.message_part_states(conn, sorted(touched)):
             if is_final(MESSAGE, r["status"]):
                 continue
             try:
@@ -401,22 +479,126 @@ class Writer:
                 )
                 continue
             if new != r["status"]:
-                reason = _reason(new, r["part_states"])
-                rows.append((r["id"], r["status"], new, reason, None, at))
-                campaigns[r["id"]] = r["campaign_id"]
-        moved = await store.write_results(conn, (), (), rows)
-        return _changes(rows, moved, campaigns)
+                moves.append(
+                    StatusMove(r["id"], r["status"], new, _reason(new, r["part_states"]), None, at)
+                )
+                flush.campaigns[r["id"]] = r["campaign_id"]
+        moved = await store.write_results(conn, (), (), moves)
+        flush.moved.extend(m for m in moves if m.id in moved)
+
+    async def _store_late_statuses(self, conn: Any, flush: _Flush) -> None:
+        """Step 5: the dispatcher's statuses held back for step 4, unless it moved them."""
+        if not flush.late:
+            return
+        settled = {m.id for m in flush.moved}
+        late = [m for m in flush.late if m.id not in settled]
+        moved = await store.write_results(conn, (), (), late)
+        flush.moved.extend(m for m in late if m.id in moved)
+
+    async def _report_changes(self, conn: Any, flush: _Flush) -> None:
+        """Step 6: the moves that took effect, to the callbacks hook, in this transaction."""
+        if flush.moved and self._on_changes is not None:
+            campaigns = flush.campaigns
+            changes = [
+                StatusChange(
+                    m.id, m.expected, m.status, m.reason, from_epoch(m.at), campaigns.get(m.id)
+                )
+                for m in flush.moved
+            ]
+            await self._on_changes(conn, changes)
 
 
-def _changes(
-    rows: Sequence[tuple], moved: set[int], campaigns: Mapping[int, int]
-) -> list[StatusChange]:
-    """The status rows that took effect, as changes for the callbacks hook and metrics."""
-    return [
-        StatusChange(r[0], r[1], r[2], r[3], r[5], campaigns.get(r[0]))
-        for r in rows
-        if r[0] in moved
-    ]
+def _prepare(batch: _Buffer) -> _Flush:
+    """Fold receipts into the results of the same flush, settle single-part messages whose
+    receipt came with their result, and split the statuses by whether settling may move
+    their message."""
+    results, receipted, folded = _fold(batch.parts, batch.receipts)
+    statuses, touched = _settle_single(batch, receipted)
+    receipts = [r for key, (r, _) in batch.receipts.items() if key not in folded]
+    if touched:
+        early = [m for m in statuses if m.id not in touched]
+        late = [m for m in statuses if m.id in touched]
+    else:
+        early, late = statuses, []
+    flush = _Flush(
+        results,
+        receipted,
+        early,
+        late,
+        receipts,
+        [r for r, _ in batch.extra],
+        touched,
+        dict(batch.campaigns),
+    )
+    for row in receipted:
+        if row.receipt_at is not None:
+            flush.last_receipt = max(flush.last_receipt, row.receipt_at)
+            if row.state in FINAL_RECEIPT:
+                flush.latencies.append(row.receipt_at - row.submitted_at)
+    return flush
+
+
+def _fold(
+    parts: list[PartOutcome], receipts: Mapping[Key, Held]
+) -> tuple[list[PartOutcome], list[PartOutcome], set[Key]]:
+    """Split part results into plain ones and those whose receipt is in the same flush (the
+    receipt's fields added, its state as the part's): those parts are written once. A
+    receipt only folds into a part submitted before it came in."""
+    if not receipts:
+        return parts, [], set()
+    plain, receipted, folded = [], [], set()
+    for row in parts:
+        held = None
+        if row.state == "submitted" and row.canonical_id is not None:
+            held = receipts.get((row.bind, row.canonical_id))
+        if held is None or held[0].at < row.submitted_at:
+            plain.append(row)
+            continue
+        receipted.append(row.with_receipt(held[0]))
+        folded.add(held[0].key)
+    return plain, receipted, folded
+
+
+def _settle_single(
+    batch: _Buffer, receipted: list[PartOutcome]
+) -> tuple[list[StatusMove], set[int]]:
+    """The dispatcher's statuses, with single-part messages whose receipt is folded into
+    this flush moved straight to the status the receipt implies (no read-back needed). Also
+    the messages that still need settling from their parts (multipart ones)."""
+    statuses = batch.statuses
+    if not receipted:
+        return statuses, set()
+    single = batch.single
+    final_state = {row.message_id: row for row in receipted if row.message_id in single}
+    touched = {row.message_id for row in receipted if row.message_id not in final_state}
+    if not final_state:
+        return statuses, touched
+    rewritten = []
+    for move in statuses:
+        row = final_state.get(move.id)
+        if row is None or move.expected != "sending" or move.status != "sent":
+            rewritten.append(move)
+            continue
+        new = settle_message("sending", [row.state])
+        at = row.receipt_at if row.receipt_at is not None else move.at
+        rewritten.append(StatusMove(move.id, "sending", new, _reason(new, [row.state]), None, at))
+    return rewritten, touched
+
+
+def _one_per_id(receipts: list[Receipt]) -> tuple[list[Receipt], list[Receipt]]:
+    """At most one receipt per (group, canonical id) for one apply_receipts statement, merged
+    as the buffer merges them; a second final one is returned apart, to be parked."""
+    kept: dict[Key, Receipt] = {}
+    extra: list[Receipt] = []
+    for receipt in receipts:
+        held = kept.get(receipt.key)
+        if held is None:
+            kept[receipt.key] = receipt
+        elif held.final and receipt.final:
+            extra.append(receipt)
+        else:
+            kept[receipt.key] = _latest(held, receipt)
+    return list(kept.values()), extra
 
 
 def _reason(status: str, part_states: Sequence[str]) -> str | None:
@@ -439,48 +621,3 @@ def _single_part(state: str) -> tuple[str, str | None]:
 # Receipt state -> (status, reason) of a single-part message waiting in 'sent': apply_receipts
 # moves such a message in the same statement, with no read-back of its parts.
 _SINGLE_PART = {state: _single_part(state) for state in RECEIPT_STATES}
-
-
-def _fold(
-    parts: list[tuple], receipts: dict[tuple[str, str], tuple[ReceiptRow, list[Any]]]
-) -> tuple[list[tuple], list[tuple], set[tuple[str, str]]]:
-    """Split part results into plain ones and those whose receipt is in the same flush (the
-    receipt's fields appended, its state as the part's): those parts are written once."""
-    if not receipts:
-        return parts, [], set()
-    plain, receipted, folded = [], [], set()
-    for row in parts:
-        key = (row[7], row[4])  # (receipt group, canonical id)
-        held = receipts.get(key) if row[2] == "submitted" else None
-        if held is None:
-            plain.append(row)
-            continue
-        r = held[0]
-        receipted.append(
-            (*row[:2], r.state, *row[3:8], r.receipt_state, r.error, r.network_error, r.at)
-        )
-        folded.add(key)
-    return plain, receipted, folded
-
-
-def _settle_single(batch: _Buffer, receipted: list[tuple]) -> tuple[list[tuple], set[int]]:
-    """The dispatcher's statuses, with single-part messages whose receipt is folded into
-    this flush moved straight to the status the receipt implies (no read-back needed). Also
-    the messages that still need settling from their parts (multipart ones)."""
-    statuses = batch.statuses
-    if not receipted:
-        return statuses, set()
-    final_state = {row[0]: (row[2], row[11]) for row in receipted if row[0] in batch.single}
-    touched = {row[0] for row in receipted if row[0] not in final_state}
-    if not final_state:
-        return statuses, touched
-    rewritten = []
-    for row in statuses:
-        held = final_state.get(row[0])
-        if held is None or row[1] != "sending" or row[2] != "sent":
-            rewritten.append(row)
-            continue
-        state, at = held
-        new = settle_message("sending", [state])
-        rewritten.append((row[0], "sending", new, _reason(new, [state]), None, at))
-    return rewritten, touched

@@ -61,6 +61,11 @@ _P: dict[str, tuple[str, dict[str, Any]]] = {
         "ids in upper-case hex in submit_sm_resp, zero-padded decimal in receipt text",
         {"id_case": "upper", "receipt_id_format": "dec", "receipt_id_width": 10},
     ),
+    "id_reuse": (
+        "message ids from a counter of 1,000 that wraps: ids come back while older messages "
+        "with them are known (restart the simulator for a counter reset)",
+        {"id_space": 1000},
+    ),
     "text_receipts": (
         "receipts carry only the Appendix B text, no TLVs",
         {"receipt_format": "text"},

@@ -121,6 +121,9 @@ class SimulatorSettings:
     id_case: Literal["lower", "upper"] = "lower"
     id_width: int = 0  # zero-pad to this many digits (0: no padding)
     id_start: int = 0xA0000000  # hex a0000000, decimal 2684354560: 10 digits
+    # ids wrap back to id_start after this many (a short counter); None: they never wrap.
+    # A restarted simulator starts again at id_start either way, as a carrier's SMSC does.
+    id_space: int | None = None
     receipt_id_format: Literal["same", "hex", "dec"] = "same"  # the id in the receipt text
     receipt_id_width: int = 0
 
@@ -209,6 +212,8 @@ def _problems(s: SimulatorSettings) -> Any:
         yield "id widths must be 0..64 (message ids are at most 64 characters)"
     if s.id_start < 0:
         yield f"id_start cannot be negative, got {s.id_start}"
+    if s.id_space is not None and s.id_space < 1:
+        yield f"id_space must be at least 1 (or None), got {s.id_space}"
     if s.receipt_format not in ("both", "text", "tlv"):
         yield f"receipt_format must be both, text or tlv, got {s.receipt_format!r}"
     if s.receipt_date_digits not in (10, 12, 14):

@@ -1,5 +1,5 @@
 """The connection layer: one `Database` owning an asyncpg pool, on a DSN or on the embedded
-PostgreSQL when no DSN is configured.
+PostgreSQL when no DSN is configured, and `DatabaseWatch`, which knows whether it answers.
 
 Every connection gets JSON codecs for json and jsonb (Python values in, Python values out). A
 DSN may carry a password: log it only through `redact_dsn()`.
@@ -7,9 +7,13 @@ DSN may carry a password: log it only through `redact_dsn()`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +29,8 @@ from herald.store.queries import queries
 log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path("state")
+PING_SECONDS = 2.0  # a ping that takes longer counts as no answer
+CLOSE_SECONDS = 5.0  # closing the pool gracefully; then its connections are dropped
 _SECRET_KEYS = {"password", "sslpassword"}
 _KV_SECRET = re.compile(r"\b(password|sslpassword)(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 
@@ -144,10 +150,16 @@ class Database:
         return self
 
     async def close(self) -> None:
+        """Close the pool (bounded: with the server gone, or a connection never released,
+        its connections are dropped after CLOSE_SECONDS) and leave the embedded server."""
         pool, self._pool = self._pool, None
         try:
             if pool is not None:
-                await pool.close()
+                try:
+                    await asyncio.wait_for(pool.close(), CLOSE_SECONDS)
+                except Exception:  # includes TimeoutError
+                    log.warning("the database pool did not close cleanly; dropping it")
+                    pool.terminate()
         finally:
             await self._stop_embedded()
 
@@ -171,10 +183,18 @@ class Database:
         """`async with db.acquire() as conn:` a pooled connection."""
         return self.pool.acquire()
 
-    async def ping(self) -> None:
-        """Run a trivial query through the pool; raises when the database does not answer."""
-        async with self.pool.acquire() as conn:
+    async def ping(self, within: float = PING_SECONDS) -> None:
+        """One round trip; raises if the database does not answer within `within` seconds."""
+        async with asyncio.timeout(within), self.acquire() as conn:
             await conn.fetchval(queries.ping)
+
+    async def restart_embedded(self) -> bool:
+        """Start the embedded server again if it is no longer running; True if this did.
+        False with a DSN, or when the server runs. StoreError if it cannot be started."""
+        embedded = self.embedded
+        if embedded is None or embedded.postmaster_pid is not None:
+            return False
+        return await embedded.arestart()
 
     async def migrate(self) -> list[migrations.Migration]:
         """Apply pending migrations (safe when several processes do it at once)."""
@@ -189,3 +209,99 @@ async def migrate_database(
     the occasion and left again afterwards). Returns the migrations applied."""
     async with Database(dsn, state_dir=state_dir, min_size=1, max_size=1) as db:
         return await db.migrate()
+
+
+class DatabaseWatch:
+    """Whether the database answers: a ping every `interval` (run), or one on demand (check).
+
+    An embedded server that died (killed, crashed) is started again at once. While the
+    database does not answer, `unreachable_for` counts the seconds; `alive` turns False once
+    they pass `bound` (the daemon's /healthz then fails). If an embedded server could not be
+    restarted within `bound`, `on_lost(reason)` is called once: the daemon exits with status
+    1 so that a supervisor restarts herald (which starts the server anew). With a DSN the
+    server is someone else's: herald keeps trying, and liveness tells the supervisor.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval: float = 1.0,
+        bound: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_lost: Callable[[str], None] = lambda reason: None,
+        on_restored: Callable[[], None] = lambda: None,
+        on_restarted: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._interval = interval
+        self._bound = bound
+        self._clock = clock
+        self._on_lost = on_lost
+        self._on_restored = on_restored
+        self._on_restarted = on_restarted
+        self._since: float | None = None  # when it stopped answering (the watch's clock)
+        self._restart_error: str | None = None  # the last failed restart, while it fails
+        self._told = False  # the outage passed the bound and was reported
+        self.restarts = 0
+
+    @property
+    def unreachable_for(self) -> float:
+        return 0.0 if self._since is None else self._clock() - self._since
+
+    @property
+    def alive(self) -> bool:
+        return self.unreachable_for <= self._bound
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def check(self, *, restart: bool = True) -> bool:
+        """Ping once (and restart a dead embedded server, unless told not to: herald is
+        stopping); True if the database answered."""
+        try:
+            await self._db.ping()
+        except Exception as exc:
+            await self._unreachable(exc, restart)
+            return False
+        if self._since is not None:
+            log.warning("the database answers again, after %.1f s", self.unreachable_for)
+            self._since, self._restart_error, self._told = None, None, False
+            self._on_restored()
+        return True
+
+    async def _unreachable(self, exc: BaseException, restart: bool) -> None:
+        if self._since is None:
+            self._since = self._clock()
+            log.error("the database does not answer: %s: %s", type(exc).__name__, exc)
+        if restart:
+            await self._restart()
+        if self._told or self.unreachable_for <= self._bound:
+            return
+        self._told = True
+        if self._db.embedded is not None and self._restart_error is not None:
+            self._on_lost(
+                f"embedded PostgreSQL in {self._db.embedded.pgdata} stopped and could not be "
+                f"restarted within {self._bound:g} s: {self._restart_error}"
+            )
+        else:
+            log.error(
+                "the database has not answered for %.0f s: /healthz now fails until it does",
+                self.unreachable_for,
+            )
+
+    async def _restart(self) -> None:
+        try:
+            restarted = await self._db.restart_embedded()
+        except StoreError as exc:
+            if self._restart_error is None:  # once per outage: it is retried every check
+                log.error("could not restart the embedded PostgreSQL: %s", exc)
+            self._restart_error = str(exc)
+            return
+        self._restart_error = None
+        if restarted:
+            self.restarts += 1
+            self._on_restarted()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import asyncpg
 
+from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.store.queries import queries
 
 
@@ -93,44 +94,19 @@ async def dispatch_context(
 
 async def write_results(
     conn: asyncpg.Connection,
-    results: Sequence[tuple[Any, ...]],
-    receipted: Sequence[tuple[Any, ...]],
-    statuses: Sequence[tuple[Any, ...]],
+    results: Sequence[PartOutcome],
+    receipted: Sequence[PartOutcome],
+    statuses: Sequence[StatusMove],
 ) -> set[int]:
     """One statement for a flush's writes; the ids of the messages whose status moved.
 
-    results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
-    bind's receipt group); receipted: the same, then receipt_state, receipt_error,
-    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at). Each
-    kind goes as one array of rows (part_outcome, part_outcome, status_move), its times as
-    epoch seconds (see the row types in schema.sql). Nothing to write costs no round trip."""
+    results: parts' submit results; receipted: results whose receipt came in the same flush
+    (the part is written once, with both); statuses: message compare-and-sets. Each kind goes
+    as one array of the SQL row type its named tuple mirrors (part_outcome, status_move in
+    schema.sql), as is. Nothing to write costs no round trip."""
     if not (results or receipted or statuses):
         return set()
-    rows = await conn.fetch(
-        queries.write_results,
-        [
-            (
-                m,
-                seq,
-                state,
-                smsc,
-                canonical,
-                status,
-                submitted.timestamp(),
-                group,
-                None,
-                None,
-                None,
-                None,
-            )
-            for m, seq, state, smsc, canonical, status, submitted, group in results
-        ],
-        [(*r[:6], r[6].timestamp(), *r[7:11], r[11].timestamp()) for r in receipted],
-        [
-            (m, expected, status, reason, not_before and not_before.timestamp(), at.timestamp())
-            for m, expected, status, reason, not_before, at in statuses
-        ],
-    )
+    rows = await conn.fetch(queries.write_results, results, receipted, statuses)
     return {r["id"] for r in rows}
 
 
@@ -141,33 +117,105 @@ async def message_part_states(
 
 
 async def apply_receipts(
-    conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection,
+    receipts: Sequence[Receipt],
+    singles: Sequence[tuple[str, str | None]],
+    window: float,
 ) -> list[asyncpg.Record]:
-    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, at,
-    single_status, single_reason), the last two what a single-part message in 'sent' becomes.
-    One result row per receipt that found its part: pos (1-based), message_id, seq,
-    submitted_at, applied, settled (its single-part message moved), campaign_id."""
-    if not rows:
+    """Apply each receipt to the part it belongs to (queries.sql explains which), at most one
+    receipt per (bind, canonical_id). `singles[i]` is the (status, reason) a single-part
+    message in 'sent' takes on receipt i; `window` the receipt window in seconds. One row per
+    receipt applied: pos (1-based), message_id, seq, submitted_at (epoch seconds), settled
+    (its single-part message moved), campaign_id. The others found no part waiting."""
+    if not receipts:
         return []
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    columns[6] = [at.timestamp() for at in columns[6]]  # epoch seconds, as in write_results
-    return await conn.fetch(queries.apply_receipts, *columns)
+    return await conn.fetch(
+        queries.apply_receipts,
+        [r.bind for r in receipts],
+        [r.canonical_id for r in receipts],
+        [r.state for r in receipts],
+        [r.receipt_state for r in receipts],
+        [r.receipt_error for r in receipts],
+        [r.network_error for r in receipts],
+        [r.at for r in receipts],
+        [status for status, _ in singles],
+        [reason for _, reason in singles],
+        window,
+    )
 
 
-async def park_orphan_receipts(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """rows: (bind, canonical_id, state, receipt_state, receipt_error, network_error, payload,
-    received_at)."""
-    if rows:
-        columns = [list(c) for c in zip(*rows, strict=True)]
-        await conn.execute(queries.park_orphan_receipts, *columns)
+async def park_orphan_receipts(conn: asyncpg.Connection, receipts: Sequence[Receipt]) -> None:
+    """Store receipts no part waits for yet, with when they were received."""
+    if receipts:
+        await conn.execute(
+            queries.park_orphan_receipts,
+            [r.bind for r in receipts],
+            [r.canonical_id for r in receipts],
+            [r.state for r in receipts],
+            [r.receipt_state for r in receipts],
+            [r.receipt_error for r in receipts],
+            [r.network_error for r in receipts],
+            [r.payload for r in receipts],
+            [r.at for r in receipts],
+        )
 
 
-async def take_matching_orphans(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.take_matching_orphans)
+def _orphans(rows: Sequence[asyncpg.Record]) -> list[Receipt]:
+    """Taken orphans as receipts again, oldest first."""
+    return sorted(
+        (
+            Receipt(
+                r["bind"],
+                r["canonical_id"],
+                r["state"],
+                r["receipt_state"],
+                r["receipt_error"],
+                r["network_error"],
+                r["received_at"],
+                r["payload"],
+            )
+            for r in rows
+        ),
+        key=lambda r: r.at,
+    )
 
 
-async def drop_old_orphans(conn: asyncpg.Connection, before: datetime) -> int:
-    return len(await conn.fetch(queries.drop_old_orphans, before))
+async def take_orphans_for_ids(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], window: float
+) -> list[Receipt]:
+    """Orphans with these (bind, canonical_id) that a waiting part may own, taken out."""
+    if not keys:
+        return []
+    rows = await conn.fetch(
+        queries.take_orphans_for_ids, [k[0] for k in keys], [k[1] for k in keys], window
+    )
+    return _orphans(rows)
+
+
+async def take_matching_orphans(
+    conn: asyncpg.Connection, window: float, limit: int
+) -> list[Receipt]:
+    """Up to `limit` orphans, of any id, that a waiting part may own, taken out."""
+    return _orphans(await conn.fetch(queries.take_matching_orphans, window, limit))
+
+
+async def orphans_waiting(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval(queries.orphans_waiting))
+
+
+async def drop_duplicate_orphans(
+    conn: asyncpg.Connection, received_before: datetime, window: float, limit: int
+) -> int:
+    """Remove orphans whose part had already taken its final receipt; how many."""
+    return len(await conn.fetch(queries.drop_duplicate_orphans, received_before, window, limit))
+
+
+async def drop_old_orphans(
+    conn: asyncpg.Connection, before: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Remove orphans received before `before`; each (bind, canonical_id, state,
+    received_at, payload), for the log."""
+    return await conn.fetch(queries.drop_old_orphans, before, limit)
 
 
 async def sweep_unreceipted(

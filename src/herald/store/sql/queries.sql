@@ -322,7 +322,11 @@ GROUP BY m.id;
 -- leased message may have gone out. Policy mark_unknown ($4 false): it becomes unknown, never
 -- re-sent blindly. Policy resend ($4 true): it goes back to the queue (parts already accepted
 -- keep their state and are not resent). At most the in-flight window is leased at any time.
+-- Under mark_unknown the parts still 'pending' of a message made unknown become unknown too
+-- (whether they went out is not known either); parts with a submit result keep it, and their
+-- receipts still land.
 -- message table: (sending, lose) -> unknown | (sending, release) -> queued
+-- part table: (pending, lose) -> unknown
 WITH expired AS (
     -- The first bound on lease_expires is what makes the walk of messages_lease_idx stop at
     -- the first live lease: on its own, the OR below is only a filter, and every tick read
@@ -336,6 +340,12 @@ WITH expired AS (
     ORDER BY m.lease_expires
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
+),
+lost_parts AS (
+    UPDATE parts p SET state = 'unknown'
+    WHERE NOT $4
+      AND p.message_id = ANY (ARRAY(SELECT id FROM expired))        -- parts_pkey
+      AND p.state = 'pending'
 )
 UPDATE messages m
 SET status = CASE WHEN $4 THEN 'queued' ELSE 'unknown' END,
@@ -346,17 +356,23 @@ WHERE m.id = ANY (ARRAY(SELECT id FROM expired))    -- as an array: see claim_du
 RETURNING m.id, m.status;
 
 -- --- receipts --------------------------------------------------------------------------------
+-- A receipt belongs to the newest part with its receipt group and canonical id that still
+-- waits for a receipt, submitted no later than the receipt came in and no earlier than the
+-- receipt window before (validity plus margin: the sweep gives up on older parts). Carriers
+-- reuse ids (a restart resets their counter, short ids wrap), so an older part with the same
+-- id, already final or long given up, never takes a newer message's receipt, and a receipt
+-- never lands on a part submitted after it arrived. docs/notes/receipts.md has the rules.
 
 -- name: apply_receipts
--- A batch of receipts (at most one per bind and canonical id: the caller keeps the latest).
--- Returns one row per receipt that found its part, by its 1-based position in the arrays;
--- `applied` is false when the part was already final (a duplicate or late receipt). Receipts
--- missing from the result have no part yet: park them (park_orphan_receipts). A carrier that
--- reuses ids on one bind matches every part holding the id; ids are taken as unique per bind.
--- A single-part message waiting in 'sent' follows its part at once: $8 and $9 are the status
--- and reason the caller's state machine gives it for each receipt ('sent' where it stays), and
--- `settled` says it moved. Every other applied receipt leaves its message for the caller to
--- settle from all its parts (multipart aggregation).
+-- A batch of receipts, at most one per receipt group and canonical id (the caller keeps one),
+-- each applied to the part it belongs to (see above; $10 = the receipt window in seconds).
+-- Returns one row per receipt applied, by its 1-based position in the arrays, with its part's
+-- submitted_at as epoch seconds; a receipt missing from the result found no part waiting for
+-- it: the caller parks it as an orphan (park_orphan_receipts), since its part's id may not be
+-- stored yet. A single-part message waiting in 'sent' follows its part at once: $8 and $9 are
+-- the status and reason the caller's state machine gives it for each receipt ('sent' where it
+-- stays), and `settled` says it moved. Every other applied receipt leaves its message for the
+-- caller to settle from all its parts (multipart aggregation).
 -- part table: (submitted | enroute | accepted, <receipt state>) -> <receipt state>
 -- message table: (sent, <its single part's final receipt>) -> delivered | failed | unknown
 WITH r AS (
@@ -370,34 +386,42 @@ WITH r AS (
               receipt_epoch, single_status, single_reason, pos)
 ),
 found AS (
-    -- One index lookup per receipt (parts_receipt_idx). OFFSET 0 keeps the planner from
-    -- flattening this into a hash join over every part that has an id, which it prefers when
-    -- its statistics still show a freshly expanded batch as all 'pending'.
-    SELECT r.*, p.message_id, p.seq, p.submitted_at, p.state AS part_state,
-           p.state IN ('submitted', 'enroute', 'accepted') AS applies
+    -- One walk of parts_receipt_idx (bind, canonical_id, submitted_at) per receipt, backwards
+    -- from the receipt's time: the first entry still waiting is its part. OFFSET 0 is implied
+    -- by the LIMIT: the planner cannot flatten this into a hash join over every part that
+    -- has an id, which it prefers when its statistics still show a fresh batch as 'pending'.
+    SELECT r.*, p.message_id, p.seq, p.submitted_at
     FROM r CROSS JOIN LATERAL (
-        SELECT p.message_id, p.seq, p.submitted_at, p.state
+        SELECT p.message_id, p.seq, p.submitted_at
         FROM parts p
         WHERE p.bind = r.bind AND p.canonical_id = r.canonical_id
-        OFFSET 0
+          AND p.submitted_at <= r.receipt_at
+          AND p.submitted_at >= r.receipt_at - make_interval(secs => $10::float8)
+          AND p.state IN ('submitted', 'enroute', 'accepted')
+        ORDER BY p.submitted_at DESC
+        LIMIT 1
     ) p
 ),
 applied AS (
+    -- Compare-and-set on the part's state as well: a receipt another herald process applied
+    -- since this statement's snapshot is not overwritten (that receipt is then not applied
+    -- here, and the caller parks it).
     UPDATE parts p
     SET state = f.state, receipt_state = f.receipt_state, receipt_error = f.receipt_error,
         network_error = f.network_error, receipt_at = f.receipt_at
     FROM found f
     WHERE p.message_id = f.message_id AND p.seq = f.seq          -- parts_pkey
-      AND f.applies
-    RETURNING f.pos
+      AND p.state IN ('submitted', 'enroute', 'accepted')
+    RETURNING f.pos, f.message_id, f.seq, f.submitted_at, f.receipt_at, f.single_status,
+              f.single_reason
 ),
 single AS MATERIALIZED (
     -- 'sent' comes in as a column, not as a constant in the UPDATE below: given the constant,
     -- the planner may walk every 'sent' message in messages_sent_idx (and its dead entries)
     -- instead of probing the primary key once per receipt.
-    SELECT f.message_id, f.single_status, f.single_reason, f.receipt_at, 'sent' AS expected
-    FROM found f
-    WHERE f.applies AND f.single_status <> 'sent'
+    SELECT a.message_id, a.single_status, a.single_reason, a.receipt_at, 'sent' AS expected
+    FROM applied a
+    WHERE a.single_status <> 'sent'
 ),
 settled AS (
     UPDATE messages m
@@ -407,29 +431,122 @@ settled AS (
       AND m.part_count = 1
     RETURNING m.id, m.campaign_id
 )
-SELECT f.pos, f.message_id, f.seq, f.submitted_at, f.applies AS applied,
+SELECT a.pos, a.message_id, a.seq, date_part('epoch', a.submitted_at) AS submitted_at,
        s.id IS NOT NULL AS settled, s.campaign_id
-FROM found f LEFT JOIN settled s ON s.id = f.message_id
-ORDER BY f.pos;
+FROM applied a LEFT JOIN settled s ON s.id = a.message_id
+ORDER BY a.pos;
 
 -- name: park_orphan_receipts
+-- Receipts no part waits for yet; $8, when they were received, as epoch seconds.
 INSERT INTO orphan_receipts (bind, canonical_id, state, receipt_state, receipt_error,
                              network_error, payload, received_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
-                     $6::text[], $7::jsonb[], $8::timestamptz[]);
+SELECT r.bind, r.canonical_id, r.state, r.receipt_state, r.receipt_error, r.network_error,
+       r.payload, to_timestamp(r.received_epoch)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
+            $7::jsonb[], $8::float8[])
+     AS r(bind, canonical_id, state, receipt_state, receipt_error, network_error, payload,
+          received_epoch);
+
+-- name: take_orphans_for_ids
+-- Orphans with the receipt groups and canonical ids ($1, $2) a flush has just stored, that a
+-- part waiting for a receipt may own: one submitted before the orphan was received and within
+-- the receipt window ($3 seconds) of it, so a stale orphan never lands on a newer part that
+-- got its id again. Removed here and replayed through apply_receipts in the same transaction
+-- (which parks again any that still finds no part). One probe of orphan_receipts_id_idx per
+-- id: the cost follows the flush, not the number of orphans waiting.
+DELETE FROM orphan_receipts o
+WHERE o.id = ANY (ARRAY(
+    SELECT w.id
+    FROM unnest($1::text[], $2::text[]) AS k(bind, canonical_id)
+    CROSS JOIN LATERAL (
+        SELECT o.id
+        FROM orphan_receipts o
+        CROSS JOIN LATERAL (
+            -- As in apply_receipts: newest first, so the walk stops at the part just stored
+            -- instead of reading every older part that had the id.
+            SELECT 1
+            FROM parts p
+            WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+              AND p.submitted_at <= o.received_at
+              AND p.submitted_at >= o.received_at - make_interval(secs => $3::float8)
+              AND p.state IN ('submitted', 'enroute', 'accepted')
+            ORDER BY p.submitted_at DESC
+            LIMIT 1
+        ) p
+        WHERE o.bind = k.bind AND o.canonical_id = k.canonical_id
+        OFFSET 0
+    ) w
+))
+RETURNING o.bind, o.canonical_id, o.state, o.receipt_state, o.receipt_error, o.network_error,
+          date_part('epoch', o.received_at) AS received_at, o.payload;
 
 -- name: take_matching_orphans
--- Orphans whose part now has its carrier id: removed here and replayed through
--- apply_receipts in the same transaction, oldest first.
+-- The periodic sweep: up to $2 orphans (oldest first) that a part waiting for a receipt may
+-- own, as in take_orphans_for_ids ($1 = the receipt window in seconds), whoever parked them
+-- (another herald process bound to the same carrier account may have).
 DELETE FROM orphan_receipts o
-USING parts p
-WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+WHERE o.id = ANY (ARRAY(
+    SELECT o.id
+    FROM orphan_receipts o
+    CROSS JOIN LATERAL (
+        SELECT 1
+        FROM parts p
+        WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+          AND p.submitted_at <= o.received_at
+          AND p.submitted_at >= o.received_at - make_interval(secs => $1::float8)
+          AND p.state IN ('submitted', 'enroute', 'accepted')
+        ORDER BY p.submitted_at DESC
+        LIMIT 1
+    ) p
+    ORDER BY o.received_at
+    LIMIT $2
+))
 RETURNING o.bind, o.canonical_id, o.state, o.receipt_state, o.receipt_error, o.network_error,
-          o.received_at;
+          date_part('epoch', o.received_at) AS received_at, o.payload;
+
+-- name: orphans_waiting
+SELECT EXISTS (SELECT 1 FROM orphan_receipts);
+
+-- name: drop_duplicate_orphans
+-- Orphans received before $1 (long enough ago that every part submitted before them has its
+-- submit result stored), that no part waits for, and whose part had already taken its final
+-- receipt by then: the same state again (the carrier resent it) or an intermediate state
+-- overtaken by the final one. Up to $3, oldest first; $2 = the receipt window in seconds.
+-- Counted as duplicates. Each test is a probe of parts_receipt_idx.
+DELETE FROM orphan_receipts o
+WHERE o.id = ANY (ARRAY(
+    SELECT o.id
+    FROM orphan_receipts o
+    WHERE o.received_at < $1                                     -- orphan_receipts_received_idx
+      AND EXISTS (SELECT 1 FROM parts p
+                  WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+                    AND p.submitted_at <= o.received_at
+                    AND p.submitted_at >= o.received_at - make_interval(secs => $2::float8)
+                    AND p.receipt_at <= o.received_at
+                    AND (p.state = o.state
+                         OR (o.state IN ('enroute', 'accepted')
+                             AND p.state NOT IN ('submitted', 'enroute', 'accepted'))))
+      AND NOT EXISTS (SELECT 1 FROM parts p
+                      WHERE p.bind = o.bind AND p.canonical_id = o.canonical_id
+                        AND p.submitted_at <= o.received_at
+                        AND p.submitted_at >= o.received_at - make_interval(secs => $2::float8)
+                        AND p.state IN ('submitted', 'enroute', 'accepted'))
+    ORDER BY o.received_at
+    LIMIT $3
+))
+RETURNING o.id;
 
 -- name: drop_old_orphans
--- Orphans older than $1 never found their part: give up on them.
-DELETE FROM orphan_receipts WHERE received_at < $1 RETURNING id;
+-- Up to $2 orphans older than $1 (the orphan time to live) that never found their part:
+-- given up on, and reported one by one.
+DELETE FROM orphan_receipts o
+WHERE o.id = ANY (ARRAY(
+    SELECT id FROM orphan_receipts
+    WHERE received_at < $1                                       -- orphan_receipts_received_idx
+    ORDER BY received_at
+    LIMIT $2
+))
+RETURNING o.bind, o.canonical_id, o.state, o.received_at, o.payload;
 
 -- name: sweep_unreceipted
 -- Messages sent before $1 (validity + margin ago) still without a final receipt ($2 = now).

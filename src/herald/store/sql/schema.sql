@@ -259,11 +259,15 @@ CREATE TABLE parts (
     receipt_at      timestamptz,
     PRIMARY KEY (message_id, seq)
 );
--- Receipts find their part by the bind they came in on and the canonical carrier id.
-CREATE INDEX parts_receipt_idx ON parts (bind, canonical_id) WHERE canonical_id IS NOT NULL;
+-- Receipts find their part by the receipt group they came in on and the canonical carrier id,
+-- newest first: carriers reuse ids, and a receipt belongs to the newest part submitted before
+-- it (apply_receipts walks this index backwards from the receipt's time).
+CREATE INDEX parts_receipt_idx ON parts (bind, canonical_id, submitted_at)
+    WHERE canonical_id IS NOT NULL;
 
--- Receipts that arrived before their part's carrier id was stored (docs/protocol.md §5.6).
--- Reconciled when submit results are stored and on a timer; dropped after some hours.
+-- Receipts no part waited for when they arrived: most often their part's carrier id was not
+-- stored yet (docs/protocol.md §5.6). Reconciled when submit results are stored and on a timer;
+-- counted as duplicates, or dropped as unmatched after the orphan time to live, by maintenance.
 CREATE TABLE orphan_receipts (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     bind           text NOT NULL,
