@@ -13,11 +13,11 @@ from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, DispatcherConfig, RouteConfig
 from herald.delivery.maintenance import Maintenance
 from herald.delivery.router import Router
-from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.delivery.writer import Writer
 from herald.errors import HeraldError
 from herald.metrics import Metrics
 from herald.store.db import Database
+from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.support.claims import claim_due
 from tests.support.factories import (
     add_recipients,

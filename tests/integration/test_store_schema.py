@@ -13,12 +13,12 @@ import pytest
 
 from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
-from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.numbers import SenderKind
 from herald.store.callbacks import CallbackKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
 from herald.store.dispatch import (
+    TrafficClass,
     apply_receipts,
     park_orphan_receipts,
     take_matching_orphans,
@@ -27,6 +27,7 @@ from herald.store.dispatch import (
 )
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
+from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.integration._catalog import dump_catalog
 from tests.support.claims import claim_due
 
@@ -68,6 +69,7 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("senders", "kind"): get_args(SenderKind),
     ("blacklist", "source"): get_args(BlacklistSource),
     ("campaign_recipients", "source"): RECIPIENT_SOURCES,
+    ("campaigns", "traffic_class"): get_args(TrafficClass),
 }
 
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
-from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.delivery.writer import StatusChange, Writer
 from herald.metrics import Metrics
 from herald.store import dispatch as store
 from herald.store.db import Database
+from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.support.claims import claim_due
 from tests.support.factories import add_recipients, make_account, make_campaign, make_sender
 

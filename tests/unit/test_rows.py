@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.store.queries import read_sql
+from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 
 # Python annotation -> the SQL types a field of that annotation may have
 _SQL_TYPES = {

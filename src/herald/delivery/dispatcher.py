@@ -37,7 +37,6 @@ from herald.config import DispatcherConfig
 from herald.delivery.claims import Claimer
 from herald.delivery.quiet_hours import Window, next_allowed, parse_windows
 from herald.delivery.router import NoRouteError, Router
-from herald.delivery.rows import PartOutcome, StatusMove
 from herald.delivery.waits import wait_any
 from herald.delivery.writer import Writer
 from herald.errors import ConfigError
@@ -45,6 +44,7 @@ from herald.metrics import Metrics
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.store import dispatch as store
 from herald.store.db import Database
+from herald.store.send_rows import PartOutcome, StatusMove
 
 log = logging.getLogger(__name__)
 

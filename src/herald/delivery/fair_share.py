@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from herald.store.dispatch import Pick
+from herald.store.dispatch import Pick, TrafficClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class DueQueue:
     next_due: datetime
     campaign_id: int
     account_id: int
-    traffic_class: str  # 'transactional' or 'bulk'
+    traffic_class: TrafficClass
     weight: int  # the account's
     priority: int  # the account's
 

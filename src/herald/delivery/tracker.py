@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from herald.delivery.rows import Receipt
 from herald.delivery.writer import Writer
 from herald.errors import TextError
 from herald.metrics import Metrics
 from herald.smpp import IdMode, InboundMessage, Pdu, inbound_message, parse_receipt
 from herald.smpp.receipts import MESSAGE_STATES, MessageType, message_type
+from herald.store.send_rows import Receipt
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Batched writes of the send path, one transaction per flush.
 
 The dispatcher hands over part outcomes and status moves, the tracker hands over receipts
-(the named rows of delivery/rows.py); the writer stores them together, flushing when the
+(the named rows of store/send_rows.py); the writer stores them together, flushing when the
 buffer reaches `flush_size` or `flush_interval` after its first item. In each flush, in order:
 
 1. part results (carrier ids), then message statuses (compare-and-set);
@@ -29,14 +29,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from herald.delivery.rows import (
-    FINAL_RECEIPT,
-    PartOutcome,
-    Receipt,
-    StatusChange,
-    StatusMove,
-    from_epoch,
-)
 from herald.delivery.waits import wait_any
 from herald.errors import StateError
 from herald.metrics import Metrics
@@ -44,6 +36,14 @@ from herald.smpp.status import CommandStatus
 from herald.states import MESSAGE, RECEIPT_STATES, is_final, settle_message
 from herald.store import dispatch as store
 from herald.store.db import Database
+from herald.store.send_rows import (
+    FINAL_RECEIPT,
+    PartOutcome,
+    Receipt,
+    StatusChange,
+    StatusMove,
+    from_epoch,
+)
 
 __all__ = ["NOT_STORED", "StatusChange", "Writer"]
 

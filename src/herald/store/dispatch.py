@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import asyncpg
 
-from herald.delivery.rows import PartOutcome, Receipt, StatusMove
 from herald.store.queries import queries
+from herald.store.send_rows import PartOutcome, Receipt, StatusMove
+
+# The claim serves transactional traffic (single messages) before bulk campaigns.
+TrafficClass = Literal["transactional", "bulk"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +38,13 @@ class QueueOwner:
     """A campaign's traffic class and its account's share (queue_owners)."""
 
     campaign_id: int
-    traffic_class: str  # 'transactional' or 'bulk'
+    traffic_class: TrafficClass
     weight: int
     priority: int
 
 
 class Pick(NamedTuple):
-    """Up to `count` due messages to claim from one queue."""
+    """Up to `messages` due messages to claim from one queue."""
 
     batch_id: int
     route: str

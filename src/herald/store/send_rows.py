@@ -1,5 +1,6 @@
 """The send path's rows, declared once: what the dispatcher, the tracker, the writer and
-`herald.store.dispatch` hand each other.
+`herald.store.dispatch` hand each other. They live in store/ because the store's functions take
+them, and store/ imports nothing above it.
 
 `PartOutcome` and `StatusMove` are the Python side of the SQL row types `part_outcome` and
 `status_move` (store/sql/schema.sql): same fields, same order (tests/unit/test_rows.py
