@@ -461,3 +461,22 @@ async def test_enquire_link_when_idle_and_a_dead_link_is_replaced(
     await fake.advance(3.0)  # no enquire_link_resp within response_timeout: dead
     smsc.answer_enquire_link = True
     await rebound(session, smsc, fake, links=2)
+
+
+async def test_a_limited_bind_holds_its_submits_until_its_share_comes(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    # The node registry holds a bind at rate 0 until its carrier account's share is agreed
+    # (herald.delivery.nodes), then lets it send at the share, below its own rate.
+    session = await bound(make(window=10, rate=100.0, burst=10))
+    session.limit(0.0, 1)
+    futures = [submit(session, f"4477009000{c}") for c in "ABCD"]
+    await fake.advance(5.0)
+    assert smsc.submits == [] and session.queued == 4
+    session.limit(10.0, 1)  # one part at once, then one per 100 ms
+    await smsc.wait(lambda: len(smsc.submits) == 1, "A")
+    await fake.advance(0.05)
+    assert len(smsc.submits) == 1
+    await fake.advance(0.3)
+    await asyncio.gather(*futures)
+    assert destinations(smsc) == ["A", "B", "C", "D"] and session.rate == 10.0

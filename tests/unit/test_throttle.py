@@ -81,3 +81,36 @@ def test_no_burst_right_after_a_pause() -> None:
 def test_bad_policy_is_named() -> None:
     with pytest.raises(ValueError, match="rate=0"):
         ThrottlePolicy(rate=0)
+
+
+def test_a_ceiling_below_the_configured_rate_holds_and_follows() -> None:
+    # A carrier account's share (herald.delivery.nodes) lowers the bind's ceiling: the rate
+    # and the bucket follow it down at once, and back up when the share grows.
+    t = Throttle(ThrottlePolicy(rate=100, burst=20), now=0.0)
+    t.set_ceiling(40, 8, now=0.0)
+    assert t.rate == 40 and t.burst == 8
+    assert drain(t, 0.0, 0.0) == 8  # the bucket was cut to the new burst
+    assert drain(t, 0.0, 10.0) == 400
+    t.set_ceiling(250, 50, now=10.0)  # never above the configured rate and burst
+    assert t.rate == 100 and t.burst == 20
+
+
+def test_a_ceiling_of_zero_holds_every_submit_without_saving_tokens() -> None:
+    t = Throttle(ThrottlePolicy(rate=100, burst=20), now=0.0)
+    t.set_ceiling(0, 1, now=0.0)
+    assert t.delay(0.0) > 0 and t.delay(50.0) > 0
+    t.set_ceiling(100, 20, now=60.0)
+    # Nothing accrued while held: one part at once, then one per 10 ms (no burst).
+    assert t.delay(60.0) == 0.0
+    assert drain(t, 60.0, 1.0) == 101
+
+
+def test_throttling_under_a_lowered_ceiling_recovers_only_to_the_ceiling() -> None:
+    t = Throttle(ThrottlePolicy(rate=100, burst=1), now=0.0)
+    t.set_ceiling(40, 1, now=0.0)
+    t.on_throttled(0.0)
+    assert t.rate == 20
+    t.set_ceiling(80, 1, now=0.5)  # a throttled rate is not lifted by a bigger share...
+    assert t.rate == 20
+    t.on_accepted(100.0)  # ...it climbs back, to the ceiling and no further
+    assert t.rate == 80

@@ -335,6 +335,19 @@ class Session:
         """The throttle's current rate, submit_sm per second."""
         return self._throttle.rate
 
+    def limit(self, rate: float, burst: int) -> None:
+        """Hold the bind to `rate` submit_sm per second and `burst` (never above its settings;
+        0 holds every submit): its share of a carrier account shared with other herald
+        processes (herald.delivery.nodes)."""
+        throttle = self._throttle
+        throttle.set_ceiling(rate, burst, self._clock())
+        self._recovering = throttle.rate < throttle.ceiling
+        if self._loop is not None and (self._queue or self._resend):
+            if self._wake_task is not None:  # it waits on the old rate: wait on the new one
+                self._wake_task.cancel()
+                self._wake_task = None
+            self._pump()
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -584,7 +597,7 @@ class Session:
     def _recover(self) -> None:
         throttle = self._throttle
         throttle.on_accepted(self._clock())
-        self._recovering = throttle.rate < self.settings.rate
+        self._recovering = throttle.rate < throttle.ceiling
 
     def _refused(self, link: _Link, pdu: Pdu, item: _Submit) -> None:
         status = pdu.command_status

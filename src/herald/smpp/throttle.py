@@ -11,7 +11,10 @@ drive it with a fake clock and the session with `loop.time()`.
   longer. The caller resends the
   throttled PDU first when the pause ends, so order holds.
 - Accepted submits raise the rate again by a fixed step per second of calm (additive
-  increase), never above the configured rate.
+  increase), never above the ceiling.
+- The ceiling is the configured rate unless `set_ceiling` lowers it: a bind's share of its
+  carrier account's rate across herald processes (herald.delivery.nodes). A ceiling of 0 holds
+  every submit until it is raised.
 Only the submit path is throttled; responses and receipts are never delayed.
 """
 
@@ -39,6 +42,9 @@ class ThrottlePolicy:
             )
 
 
+HELD = 0.25  # seconds a held throttle (ceiling 0) tells the sender to wait before asking again
+
+
 class Throttle:
     __slots__ = (
         "_last_increase",
@@ -46,6 +52,8 @@ class Throttle:
         "_paused_until",
         "_strikes",
         "_tokens",
+        "burst",
+        "ceiling",
         "policy",
         "rate",
         "throttle_events",
@@ -54,6 +62,8 @@ class Throttle:
     def __init__(self, policy: ThrottlePolicy, now: float) -> None:
         self.policy = policy
         self.rate = policy.rate
+        self.ceiling = policy.rate  # the rate never goes above it (set_ceiling)
+        self.burst = policy.burst
         self._tokens = float(policy.burst)
         self._last_refill = now
         self._last_increase = now
@@ -65,6 +75,8 @@ class Throttle:
         """Seconds to wait before the next PDU may go out (0.0: send now)."""
         if now < self._paused_until:
             return self._paused_until - now
+        if self.ceiling <= 0.0:
+            return HELD
         self._refill(now)
         if self._tokens >= 1.0:
             return 0.0
@@ -81,14 +93,31 @@ class Throttle:
     def on_accepted(self, now: float) -> None:
         """A submit was answered without throttling: additive increase, clear strikes."""
         self._strikes = 0
-        if self.rate >= self.policy.rate:
+        if self.rate >= self.ceiling:
             self._last_increase = now
             return
         elapsed = now - self._last_increase
         if elapsed >= 1.0:
-            step = max(1.0, self.policy.rate * self.policy.increase_fraction) * int(elapsed)
-            self.rate = min(self.policy.rate, self.rate + step)
+            step = max(1.0, self.ceiling * self.policy.increase_fraction) * int(elapsed)
+            self.rate = min(self.ceiling, self.rate + step)
             self._last_increase = now
+
+    def set_ceiling(self, rate: float, burst: int, now: float) -> None:
+        """Limit the rate to `rate` (at most the configured rate; 0 holds every submit) and
+        the bucket to `burst` tokens. A rate the carrier had not pushed down follows the
+        ceiling up at once; one lowered by throttling climbs back as usual."""
+        self._refill(now)
+        rate = min(max(rate, 0.0), self.policy.rate)
+        at_ceiling = self.rate >= self.ceiling
+        if self.ceiling <= 0.0 < rate:
+            self._tokens = 1.0  # released from a hold: one part now, then the rate
+        self.ceiling = rate
+        self.burst = max(1, min(burst, self.policy.burst))
+        if rate <= 0.0:
+            self._tokens = min(self._tokens, 0.0)
+            return
+        self.rate = rate if at_ceiling else min(self.rate, rate)
+        self._tokens = min(self._tokens, float(self.burst))
 
     def on_throttled(self, now: float, *, queue_full: bool = False) -> float:
         """The carrier throttled a submit: pause the bind, lower the rate. Returns the pause."""
@@ -104,7 +133,7 @@ class Throttle:
         base = p.queue_full_pause if queue_full else p.throttled_pause
         pause = min(p.max_pause, base * 2.0 ** min(self._strikes, 16))
         self._strikes += 1
-        self.rate = max(p.min_rate, self.rate * p.decrease)
+        self.rate = min(self.ceiling, max(p.min_rate, self.rate * p.decrease))
         self._paused_until = max(self._paused_until, now + pause)
         # No burst straight after a pause: tokens stop accruing until the pause ends.
         self._tokens = min(self._tokens, 1.0)
@@ -115,5 +144,6 @@ class Throttle:
     def _refill(self, now: float) -> None:
         elapsed = now - self._last_refill
         if elapsed > 0:
-            self._tokens = min(float(self.policy.burst), self._tokens + elapsed * self.rate)
+            if self.ceiling > 0.0:
+                self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
             self._last_refill = now
