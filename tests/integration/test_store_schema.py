@@ -63,6 +63,8 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("batches", "status"): states.BATCH.states,
     ("messages", "status"): states.MESSAGE.states,
     ("parts", "state"): states.PART.states,
+    ("batch_totals", "status"): states.MESSAGE.states,
+    ("batch_part_totals", "state"): states.PART.states,
     ("orphan_receipts", "state"): states.RECEIPT_STATES,
     ("callback_outbox", "status"): states.CALLBACK.states,
     ("callback_outbox", "kind"): get_args(CallbackKind),

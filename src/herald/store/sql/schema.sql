@@ -175,6 +175,11 @@ CREATE TABLE batches (
     -- so they still filter on batch_id). NULL for a batch with no messages.
     first_message_id   bigint,
     last_message_id    bigint,
+    -- Retention (herald.delivery.retention): when the batch's totals were written to
+    -- batch_totals and batch_part_totals and its messages began to be deleted; they are read
+    -- from there from then on. prune_from is the next message id to delete, NULL once done.
+    pruned_at          timestamptz,
+    prune_from         bigint,
     UNIQUE (campaign_id, number),
     CONSTRAINT batches_message_ids_check
         CHECK ((first_message_id IS NULL) = (last_message_id IS NULL)
@@ -182,6 +187,38 @@ CREATE TABLE batches (
 );
 -- The dispatcher sends only from batches in 'sending'.
 CREATE INDEX batches_sending_idx ON batches (id) WHERE status = 'sending';
+-- Retention looks for finished batches past their time, and for batches it is deleting.
+CREATE INDEX batches_prunable_idx ON batches (finished_at)
+    WHERE pruned_at IS NULL AND status IN ('completed', 'stopped', 'failed');
+CREATE INDEX batches_pruning_idx ON batches (id) WHERE prune_from IS NOT NULL;
+
+-- A pruned batch's messages, counted before they were deleted: by status, reason and route
+-- ('' for none), with their segments (rejected messages cost none). Progress and reports add
+-- these to what is still in messages.
+CREATE TABLE batch_totals (
+    batch_id  bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    status    text NOT NULL
+              CHECK (status IN ('queued', 'deferred', 'sending', 'sent', 'delivered',
+                                'failed', 'rejected', 'unknown', 'stopped')),
+    reason    text NOT NULL DEFAULT '',
+    route     text NOT NULL DEFAULT '',
+    messages  bigint NOT NULL CHECK (messages >= 0),
+    segments  bigint NOT NULL CHECK (segments >= 0),
+    PRIMARY KEY (batch_id, status, reason, route)
+);
+
+-- A pruned batch's parts, counted before they were deleted: by receipt group (carrier
+-- account, '' for a part never sent) and state.
+CREATE TABLE batch_part_totals (
+    batch_id  bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    bind      text NOT NULL DEFAULT '',
+    state     text NOT NULL
+              CHECK (state IN ('pending', 'submitted', 'refused', 'enroute', 'accepted',
+                               'delivered', 'undeliverable', 'expired', 'deleted',
+                               'rejected', 'unknown')),
+    parts     bigint NOT NULL CHECK (parts >= 0),
+    PRIMARY KEY (batch_id, bind, state)
+);
 
 -- --- messages and their parts ----------------------------------------------------------------
 
@@ -304,6 +341,41 @@ CREATE TABLE callback_outbox (
 );
 CREATE INDEX callback_outbox_due_idx ON callback_outbox (next_attempt_at, id)
     WHERE status = 'pending';
+
+-- --- herald processes ----------------------------------------------------------------------
+
+-- Every herald process (node) on this database, with its heartbeat (database time, written
+-- every nodes.heartbeat_interval) and the start of its latest read of this registry: a process
+-- that claims more of a carrier account waits until every other live process has read the
+-- registry since (herald.delivery.nodes). Live: a heartbeat younger than nodes.timeout.
+CREATE TABLE nodes (
+    name          text PRIMARY KEY,
+    version       text NOT NULL,
+    host          text NOT NULL,
+    pid           integer NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at  timestamptz NOT NULL DEFAULT now(),
+    read_at       timestamptz
+);
+CREATE INDEX nodes_heartbeat_idx ON nodes (heartbeat_at);
+
+-- Per process and carrier account: the account's grant as that process's configuration says
+-- (rate, burst, max_binds), and the process's binds of it: configured, claimed (the slots it
+-- asks for under max_binds), started (connecting or bound; never taken back) and bound. An
+-- account's rate is shared in proportion to bound binds (herald/delivery/shares.py).
+CREATE TABLE node_accounts (
+    node       text NOT NULL REFERENCES nodes (name) ON DELETE CASCADE,
+    account    text NOT NULL,
+    rate       double precision NOT NULL CHECK (rate > 0),
+    burst      integer NOT NULL CHECK (burst >= 1),
+    max_binds  integer NOT NULL CHECK (max_binds >= 0),
+    binds      integer NOT NULL CHECK (binds >= 0),
+    claimed    integer NOT NULL CHECK (claimed >= 0),
+    started    integer NOT NULL CHECK (started >= 0),
+    bound      integer NOT NULL CHECK (bound >= 0),
+    PRIMARY KEY (node, account)
+);
+CREATE INDEX node_accounts_account_idx ON node_accounts (account);
 
 -- --- row types of the send path's batched writes ------------------------------------------
 
