@@ -2,8 +2,10 @@
 
 Hot paths bump plain ints and bisect into plain bucket lists (tens of nanoseconds); a custom
 collector turns them into Prometheus families only when /metrics is scraped. No `.labels()`
-call happens per message. Label sets are bounded: bind, route, status class, state; never a
-number or a campaign name.
+call happens per message. Label sets are bounded: bind, route, status class, state, API route
+template; never a number or a campaign name. The registry also carries prometheus-client's
+standard process, platform and garbage-collector collectors (`process_*`, `python_*`) and
+`herald_build_info{version}`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,6 +33,7 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Histogram:
@@ -79,10 +89,38 @@ class BindStats:
 BIND_STATES = ("closed", "connecting", "bound", "unbinding", "refused")
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Messages waiting to be sent, database-wide, as last read (every
+    `metrics.backlog_interval`): queued, deferred (quiet hours, retry backoff, a schedule),
+    and how long the oldest message that is due now has been due."""
+
+    queued: int = 0
+    deferred: int = 0
+    oldest_due_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """An account's credit (segments), and what it used in the last 24 hours."""
+
+    account: str
+    credit: int
+    used_24h: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    in_use: int = 0
+    idle: int = 0
+    max_size: int = 0
+
+
 class Metrics:
     """The process's metrics. One instance, built by the daemon and handed to components."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = "") -> None:
+        self.version = version
         self.binds: dict[str, BindStats] = {}
         self.messages: defaultdict[str, int] = defaultdict(int)  # status transitions
         self.routes: defaultdict[str, int] = defaultdict(int)  # messages routed, by route
@@ -109,8 +147,34 @@ class Metrics:
         # the latest read of them took.
         self.due_queues: Callable[[], int] = lambda: 0
         self.due_queues_read_seconds: Callable[[], float] = lambda: 0.0
+        self.backlog = Backlog()  # replaced by the daemon's backlog reader
+        self.credit: tuple[Credit, ...] = ()  # likewise: accounts that sent lately
+        self.pool: Callable[[], PoolUsage] = PoolUsage
+        # API requests by (route template, method, status), durations by (route, method).
+        self.api_requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
+        self.api_durations: dict[tuple[str, str], Histogram] = {}
+        # Carrier accounts shared with other herald processes (herald.delivery.nodes): this
+        # process's share of each account's rate, its bind slots, the live processes.
+        self.account_rate_share: Callable[[], dict[str, float]] = dict
+        self.account_bind_slots: Callable[[], dict[str, int]] = dict
+        self.live_nodes: Callable[[], int] = lambda: 0
+        # Retention (herald.delivery.maintenance): rows deleted, and batches pruned.
+        self.pruned_messages = 0
+        self.pruned_batches = 0
+        self.pruned_callbacks = 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
+        # The standard collectors, on herald's registry (not the global default one, which
+        # a library importing prometheus_client may fill).
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(standard)
+
+    def api_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.api_requests[route, method, status] += 1
+        histogram = self.api_durations.get((route, method))
+        if histogram is None:
+            histogram = self.api_durations[route, method] = Histogram(REQUEST_BUCKETS)
+        histogram.observe(seconds)
 
     def bind(self, name: str) -> BindStats:
         stats = self.binds.get(name)
@@ -286,6 +350,91 @@ class _Collector(Collector):
             "how long the latest read of the due queues took (a probe or two per sending batch)",
             [],
             [(m.due_queues_read_seconds(),)],
+        )
+        yield _gauge("herald_build_info", "herald's version", ["version"], [(m.version, 1)])
+        backlog = m.backlog
+        yield _gauge(
+            "herald_backlog_messages",
+            "messages waiting to be sent, database-wide: queued (due) and deferred (quiet "
+            "hours, retry backoff, a schedule)",
+            ["status"],
+            [("queued", backlog.queued), ("deferred", backlog.deferred)],
+        )
+        yield _gauge(
+            "herald_oldest_due_seconds",
+            "how long the oldest message that is due now has been waiting to be sent",
+            [],
+            [(backlog.oldest_due_seconds,)],
+        )
+        pool = m.pool()
+        yield _gauge(
+            "herald_db_pool_connections",
+            "this process's database connections, in use and idle",
+            ["state"],
+            [("in_use", pool.in_use), ("idle", pool.idle)],
+        )
+        yield _gauge("herald_db_pool_max", "connections the pool may open", [], [(pool.max_size,)])
+        yield _counter(
+            "herald_api_requests",
+            "API requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            ((r, meth, str(st), n) for (r, meth, st), n in sorted(m.api_requests.items())),
+        )
+        family = HistogramMetricFamily(
+            "herald_api_request_duration_seconds",
+            "time to answer API requests, by route template and method",
+            labels=["route", "method"],
+        )
+        for (route, method), h in sorted(m.api_durations.items()):
+            family.add_metric([route, method], h.buckets(), sum_value=h.sum)
+        yield family
+        yield _gauge(
+            "herald_carrier_account_rate",
+            "this process's share of each carrier account's rate, submit_sm per second",
+            ["carrier_account"],
+            sorted(m.account_rate_share().items()),
+        )
+        yield _gauge(
+            "herald_carrier_account_bind_slots",
+            "binds of each carrier account this process may open",
+            ["carrier_account"],
+            sorted(m.account_bind_slots().items()),
+        )
+        yield _gauge(
+            "herald_account_credit_segments",
+            "credit left, in segments, of each account that ran a campaign in the last 30 days",
+            ["account"],
+            ((c.account, c.credit) for c in m.credit),
+        )
+        yield _gauge(
+            "herald_account_credit_used_24h_segments",
+            "credit each of those accounts used in the last 24 hours",
+            ["account"],
+            ((c.account, c.used_24h) for c in m.credit),
+        )
+        yield _gauge(
+            "herald_live_nodes",
+            "herald processes with a recent heartbeat on this database",
+            [],
+            [(m.live_nodes(),)],
+        )
+        yield _counter(
+            "herald_pruned_messages",
+            "messages deleted by retention, with their parts",
+            [],
+            [(m.pruned_messages,)],
+        )
+        yield _counter(
+            "herald_pruned_batches",
+            "batches whose messages retention deleted (their counters are kept)",
+            [],
+            [(m.pruned_batches,)],
+        )
+        yield _counter(
+            "herald_pruned_callbacks",
+            "delivered and dead callbacks deleted by retention",
+            [],
+            [(m.pruned_callbacks,)],
         )
 
 
