@@ -562,6 +562,11 @@ class BatchOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    pruned_at: datetime | None = Field(
+        None,
+        description="when retention deleted this run's messages (its counts are kept): "
+        "they are no longer listed",
+    )
 
 
 class Audience(BaseModel):

@@ -319,17 +319,30 @@ WHERE c.account_id = $1
 -- name: campaign_progress
 -- Messages and segments of campaign $1 by status, read batch by batch from messages_pkey
 -- over each batch's id range (see batches.first_message_id). Rejected messages were never
--- encoded (encoding 'none') and cost no segment.
-SELECT m.status, count(*) AS messages,
-       coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
-FROM batches b
-JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
-WHERE b.campaign_id = $1
-GROUP BY m.status;
+-- encoded (encoding 'none') and cost no segment. A batch retention pruned (pruned_at) is
+-- read from its totals instead, from the moment they were taken, while its messages are
+-- still being deleted too.
+SELECT status, sum(messages)::bigint AS messages, sum(segments)::bigint AS segments
+FROM (
+    SELECT m.status, count(*) AS messages,
+           coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
+    FROM batches b
+    JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id
+                   AND m.batch_id = b.id
+    WHERE b.campaign_id = $1 AND b.pruned_at IS NULL
+    GROUP BY m.status
+    UNION ALL
+    SELECT t.status, sum(t.messages), sum(t.segments)
+    FROM batches b
+    JOIN batch_totals t ON t.batch_id = b.id
+    WHERE b.campaign_id = $1 AND b.pruned_at IS NOT NULL
+    GROUP BY t.status
+) AS counted
+GROUP BY status;
 
 -- name: campaign_batches
 SELECT id, number, description, template, status, messages_expected, segments_expected,
-       credit_used, created_at, started_at, finished_at
+       credit_used, created_at, started_at, finished_at, pruned_at
 FROM batches WHERE campaign_id = $1 ORDER BY number;
 
 -- name: count_campaign_messages

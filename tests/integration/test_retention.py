@@ -1,0 +1,253 @@
+"""Retention: finished batches' messages and parts go in chunks, their totals stay; callbacks
+go after their own time; nothing moving is touched; a stopped sweep resumes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from herald.campaigns.progress import campaign_progress
+from herald.campaigns.runs import CampaignRunner
+from herald.config import BindConfig, Config, RouteConfig
+from herald.delivery.retention import Retention
+from herald.delivery.router import Router
+from herald.metrics import Metrics
+from herald.store import retention as store
+from herald.store.db import Database
+from herald.store.queries import queries
+from tests.support.factories import (
+    add_recipients,
+    greek_mobiles,
+    make_account,
+    make_campaign,
+    make_sender,
+)
+
+T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+WINDOW = 50 * 3600.0  # the tracker's receipt window, validity plus margin
+
+
+def config() -> Config:
+    return Config(
+        binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+        routes=(RouteConfig(name="all", binds=("a",)),),
+    )
+
+
+async def no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def retention(database: Database, metrics: Metrics | None = None, chunk: int = 3) -> Retention:
+    return Retention(
+        database,
+        metrics=metrics or Metrics(),
+        clock=lambda: T0,
+        receipt_window=WINDOW,
+        chunk=chunk,
+        sleep=no_wait,
+    )
+
+
+async def sent_campaign(
+    database: Database,
+    count: int,
+    *,
+    finished: datetime,
+    text: str = "Hi",
+    statuses: tuple[str, ...] = ("delivered", "failed"),
+) -> tuple[int, int]:
+    """A campaign whose one run sent `count` messages, final in turn with `statuses` (parts
+    delivered or undeliverable), the batch completed at `finished`: (campaign id, batch id)."""
+    cfg = config()
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        sender = await make_sender(conn, account.id)
+        campaign = await make_campaign(conn, account.id, sender, text)
+        await add_recipients(conn, campaign, greek_mobiles(count))
+    runner = CampaignRunner(
+        database, cfg, Router(cfg.routes, lambda _: True), clock=lambda: T0, metrics=Metrics()
+    )
+    await runner.start_run(campaign_id=campaign, account_id=account.id)
+    async with database.acquire() as conn:
+        batch = await conn.fetchval("SELECT id FROM batches WHERE campaign_id = $1", campaign)
+        await conn.execute(
+            """
+            UPDATE messages m SET status = ($2::text[])[1 + (m.id % cardinality($2::text[]))],
+                   route = 'all', sent_at = $3, done_at = $3,
+                   reason = CASE WHEN m.id % 2 = 1 THEN 'UNDELIV' END
+            WHERE m.batch_id = $1
+            """,
+            batch,
+            list(statuses),
+            finished,
+        )
+        await conn.execute(
+            """
+            UPDATE parts p SET state = CASE m.status WHEN 'delivered' THEN 'delivered'
+                                                     ELSE 'undeliverable' END,
+                   bind = 'x@127.0.0.1:2775', submitted_at = $2, receipt_at = $2
+            FROM messages m WHERE m.id = p.message_id AND m.batch_id = $1
+            """,
+            batch,
+            finished,
+        )
+        await conn.execute(
+            "UPDATE batches SET status = 'completed', finished_at = $2 WHERE id = $1",
+            batch,
+            finished,
+        )
+    return campaign, batch
+
+
+async def counts(database: Database, batch: int) -> tuple[int, int]:
+    async with database.acquire() as conn:
+        messages = await conn.fetchval("SELECT count(*) FROM messages WHERE batch_id = $1", batch)
+        parts = await conn.fetchval(
+            "SELECT count(*) FROM parts p JOIN messages m ON m.id = p.message_id "
+            "WHERE m.batch_id = $1",
+            batch,
+        )
+    return messages, parts
+
+
+async def progress(database: Database, campaign: int) -> dict[str, dict[str, int]]:
+    async with database.acquire() as conn:
+        return await campaign_progress(conn, campaign)
+
+
+async def test_a_finished_batch_loses_its_messages_and_keeps_its_totals(
+    database: Database,
+) -> None:
+    long_text = "Long " * 60  # two segments each
+    old, old_batch = await sent_campaign(database, 10, finished=T0 - 100 * DAY, text=long_text)
+    new, new_batch = await sent_campaign(database, 4, finished=T0 - 10 * DAY)
+    before_old, before_new = await progress(database, old), await progress(database, new)
+    assert before_old["messages"]["delivered"] == 5 and before_old["segments"]["delivered"] == 10
+    metrics = Metrics()
+
+    report = await retention(database, metrics).sweep(messages=90 * DAY, callbacks=None)
+
+    assert (report.batches, report.messages, report.parts) == (1, 10, 20)
+    assert (metrics.pruned_batches, metrics.pruned_messages) == (1, 10)
+    assert await counts(database, old_batch) == (0, 0)
+    assert await counts(database, new_batch) == (4, 4)  # ten days old: kept
+    assert await progress(database, old) == before_old
+    assert await progress(database, new) == before_new
+    async with database.acquire() as conn:
+        batch = await conn.fetchrow("SELECT * FROM batches WHERE id = $1", old_batch)
+        totals = await conn.fetch(
+            "SELECT status, reason, route, messages, segments FROM batch_totals "
+            "WHERE batch_id = $1 ORDER BY status",
+            old_batch,
+        )
+        parts = await conn.fetch(
+            "SELECT bind, state, parts FROM batch_part_totals WHERE batch_id = $1 ORDER BY state",
+            old_batch,
+        )
+    assert batch["pruned_at"] is not None and batch["prune_from"] is None
+    assert (batch["messages_expected"], batch["segments_expected"]) == (10, 20)
+    assert [tuple(t) for t in totals] == [
+        ("delivered", "", "all", 5, 10),
+        ("failed", "UNDELIV", "all", 5, 10),
+    ]
+    assert [tuple(p) for p in parts] == [
+        ("x@127.0.0.1:2775", "delivered", 10),
+        ("x@127.0.0.1:2775", "undeliverable", 10),
+    ]
+    # A second sweep finds nothing more to do.
+    again = await retention(database).sweep(messages=90 * DAY, callbacks=None)
+    assert (again.batches, again.messages) == (0, 0)
+
+
+async def test_nothing_that_may_still_move_is_pruned(database: Database) -> None:
+    # A message still waiting for its receipt keeps its whole batch; a batch that finished
+    # inside the receipt window is kept whatever --older-than says.
+    _waiting, waiting_batch = await sent_campaign(
+        database, 3, finished=T0 - 100 * DAY, statuses=("delivered", "sent")
+    )
+    _recent, recent_batch = await sent_campaign(database, 3, finished=T0 - timedelta(hours=20))
+    report = await retention(database).sweep(messages=timedelta(hours=1), callbacks=None)
+    assert (report.batches, report.waiting) == (0, 1)
+    assert await counts(database, waiting_batch) == (3, 3)
+    assert await counts(database, recent_batch) == (3, 3)
+    preview = await retention(database).preview(messages=timedelta(hours=1), callbacks=None)
+    assert (preview.batches, preview.messages) == (1, 3)  # the waiting one, by its batch
+
+
+async def test_a_sweep_stopped_half_way_is_resumed(database: Database) -> None:
+    campaign, batch = await sent_campaign(database, 7, finished=T0 - 100 * DAY)
+    before = await progress(database, campaign)
+    async with database.acquire() as conn:
+        pruning = await store.begin_pruning(conn, batch, T0 - 90 * DAY)
+        assert pruning is not None and pruning.messages == 7 and pruning.prune_from is not None
+        chunk = await store.prune_messages_chunk(conn, batch, pruning.prune_from, 3)
+        assert chunk is not None and chunk.messages == 3 and chunk.prune_from is not None
+        # An old position (another process moved on) deletes nothing.
+        assert await store.prune_messages_chunk(conn, batch, pruning.prune_from, 3) is None
+    # Half pruned, the progress already reads the totals alone.
+    assert await counts(database, batch) == (4, 4)
+    assert await progress(database, campaign) == before
+    report = await retention(database).sweep(messages=90 * DAY, callbacks=None)
+    assert (report.batches, report.messages) == (0, 4)
+    assert await counts(database, batch) == (0, 0)
+    assert await progress(database, campaign) == before
+
+
+async def test_two_processes_pruning_at_once_delete_each_message_once(
+    database: Database,
+) -> None:
+    batches = [(await sent_campaign(database, 9, finished=T0 - 100 * DAY))[1] for _ in range(4)]
+    reports = await asyncio.gather(
+        retention(database, chunk=2).sweep(messages=90 * DAY, callbacks=None),
+        retention(database, chunk=2).sweep(messages=90 * DAY, callbacks=None),
+    )
+    assert sum(r.messages for r in reports) == 36
+    assert sum(r.batches for r in reports) == 4
+    for batch in batches:
+        assert await counts(database, batch) == (0, 0)
+    async with database.acquire() as conn:
+        kept = await conn.fetchval("SELECT sum(messages) FROM batch_totals")
+    assert kept == 36
+
+
+async def test_old_delivered_and_dead_callbacks_go_pending_ones_stay(database: Database) -> None:
+    async with database.acquire() as conn:
+        account = await make_account(conn)
+        await conn.execute(
+            """
+            INSERT INTO callback_outbox (account_id, url, body, kind, status, created_at)
+            SELECT $1, 'https://example.com/h', '{}', 'message', s, $2
+            FROM unnest(ARRAY['delivered', 'dead', 'pending', 'delivered']::text[]) AS s
+            """,
+            account.id,
+            T0 - 40 * DAY,
+        )
+        await conn.execute(
+            "INSERT INTO callback_outbox (account_id, url, body, kind, status, created_at) "
+            "VALUES ($1, 'https://example.com/h', '{}', 'message', 'delivered', $2)",
+            account.id,
+            T0 - 5 * DAY,
+        )
+    preview = await retention(database).preview(messages=None, callbacks=30 * DAY)
+    assert preview.callbacks == 3
+    report = await retention(database, chunk=2).sweep(messages=None, callbacks=30 * DAY)
+    assert report.callbacks == 3
+    async with database.acquire() as conn:
+        left = await conn.fetch("SELECT status, created_at FROM callback_outbox ORDER BY id")
+    assert [(r["status"], r["created_at"]) for r in left] == [
+        ("pending", T0 - 40 * DAY),
+        ("delivered", T0 - 5 * DAY),
+    ]
+
+
+async def test_deleting_a_pruned_campaign_takes_its_totals(database: Database) -> None:
+    campaign, _batch = await sent_campaign(database, 3, finished=T0 - 100 * DAY)
+    await retention(database).sweep(messages=90 * DAY, callbacks=None)
+    async with database.acquire() as conn:
+        account = await conn.fetchval("SELECT account_id FROM campaigns WHERE id = $1", campaign)
+        await conn.execute("UPDATE campaigns SET status = 'completed' WHERE id = $1", campaign)
+        assert await conn.fetchval(queries.delete_idle_campaign, campaign, account) == campaign
+        assert await conn.fetchval("SELECT count(*) FROM batch_totals") == 0
+        assert await conn.fetchval("SELECT count(*) FROM batch_part_totals") == 0
