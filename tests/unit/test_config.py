@@ -13,7 +13,7 @@ from herald.config import SESSION_KEYS, BindConfig, Config, load_config
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings
 
-SHIPPED = Path(__file__).resolve().parents[2] / "config" / "herald.toml"
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "herald" / "etc" / "herald.toml"
 
 
 def test_shipped_config_matches_the_documented_defaults() -> None:

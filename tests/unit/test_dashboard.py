@@ -10,7 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from herald.metrics import Metrics
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "config" / "grafana-dashboard.json"
+DASHBOARD = (
+    Path(__file__).resolve().parents[2] / "src" / "herald" / "etc" / "grafana-dashboard.json"
+)
 
 
 def test_every_queried_metric_exists() -> None:
