@@ -5,9 +5,12 @@ print as `**********` in reprs and logs: the DSN is a `SecretStr`, a bind's pass
 out of its repr and masked when the configuration is dumped.
 
 Environment overrides: `HERALD_<SECTION>_<KEY>` for plain sections (`HERALD_API_PORT=8081`,
-`HERALD_DATABASE_DSN=postgresql://...`), and `HERALD_BIND_<NAME>_<KEY>` for a bind named in the
-file (`HERALD_BIND_CARRIER_A_PASSWORD=...`; the name upper-cased, `-` as `_`). `HERALD_DSN` is
-a short alias of `HERALD_DATABASE_DSN`.
+`HERALD_DATABASE_DSN=postgresql://...`), `HERALD_BIND_<NAME>_<KEY>` for a bind named in the
+file (`HERALD_BIND_CARRIER_A_PASSWORD=...`; the name upper-cased, `-` as `_`; the longest bind
+name that fits wins) and `HERALD_CARRIER_ACCOUNT_<NAME>_<KEY>` likewise for a carrier account.
+`HERALD_DSN` is a short alias of `HERALD_DATABASE_DSN`. A bad value from the environment is
+reported under the variable's name; a `HERALD_` variable that sets nothing is a warning
+(`Config.warnings`), not an error.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     IPvAnyNetwork,
+    PrivateAttr,
     SecretStr,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -66,6 +70,17 @@ class ApiConfig(_Section):
     # the whole multipart request of a recipient file upload (the file and its fields)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
+    # Serve the API over HTTPS with this certificate chain and key (PEM files); both or
+    # neither. Usually a load balancer or reverse proxy terminates TLS instead.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiConfig:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile go together: give both or neither")
+        return self
+
 
 class SimulatorConfig(_Section):
     enabled: bool = False
@@ -90,6 +105,10 @@ class BindConfig(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     session: SessionSettings
+    # The carrier account this bind logs in to: binds of one account, in every herald process
+    # on the database, share its rate and its number of binds ([[carrier_accounts]]).
+    # Default: the bind's name.
+    account: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,32}$")
     concat: ConcatMethod = "udh8"
     national: tuple[NationalLanguage, ...] = ()
     short_code_ton: int = Field(3, ge=0, le=6)
@@ -103,6 +122,8 @@ class BindConfig(_Section):
         if not isinstance(data, Mapping):
             return data
         own = {k: v for k, v in data.items() if k not in SESSION_KEYS or k == "name"}
+        if not own.get("account"):
+            own["account"] = data.get("name", "")
         session = {k: v for k, v in data.items() if k in SESSION_KEYS}
         if session or "session" not in own:
             own["session"] = {**session, "name": data.get("name", "")}
@@ -121,6 +142,20 @@ class BindConfig(_Section):
         session = data.pop("session")
         session["password"] = "**********" if self.session.password else ""
         return {**session, **data}
+
+
+# The keys a [[binds]] table may have: the session's and herald's own around it.
+BIND_KEYS = SESSION_KEYS | (frozenset(BindConfig.model_fields) - {"session"})
+
+
+class CarrierAccountConfig(_Section):
+    """What a carrier granted one account (a system_id): a rate and a number of binds, for
+    every herald process on the database together (docs/operations.md, several processes)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    rate: float = Field(gt=0)  # submit_sm per second, all binds of all processes together
+    burst: int = Field(0, ge=0)  # token bucket depth shared the same way; 0: its binds' sum
+    max_binds: int = Field(0, ge=0)  # binds open at once; 0: no limit
 
 
 class RouteConfig(_Section):
@@ -182,6 +217,48 @@ class CallbacksConfig(_Section):
     allow_private: tuple[IPvAnyNetwork, ...] = ()
 
 
+class RetentionConfig(_Section):
+    # Messages and parts of batches finished this many days ago are deleted (the batches
+    # keep their counters); 0 keeps them for ever.
+    messages_days: int = Field(90, ge=0)
+    # Delivered and dead callbacks this many days old are deleted; 0 keeps them for ever.
+    # Pending ones never are.
+    callbacks_days: int = Field(30, ge=0)
+    interval: float = Field(3600.0, gt=0)  # seconds between sweeps
+    chunk: int = Field(5000, ge=1, le=100_000)  # messages (with their parts) per transaction
+
+
+class LoggingConfig(_Section):
+    format: Literal["text", "json"] = "text"
+    requests: bool = True  # one line per API request (method, path, status, duration, ids)
+
+
+class MetricsConfig(_Section):
+    # A port of its own for /metrics (and the health routes), apart from the API; None: on
+    # the API's port. 0: any free port.
+    port: int | None = Field(None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+    # Seconds between reads of the backlog (queued and deferred messages, the oldest due
+    # message's age) for herald_backlog_messages and herald_oldest_due_seconds.
+    backlog_interval: float = Field(15.0, gt=0)
+
+
+class NodesConfig(_Section):
+    # Every process writes a heartbeat row this often; carrier accounts' rates and binds are
+    # shared out among the processes whose heartbeat is younger than `timeout`.
+    heartbeat_interval: float = Field(1.0, gt=0)
+    timeout: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _timeout_spans_heartbeats(self) -> NodesConfig:
+        if self.timeout < 3 * self.heartbeat_interval:
+            raise ValueError(
+                f"timeout {self.timeout:g} must be at least three heartbeat_interval "
+                f"({3 * self.heartbeat_interval:g})"
+            )
+        return self
+
+
 class CampaignDefaults(_Section):
     quiet_hours: tuple[TimeWindow, ...] = (("23:00", "08:00"), ("14:00", "17:00"))
     default_region: str | None = None  # for national-format numbers
@@ -192,15 +269,27 @@ class Config(_Section):
     node: str = Field("", description="this process's name in leases; default host:pid")
     state_dir: Path = Path("state")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    logging: LoggingConfig = LoggingConfig()
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
+    metrics: MetricsConfig = MetricsConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     binds: tuple[BindConfig, ...] = ()
+    carrier_accounts: tuple[CarrierAccountConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     dispatcher: DispatcherConfig = DispatcherConfig()
     tracker: TrackerConfig = TrackerConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
     campaigns: CampaignDefaults = CampaignDefaults()
+    retention: RetentionConfig = RetentionConfig()
+    nodes: NodesConfig = NodesConfig()
+    # What loading noticed and did not refuse (HERALD_ variables that set nothing): the
+    # daemon logs them once logging is set up.
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self._warnings
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -208,6 +297,16 @@ class Config(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"bind names must be unique; repeated: {', '.join(dupes)}")
+        accounts = [a.name for a in self.carrier_accounts]
+        dupes = sorted({n for n in accounts if accounts.count(n) > 1})
+        if dupes:
+            raise ValueError(f"carrier account names must be unique; repeated: {', '.join(dupes)}")
+        used = {b.account for b in self.binds}
+        unused = [a for a in accounts if a not in used]
+        if unused:
+            raise ValueError(
+                f"carrier_accounts {', '.join(unused)}: no bind names it as its account"
+            )
         by_name = {b.name: b for b in self.binds}
         for route in self.routes:
             unknown = [b for b in route.binds if b not in by_name]
@@ -231,6 +330,23 @@ class Config(_Section):
         s = self.bind(name).session
         return f"{s.system_id}@{s.host}:{s.port}"
 
+    def carrier_account(self, name: str) -> CarrierAccountConfig:
+        """Carrier account `name` as declared, or as its binds in this file imply: their
+        rates and bursts added up, no limit on binds."""
+        for account in self.carrier_accounts:
+            if account.name == name:
+                if account.burst:
+                    return account
+                binds = [b.session for b in self.binds if b.account == name]
+                burst = sum(b.burst for b in binds) or 1
+                return account.model_copy(update={"burst": burst})
+        binds = [b.session for b in self.binds if b.account == name]
+        if not binds:
+            raise ConfigError(f"no bind uses the carrier account {name!r}")
+        return CarrierAccountConfig(
+            name=name, rate=sum(b.rate for b in binds), burst=sum(b.burst for b in binds)
+        )
+
     def bind(self, name: str) -> BindConfig:
         for b in self.binds:
             if b.name == name:
@@ -249,72 +365,141 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: cannot read it: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    _apply_env(data, env)
+    overrides = _Overrides(data)
+    overrides.apply(env)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from None
+        raise ConfigError(_describe(exc, source, overrides.variables)) from None
     if path is not None and not config.state_dir.is_absolute():
         # A relative state_dir is relative to the working directory, like `make run` expects.
         config = config.model_copy(update={"state_dir": Path.cwd() / config.state_dir})
+    config._warnings = tuple(overrides.warnings)
     return config
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
+def _describe(exc: ValidationError, source: str, variables: Mapping[tuple[str, ...], str]) -> str:
+    """Every problem, each under the key as written in the file, or under the environment
+    variable that set it (`HERALD_API_PORT (api.port): ...`)."""
+    from_file: list[str] = []
+    from_env: list[str] = []
     for err in exc.errors():
         # A bind's session keys are written flat in the file: name them as written there.
-        loc = [str(p) for p in err["loc"] if p != "session"]
-        where = ".".join(loc) or "config"
+        loc = tuple(str(p) for p in err["loc"] if p != "session")
         cause = err.get("ctx", {}).get("error")
         if isinstance(cause, SettingsError):
-            lines += [f"{where}.{key}: {message}" for key, message in cause.problems]
+            problems = [((*loc, key), message) for key, message in cause.problems]
         else:
-            lines.append(f"{where}: {err['msg']}")
-    return "; ".join(lines)
+            problems = [(loc, err["msg"])]
+        for where, message in problems:
+            path = ".".join(where) or "config"
+            variable = variables.get(where)
+            if variable is None:
+                from_file.append(f"{path}: {message}")
+            else:
+                from_env.append(f"{variable} ({path}): {message}")
+    described = []
+    if from_file:
+        described.append(f"{source}: " + "; ".join(from_file))
+    described += from_env
+    return "; ".join(described)
 
 
-_SECTIONS = {
-    "database",
-    "api",
-    "simulator",
-    "dispatcher",
-    "tracker",
-    "callbacks",
-    "campaigns",
+_SECTIONS: dict[str, type[BaseModel]] = {
+    name: Config.model_fields[name].annotation  # type: ignore[misc]  # a section's model class
+    for name in (
+        "database",
+        "api",
+        "metrics",
+        "simulator",
+        "dispatcher",
+        "tracker",
+        "callbacks",
+        "campaigns",
+        "retention",
+        "logging",
+        "nodes",
+    )
 }
+_TOP_LEVEL = ("state_dir", "log_level", "node")
 
 
-# Read by the `herald campaign` client, not by the daemon: never configuration keys.
-CLIENT_VARIABLES = frozenset({"HERALD_API_URL", "HERALD_API_KEY"})
+# Read by the `herald campaign` client and by the test suite, not by the daemon: never
+# configuration keys, and no warning about them.
+CLIENT_VARIABLES = frozenset({"HERALD_API_URL", "HERALD_API_KEY", "HERALD_TEST_DSN"})
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    for key, value in env.items():
-        if not key.startswith("HERALD_") or key in CLIENT_VARIABLES:
-            continue
+class _Overrides:
+    """`HERALD_` variables applied to the file's data, remembering which variable set which
+    key (errors name it) and which variables set nothing (warnings name them)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.variables: dict[tuple[str, ...], str] = {}
+        self.warnings: list[str] = []
+
+    def apply(self, env: Mapping[str, str]) -> None:
+        for key in sorted(env):
+            if key.startswith("HERALD_") and key not in CLIENT_VARIABLES:
+                self._apply(key, env[key])
+
+    def _set(self, target: dict[str, Any], where: tuple[str, ...], value: Any, key: str) -> None:
+        target[where[-1]] = value
+        self.variables[where] = key
+
+    def _apply(self, key: str, value: str) -> None:
         rest = key[len("HERALD_") :].lower()
+        data = self.data
         if rest == "dsn":
-            data.setdefault("database", {})["dsn"] = value
-        elif rest in ("state_dir", "log_level", "node"):
-            data[rest] = value.upper() if rest == "log_level" else value
+            self._set(data.setdefault("database", {}), ("database", "dsn"), value, key)
+        elif rest in _TOP_LEVEL:
+            self._set(data, (rest,), value.upper() if rest == "log_level" else value, key)
         elif rest.startswith("bind_"):
-            _apply_bind_override(data, rest[len("bind_") :], value, key)
+            self._listed(key, value, "binds", rest[len("bind_") :], BIND_KEYS)
+        elif rest.startswith("carrier_account_"):
+            keys = frozenset(CarrierAccountConfig.model_fields)
+            self._listed(key, value, "carrier_accounts", rest[len("carrier_account_") :], keys)
         else:
             section, _, field = rest.partition("_")
-            if section in _SECTIONS and field:
-                data.setdefault(section, {})[field] = _parse_env_value(value, key)
+            model = _SECTIONS.get(section)
+            if model is None or field not in model.model_fields:
+                self.warnings.append(
+                    f"{key} is not a herald setting (no [{section}] key {field!r}): ignored"
+                    if model is not None
+                    else f"{key} is not a herald setting: ignored"
+                )
+                return
+            target = data.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{key}: [{section}] in the config file is not a table")
+            self._set(target, (section, field), _parse_env_value(value, key), key)
 
-
-def _apply_bind_override(data: dict[str, Any], rest: str, value: str, key: str) -> None:
-    for bind in data.get("binds", []):
-        prefix = str(bind.get("name", "")).lower().replace("-", "_") + "_"
-        if rest.startswith(prefix) and len(rest) > len(prefix):
-            bind[rest[len(prefix) :]] = _parse_env_value(value, key)
-            return
-    raise ConfigError(f"{key}: no bind in the config file matches this override")
+    def _listed(self, key: str, value: str, table: str, rest: str, keys: frozenset[str]) -> None:
+        """`HERALD_BIND_<NAME>_<KEY>`: the entry of `table` whose name is the longest that
+        fits, so `CARRIER_A_RX_PASSWORD` reaches `carrier-a-rx` even when `carrier-a` exists."""
+        entries = self.data.get(table, [])
+        best: tuple[int, int] | None = None  # (length of the name, index)
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            prefix = str(entry.get("name", "")).lower().replace("-", "_") + "_"
+            fits = rest.startswith(prefix) and rest[len(prefix) :] in keys
+            if fits and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), index)
+        if best is None:
+            what = "bind" if table == "binds" else "carrier account"
+            raise ConfigError(
+                f"{key}: no {what} in the config file matches this override "
+                f"(HERALD_{'BIND' if table == 'binds' else 'CARRIER_ACCOUNT'}_<NAME>_<KEY>, "
+                f"the name upper-cased with - as _, and a {what} key)"
+            )
+        length, index = best
+        field = rest[length:]
+        self._set(entries[index], (table, str(index), field), _parse_env_value(value, key), key)
 
 
 def _parse_env_value(value: str, key: str) -> Any:

@@ -20,6 +20,11 @@ class ConfigError(HeraldError):
     """The configuration file or an environment override is invalid."""
 
 
+class StartupError(HeraldError):
+    """herald cannot start: a port in use, a database it cannot reach, a TLS file it cannot
+    load. `herald run` prints the message on one line and exits with status 2."""
+
+
 # --- text pipeline (herald.text) -------------------------------------------------------------
 
 

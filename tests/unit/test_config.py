@@ -13,6 +13,7 @@ from herald.config import SESSION_KEYS, BindConfig, Config, load_config
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings
 
+# The sample the package ships (herald init writes it; config/ links to it in the checkout).
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "herald" / "etc" / "herald.toml"
 
 
@@ -21,7 +22,8 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     defaults = Config()
     # Every section except the demo bind/route/simulator equals the code defaults, so the file
     # documents the real defaults.
-    for section in ("database", "api", "dispatcher", "tracker", "callbacks", "campaigns"):
+    sections = ("database", "api", "metrics", "dispatcher", "tracker", "callbacks", "campaigns")
+    for section in (*sections, "retention", "logging", "nodes"):
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert shipped.simulator.enabled
     assert [b.name for b in shipped.binds] == ["simulator"]
@@ -32,6 +34,7 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     demo = SessionSettings(name="simulator", **here)
     assert shipped.binds[0].session == demo
     assert shipped.routes[0].binds == ("simulator",)
+    assert shipped.binds[0].account == "simulator" and shipped.carrier_accounts == ()
 
 
 def test_environment_overrides_file_values(tmp_path: Path) -> None:
@@ -98,6 +101,74 @@ def test_routes_must_name_known_binds_with_one_encoding_profile(tmp_path: Path) 
 def test_bind_override_for_an_unknown_bind_is_an_error() -> None:
     with pytest.raises(ConfigError, match="HERALD_BIND_NOPE_PASSWORD"):
         load_config(SHIPPED, env={"HERALD_BIND_NOPE_PASSWORD": "x"})
+
+
+def test_a_bind_override_reaches_the_bind_with_the_longest_name_that_fits(
+    tmp_path: Path,
+) -> None:
+    # It used to land on the first bind whose name is a prefix: `carrier-a` got a key
+    # `rx_password` (and failed as an unknown key) when `carrier-a-rx` was meant.
+    body = (
+        '[[binds]]\nname="carrier-a"\nhost="h"\nport=1\nsystem_id="s"\n'
+        '[[binds]]\nname="carrier-a-rx"\nhost="h"\nport=1\nsystem_id="s"\nbind_type="rx"\n'
+    )
+    env = {"HERALD_BIND_CARRIER_A_RX_PASSWORD": "rx", "HERALD_BIND_CARRIER_A_PASSWORD": "tx"}
+    c = load_config(_write(tmp_path, body), env=env)
+    assert [b.session.password for b in c.binds] == ["tx", "rx"]
+
+
+def test_a_bad_value_from_the_environment_names_its_variable(tmp_path: Path) -> None:
+    env = {
+        "HERALD_API_PORT": "eighty",
+        "HERALD_BIND_SIMULATOR_WINDOW": "0",
+        "HERALD_RETENTION_MESSAGES_DAYS": "-1",
+    }
+    with pytest.raises(ConfigError) as err:
+        load_config(SHIPPED, env=env)
+    message = str(err.value)
+    assert message.startswith("HERALD_API_PORT (api.port): Input should be a valid integer")
+    assert "HERALD_BIND_SIMULATOR_WINDOW (binds.0.window): window 0 must be at least 1" in message
+    assert "HERALD_RETENTION_MESSAGES_DAYS (retention.messages_days)" in message
+    assert "\n" not in message  # one line
+    # A file's own mistake still names the file and the key.
+    bad = _write(tmp_path, "[api]\nport = -1\n")
+    with pytest.raises(ConfigError, match=r"h\.toml: api\.port: Input should be greater"):
+        load_config(bad, env={})
+
+
+def test_a_herald_variable_that_sets_nothing_is_a_warning_naming_it() -> None:
+    env = {
+        "HERALD_API_PROT": "9000",  # a typo of a key
+        "HERALD_CALLBAKS_TIMEOUT": "3",  # a typo of a section
+        "HERALD_API_KEY": "hk_client",  # the command line client's own: no warning
+        "HERALD_TEST_DSN": "postgresql://x",  # the test suite's
+    }
+    c = load_config(SHIPPED, env=env)
+    assert c.warnings == (
+        "HERALD_API_PROT is not a herald setting (no [api] key 'prot'): ignored",
+        "HERALD_CALLBAKS_TIMEOUT is not a herald setting: ignored",
+    )
+    assert c.api == load_config(SHIPPED, env={}).api
+
+
+def test_carrier_accounts_default_to_their_binds_and_may_be_declared(tmp_path: Path) -> None:
+    body = (
+        '[[binds]]\nname="a1"\naccount="acme"\nhost="h"\nport=1\nsystem_id="s"\nrate=30.0\n'
+        '[[binds]]\nname="a2"\naccount="acme"\nhost="h"\nport=1\nsystem_id="s"\nrate=50.0\n'
+        "burst=5\n"
+        '[[binds]]\nname="z"\nhost="h"\nport=2\nsystem_id="z"\n'
+    )
+    c = load_config(_write(tmp_path, body), env={})
+    assert [b.account for b in c.binds] == ["acme", "acme", "z"]
+    acme = c.carrier_account("acme")
+    assert (acme.rate, acme.burst, acme.max_binds) == (80.0, 25, 0)
+    declared = body + '[[carrier_accounts]]\nname="acme"\nrate=40.0\nmax_binds=1\n'
+    env = {"HERALD_CARRIER_ACCOUNT_ACME_MAX_BINDS": "2"}
+    acme = load_config(_write(tmp_path, declared), env=env).carrier_account("acme")
+    assert (acme.rate, acme.burst, acme.max_binds) == (40.0, 25, 2)
+    unused = body + '[[carrier_accounts]]\nname="other"\nrate=1.0\n'
+    with pytest.raises(ConfigError, match="carrier_accounts other: no bind names it"):
+        load_config(_write(tmp_path, unused), env={})
 
 
 def test_binds_of_one_carrier_account_share_a_receipt_group(tmp_path: Path) -> None:
@@ -170,6 +241,7 @@ def test_every_bind_setting_the_session_knows_reaches_it(tmp_path: Path) -> None
     assert dumped == {
         **EVERY_SESSION_KEY,
         "password": "**********",
+        "account": "b",
         "concat": "udh8",
         "national": [],
         "short_code_ton": 3,
