@@ -34,21 +34,30 @@ from typing import Any
 
 import uvicorn
 
+from herald import __version__, logs
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
+from herald.delivery.backlog import read_backlog
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
+from herald.delivery.nodes import NodeRegistry, SharedBind
 from herald.delivery.replies import handle_mobile_originated
+from herald.delivery.retention import Retention
 from herald.delivery.router import Router
+from herald.delivery.shares import AccountTerms
 from herald.delivery.tracker import OnMobileOriginated, Tracker
 from herald.delivery.writer import Writer
-from herald.metrics import Metrics
+from herald.errors import StartupError, StoreError
+from herald.listeners import listen, server_tls
+from herald.metrics import Metrics, PoolUsage
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session
 from herald.store import accounts as account_store
+from herald.store import health
+from herald.store import nodes as node_store
 from herald.store.db import Database, DatabaseWatch, redact_dsn
 from herald.store.notify import DISPATCH_CHANNEL, Listener, notify
 
@@ -88,12 +97,14 @@ class Running:
     parts benchmarks and tests drive directly."""
 
     api_url: str = ""
+    metrics_url: str = ""
     demo_key: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     db: Database | None = None
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     metrics: Metrics | None = None
+    registry: NodeRegistry | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -101,7 +112,7 @@ class Daemon:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
         self.clock = clock
-        self.metrics = Metrics()
+        self.metrics = Metrics(__version__)
         self.stop = asyncio.Event()
         self.running = Running(metrics=self.metrics)
         self.exit_code = 0  # 1 when herald stopped because of the database, or lost rows
@@ -127,10 +138,48 @@ class Daemon:
     # --- the whole life ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Start, serve until a signal, stop. StartupError (one line, `herald run` exits 2)
+        for what stops the start: a port in use, a TLS file, the database, the state dir."""
+        sockets = self._listen()  # before anything starts: a port in use ends it at once
+        try:
+            await self._run(sockets)
+        finally:
+            for sock in sockets.values():  # uvicorn closes those it served; the rest here
+                sock.close()
+
+    def _listen(self) -> dict[str, socket.socket]:
         config = self.config
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        sockets: dict[str, socket.socket] = {}
+        try:
+            if config.api.enabled:
+                if config.api.tls_certfile is not None and config.api.tls_keyfile is not None:
+                    server_tls(config.api.tls_certfile, config.api.tls_keyfile)
+                sockets["api"] = listen(
+                    config.api.host, config.api.port, key="api.port", variable="HERALD_API_PORT"
+                )
+            if config.metrics.port is not None:
+                sockets["metrics"] = listen(
+                    config.metrics.host,
+                    config.metrics.port,
+                    key="metrics.port",
+                    variable="HERALD_METRICS_PORT",
+                )
+        except BaseException:
+            for sock in sockets.values():
+                sock.close()
+            raise
+        return sockets
+
+    async def _run(self, sockets: dict[str, socket.socket]) -> None:
+        config = self.config
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"state_dir: {config.state_dir}: {exc.strerror or exc}") from None
         # Secrets are SecretStr: they print as '**********' here and everywhere else.
         log.info("configuration: %s", config.model_dump_json())
+        for warning in config.warnings:
+            log.warning("%s", warning)
         owner = config.node or f"{socket.gethostname()}:{os.getpid()}"
         async with contextlib.AsyncExitStack() as stack:
             db = Database(
@@ -139,10 +188,14 @@ class Daemon:
                 min_size=config.database.pool_min,
                 max_size=config.database.pool_max,
             )
-            await db.open()
-            stack.push_async_callback(db.close)
-            await db.migrate()
+            try:
+                await db.open()
+                stack.push_async_callback(db.close)
+                await db.migrate()
+            except StoreError as exc:
+                raise StartupError(f"database: {exc}") from None
             log.info("database ready at %s", redact_dsn(db.dsn))
+            self.metrics.pool = _pool_usage(db)
             listener = Listener(db, DISPATCH_CHANNEL)
             watch = DatabaseWatch(
                 db,
@@ -177,15 +230,19 @@ class Daemon:
                 receipt_groups=groups,
                 on_mobile_originated=_opt_out_handler(db, config),
             )
+            states = _BindStates()
             sessions = {
                 b.name: Session(
                     b.session,
                     on_deliver=tracker.handler(b.name),
+                    on_state=states.watcher(b.name),
                     stats=self.metrics.bind(b.name),
                 )
                 for b in config.binds
             }
             self.running.sessions = sessions
+            registry = _registry(db, config, owner, sessions, self.metrics)
+            states.registry = self.running.registry = registry
             router = Router(
                 config.routes,
                 healthy=lambda name: name in sessions and sessions[name].bound,
@@ -220,13 +277,22 @@ class Daemon:
             )
 
             await maintenance.recover(owner)  # leases this node held when it last died
-            for session in sessions.values():
-                await session.start()
+            background = _Tasks()
+            # The registry outlives the binds: it keeps this process's share claimed while
+            # they drain, and gives it back once they are closed (unwound after them).
+            stop_registry = asyncio.Event()
+            background.spawn("nodes", registry.run(stop_registry))
+            stack.push_async_callback(registry.leave)
+            stack.push_async_callback(background.wait, "nodes")
+            stack.push_async_callback(_set, stop_registry)
+            for name, session in sessions.items():
+                if config.carrier_account(config.bind(name).account).max_binds == 0:
+                    await session.start()  # else the registry starts it when a slot is free
+                    registry.started(name)
                 stack.push_async_callback(session.close, DRAIN_SECONDS)
             await listener.start(dispatcher.wake)
             stack.push_async_callback(listener.stop)
 
-            background = _Tasks()
             stop_writer = asyncio.Event()
             background.spawn("writer", writer.run(stop_writer))
             stack.callback(self._check_writer, writer)  # once the writer has returned
@@ -242,17 +308,44 @@ class Daemon:
                 db, config=config.callbacks, metrics=self.metrics, clock=self.clock
             )
             background.spawn("callbacks", callbacks.run(self.stop))
+            background.spawn(
+                "backlog",
+                read_backlog(
+                    db,
+                    self.metrics,
+                    clock=self.clock,
+                    interval=config.metrics.backlog_interval,
+                    stop=self.stop,
+                ),
+            )
+            retention = config.retention
+            if retention.messages_days or retention.callbacks_days:
+                pruner = Retention(
+                    db,
+                    metrics=self.metrics,
+                    clock=self.clock,
+                    receipt_window=config.tracker.receipt_window,
+                    chunk=retention.chunk,
+                )
+                background.spawn(
+                    "retention",
+                    pruner.run(
+                        self.stop,
+                        messages_days=retention.messages_days,
+                        callbacks_days=retention.callbacks_days,
+                        interval=retention.interval,
+                    ),
+                )
 
             self.running.db, self.running.runner = db, runner
             self.running.maintenance = maintenance
-            server = await self._start_api(
-                db, config, runner, wake, sessions, background, _liveness(watch)
-            )
+            ops = _Ops(self, db, sessions, registry, liveness=_liveness(watch))
+            servers = self._serve(sockets, db, config, runner, wake, ops, background)
             if config.database.dsn is None and self.config.simulator.enabled:
                 self.running.demo_key = await _demo_account(db)
             settle_heap()
             self.running.started.set()
-            log.info("herald is running: API %s", self.running.api_url)
+            log.info("herald is running: API %s", self.running.api_url or "off")
 
             await self.stop.wait()
             await background.wait("database", within=DRAIN_SECONDS)  # a restart under way
@@ -267,10 +360,12 @@ class Daemon:
                 # gives up on it after database.stop_flush_seconds.
                 log.warning("stopping with the database unreachable: not draining")
                 await background.wait("dispatcher", within=0)
-            await background.wait("maintenance", "callbacks", within=DRAIN_SECONDS)
-            if server is not None:
+            await background.wait(
+                "maintenance", "callbacks", "backlog", "retention", within=DRAIN_SECONDS
+            )
+            for server in servers:
                 server.should_exit = True
-                await background.wait("api", within=DRAIN_SECONDS)
+            await background.wait("api", "metrics", within=DRAIN_SECONDS)
         log.info("herald stopped%s", f" (exit status {self.exit_code})" if self.exit_code else "")
 
     def _database_lost(self, reason: str) -> None:
@@ -286,31 +381,73 @@ class Daemon:
         if writer.abandoned:
             self.exit_code = 1
 
-    async def _start_api(
+    def _serve(
         self,
+        sockets: dict[str, socket.socket],
         db: Database,
         config: Config,
         runner: CampaignRunner,
         wake: Callable[[], None],
-        sessions: dict[str, Session],
+        ops: _Ops,
         background: _Tasks,
-        liveness: Callable[[], dict[str, object]],
-    ) -> uvicorn.Server | None:
-        if not config.api.enabled:
-            return None
+    ) -> list[uvicorn.Server]:
+        """The API (with the health routes, and /metrics unless it has a port of its own) and
+        the metrics port, each on the socket opened at the start."""
+        from fastapi import FastAPI
+
         from herald.api.app import create_app
         from herald.api.context import AppContext
-        from herald.api.ops import ops_router
+        from herald.api.requests import RequestLog
 
-        app = create_app(
-            AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+        servers = []
+        separate = "metrics" in sockets
+        if "api" in sockets:
+            app = create_app(
+                AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+            )
+            app.include_router(ops.router(with_metrics=not separate))
+            app.add_middleware(
+                RequestLog, metrics=self.metrics, log_requests=config.logging.requests
+            )
+            tls = config.api.tls_certfile is not None
+            self.running.api_url = _url(sockets["api"], tls)
+            servers.append(self._server(app, sockets.pop("api"), "api", background, config))
+        if separate:
+            metrics_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+            metrics_app.include_router(ops.router(with_metrics=True))
+            self.running.metrics_url = _url(sockets["metrics"], tls=False)
+            servers.append(
+                self._server(metrics_app, sockets.pop("metrics"), "metrics", background, None)
+            )
+        else:
+            self.running.metrics_url = self.running.api_url
+        return servers
+
+    @staticmethod
+    def _server(
+        app: Any,
+        sock: socket.socket,
+        name: str,
+        background: _Tasks,
+        config: Config | None,
+    ) -> uvicorn.Server:
+        tls: dict[str, Any] = {}
+        if config is not None and config.api.tls_certfile is not None:
+            tls = {
+                "ssl_certfile": str(config.api.tls_certfile),
+                "ssl_keyfile": str(config.api.tls_keyfile),
+            }
+        server = _Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                log_config=None,  # herald's logging (herald.logs) formats uvicorn's lines too
+                lifespan="off",
+                access_log=False,  # herald.api.requests logs each request once
+                **tls,
+            )
         )
-        app.include_router(ops_router(self.metrics, _readiness(db, sessions), liveness))
-        sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
-        host, port = sock.getsockname()[:2]
-        self.running.api_url = f"http://{host}:{port}"
-        server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-        background.spawn("api", server.serve(sockets=[sock]))
+        background.spawn(name, server.serve(sockets=[sock]))
         return server
 
 
@@ -380,29 +517,162 @@ def _liveness(watch: DatabaseWatch) -> Callable[[], dict[str, object]]:
     return check
 
 
-def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Awaitable[dict]]:
-    async def check() -> dict[str, object]:
+class _Ops:
+    """The operator routes' answers (herald.api.ops): readiness, the binds, liveness."""
+
+    def __init__(
+        self,
+        daemon: Daemon,
+        db: Database,
+        sessions: dict[str, Session],
+        registry: NodeRegistry,
+        *,
+        liveness: Callable[[], dict[str, object]],
+    ) -> None:
+        self._daemon = daemon
+        self._db = db
+        self._sessions = sessions
+        self._registry = registry
+        self._liveness = liveness
+
+    def router(self, *, with_metrics: bool) -> Any:
+        from herald.api.ops import ops_router
+
+        return ops_router(
+            self._daemon.metrics if with_metrics else None,
+            self.readiness,
+            self._liveness,
+            self.binds,
+        )
+
+    async def readiness(self) -> dict[str, object]:
+        """Can this process take requests: the database answers (within 2 s) and has every
+        migration this herald knows, and herald is not stopping. Carrier links do not count
+        (a carrier outage must not take the API out of a load balancer): see binds()."""
         started = time.perf_counter()
+        not_ready = []
+        schema: dict[str, object] | None = None
         try:
-            async with asyncio.timeout(2.0):
-                await db.ping()
+            async with asyncio.timeout(2.0), self._db.acquire() as conn:
+                status = await health.schema_status(conn)
             database: dict[str, object] = {
                 "ok": True,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             }
+            schema = {
+                "current": not status.pending,
+                "pending": list(status.pending),
+                "unknown": list(status.unknown),
+            }
+            if status.pending:
+                not_ready.append("migrations pending: run `herald migrate`")
         except Exception as exc:
             database = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        binds = {name: s.state for name, s in sessions.items()}
-        bound = [name for name, state in binds.items() if state == "bound"]
+            not_ready.append("database")
+        if self._daemon.stop.is_set():
+            not_ready.append("stopping")
         return {
-            "ready": bool(database["ok"]) and bool(bound),
+            "ready": not not_ready,
             "database": database,
-            "binds": binds,
-            "not_ready": ([] if database["ok"] else ["database"])
-            + ([] if bound else ["no bind is bound"]),
+            "schema": schema,
+            "not_ready": not_ready,
         }
 
-    return check
+    def binds(self) -> dict[str, object]:
+        """Every bind's state, and this process's share of each carrier account. `ok` when
+        every bind that may be open is bound, `degraded` when some are, `down` when none."""
+        config = self._daemon.config
+        slots = self._registry.status()
+        binds = {}
+        for name, session in self._sessions.items():
+            account = config.bind(name).account
+            waiting = session.state == "closed" and name not in slots[account]["started"]
+            binds[name] = {
+                "state": "waiting_for_slot" if waiting else session.state,
+                "account": account,
+                "bind_type": session.settings.bind_type,
+                "rate": round(session.rate, 3) if session.bound else 0.0,
+                "last_error": session.last_error or None,
+            }
+        expected = [b for b in binds.values() if b["state"] != "waiting_for_slot"]
+        bound = [b for b in expected if b["state"] == "bound"]
+        status = "ok" if len(bound) == len(expected) else ("degraded" if bound else "down")
+        accounts = {
+            name: {k: v for k, v in account.items() if k != "started"}
+            for name, account in slots.items()
+        }
+        return {
+            "status": status,
+            "binds": binds,
+            "accounts": accounts,
+            "live_processes": self._registry.live_nodes,
+        }
+
+
+def _url(sock: socket.socket, tls: bool) -> str:
+    host, port = sock.getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def _pool_usage(db: Database) -> Callable[[], PoolUsage]:
+    def usage() -> PoolUsage:
+        try:
+            pool = db.pool
+        except StoreError:
+            return PoolUsage()
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return PoolUsage(in_use=size - idle, idle=idle, max_size=pool.get_max_size())
+
+    return usage
+
+
+class _BindStates:
+    """Logs each bind's state change at INFO, and tells the node registry (a bind bound or
+    lost changes this process's share of its carrier account)."""
+
+    def __init__(self) -> None:
+        self.registry: NodeRegistry | None = None
+        self._states: dict[str, str] = {}
+
+    def watcher(self, name: str) -> Callable[[str], None]:
+        def changed(state: str) -> None:
+            previous = self._states.get(name, "closed")
+            self._states[name] = state
+            log.info(
+                "bind %s: %s -> %s",
+                name,
+                previous,
+                state,
+                extra={"fields": {"bind": name, "state": state, "previous": previous}},
+            )
+            if self.registry is not None:
+                self.registry.poke()
+
+        return changed
+
+
+def _registry(
+    db: Database, config: Config, owner: str, sessions: dict[str, Session], metrics: Metrics
+) -> NodeRegistry:
+    """This process in the registry, with the carrier accounts its binds log in to."""
+    accounts = []
+    for name in dict.fromkeys(b.account for b in config.binds):
+        account = config.carrier_account(name)
+        binds = sum(1 for b in config.binds if b.account == name)
+        accounts.append(AccountTerms(name, account.rate, account.burst, account.max_binds, binds))
+    registry = NodeRegistry(
+        db,
+        process=node_store.Process(owner, __version__, socket.gethostname(), os.getpid()),
+        accounts=accounts,
+        binds=[SharedBind(b.name, b.account) for b in config.binds],
+        sessions=sessions,
+        interval=config.nodes.heartbeat_interval,
+        timeout=config.nodes.timeout,
+        metrics=metrics,
+    )
+    registry.hold_all()  # until the first read says what each account's share is
+    return registry
 
 
 async def _demo_account(db: Database) -> str:
@@ -414,7 +684,15 @@ async def _demo_account(db: Database) -> str:
 async def _start_simulator(config: Config) -> Any:
     from herald.simulator import start_from_config
 
-    return await start_from_config(config.simulator)
+    try:
+        return await start_from_config(config.simulator)
+    except OSError as exc:
+        where = f"{config.simulator.host}:{config.simulator.port}"
+        raise StartupError(
+            f"simulator.port: the built-in simulator cannot listen on {where}: "
+            f"{exc.strerror or exc}; choose another in the configuration or "
+            "HERALD_SIMULATOR_PORT (and the port of its bind)"
+        ) from None
 
 
 def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
@@ -451,13 +729,13 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
 
 def banner(config: Config, running: Running) -> str:
     url = running.api_url
-    lines = [
-        "herald is running",
-        f"  API      {url}/v1",
-        f"  docs     {url}/docs",
-        f"  metrics  {url}/metrics",
-        f"  health   {url}/readyz",
-    ]
+    lines = ["herald is running"]
+    if url:
+        lines += [f"  API      {url}/v1", f"  docs     {url}/docs"]
+    if running.metrics_url:
+        lines.append(f"  metrics  {running.metrics_url}/metrics")
+    if url:
+        lines.append(f"  health   {url}/readyz   binds {url}/healthz/binds")
     if running.demo_key:
         sender = account_store.DEMO_SENDER
         lines += [
@@ -490,16 +768,19 @@ async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
 
 
 def run_forever(config: Config) -> None:
-    """The process entry point: uvloop when available, plain asyncio otherwise."""
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """The process entry point: uvloop when available, plain asyncio otherwise. A start-up
+    error is one log line and exit status 2."""
+    logs.configure(config.log_level, config.logging.format)
     try:
         import uvloop
     except ImportError:
-        code = asyncio.run(serve(config))
+        run = asyncio.run
     else:
-        code = uvloop.run(serve(config))
+        run = uvloop.run
+    try:
+        code = run(serve(config))
+    except StartupError as exc:
+        log.critical("cannot start: %s", exc)
+        raise SystemExit(2) from None
     if code:
         raise SystemExit(code)

@@ -60,7 +60,9 @@ async def test_the_daemon_serves_sends_and_reports(
             assert (await api.get("/healthz")).json() == {"status": "ok"}
             ready = await api.get("/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["binds"] == {"api-bind": "bound"}
+            assert ready.json()["schema"] == {"current": True, "pending": [], "unknown": []}
+            binds = (await api.get("/healthz/binds")).json()
+            assert binds["status"] == "ok" and binds["binds"]["api-bind"]["state"] == "bound"
             created = await api.post(
                 "/v1/campaigns",
                 json={

@@ -174,6 +174,21 @@ class Lifecycle:
             await enqueue_campaign_callback(
                 conn, campaign, report, await campaign_progress(conn, campaign_id), at=at
             )
+        log.info(
+            "campaign %s %s%s",
+            campaign_id,
+            report,
+            f": {stopped} unsent messages stopped" if event == "stop" else "",
+            extra={
+                "fields": {
+                    "event": event,
+                    "campaign_id": campaign_id,
+                    "account_id": account_id,
+                    "status": target,
+                    **({"stopped_messages": stopped} if event == "stop" else {}),
+                }
+            },
+        )
         return stopped
 
 
@@ -233,8 +248,23 @@ class _Stopped:
 
 async def enqueue_campaigns_completed(conn: Any, campaigns: Iterable[Mapping[str, Any]]) -> None:
     """Maintenance's hook for campaigns it completed (rows with id, account_id, name,
-    campaign_callback_url): a 'completed' callback each, with the final counters."""
+    campaign_callback_url): a 'completed' callback each, with the final counters, and a log
+    line with them."""
     for campaign in campaigns:
+        progress = await campaign_progress(conn, campaign["id"])
         if campaign["campaign_callback_url"]:
-            progress = await campaign_progress(conn, campaign["id"])
             await enqueue_campaign_callback(conn, campaign, "completed", progress)
+        counts = {k: v for k, v in progress["messages"].items() if v}
+        log.info(
+            "campaign %s completed: %s",
+            campaign["id"],
+            ", ".join(f"{n} {status}" for status, n in counts.items()) or "no messages",
+            extra={
+                "fields": {
+                    "event": "complete",
+                    "campaign_id": campaign["id"],
+                    "account_id": campaign["account_id"],
+                    "messages": counts,
+                }
+            },
+        )

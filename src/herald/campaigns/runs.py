@@ -195,6 +195,19 @@ class CampaignRunner:
             totals.rejected_count,
             totals.skipped,
             elapsed,
+            extra={
+                "fields": {
+                    "event": "reminder" if reminder else "run",
+                    "campaign_id": campaign_id,
+                    "account_id": account_id,
+                    "batch_id": batch["id"],
+                    "run": batch["number"],
+                    "queued": totals.queued,
+                    "segments": totals.segments,
+                    "rejected": totals.rejected_count,
+                    "skipped": totals.skipped,
+                }
+            },
         )
         self._wake()
         return RunResult(

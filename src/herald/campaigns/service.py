@@ -14,6 +14,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -59,6 +60,8 @@ _COLUMNS = {
     "reminder": "reminder",
     "ignore_invalid_numbers": "ignore_invalid_numbers",
 }
+
+log = logging.getLogger(__name__)
 
 
 async def scheduled_run_failed(
@@ -256,6 +259,22 @@ class CampaignService:
                 async with self._db.acquire() as conn:
                     await store.delete_idle_campaign(conn, campaign_id, account_id)
                 raise
+        log.info(
+            "campaign %s created (%s)",
+            campaign_id,
+            "scheduled" if run is None else "sent now",
+            extra={
+                "fields": {
+                    "event": "create",
+                    "campaign_id": campaign_id,
+                    "account_id": account_id,
+                    "scheduled_at": columns["scheduled_at"],
+                    "recipients": len(intake.rows),
+                    "contacts": len(contact_ids),
+                    "groups": len(group_ids),
+                }
+            },
+        )
         view = await self.get(account_id, campaign_id)
         view["intake"] = intake.report(blacklisted)
         view["run"] = None if run is None else asdict(run)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -434,7 +435,12 @@ def migrate(dsn: str | None, state_dir: str) -> None:
     help="TOML configuration file (default: built-in defaults + HERALD_ variables).",
 )
 def run(config_path: str | None) -> None:
-    """Run the gateway: API, dispatcher, tracker, binds, scheduler, callbacks, metrics."""
+    """Run the gateway: API, dispatcher, tracker, binds, scheduler, callbacks, metrics.
+
+    What stops the start (a bad setting, a port in use, an unreachable database, a TLS file
+    that cannot be loaded) is one line on stderr and exit status 2."""
+    import sys
+
     from herald.config import load_config
     from herald.daemon import run_forever
     from herald.errors import HeraldError
@@ -442,8 +448,106 @@ def run(config_path: str | None) -> None:
     try:
         config = load_config(config_path)
     except HeraldError as exc:
-        raise click.ClickException(str(exc)) from None
+        click.echo(f"herald: cannot start: {exc}", err=True)
+        sys.exit(2)
     run_forever(config)
+
+
+@main.command()
+@click.argument(
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    required=False,
+)
+def init(directory: Path) -> None:
+    """Write DIRECTORY/herald.toml (default: here), the annotated sample configuration:
+    every key with its default, the built-in simulator on, so that herald runs at once."""
+    from herald.cli.init import init as write_sample
+    from herald.errors import HeraldError
+
+    try:
+        written = write_sample(directory)
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {written}: every key with its default, the built-in simulator on")
+    click.echo("start herald on it (the API on 127.0.0.1:8080, an embedded PostgreSQL beside it):")
+    click.echo(f"  herald run --config {_shell_word(str(written))}")
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+@main.command()
+@click.option(
+    "--older-than",
+    type=_Duration(),
+    default=None,
+    help="Delete the messages and parts of runs finished longer ago than this, e.g. 30d "
+    "(default: retention.messages_days). Runs keep their counts.",
+)
+@click.option(
+    "--callbacks-older-than",
+    type=_Duration(),
+    default=None,
+    help="Delete delivered and dead callbacks older than this (default: retention.callbacks_days).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@_config_option
+def prune(
+    older_than: timedelta | None,
+    callbacks_older_than: timedelta | None,
+    dry_run: bool,
+    config_path: str | None,
+) -> None:
+    """Delete finished runs' messages and parts, and old callbacks, now (herald does it by
+    itself every retention.interval). Safe while herald runs."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from herald.cli.prune import describe
+    from herald.cli.prune import prune as run_prune
+    from herald.config import load_config
+    from herald.errors import HeraldError
+
+    try:
+        config = load_config(config_path)
+        _warn(config.warnings)
+        retention = config.retention
+        messages = older_than or (
+            timedelta(days=retention.messages_days) if retention.messages_days else None
+        )
+        callbacks = callbacks_older_than or (
+            timedelta(days=retention.callbacks_days) if retention.callbacks_days else None
+        )
+        if messages is None and callbacks is None:
+            raise click.UsageError(
+                "nothing to prune: retention keeps everything (messages_days and "
+                "callbacks_days are 0); give --older-than or --callbacks-older-than"
+            )
+        now = datetime.now(UTC)
+        report = asyncio.run(
+            run_prune(config, messages=messages, callbacks=callbacks, dry_run=dry_run)
+        )
+    except HeraldError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in describe(
+        report,
+        messages=messages,
+        callbacks=callbacks,
+        receipt_window=config.tracker.receipt_window,
+        dry_run=dry_run,
+        now=now,
+    ):
+        click.echo(line)
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()

@@ -621,3 +621,30 @@ WHERE id = $1 AND status = 'pending';
 
 -- name: get_account_by_name
 SELECT id, name, credit FROM accounts WHERE name = $1;
+
+-- --- what operators watch ------------------------------------------------------------------
+
+-- name: backlog
+-- Messages of sending batches waiting to be sent, database-wide: queued, deferred, and the
+-- seconds since the oldest one due now ($1) became due. Suspended and stopped batches' are not
+-- waiting to be sent. Per sending batch, messages_due_idx holds exactly these rows.
+SELECT count(*) FILTER (WHERE m.status = 'queued') AS queued,
+       count(*) FILTER (WHERE m.status = 'deferred') AS deferred,
+       coalesce(extract(epoch FROM $1 - min(m.not_before) FILTER (WHERE m.not_before <= $1)),
+                0)::float8 AS oldest_due
+FROM batches b
+JOIN messages m ON m.batch_id = b.id AND m.status IN ('queued', 'deferred')
+WHERE b.status = 'sending';
+
+-- name: active_accounts_credit
+-- The credit of the accounts whose campaigns ran since $2, and what they used since $3, at
+-- most $1 of them (the most used first): for herald_account_credit_segments.
+SELECT a.name, a.credit,
+       coalesce(sum(b.credit_used) FILTER (WHERE b.created_at >= $3), 0)::bigint AS used_24h
+FROM batches b
+JOIN campaigns c ON c.id = b.campaign_id
+JOIN accounts a ON a.id = c.account_id
+WHERE b.created_at >= $2
+GROUP BY a.id
+ORDER BY used_24h DESC, a.id
+LIMIT $1;
