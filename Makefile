@@ -10,6 +10,7 @@ CONFIG ?= config/herald.toml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	rm -rf src/herald.egg-info  # left by the distribution's old name, herald (now herald-sms)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

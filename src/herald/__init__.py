@@ -9,7 +9,10 @@ from pathlib import Path
 _PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
-def _version(distribution: str = "herald") -> str:
+DISTRIBUTION = "herald-sms"  # the name on the package index; the import package is herald
+
+
+def _version(distribution: str = DISTRIBUTION) -> str:
     """The installed distribution's version, so it moves with releases (pyproject.toml is the
     one place it is written); the source tree's pyproject value when herald is not installed."""
     try:

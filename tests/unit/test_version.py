@@ -20,7 +20,7 @@ def pyproject_version() -> str:
 
 
 def test_the_version_is_the_installed_distributions() -> None:
-    assert herald.__version__ == metadata.version("herald")
+    assert herald.__version__ == metadata.version("herald-sms")
 
 
 def test_without_an_installed_distribution_the_source_trees_pyproject_gives_it() -> None:
