@@ -140,6 +140,8 @@ class Daemon:
     async def run(self) -> None:
         """Start, serve until a signal, stop. StartupError (one line, `herald run` exits 2)
         for what stops the start: a port in use, a TLS file, the database, the state dir."""
+        for warning in self.config.warnings:  # HERALD_ variables that set nothing
+            log.warning("%s", warning)
         sockets = self._listen()  # before anything starts: a port in use ends it at once
         try:
             await self._run(sockets)
@@ -178,8 +180,6 @@ class Daemon:
             raise StartupError(f"state_dir: {config.state_dir}: {exc.strerror or exc}") from None
         # Secrets are SecretStr: they print as '**********' here and everywhere else.
         log.info("configuration: %s", config.model_dump_json())
-        for warning in config.warnings:
-            log.warning("%s", warning)
         owner = config.node or f"{socket.gethostname()}:{os.getpid()}"
         async with contextlib.AsyncExitStack() as stack:
             db = Database(

@@ -5,7 +5,8 @@
   and carried by every log line the request causes (herald.logs.request_id).
 - One INFO line per request on the `herald.api.requests` logger, once it is answered: method,
   path, status, duration in milliseconds, the account (when its key was accepted), the
-  request id. Never the query string or a header: they may carry secrets.
+  request id. Never the query string or a header: they may carry secrets. The probes of load
+  balancers and Prometheus (/healthz, /readyz, /metrics) are logged at DEBUG.
 - `herald_api_requests_total{route, method, status}` and
   `herald_api_request_duration_seconds{route, method}`, by the route's template
   (`/v1/campaigns/{campaign_id}`), never the path itself: the label sets stay bounded.
@@ -28,6 +29,7 @@ log = logging.getLogger("herald.api.requests")
 HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
 UNMATCHED = "unmatched"  # the route label of a request no route took (404s, 405s)
+PROBES = ("/healthz", "/readyz", "/metrics")  # asked every few seconds: logged at DEBUG
 
 
 def _client_id(scope: Scope) -> str | None:
@@ -38,9 +40,22 @@ def _client_id(scope: Scope) -> str | None:
 
 
 def route_of(scope: Scope) -> str:
+    """The template of the route that answered (`/v1/campaigns/{campaign_id}`). A route of an
+    included router knows its template without the router's prefix: the prefix is what the
+    request's path has before the route's part of it."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
+    try:
+        rendered = template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template
+    path: str = scope["path"]
+    if rendered and path.endswith(rendered):
+        return path[: len(path) - len(rendered)] + template
+    return template
 
 
 class RequestLog:
@@ -75,7 +90,9 @@ class RequestLog:
             self.metrics.api_request(route, method, status, seconds)
             if self.log_requests:
                 caller = scope.get("state", {}).get("caller")
-                log.info(
+                probe = scope["path"].startswith(PROBES)
+                log.log(
+                    logging.DEBUG if probe else logging.INFO,
                     "%s %s %d %.1f ms",
                     method,
                     scope["path"],

@@ -254,7 +254,7 @@ async def enqueue_campaigns_completed(conn: Any, campaigns: Iterable[Mapping[str
         progress = await campaign_progress(conn, campaign["id"])
         if campaign["campaign_callback_url"]:
             await enqueue_campaign_callback(conn, campaign, "completed", progress)
-        counts = {k: v for k, v in progress["messages"].items() if v}
+        counts = {k: v for k, v in progress["messages"].items() if v and k != "expected"}
         log.info(
             "campaign %s completed: %s",
             campaign["id"],
