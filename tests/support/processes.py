@@ -28,8 +28,11 @@ def write_config(
     rate: float = 20000.0,
     unknown_policy: str = "mark_unknown",
     lease_seconds: float = 30.0,
+    bind_extra: str = "",
+    extra: str = "",
 ) -> Path:
-    """A herald config: one bind to `sim` as `system_id`, API off, a shared database."""
+    """A herald config: one bind to `sim` as `system_id`, API off, a shared database;
+    `bind_extra` lines go in the bind's table, `extra` (tables) at the end."""
     assert sim.address is not None
     host, port = sim.address
     path.write_text(
@@ -52,6 +55,7 @@ password = "{password}"
 window = {window}
 rate = {rate}
 burst = {window}
+{bind_extra}
 [[routes]]
 name = "all"
 binds = ["{node}-bind"]
@@ -62,6 +66,7 @@ lease_seconds = {lease_seconds}
 unknown_policy = "{unknown_policy}"
 [tracker]
 sweep_interval = 0.2
+{extra}
 """,
         encoding="utf-8",
     )
