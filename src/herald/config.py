@@ -331,21 +331,17 @@ class Config(_Section):
         return f"{s.system_id}@{s.host}:{s.port}"
 
     def carrier_account(self, name: str) -> CarrierAccountConfig:
-        """Carrier account `name` as declared, or as its binds in this file imply: their
-        rates and bursts added up, no limit on binds."""
-        for account in self.carrier_accounts:
-            if account.name == name:
-                if account.burst:
-                    return account
-                binds = [b.session for b in self.binds if b.account == name]
-                burst = sum(b.burst for b in binds) or 1
-                return account.model_copy(update={"burst": burst})
+        """Carrier account `name` as declared, or as its binds in this file imply: the rates
+        and bursts of those that send (not receivers) added up, no limit on binds."""
         binds = [b.session for b in self.binds if b.account == name]
         if not binds:
             raise ConfigError(f"no bind uses the carrier account {name!r}")
-        return CarrierAccountConfig(
-            name=name, rate=sum(b.rate for b in binds), burst=sum(b.burst for b in binds)
-        )
+        senders = [b for b in binds if b.bind_type != "rx"] or binds
+        burst = sum(b.burst for b in senders)
+        for account in self.carrier_accounts:
+            if account.name == name:
+                return account if account.burst else account.model_copy(update={"burst": burst})
+        return CarrierAccountConfig(name=name, rate=sum(b.rate for b in senders), burst=burst)
 
     def bind(self, name: str) -> BindConfig:
         for b in self.binds:

@@ -157,9 +157,11 @@ def test_carrier_accounts_default_to_their_binds_and_may_be_declared(tmp_path: P
         '[[binds]]\nname="a2"\naccount="acme"\nhost="h"\nport=1\nsystem_id="s"\nrate=50.0\n'
         "burst=5\n"
         '[[binds]]\nname="z"\nhost="h"\nport=2\nsystem_id="z"\n'
+        '[[binds]]\nname="a-rx"\naccount="acme"\nhost="h"\nport=1\nsystem_id="s"\n'
+        'bind_type="rx"\n'  # receives only: not part of the account's rate
     )
     c = load_config(_write(tmp_path, body), env={})
-    assert [b.account for b in c.binds] == ["acme", "acme", "z"]
+    assert [b.account for b in c.binds] == ["acme", "acme", "z", "acme"]
     acme = c.carrier_account("acme")
     assert (acme.rate, acme.burst, acme.max_binds) == (80.0, 25, 0)
     declared = body + '[[carrier_accounts]]\nname="acme"\nrate=40.0\nmax_binds=1\n'

@@ -4,9 +4,10 @@ it is never exceeded).
 
 Every `nodes.heartbeat_interval` (and at once when a bind is bound or lost) the registry
 writes this process's heartbeat with its claims per account, reads every live process's, and
-applies what follows to the binds: each bound bind of an account gets an equal part of this
-process's share (`Session.limit`), binds not bound and binds of an account without a share
-are held at 0; binds of an account with `max_binds` are started only as slots are granted.
+applies what follows to the binds: each bound bind of an account that submits (not a
+receiver) gets an equal part of this process's share (`Session.limit`), binds not bound and
+binds of an account without a share are held at 0; binds of an account with `max_binds` are
+started only as slots are granted.
 A process that could not read the registry for half of `nodes.timeout` holds its shared
 binds (the others take its part after the time-out), and claims afresh when it can again. On
 a graceful stop its rows go, and its part goes back to the others at their next read.
@@ -113,7 +114,7 @@ class NodeRegistry:
     async def cycle(self) -> None:
         """One heartbeat and one read, and what follows for the binds."""
         started = self._counts(lambda s: s.state != "closed")
-        reports = self._negotiator.report(started=started, bound=self._counts(lambda s: s.bound))
+        reports = self._negotiator.report(started=started, bound=self._counts(_sending))
         async with self._db.acquire() as conn:
             await store.heartbeat(conn, self._process, self._negotiator.last_read, reports)
             registry = await store.read(conn, self._timeout)
@@ -166,7 +167,7 @@ class NodeRegistry:
             log.info("bind %s: a slot of carrier account %s is free: starting it", name, account)
             self._started.add(name)
             await self._sessions[name].start()
-        bound = [b for b in names if self._sessions[b].bound]
+        bound = [b for b in names if _sending(self._sessions[b])]
         previous = self._decisions.get(account, HOLD)
         self._decisions[account] = decision
         for name in names:
@@ -198,3 +199,8 @@ class NodeRegistry:
             self._decisions[account] = decision
             for name in self._binds[account]:
                 self._sessions[name].limit(0.0, 1)
+
+
+def _sending(session: Session) -> bool:
+    """Bound and able to submit: a receiver bind takes no part of an account's rate."""
+    return session.bound and session.settings.bind_type != "rx"
