@@ -31,6 +31,7 @@ from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import BindConfig, Config
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
+from herald.delivery.completion import Completion
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
 from herald.delivery.replies import handle_mobile_originated
@@ -161,6 +162,7 @@ class Daemon:
                 simulator = await _start_simulator(config)
                 stack.push_async_callback(simulator.stop)
 
+            completion = Completion(db, on_completed=enqueue_campaigns_completed)
             writer = Writer(
                 db,
                 metrics=self.metrics,
@@ -168,6 +170,7 @@ class Daemon:
                 flush_interval=config.dispatcher.flush_interval,
                 receipt_flush_interval=config.dispatcher.receipt_flush_interval,
                 on_changes=CallbackGate(),
+                on_final=completion.note,
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
             tracker = Tracker(
@@ -237,6 +240,7 @@ class Daemon:
 
             background.spawn("dispatcher", dispatcher.run(self.stop))
             background.spawn("maintenance", maintenance.run(self.stop))
+            background.spawn("completion", completion.run(self.stop))
             callbacks = CallbackWorker(
                 db, config=config.callbacks, metrics=self.metrics, clock=self.clock
             )
@@ -256,7 +260,7 @@ class Daemon:
                 "stopping: no more claims; draining in-flight submits (up to %.0fs)", DRAIN_SECONDS
             )
             await background.wait("dispatcher", within=DRAIN_SECONDS)
-            await background.wait("maintenance", "callbacks", within=DRAIN_SECONDS)
+            await background.wait("maintenance", "completion", "callbacks", within=DRAIN_SECONDS)
             if server is not None:
                 server.should_exit = True
                 await background.wait("api", within=DRAIN_SECONDS)

@@ -26,6 +26,9 @@ class Machine:
     states: tuple[str, ...]
     final: frozenset[str]
     table: Mapping[tuple[str | None, str], str]
+    # Events a user asks for (API, command line); the others are herald's own (`complete`...)
+    # and are never offered to a user as an action.
+    user_events: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         known = set(self.states)
@@ -36,10 +39,16 @@ class Machine:
                 raise ValueError(f"{self.name}: final state {source!r} has a way out")
         if not self.final <= known:
             raise ValueError(f"{self.name}: unknown final states {self.final - known}")
+        if not self.user_events <= self.events:
+            raise ValueError(f"{self.name}: unknown user events {self.user_events - self.events}")
 
     @property
     def events(self) -> frozenset[str]:
         return frozenset(event for _, event in self.table)
+
+    def user_actions(self, state: str) -> list[str]:
+        """What a user may do from `state`, sorted: the user events with a row from it."""
+        return sorted(e for (s, e) in self.table if s == state and e in self.user_events)
 
 
 def _rows(*rows: tuple[Iterable[str | None], str, str]) -> dict[tuple[str | None, str], str]:
@@ -73,6 +82,7 @@ CAMPAIGN = Machine(
         (["scheduled", "running", "suspended"], "stop", "stopped"),
         (["running", "suspended"], "complete", "completed"),  # every batch is final
     ),
+    user_events=frozenset({"edit", "run", "suspend", "resume", "stop"}),
 )
 
 # --- batch: one run of a campaign -------------------------------------------------------------

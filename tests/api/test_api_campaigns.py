@@ -371,7 +371,10 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert r.status_code == 200, r.text
     first = r.json()
     assert (first["number"], first["count"], first["credit_used"]) == (1, 3, 3)
-    error(await acme.http.post(f"{url}/run"), 409, "invalid_campaign_state")
+    err = error(await acme.http.post(f"{url}/run"), 409, "invalid_campaign_state")
+    # What a user may do; `complete` is herald's own move, never offered.
+    assert err["details"] == {"status": "running", "allowed": ["stop", "suspend"]}
+    assert "allowed now: stop, suspend" in err["message"]
     error(await acme.http.post(f"{url}/resume"), 409, "invalid_campaign_state")
 
     wakes = len(api.wakes)

@@ -59,7 +59,7 @@ def campaign_not_found(campaign_id: int) -> RequestError:
 
 def invalid_state(campaign: Mapping[str, Any], event: str) -> RequestError:
     status = campaign["status"]
-    allowed = sorted(e for (s, e) in CAMPAIGN.table if s == status and e != "edit")
+    allowed = CAMPAIGN.user_actions(status)  # never herald's own moves, such as `complete`
     return RequestError(
         "invalid_campaign_state",
         f"campaign {campaign['id']} is {status}: it cannot {event} "

@@ -3,8 +3,9 @@
 The API counts messages per status for the whole campaign; a run's own counts are those
 counters minus the ones read just before the run started (earlier runs are finished by then:
 a campaign runs again only from scheduled, stopped or completed). The wait ends when every
-message of the run is final, when its batch is final, or when the campaign is stopped or
-completed. Ctrl-C ends the wait, never the campaign.
+message of the run is final and its batch has completed (or a few seconds after, should it
+not), when its batch is final, or when the campaign is stopped or completed. Ctrl-C ends
+the wait, never the campaign.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from herald.cli.output import FINAL_STATUSES, MESSAGE_STATUSES
 SHOWN_STATUSES = ("sent", "delivered", "failed", "rejected", "unknown")
 FINAL_BATCH = ("completed", "stopped", "failed")
 IDLE_CAMPAIGN = ("completed", "stopped")
+# Once every message is final, the batch and the campaign complete within about a second
+# (herald.delivery.completion): the wait polls that long more, so that it ends on the
+# campaign's settled state rather than on `running`.
+COMPLETION_GRACE = 5.0
 
 
 @dataclass
@@ -96,6 +101,7 @@ def wait_for_run(
         console=console,
     )
     interrupted = _InterruptFlag()
+    settled_at: float | None = None  # when every message of the run was first seen final
     try:
         console.print(
             f"waiting for batch {batch_id} of campaign {campaign_id} "
@@ -121,7 +127,10 @@ def wait_for_run(
                     state=state,
                 )
                 if result.settled >= result.expected:
-                    result.ended_by = "final"
+                    settled_at = settled_at or time.monotonic()
+                    batch_done = batch is None or batch["status"] in FINAL_BATCH
+                    if batch_done or time.monotonic() - settled_at >= COMPLETION_GRACE:
+                        result.ended_by = "final"
                 elif batch is not None and batch["status"] in FINAL_BATCH:
                     result.ended_by = f"batch {batch['status']}"
                 elif detail["status"] in IDLE_CAMPAIGN:

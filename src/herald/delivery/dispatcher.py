@@ -62,6 +62,7 @@ class _Flight:
 
     __slots__ = (
         "attempts",
+        "bind",
         "campaign",
         "group",
         "handed_at",
@@ -83,9 +84,11 @@ class _Flight:
         group: str,
         parts: int,
         part_count: int,
+        bind: str = "",
     ) -> None:
         self.id = message_id
         self.campaign = campaign
+        self.bind = bind  # the bind's name, stored as the message's bind
         self.handed_at: datetime | None = None  # when its parts went to the bind
         self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
@@ -292,6 +295,7 @@ class Dispatcher:
             self._groups.get(bind, bind),
             len(parts),
             message["part_count"],
+            bind,
         )
         # A part's submitted_at is when it was handed to the bind: the submit-to-receipt
         # latency then counts time waiting for the window, and no receipt read in the same
@@ -382,6 +386,7 @@ class Dispatcher:
             partial(self._release, flight),
             parts=flight.part_count,
             campaign=flight.campaign,
+            bind=flight.bind,
         )
 
     def _backoff(self, attempts: int) -> float:
@@ -398,9 +403,10 @@ class Dispatcher:
         on_commit: Callable[[], None] | None = None,
         parts: int = 0,
         campaign: int | None = None,
+        bind: str | None = None,
     ) -> None:
         self._writer.set_status(
-            (message_id, "sending", status, reason, not_before, now),
+            (message_id, "sending", status, reason, not_before, now, bind),
             on_commit,
             parts=parts,
             campaign=campaign,

@@ -9,7 +9,9 @@ Each tick:
 - orphan receipts whose part has landed are matched (the writer does it in its next flush;
   another herald process may have parked them), and those older than their time to live
   are dropped;
-- batches whose messages are all final complete, then campaigns whose batches all are;
+- batches whose messages are all final complete, then campaigns whose batches all are (the
+  writer's flushes trigger the same check at once for the campaigns they touch: this is the
+  safety net, see herald.delivery.completion);
 - scheduled campaigns that are due start their run.
 Every statement is a compare-and-set or uses SKIP LOCKED, so processes never step on each other.
 """
@@ -17,7 +19,6 @@ Every statement is a compare-and-set or uses SKIP LOCKED, so processes never ste
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from herald.config import Config
+from herald.delivery.completion import OnCampaignsCompleted, complete_finished
 from herald.delivery.waits import wait_any
 from herald.errors import HeraldError
 from herald.metrics import Metrics
@@ -46,7 +48,6 @@ class ScheduledRuns(Protocol):
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None: ...
 
 
-OnCampaignsCompleted = Callable[[Any, Sequence[Any]], Awaitable[None]]
 OnScheduledRunFailed = Callable[[int, int, HeraldError], Awaitable[None]]
 
 
@@ -150,22 +151,8 @@ class Maintenance:
             report.orphans_dropped = await store.drop_old_orphans(
                 conn, now - timedelta(hours=tracker.orphan_ttl_hours)
             )
-            async with conn.transaction():
-                batches = await store.finish_batches(conn)
-                completed = await store.finish_campaigns(conn)
-                report.batches_completed, report.campaigns_completed = len(batches), len(completed)
-                if completed and self._on_completed is not None:
-                    await self._on_completed(conn, completed)
-                if batches:  # delivered at commit to every LISTENing process
-                    await store.notify_events(
-                        conn,
-                        json.dumps(
-                            {
-                                "batches_completed": [b["id"] for b in batches],
-                                "campaigns_completed": [c["id"] for c in completed],
-                            }
-                        ),
-                    )
+            batches, completed = await complete_finished(conn, None, self._on_completed)
+            report.batches_completed, report.campaigns_completed = len(batches), len(completed)
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)
         self._sweep_orphans()

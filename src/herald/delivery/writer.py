@@ -137,6 +137,7 @@ class Writer:
         flush_interval: float = 0.2,
         receipt_flush_interval: float = 0.0,
         on_changes: OnChanges | None = None,
+        on_final: Callable[[set[int]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
@@ -146,6 +147,8 @@ class Writer:
         self._interval = flush_interval
         self._receipt_interval = receipt_flush_interval
         self._on_changes = on_changes
+        # After each flush: the campaigns whose messages it made final (completion checks them).
+        self._on_final = on_final
         self._buffer = _Buffer()
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
@@ -172,10 +175,10 @@ class Writer:
         parts: int = 0,
         campaign: int | None = None,
     ) -> None:
-        """(message_id, expected, status, reason, not_before, at); `on_commit` runs once the
-        status is stored (the dispatcher frees the message's in-flight slot then). `parts` is
-        the message's part count when known: a single-part message whose receipt lands in the
-        same flush is settled without reading its parts back."""
+        """(message_id, expected, status, reason, not_before, at[, bind]); `on_commit` runs
+        once the status is stored (the dispatcher frees the message's in-flight slot then).
+        `parts` is the message's part count when known: a single-part message whose receipt
+        lands in the same flush is settled without reading its parts back."""
         self._buffer.statuses.append(row)
         if parts == 1:
             self._buffer.single.add(row[0])
@@ -282,8 +285,11 @@ class Writer:
         m.flush_seconds.observe(elapsed)
         m.flush_rows.observe(len(batch))
         m.orphan_receipts += parked
+        final: set[int] = set()
         for change in changes:
             m.messages[change.new] += 1
+            if change.new in MESSAGE.final and change.campaign_id is not None:
+                final.add(change.campaign_id)
         for seconds in latencies:
             m.receipt_latency.observe(seconds)
         for _, futures in batch.receipts.values():
@@ -292,6 +298,8 @@ class Writer:
                     future.set_result(None)
         for callback in batch.committed:
             callback()
+        if final and self._on_final is not None:
+            self._on_final(final)
         return True
 
     async def _write(self, batch: _Buffer) -> tuple[list[StatusChange], list[float], int]:
@@ -482,5 +490,5 @@ def _settle_single(batch: _Buffer, receipted: list[tuple]) -> tuple[list[tuple],
             continue
         state, at = held
         new = settle_message("sending", [state])
-        rewritten.append((row[0], "sending", new, _reason(new, [state]), None, at))
+        rewritten.append((row[0], "sending", new, _reason(new, [state]), None, at, *row[6:]))
     return rewritten, touched

@@ -39,7 +39,8 @@ async def write_results(
 
     results: (message_id, seq, state, smsc_id, canonical_id, command_status, submitted_at,
     bind's receipt group); receipted: the same, then receipt_state, receipt_error,
-    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at). Each
+    network_error, receipt_at; statuses: (id, expected, status, reason, not_before, at[,
+    bind]). Each
     kind goes as one array of rows (part_outcome, part_outcome, status_move), its times as
     epoch seconds (see the row types in schema.sql). Nothing to write costs no round trip."""
     if not (results or receipted or statuses):
@@ -65,8 +66,16 @@ async def write_results(
         ],
         [(*r[:6], r[6].timestamp(), *r[7:11], r[11].timestamp()) for r in receipted],
         [
-            (m, expected, status, reason, not_before and not_before.timestamp(), at.timestamp())
-            for m, expected, status, reason, not_before, at in statuses
+            (
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4] and r[4].timestamp(),
+                r[5].timestamp(),
+                r[6] if len(r) > 6 else None,  # the bind that sent it, when the row names one
+            )
+            for r in statuses
         ],
     )
     return {r["id"] for r in rows}
@@ -123,12 +132,24 @@ async def notify_events(conn: asyncpg.Connection, payload: str) -> None:
     await conn.execute(queries.notify_events, payload)
 
 
-async def finish_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.finish_batches)
+async def finish_batches(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """Complete the batches whose messages are all final: every open batch, or only those of
+    `campaign_ids`."""
+    if campaign_ids is None:
+        return await conn.fetch(queries.finish_batches)
+    return await conn.fetch(queries.finish_campaign_batches, list(campaign_ids))
 
 
-async def finish_campaigns(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.finish_campaigns)
+async def finish_campaigns(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """Complete the running or suspended campaigns whose batches are all final (all of them,
+    or only `campaign_ids`)."""
+    if campaign_ids is None:
+        return await conn.fetch(queries.finish_campaigns)
+    return await conn.fetch(queries.finish_listed_campaigns, list(campaign_ids))
 
 
 async def due_campaigns(

@@ -233,6 +233,7 @@ moved AS (                    -- message table: the row the caller decided on
     SET status = r.status,
         reason = r.reason,
         not_before = coalesce(to_timestamp(r.not_before), m.not_before),
+        bind = coalesce(r.bind, m.bind),
         lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
         lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
         sent_at = CASE WHEN r.status = 'sent' THEN to_timestamp(r.at) ELSE m.sent_at END,
