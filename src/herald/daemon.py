@@ -282,7 +282,14 @@ class Daemon:
         from herald.api.ops import ops_router
 
         app = create_app(
-            AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+            AppContext(
+                db=db,
+                config=config,
+                clock=self.clock,
+                runner=runner,
+                wake=wake,
+                metrics=self.metrics,
+            )
         )
         app.include_router(ops_router(self.metrics, _readiness(db, sessions)))
         sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)

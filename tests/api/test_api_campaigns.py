@@ -415,6 +415,30 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert (await acme_poor.http.get(f"/campaigns/{poor['id']}")).json()["status"] == "scheduled"
 
 
+async def test_stopped_messages_count_in_the_messages_metric(api: Api) -> None:
+    acme = await api.account()
+    before = _messages_metric(api)
+    assert before["stopped"] == 0  # every status is a series from the start
+    c = (await create(acme, to=NUMBERS)).json()
+    stopped = (await acme.http.post(f"/campaigns/{c['id']}/stop")).json()
+    assert stopped["stopped_messages"] == 3
+    after = _messages_metric(api)
+    assert after["stopped"] == 3 and after["queued"] == 3
+
+
+def _messages_metric(api: Api) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = text_string_to_metric_families(api.metrics.exposition().decode())
+    return {
+        s.labels["status"]: s.value
+        for f in families
+        if f.name == "herald_messages"
+        for s in f.samples
+        if s.name == "herald_messages_total"
+    }
+
+
 async def test_preview_matches_the_cli(api: Api) -> None:
     acme = await api.account()
     r = await acme.http.post(

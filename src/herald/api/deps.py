@@ -26,7 +26,9 @@ class Services:
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
-        lifecycle = Lifecycle(ctx.db, clock=ctx.clock, runner=ctx.runner, wake=ctx.wake)
+        lifecycle = Lifecycle(
+            ctx.db, clock=ctx.clock, runner=ctx.runner, wake=ctx.wake, metrics=ctx.metrics
+        )
         return cls(
             ctx=ctx,
             book=AddressBook(ctx.db, ctx.config),

@@ -24,6 +24,7 @@ from herald.errors import (
     StateError,
     TemplateError,
 )
+from herald.metrics import Metrics
 from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store.db import Database
@@ -90,11 +91,13 @@ class Lifecycle:
         clock: Callable[[], datetime],
         runner: RunStarter,
         wake: Callable[[], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._runner = runner
         self._wake = wake
+        self._metrics = metrics or Metrics()
 
     async def run(
         self,
@@ -141,7 +144,9 @@ class Lifecycle:
 
     async def stop(self, account_id: int, campaign_id: int) -> int:
         """Stop the campaign; how many unsent messages were stopped."""
-        return await self._change(account_id, campaign_id, "stop", "stopped")
+        stopped = await self._change(account_id, campaign_id, "stop", "stopped")
+        self._metrics.messages["stopped"] += stopped  # herald_messages_total{status="stopped"}
+        return stopped
 
     async def _change(self, account_id: int, campaign_id: int, event: str, report: str) -> int:
         at = self._clock()
