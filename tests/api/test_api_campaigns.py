@@ -415,6 +415,29 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert (await acme_poor.http.get(f"/campaigns/{poor['id']}")).json()["status"] == "scheduled"
 
 
+async def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
+    acme = await api.account()
+    c = (await create(acme, to=NUMBERS)).json()
+    url = f"/campaigns/{c['id']}/messages"
+    err = error(await acme.http.get(url, params={"phone": NUMBERS[0]}), 400, "unknown_parameter")
+    assert err["details"] == {
+        "unknown": ["phone"],
+        "allowed": ["batch_id", "page", "page_size", "status"],
+    }
+    assert "'phone'" in err["message"]
+    ok = await acme.http.get(url, params={"status": "queued", "page": 1, "page_size": 2})
+    assert ok.status_code == 200 and ok.json()["total"] == 3
+    err = error(
+        await acme.http.get("/campaigns", params={"name": "x", "sort": "name", "limit": 3}),
+        400,
+        "unknown_parameter",
+    )
+    assert err["details"]["unknown"] == ["limit", "name"]
+    error(await acme.http.get("/contacts", params={"phone": "+30"}), 400, "unknown_parameter")
+    blacklist = await acme.http.post("/blacklist?force=1", json={"phones": NUMBERS[:1]})
+    error(blacklist, 400, "unknown_parameter")
+
+
 async def test_stopped_messages_count_in_the_messages_metric(api: Api) -> None:
     acme = await api.account()
     before = _messages_metric(api)

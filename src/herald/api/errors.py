@@ -38,6 +38,11 @@ CODES: dict[str, Code] = {
         "The body, query or path does not match the schema; `details` lists each "
         "problem with its `location` (e.g. `body.to.3`) and `message`.",
     ),
+    "unknown_parameter": Code(
+        400,
+        "A query parameter the endpoint does not take (`details.unknown`; `details.allowed` "
+        "lists those it does).",
+    ),
     "not_found": Code(404, "No such endpoint."),
     "method_not_allowed": Code(405, "The endpoint does not take this method."),
     "campaign_not_found": Code(404, "No campaign with that id in this account."),
@@ -108,7 +113,7 @@ class ErrorBody(BaseModel):
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses a route can answer."""
     described: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({401, 422, *codes}):
+    for status in sorted({400, 401, 422, *codes}):  # 400: unknown_parameter, anywhere
         names = sorted(n for n, c in CODES.items() if c.status == status)
         described[status] = {"model": ErrorBody, "description": "Error: " + ", ".join(names)}
     return described
