@@ -405,6 +405,9 @@ class Progress(BaseModel):
 class BatchOut(BaseModel):
     id: int
     number: int
+    kind: Literal["run", "reminder"] = Field(
+        description="a run, or the reminder's send to the test numbers (not in `progress`)"
+    )
     description: str | None
     template: str | None = Field(description="the message override of this run, if any")
     status: str

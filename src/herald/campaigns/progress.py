@@ -15,9 +15,10 @@ Progress = dict[str, dict[str, int]]
 def progress_of(
     by_status: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]]
 ) -> Progress:
-    """{"messages": {...}, "segments": {...}}, each with `expected` (what the batches
-    expanded, rejected messages included) and a count for every message status."""
-    batches = list(batches)
+    """{"messages": {...}, "segments": {...}}, each with `expected` (what the runs expanded,
+    rejected messages included; a reminder's batch is not a run) and a count for every
+    message status."""
+    batches = [b for b in batches if b.get("kind", "run") == "run"]
     messages = {"expected": sum(int(b["messages_expected"]) for b in batches)}
     segments = {"expected": sum(int(b["segments_expected"]) for b in batches)}
     for status in MESSAGE.states:

@@ -123,21 +123,24 @@ class CampaignRunner:
             else:
                 status = transition(CAMPAIGN, campaign["status"], "run")
             template = parse_template(message or campaign["template"], campaign["fallback_values"])
-            batch = await store.create_batch(conn, campaign_id, description, message)
+            batch = await store.create_batch(
+                conn, campaign_id, description, message, "reminder" if reminder else "run"
+            )
             expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
             id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
             if reminder:
-                # Test numbers carry no labels: show each placeholder by its fallback, or by
-                # its name, so the tester sees what recipients will get.
+                # Test numbers carry no name or labels: show each placeholder by its
+                # fallback, or by its name, so the tester sees what recipients will get.
                 sample = {
                     label: template.fallbacks.get(label_key(label), f"<{label}>")
                     for label in template.placeholders
                 }
+                name = template.fallbacks.get(label_key("name"), "<Name>")
                 numbers = campaign["reminder"]["numbers"]
                 ids = await store.reserve_message_ids(conn, len(numbers))
                 id_range = _widen(id_range, ids)
                 for message_id, number in zip(ids, numbers, strict=True):
-                    expander.add(message_id, number, "<Name>", sample, "number")
+                    expander.add(message_id, number, name, sample, "number")
                 await self._copy(conn, expander)
             else:
                 async for rows in store.audience(conn, campaign_id, CHUNK):

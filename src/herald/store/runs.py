@@ -17,9 +17,14 @@ async def campaign_for_run(
 
 
 async def create_batch(
-    conn: asyncpg.Connection, campaign_id: int, description: str | None, template: str | None
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    description: str | None,
+    template: str | None,
+    kind: str = "run",
 ) -> asyncpg.Record:
-    return await conn.fetchrow(queries.create_batch, campaign_id, description, template)
+    """A batch in 'expanding': a run, or (`kind` 'reminder') a reminder's send."""
+    return await conn.fetchrow(queries.create_batch, campaign_id, description, template, kind)
 
 
 async def blacklist(conn: asyncpg.Connection, account_id: int) -> set[str]:

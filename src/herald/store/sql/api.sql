@@ -309,18 +309,19 @@ WHERE c.account_id = $1
 -- --- progress, batches and messages -----------------------------------------------------------
 
 -- name: campaign_progress
--- Messages and segments of campaign $1 by status, read batch by batch from messages_pkey
--- over each batch's id range (see batches.first_message_id). Rejected messages were never
--- encoded (encoding 'none') and cost no segment.
+-- Messages and segments of campaign $1's runs by status (a reminder's batch is not part of the
+-- campaign's progress), read batch by batch from messages_pkey over each batch's id range
+-- (see batches.first_message_id). Rejected messages were never encoded (encoding 'none') and
+-- cost no segment.
 SELECT m.status, count(*) AS messages,
        coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
 FROM batches b
 JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
-WHERE b.campaign_id = $1
+WHERE b.campaign_id = $1 AND b.kind = 'run'
 GROUP BY m.status;
 
 -- name: campaign_batches
-SELECT id, number, description, template, status, messages_expected, segments_expected,
+SELECT id, number, kind, description, template, status, messages_expected, segments_expected,
        credit_used, created_at, started_at, finished_at
 FROM batches WHERE campaign_id = $1 ORDER BY number;
 

@@ -122,9 +122,10 @@ WHERE cg.campaign_id = $1;
 -- --- batches ---------------------------------------------------------------------------------
 
 -- name: create_batch
--- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign.
-INSERT INTO batches (campaign_id, number, description, template, status)
-SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding'
+-- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign; $4 is
+-- 'run', or 'reminder' for the test numbers' send ahead of a scheduled run.
+INSERT INTO batches (campaign_id, number, description, template, status, kind)
+SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding', $4
 FROM batches WHERE campaign_id = $1
 RETURNING id, number;
 
