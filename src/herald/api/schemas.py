@@ -521,6 +521,7 @@ class BadFileRow(BaseModel):
 
 class FileUploadOut(BaseModel):
     format: Literal["csv", "xlsx"]
+    header: bool = Field(description="whether the first row was read as the header row")
     sheet: str | None = Field(description="the XLSX worksheet read")
     labels: list[str] = Field(description="label names taken from the header")
     rows: int = Field(description="data rows read")

@@ -210,6 +210,12 @@ def _numbers(file: TextIO | None) -> list[str]:
 )
 @click.option("--sheet", help="The XLSX worksheet, by name or number.")
 @click.option(
+    "--header/--no-header",
+    default=None,
+    help="Whether the file's first row names its columns [default: it does, unless the phone "
+    "column is given by number or letter and holds a number on that row].",
+)
+@click.option(
     "--contact",
     "contacts",
     multiple=True,
@@ -290,6 +296,7 @@ def create(
     name_column: str | None,
     label_columns: tuple[str, ...],
     sheet: str | None,
+    header: bool | None,
     schedule: str | None,
     reminders: tuple[str, ...],
     reminder_minutes: int,
@@ -335,6 +342,7 @@ def create(
             "name_column": name_column,
             "label_columns": list(label_columns),
             "sheet": sheet,
+            "header": None if header is None else str(header).lower(),
         }
         created, report, run = _create_with_file(
             client, body, recipients_file, upload, send_now=schedule is None, quiet=as_json

@@ -82,9 +82,17 @@ async def upload_recipients(
         str | None, Form(max_length=200, description="XLSX worksheet name or number")
     ] = None,
     replace: Annotated[bool, Form(description="drop the rows of earlier files first")] = False,
+    header: Annotated[
+        bool | None,
+        Form(
+            description="whether the first row names the columns; absent: it does, unless the "
+            "phone column is named by number or letter and holds a phone number on that row"
+        ),
+    ] = None,
 ) -> dict:
     """Add the rows of a recipient file to a scheduled campaign. Columns are named by
-    header text (any case), number (1 = first) or letter. Bad rows (invalid or duplicate
+    header text (any case), number (1 = first) or letter; a file without a header row (see
+    `header`) by number or letter only. Bad rows (invalid or duplicate
     numbers, empty phone cells, ...) are reported with their row numbers (the header is row
     1) and the good rows are kept; a file with no good row is `invalid_file`."""
     if file.size is not None and file.size > MAX_FILE_BYTES:
@@ -104,6 +112,7 @@ async def upload_recipients(
             name=_column(name_column) if name_column and name_column.strip() else None,
             labels=labels,
             sheet=_column(sheet) if sheet and sheet.strip() else None,
+            header=header,
         )
         opened = await run_in_threadpool(
             open_recipient_file,
@@ -127,6 +136,7 @@ async def upload_recipients(
     return {
         **report,
         "format": opened.format,
+        "header": opened.has_header,
         "sheet": opened.sheet_name,
         "labels": list(opened.label_names),
     }
