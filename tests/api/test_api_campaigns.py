@@ -415,6 +415,37 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert (await acme_poor.http.get(f"/campaigns/{poor['id']}")).json()["status"] == "scheduled"
 
 
+async def test_mobiles_only_refuses_landlines_everywhere(api: Api) -> None:
+    landline = "+302101234567"  # Athens, fixed line
+    acme = await api.account()
+    contact = (await acme.http.post("/contacts", json={"phone": "+302101234568"})).json()
+    r = await create(
+        acme,
+        to=[NUMBERS[0], landline],
+        contacts=[contact["id"]],
+        mobiles_only=True,
+        ignore_invalid_numbers=True,
+        scheduled_at=later(api),
+    )
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["mobiles_only"] is True
+    assert c["intake"]["invalid_numbers"] == [
+        {"source": "to", "index": 1, "phone": landline, "reason": "not_mobile"}
+    ]
+    upload = await acme.http.post(
+        f"/campaigns/{c['id']}/recipients/file",
+        files={"file": ("n.csv", f"phone\n{landline}\n{NUMBERS[1]}\n".encode(), "text/csv")},
+    )
+    assert upload.json()["reasons"] == {"not_mobile": 1}, upload.text
+    run = (await acme.http.post(f"/campaigns/{c['id']}/run")).json()
+    # The number given and the contact's landline are both left out; mobiles go.
+    assert (run["count"], run["skipped"]) == (2, 2)
+    # Without the option, a landline is a number like any other.
+    r = await create(acme, name="Anyone", to=[landline])
+    assert r.status_code == 201 and r.json()["run"]["count"] == 1
+
+
 async def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
     acme = await api.account()
     c = (await create(acme, to=NUMBERS)).json()

@@ -65,6 +65,7 @@ async def _seed(db: Database) -> str:
             None,
             None,
             False,
+            False,
             "scheduled",
         )
     return account.api_key

@@ -109,9 +109,10 @@ async def make_batch(
         None,
         None,
         False,
+        False,
         "running",
     )
-    batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None)
+    batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None, "run")
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], batch_status)
     return {"account": account, "campaign": campaign, "batch": batch["id"]}
 
@@ -404,7 +405,7 @@ def plan_nodes(plan: list[dict]) -> list[dict]:
 async def make_batch_in_same_campaign(
     conn: asyncpg.Connection, ids: dict[str, int], status: str
 ) -> dict[str, int]:
-    batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None)
+    batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None, "run")
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], status)
     return {**ids, "batch": batch["id"]}
 

@@ -304,6 +304,11 @@ class _CampaignFields(_In):
         default=None,
         description="skip invalid numbers quietly instead of recording them as rejected messages",
     )
+    mobiles_only: bool | None = Field(
+        default=None,
+        description="refuse numbers that are not mobile ones (fixed line, toll free, ...) with "
+        "`not_mobile`; numbers that may be either, as in the US, count as mobile",
+    )
     to: list[Phone] | None = Field(default=None, description="phone numbers")
     contacts: list[Id] | None = Field(default=None, max_length=100_000)
     groups: list[Id] | None = Field(default=None, max_length=1000)
@@ -380,6 +385,7 @@ class CampaignOut(BaseModel):
     campaign_callback: str | None
     reminder: ReminderOut | None
     ignore_invalid_numbers: bool
+    mobiles_only: bool
     created_at: datetime
     updated_at: datetime
 

@@ -231,6 +231,7 @@ class CampaignRunner:
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),
+            "mobiles_only": campaign["mobiles_only"],
         }
 
     @staticmethod

@@ -56,6 +56,7 @@ _COLUMNS = {
     "campaign_callback": "campaign_callback_url",
     "reminder": "reminder",
     "ignore_invalid_numbers": "ignore_invalid_numbers",
+    "mobiles_only": "mobiles_only",
 }
 
 
@@ -109,6 +110,7 @@ def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
             "minutes_before": reminder["lead_seconds"] // 60,
         },
         "ignore_invalid_numbers": row["ignore_invalid_numbers"],
+        "mobiles_only": row["mobiles_only"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -218,7 +220,7 @@ class CampaignService:
         columns = self._default_columns()
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
-        intake = self._intake(spec)
+        intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
         contact_ids, group_ids = (
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
@@ -260,7 +262,7 @@ class CampaignService:
         """Change anything while the campaign is scheduled; recipient fields given replace
         what the campaign had from that source (`to` its numbers, `recipients` its recipient
         objects, `contacts` and `groups` their lists); file rows stay."""
-        intake = self._intake(changes)
+        self._intake(changes)  # too many recipients: refused before anything is read
         async with self._db.acquire() as conn, conn.transaction():
             row = await _scheduled_for_edit(
                 conn, campaign_id, account_id, "only a scheduled campaign can be changed"
@@ -268,6 +270,7 @@ class CampaignService:
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
+            intake = self._intake(changes, mobiles_only=columns["mobiles_only"])
             if "sender" in changes:
                 columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
             counts = await store.recipient_counts(conn, campaign_id)
@@ -319,6 +322,14 @@ class CampaignService:
                     f"campaign {campaign_id} is {row['status']}: stop it before deleting it",
                     {"status": row["status"]},
                 )
+
+    async def mobiles_only(self, account_id: int, campaign_id: int) -> bool:
+        """Whether the campaign sends to mobiles only (a file's rows are checked so)."""
+        async with self._db.acquire() as conn:
+            row = await store.get_campaign(conn, campaign_id, account_id)
+        if row is None:
+            raise campaign_not_found(campaign_id)
+        return bool(row["mobiles_only"])
 
     async def add_file(
         self,
@@ -380,6 +391,7 @@ class CampaignService:
             "campaign_callback_url": None,
             "reminder": None,
             "ignore_invalid_numbers": False,
+            "mobiles_only": False,
         }
 
     def _default_quiet_hours(self) -> list[dict[str, str]]:
@@ -430,12 +442,13 @@ class CampaignService:
                 {"field": "reminder"},
             )
 
-    def _intake(self, spec: Mapping[str, Any]) -> Intake:
+    def _intake(self, spec: Mapping[str, Any], *, mobiles_only: bool = False) -> Intake:
         return check_recipients(
             spec.get("to") or [],
             spec.get("recipients") or [],
             default_region=self._region,
             max_recipients=self._config.api.max_recipients_per_request,
+            mobiles_only=mobiles_only,
         )
 
     async def _sender_id(self, conn: Any, account_id: int, address: str) -> int:

@@ -279,6 +279,11 @@ def _numbers(file: TextIO | None) -> list[str]:
     help="How long before the scheduled run reminders go.",
 )
 @click.option(
+    "--mobiles-only",
+    is_flag=True,
+    help="Refuse numbers that are not mobile ones (fixed line, toll free...): not_mobile.",
+)
+@click.option(
     "--ignore-invalid-numbers",
     is_flag=True,
     help="Skip invalid numbers quietly instead of recording them as rejected.",
@@ -391,6 +396,7 @@ def _campaign_body(
         if reminders
         else None,
         "ignore_invalid_numbers": fields["ignore_invalid_numbers"] or None,
+        "mobiles_only": fields["mobiles_only"] or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body

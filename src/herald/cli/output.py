@@ -178,6 +178,8 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     )
     if detail.get("ignore_invalid_numbers"):
         flags.append("invalid numbers ignored")
+    if detail.get("mobiles_only"):
+        flags.append("mobiles only")
     about.add_row("options", ", ".join(flags))
     for key in ("callback", "campaign_callback"):
         if detail.get(key):

@@ -26,6 +26,7 @@ CAMPAIGN_FIELDS = (
     "campaign_callback_url",
     "reminder",
     "ignore_invalid_numbers",
+    "mobiles_only",
 )
 
 

@@ -106,6 +106,7 @@ async def upload_recipients(
         labels = ALL_OTHER_COLUMNS
     elif label_columns:
         labels = [_column(c) for c in label_columns if c.strip()]
+    mobiles_only = await services.campaigns.mobiles_only(account.id, campaign_id)
     try:
         mapping = FileMapping(
             phone=_column(phone_column),
@@ -121,6 +122,7 @@ async def upload_recipients(
             content_type=file.content_type,
             mapping=mapping,
             default_region=services.ctx.config.campaigns.default_region,
+            mobile_only=mobiles_only,
             max_rows=MAX_FILE_ROWS,
         )
     except RecipientFileError as exc:

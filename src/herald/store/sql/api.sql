@@ -195,7 +195,7 @@ UPDATE campaigns
 SET name = $3, sender_id = $4, template = $5, fallback_values = $6, flash = $7,
     transcode = $8, respect_quiet_hours = $9, quiet_hours = $10, scheduled_at = $11,
     callback_url = $12, campaign_callback_url = $13, reminder = $14,
-    ignore_invalid_numbers = $15, updated_at = now()
+    ignore_invalid_numbers = $15, mobiles_only = $16, updated_at = now()
 WHERE id = $1 AND account_id = $2 AND status = 'scheduled'
 RETURNING id;
 

@@ -63,12 +63,12 @@ SELECT phone FROM blacklist WHERE account_id = $1;
 -- --- campaigns -------------------------------------------------------------------------------
 
 -- name: create_campaign
--- $15 is 'scheduled' or 'running' (campaign table: (new, schedule | run)).
+-- $16 is 'scheduled' or 'running' (campaign table: (new, schedule | run)).
 INSERT INTO campaigns (
     account_id, name, sender_id, template, fallback_values, flash, transcode,
     respect_quiet_hours, quiet_hours, scheduled_at, callback_url, campaign_callback_url,
-    reminder, ignore_invalid_numbers, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    reminder, ignore_invalid_numbers, mobiles_only, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id, created_at;
 
 -- name: get_campaign
