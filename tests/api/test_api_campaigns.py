@@ -35,35 +35,44 @@ async def create(caller: Caller, **fields: Any) -> Any:
 async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None:
     acme = await api.account(credit=100)
     await acme.http.post("/blacklist", json={"phones": [NUMBERS[2]]})
-    r = await create(
-        acme,
-        to=[NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
-        recipients=[{"phone": NUMBERS[1], "name": "Eleni"}],
-        fallback_values={"name": "friend"},
-    )
+    recipients = {
+        "to": [NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
+        "recipients": [{"phone": NUMBERS[1], "name": "Eleni"}, {"phone": "+30 21"}],
+        "fallback_values": {"name": "friend"},
+    }
+    # An invalid number refuses the request, each one named with its position and reason...
+    err = error(await create(acme, **recipients), 400, "invalid_numbers")
+    assert err["details"] == {
+        "invalid_numbers": [
+            {"source": "to", "index": 1, "phone": "12", "reason": "invalid_format"},
+            {"source": "recipients", "index": 1, "phone": "+30 21", "reason": "invalid_number"},
+        ]
+    }
+    assert "'12' (to[1]: invalid_format)" in err["message"]
+    assert (await acme.http.get("/campaigns")).json()["total"] == 0  # nothing kept
+    # ... unless the campaign ignores invalid numbers: they are skipped, and reported.
+    r = await create(acme, **recipients, ignore_invalid_numbers=True)
     assert r.status_code == 201, r.text
     campaign = r.json()
     assert campaign["status"] == "running" and campaign["scheduled_at"] is None
     assert campaign["intake"] == {
-        "invalid_numbers": [
-            {"source": "to", "index": 1, "phone": "12", "reason": "invalid_format"}
-        ],
+        "invalid_numbers": err["details"]["invalid_numbers"],
         "blacklisted": [NUMBERS[2]],
         "duplicates": 1,
     }
     run = campaign["run"]
-    assert (run["count"], run["segments"], run["credit_used"]) == (2, 2, 2)
-    assert run["rejected_reasons"] == {"invalid_format": 1, "blacklisted": 1}
+    assert (run["count"], run["segments"], run["credit_used"], run["skipped"]) == (2, 2, 2, 2)
+    assert run["rejected_reasons"] == {"blacklisted": 1}
     assert campaign["audience"] == {
         "numbers": 4,
-        "recipients": 1,
+        "recipients": 2,
         "file_rows": 0,
         "contacts": [],
         "groups": [],
     }
     progress = campaign["progress"]
-    assert progress["messages"]["expected"] == 4
-    assert (progress["messages"]["queued"], progress["messages"]["rejected"]) == (2, 2)
+    assert progress["messages"]["expected"] == 3
+    assert (progress["messages"]["queued"], progress["messages"]["rejected"]) == (2, 1)
     assert (progress["segments"]["queued"], progress["segments"]["rejected"]) == (2, 0)
     assert [b["credit_used"] for b in campaign["batches"]] == [2]
     assert api.wakes  # the dispatcher was woken
@@ -85,7 +94,6 @@ async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None
     ).json()
     assert sorted((m["phone"], m["reason"]) for m in rejected["items"]) == [
         (NUMBERS[2], "blacklisted"),
-        ("12", "invalid_format"),
     ]
     assert rejected["items"][0]["parts"] == []
 
@@ -160,7 +168,13 @@ async def test_every_refusal_of_a_new_campaign(api: Api) -> None:
         await create(acme, name="Dx", message="Hi [~name", to=NUMBERS), 400, "malformed_template"
     )
     assert err["details"]["position"] == 3
-    err = error(await create(acme, name="Ex", to=["bad", NUMBERS[0]]), 400, "no_recipients")
+    err = error(await create(acme, name="Ex", to=["bad", NUMBERS[0]]), 400, "invalid_numbers")
+    assert err["details"]["invalid_numbers"][0]["phone"] == "bad"
+    err = error(
+        await create(acme, name="Ex", to=["bad", NUMBERS[0]], ignore_invalid_numbers=True),
+        400,
+        "no_recipients",
+    )
     assert err["details"]["blacklisted"] == [NUMBERS[0]]
     assert err["details"]["invalid_numbers"][0]["phone"] == "bad"
     error(await create(acme, name="Fx"), 400, "no_recipients")  # send now, nobody at all
@@ -300,17 +314,20 @@ async def test_edit_only_while_scheduled(api: Api) -> None:
         await create(acme, to=NUMBERS, recipients=[{"phone": NUMBERS[0]}], scheduled_at=later(api))
     ).json()
     url = f"/campaigns/{c['id']}"
-    r = await acme.http.patch(
-        url,
-        json={
-            "message": "Bye %Name%",
-            "sender": "Other",
-            "to": [NUMBERS[2], "zzz"],
-            "name": "Renamed",
-            "scheduled_at": later(api, days=2),
-            "campaign_callback": None,
-        },
-    )
+    edit = {
+        "message": "Bye %Name%",
+        "sender": "Other",
+        "to": [NUMBERS[2], "zzz"],
+        "name": "Renamed",
+        "scheduled_at": later(api, days=2),
+        "campaign_callback": None,
+    }
+    err = error(await acme.http.patch(url, json=edit), 400, "invalid_numbers")
+    assert err["details"]["invalid_numbers"] == [
+        {"source": "to", "index": 1, "phone": "zzz", "reason": "invalid_format"}
+    ]
+    assert (await acme.http.get(url)).json()["name"] == "Spring sale"  # nothing changed
+    r = await acme.http.patch(url, json={**edit, "ignore_invalid_numbers": True})
     assert r.status_code == 200, r.text
     edited = r.json()
     assert (edited["message"], edited["sender"], edited["name"]) == (

@@ -113,8 +113,9 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
     to_file.write_text("# customers\n" + "\n".join(numbers[1:]) + "\n\n12345\n", encoding="utf-8")
     people = people_csv(tmp_path / "people.csv")
     async with gateway(database, db_dsn, tmp_path) as gw:
-        # Numbers, sent now, followed to the end: the invalid one is a rejected message.
-        out = await gw.ok(
+        # Numbers, sent now, followed to the end. An invalid one refuses the campaign,
+        # unless invalid numbers are ignored: then it is skipped.
+        spring = [
             "campaign",
             "create",
             "--name",
@@ -130,15 +131,18 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
             "--to-file",
             str(to_file),
             "--no-quiet-hours",
-            "--wait",
-            *FAST,
-        )
+        ]
+        refused = await gw.cli(*spring)
+        assert refused.exit_code == 1
+        assert "invalid_numbers (HTTP 400)" in refused.output
+        assert "to[4] '12345': invalid_number" in refused.output
+        out = await gw.ok(*spring, "--ignore-invalid-numbers", "--wait", *FAST)
         assert "campaign 1 'Spring sale' created" in out
-        assert "1 invalid number(s)" in out and "to[4] '12345'" in out
-        assert "run 1 started, batch 1, 4 message(s) queued" in out and "1 rejected" in out
-        assert "5/5 sent 0 · delivered 4 · failed 0 · rejected 1 · unknown 0" in out  # the bar
-        assert "5 of 5 message(s) final" in out
-        assert _row(out, "delivered") == ["4"] and _row(out, "rejected") == ["1"]
+        assert "1 invalid number(s), skipped" in out and "to[4] '12345'" in out
+        assert "run 1 started, batch 1, 4 message(s) queued" in out and "1 skipped" in out
+        assert "4/4 sent 0 · delivered 4 · failed 0 · rejected 0 · unknown 0" in out  # the bar
+        assert "4 of 4 message(s) final" in out and "campaign 1 is completed" in out
+        assert _row(out, "delivered") == ["4"] and _row(out, "rejected") == ["0"]
 
         # A file on a scheduled campaign: good rows kept, the bad one named by row number.
         out = await gw.ok(

@@ -302,7 +302,9 @@ class _CampaignFields(_In):
     reminder: ReminderIn | None = None
     ignore_invalid_numbers: bool | None = Field(
         default=None,
-        description="skip invalid numbers quietly instead of recording them as rejected messages",
+        description="send to the valid numbers and skip the invalid ones (listed in `intake`); "
+        "false (the default): a request with an invalid number is refused with "
+        "`invalid_numbers`",
     )
     mobiles_only: bool | None = Field(
         default=None,

@@ -116,6 +116,23 @@ def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _refuse_invalid(intake: Intake, columns: Mapping[str, Any]) -> None:
+    """invalid_numbers listing each invalid number given (source, index, phone, reason),
+    unless the campaign ignores invalid numbers (then they are only reported, in `intake`)."""
+    if not intake.invalid or columns["ignore_invalid_numbers"]:
+        return
+    shown = ", ".join(
+        f"{n['phone']!r} ({n['source']}[{n['index']}]: {n['reason']})" for n in intake.invalid[:5]
+    )
+    more = f" and {len(intake.invalid) - 5} more" if len(intake.invalid) > 5 else ""
+    raise RequestError(
+        "invalid_numbers",
+        f"{len(intake.invalid)} invalid number(s): {shown}{more}; correct or remove them, or "
+        "set ignore_invalid_numbers to send to the others",
+        {"invalid_numbers": intake.invalid},
+    )
+
+
 def _unique(ids: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(ids))
 
@@ -221,6 +238,7 @@ class CampaignService:
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
         intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
+        _refuse_invalid(intake, columns)
         contact_ids, group_ids = (
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
@@ -271,6 +289,7 @@ class CampaignService:
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
             intake = self._intake(changes, mobiles_only=columns["mobiles_only"])
+            _refuse_invalid(intake, columns)
             if "sender" in changes:
                 columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
             counts = await store.recipient_counts(conn, campaign_id)

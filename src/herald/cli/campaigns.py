@@ -286,7 +286,8 @@ def _numbers(file: TextIO | None) -> list[str]:
 @click.option(
     "--ignore-invalid-numbers",
     is_flag=True,
-    help="Skip invalid numbers quietly instead of recording them as rejected.",
+    help="Send to the valid numbers and skip invalid ones (else an invalid number refuses "
+    "the campaign, listing each).",
 )
 @_wait_option
 @_json_option

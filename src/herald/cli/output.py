@@ -118,7 +118,7 @@ def intake_lines(intake: Mapping[str, Any] | None, *, ignored: bool = False) -> 
         return []
     lines = []
     if invalid := intake.get("invalid_numbers"):
-        fate = "skipped" if ignored else "recorded as rejected messages at each run"
+        fate = "skipped" if ignored else "rejected at each run"
         lines.append(f"{len(invalid)} invalid number(s), {fate}:")
         lines += ["  " + line for line in invalid_number_lines(invalid)]
     if blacklisted := intake.get("blacklisted"):
