@@ -348,10 +348,19 @@ async def test_edit_only_while_scheduled(api: Api) -> None:
     error(await acme.http.patch(url, json={"sender": "Ghost"}), 400, "sender_not_allowed")
     error(await acme.http.patch(url, json={"to": ["zzz"], "recipients": []}), 400, "no_recipients")
     error(await acme.http.patch(url, json={"name": None}), 422, "invalid_request")
-    # Unscheduled: waits for an explicit run.
-    assert (await acme.http.patch(url, json={"scheduled_at": None})).json()["scheduled_at"] is None
+    # An edit leaving scheduled_at out keeps the schedule; null would leave the campaign
+    # waiting with no time: refused, naming the ways out.
+    when = (await acme.http.get(url)).json()["scheduled_at"]
+    kept = (await acme.http.patch(url, json={"message": "Bye again"})).json()
+    assert kept["scheduled_at"] == when and kept["status"] == "scheduled"
+    err = error(await acme.http.patch(url, json={"scheduled_at": None}), 400, "invalid_schedule")
+    assert f"POST /v1/campaigns/{c['id']}/run" in err["message"]
+    assert (await acme.http.get(url)).json()["scheduled_at"] == when
     run = (await acme.http.post(f"{url}/run")).json()
-    assert run["count"] == 2  # NUMBERS[2] and NUMBERS[0] (recipient object); zzz rejected
+    assert run["count"] == 2  # NUMBERS[2] and NUMBERS[0] (recipient object); zzz skipped
+    # Run by hand, the schedule is used up: it shows none, and will not run again by itself.
+    ran = (await acme.http.get(url)).json()
+    assert (ran["status"], ran["scheduled_at"]) == ("running", None)
     err = error(
         await acme.http.patch(url, json={"message": "Too late"}), 409, "campaign_not_scheduled"
     )
@@ -461,6 +470,30 @@ async def test_mobiles_only_refuses_landlines_everywhere(api: Api) -> None:
     # Without the option, a landline is a number like any other.
     r = await create(acme, name="Anyone", to=[landline])
     assert r.status_code == 201 and r.json()["run"]["count"] == 1
+
+
+async def test_every_stop_carries_its_reason_and_time(api: Api) -> None:
+    from herald.campaigns.service import scheduled_run_failed
+    from herald.errors import InsufficientBalanceError
+
+    acme = await api.account(credit=10)
+    # herald stops a scheduled campaign whose run the credit cannot cover: GET says why.
+    poor = (await create(acme, name="Poor", to=NUMBERS, scheduled_at=later(api))).json()
+    await scheduled_run_failed(api.db, poor["id"], acme.id, InsufficientBalanceError(3, 0))
+    stopped = (await acme.http.get(f"/campaigns/{poor['id']}")).json()
+    assert stopped["status"] == "stopped" and stopped["stopped_at"] is not None
+    assert stopped["stop_reason"]["code"] == "insufficient_balance"
+    assert "3" in stopped["stop_reason"]["message"]
+    # A stop asked for says so, at the clock's time.
+    running = (await create(acme, name="Now", to=NUMBERS)).json()
+    await acme.http.post(f"/campaigns/{running['id']}/stop")
+    mine = (await acme.http.get(f"/campaigns/{running['id']}")).json()
+    assert mine["stop_reason"]["code"] == "stopped_by_user"
+    assert mine["stopped_at"] == api.clock().isoformat().replace("+00:00", "Z")
+    # Running again forgets the stop.
+    await acme.http.post(f"/campaigns/{running['id']}/run")
+    again = (await acme.http.get(f"/campaigns/{running['id']}")).json()
+    assert (again["status"], again["stopped_at"], again["stop_reason"]) == ("running", None, None)
 
 
 async def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:

@@ -258,6 +258,10 @@ async def test_suspend_resume_stop_and_waits_that_end_early(
         stopped = json.loads(await gw.ok("campaign", "stop", "1", "--json"))
         assert stopped["status"] == "stopped" and stopped["stopped_messages"] == 0
         assert stopped["progress"]["messages"]["sent"] == 3
+        # Why and when it stopped, and that it will not run again by itself.
+        shown = await gw.ok("campaign", "status", "1")
+        assert "stopped_by_user" in shown and "stopped on request" in shown
+        assert "none: it runs again only when asked" in shown
 
         # A wait ends when the campaign is stopped under it.
         proc = await subprocess_cli(gw.env, "run", "1", "--wait", *FAST)

@@ -371,6 +371,15 @@ class ReminderOut(BaseModel):
     minutes_before: int
 
 
+class StopReason(BaseModel):
+    code: str = Field(
+        description="stopped_by_user, or why herald stopped it: insufficient_balance, "
+        "no_recipients, ...",
+        examples=["insufficient_balance"],
+    )
+    message: str
+
+
 class CampaignOut(BaseModel):
     id: int
     name: str
@@ -388,6 +397,10 @@ class CampaignOut(BaseModel):
     reminder: ReminderOut | None
     ignore_invalid_numbers: bool
     mobiles_only: bool
+    stopped_at: datetime | None = Field(
+        description="when the campaign was stopped (while it is stopped)"
+    )
+    stop_reason: StopReason | None = Field(description="why it was stopped (while it is)")
     created_at: datetime
     updated_at: datetime
 

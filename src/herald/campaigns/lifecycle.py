@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from herald.campaigns.progress import campaign_progress
@@ -50,6 +50,13 @@ class RunStarter(Protocol):
         message: str | None = None,
         description: str | None = None,
     ) -> RunResult: ...
+
+
+# Why a campaign stopped, kept with it (campaigns.stop_reason) and sent in its callback.
+STOPPED_BY_USER = {
+    "code": "stopped_by_user",
+    "message": "stopped on request (POST /v1/campaigns/{id}/stop, herald campaign stop)",
+}
 
 
 def campaign_not_found(campaign_id: int) -> RequestError:
@@ -160,7 +167,14 @@ class Lifecycle:
             except StateError:
                 raise invalid_state(campaign, event) from None
             # The row is locked: the compare-and-set cannot lose to anyone.
-            moved = await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+            if event == "stop":
+                moved = await store.stop_campaign(
+                    conn, campaign_id, campaign["status"], at, STOPPED_BY_USER
+                )
+            else:
+                moved = await store.set_campaign_status(
+                    conn, campaign_id, campaign["status"], target
+                )
             assert moved
             sources, batch_target = _batch_move(event)
             await store.set_batches_status(conn, campaign_id, sources, batch_target)
@@ -176,7 +190,12 @@ class Lifecycle:
                 if campaign["callback_url"] and rows:
                     await enqueue_message_callbacks(conn, (_Stopped(r["id"], at) for r in rows))
             await enqueue_campaign_callback(
-                conn, campaign, report, await campaign_progress(conn, campaign_id), at=at
+                conn,
+                campaign,
+                report,
+                await campaign_progress(conn, campaign_id),
+                at=at,
+                reason=STOPPED_BY_USER if event == "stop" else None,
             )
         return stopped
 
@@ -210,15 +229,17 @@ async def stop_failed_scheduled_run(
         campaign = await store.get_campaign(conn, campaign_id, account_id, lock=True)
         if campaign is None or campaign["status"] != "scheduled":
             return False
-        target = transition(CAMPAIGN, campaign["status"], "stop")
-        await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+        transition(CAMPAIGN, campaign["status"], "stop")
+        reason = {"code": error_code(exc), "message": str(exc)}
+        when = at or datetime.now(UTC)
+        await store.stop_campaign(conn, campaign_id, campaign["status"], when, reason)
         await enqueue_campaign_callback(
             conn,
             campaign,
             "stopped",
             await campaign_progress(conn, campaign_id),
-            at=at,
-            reason={"code": error_code(exc), "message": str(exc)},
+            at=when,
+            reason=reason,
         )
     return True
 

@@ -166,7 +166,7 @@ class CampaignRunner:
                 id_range,
             )
             if status != campaign["status"]:
-                await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
+                await store.start_campaign(conn, campaign_id, campaign["status"])
                 await enqueue_campaign_callback(
                     conn,
                     campaign,

@@ -111,6 +111,8 @@ def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
         },
         "ignore_invalid_numbers": row["ignore_invalid_numbers"],
         "mobiles_only": row["mobiles_only"],
+        "stopped_at": row["stopped_at"],
+        "stop_reason": row["stop_reason"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -279,7 +281,17 @@ class CampaignService:
     ) -> dict[str, Any]:
         """Change anything while the campaign is scheduled; recipient fields given replace
         what the campaign had from that source (`to` its numbers, `recipients` its recipient
-        objects, `contacts` and `groups` their lists); file rows stay."""
+        objects, `contacts` and `groups` their lists); file rows stay. `scheduled_at` left out
+        keeps the schedule; null is refused: it would leave the campaign waiting with no time
+        (run it now with POST .../run instead)."""
+        if "scheduled_at" in changes and changes["scheduled_at"] is None:
+            raise RequestError(
+                "invalid_schedule",
+                "scheduled_at cannot be null: it would leave the campaign waiting with no time "
+                f"to run. Give a new time, send it now with POST /v1/campaigns/{campaign_id}/run "
+                "(`herald campaign run`), or stop it",
+                {"scheduled_at": None},
+            )
         self._intake(changes)  # too many recipients: refused before anything is read
         async with self._db.acquire() as conn, conn.transaction():
             row = await _scheduled_for_edit(

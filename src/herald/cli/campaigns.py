@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 CAMPAIGN_STATUSES = ("scheduled", "running", "suspended", "stopped", "completed")
 SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
-HOLD = timedelta(days=1)  # a file campaign to send now is created this far ahead, then held
+HOLD = timedelta(days=1)  # a file campaign to send now is created this far ahead, then run
 INTERRUPTED = 130  # exit status after Ctrl-C ended a wait (the campaign goes on)
 
 
@@ -319,12 +319,12 @@ def create(
 
     \b
     The API takes a recipients file only for a scheduled campaign, so with one:
-      1. the campaign is created scheduled: at --schedule, or, to send now, held
-         (created a day ahead, then unscheduled, so it cannot start without its file);
+      1. the campaign is created scheduled: at --schedule, or, to send now, a day
+         ahead (it is run in step 3, long before that);
       2. the file is uploaded, with a progress bar (bytes and rate), and its good and
          bad rows are reported (bad rows by row number; the header is row 1);
       3. without --schedule, the campaign is run.
-    If the upload or that run is refused, the campaign is deleted again.
+    If the upload or that run is refused (or interrupted), the campaign is deleted again.
 
     --wait follows the run started now as `herald campaign run --wait` does. --json prints
     the API's answer (with a file: the campaign read at the end, plus `intake`, `run` and
@@ -412,8 +412,8 @@ def _create_with_file(
     send_now: bool,
     quiet: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """Create scheduled (held when it is to be sent now), upload, run: (created, file report,
-    run). A refused step after the creation deletes the campaign again."""
+    """Create scheduled (a day ahead when it is to be sent now), upload, run: (created, file
+    report, run). A refused step after the creation deletes the campaign again."""
     from herald.cli.client import ApiError
     from herald.cli.output import error_text
 
@@ -422,8 +422,6 @@ def _create_with_file(
     created = client.post("/campaigns", body)
     campaign_id = created["id"]
     try:
-        if send_now:
-            client.patch(f"/campaigns/{campaign_id}", {"scheduled_at": None})
         report = _upload(client, campaign_id, path, upload, quiet=quiet)
         run = client.post(f"/campaigns/{campaign_id}/run", {}) if send_now else None
     except BaseException as exc:
@@ -506,7 +504,7 @@ def _report_created(
     from herald.cli.output import file_lines, intake_lines, run_line, when
 
     at = when(created.get("scheduled_at"))
-    state = "" if run is not None else f", scheduled for {at}" if at else ", held"
+    state = "" if run is not None else f", scheduled for {at}" if at else ""
     click.echo(f"campaign {created['id']} {created['name']!r} created{state}")
     for line in intake_lines(
         created.get("intake"), ignored=bool(created.get("ignore_invalid_numbers"))

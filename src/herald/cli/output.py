@@ -164,13 +164,16 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     about = _Rows()
     about.add_row("campaign", f"{detail['id']} {detail['name']!r}")
     about.add_row("status", str(detail["status"]))
+    if reason := detail.get("stop_reason"):
+        stopped = when(detail.get("stopped_at")) or "?"
+        about.add_row("stopped", f"{stopped}: {reason['code']} ({reason['message']})")
     about.add_row("sender", str(detail["sender"]))
     about.add_row("message", str(detail["message"]))
     if detail.get("fallback_values"):
         about.add_row(
             "fallbacks", ", ".join(f"{k}={v}" for k, v in detail["fallback_values"].items())
         )
-    about.add_row("scheduled", when(detail.get("scheduled_at")) or "-")
+    about.add_row("next run", next_run(detail))
     flags = [f for f in ("flash", "transcode") if detail.get(f)]
     quiet = ", ".join(f"{w['from']}-{w['to']}" for w in detail.get("quiet_hours", []))
     flags.append(
@@ -205,6 +208,14 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     if detail.get("batches"):
         parts.append(batches_table(detail["batches"]))
     return Group(*parts)
+
+
+def next_run(detail: Mapping[str, Any]) -> str:
+    """When the campaign runs by itself next: only a scheduled one does, once."""
+    at = when(detail.get("scheduled_at"))
+    if detail["status"] == "scheduled":
+        return at or f"none: it waits for `herald campaign run {detail['id']}`"
+    return f"none: it runs again only when asked (`herald campaign run {detail['id']}`)"
 
 
 class _Rows:

@@ -196,6 +196,18 @@ async def set_campaign_status(
     )
 
 
+async def stop_campaign(
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    expected: str,
+    at: datetime,
+    reason: Mapping[str, str],
+) -> bool:
+    """Compare-and-set to 'stopped', keeping when and why ({"code", "message"})."""
+    row = await conn.fetchval(queries.stop_campaign, campaign_id, expected, at, dict(reason))
+    return row is not None
+
+
 async def set_batches_status(
     conn: asyncpg.Connection, campaign_id: int, expected: Sequence[str], status: str
 ) -> int:

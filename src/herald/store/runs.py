@@ -80,12 +80,9 @@ async def finish_expansion(
     )
 
 
-async def set_campaign_status(
-    conn: asyncpg.Connection, campaign_id: int, expected: str, status: str
-) -> bool:
-    return (
-        await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) is not None
-    )
+async def start_campaign(conn: asyncpg.Connection, campaign_id: int, expected: str) -> bool:
+    """`expected` -> running: its schedule used up, its last stop forgotten."""
+    return await conn.fetchval(queries.start_campaign, campaign_id, expected) is not None
 
 
 async def analyze_after_load(conn: asyncpg.Connection) -> None:

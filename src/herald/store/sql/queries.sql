@@ -80,6 +80,24 @@ UPDATE campaigns SET status = $3, updated_at = now()
 WHERE id = $1 AND status = $2
 RETURNING id;
 
+-- name: start_campaign
+-- Compare-and-set: campaign $1 moves from $2 to 'running' for a run (campaign table:
+-- (scheduled | completed | stopped, run) -> running). The schedule is used up (a campaign
+-- runs again only when asked), and the last stop's time and reason go.
+UPDATE campaigns
+SET status = 'running', scheduled_at = NULL, stopped_at = NULL, stop_reason = NULL,
+    updated_at = now()
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: stop_campaign
+-- Compare-and-set: campaign $1 moves from $2 to 'stopped' at $3 for reason $4 ({"code",
+-- "message"}). campaign table: (scheduled | running | suspended, stop) -> stopped
+UPDATE campaigns
+SET status = 'stopped', stopped_at = $3, stop_reason = $4, updated_at = now()
+WHERE id = $1 AND status = $2
+RETURNING id;
+
 -- name: claim_due_campaigns
 -- Scheduled campaigns whose time has come ($1 = now), for one scheduler among several:
 WITH due AS (
