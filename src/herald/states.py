@@ -209,6 +209,31 @@ RECEIPT_STATES: tuple[str, ...] = (
 PART_FAILED = frozenset({"undeliverable", "expired", "deleted", "rejected"})
 
 
+# Part states waiting for a receipt: the part was accepted, as a 'sent' message is.
+_ACCEPTED = frozenset(_RECEIPT_WAITING)
+
+
+def segment_status(message_status: str, part_state: str, receipted: bool = True) -> str:
+    """The message status a part counts under in a campaign's segment progress: its own
+    state, in the message vocabulary. A part not sent yet counts as its message does (queued,
+    deferred, sending, stopped; failed when retries ran out); an accepted part waiting for its
+    receipt is sent; a failure receipt is failed; a part refused at submission is rejected;
+    one whose receipt never came (expired by the sweep, receipted False) is unknown."""
+    if part_state == "pending":
+        return message_status
+    if part_state in _ACCEPTED:
+        return "sent"
+    if part_state == "delivered":
+        return "delivered"
+    if part_state == "refused":
+        return "rejected"
+    if part_state == "expired" and not receipted:
+        return "unknown"
+    if part_state in PART_FAILED:
+        return "failed"
+    return "unknown"
+
+
 def transition(machine: Machine, state: str | None, event: str) -> str:
     """The state `machine` moves to from `state` on `event`; StateError if not allowed."""
     try:

@@ -472,6 +472,31 @@ async def test_mobiles_only_refuses_landlines_everywhere(api: Api) -> None:
     assert r.status_code == 201 and r.json()["run"]["count"] == 1
 
 
+async def test_deferred_messages_say_why_and_until_when(api: Api) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    athens = ZoneInfo("Europe/Athens")
+    acme = await api.account()
+    local = api.clock().astimezone(athens)  # 09:00-13:00 in Athens (see Clock)
+    quiet = {"from": f"{local.hour:02d}:00", "to": "14:00"}
+    c = (await create(acme, to=NUMBERS, quiet_hours=[quiet])).json()
+    ends = datetime(local.year, local.month, local.day, 14, tzinfo=athens).astimezone(UTC)
+    progress = c["progress"]
+    assert progress["messages"]["deferred"] == 3
+    assert progress["deferred"] == [
+        {
+            "reason": "quiet_hours",
+            "messages": 3,
+            "next_at": ends.isoformat().replace("+00:00", "Z"),
+            "last_at": ends.isoformat().replace("+00:00", "Z"),
+        }
+    ]
+    # Not respecting quiet hours: nothing waits.
+    now = (await create(acme, name="Now", to=NUMBERS, respect_quiet_hours=False)).json()
+    assert now["progress"]["deferred"] == [] and now["progress"]["messages"]["queued"] == 3
+
+
 async def test_every_stop_carries_its_reason_and_time(api: Api) -> None:
     from herald.campaigns.service import scheduled_run_failed
     from herald.errors import InsufficientBalanceError

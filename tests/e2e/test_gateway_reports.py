@@ -73,3 +73,32 @@ async def test_a_campaign_completes_with_its_last_final_status_not_at_a_sweep(
                     "SELECT status FROM campaigns WHERE id = $1", campaign_id
                 )
     assert status == "completed"
+
+
+async def test_segment_progress_counts_each_part_by_its_own_state(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    # 40 three-part messages, about a third of the parts undeliverable: most messages fail
+    # for one part, while most of their parts are delivered.
+    long_text = "Long message with an euro sign € " * 12
+    async with Simulator(outcomes=(("DELIVRD", 0.65), ("UNDELIV", 0.35)), seed=5) as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        account, campaign_id = await campaign(database, greek_mobiles(40), long_text)
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account.id)
+            await sim.wait_for_receipts_acked(120)
+            await herald.maintenance.tick()
+            async with client(herald.api_url, account) as api:
+                progress = (await api.get(f"/campaigns/{campaign_id}")).json()["progress"]
+    async with database.acquire() as conn:
+        parts = dict(await conn.fetch("SELECT state, count(*) FROM parts GROUP BY state"))
+        messages = dict(await conn.fetch("SELECT status, count(*) FROM messages GROUP BY status"))
+    assert sum(parts.values()) == 120 and parts["undeliverable"] > 0
+    segments = progress["segments"]
+    assert (segments["expected"], segments["delivered"], segments["failed"]) == (
+        120,
+        parts["delivered"],
+        parts["undeliverable"],
+    )
+    assert segments["delivered"] > 3 * messages.get("delivered", 0)  # not by message status
+    assert progress["messages"]["failed"] == messages["failed"]

@@ -582,11 +582,19 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         await conn.execute(
             "UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])", second[:500]
         )
+        await add_parts(conn, first + second, per_message=2)
         await conn.execute("ANALYZE messages")
+        await conn.execute("ANALYZE parts")
         campaign = a["campaign"]
         plans = [
             await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_progress, campaign
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_part_states, campaign
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_deferred, campaign
             ),
             await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.count_campaign_messages,
@@ -619,6 +627,7 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         )
     for plan in plans:
         assert ("Seq Scan", "messages") not in scanned(plan_nodes(plan))
+        assert ("Seq Scan", "parts") not in scanned(plan_nodes(plan))
     assert progress == {"queued": 4_500, "sent": 500}
     assert (counted, in_second) == (500, 2_000)
     assert [r["id"] for r in page] == second[1:4]

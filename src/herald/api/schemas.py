@@ -418,9 +418,23 @@ class Counters(BaseModel):
     stopped: int
 
 
+class DeferredGroup(BaseModel):
+    reason: str | None = Field(
+        description="why they wait: quiet_hours (the destination's local quiet hours), no_bind "
+        "(no bind of the route is up), or the temporary SMPP status being retried",
+        examples=["quiet_hours"],
+    )
+    messages: int
+    next_at: datetime = Field(description="when the first of them is due to go")
+    last_at: datetime = Field(description="when the last of them is due to go")
+
+
 class Progress(BaseModel):
     messages: Counters
-    segments: Counters
+    segments: Counters = Field(description="parts, each counted by its own state")
+    deferred: list[DeferredGroup] = Field(
+        default_factory=list, description="the deferred messages by reason, with when they go"
+    )
 
 
 class BatchOut(BaseModel):

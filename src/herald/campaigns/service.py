@@ -28,7 +28,7 @@ from herald.campaigns.lifecycle import (
     malformed_template,
     stop_failed_scheduled_run,
 )
-from herald.campaigns.progress import progress_of
+from herald.campaigns.progress import campaign_progress
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
@@ -164,7 +164,7 @@ class CampaignService:
                 raise campaign_not_found(campaign_id)
             counts = await store.recipient_counts(conn, campaign_id)
             batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-            progress = progress_of(await store.progress(conn, campaign_id), batches)
+            progress = await campaign_progress(conn, campaign_id, batches)
         return {
             **campaign_view(row),
             "audience": dict(counts),

@@ -165,6 +165,16 @@ async def progress(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.R
     return await conn.fetch(queries.campaign_progress, campaign_id)
 
 
+async def deferred(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
+    """(reason, messages, next_at, last_at) of the campaign's deferred messages."""
+    return await conn.fetch(queries.campaign_deferred, campaign_id)
+
+
+async def part_states(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
+    """(status of the message, state of the part, receipted, parts) of the campaign's runs."""
+    return await conn.fetch(queries.campaign_part_states, campaign_id)
+
+
 async def batches(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(queries.campaign_batches, campaign_id)
 

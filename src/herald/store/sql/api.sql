@@ -309,16 +309,46 @@ WHERE c.account_id = $1
 -- --- progress, batches and messages -----------------------------------------------------------
 
 -- name: campaign_progress
--- Messages and segments of campaign $1's runs by status (a reminder's batch is not part of the
--- campaign's progress), read batch by batch from messages_pkey over each batch's id range
--- (see batches.first_message_id). Rejected messages were never encoded (encoding 'none') and
--- cost no segment.
-SELECT m.status, count(*) AS messages,
-       coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
+-- Messages of campaign $1's runs by status (a reminder's batch is not part of the campaign's
+-- progress), read batch by batch from messages_pkey over each batch's id range (see
+-- batches.first_message_id).
+SELECT m.status, count(*) AS messages
 FROM batches b
 JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
 WHERE b.campaign_id = $1 AND b.kind = 'run'
 GROUP BY m.status;
+
+-- name: campaign_deferred
+-- Campaign $1's deferred messages by reason (quiet_hours, no_bind, a retried ESME status...),
+-- with when the first and the last of them are due: per batch, the deferred entries of
+-- messages_due_idx, walked in its order (OFFSET 0 keeps it a per-batch probe: joined as a
+-- set, the planner reads all of messages).
+SELECT d.reason, count(*) AS messages, min(d.not_before) AS next_at,
+       max(d.not_before) AS last_at
+FROM batches b
+CROSS JOIN LATERAL (
+    SELECT m.reason, m.not_before
+    FROM messages m
+    WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred') AND m.status = 'deferred'
+    ORDER BY m.not_before, m.id
+    OFFSET 0
+) d
+WHERE b.campaign_id = $1 AND b.kind = 'run'
+GROUP BY d.reason
+ORDER BY next_at;
+
+-- name: campaign_part_states
+-- Parts of campaign $1's runs by their own state, with their message's status (a pending part
+-- counts as its message does) and whether a receipt set the state (the receipt sweep expires
+-- parts without one). Both tables are read over each batch's id range: messages_pkey, and
+-- parts_pkey from the range's first message id. Rejected messages have no parts.
+SELECT m.status, p.state, p.receipt_at IS NOT NULL AS receipted, count(*) AS parts
+FROM batches b
+JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+JOIN parts p ON p.message_id = m.id
+            AND p.message_id BETWEEN b.first_message_id AND b.last_message_id
+WHERE b.campaign_id = $1 AND b.kind = 'run'
+GROUP BY m.status, p.state, receipted;
 
 -- name: campaign_batches
 SELECT id, number, kind, description, template, status, messages_expected, segments_expected,
