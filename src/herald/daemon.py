@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from herald.metrics import Metrics
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session, SessionSettings
 from herald.store import accounts as account_store
+from herald.store import balance as balance_store
+from herald.store import callbacks as callback_store
 from herald.store.db import Database, redact_dsn
 
 log = logging.getLogger("herald")
@@ -105,6 +108,7 @@ class Running:
 
     api_url: str = ""
     demo_key: str | None = None
+    demo_webhook_secret: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     db: Database | None = None
     runner: CampaignRunner | None = None
@@ -250,7 +254,8 @@ class Daemon:
             self.running.maintenance = maintenance
             server = await self._start_api(db, config, runner, wake, sessions, background)
             if config.database.dsn is None and self.config.simulator.enabled:
-                self.running.demo_key = await _demo_account(db)
+                demo = await _demo_account(db)
+                self.running.demo_key, self.running.demo_webhook_secret = demo
             settle_heap()
             self.running.started.set()
             log.info("herald is running: API %s", self.running.api_url)
@@ -397,10 +402,15 @@ def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Await
     return check
 
 
-async def _demo_account(db: Database) -> str:
-    """The demo account of the embedded setup, with a fresh key printed at each start."""
+async def _demo_account(db: Database) -> tuple[str, str]:
+    """The demo account of the embedded setup: a fresh key, printed at each start, and its
+    webhook secret (so that its signed callbacks can be checked)."""
     async with db.acquire() as conn:
-        return await account_store.ensure_demo_account(conn)
+        key = await account_store.ensure_demo_account(conn)
+        account = await balance_store.account_by_name(conn, account_store.DEMO_ACCOUNT)
+        assert account is not None  # just ensured
+        secrets = await callback_store.webhook_secrets(conn, [account["id"]])
+    return key, secrets[account["id"]]
 
 
 async def _start_simulator(config: Config) -> Any:
@@ -441,7 +451,18 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
 # --- `herald run` ---------------------------------------------------------------------------------
 
 
-def banner(config: Config, running: Running) -> str:
+# The demo campaign `herald run` prints: no name (herald names it, so it works every time),
+# and quiet hours off, so it is delivered at any hour (the simulator is nobody's phone).
+DEMO_CAMPAIGN = (
+    '{"sender": "%s", "message": "Hello %%Name%%!", "respect_quiet_hours": false, '
+    '"recipients": [{"phone": "+306948530920", "name": "Eleni"}]}'
+)
+
+
+def banner(config: Config, running: Running, cli: str = "herald") -> str:
+    """What `herald run` prints once it serves. With the demo account: the two variables
+    the README's examples and `herald campaign` use, its webhook secret, and a campaign to
+    send to the simulator, which runs as printed after any restart and at any hour."""
     url = running.api_url
     lines = [
         "herald is running",
@@ -451,20 +472,25 @@ def banner(config: Config, running: Running) -> str:
         f"  health   {url}/readyz",
     ]
     if running.demo_key:
-        sender = account_store.DEMO_SENDER
         lines += [
             "",
-            f"  demo account key (new at every start): {running.demo_key}",
-            "  create and send a campaign to the built-in simulator:",
-            f"    curl -s -X POST {url}/v1/campaigns \\",
-            f"      -H 'Authorization: Bearer {running.demo_key}' "
-            "-H 'Content-Type: application/json' \\",
-            f'      -d \'{{"name": "hello", "sender": "{sender}", '
-            '"message": "Hello %Name%!", "recipients": '
-            '[{"phone": "+306948530920", "name": "Eleni"}]}\'',
+            "  demo account (a new key at every start: herald keeps only its hash):",
+            f"    export HERALD_URL={url} HERALD_KEY={running.demo_key}",
+            f"    webhook secret (checks its callbacks' signatures): {running.demo_webhook_secret}",
+            "  send a campaign to the built-in simulator (quiet hours off: it answers any time):",
+            '    curl -s "$HERALD_URL/v1/campaigns" -H "Authorization: Bearer $HERALD_KEY" \\',
+            "      -H 'Content-Type: application/json' \\",
+            f"      -d '{DEMO_CAMPAIGN % account_store.DEMO_SENDER}'",
+            f"    {cli} campaign list     # then: {cli} campaign status ID",
         ]
     lines += ["", "Stop with Ctrl-C (SIGINT) or SIGTERM; a second signal exits at once."]
     return "\n".join(lines)
+
+
+def _cli() -> str:
+    """How this process was started, as a command to type (`.venv/bin/herald` after make run)."""
+    program = sys.argv[0] if sys.argv else ""
+    return os.path.relpath(program) if os.path.basename(program) == "herald" else "herald"
 
 
 async def serve(config: Config, echo: Callable[[str], None] = print) -> None:
@@ -475,7 +501,7 @@ async def serve(config: Config, echo: Callable[[str], None] = print) -> None:
     started = asyncio.ensure_future(daemon.running.started.wait())
     await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
     if daemon.running.started.is_set():
-        echo(banner(config, daemon.running))
+        echo(banner(config, daemon.running, _cli()))
     started.cancel()
     await task
 

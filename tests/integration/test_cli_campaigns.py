@@ -381,3 +381,35 @@ def _row(output: str, status: str) -> list[str]:
     assert rows, f"no {status!r} row in:\n{output}"
     cells = [c.strip() for c in rows[-1].replace("┃", "│").split("│") if c.strip()]
     return cells[1:]
+
+
+async def test_deferred_messages_say_why_and_until_when(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    athens = datetime.now(ZoneInfo("Europe/Athens"))
+    window = f"{athens.hour:02d}:00-{(athens.hour + 2) % 24:02d}:00"  # now, and 2 hours on
+    async with gateway(database, db_dsn, tmp_path) as gw:
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Night owls",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hello",
+            *[a for n in greek_mobiles(3) for a in ("--to", n)],
+            "--quiet-window",
+            window,
+            "--wait",
+            *FAST,
+        )
+        assert "3 deferred by quiet hours" in out  # the run's line
+        assert "wait ended: the rest is deferred" in out
+        line = "deferred: 3 message(s) for quiet hours at the destination, until "
+        assert line in out
+        assert line in await gw.ok("campaign", "status", "1")
+        page = await gw.ok("campaign", "messages", "1")
+        assert "deferred until" in page

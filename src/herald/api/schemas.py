@@ -328,7 +328,9 @@ class _CampaignFields(_In):
 class CampaignIn(_CampaignFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CAMPAIGN_EXAMPLE]})
 
-    name: CampaignName
+    name: CampaignName | None = Field(
+        default=None, description="absent: herald names it 'campaign <id>'"
+    )
     sender: SenderAddress = Field(description="one of the account's senders")
     message: Template
 
@@ -484,12 +486,17 @@ class IntakeReport(BaseModel):
 class RunOut(BaseModel):
     batch_id: int
     number: int = Field(description="1, 2, ... within the campaign")
-    count: int = Field(description="messages queued")
+    count: int = Field(description="messages queued (deferred ones included)")
     segments: int
     rejected: int
     skipped: int
     credit_used: int
     rejected_reasons: dict[str, int]
+    deferred: int = Field(
+        default=0,
+        description="of `count`, messages waiting for their quiet hours to end "
+        "(the campaign's progress.deferred says until when)",
+    )
 
 
 class CampaignCreated(CampaignDetail):

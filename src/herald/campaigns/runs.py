@@ -209,6 +209,7 @@ class CampaignRunner:
             skipped=totals.skipped,
             credit_used=totals.segments,
             rejected_reasons=dict(totals.rejected),
+            deferred=totals.deferred,
         )
 
     async def _expander_args(

@@ -14,6 +14,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -157,8 +158,13 @@ class CampaignService:
     # --- reading ------------------------------------------------------------------------------
 
     async def get(self, account_id: int, campaign_id: int) -> dict[str, Any]:
-        """The campaign with its audience, progress counters and batches."""
-        async with self._db.acquire() as conn:
+        """The campaign with its audience, progress counters and batches, read from one
+        snapshot: a stop or a completion moves the campaign and its batches together, and a
+        reader between the statements saw one moved and not the other."""
+        async with (
+            self._db.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             row = await store.get_campaign(conn, campaign_id, account_id)
             if row is None:
                 raise campaign_not_found(campaign_id)
@@ -236,7 +242,11 @@ class CampaignService:
     # --- writing ------------------------------------------------------------------------------
 
     async def create(self, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """A new campaign; without a `name`, herald calls it 'campaign <id>'."""
         columns = self._default_columns()
+        unnamed = not spec.get("name")
+        # Until its id names it: unique, and never a name the API accepts.
+        columns["name"] = f"unnamed {secrets.token_hex(12)}"
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
         intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
@@ -260,6 +270,8 @@ class CampaignService:
                 campaign_id = await store.insert_campaign(conn, account_id, columns, status)
             except ConflictError as exc:
                 raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+            if unnamed:
+                await store.name_campaign(conn, campaign_id)
             await store.add_recipients(conn, campaign_id, intake.rows)
             await store.set_contacts(conn, campaign_id, contact_ids)
             await store.set_groups(conn, campaign_id, group_ids)

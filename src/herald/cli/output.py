@@ -148,6 +148,8 @@ def file_lines(name: str, report: Mapping[str, Any]) -> list[str]:
 
 def run_line(campaign_id: int, run: Mapping[str, Any]) -> str:
     extra = [f"{run['segments']} segment(s)", f"{run['credit_used']} credit used"]
+    if run.get("deferred"):
+        extra.append(f"{run['deferred']} deferred by quiet hours")
     if run.get("rejected"):
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(run.get("rejected_reasons", {}).items()))
         extra.append(f"{run['rejected']} rejected" + (f" ({reasons})" if reasons else ""))
@@ -205,9 +207,29 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     parts: list[RenderableType] = [about.table]
     if "progress" in detail:
         parts.append(progress_table(detail["progress"]["messages"], detail["progress"]["segments"]))
+        if waiting := deferred_lines(detail["progress"].get("deferred") or []):
+            parts.append(Text("\n".join(waiting)))
     if detail.get("batches"):
         parts.append(batches_table(detail["batches"]))
     return Group(*parts)
+
+
+# Why deferred messages wait, for a person.
+WAITS = {
+    "quiet_hours": "quiet hours at the destination",
+    "no_bind": "no bind of their route is up",
+}
+
+
+def deferred_lines(groups: Iterable[Mapping[str, Any]]) -> list[str]:
+    """'deferred: 3 message(s) for quiet hours at the destination, until ...'."""
+    lines = []
+    for g in groups:
+        why = WAITS.get(g["reason"], f"a retry after {g['reason']}")
+        first, last = when(g["next_at"]), when(g["last_at"])
+        until = f"until {first}" if first == last else f"from {first} to {last}"
+        lines.append(f"deferred: {g['messages']} message(s) for {why}, {until}")
+    return lines
 
 
 def next_run(detail: Mapping[str, Any]) -> str:
@@ -279,6 +301,75 @@ def batches_table(batches: Iterable[Mapping[str, Any]]) -> Table:
                 when(b.get("started_at")) or "-",
                 when(b.get("finished_at")) or "-",
                 b.get("description") or "",
+            )
+        )
+    return table
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        return when(value) or value
+    return str(value)
+
+
+def rows_table(
+    rows: Iterable[Mapping[str, Any]], columns: Iterable[str], title: str | None = None
+) -> Table:
+    """API objects as rows, the given fields as columns (names with '_' as spaces)."""
+    columns = list(columns)
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name.replace("_", " "))
+    for row in rows:
+        table.add_row(*(Text(_value(row.get(name))) for name in columns))
+    return table
+
+
+def page_table(page: Mapping[str, Any], columns: Iterable[str], noun: str) -> Table:
+    """One page of a list answer, with where it is in the whole."""
+    table = rows_table(page["items"], columns)
+    table.caption = f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} {noun}"
+    table.caption_justify = "left"
+    return table
+
+
+def messages_table(page: Mapping[str, Any]) -> Table:
+    table = Table(
+        caption=f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} message(s)",
+        caption_justify="left",
+    )
+    for name, justify in (
+        ("id", "right"),
+        ("batch", "right"),
+        ("phone", "left"),
+        ("status", "left"),
+        ("reason", "left"),
+        ("parts", "right"),
+        ("bind", "left"),
+        ("sent", "left"),
+        ("done", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for m in page["items"]:
+        delivered = sum(1 for p in m["parts"] if p["state"] == "delivered")
+        status = m["status"]
+        if status == "deferred":
+            status += f" until {when(m.get('not_before'))}"
+        table.add_row(
+            *_cells(
+                m["id"],
+                m["batch_id"],
+                m["phone"],
+                status,
+                m.get("reason") or "",
+                f"{delivered}/{m['part_count']} delivered" if m["parts"] else "-",
+                m.get("bind") or "-",
+                when(m.get("sent_at")) or "-",
+                when(m.get("done_at")) or "-",
             )
         )
     return table

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -74,9 +75,24 @@ class _Rate(ProgressColumn):
 
 def _counts_text(counts: Mapping[str, int]) -> str:
     shown = [f"{s} {counts.get(s, 0)}" for s in SHOWN_STATUSES]
-    if counts.get("stopped"):
-        shown.append(f"stopped {counts['stopped']}")
+    for waiting in ("deferred", "stopped"):
+        if counts.get(waiting):
+            shown.append(f"{waiting} {counts[waiting]}")
     return " · ".join(shown)
+
+
+DEFERRED_FOR_LONG = timedelta(minutes=1)
+
+
+def _only_deferred_for_long(detail: Mapping[str, Any], result: WaitResult) -> bool:
+    """Whether every message of the run not final yet is deferred, the first of them for
+    longer than a minute (quiet hours until the morning): nothing to watch until then."""
+    waiting = result.expected - result.settled
+    groups = detail["progress"].get("deferred") or []
+    if not waiting or result.counts.get("deferred", 0) < waiting or not groups:
+        return False
+    first = min(datetime.fromisoformat(g["next_at"]) for g in groups)
+    return first - datetime.now(UTC) > DEFERRED_FOR_LONG
 
 
 def wait_for_run(
@@ -135,6 +151,8 @@ def wait_for_run(
                     result.ended_by = f"batch {batch['status']}"
                 elif detail["status"] in IDLE_CAMPAIGN:
                     result.ended_by = f"campaign {detail['status']}"
+                elif _only_deferred_for_long(detail, result):
+                    result.ended_by = "the rest is deferred (quiet hours)"
                 if result.ended_by:
                     break
                 if interrupted.wait(interval):

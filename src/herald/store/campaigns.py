@@ -46,6 +46,11 @@ async def insert_campaign(
     return int(row["id"])
 
 
+async def name_campaign(conn: asyncpg.Connection, campaign_id: int) -> str:
+    """Name a campaign created without one 'campaign <id>'; the name."""
+    return str(await conn.fetchval(queries.name_campaign, campaign_id))
+
+
 async def update_scheduled_campaign(
     conn: asyncpg.Connection, campaign_id: int, account_id: int, fields: Mapping[str, Any]
 ) -> bool:

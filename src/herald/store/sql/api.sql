@@ -181,6 +181,17 @@ SELECT c.*, s.address AS sender
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = $1 AND c.account_id = $2;
 
+-- name: name_campaign
+-- A campaign created without a name is called 'campaign <id>' (with a random suffix should
+-- the account already have a campaign of that name).
+UPDATE campaigns c
+SET name = 'campaign ' || c.id
+           || CASE WHEN EXISTS (SELECT 1 FROM campaigns o
+                                WHERE o.account_id = c.account_id AND o.name = 'campaign ' || c.id)
+                   THEN ' ' || substr(md5(random()::text), 1, 6) ELSE '' END
+WHERE c.id = $1
+RETURNING c.name;
+
 -- name: lock_campaign
 -- The campaign row, locked for a lifecycle change or an edit: a run starting at the same
 -- time (API or scheduler) waits, or is skipped by the scheduler's SKIP LOCKED claim.
