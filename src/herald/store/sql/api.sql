@@ -443,13 +443,15 @@ RETURNING credit;
 
 -- name: enqueue_message_callbacks
 -- One per-message status callback for each change ($1 ids, $2 new statuses, $3 reasons,
--- $4 times) whose campaign has a callback URL, with the parts as they stand now.
+-- $4 times, $5 sequences: the order of the status among the message's callbacks) whose
+-- campaign has a callback URL, with the parts as they stand now.
 -- callback table: (new, create) -> pending
 INSERT INTO callback_outbox (account_id, url, body, kind)
 SELECT m.account_id, c.callback_url,
        jsonb_build_object(
            'event', 'message.status',
            'message_id', m.id, 'campaign_id', m.campaign_id, 'batch_id', m.batch_id,
+           'sequence', r.sequence,
            'phone', m.phone, 'status', r.status, 'reason', coalesce(r.reason, m.reason),
            'at', r.at, 'part_count', m.part_count, 'sent_at', m.sent_at, 'done_at', m.done_at,
            'parts', coalesce((
@@ -461,8 +463,8 @@ SELECT m.account_id, c.callback_url,
                       ORDER BY p.seq)
                FROM parts p WHERE p.message_id = m.id), '[]'::jsonb)),
        'message'
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
-     WITH ORDINALITY AS r(id, status, reason, at, pos)
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::integer[])
+     WITH ORDINALITY AS r(id, status, reason, at, sequence, pos)
 JOIN messages m ON m.id = r.id
 JOIN campaigns c ON c.id = m.campaign_id
 WHERE c.callback_url IS NOT NULL
