@@ -286,9 +286,10 @@ class Writer:
         m.flush_rows.observe(len(batch))
         m.orphan_receipts += parked
         final: set[int] = set()
+        final_states = MESSAGE.final
         for change in changes:
             m.messages[change.new] += 1
-            if change.new in MESSAGE.final and change.campaign_id is not None:
+            if change.new in final_states and change.campaign_id is not None:
                 final.add(change.campaign_id)
         for seconds in latencies:
             m.receipt_latency.observe(seconds)
