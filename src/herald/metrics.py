@@ -21,6 +21,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from herald.states import MESSAGE
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -84,7 +86,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.binds: dict[str, BindStats] = {}
-        self.messages: defaultdict[str, int] = defaultdict(int)  # status transitions
+        # Messages reaching each status; every status is exported from the start (at 0), so
+        # a rate over one that has not happened yet is 0, not an absent series.
+        self.messages: defaultdict[str, int] = defaultdict(int, dict.fromkeys(MESSAGE.states, 0))
         self.routes: defaultdict[str, int] = defaultdict(int)  # messages routed, by route
         self.expanded_recipients = 0
         self.expansion_seconds = 0.0

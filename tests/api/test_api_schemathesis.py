@@ -88,6 +88,7 @@ async def _seed(db: Database) -> tuple[str, str]:
             None,
             None,
             False,
+            False,
             "scheduled",
         )
         revoker = await insert_key(

@@ -135,9 +135,10 @@ async def make_batch(
         None,
         None,
         False,
+        False,
         "running",
     )
-    batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None)
+    batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None, "run")
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], batch_status)
     return {"account": account, "campaign": campaign, "batch": batch["id"]}
 
@@ -441,7 +442,7 @@ def plan_nodes(plan: list[dict]) -> list[dict]:
 async def make_batch_in_same_campaign(
     conn: asyncpg.Connection, ids: dict[str, int], status: str
 ) -> dict[str, int]:
-    batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None)
+    batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None, "run")
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], status)
     return {**ids, "batch": batch["id"]}
 
@@ -711,11 +712,19 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         await conn.execute(
             "UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])", second[:500]
         )
+        await add_parts(conn, first + second, per_message=2)
         await conn.execute("ANALYZE messages")
+        await conn.execute("ANALYZE parts")
         campaign = a["campaign"]
         plans = [
             await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_progress, campaign
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_part_states, campaign
+            ),
+            await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.campaign_deferred, campaign
             ),
             await conn.fetchval(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.count_campaign_messages,
@@ -748,6 +757,7 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         )
     for plan in plans:
         assert ("Seq Scan", "messages") not in scanned(plan_nodes(plan))
+        assert ("Seq Scan", "parts") not in scanned(plan_nodes(plan))
     assert progress == {"queued": 4_500, "sent": 500}
     assert (counted, in_second) == (500, 2_000)
     assert [r["id"] for r in page] == second[1:4]

@@ -9,6 +9,7 @@ from datetime import datetime
 from herald.campaigns.lifecycle import RunStarter
 from herald.campaigns.run_result import RunResult
 from herald.config import Config
+from herald.metrics import Metrics
 from herald.store.db import Database
 
 __all__ = ["AppContext", "RunResult", "RunStarter"]
@@ -22,10 +23,12 @@ def _nothing() -> None:
 class AppContext:
     """db: the open Database; config: the validated Config; clock: aware UTC now; runner:
     starts runs (herald.campaigns.runs.CampaignRunner); wake: wakes the dispatcher after a run or a
-    resume (a no-op in tests)."""
+    resume (a no-op in tests); metrics: the process's counters (a stop counts its stopped
+    messages)."""
 
     db: Database
     config: Config
     clock: Callable[[], datetime]
     runner: RunStarter
     wake: Callable[[], None] = field(default=_nothing)
+    metrics: Metrics = field(default_factory=Metrics)

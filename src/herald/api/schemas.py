@@ -447,7 +447,14 @@ class _CampaignFields(_In):
     reminder: ReminderIn | None = None
     ignore_invalid_numbers: Flag | None = Field(
         default=None,
-        description="skip invalid numbers quietly instead of recording them as rejected messages",
+        description="send to the valid numbers and skip the invalid ones (listed in `intake`); "
+        "false (the default): a request with an invalid number is refused with "
+        "`invalid_numbers`",
+    )
+    mobiles_only: bool | None = Field(
+        default=None,
+        description="refuse numbers that are not mobile ones (fixed line, toll free, ...) with "
+        "`not_mobile`; numbers that may be either, as in the US, count as mobile",
     )
     to: list[Phone] | None = Field(default=None, description="phone numbers")
     contacts: list[Id] | None = Field(default=None, max_length=100_000)
@@ -466,7 +473,9 @@ class _CampaignFields(_In):
 class CampaignIn(_CampaignFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CAMPAIGN_EXAMPLE]})
 
-    name: CampaignName
+    name: CampaignName | None = Field(
+        default=None, description="absent: herald names it 'campaign <id>'"
+    )
     sender: SenderAddress = Field(description="one of the account's senders")
     message: Template
 
@@ -512,6 +521,15 @@ class ReminderOut(BaseModel):
     minutes_before: int
 
 
+class StopReason(BaseModel):
+    code: str = Field(
+        description="stopped_by_user, or why herald stopped it: insufficient_balance, "
+        "no_recipients, ...",
+        examples=["insufficient_balance"],
+    )
+    message: str
+
+
 class CampaignOut(BaseModel):
     id: int
     name: str
@@ -528,6 +546,11 @@ class CampaignOut(BaseModel):
     campaign_callback: str | None
     reminder: ReminderOut | None
     ignore_invalid_numbers: bool
+    mobiles_only: bool
+    stopped_at: datetime | None = Field(
+        description="when the campaign was stopped (while it is stopped)"
+    )
+    stop_reason: StopReason | None = Field(description="why it was stopped (while it is)")
     created_at: datetime
     updated_at: datetime
 
@@ -545,14 +568,31 @@ else:
     )
 
 
+class DeferredGroup(BaseModel):
+    reason: str | None = Field(
+        description="why they wait: quiet_hours (the destination's local quiet hours), no_bind "
+        "(no bind of the route is up), or the temporary SMPP status being retried",
+        examples=["quiet_hours"],
+    )
+    messages: int
+    next_at: datetime = Field(description="when the first of them is due to go")
+    last_at: datetime = Field(description="when the last of them is due to go")
+
+
 class Progress(BaseModel):
     messages: Counters
-    segments: Counters
+    segments: Counters = Field(description="parts, each counted by its own state")
+    deferred: list[DeferredGroup] = Field(
+        default_factory=list, description="the deferred messages by reason, with when they go"
+    )
 
 
 class BatchOut(BaseModel):
     id: int
     number: int
+    kind: Literal["run", "reminder"] = Field(
+        description="a run, or the reminder's send to the test numbers (not in `progress`)"
+    )
     description: str | None
     template: str | None = Field(description="the message override of this run, if any")
     status: BatchStatus
@@ -594,12 +634,17 @@ class IntakeReport(BaseModel):
 class RunOut(BaseModel):
     batch_id: int
     number: int = Field(description="1, 2, ... within the campaign")
-    count: int = Field(description="messages queued")
+    count: int = Field(description="messages queued (deferred ones included)")
     segments: int
     rejected: int
     skipped: int
     credit_used: int
     rejected_reasons: dict[str, int]
+    deferred: int = Field(
+        default=0,
+        description="of `count`, messages waiting for their quiet hours to end "
+        "(the campaign's progress.deferred says until when)",
+    )
 
 
 class CampaignCreated(CampaignDetail):
@@ -666,6 +711,7 @@ class BadFileRow(BaseModel):
 
 class FileUploadOut(BaseModel):
     format: Literal["csv", "xlsx"]
+    header: bool = Field(description="whether the first row was read as the header row")
     sheet: str | None = Field(description="the XLSX worksheet read")
     labels: list[str] = Field(description="label names taken from the header")
     rows: int = Field(description="data rows read")

@@ -87,6 +87,7 @@ class Expander:
         not_before: datetime,
         default_region: str | None = None,
         track_rejected: bool = False,
+        mobiles_only: bool = False,
     ) -> None:
         self._batch_id, self._campaign_id, self._account_id = batch_id, campaign_id, account_id
         self._template = template
@@ -100,6 +101,7 @@ class Expander:
         self._blacklist = blacklist
         self._not_before = not_before
         self._region = default_region
+        self._mobiles_only = mobiles_only
         # The only guard of one message per number per batch: the schema has no unique index
         # for it (each would cost every status move an index entry; see schema.sql).
         self._seen: set[str] = set()
@@ -125,10 +127,12 @@ class Expander:
         """Expand one recipient. False when nothing was stored (skipped or a duplicate)."""
         phone: str | None
         reason: str | None
-        if source in _TRUSTED_SOURCES:
+        if source in _TRUSTED_SOURCES and not self._mobiles_only:
             phone, reason = phone_raw, None
-        else:
-            phone, reason = check_number(phone_raw, default_region=self._region)
+        else:  # a contact's E.164 number still needs its type checked for mobiles_only
+            phone, reason = check_number(
+                phone_raw, default_region=self._region, mobile_only=self._mobiles_only
+            )
         key = phone if phone is not None else phone_raw.strip()
         if key in self._seen:
             self.totals.duplicates += 1

@@ -123,21 +123,24 @@ class CampaignRunner:
             else:
                 status = transition(CAMPAIGN, campaign["status"], "run")
             template = parse_template(message or campaign["template"], campaign["fallback_values"])
-            batch = await store.create_batch(conn, campaign_id, description, message)
+            batch = await store.create_batch(
+                conn, campaign_id, description, message, "reminder" if reminder else "run"
+            )
             expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
             id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
             if reminder:
-                # Test numbers carry no labels: show each placeholder by its fallback, or by
-                # its name, so the tester sees what recipients will get.
+                # Test numbers carry no name or labels: show each placeholder by its
+                # fallback, or by its name, so the tester sees what recipients will get.
                 sample = {
                     label: template.fallbacks.get(label_key(label), f"<{label}>")
                     for label in template.placeholders
                 }
+                name = template.fallbacks.get(label_key("name"), "<Name>")
                 numbers = campaign["reminder"]["numbers"]
                 ids = await store.reserve_message_ids(conn, len(numbers))
                 id_range = _widen(id_range, ids)
                 for message_id, number in zip(ids, numbers, strict=True):
-                    expander.add(message_id, number, "<Name>", sample, "number")
+                    expander.add(message_id, number, name, sample, "number")
                 await self._copy(conn, expander)
             else:
                 async for rows in store.audience(conn, campaign_id, CHUNK):
@@ -163,7 +166,7 @@ class CampaignRunner:
                 id_range,
             )
             if status != campaign["status"]:
-                await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
+                await store.start_campaign(conn, campaign_id, campaign["status"])
                 await enqueue_campaign_callback(
                     conn,
                     campaign,
@@ -206,6 +209,7 @@ class CampaignRunner:
             skipped=totals.skipped,
             credit_used=totals.segments,
             rejected_reasons=dict(totals.rejected),
+            deferred=totals.deferred,
         )
 
     async def _expander_args(
@@ -228,6 +232,7 @@ class CampaignRunner:
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),
+            "mobiles_only": campaign["mobiles_only"],
         }
 
     @staticmethod

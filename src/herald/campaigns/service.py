@@ -14,6 +14,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -28,7 +29,7 @@ from herald.campaigns.lifecycle import (
     malformed_template,
     stop_failed_scheduled_run,
 )
-from herald.campaigns.progress import progress_of
+from herald.campaigns.progress import campaign_progress
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
@@ -58,6 +59,7 @@ _COLUMNS = {
     "campaign_callback": "campaign_callback_url",
     "reminder": "reminder",
     "ignore_invalid_numbers": "ignore_invalid_numbers",
+    "mobiles_only": "mobiles_only",
 }
 
 
@@ -111,9 +113,29 @@ def campaign_view(row: Row) -> dict[str, Any]:
             "minutes_before": reminder["lead_seconds"] // 60,
         },
         "ignore_invalid_numbers": row["ignore_invalid_numbers"],
+        "mobiles_only": row["mobiles_only"],
+        "stopped_at": row["stopped_at"],
+        "stop_reason": row["stop_reason"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+def _refuse_invalid(intake: Intake, columns: Mapping[str, Any]) -> None:
+    """invalid_numbers listing each invalid number given (source, index, phone, reason),
+    unless the campaign ignores invalid numbers (then they are only reported, in `intake`)."""
+    if not intake.invalid or columns["ignore_invalid_numbers"]:
+        return
+    shown = ", ".join(
+        f"{n['phone']!r} ({n['source']}[{n['index']}]: {n['reason']})" for n in intake.invalid[:5]
+    )
+    more = f" and {len(intake.invalid) - 5} more" if len(intake.invalid) > 5 else ""
+    raise RequestError(
+        "invalid_numbers",
+        f"{len(intake.invalid)} invalid number(s): {shown}{more}; correct or remove them, or "
+        "set ignore_invalid_numbers to send to the others",
+        {"invalid_numbers": intake.invalid},
+    )
 
 
 def _unique(ids: Sequence[int]) -> list[int]:
@@ -150,7 +172,7 @@ class CampaignService:
                 raise campaign_not_found(campaign_id)
             counts = await store.recipient_counts(conn, campaign_id)
             batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-            progress = progress_of(await store.progress(conn, campaign_id), batches)
+            progress = await campaign_progress(conn, campaign_id, batches)
         return {
             **campaign_view(row),
             "audience": dict(counts),
@@ -222,10 +244,15 @@ class CampaignService:
     # --- writing ------------------------------------------------------------------------------
 
     async def create(self, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """A new campaign; without a `name`, herald calls it 'campaign <id>'."""
         columns = self._default_columns()
+        unnamed = not spec.get("name")
+        # Until its id names it: unique, and never a name the API accepts.
+        columns["name"] = f"unnamed {secrets.token_hex(12)}"
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
-        intake = self._intake(spec)
+        intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
+        _refuse_invalid(intake, columns)
         contact_ids, group_ids = (
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
@@ -245,6 +272,8 @@ class CampaignService:
                 campaign_id = await store.insert_campaign(conn, account_id, columns, status)
             except ConflictError as exc:
                 raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+            if unnamed:
+                await store.name_campaign(conn, campaign_id)
             await store.add_recipients(conn, campaign_id, intake.rows)
             await store.set_contacts(conn, campaign_id, contact_ids)
             await store.set_groups(conn, campaign_id, group_ids)
@@ -266,8 +295,18 @@ class CampaignService:
     ) -> dict[str, Any]:
         """Change anything while the campaign is scheduled; recipient fields given replace
         what the campaign had from that source (`to` its numbers, `recipients` its recipient
-        objects, `contacts` and `groups` their lists); file rows stay."""
-        intake = self._intake(changes)
+        objects, `contacts` and `groups` their lists); file rows stay. `scheduled_at` left out
+        keeps the schedule; null is refused: it would leave the campaign waiting with no time
+        (run it now with POST .../run instead)."""
+        if "scheduled_at" in changes and changes["scheduled_at"] is None:
+            raise RequestError(
+                "invalid_schedule",
+                "scheduled_at cannot be null: it would leave the campaign waiting with no time "
+                f"to run. Give a new time, send it now with POST /v1/campaigns/{campaign_id}/run "
+                "(`herald campaign run`), or stop it",
+                {"scheduled_at": None},
+            )
+        self._intake(changes)  # too many recipients: refused before anything is read
         async with self._db.acquire() as conn, conn.transaction():
             row = await _scheduled_for_edit(
                 conn, campaign_id, account_id, "only a scheduled campaign can be changed"
@@ -275,6 +314,8 @@ class CampaignService:
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
+            intake = self._intake(changes, mobiles_only=columns["mobiles_only"])
+            _refuse_invalid(intake, columns)
             if "sender" in changes:
                 columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
             counts = await store.recipient_counts(conn, campaign_id)
@@ -326,6 +367,14 @@ class CampaignService:
                     f"campaign {campaign_id} is {row['status']}: stop it before deleting it",
                     {"status": row["status"]},
                 )
+
+    async def mobiles_only(self, account_id: int, campaign_id: int) -> bool:
+        """Whether the campaign sends to mobiles only (a file's rows are checked so)."""
+        async with self._db.acquire() as conn:
+            row = await store.get_campaign(conn, campaign_id, account_id)
+        if row is None:
+            raise campaign_not_found(campaign_id)
+        return bool(row["mobiles_only"])
 
     async def add_file(
         self,
@@ -387,6 +436,7 @@ class CampaignService:
             "campaign_callback_url": None,
             "reminder": None,
             "ignore_invalid_numbers": False,
+            "mobiles_only": False,
         }
 
     def _default_quiet_hours(self) -> list[dict[str, str]]:
@@ -437,12 +487,13 @@ class CampaignService:
                 {"field": "reminder"},
             )
 
-    def _intake(self, spec: Mapping[str, Any]) -> Intake:
+    def _intake(self, spec: Mapping[str, Any], *, mobiles_only: bool = False) -> Intake:
         return check_recipients(
             spec.get("to") or [],
             spec.get("recipients") or [],
             default_region=self._region,
             max_recipients=self._config.api.max_recipients_per_request,
+            mobiles_only=mobiles_only,
         )
 
     async def _sender_id(self, conn: Any, account_id: int, address: str) -> int:

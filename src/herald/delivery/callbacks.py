@@ -54,7 +54,7 @@ from herald.delivery.destinations import (
     system_resolver,
 )
 from herald.metrics import Metrics
-from herald.states import CALLBACK, transition
+from herald.states import CALLBACK, MESSAGE, transition
 from herald.store import callbacks as store
 from herald.store.db import Database
 from herald.store.rows import Row
@@ -65,6 +65,18 @@ SIGNATURE_HEADER = "X-Herald-Signature"
 # Message statuses reported to the campaign's callback URL: the outcomes a customer acts on.
 # queued/deferred/sending are internal steps of the send path.
 REPORTED_STATUSES = frozenset({"sent", "delivered", "failed", "rejected", "unknown", "stopped"})
+
+
+def callback_sequence(status: str) -> int:
+    """The `sequence` of a message's callback for `status`. A message reports at most two
+    statuses, in this order: `sent` (it is never entered twice), then its final status
+    (final statuses never change; states.MESSAGE). Deliveries run concurrently and retries
+    reorder them, so callbacks may arrive out of order: a receiver keeps the highest sequence
+    it has seen per message. A message delivered before its `sent` was stored reports only
+    the final status (sequence 2)."""
+    return 2 if status in MESSAGE.final else 1
+
+
 # Campaign events and the campaign status each reports.
 CAMPAIGN_EVENTS = {
     "running": "running",
@@ -102,6 +114,7 @@ async def enqueue_message_callbacks(conn: Any, changes: Iterable[MessageStatusCh
         [c.new for c in rows],
         [c.reason for c in rows],
         [c.at for c in rows],
+        [callback_sequence(c.new) for c in rows],
     )
 
 

@@ -120,6 +120,12 @@ CREATE TABLE campaigns (
     -- Transactional traffic is claimed before bulk campaigns (docs/notes/fair.md).
     traffic_class           text NOT NULL DEFAULT 'bulk'
                             CHECK (traffic_class IN ('transactional', 'bulk')),
+    -- Numbers whose type is not mobile (or fixed line or mobile) are refused: `not_mobile`.
+    mobiles_only            boolean NOT NULL DEFAULT false,
+    -- The last stop, kept while the campaign is stopped: when, and {"code", "message"}
+    -- (stopped_by_user, insufficient_balance, no_recipients, ...).
+    stopped_at              timestamptz,
+    stop_reason             jsonb CHECK (jsonb_typeof(stop_reason) = 'object'),
     UNIQUE (account_id, name)
 );
 -- The scheduler looks for scheduled campaigns that are due.
@@ -175,6 +181,8 @@ CREATE TABLE batches (
     -- so they still filter on batch_id). NULL for a batch with no messages.
     first_message_id   bigint,
     last_message_id    bigint,
+    -- 'reminder': the test numbers' send ahead of a scheduled run, left out of progress.
+    kind               text NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'reminder')),
     UNIQUE (campaign_id, number),
     CONSTRAINT batches_message_ids_check
         CHECK ((first_message_id IS NULL) = (last_message_id IS NULL)
@@ -333,5 +341,6 @@ CREATE TYPE status_move AS (          -- a message status compare-and-set
     status      text,
     reason      text,
     not_before  double precision,
-    at          double precision
+    at          double precision,
+    bind        text              -- the bind that sent the message (messages.bind), or NULL
 );
