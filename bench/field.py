@@ -72,7 +72,6 @@ from smpp import start_simulator, stop_simulator
 SENDER = "Herald"
 PERSONALITY = "carrier"
 NAN = float("nan")
-STATE_ROOT = Path("/tmp")  # each run's state directory (a run leaves ~100 MB of pgdata)
 
 
 def recipients(n: int) -> list[dict[str, Any]]:
@@ -305,7 +304,7 @@ async def scrape_cost(api: httpx.AsyncClient, pid: int, scrapes: int = 50) -> fl
 async def herald_run(
     n: int, window: int, smsc_port: int, sim_pid: int, sample_interval: float, spy: Path | None
 ) -> Figures:
-    work = Path(tempfile.mkdtemp(prefix="herald-field-", dir=STATE_ROOT))
+    work = Path(tempfile.mkdtemp(prefix="herald-field-"))  # removed after the run
     state = work / "state"
     api_port = kannel.free_port()
     config = herald_config(state, api_port, smsc_port, window)
@@ -414,7 +413,7 @@ def stop_py_spy(spying: subprocess.Popen[bytes] | None) -> None:
 async def kannel_run(
     n: int, window: int, smsc_port: int, sim_pid: int, concurrency: int
 ) -> Figures:
-    work = Path(tempfile.mkdtemp(prefix="kannel-field-", dir=STATE_ROOT))
+    work = Path(tempfile.mkdtemp(prefix="kannel-field-"))
     boxes = kannel.Kannel(work, smsc_port, window)
     counter = kannel.DlrCounter(n)
     await counter.start()
