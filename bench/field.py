@@ -406,6 +406,7 @@ def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     if not Path(spy).exists():
         print("  (py-spy is not installed: pip install py-spy)", flush=True)
         return None
+    print(f"  py-spy: {out}.txt (summary: bench/spy_summary.py {out}.txt)", flush=True)
     options = ["--nonblocking", "--rate", "200", "--format", "raw", "-o", f"{out}.txt"]
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), *options],
