@@ -302,6 +302,63 @@ async def first_submit(state: Path) -> float:
         await pg.astop()
 
 
+class PgStatements:
+    """pg_stat_statements on the run's embedded server (--pg-statements): the bench starts the
+    server first with the module preloaded, and herald run adopts it (herald's embedded
+    PostgreSQL shares a running server). Reset just before the POST; after the run, the
+    statements by execution time, with calls per message."""
+
+    def __init__(self, server: EmbeddedPostgres, dsn: str) -> None:
+        self.server, self.dsn = server, dsn
+
+    @classmethod
+    async def start(cls, state: Path) -> PgStatements:
+        server = EmbeddedPostgres(state)
+        dsn = await server.astart()
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        finally:
+            await conn.close()
+        await server.astop()  # a preloaded library needs a new server process
+        server = EmbeddedPostgres(state)
+        dsn = await server.astart()
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        finally:
+            await conn.close()
+        return cls(server, dsn)
+
+    async def reset(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("SELECT pg_stat_statements_reset()")
+        finally:
+            await conn.close()
+
+    async def report(self, n: int, top: int = 12) -> list[str]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+            rows = await conn.fetch(
+                "SELECT calls, total_exec_time AS ms, regexp_replace(query, '\\s+', ' ', 'g') AS q"
+                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1",
+                top,
+            )
+        finally:
+            await conn.close()
+        lines = [f"PostgreSQL statements, {total:,.0f} ms of execution in all:"]
+        for row in rows:
+            lines.append(
+                f"{row['ms'] / total:6.1%} {row['calls'] / n:7.3f} calls/message  {row['q'][:90]}"
+            )
+        return lines
+
+    async def stop(self) -> None:
+        await self.server.astop()  # the last owner out stops the server
+
+
 async def scrape_cost(api: httpx.AsyncClient, pid: int, scrapes: int = 50) -> float:
     """herald's CPU µs per /metrics scrape, measured on the idle process."""
     before = cpu_seconds(pid)
@@ -311,13 +368,15 @@ async def scrape_cost(api: httpx.AsyncClient, pid: int, scrapes: int = 50) -> fl
 
 
 async def herald_run(
-    n: int, window: int, smsc_port: int, sim_pid: int, sample_interval: float, spy: Path | None
+    args: argparse.Namespace, window: int, smsc_port: int, sim_pid: int
 ) -> Figures:
+    n, spy = args.recipients, args.py_spy
     work = Path(tempfile.mkdtemp(prefix="herald-field-"))  # removed after the run
     state = work / "state"
     api_port = kannel.free_port()
     config = herald_config(state, api_port, smsc_port, window)
     log = work / "herald.log"
+    statements = await PgStatements.start(state) if args.pg_statements else None
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -352,7 +411,9 @@ async def herald_run(
                 "recipients": recipients(n),
             }
             payload = json.dumps(body).encode()
-            sampler = WindowSampler(api, window, n, sample_interval)
+            sampler = WindowSampler(api, window, n, args.sample_interval)
+            if statements is not None:
+                await statements.reset()
             if spy is not None:
                 spying = start_py_spy(proc.pid, spy / f"herald-w{window}-{time.time():.0f}")
             before = cpu_snapshot(groups)
@@ -372,6 +433,9 @@ async def herald_run(
             await sampler.stop()
             rss = peak_rss_mb(proc.pid)
         first = await first_submit(state)
+        if statements is not None:
+            for line in await statements.report(n):
+                print(f"    {line}", flush=True)
     except BaseException:
         print(f"herald's log:\n{tail(log)}", file=sys.stderr)
         raise
@@ -384,6 +448,8 @@ async def herald_run(
         except TimeoutError:
             proc.kill()
             await proc.wait()
+        if statements is not None:
+            await statements.stop()
         shutil.rmtree(work, ignore_errors=True)
     cpu["herald"] -= scrape_us / 1e6 * sampler.taken  # the bench's sampler, not herald's work
     return Figures(
@@ -482,9 +548,7 @@ async def one_cell_run(
     sim, port = start_simulator(args.loop, *options)
     try:
         if system == "herald":
-            return await herald_run(
-                args.recipients, window, port, sim.pid, args.sample_interval, args.py_spy
-            )
+            return await herald_run(args, window, port, sim.pid)
         return await kannel_run(args.recipients, window, port, sim.pid, args.concurrency)
     finally:
         stop_simulator(sim)
@@ -688,6 +752,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--py-spy", type=Path, default=None, metavar="DIR", help="profile herald into DIR"
+    )
+    parser.add_argument(
+        "--pg-statements",
+        action="store_true",
+        help="print PostgreSQL's costliest statements of each herald run (pg_stat_statements)",
     )
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args(argv)

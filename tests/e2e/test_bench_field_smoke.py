@@ -1,7 +1,7 @@
 """bench/field.py runs: herald run with its API against the carrier simulator, tiny (200
-recipients, one window, one run), so the benchmark cannot rot; and its Kannel driver's own
-parts (the DLR counter, the sendsms requests), with Kannel itself when it is installed. No
-timing is asserted here (speed lives in `make bench`)."""
+recipients, one window, one run, pg_stat_statements on), so the benchmark cannot rot; and its
+Kannel driver's own parts (the DLR counter, the sendsms requests), with Kannel itself when it
+is installed. No timing is asserted here (speed lives in `make bench`)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def bench() -> Iterator[ModuleType]:
 
 def test_a_tiny_run_measures_herald_and_reports(bench: ModuleType, capsys) -> None:
     argv = ["--windows", "10", "--recipients", "200", "--runs", "1", "--receipt-delay", "none"]
-    cells = bench.main([*argv, "--no-kannel", "--sample-interval", "0.02"])
+    cells = bench.main([*argv, "--no-kannel", "--sample-interval", "0.02", "--pg-statements"])
     (key,) = cells
     assert key == ("herald", 10, None)
     (run,) = cells[key].runs
@@ -44,6 +44,7 @@ def test_a_tiny_run_measures_herald_and_reports(bench: ModuleType, capsys) -> No
     assert run.cpu_us["herald"] > 0 and run.cpu_us["postgres"] > 0
     assert run.cpu_us["simulator"] > 0 and run.peak_rss_mb > 0
     out = capsys.readouterr().out
+    assert "calls/message  WITH due AS" in out  # the claim, among PostgreSQL's statements
     for needle in ("msg/s end to end", "herald run", "window", "targets", "first submit_sm"):
         assert needle in out
 
