@@ -65,6 +65,7 @@ import httpx
 
 import kannel
 from e2e import TEXT, Groups, cpu_snapshot, cpu_used, process_tree
+from herald.errors import StoreError
 from herald.store.embedded import EmbeddedPostgres
 from simulator import cpu_seconds
 from smpp import start_simulator, stop_simulator
@@ -232,7 +233,12 @@ async def wait_ready(api: httpx.AsyncClient, proc: asyncio.subprocess.Process, l
 
 
 def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
+    """The end of herald's log, and of the embedded server's when it failed to start."""
+    text = log.read_text(errors="replace")[-3000:]
+    pg_log = log.parent / "state" / "pgdata" / "log"
+    if "embedded PostgreSQL failed" in text and pg_log.exists():
+        text += f"\n--- {pg_log}\n" + pg_log.read_text(errors="replace")[-2000:]
+    return text
 
 
 async def create_account(config: Path, credit: int) -> str:
@@ -554,6 +560,20 @@ async def one_cell_run(
         stop_simulator(sim)
 
 
+async def one_cell_run_again(
+    system: str, args: argparse.Namespace, window: int, delay: str | None
+) -> Figures:
+    """A run, and once more from scratch if it failed: on a crowded machine a start can fail
+    (an initdb or a bind timing out) without saying anything about the system measured. The
+    failure is printed; a second one ends the benchmark."""
+    try:
+        return await one_cell_run(system, args, window, delay)
+    except (RuntimeError, OSError, TimeoutError, StoreError) as error:
+        first_line = str(error).strip().splitlines()[:1]
+        print(f"  {system} window {window}: run failed ({first_line}); once more", flush=True)
+        return await one_cell_run(system, args, window, delay)
+
+
 async def bench(args: argparse.Namespace) -> Cells:
     systems = ["herald"]
     kannel_version = ""
@@ -575,7 +595,7 @@ async def bench(args: argparse.Namespace) -> Cells:
         for window in args.windows:
             for i in range(args.runs):
                 for system in systems:  # interleaved: a slow minute hits both
-                    figures = await one_cell_run(system, args, window, delay)
+                    figures = await one_cell_run_again(system, args, window, delay)
                     cells.setdefault((system, window, delay), Cell()).runs.append(figures)
                     receipts = f"receipts {delay} ms later" if delay else "receipts at once"
                     print(
