@@ -25,9 +25,12 @@ Kannel runs alternate; every figure is a median of --runs.
                    the embedded PostgreSQL (postmaster and every backend), their sum; Kannel's
                    bearerbox + smsbox, and this process while it drove Kannel (sendsms client
                    and DLR counter); the simulator's own, for each
-    occupancy      share of herald's window-full samples while messages were due (see
-                   WindowSampler)
+    window         full: share of herald's window-full samples while messages were due;
+                   fill: mean share of the window in use (see WindowSampler)
     peak RSS       herald's process (VmHWM); bearerbox + smsbox
+
+--py-spy DIR records each herald run (summarise with bench/spy_summary.py); --pg-statements
+prints PostgreSQL's costliest statements of each herald run. docs/notes/field.md has more.
 
 Targets (issue 18), printed as met or not: herald / Kannel >= 3x at window 10 and >= 2.5x at
 window 100; herald + PostgreSQL CPU per message <= 120 µs at window 100 and <= 150 µs at
@@ -37,6 +40,7 @@ immediate runs.
 
 Run: .venv/bin/python bench/field.py [--windows 10,100,1000] [--recipients 20000] [--runs 3]
      [--receipt-delay 200-2000 | --receipt-delay none] [--no-kannel] [--py-spy DIR]
+     [--pg-statements]
 """
 
 from __future__ import annotations

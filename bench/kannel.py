@@ -6,9 +6,10 @@ from this process and stops them with SIGTERM (SIGKILL after a grace period). `s
 messages through `/cgi-bin/sendsms`, one HTTP GET each, with `dlr-mask=31` and a `dlr-url` to
 a `DlrCounter` in this process; the run is over once every message has its final DLR.
 
-The HTTP client and the counter are a few lines of asyncio streams, not an HTTP library: they
-share the machine's two cores with Kannel, so each request costs this process as little as can
-be (the bench prints this process's own CPU per message beside Kannel's).
+The HTTP client (asyncio streams) and the counter (an asyncio Protocol) are a few lines each,
+not an HTTP library: they share the machine's two cores with Kannel, so each request costs
+this process as little as can be (the bench prints this process's own CPU per message beside
+Kannel's: 64-96 µs for a sendsms request and two DLRs).
 """
 
 from __future__ import annotations
