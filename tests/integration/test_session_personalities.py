@@ -349,3 +349,15 @@ async def test_slow(link: Callable[..., Awaitable[Link]], spec: str) -> None:
     # responses came back out of order, yet each part got its own message id
     ids = {r.destination_addr: r.message_id for r in ln.sim.submits}
     assert [r.message_id for r in results] == [ids[d] for d in destinations]
+
+
+@personality("carrier")
+async def test_carrier(link: Callable[..., Awaitable[Link]], spec: str) -> None:
+    # each response and receipt its own write, Nagle on: more messages than the window, so
+    # the session refills it from what trickles in
+    ln = await link(window=5)
+    results = list(await asyncio.gather(*(ln.submit(f"4479111{i:05d}") for i in range(40))))
+    assert all(r.outcome is ACCEPTED for r in results)
+    receipts = await ln.receipts_for(results)
+    assert {receipts[r.canonical_id].state for r in results} == {"DELIVRD"}
+    await ln.sim.wait_for_receipts_acked(40)
