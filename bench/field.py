@@ -311,6 +311,14 @@ async def first_submit(state: Path) -> float:
         await pg.astop()
 
 
+async def execute(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 class PgStatements:
     """pg_stat_statements on the run's embedded server (--pg-statements): the bench starts the
     server first with the module preloaded, and herald run adopts it (herald's embedded
@@ -324,27 +332,15 @@ class PgStatements:
     async def start(cls, state: Path) -> PgStatements:
         server = EmbeddedPostgres(state)
         dsn = await server.astart()
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
-        finally:
-            await conn.close()
+        await execute(dsn, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
         await server.astop()  # a preloaded library needs a new server process
         server = EmbeddedPostgres(state)
         dsn = await server.astart()
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        finally:
-            await conn.close()
+        await execute(dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return cls(server, dsn)
 
     async def reset(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            await conn.execute("SELECT pg_stat_statements_reset()")
-        finally:
-            await conn.close()
+        await execute(self.dsn, "SELECT pg_stat_statements_reset()")
 
     async def report(self, n: int, top: int = 12) -> list[str]:
         conn = await asyncpg.connect(self.dsn)
