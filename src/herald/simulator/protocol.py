@@ -6,7 +6,7 @@ receipts or recording need it, and the submit_sm_resp packed directly, never tou
 Connection (submits do not change its state). Every other PDU goes through the Connection,
 which owns the bind state, the sequence numbers of what we send (receipts, MO, unbind) and
 the matching of their responses. Writes are coalesced: one transport.write per received
-chunk or per loop turn.
+chunk or per loop turn; or, with `coalesce_writes` off (a carrier's way), one per PDU.
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ class SmscProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock is not None:  # set either way: asyncio and uvloop turn TCP_NODELAY on
+            nodelay = 1 if self.sim.settings.tcp_nodelay else 0
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, nodelay)
         self.switchboard.connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -135,6 +136,9 @@ class SmscProtocol(asyncio.Protocol):
         if self.closed:
             return
         self._out.append(data)
+        if not self.sim.settings.coalesce_writes:
+            self._flush()  # carrier-like: out as soon as it is made (after anything queued)
+            return
         if not self._in_data and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -143,7 +147,11 @@ class SmscProtocol(asyncio.Protocol):
         self._flush_scheduled = False
         out = self._out
         if out and not self.closed and self.transport is not None:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if not self.sim.settings.coalesce_writes:  # each PDU its own write
+                for data in out:
+                    self.transport.write(data)
+            else:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
 
     def close(self) -> None:
