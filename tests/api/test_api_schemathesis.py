@@ -54,6 +54,8 @@ expected-statuses = ["2xx", "400", "401", "402", "403", "404", "409", "429"]
 # would read as the resource in the path having vanished.
 include-name = ["POST /v1/groups/{group_id}/contacts", "PATCH /v1/campaigns/{campaign_id}"]
 checks.ensure_resource_availability.enabled = false
+# Phase settings outrank operation settings: the stateful phase needs it said again.
+phases.stateful.checks.ensure_resource_availability.enabled = false
 """
 
 

@@ -27,6 +27,7 @@ from herald.store.dispatch import (
 )
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
+from herald.store.runs import BatchKind
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.integration._catalog import dump_catalog
 from tests.support.claims import claim_due
@@ -70,6 +71,7 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("blacklist", "source"): get_args(BlacklistSource),
     ("campaign_recipients", "source"): RECIPIENT_SOURCES,
     ("campaigns", "traffic_class"): get_args(TrafficClass),
+    ("batches", "kind"): get_args(BatchKind),
 }
 
 
