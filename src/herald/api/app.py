@@ -10,7 +10,17 @@ from herald import __version__
 from herald.api.context import AppContext
 from herald.api.deps import Services
 from herald.api.errors import install_error_handlers
-from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, senders
+from herald.api.routes import (
+    account,
+    blacklist,
+    campaigns,
+    contacts,
+    files,
+    groups,
+    insight,
+    links,
+    senders,
+)
 
 DESCRIPTION = """\
 SMS campaigns over SMPP: senders, contacts and groups, campaigns with their lifecycle,
@@ -25,7 +35,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.services = Services.build(ctx)
     install_error_handlers(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (account, senders, contacts, groups, blacklist, campaigns, files):
+    for module in (account, senders, contacts, groups, blacklist, campaigns, files, insight):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(links.router)  # /l/ and /o/: the short links phones open
     return app

@@ -86,6 +86,14 @@ CODES: dict[str, Code] = {
     "sender_not_allowed": Code(400, "The sender is not one of this account's senders."),
     "invalid_schedule": Code(400, "`scheduled_at` is not in the future."),
     "invalid_reminder": Code(400, "A reminder needs `scheduled_at`."),
+    "link_not_configured": Code(
+        400,
+        "The message places %Link% without a `track_link_url`, or %OptOutLink% without "
+        "`opt_out_link: true` (`details.placeholder`, `details.setting`).",
+    ),
+    "opt_out_link_unplaced": Code(
+        400, "`opt_out_link` is true but the message has no %OptOutLink% to place it."
+    ),
     "invalid_file": Code(
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "
