@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from herald import states
+from herald.campaigns.exports import COLUMNS
 from herald.store.db import Database, connect
 from herald.store.dispatch import write_results
 from herald.store.migrations import migrate
@@ -675,20 +676,39 @@ async def test_reports_and_exports_read_only_the_campaigns_batches(database: Dat
             for name, args in {
                 "report_messages": (campaign, 60),
                 "report_parts": (campaign, 60),
-                "report_latency": (campaign,),
                 "report_links": (campaign,),
                 "export_messages": (campaign, first[1_500], 1_000, True),
             }.items()
         }
         links = await conn.fetchrow(queries.report_links, campaign)
-        latency = await conn.fetchrow(queries.report_latency, campaign)
+        parts = await conn.fetch(queries.report_parts, campaign, 60)
         chunk = await conn.fetch(queries.export_messages, campaign, first[-1], 10, False)
     for name, plan in plans.items():
         read = scanned(plan_nodes(plan))
         for table in ("messages", "parts", "links"):
             assert ("Seq Scan", table) not in read, (name, table)
-    assert (links["links"], latency["samples"]) == (3_000, 3_000)
-    assert [r["id"] for r in chunk] == second[:10]  # past campaign B's ids in between
+    latency = {r["latency"]: r["parts"] for r in parts if r["latency"] is not None}
+    assert (links["links"], latency) == (3_000, {2.0: 3_000})
+    assert [r["message_id"] for r in chunk] == second[:10]  # past campaign B's ids in between
+    assert tuple(chunk[0].keys()) == COLUMNS  # the cells the CSV's header names
+
+
+async def test_a_report_of_interleaved_batches_counts_only_its_own_parts(
+    database: Database,
+) -> None:
+    # Two runs expanded at once take interleaved ids: campaign A's range holds B's messages.
+    async with database.acquire() as conn:
+        a = await make_batch(conn)
+        b = await make_batch(conn, account_name="globex")
+        ours, theirs = [], []
+        for i in range(6):
+            ours += await add_messages(conn, a, [f"+3460000{i:04d}"])
+            theirs += await add_messages(conn, b, [f"+3470000{i:04d}"])
+        await add_parts(conn, ours, state="delivered")
+        await add_parts(conn, theirs, per_message=2, state="undeliverable")
+        parts = await conn.fetch(queries.report_parts, a["campaign"], 60)
+    by_state = {(r["bind"], r["state"]): r["parts"] for r in parts if r["g"] == 0b001}
+    assert by_state == {(None, "delivered"): 6}
 
 
 async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database: Database) -> None:

@@ -27,17 +27,20 @@ class AudienceSizes:
 async def report_messages(
     conn: asyncpg.Connection, campaign_id: int, bucket_seconds: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.report_messages, campaign_id, bucket_seconds)
+    return await _aggregate(conn, queries.report_messages, campaign_id, bucket_seconds)
 
 
 async def report_parts(
     conn: asyncpg.Connection, campaign_id: int, bucket_seconds: int
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.report_parts, campaign_id, bucket_seconds)
+    return await _aggregate(conn, queries.report_parts, campaign_id, bucket_seconds)
 
 
-async def report_latency(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(queries.report_latency, campaign_id)
+async def _aggregate(conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
+    """A report aggregate in a read-only transaction with room for its hash tables."""
+    async with conn.transaction(readonly=True):
+        await conn.execute(queries.report_memory)
+        return await conn.fetch(sql, *args)
 
 
 async def report_links(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.Record:
@@ -54,11 +57,29 @@ async def report_credit(conn: asyncpg.Connection, campaign_id: int) -> asyncpg.R
     return await conn.fetchrow(queries.report_credit, campaign_id)
 
 
+_EXPORT = queries.export_messages.rstrip().rstrip(";")  # COPY (...) takes no terminator
+
+
 async def export_chunk(
     conn: asyncpg.Connection, campaign_id: int, after: int, limit: int, with_clicks: bool
-) -> list[asyncpg.Record]:
-    """Up to `limit` messages after id `after`, in id order, as the export writes them."""
-    return await conn.fetch(queries.export_messages, campaign_id, after, limit, with_clicks)
+) -> bytes:
+    """Up to `limit` messages after id `after`, in id order, as lines of the CSV export
+    (COPY ... CSV: PostgreSQL writes them; one message per line, its id first)."""
+    out = bytearray()
+
+    async def collect(data: bytes) -> None:
+        out.extend(data)
+
+    await conn.copy_from_query(
+        _EXPORT,
+        campaign_id,
+        after,
+        limit,
+        with_clicks,
+        output=collect,
+        format="csv",
+    )
+    return bytes(out)
 
 
 async def has_clicks(conn: asyncpg.Connection, campaign_id: int) -> bool:
