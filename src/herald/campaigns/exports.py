@@ -1,27 +1,20 @@
 """A campaign's messages as CSV, streamed (docs/api.md, exports).
 
 Rows are read a chunk at a time by id (`WHERE id > last ORDER BY id LIMIT n` over
-messages_pkey), each chunk on a pooled connection held only for its query, so a million-row
-export holds a chunk in memory, never a connection or a snapshot for its whole length (a
-long transaction would hold back vacuum on the send path's tables). Rows are as they stand
-when their chunk is read. At most `concurrency` exports read at once per process; more
-wait their turn.
-
-Cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
-return: carriers' ids and reasons are not ours) are written with a leading `'`, except E.164
-numbers, which are only digits after the `+`.
+messages_pkey), each chunk a COPY ... CSV on a pooled connection held only for it, so a
+million-row export holds a chunk in memory, never a connection or a snapshot for its whole
+length (a long transaction would hold back vacuum on the send path's tables). PostgreSQL
+writes the lines (store/sql/insight.sql, export_messages: one message per line, its id first,
+formula-looking cells neutralised); Python only passes them on. Rows are as they stand when
+their chunk is read. At most `concurrency` exports read at once per process; more wait their
+turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from herald.campaigns.lifecycle import campaign_not_found
 from herald.store import campaigns as campaign_store
@@ -45,9 +38,8 @@ COLUMNS = (
     "clicks",
     "clicked_at",
 )
-CHUNK = 2000  # messages per query
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"\+[0-9]{1,15}")
+HEADER = (",".join(COLUMNS) + "\n").encode("ascii")
+CHUNK = 5000  # messages per query
 
 
 @dataclass(frozen=True)
@@ -78,64 +70,22 @@ class ExportService:
         return Export(campaign_id, count, self._stream(campaign_id))
 
     async def _stream(self, campaign_id: int) -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        yield _drain(buffer)
+        yield HEADER
         async with self._slots:
             async with self._db.acquire() as conn:
                 with_clicks = await store.has_clicks(conn, campaign_id)
             after = 0
             while True:
                 async with self._db.acquire() as conn:
-                    rows = await store.export_chunk(
+                    lines = await store.export_chunk(
                         conn, campaign_id, after, self._chunk, with_clicks
                     )
-                if not rows:
+                if not lines:
                     return
-                writer.writerows(csv_row(r) for r in rows)
-                yield _drain(buffer)
-                after = rows[-1]["id"]
+                yield lines
+                after = last_id(lines)
 
 
-def _drain(buffer: io.StringIO) -> bytes:
-    data = buffer.getvalue().encode("utf-8")
-    buffer.seek(0)
-    buffer.truncate()
-    return data
-
-
-def csv_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """One message as the export's cells, in COLUMNS order."""
-    delivered_at = row["done_at"] if row["status"] == "delivered" else None
-    return (
-        row["id"],
-        row["batch_id"],
-        _phone(row["phone"]),
-        row["country"] or "",
-        row["status"],
-        _text(row["reason"]),
-        row["part_count"],
-        _text(row["smsc_ids"]),
-        _text(row["route"]),
-        _time(row["created_at"]),
-        _time(row["sent_at"]),
-        _time(row["done_at"]),
-        _time(delivered_at),
-        row["clicks"],
-        _time(row["clicked_at"]),
-    )
-
-
-def _text(value: str | None) -> str:
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _phone(value: str) -> str:
-    return value if _E164.fullmatch(value) else _text(value)
-
-
-def _time(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()
+def last_id(lines: bytes) -> int:
+    """The id of the last message of a chunk: the first cell of its last line."""
+    return int(lines.rstrip(b"\n").rsplit(b"\n", 1)[-1].split(b",", 1)[0])
