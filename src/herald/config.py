@@ -150,7 +150,7 @@ class LinksConfig(_Section):
     base_url: str | None = None
     ttl_days: int = Field(90, ge=1, le=3650)  # links keep working this long after a run ends
     # Clicks are recorded off the redirect's path: buffered, written at most this often.
-    flush_interval: float = Field(1.0, gt=0)
+    flush_interval: float = Field(0.5, gt=0)
 
     @field_validator("base_url")
     @classmethod

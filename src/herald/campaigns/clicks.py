@@ -45,7 +45,7 @@ class ClickRecorder:
         db: Database,
         *,
         metrics: Metrics,
-        flush_interval: float = 1.0,
+        flush_interval: float = 0.5,
         flush_size: int = 1000,
         max_buffered: int = 50_000,
         per_link: int = 20,
