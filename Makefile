@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/e2e.py
 	$(PY) bench/e2e.py --processes 2
 	$(PY) bench/e2e.py --receipt-delay 200-2000
+	$(PY) bench/report.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests bench
