@@ -120,6 +120,12 @@ async def test_links_reports_and_exports_through_the_daemon(
                     )
                     assert result.exit_code == 0, result.output
                     assert f"{COUNT} message(s) written to {exported}" in result.output
+                    # A STOP reply opts its sender out: the metric counts it by source.
+                    assert await sim.send_mo(items[5]["phone"][1:], "Herald", "STOP") == [0]
+                    metrics = (await phone.get("/metrics")).text
+                    assert 'herald_opt_outs_total{source="opt_out"} 1.0' in metrics
+                    assert 'herald_opt_outs_total{source="opt_out_link"} 0.0' in metrics
+                    assert "herald_link_clicks_total 2.0" in metrics
                     # The last click: answered, then the daemon stops before its next write.
                     last = await phone.get(f"/l/{codes[1]}")
                     assert last.status_code == 302
