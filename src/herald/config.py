@@ -149,9 +149,10 @@ class DispatcherConfig(_Section):
     # windows. More than the windows keeps the binds busy while results are being stored; it
     # is also what a crash can leave leased (marked unknown, or resent under `resend`).
     max_in_flight: int = Field(0, ge=0)
-    # Fair share (docs/notes/fair.md): the queues with due messages are read this often, and
-    # soon after each wake-up (a run started, a campaign resumed, a NOTIFY); retries coming
-    # due are seen within it.
+    # Fair share (docs/operations.md, fair share): the queues with due messages are read in
+    # full this often (less often when a read is slow); a wake-up in between reads only the
+    # runs started since. Resumed campaigns, retries coming due in a run that ran dry and
+    # leases taken back are seen at the next full read.
     queue_refresh_interval: float = Field(1.0, gt=0)
     # A queue kept waiting this long by higher tiers (transactional, higher priority) gets a
     # message at its route's next claim all the same.

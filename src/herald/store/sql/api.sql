@@ -9,7 +9,7 @@ SELECT id, name, credit, created_at, weight, priority
 FROM accounts WHERE name = $1;
 
 -- name: set_account_share
--- Account $1's fair share (docs/notes/fair.md): weight $2 and priority $3, each left as it
+-- Account $1's fair share (docs/operations.md): weight $2 and priority $3, each left as it
 -- is when NULL. The dispatchers see it at their next read of the due queues.
 UPDATE accounts SET weight = coalesce($2, weight), priority = coalesce($3, priority)
 WHERE name = $1

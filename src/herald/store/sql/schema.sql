@@ -16,7 +16,7 @@ CREATE TABLE accounts (
     credit          bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),  -- in segments
     created_at      timestamptz NOT NULL DEFAULT now(),
     -- The account's share of each route's capacity against the other accounts with due
-    -- messages, and its rank: a higher priority is served first (docs/notes/fair.md).
+    -- messages, and its rank: a higher priority is served first (docs/operations.md).
     weight          integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
     priority        smallint NOT NULL DEFAULT 0 CHECK (priority BETWEEN -100 AND 100)
 );
@@ -118,7 +118,7 @@ CREATE TABLE campaigns (
                                               'completed')),
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
-    -- Transactional traffic is claimed before bulk campaigns (docs/notes/fair.md).
+    -- Transactional traffic is claimed before bulk campaigns (docs/operations.md).
     traffic_class           text NOT NULL DEFAULT 'bulk'
                             CHECK (traffic_class IN ('transactional', 'bulk')),
     -- Numbers whose type is not mobile (or fixed line or mobile) are refused: `not_mobile`.
