@@ -69,6 +69,7 @@ async def test_a_report_counts_by_status_reason_country_route_and_bind(api: Api)
         message="Hi %Name%, sale: %Link%",
         fallback_values={"name": "there"},
         to=[*GR, *GB, *US, "12"],
+        ignore_invalid_numbers=True,  # the invalid one is kept, rejected at the run
         track_link_url="https://shop.example.com/",
     )
     now = api.clock.now.replace(second=0)
@@ -145,7 +146,9 @@ async def test_a_report_counts_by_status_reason_country_route_and_bind(api: Api)
 
 async def test_messages_export_as_csv_every_row_and_no_formula(api: Api) -> None:
     acme = await api.account()
-    campaign = await create(acme, message="Hi", to=[*GR[:3], "=HYPERLINK(1)"])
+    campaign = await create(
+        acme, message="Hi", to=[*GR[:3], "=HYPERLINK(1)"], ignore_invalid_numbers=True
+    )
     now = api.clock.now
     async with api.db.acquire() as conn:
         await settle(conn, GR[0], "delivered", at=now)
@@ -233,6 +236,7 @@ async def test_the_audience_before_a_run_with_each_recipients_validity(api: Api)
         message="Hi %Name%, code [~code]",
         fallback_values={"name": "there"},
         to=[GR[0], "12"],
+        ignore_invalid_numbers=True,
         recipients=[
             {"phone": GR[1], "name": "Eleni", "labels": {"code": "A1"}},
             {"phone": GR[2], "labels": {"code": "B2"}},

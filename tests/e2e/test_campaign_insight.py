@@ -39,7 +39,13 @@ async def test_links_reports_and_exports_through_the_daemon(
         serve(receiver) as hooks,
         Simulator(outcomes=(("DELIVRD", 0.75), ("UNDELIV", 0.25)), seed=7) as sim,
     ):
-        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)], links={"flush_interval": 0.05})
+        config = gateway_config(
+            db_dsn,
+            tmp_path,
+            [bind_to(sim)],
+            links={"flush_interval": 0.05},
+            callbacks={"allow_private": ["127.0.0.1/32"]},  # the receiver is local
+        )
         async with running(config) as herald:
             api = httpx.AsyncClient(
                 base_url=herald.api_url + "/v1",

@@ -101,7 +101,7 @@ async def test_a_taken_code_expands_the_run_again(
     def codes(count: int) -> list[str]:
         return draws.pop() if draws else new_codes(count)
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="herald.campaigns.runs"):
         result = await runner(database, link_codes=codes).start_run(
             campaign_id=campaign, account_id=account
         )

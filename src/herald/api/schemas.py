@@ -473,7 +473,10 @@ class _CampaignFields(_In):
     groups: list[Id] | None = Field(default=None, max_length=1000)
     recipients: list[RecipientIn] | None = None
     track_link_url: LinkUrl | None = None
-    track_link_params: Annotated[dict[ParamKey, ParamValue], Field(max_length=20)] | None = Field(
+    track_link_params: (
+        Annotated[dict[ParamKey, ParamValue], Field(max_length=20), _KeyPatternAsPropertyNames()]
+        | None
+    ) = Field(
         default=None,
         description="query parameters added to track_link_url when a link is followed "
         '(UTM-style: {"utm_source": "sms"})',

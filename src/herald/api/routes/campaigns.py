@@ -174,25 +174,20 @@ async def list_messages(
             ge=0,
             le=MAX_ID,
             description="the page after this message id (`next_after` of the page before): "
-            "every page costs the same however deep; `total` is not counted",
+            "every page costs the same however deep; `total` is not counted, and `page` is not "
+            "used (the page starts after this id)",
         ),
     ] = None,
 ) -> dict:
     """Messages in id order with status, reason, clicks, and each part's submit and receipt
-    detail. Page through a large campaign with `after`; `page` then stays 1."""
-    if after is not None and paging.page != 1:
-        raise RequestError(
-            "invalid_request",
-            "give `after` or `page`, not both: `after` is where the page starts",
-            [{"location": "query.page", "message": "must be 1 with after", "type": "value_error"}],
-        )
+    detail. Page through a large campaign with `after` (then `page` is not used)."""
     total, items = await services.campaigns.messages(
         account.id,
         campaign_id,
         statuses=status,
         batch_id=batch_id,
         limit=paging.limit,
-        offset=paging.offset,
+        offset=0 if after is not None else paging.offset,
         after=after,
     )
     next_after = items[-1]["id"] if len(items) == paging.page_size else None
