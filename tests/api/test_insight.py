@@ -212,7 +212,9 @@ async def test_messages_page_after_a_cursor(api: Api) -> None:
     last = (await acme.http.get(path, params={"page_size": 3, "page": 3})).json()
     assert last["next_after"] is None and len(last["items"]) == 1
     # with `after`, `page` is unused (docs/api.md): the page after the cursor, not page 2
-    both = (await acme.http.get(path, params={"page": 2, "after": first["next_after"]})).json()
+    both = (
+        await acme.http.get(path, params={"page_size": 3, "page": 2, "after": first["next_after"]})
+    ).json()
     assert [m["phone"] for m in both["items"]] == numbers[3:6]
 
 
