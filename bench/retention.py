@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from e2e import Groups, config, cpu_snapshot, cpu_used, load_campaign, process_tree, start_daemon
-from smpp import start_simulator, stop_simulator
 
+from e2e import Groups, config, cpu_snapshot, cpu_used, load_campaign, process_tree, start_daemon
 from herald.config import RetentionConfig
 from herald.store.db import Database, with_database
 from herald.store.embedded import EmbeddedPostgres
+from smpp import start_simulator, stop_simulator
 
 OLD_RUN = """
 WITH account AS (
@@ -137,11 +137,13 @@ async def one_run(
     deleted_while_sending = daemon.running.metrics.pruned_messages
     pruned_in = 0.0
     if prune:  # the rest of the million, with nothing else to do
-        while not await listener.fetchval(
-            "SELECT bool_and(prune_from IS NULL AND pruned_at IS NOT NULL) FROM batches "
-            "WHERE campaign_id <> $1 AND status = 'completed'",
-            campaign,
-        ):
+        while True:  # the daemon's own sweep: the database says when it is done
+            if await listener.fetchval(
+                "SELECT bool_and(prune_from IS NULL AND pruned_at IS NOT NULL) FROM batches "
+                "WHERE campaign_id <> $1 AND status = 'completed'",
+                campaign,
+            ):
+                break
             await asyncio.sleep(0.5)
         pruned_in = time.perf_counter() - pruning_started
     daemon.stop.set()

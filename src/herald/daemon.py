@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,12 +36,15 @@ from typing import Any
 import uvicorn
 
 from herald import __version__, logs
+from herald.campaigns.clicks import ClickRecorder
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.links import links_base_url
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
 from herald.delivery.backlog import read_backlog
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
+from herald.delivery.completion import Completion
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
 from herald.delivery.nodes import NodeRegistry, SharedBind
@@ -56,6 +60,8 @@ from herald.metrics import Metrics, PoolUsage
 from herald.smpp import InboundMessage
 from herald.smpp.session import Session
 from herald.store import accounts as account_store
+from herald.store import balance as balance_store
+from herald.store import callbacks as callback_store
 from herald.store import health
 from herald.store import nodes as node_store
 from herald.store.db import Database, DatabaseWatch, redact_dsn
@@ -99,12 +105,14 @@ class Running:
     api_url: str = ""
     metrics_url: str = ""
     demo_key: str | None = None
+    demo_webhook_secret: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     db: Database | None = None
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     metrics: Metrics | None = None
     registry: NodeRegistry | None = None
+    clicks: ClickRecorder | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -211,6 +219,7 @@ class Daemon:
                 simulator = await _start_simulator(config)
                 stack.push_async_callback(simulator.stop)
 
+            completion = Completion(db, on_completed=enqueue_campaigns_completed)
             writer = Writer(
                 db,
                 metrics=self.metrics,
@@ -220,6 +229,7 @@ class Daemon:
                 receipt_window=config.tracker.receipt_window,
                 stop_timeout=config.database.stop_flush_seconds,
                 on_changes=CallbackGate(),
+                on_final=completion.note,
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
             tracker = Tracker(
@@ -228,7 +238,7 @@ class Daemon:
                 clock=self.clock,
                 id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
-                on_mobile_originated=_opt_out_handler(db, config),
+                on_mobile_originated=_opt_out_handler(db, config, self.metrics),
             )
             states = _BindStates()
             sessions = {
@@ -261,8 +271,18 @@ class Daemon:
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
+            # The API's socket was bound at the start: its address is where links lead by
+            # default.
+            if "api" in sockets:
+                self.running.api_url = _url(sockets["api"], config.api.tls_certfile is not None)
             runner = CampaignRunner(
-                db, config, router, clock=self.clock, metrics=self.metrics, wake=wake
+                db,
+                config,
+                router,
+                clock=self.clock,
+                metrics=self.metrics,
+                wake=wake,
+                links_base_url=links_base_url(config, self.running.api_url or None),
             )
             maintenance = Maintenance(
                 db,
@@ -304,6 +324,7 @@ class Daemon:
             background.spawn("database", watch.run(self.stop))
             background.spawn("dispatcher", dispatcher.run(self.stop))
             background.spawn("maintenance", maintenance.run(self.stop))
+            background.spawn("completion", completion.run(self.stop))
             callbacks = CallbackWorker(
                 db, config=config.callbacks, metrics=self.metrics, clock=self.clock
             )
@@ -337,12 +358,22 @@ class Daemon:
                     ),
                 )
 
+            clicks = ClickRecorder(
+                db, metrics=self.metrics, flush_interval=config.links.flush_interval
+            )
+            stop_clicks = asyncio.Event()
+            background.spawn("clicks", clicks.run(stop_clicks))
+            stack.push_async_callback(background.wait, "clicks")
+            # Unwinds after the API has stopped (below): the last clicks are written, none lost.
+            stack.push_async_callback(_set, stop_clicks)
+
             self.running.db, self.running.runner = db, runner
-            self.running.maintenance = maintenance
+            self.running.maintenance, self.running.clicks = maintenance, clicks
             ops = _Ops(self, db, sessions, registry, liveness=_liveness(watch))
-            servers = self._serve(sockets, db, config, runner, wake, ops, background)
+            servers = self._serve(sockets, db, config, runner, wake, ops, background, clicks)
             if config.database.dsn is None and self.config.simulator.enabled:
-                self.running.demo_key = await _demo_account(db)
+                demo = await _demo_account(db)
+                self.running.demo_key, self.running.demo_webhook_secret = demo
             settle_heap()
             self.running.started.set()
             log.info("herald is running: API %s", self.running.api_url or "off")
@@ -361,7 +392,12 @@ class Daemon:
                 log.warning("stopping with the database unreachable: not draining")
                 await background.wait("dispatcher", within=0)
             await background.wait(
-                "maintenance", "callbacks", "backlog", "retention", within=DRAIN_SECONDS
+                "maintenance",
+                "completion",
+                "callbacks",
+                "backlog",
+                "retention",
+                within=DRAIN_SECONDS,
             )
             for server in servers:
                 server.should_exit = True
@@ -390,6 +426,7 @@ class Daemon:
         wake: Callable[[], None],
         ops: _Ops,
         background: _Tasks,
+        clicks: ClickRecorder,
     ) -> list[uvicorn.Server]:
         """The API (with the health routes, and /metrics unless it has a port of its own) and
         the metrics port, each on the socket opened at the start."""
@@ -403,14 +440,21 @@ class Daemon:
         separate = "metrics" in sockets
         if "api" in sockets:
             app = create_app(
-                AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+                AppContext(
+                    db=db,
+                    config=config,
+                    clock=self.clock,
+                    runner=runner,
+                    wake=wake,
+                    clicks=clicks,
+                    metrics=self.metrics,
+                    links_base_url=links_base_url(config, self.running.api_url),
+                )
             )
             app.include_router(ops.router(with_metrics=not separate))
             app.add_middleware(
                 RequestLog, metrics=self.metrics, log_requests=config.logging.requests
             )
-            tls = config.api.tls_certfile is not None
-            self.running.api_url = _url(sockets["api"], tls)
             servers.append(self._server(app, sockets.pop("api"), "api", background, config))
         if separate:
             metrics_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -675,10 +719,15 @@ def _registry(
     return registry
 
 
-async def _demo_account(db: Database) -> str:
-    """The demo account of the embedded setup, with a fresh key printed at each start."""
+async def _demo_account(db: Database) -> tuple[str, str]:
+    """The demo account of the embedded setup: a fresh key, printed at each start, and its
+    webhook secret (so that its signed callbacks can be checked)."""
     async with db.acquire() as conn:
-        return await account_store.ensure_demo_account(conn)
+        key = await account_store.ensure_demo_account(conn)
+        account = await balance_store.account_by_name(conn, account_store.DEMO_ACCOUNT)
+        assert account is not None  # just ensured
+        secrets = await callback_store.webhook_secrets(conn, [account["id"]])
+    return key, secrets[account["id"]]
 
 
 async def _start_simulator(config: Config) -> Any:
@@ -702,7 +751,7 @@ def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
     return handle
 
 
-def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
+def _opt_out_handler(db: Database, config: Config, metrics: Metrics) -> OnMobileOriginated:
     keywords = config.campaigns.opt_out_keywords
 
     async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
@@ -714,6 +763,7 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
             keywords=keywords,
         )
         if accounts:
+            metrics.opt_outs["opt_out"] += 1
             log.info(
                 "opt-out from %s on %s: blacklisted for %d account(s)",
                 message.source_addr,
@@ -727,7 +777,18 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
 # --- `herald run` ---------------------------------------------------------------------------------
 
 
-def banner(config: Config, running: Running) -> str:
+# The demo campaign `herald run` prints: no name (herald names it, so it works every time),
+# and quiet hours off, so it is delivered at any hour (the simulator is nobody's phone).
+DEMO_CAMPAIGN = (
+    '{"sender": "%s", "message": "Hello %%Name%%!", "respect_quiet_hours": false, '
+    '"recipients": [{"phone": "+306948530920", "name": "Eleni"}]}'
+)
+
+
+def banner(config: Config, running: Running, cli: str = "herald") -> str:
+    """What `herald run` prints once it serves. With the demo account: the two variables
+    the README's examples and `herald campaign` use, its webhook secret, and a campaign to
+    send to the simulator, which runs as printed after any restart and at any hour."""
     url = running.api_url
     lines = ["herald is running"]
     if url:
@@ -737,20 +798,25 @@ def banner(config: Config, running: Running) -> str:
     if url:
         lines.append(f"  health   {url}/readyz   binds {url}/healthz/binds")
     if running.demo_key:
-        sender = account_store.DEMO_SENDER
         lines += [
             "",
-            f"  demo account key (new at every start): {running.demo_key}",
-            "  create and send a campaign to the built-in simulator:",
-            f"    curl -s -X POST {url}/v1/campaigns \\",
-            f"      -H 'Authorization: Bearer {running.demo_key}' "
-            "-H 'Content-Type: application/json' \\",
-            f'      -d \'{{"name": "hello", "sender": "{sender}", '
-            '"message": "Hello %Name%!", "recipients": '
-            '[{"phone": "+306948530920", "name": "Eleni"}]}\'',
+            "  demo account (a new key at every start: herald keeps only its hash):",
+            f"    export HERALD_URL={url} HERALD_KEY={running.demo_key}",
+            f"    webhook secret (checks its callbacks' signatures): {running.demo_webhook_secret}",
+            "  send a campaign to the built-in simulator (quiet hours off: it answers any time):",
+            '    curl -s "$HERALD_URL/v1/campaigns" -H "Authorization: Bearer $HERALD_KEY" \\',
+            "      -H 'Content-Type: application/json' \\",
+            f"      -d '{DEMO_CAMPAIGN % account_store.DEMO_SENDER}'",
+            f"    {cli} campaign list     # then: {cli} campaign status ID",
         ]
     lines += ["", "Stop with Ctrl-C (SIGINT) or SIGTERM; a second signal exits at once."]
     return "\n".join(lines)
+
+
+def _cli() -> str:
+    """How this process was started, as a command to type (`.venv/bin/herald` after make run)."""
+    program = sys.argv[0] if sys.argv else ""
+    return os.path.relpath(program) if os.path.basename(program) == "herald" else "herald"
 
 
 async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
@@ -761,7 +827,7 @@ async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
     started = asyncio.ensure_future(daemon.running.started.wait())
     await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
     if daemon.running.started.is_set():
-        echo(banner(config, daemon.running))
+        echo(banner(config, daemon.running, _cli()))
     started.cancel()
     await task
     return daemon.exit_code

@@ -128,8 +128,9 @@ async def test_the_wheel_installs_initialises_runs_and_sends(tmp_path: Path) -> 
     daemon = InstalledHerald(herald, site, run_env)
     await daemon.start()
     try:
-        line = await daemon.wait_for_line("demo account key", 10)
-        key = line.rsplit(":", 1)[1].strip()
+        # The banner's `export HERALD_URL=... HERALD_KEY=...` line for the demo account.
+        line = await daemon.wait_for_line("HERALD_KEY=", 10)
+        key = line.rsplit("HERALD_KEY=", 1)[1].split()[0]
         answer = await run(
             herald,
             "campaign",
@@ -148,7 +149,7 @@ async def test_the_wheel_installs_initialises_runs_and_sends(tmp_path: Path) -> 
             "0.2",
             "--json",
             cwd=site,
-            env=clean_env(HERALD_API_URL=f"http://127.0.0.1:{api}", HERALD_API_KEY=key),
+            env=clean_env(HERALD_URL=f"http://127.0.0.1:{api}", HERALD_KEY=key),
             within=120,
         )
     finally:

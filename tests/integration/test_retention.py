@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from herald.campaigns.progress import campaign_progress
+from herald.campaigns.reports import ReportService
 from herald.delivery.retention import Retention
 from herald.metrics import Metrics
 from herald.store import retention as store
@@ -79,27 +80,66 @@ async def test_a_finished_batch_loses_its_messages_and_keeps_its_totals(
     async with database.acquire() as conn:
         batch = await conn.fetchrow("SELECT * FROM batches WHERE id = $1", old_batch)
         totals = await conn.fetch(
-            "SELECT status, reason, route, messages, segments FROM batch_totals "
+            "SELECT status, reason, country, route, messages, segments FROM batch_totals "
             "WHERE batch_id = $1 ORDER BY status",
             old_batch,
         )
         parts = await conn.fetch(
-            "SELECT bind, state, parts FROM batch_part_totals WHERE batch_id = $1 ORDER BY state",
+            "SELECT bind, state, message_status, receipted, parts, accepted "
+            "FROM batch_part_totals WHERE batch_id = $1 ORDER BY state",
             old_batch,
         )
     assert batch["pruned_at"] is not None and batch["prune_from"] is None
     assert (batch["messages_expected"], batch["segments_expected"]) == (10, 20)
     assert [tuple(t) for t in totals] == [
-        ("delivered", "", "all", 5, 10),
-        ("failed", "UNDELIV", "all", 5, 10),
+        ("delivered", None, "GR", "all", 5, 10),
+        ("failed", "UNDELIV", "GR", "all", 5, 10),
     ]
     assert [tuple(p) for p in parts] == [
-        ("x@127.0.0.1:2775", "delivered", 10),
-        ("x@127.0.0.1:2775", "undeliverable", 10),
+        ("x@127.0.0.1:2775", "delivered", "delivered", True, 10, 0),
+        ("x@127.0.0.1:2775", "undeliverable", "failed", True, 10, 0),
     ]
     # A second sweep finds nothing more to do.
     again = await retention(database).sweep(messages=90 * DAY, callbacks=None)
     assert (again.batches, again.messages) == (0, 0)
+
+
+async def test_the_campaign_report_reads_the_same_before_and_after_pruning(
+    database: Database,
+) -> None:
+    # Every dimension of the report (statuses, reasons, countries, routes, carrier accounts,
+    # messages sent and done over time, receipt latencies, credit) survives the messages and
+    # parts it was read from: a pruned run is read from its totals (issue 19's report).
+    campaign, batch = await sent_campaign(database, 40, finished=T0 - 100 * DAY)
+    async with database.acquire() as conn:
+        await conn.execute(
+            """
+            UPDATE messages SET done_at = done_at + (id % 7) * interval '50 seconds',
+                   country = CASE WHEN id % 3 = 0 THEN 'CY' ELSE country END
+            WHERE batch_id = $1
+            """,
+            batch,
+        )
+        await conn.execute(
+            """
+            UPDATE parts p SET smsc_id = 'id-' || p.message_id,
+                   submitted_at = p.submitted_at + (p.message_id % 4) * interval '70 seconds',
+                   receipt_at = p.submitted_at + (p.message_id % 4) * interval '70 seconds'
+                                + (p.message_id % 9) * interval '1.37 seconds'
+            FROM messages m WHERE m.id = p.message_id AND m.batch_id = $1
+            """,
+            batch,
+        )
+        account = await conn.fetchval("SELECT account_id FROM campaigns WHERE id = $1", campaign)
+    reports = ReportService(database, clock=lambda: T0)
+    before = {n: await reports.report(account, campaign, interval=n) for n in (60, 180)}
+    assert before[60]["messages"]["accepted"] == 40 and before[60]["latency"]["samples"] == 40
+
+    await retention(database).sweep(messages=90 * DAY, callbacks=None)
+
+    assert await counts(database, batch) == (0, 0)
+    for interval, report in before.items():
+        assert await reports.report(account, campaign, interval=interval) == report
 
 
 async def test_nothing_that_may_still_move_is_pruned(database: Database) -> None:
@@ -191,4 +231,5 @@ async def test_deleting_a_pruned_campaign_takes_its_totals(database: Database) -
         await conn.execute("UPDATE campaigns SET status = 'completed' WHERE id = $1", campaign)
         assert await conn.fetchval(queries.delete_idle_campaign, campaign, account) == campaign
         assert await conn.fetchval("SELECT count(*) FROM batch_totals") == 0
-        assert await conn.fetchval("SELECT count(*) FROM batch_part_totals") == 0
+        for table in ("batch_part_totals", "batch_minutes", "batch_latencies"):
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table

@@ -23,7 +23,7 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     # Every section except the demo bind/route/simulator equals the code defaults, so the file
     # documents the real defaults.
     sections = ("database", "api", "metrics", "dispatcher", "tracker", "callbacks", "campaigns")
-    for section in (*sections, "retention", "logging", "nodes"):
+    for section in (*sections, "links", "retention", "logging", "nodes"):
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert shipped.simulator.enabled
     assert [b.name for b in shipped.binds] == ["simulator"]
@@ -141,6 +141,8 @@ def test_a_herald_variable_that_sets_nothing_is_a_warning_naming_it() -> None:
         "HERALD_API_PROT": "9000",  # a typo of a key
         "HERALD_CALLBAKS_TIMEOUT": "3",  # a typo of a section
         "HERALD_API_KEY": "hk_client",  # the command line client's own: no warning
+        "HERALD_URL": "http://127.0.0.1:8080",  # likewise (its newer names)
+        "HERALD_KEY": "hk_client",
         "HERALD_TEST_DSN": "postgresql://x",  # the test suite's
     }
     c = load_config(SHIPPED, env=env)
@@ -273,3 +275,13 @@ def test_every_bad_session_setting_is_named_as_written(tmp_path: Path) -> None:
         load_config(_write(tmp_path, '[[binds]]\nname="a"\nport=1\nsystem_id="s"\n'), env={})
     with pytest.raises(ConfigError, match=r"binds\.0\.windows: Extra inputs are not permitted"):
         load_config(_write(tmp_path, head + "windows=5\n"), env={})
+
+
+def test_links_base_url_is_an_http_url_without_query(tmp_path: Path) -> None:
+    c = load_config(None, env={"HERALD_LINKS_BASE_URL": "https://s.example.com/ "})
+    assert c.links.base_url == "https://s.example.com"
+    for bad in ("s.example.com", "ftp://s.example.com", "https://", "https://s.example.com/?a=1"):
+        with pytest.raises(ConfigError, match=r"links\.base_url"):
+            load_config(None, env={"HERALD_LINKS_BASE_URL": bad})
+    with pytest.raises(ConfigError, match=r"links\.ttl_days"):
+        load_config(_write(tmp_path, "[links]\nttl_days = 0\n"), env={})

@@ -54,7 +54,7 @@ def test_every_metric_is_prefixed_and_labels_are_bounded() -> None:
     m.credit = (Credit("shop", 1, 2),)
     # route: a route name or an API route template; account: at most 1,000 accounts that
     # sent lately (herald.store.health); version: one.
-    allowed = {"bind", "status_class", "state", "status", "route", "le", "method"}
+    allowed = {"bind", "status_class", "state", "status", "route", "source", "le", "method"}
     allowed |= {"carrier_account", "account", "version"}
     standard = ("process_", "python_")  # prometheus-client's own collectors
     names = set()

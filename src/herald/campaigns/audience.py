@@ -46,9 +46,11 @@ def check_recipients(
     *,
     default_region: str | None,
     max_recipients: int,
+    mobiles_only: bool = False,
 ) -> Intake:
     """Check `to` numbers and recipient objects ({"phone", "name", "labels"}); refuse more
-    than `max_recipients` in one request (too_many_recipients)."""
+    than `max_recipients` in one request (too_many_recipients). With `mobiles_only` a number
+    that is not a mobile one is invalid (`not_mobile`)."""
     given = len(to) + len(recipients)
     if given > max_recipients:
         raise RequestError(
@@ -59,18 +61,20 @@ def check_recipients(
         )
     intake = Intake()
     for index, raw in enumerate(to):
-        _check(intake, "to", index, raw, default_region)
+        _check(intake, "to", index, raw, default_region, mobiles_only)
         intake.rows.append((NUMBER, raw, None, {}, None))
     for index, r in enumerate(recipients):
-        _check(intake, "recipients", index, r["phone"], default_region)
+        _check(intake, "recipients", index, r["phone"], default_region, mobiles_only)
         intake.rows.append(
             (RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}), None)
         )
     return intake
 
 
-def _check(intake: Intake, where: str, index: int, raw: str, region: str | None) -> None:
-    phone, reason = check_number(raw, default_region=region)
+def _check(
+    intake: Intake, where: str, index: int, raw: str, region: str | None, mobiles_only: bool
+) -> None:
+    phone, reason = check_number(raw, default_region=region, mobile_only=mobiles_only)
     if phone is None:
         intake.invalid.append({"source": where, "index": index, "phone": raw, "reason": reason})
     elif phone in intake.valid:

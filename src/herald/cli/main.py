@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from herald import __version__
+from herald.cli.address_book import balance, blacklist, contact, group, sender
 from herald.cli.campaigns import campaign
 
 if TYPE_CHECKING:
@@ -26,7 +27,25 @@ def main() -> None:
     """herald: an asyncio SMS campaign gateway speaking SMPP 3.4."""
 
 
-main.add_command(campaign)  # campaigns through a running daemon's API (herald.cli.campaigns)
+# Through a running daemon's API (herald.cli.campaigns, herald.cli.address_book).
+for command in (campaign, sender, contact, group, blacklist, balance):
+    main.add_command(command)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL: commands, options and choices complete
+    on Tab. Load it in the shell's start-up file, e.g. for bash in ~/.bashrc:
+
+    \b
+        eval "$(herald completion bash)"
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choices are click's own shells
+    click.echo(completer(main, {}, "herald", "_HERALD_COMPLETE").source())
 
 
 @main.command()

@@ -12,7 +12,7 @@ import asyncpg
 from herald.store.queries import queries
 
 # callback_outbox.kind: a message's status, or a campaign's
-CallbackKind = Literal["message", "campaign"]
+CallbackKind = Literal["message", "campaign", "clicked"]
 
 
 async def enqueue(
@@ -27,10 +27,16 @@ async def enqueue_message_callbacks(
     statuses: Sequence[str],
     reasons: Sequence[str | None],
     ats: Sequence[datetime],
+    sequences: Sequence[int],
 ) -> int:
     """Per-message callbacks for the changes whose campaign has a callback URL; how many."""
     rows = await conn.fetch(
-        queries.enqueue_message_callbacks, list(ids), list(statuses), list(reasons), list(ats)
+        queries.enqueue_message_callbacks,
+        list(ids),
+        list(statuses),
+        list(reasons),
+        list(ats),
+        list(sequences),
     )
     return len(rows)
 

@@ -21,12 +21,13 @@ SELECT id, prune_from, last_message_id FROM batches WHERE prune_from IS NOT NULL
 -- name: begin_pruning
 -- Batch $1, if it is still prunable (as in prunable_batches, finished before $2) and no other
 -- process is at it (SKIP LOCKED), and every one of its messages is final (a message still
--- moving would make the totals wrong: the batch waits for a later sweep): its messages and
--- parts are counted into batch_totals and batch_part_totals, and it is marked pruned, to be
--- deleted from its first message id (prune_from; NULL for a batch without messages). One
--- pass over its messages and one over its parts by their primary keys over its id range; a
--- range another batch's overlaps (two runs expanded at once) has others' parts, so for it
--- alone each part is checked against its message. Returns the batch if it was marked.
+-- moving would make the totals wrong: the batch waits for a later sweep): what progress and
+-- the report read of its messages and parts is counted into batch_totals, batch_part_totals,
+-- batch_minutes and batch_latencies, and it is marked pruned, to be deleted from its first
+-- message id (prune_from; NULL for a batch without messages). One pass over its messages and
+-- one over its parts by their primary keys over its id range; a range another batch's
+-- overlaps (two runs expanded at once) has others' parts, so for it alone each part is
+-- checked against its message. Returns the batch if it was marked.
 WITH batch AS (
     SELECT b.id, b.first_message_id, b.last_message_id,
            EXISTS (SELECT 1 FROM batches o
@@ -37,42 +38,73 @@ WITH batch AS (
       AND b.finished_at < $2
     FOR UPDATE OF b SKIP LOCKED
 ),
-message_totals AS (
-    SELECT m.status, coalesce(m.reason, '') AS reason, coalesce(m.route, '') AS route,
+message_rows AS MATERIALIZED (
+    SELECT m.status, m.reason, m.country, m.route,
+           floor(date_part('epoch', m.done_at) / 60)::bigint AS minute,
            count(*) AS messages,
            coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
     FROM batch b
     JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4, 5
 ),
 ready AS (
     SELECT b.* FROM batch b
-    WHERE NOT EXISTS (SELECT 1 FROM message_totals t
+    WHERE NOT EXISTS (SELECT 1 FROM message_rows t
                       WHERE t.status IN ('queued', 'deferred', 'sending', 'sent'))
 ),
-part_totals AS (
-    SELECT coalesce(p.bind, '') AS bind, p.state, count(*) AS parts
+part_rows AS MATERIALIZED (
+    SELECT p.bind, p.state, m.status AS message_status, p.receipt_at IS NOT NULL AS receipted,
+           floor(date_part('epoch', p.submitted_at) / 60)::bigint AS minute,
+           CASE WHEN p.state IN ('delivered', 'undeliverable', 'expired', 'deleted', 'rejected',
+                                 'unknown')
+                THEN date_part('epoch', p.receipt_at - p.submitted_at) END AS latency,
+           p.seq = 1 AND p.smsc_id IS NOT NULL AS accepted
     FROM ready b
     JOIN parts p ON p.message_id BETWEEN b.first_message_id AND b.last_message_id
-    WHERE NOT b.shared
-       OR (SELECT m.batch_id FROM messages m WHERE m.id = p.message_id) = b.id
-    GROUP BY 1, 2
+    JOIN messages m ON m.id = p.message_id
+    WHERE m.batch_id = b.id
 ),
 kept_messages AS (
-    INSERT INTO batch_totals (batch_id, status, reason, route, messages, segments)
-    SELECT b.id, t.status, t.reason, t.route, t.messages, t.segments
-    FROM ready b, message_totals t
+    INSERT INTO batch_totals (batch_id, status, reason, country, route, messages, segments)
+    SELECT b.id, t.status, t.reason, t.country, t.route, sum(t.messages), sum(t.segments)
+    FROM ready b, message_rows t
+    GROUP BY b.id, t.status, t.reason, t.country, t.route
 ),
 kept_parts AS (
-    INSERT INTO batch_part_totals (batch_id, bind, state, parts)
-    SELECT b.id, t.bind, t.state, t.parts
-    FROM ready b, part_totals t
+    INSERT INTO batch_part_totals (batch_id, bind, state, message_status, receipted, parts,
+                                   accepted)
+    SELECT b.id, t.bind, t.state, t.message_status, t.receipted, count(*),
+           count(*) FILTER (WHERE t.accepted)
+    FROM ready b, part_rows t
+    GROUP BY b.id, t.bind, t.state, t.message_status, t.receipted
+),
+kept_minutes AS (
+    INSERT INTO batch_minutes (batch_id, minute, status, messages, accepted)
+    SELECT b.id, t.minute, t.status, sum(t.messages), 0
+    FROM ready b, message_rows t
+    GROUP BY b.id, t.minute, t.status
+    UNION ALL
+    SELECT b.id, t.minute, NULL, 0, count(*)
+    FROM ready b, part_rows t
+    WHERE t.accepted
+    GROUP BY b.id, t.minute
+),
+kept_latencies AS (
+    INSERT INTO batch_latencies (batch_id, latency, parts)
+    SELECT b.id, l.latency, count(*)
+    FROM ready b,
+         LATERAL (SELECT CASE WHEN t.latency >= 0.001
+                              THEN round(t.latency / power(10, floor(log(t.latency)) - 2))
+                                   * power(10, floor(log(t.latency)) - 2)
+                              ELSE 0 END AS latency
+                  FROM part_rows t WHERE t.latency IS NOT NULL) l
+    GROUP BY b.id, l.latency
 )
 UPDATE batches b SET pruned_at = now(), prune_from = r.first_message_id
 FROM ready r
 WHERE b.id = r.id
 RETURNING b.id, b.prune_from, b.last_message_id,
-          (SELECT coalesce(sum(messages), 0) FROM message_totals) AS messages;
+          (SELECT coalesce(sum(messages), 0) FROM message_rows) AS messages;
 
 -- name: prune_messages_chunk
 -- Up to $3 of batch $1's messages from id $2 on (messages_pkey over its range, skipping other

@@ -1,8 +1,10 @@
 -- Retention and several processes on one carrier account (issue 22).
--- - A batch whose messages retention deleted keeps their totals: batch_totals (messages and
---   segments by status, reason and route) and batch_part_totals (parts by carrier account and
---   state), written in the transaction that marks it pruned (pruned_at). Its messages and
---   parts are then deleted in chunks, from prune_from up (NULL once done).
+-- - A batch whose messages retention deleted keeps what progress and reports read of them:
+--   batch_totals (messages and segments by status, reason, country and route),
+--   batch_part_totals (parts by carrier account, state, message status, receipt),
+--   batch_minutes (the timeline) and batch_latencies (receipt latencies), written in the
+--   transaction that marks it pruned (pruned_at). Its messages and parts are then deleted
+--   in chunks, from prune_from up (NULL once done).
 -- - Every herald process writes a heartbeat row (nodes) and, per carrier account its binds
 --   log in to, what it has and wants (node_accounts): the accounts' rates and binds are
 --   shared out among the live ones.
@@ -20,23 +22,46 @@ CREATE TABLE batch_totals (
     status    text NOT NULL
               CHECK (status IN ('queued', 'deferred', 'sending', 'sent', 'delivered',
                                 'failed', 'rejected', 'unknown', 'stopped')),
-    reason    text NOT NULL DEFAULT '',
-    route     text NOT NULL DEFAULT '',
+    reason    text,
+    country   text,
+    route     text,
     messages  bigint NOT NULL CHECK (messages >= 0),
-    segments  bigint NOT NULL CHECK (segments >= 0),
-    PRIMARY KEY (batch_id, status, reason, route)
+    segments  bigint NOT NULL CHECK (segments >= 0)
 );
+CREATE INDEX batch_totals_batch_idx ON batch_totals (batch_id);
 
 CREATE TABLE batch_part_totals (
-    batch_id  bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
-    bind      text NOT NULL DEFAULT '',
-    state     text NOT NULL
-              CHECK (state IN ('pending', 'submitted', 'refused', 'enroute', 'accepted',
-                               'delivered', 'undeliverable', 'expired', 'deleted',
-                               'rejected', 'unknown')),
-    parts     bigint NOT NULL CHECK (parts >= 0),
-    PRIMARY KEY (batch_id, bind, state)
+    batch_id        bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    bind            text,
+    state           text NOT NULL
+                    CHECK (state IN ('pending', 'submitted', 'refused', 'enroute', 'accepted',
+                                     'delivered', 'undeliverable', 'expired', 'deleted',
+                                     'rejected', 'unknown')),
+    message_status  text NOT NULL
+                    CHECK (message_status IN ('queued', 'deferred', 'sending', 'sent',
+                                              'delivered', 'failed', 'rejected', 'unknown',
+                                              'stopped')),
+    receipted       boolean NOT NULL,
+    parts           bigint NOT NULL CHECK (parts >= 0),
+    accepted        bigint NOT NULL CHECK (accepted >= 0)
 );
+CREATE INDEX batch_part_totals_batch_idx ON batch_part_totals (batch_id);
+
+CREATE TABLE batch_minutes (
+    batch_id  bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    minute    bigint,
+    status    text,
+    messages  bigint NOT NULL CHECK (messages >= 0),
+    accepted  bigint NOT NULL CHECK (accepted >= 0)
+);
+CREATE INDEX batch_minutes_batch_idx ON batch_minutes (batch_id);
+
+CREATE TABLE batch_latencies (
+    batch_id  bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    latency   double precision NOT NULL,
+    parts     bigint NOT NULL CHECK (parts >= 0)
+);
+CREATE INDEX batch_latencies_batch_idx ON batch_latencies (batch_id);
 
 CREATE TABLE nodes (
     name          text PRIMARY KEY,
