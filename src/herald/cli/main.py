@@ -473,9 +473,10 @@ def run(config_path: str | None) -> None:
     default="happy",
     show_default=True,
     metavar="NAME[+NAME...]",
-    help="happy, black_hole, throttling, queue_full, generic_nack, unbind_on_submit, "
-    "vendor_status, early_receipt, flaky_link, nexmo, id_reuse, text_receipts, "
-    "mixed_outcomes, slow; combine with '+'. The options below override it.",
+    help="happy, black_hole, throttling, queue_full, generic_nack, nack_per_message, "
+    "unbind_on_submit, unbind_mid_window, vendor_status, early_receipt, flaky_link, nexmo, "
+    "id_reuse, text_receipts, mixed_outcomes, slow; combine with '+'. The options below "
+    "override it.",
 )
 @click.option("--system-id", help="Accepted system_id [herald].")
 @click.option("--password", help="Its password [secret].")
