@@ -333,6 +333,35 @@ async def test_the_keepalive_scans_each_tick_and_enquires_when_the_smsc_is_quiet
     await hang_up(link, peer)
 
 
+async def test_the_keepalive_counts_nothing_while_our_reading_is_paused() -> None:
+    # Reading paused for back-pressure: the SMSC's answers wait in our socket. No response
+    # timeout, enquire_link or dead link counts then, nor for response_timeout after.
+    fake = FakeTime()
+    link, peer, _ = await bound_pair(fake.clock)
+    settings = SessionSettings(
+        name="t",
+        host="h",
+        port=1,
+        system_id="s",
+        password="p",
+        response_timeout=2.0,
+        enquire_link_interval=3.0,
+    )
+    timeouts = Timeouts()
+    Keepalive(settings, clock=fake.clock, sleep=fake.sleep, submits=timeouts).watch(link)
+    link.pause_reads()
+    await settle()
+    await fake.advance(60.0)
+    assert timeouts.scans == [] and not link.enquiring and not link.closing
+    link.resume_reads()
+    await fake.advance(1.9)
+    assert timeouts.scans == [] and link.reads_held(fake.now, 2.0)
+    await fake.advance(0.3)
+    assert timeouts.scans and not link.reads_held(fake.now, 2.0)
+    assert link.enquiring  # 62 s without a PDU read: now it may ask
+    await hang_up(link, peer)
+
+
 # --- the bind's state ----------------------------------------------------------------------
 
 

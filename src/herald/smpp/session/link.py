@@ -25,6 +25,8 @@ reader, and the requests in flight on it.
   submit in flight goes back to the submit side (`SubmitSide.unanswered`: outcome unknown),
   those never handed to the transport too (`SubmitSide.unwritten`), each control request's
   future gets None, then the owner hears of it (`on_lost`).
+- Reading paused for back-pressure (`pause_reads`) holds the SMSC's answers in the socket:
+  `reads_held` tells the keepalive not to count that time against the SMSC.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import struct
 from collections.abc import Callable, Collection
@@ -118,6 +121,7 @@ class Link(asyncio.Protocol):
         "peer_unbound",
         "pending_deliveries",
         "reading_paused",
+        "reads_resumed_at",
         "transport",
         "unflushed",
         "watcher",
@@ -159,6 +163,7 @@ class Link(asyncio.Protocol):
         self.peer_unbound = False  # the SMSC sent unbind: it takes no submit_sm any more
         self.write_paused = False  # the transport's buffer is full (pause_writing)
         self.reading_paused = False  # too many deliveries being kept (pause_reads)
+        self.reads_resumed_at = -math.inf  # when reading last resumed after a pause
         self.pending_deliveries = 0  # deliver_sm / data_sm handed on, not yet answered
         self.enquiring = False  # an enquire_link is out, unanswered
         self.last_rx = clock()  # when the SMSC last sent anything
@@ -334,8 +339,14 @@ class Link(asyncio.Protocol):
 
     def resume_reads(self) -> None:
         self.reading_paused = False
+        self.reads_resumed_at = self._clock()
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
+
+    def reads_held(self, now: float, grace: float) -> bool:
+        """Whether the SMSC's answers may be waiting unread because we paused reading: paused
+        now, or resumed less than `grace` seconds ago (what piled up is still being read)."""
+        return self.reading_paused or now - self.reads_resumed_at < grace
 
     # --- writing ----------------------------------------------------------------------------
 
