@@ -206,10 +206,11 @@ async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
     futures = [submit(session, f"4477009000{c}") for c in "ABCD"]
     await smsc.wait(lambda: len(smsc.submits) == 2, "A, then B throttled")
     await settle()
+    # nothing accepted lately to measure the carrier's rate by: halved
     assert destinations(smsc) == ["A", "B"] and session.rate == 50.0
-    await fake.advance(0.9)  # the pause is 1 s: nothing goes out
+    await fake.advance(0.09)  # the pause is 0.1 s: nothing goes out
     assert len(smsc.submits) == 2 and session.queued == 3
-    await fake.advance(0.2)
+    await fake.advance(0.1)  # B at once, then C and D 20 ms apart (50/s)
     await asyncio.gather(*futures)
     assert destinations(smsc) == ["A", "B", "B", "C", "D"]
     assert [f.result().outcome for f in futures] == [ACCEPTED] * 4
@@ -234,23 +235,23 @@ async def test_throttled_part_goes_out_before_parts_queued_behind_it(
     assert destinations(smsc) == ["A", "B", "C"]  # paused: D and E wait
     smsc.on_submit = lambda peer, pdu: (0,)
     # both refusals came from one window: one congestion event, rate 100 -> 50/s; after the
-    # 1 s pause, one part per 20 ms
-    await fake.advance(1.0 + 4 * 0.02 + 0.01)
+    # 0.1 s pause, one part per 20 ms
+    await fake.advance(0.1 + 4 * 0.02 + 0.01)
     await asyncio.gather(*futures)
     assert session.rate == 50.0
     assert destinations(smsc) == ["A", "B", "C", "B", "C", "D", "E"]
 
 
-async def test_queue_full_backs_off_longer(
+async def test_queue_full_backs_off_briefly_not_for_seconds(
     make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=1, rate=100.0, burst=100))
     smsc.on_submit = throttle_once(on={"4477009000A"}, status=0x14)
     future = submit(session, "4477009000A")
     await smsc.wait(lambda: len(smsc.submits) == 1, "A")
-    await fake.advance(4.5)  # a throttle pause would be over; a full queue waits 5 s
+    await fake.advance(0.15)  # a throttle pause (0.1 s) would be over; a full queue's is 0.2 s
     assert len(smsc.submits) == 1 and not future.done()
-    await fake.advance(0.6)
+    await fake.advance(0.1)  # it was 5 s a refusal: 18 messages/s against a 100/s carrier
     assert (await future).outcome is ACCEPTED and len(smsc.submits) == 2
 
 

@@ -13,9 +13,10 @@ one `SubmitResult` each part resolves with.
 - `max_timeouts` response timeouts in a row, with nothing answered between, mean a black hole:
   the owner takes the bind out of rotation (`BindOwner.silent`). Back on a new link it takes
   one submit at a time (`start(trial=True)`) until one is answered (`BindOwner.trial_passed`).
-- ESME_RTHROTTLED pauses the whole bind and lowers its rate (herald.smpp.throttle); the
-  throttled part goes out again first, ahead of the queue (`_throttled`). ESME_RMSGQFUL pauses
-  longer. A part throttled more than `max_throttle_retries` times resolves RETRY.
+- ESME_RTHROTTLED and ESME_RMSGQFUL pause the whole bind briefly and settle its rate under the
+  carrier's (herald.smpp.throttle); the refused parts go out again first, ahead of the queue,
+  in their order (`_throttled`). A part refused so more than `max_throttle_retries` times
+  resolves RETRY.
 - Any other refusal (`_refused`) resolves REJECTED or RETRY by the status table. A
   generic_nack carrying a submit's sequence_number is that submit's answer (ESME_RINVCMDID
   when it says 0) and the link stays. A status that asks for a rebind hands the link back to
@@ -402,7 +403,7 @@ class Submits:
         if self.trial:
             self._end_trial()
         throttle = self.throttle
-        throttle.on_accepted(self._clock())
+        throttle.on_accepted(self._clock(), self.processed)
         self._watching = throttle.rate < self.settings.rate
 
     def _end_trial(self) -> None:
@@ -438,7 +439,7 @@ class Submits:
     def _throttled(self, item: PendingSubmit, status: int, name: str, queue_full: bool) -> None:
         """Pause the bind, lower its rate, and put the part first in line (in FIFO order)."""
         now = self._clock()
-        pause = self.throttle.on_throttled(now, queue_full=queue_full)
+        pause = self.throttle.on_throttled(now, self.processed, queue_full=queue_full)
         self._watching = True
         self.stats.throttle_events += 1
         item.throttled += 1
