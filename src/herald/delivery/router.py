@@ -6,7 +6,7 @@ Routes are tried in configuration order; the first whose every given criterion m
 comes back (failover) without reordering the others. Healthy is the session's word
 (`Session.routable`): bound and in rotation; a bind whose submits went unanswered is out of
 rotation, skipped while it is probed, then offered one message at a time until one is
-answered (docs/protocol.md §4.8).
+answered (docs/operations.md, faults and guarantees).
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-
 from herald.config import RouteConfig
 from herald.errors import HeraldError
+from herald.numbers import country_of
 
 
 class NoRouteError(HeraldError):
@@ -42,24 +40,8 @@ class Route:
 
 
 def _region(digits: str) -> str | None:
-    """Country (ISO alpha-2) of a valid E.164 number given as digits.
-
-    Most calling codes belong to one country; shared ones (+1, +7, +44, ...) need the
-    number itself. Callers cache the answer by leading digits.
-    """
-    for size in (1, 2, 3):
-        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]) if digits[:size] else -1)
-        if regions:
-            break
-    else:
-        return None
-    if len(regions) == 1:
-        return regions[0]
-    try:
-        number = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(number) or regions[0]
+    """Country (ISO alpha-2) of a valid E.164 number given as digits."""
+    return country_of("+" + digits)
 
 
 class Router:

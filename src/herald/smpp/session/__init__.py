@@ -32,7 +32,7 @@ through `link.SubmitSide` and `link.DeliverySide` (and its owner through `on_los
 `submits.BindOwner`, the keepalive asks the submit side to expire late parts through
 `keepalive.ResponseTimeouts`, and the connector hands the session each link through two
 callbacks; none calls another's private methods. What each carrier fault leads to:
-docs/protocol.md §4.8.
+docs/operations.md (faults and guarantees).
 
 Clock, sleep, network and randomness are injected, so tests drive timeouts, throttling and
 backoff without real waiting.

@@ -11,12 +11,12 @@ routed to it, and closes the link once the submits written on it are answered (a
 `response_timeout`): an SMSC answers those it got after its unbind with a refusal, and a
 refusal is a result, not an unknown.
 
-Rotation (docs/protocol.md §4.8): a bind whose submits go unanswered `max_timeouts` times in a
-row (`silent`, a black hole) is out of rotation: its link is retired, and the next one, once
-bound, is "probing" (not "bound": the router and the dispatcher leave it alone) until an
-enquire_link is answered; it is then "bound" on trial, one submit at a time, and back in
-rotation when that submit is answered (`trial_passed`). Until then each reconnect waits longer
-(the connector's backoff is not reset).
+Rotation (docs/operations.md, faults and guarantees): a bind whose submits go unanswered
+`max_timeouts` times in a row (`silent`, a black hole) is out of rotation: its link is retired,
+and the next one, once bound, is "probing" (not "bound": the router and the dispatcher leave it
+alone) until an enquire_link is answered; it is then "bound" on trial, one submit at a time, and
+back in rotation when that submit is answered (`trial_passed`). Until then each reconnect waits
+longer (the connector's backoff is not reset).
 """
 
 from __future__ import annotations
