@@ -198,7 +198,7 @@ class Daemon:
             self.running.sessions = sessions
             router = Router(
                 config.routes,
-                healthy=lambda name: name in sessions and sessions[name].bound,
+                healthy=lambda name: name in sessions and sessions[name].routable,
             )
             dispatcher = Dispatcher(
                 db,
@@ -454,11 +454,14 @@ def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Await
         except Exception as exc:
             database = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         binds = {name: s.state for name, s in sessions.items()}
-        bound = [name for name, state in binds.items() if state == "bound"]
+        # a bind on trial after a black hole is bound but not yet trusted (out of rotation)
+        out = sorted(name for name, s in sessions.items() if not s.in_rotation)
+        bound = [name for name, state in binds.items() if state == "bound" and name not in out]
         return {
             "ready": bool(database["ok"]) and bool(bound),
             "database": database,
             "binds": binds,
+            "out_of_rotation": out,
             "not_ready": ([] if database["ok"] else ["database"])
             + ([] if bound else ["no bind is bound"]),
         }
