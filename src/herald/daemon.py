@@ -255,7 +255,7 @@ class Daemon:
             states.registry = self.running.registry = registry
             router = Router(
                 config.routes,
-                healthy=lambda name: name in sessions and sessions[name].bound,
+                healthy=lambda name: name in sessions and sessions[name].routable,
             )
             dispatcher = Dispatcher(
                 db,
@@ -297,7 +297,7 @@ class Daemon:
             )
 
             await maintenance.recover(owner)  # leases this node held when it last died
-            background = _Tasks()
+            background = _Tasks(on_failure=self._task_died)
             # The registry outlives the binds: it keeps this process's share claimed while
             # they drain, and gives it back once they are closed (unwound after them).
             stop_registry = asyncio.Event()
@@ -410,6 +410,18 @@ class Daemon:
         self.exit_code = 1
         self.stop.set()
 
+    def _task_died(self, name: str, error: BaseException) -> None:
+        """A dispatcher, writer or worker that died leaves herald up but not working: stop
+        (draining what can be) and exit 1, so that a supervisor restarts it."""
+        log.critical(
+            "exiting with status 1 so that a supervisor restarts herald: the %s task stopped"
+            " with an error",
+            name,
+            exc_info=error,
+        )
+        self.exit_code = 1
+        self.stop.set()
+
     def _database_restarted(self) -> None:
         self.metrics.database_restarts += 1
 
@@ -499,16 +511,21 @@ class Daemon:
 
 
 class _Tasks:
-    """Named background tasks; a task that dies unexpectedly stops the daemon loudly."""
+    """Named background tasks; a task that dies with an error is handed to `on_failure`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[str, BaseException], None]) -> None:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._on_failure = on_failure
 
     def spawn(self, name: str, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
-        task.add_done_callback(lambda t: _report(name, t))
+        task.add_done_callback(self._done)
         self._tasks[name] = task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._on_failure(task.get_name(), error)
 
     async def wait(self, *names: str, within: float | None = None) -> None:
         tasks = [self._tasks[n] for n in names if n in self._tasks]
@@ -520,11 +537,6 @@ class _Tasks:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-
-
-def _report(name: str, task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped with an error", name, exc_info=task.exception())
 
 
 async def _set(event: asyncio.Event) -> None:
@@ -636,10 +648,12 @@ class _Ops:
                 "account": account,
                 "bind_type": session.settings.bind_type,
                 "rate": round(session.rate, 3) if session.bound else 0.0,
+                # bound after a black hole, on trial: not yet trusted with traffic
+                "in_rotation": session.in_rotation,
                 "last_error": session.last_error or None,
             }
         expected = [b for b in binds.values() if b["state"] != "waiting_for_slot"]
-        bound = [b for b in expected if b["state"] == "bound"]
+        bound = [b for b in expected if b["state"] == "bound" and b["in_rotation"]]
         status = "ok" if len(bound) == len(expected) else ("degraded" if bound else "down")
         accounts = {
             name: {k: v for k, v in account.items() if k != "started"}
