@@ -15,6 +15,7 @@ from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
 from herald.numbers import SenderKind
 from herald.store.callbacks import CallbackKind
+from herald.store.campaigns import CampaignKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
 from herald.store.dispatch import (
@@ -25,6 +26,7 @@ from herald.store.dispatch import (
     take_orphans_for_ids,
     write_results,
 )
+from herald.store.inbound import InboundAction
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
@@ -70,6 +72,8 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("blacklist", "source"): get_args(BlacklistSource),
     ("campaign_recipients", "source"): RECIPIENT_SOURCES,
     ("campaigns", "traffic_class"): get_args(TrafficClass),
+    ("campaigns", "kind"): get_args(CampaignKind),
+    ("inbound_messages", "action"): get_args(InboundAction),
 }
 
 

@@ -14,13 +14,22 @@ from typing import Any
 
 from herald.errors import RequestError
 from herald.numbers import check_number
+from herald.store.campaigns import RecipientRow
 
 # campaign_recipients.source for each way of giving recipients.
 NUMBER, RECIPIENT, FILE = "number", "recipient", "file"
 RECIPIENT_SOURCES = (NUMBER, RECIPIENT, FILE)
 
-RecipientRow = tuple[str, str, str | None, dict[str, str], int | None]
-"""(source, phone_raw, name, labels, file_row): a row of campaign_recipients."""
+__all__ = [
+    "FILE",
+    "NUMBER",
+    "RECIPIENT",
+    "RECIPIENT_SOURCES",
+    "Intake",
+    "RecipientRow",
+    "check_recipients",
+    "normalise_numbers",
+]
 
 
 @dataclass
@@ -46,9 +55,11 @@ def check_recipients(
     *,
     default_region: str | None,
     max_recipients: int,
+    client_ref: str | None = None,
 ) -> Intake:
-    """Check `to` numbers and recipient objects ({"phone", "name", "labels"}); refuse more
-    than `max_recipients` in one request (too_many_recipients)."""
+    """Check `to` numbers and recipient objects ({"phone", "name", "labels", "client_ref"});
+    refuse more than `max_recipients` in one request (too_many_recipients). `client_ref` is
+    the reference of every `to` number (a message request's)."""
     given = len(to) + len(recipients)
     if given > max_recipients:
         raise RequestError(
@@ -60,11 +71,18 @@ def check_recipients(
     intake = Intake()
     for index, raw in enumerate(to):
         _check(intake, "to", index, raw, default_region)
-        intake.rows.append((NUMBER, raw, None, {}, None))
+        intake.rows.append(RecipientRow(NUMBER, raw, None, {}, None, client_ref))
     for index, r in enumerate(recipients):
         _check(intake, "recipients", index, r["phone"], default_region)
         intake.rows.append(
-            (RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}), None)
+            RecipientRow(
+                RECIPIENT,
+                r["phone"],
+                r.get("name"),
+                dict(r.get("labels") or {}),
+                None,
+                r.get("client_ref"),
+            )
         )
     return intake
 

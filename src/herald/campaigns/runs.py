@@ -5,6 +5,11 @@ expander, COPY messages and parts in chunks, take the credit, mark the batch sen
 campaign running. If anything fails (no recipients, insufficient balance, a database error)
 nothing of the run remains and nothing was sent. The campaign row is locked for the duration,
 so an API call and the scheduler (or two herald processes) cannot start the same run twice.
+
+A caller may lend its own connection, inside a transaction of its own (`conn=`): the run is
+then part of that transaction (a savepoint), visible to nobody before the caller commits, and
+the caller wakes the dispatcher once it has. That is how a campaign is created and run in one
+transaction, and how a request with an Idempotency-Key stores its answer with its run.
 """
 
 from __future__ import annotations
@@ -92,9 +97,15 @@ class CampaignRunner:
         account_id: int,
         message: str | None = None,
         description: str | None = None,
+        conn: Any = None,
     ) -> RunResult:
-        """Run the campaign for its whole audience; the campaign becomes `running`."""
-        return await self._run(campaign_id, account_id, message, description, reminder=False)
+        """Run the campaign for its whole audience; the campaign becomes `running`. With
+        `conn`, within the caller's transaction (see the module's docstring)."""
+        result = await self._run(
+            campaign_id, account_id, message, description, reminder=False, conn=conn
+        )
+        assert result is not None  # only a reminder sent already gives None
+        return result
 
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None:
         """Send a scheduled campaign's message to its reminder (test) numbers ahead of the
@@ -110,78 +121,27 @@ class CampaignRunner:
         description: str | None,
         *,
         reminder: bool,
-    ) -> RunResult | Any:
+        conn: Any = None,
+    ) -> RunResult | None:
         started = time.perf_counter()
-        async with self._db.acquire() as conn, conn.transaction():
-            campaign = await store.campaign_for_run(conn, campaign_id, account_id)
-            if campaign is None:
-                raise NotFoundError(f"campaign {campaign_id} not found")
-            if reminder:
-                if not await store.mark_reminder_sent(conn, campaign_id, self._clock()):
-                    return None
-                status = campaign["status"]
-            else:
-                status = transition(CAMPAIGN, campaign["status"], "run")
-            template = parse_template(message or campaign["template"], campaign["fallback_values"])
-            batch = await store.create_batch(conn, campaign_id, description, message)
-            expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
-            id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
-            if reminder:
-                # Test numbers carry no labels: show each placeholder by its fallback, or by
-                # its name, so the tester sees what recipients will get.
-                sample = {
-                    label: template.fallbacks.get(label_key(label), f"<{label}>")
-                    for label in template.placeholders
-                }
-                numbers = campaign["reminder"]["numbers"]
-                ids = await store.reserve_message_ids(conn, len(numbers))
-                id_range = _widen(id_range, ids)
-                for message_id, number in zip(ids, numbers, strict=True):
-                    expander.add(message_id, number, "<Name>", sample, "number")
-                await self._copy(conn, expander)
-            else:
-                async for rows in store.audience(conn, campaign_id, CHUNK):
-                    ids = await store.reserve_message_ids(conn, len(rows))
-                    id_range = _widen(id_range, ids)
-                    for message_id, row in zip(ids, rows, strict=True):
-                        expander.add(
-                            message_id,
-                            row["phone_raw"],
-                            row["name"],
-                            row["labels"],
-                            row["source"],
-                        )
-                    await self._copy(conn, expander)
-            totals = expander.totals
-            await self._pay(conn, account_id, totals)
-            await store.finish_expansion(
-                conn,
-                batch["id"],
-                totals.queued + totals.rejected_count,
-                totals.segments,
-                totals.segments,
-                id_range,
-            )
-            if status != campaign["status"]:
-                await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
-                await enqueue_campaign_callback(
-                    conn,
-                    campaign,
-                    "running",
-                    await campaign_progress(conn, campaign_id),
-                    at=self._clock(),
+        if conn is None:
+            async with self._db.acquire() as own, own.transaction():
+                done = await self._expand(
+                    own, campaign_id, account_id, message, description, reminder
                 )
-            if campaign["callback_url"] and expander.rejected_ids:
-                now = self._clock()
-                await enqueue_message_callbacks(
-                    conn,
-                    [
-                        StatusChange(i, "new", "rejected", reason, now, campaign_id)
-                        for i, reason in expander.rejected_ids
-                    ],
+        else:
+            async with conn.transaction():  # a savepoint in the caller's transaction
+                done = await self._expand(
+                    conn, campaign_id, account_id, message, description, reminder
                 )
+        if done is None:
+            return None
+        batch, totals = done
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
-            async with self._db.acquire() as conn:
+            if conn is None:
+                async with self._db.acquire() as own:
+                    await store.analyze_after_load(own)
+            else:  # it sees the caller's rows, not yet committed
                 await store.analyze_after_load(conn)
         elapsed = time.perf_counter() - started
         self._count(totals, elapsed)
@@ -196,7 +156,8 @@ class CampaignRunner:
             totals.skipped,
             elapsed,
         )
-        self._wake()
+        if conn is None:
+            self._wake()  # else the caller does, once its transaction has committed
         return RunResult(
             batch_id=batch["id"],
             number=batch["number"],
@@ -207,6 +168,87 @@ class CampaignRunner:
             credit_used=totals.segments,
             rejected_reasons=dict(totals.rejected),
         )
+
+    async def _expand(
+        self,
+        conn: Any,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        reminder: bool,
+    ) -> tuple[Any, ExpansionTotals] | None:
+        """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
+        a reminder was sent already."""
+        campaign = await store.campaign_for_run(conn, campaign_id, account_id)
+        if campaign is None:
+            raise NotFoundError(f"campaign {campaign_id} not found")
+        if reminder:
+            if not await store.mark_reminder_sent(conn, campaign_id, self._clock()):
+                return None
+            status = campaign["status"]
+        else:
+            status = transition(CAMPAIGN, campaign["status"], "run")
+        template = parse_template(message or campaign["template"], campaign["fallback_values"])
+        batch = await store.create_batch(conn, campaign_id, description, message)
+        expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
+        id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
+        if reminder:
+            # Test numbers carry no labels: show each placeholder by its fallback, or by
+            # its name, so the tester sees what recipients will get.
+            sample = {
+                label: template.fallbacks.get(label_key(label), f"<{label}>")
+                for label in template.placeholders
+            }
+            numbers = campaign["reminder"]["numbers"]
+            ids = await store.reserve_message_ids(conn, len(numbers))
+            id_range = _widen(id_range, ids)
+            for message_id, number in zip(ids, numbers, strict=True):
+                expander.add(message_id, number, "<Name>", sample, "number")
+            await self._copy(conn, expander)
+        else:
+            async for rows in store.audience(conn, campaign_id, CHUNK):
+                ids = await store.reserve_message_ids(conn, len(rows))
+                id_range = _widen(id_range, ids)
+                for message_id, row in zip(ids, rows, strict=True):
+                    expander.add(
+                        message_id,
+                        row["phone_raw"],
+                        row["name"],
+                        row["labels"],
+                        row["source"],
+                        row["client_ref"],
+                    )
+                await self._copy(conn, expander)
+        totals = expander.totals
+        await self._pay(conn, account_id, totals)
+        await store.finish_expansion(
+            conn,
+            batch["id"],
+            totals.queued + totals.rejected_count,
+            totals.segments,
+            totals.segments,
+            id_range,
+        )
+        if status != campaign["status"]:
+            await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
+            await enqueue_campaign_callback(
+                conn,
+                campaign,
+                "running",
+                await campaign_progress(conn, campaign_id),
+                at=self._clock(),
+            )
+        if campaign["callback_url"] and expander.rejected_ids:
+            now = self._clock()
+            await enqueue_message_callbacks(
+                conn,
+                [
+                    StatusChange(i, "new", "rejected", reason, now, campaign_id)
+                    for i, reason in expander.rejected_ids
+                ],
+            )
+        return batch, totals
 
     async def _expander_args(
         self, conn: Any, campaign: Any, batch_id: int, template: Template
@@ -224,7 +266,11 @@ class CampaignRunner:
             "router": self._router,
             "profiles": self._profiles,
             "allocators": self._allocators,
-            "blacklist": await store.blacklist(conn, campaign["account_id"]),
+            # A reply to a message the number sent is not stopped by the blacklist: the
+            # confirmation of its own STOP, or the answer to its HELP.
+            "blacklist": set()
+            if campaign["in_reply_to"] is not None
+            else await store.blacklist(conn, campaign["account_id"]),
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),

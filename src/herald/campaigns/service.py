@@ -353,7 +353,9 @@ class CampaignService:
                 good = list(summary.good_rows(chunk))
                 # Stored as E.164: the number was checked against the file's region now.
                 await store.add_recipients(
-                    conn, campaign_id, [(FILE, r.phone, r.name, r.labels, r.row) for r in good]
+                    conn,
+                    campaign_id,
+                    [store.RecipientRow(FILE, r.phone, r.name, r.labels, r.row) for r in good],
                 )
                 blacklisted |= await contact_store.blacklisted_among(
                     conn, account_id, [r.phone for r in good]

@@ -11,8 +11,8 @@ import asyncpg
 
 from herald.store.queries import queries
 
-# callback_outbox.kind: a message's status, or a campaign's
-CallbackKind = Literal["message", "campaign"]
+# callback_outbox.kind: a message's status, a campaign's, or an inbound message to a sender
+CallbackKind = Literal["message", "campaign", "inbound"]
 
 
 async def enqueue(
