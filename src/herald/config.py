@@ -65,6 +65,12 @@ class ApiConfig(_Section):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     # the whole multipart request of a recipient file upload (the file and its fields)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    # A request repeated with its Idempotency-Key within this time is answered as the first
+    # time; the keys are swept after it.
+    idempotency_hours: float = Field(24.0, gt=0)
+    # XML bodies (create, run): elements at most, and how deep, on top of max_body_bytes
+    max_xml_elements: int = Field(250_000, ge=100)
+    max_xml_depth: int = Field(32, ge=4, le=256)
 
 
 class SimulatorConfig(_Section):
@@ -188,6 +194,28 @@ class CampaignDefaults(_Section):
     opt_out_keywords: tuple[str, ...] = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
 
 
+class InboundConfig(_Section):
+    """Mobile-originated messages (replies): keywords, automatic replies, concatenation."""
+
+    # A reply that is one of these (trimmed, any case) takes the number off the blacklist of
+    # the accounts owning the sender, where its own opt-out (campaigns.opt_out_keywords) had
+    # put it; never where the account put it.
+    opt_in_keywords: tuple[str, ...] = ("START", "UNSTOP")
+    # keyword -> the text sent back from the sender the reply was sent to (opt-out and opt-in
+    # keywords included); the blacklist does not stop a reply.
+    auto_replies: dict[str, str] = Field(default_factory=dict)
+    # The parts of a concatenated reply are kept this long for the rest to come; then what came
+    # is stored as the message, with the count of missing parts.
+    parts_ttl_seconds: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _keywords_apart(self) -> InboundConfig:
+        for keyword, text in self.auto_replies.items():
+            if not keyword.strip() or not text.strip():
+                raise ValueError("auto_replies: a keyword and its reply cannot be empty")
+        return self
+
+
 class Config(_Section):
     node: str = Field("", description="this process's name in leases; default host:pid")
     state_dir: Path = Path("state")
@@ -201,9 +229,16 @@ class Config(_Section):
     tracker: TrackerConfig = TrackerConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
     campaigns: CampaignDefaults = CampaignDefaults()
+    inbound: InboundConfig = InboundConfig()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
+        opt_out = {k.strip().casefold() for k in self.campaigns.opt_out_keywords}
+        both = sorted(k for k in self.inbound.opt_in_keywords if k.strip().casefold() in opt_out)
+        if both:
+            raise ValueError(
+                f"inbound.opt_in_keywords and campaigns.opt_out_keywords share {', '.join(both)}"
+            )
         names = [b.name for b in self.binds]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -284,6 +319,7 @@ _SECTIONS = {
     "tracker",
     "callbacks",
     "campaigns",
+    "inbound",
 }
 
 

@@ -14,17 +14,29 @@ from herald.api.context import AppContext
 from herald.api.deps import Services
 from herald.api.errors import install_error_handlers
 from herald.api.guard import BodyLimits, RequestGuard
-from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, keys, senders
+from herald.api.routes import (
+    account,
+    blacklist,
+    campaigns,
+    contacts,
+    files,
+    groups,
+    inbound,
+    keys,
+    messages,
+    senders,
+)
 
 V1 = "/v1"
 
 DESCRIPTION = """\
 SMS campaigns over SMPP: senders, contacts and groups, campaigns with their lifecycle,
-recipient files, per-message status, balance, API keys. Every request carries
-`Authorization: Bearer <API key>` (`herald account create NAME` prints one); it is checked
-before the body is read. JSON bodies are limited to `api.max_body_bytes` (8 MiB by default) and
-file uploads to `api.max_upload_bytes` (50 MiB): larger ones answer 413. Every error has the
-body `{"error": {"code": ..., "message": ..., "details": ...}}`.
+recipient files, messages one by one, per-message status, replies, balance, API keys. POSTs
+that send take an `Idempotency-Key` header, so a retried request never sends twice. Every
+request carries `Authorization: Bearer <API key>` (`herald account create NAME` prints one); it
+is checked before the body is read. JSON bodies are limited to `api.max_body_bytes` (8 MiB by
+default) and file uploads to `api.max_upload_bytes` (50 MiB): larger ones answer 413. Every
+error has the body `{"error": {"code": ..., "message": ..., "details": ...}}`.
 """
 
 
@@ -33,7 +45,18 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.services = Services.build(ctx)
     install_error_handlers(app)
     v1 = APIRouter(prefix=V1)
-    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files):
+    for module in (
+        account,
+        keys,
+        senders,
+        contacts,
+        groups,
+        blacklist,
+        campaigns,
+        files,
+        messages,
+        inbound,
+    ):
         v1.include_router(module.router)
     app.include_router(v1)
     limits = BodyLimits.build(

@@ -4,15 +4,20 @@ herald.api.guard), the services, paging."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald.api.auth import Caller
 from herald.api.context import AppContext
 from herald.campaigns.address_book import AddressBook
+from herald.campaigns.idempotency import KEY_PATTERN, Answer, Idempotency
+from herald.campaigns.inbox import Inbox
 from herald.campaigns.lifecycle import Lifecycle
+from herald.campaigns.messages import MessageService
 from herald.campaigns.service import CampaignService
 from herald.errors import RequestError
 
@@ -23,6 +28,9 @@ class Services:
     book: AddressBook
     lifecycle: Lifecycle
     campaigns: CampaignService
+    messages: MessageService
+    idempotency: Idempotency
+    inbox: Inbox
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -32,6 +40,11 @@ class Services:
             book=AddressBook(ctx.db, ctx.config),
             lifecycle=lifecycle,
             campaigns=CampaignService(ctx.db, ctx.config, clock=ctx.clock, lifecycle=lifecycle),
+            messages=MessageService(ctx.db, ctx.config, clock=ctx.clock, runner=ctx.runner),
+            idempotency=Idempotency(
+                ctx.db, clock=ctx.clock, ttl=timedelta(hours=ctx.config.api.idempotency_hours)
+            ),
+            inbox=Inbox(ctx.db, ctx.config),
         )
 
 
@@ -94,6 +107,25 @@ def paging(
     page_size: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
 ) -> Paging:
     return Paging(page, page_size)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="Your key for this request (1 to 255 visible ASCII characters, e.g. a "
+        "UUID): the same key with the same body within `api.idempotency_hours` (24 h) answers "
+        "the first answer again (with `Idempotent-Replayed: true`) and sends nothing new; with "
+        "another body it is refused (409 `idempotency_key_reused`). Keys are per account.",
+    ),
+]
+
+
+def answer_response(answer: Answer) -> JSONResponse:
+    """The HTTP response of an answer, first or replayed (a replay says so in a header)."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

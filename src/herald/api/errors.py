@@ -104,7 +104,11 @@ CODES: dict[str, Code] = {
     "malformed_template": Code(
         400, "The message template is malformed; `details.position` is the 0-based offset."
     ),
-    "missing_label": Code(400, "Preview: the sample recipient lacks a label the template uses."),
+    "missing_label": Code(
+        400,
+        "Preview: the sample recipient lacks a label the template uses; a message: `values` "
+        "lacks one the text uses (`details.label`).",
+    ),
     "invalid_label_value": Code(400, "Preview: a label value holds a forbidden character."),
     "too_many_parts": Code(400, "Preview: the message needs more than 255 parts."),
     "invalid_text": Code(400, "Preview: the text cannot be encoded."),
@@ -119,6 +123,20 @@ CODES: dict[str, Code] = {
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "
         "row numbers and reasons).",
+    ),
+    "message_not_found": Code(404, "No message with that id in this account."),
+    "sender_not_found": Code(404, "No sender with that id (or address) in this account."),
+    "invalid_cursor": Code(400, "`cursor` is not one this API gave (pass `next_cursor` as is)."),
+    "invalid_validity": Code(
+        400, "`validity` is longer than herald waits for a receipt (`details.max` minutes)."
+    ),
+    "idempotency_key_reused": Code(
+        409,
+        "The `Idempotency-Key` was used for another request (another operation or body) "
+        "within its time to live; `details.first_used_at` says when.",
+    ),
+    "idempotency_key_in_use": Code(
+        409, "A request with this `Idempotency-Key` is still being processed: retry shortly."
     ),
     "internal_error": Code(500, "A bug: the request may or may not have taken effect."),
 }

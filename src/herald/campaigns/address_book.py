@@ -76,6 +76,18 @@ class AddressBook:
             )
         return dict(row)
 
+    async def set_inbound_callback(
+        self, account_id: int, sender_id: int, url: str | None
+    ) -> dict[str, Any]:
+        """Where replies to this sender are POSTed (an `inbound` callback each); None: nowhere."""
+        async with self._db.acquire() as conn:
+            row = await sender_store.set_inbound_callback(conn, sender_id, account_id, url)
+        if row is None:
+            raise RequestError(
+                "sender_not_found", f"no sender with id {sender_id}", {"sender_id": sender_id}
+            )
+        return dict(row)
+
     # --- contacts -----------------------------------------------------------------------------
 
     async def create_contact(

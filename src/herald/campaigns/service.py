@@ -7,9 +7,10 @@ Requests arrive as mappings with the API's field names (`name`, `sender`, `messa
 broken is a RequestError whose code the API answers with.
 
 Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
-run at once through the CampaignRunner. If that run fails (insufficient balance, no recipients, ...)
-the campaign just created is deleted again before the error is answered, so a refused request
-leaves nothing behind.
+run at once through the CampaignRunner, in the same transaction: if that run fails
+(insufficient balance, no recipients, ...) nothing of the campaign remains, so a refused
+request leaves nothing behind. A caller may lend the transaction (`conn=`): the campaign,
+its run and whatever the caller adds (an idempotency key's answer) then commit together.
 """
 
 from __future__ import annotations
@@ -145,12 +146,15 @@ class CampaignService:
             self._db.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            row = await store.get_campaign(conn, campaign_id, account_id)
-            if row is None:
-                raise campaign_not_found(campaign_id)
-            counts = await store.recipient_counts(conn, campaign_id)
-            batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-            progress = progress_of(await store.progress(conn, campaign_id), batches)
+            return await self._read(conn, account_id, campaign_id)
+
+    async def _read(self, conn: Any, account_id: int, campaign_id: int) -> dict[str, Any]:
+        row = await store.get_campaign(conn, campaign_id, account_id)
+        if row is None:
+            raise campaign_not_found(campaign_id)
+        counts = await store.recipient_counts(conn, campaign_id)
+        batches = [dict(b) for b in await store.batches(conn, campaign_id)]
+        progress = progress_of(await store.progress(conn, campaign_id), batches)
         return {
             **campaign_view(row),
             "audience": dict(counts),
@@ -221,7 +225,21 @@ class CampaignService:
 
     # --- writing ------------------------------------------------------------------------------
 
-    async def create(self, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(
+        self, account_id: int, spec: Mapping[str, Any], *, conn: Any = None
+    ) -> dict[str, Any]:
+        """Create the campaign and, without `scheduled_at`, run it, in one transaction: the
+        caller's (`conn`; the caller then wakes the dispatcher once it has committed), or one
+        of its own."""
+        if conn is not None:
+            return await self._create(conn, account_id, spec)
+        async with self._db.acquire() as own, own.transaction():
+            view = await self._create(own, account_id, spec)
+        if view["run"] is not None:
+            self._lifecycle.wake()
+        return view
+
+    async def _create(self, conn: Any, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
         columns = self._default_columns()
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
@@ -230,33 +248,26 @@ class CampaignService:
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
         )
-        async with self._db.acquire() as conn, conn.transaction():
-            columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
-            await self._check_refs(conn, account_id, contact_ids, group_ids)
-            blacklisted = await contact_store.blacklisted_among(
-                conn, account_id, list(intake.valid)
+        columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
+        await self._check_refs(conn, account_id, contact_ids, group_ids)
+        blacklisted = await contact_store.blacklisted_among(conn, account_id, list(intake.valid))
+        if intake.rows or contact_ids or group_ids:
+            await self._require_sendable(
+                conn, account_id, intake, blacklisted, 0, contact_ids, group_ids
             )
-            if intake.rows or contact_ids or group_ids:
-                await self._require_sendable(
-                    conn, account_id, intake, blacklisted, 0, contact_ids, group_ids
-                )
-            status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
-            try:
-                campaign_id = await store.insert_campaign(conn, account_id, columns, status)
-            except ConflictError as exc:
-                raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
-            await store.add_recipients(conn, campaign_id, intake.rows)
-            await store.set_contacts(conn, campaign_id, contact_ids)
-            await store.set_groups(conn, campaign_id, group_ids)
+        status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
+        try:
+            campaign_id = await store.insert_campaign(conn, account_id, columns, status)
+        except ConflictError as exc:
+            raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+        await store.add_recipients(conn, campaign_id, intake.rows)
+        await store.set_contacts(conn, campaign_id, contact_ids)
+        await store.set_groups(conn, campaign_id, group_ids)
         run = None
         if columns["scheduled_at"] is None:
-            try:
-                run = await self._lifecycle.run(account_id, campaign_id)
-            except Exception:  # refused or broken: the campaign must not half-exist
-                async with self._db.acquire() as conn:
-                    await store.delete_idle_campaign(conn, campaign_id, account_id)
-                raise
-        view = await self.get(account_id, campaign_id)
+            # In this transaction: a refused run takes the campaign with it.
+            run = await self._lifecycle.run(account_id, campaign_id, conn=conn)
+        view = await self._read(conn, account_id, campaign_id)
         view["intake"] = intake.report(blacklisted)
         view["run"] = None if run is None else asdict(run)
         return view

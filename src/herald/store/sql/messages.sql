@@ -130,3 +130,7 @@ USING (SELECT account_id, key FROM idempotency_keys
        WHERE created_at <= $1 ORDER BY created_at LIMIT $2) old
 WHERE k.account_id = old.account_id AND k.key = old.key
 RETURNING 1;
+
+-- name: set_lock_timeout
+-- How long this transaction waits for a lock (a request with the same key) before it fails.
+SELECT set_config('lock_timeout', $1, true);

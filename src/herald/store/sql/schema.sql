@@ -337,7 +337,7 @@ CREATE TABLE idempotency_keys (
     key           text NOT NULL CHECK (key <> ''),
     request_hash  bytea NOT NULL CHECK (length(request_hash) = 32),  -- SHA-256 of the request
     status        smallint,                 -- the answer's HTTP status (set before commit)
-    answer        jsonb,                    -- its body
+    answer        json,                     -- its body, as sent (json keeps its key order)
     created_at    timestamptz NOT NULL,
     PRIMARY KEY (account_id, key)
 );

@@ -39,7 +39,7 @@ CREATE TABLE idempotency_keys (
     key           text NOT NULL CHECK (key <> ''),
     request_hash  bytea NOT NULL CHECK (length(request_hash) = 32),
     status        smallint,
-    answer        jsonb,
+    answer        json,
     created_at    timestamptz NOT NULL,
     PRIMARY KEY (account_id, key)
 );
