@@ -54,7 +54,9 @@ async def test_a_retry_answers_the_first_answer_and_sends_nothing(api: Api) -> N
     assert err["details"]["key"] == "k-1" and err["details"]["first_used_at"]
     # the same key on another operation is another request too
     error(
-        await post(acme, "k-1", "/campaigns", name="Cee", sender="Herald", message="Hi", to=[NUMBER]),
+        await post(
+            acme, "k-1", "/campaigns", name="Cee", sender="Herald", message="Hi", to=[NUMBER]
+        ),
         409,
         "idempotency_key_reused",
     )

@@ -24,6 +24,7 @@ class Owner:
 
     account_id: int
     sender_id: int
+    address: str  # the sender as stored (what a reply back is sent from)
     inbound_callback: str | None
 
 
@@ -73,7 +74,9 @@ class InboundRow:
 
 async def owners(conn: Conn, addresses: Sequence[str]) -> list[Owner]:
     rows = await conn.fetch(queries.inbound_owners, list(addresses))
-    return [Owner(r["account_id"], r["sender_id"], r["inbound_callback"]) for r in rows]
+    return [
+        Owner(r["account_id"], r["sender_id"], r["address"], r["inbound_callback"]) for r in rows
+    ]
 
 
 async def lock_message(conn: Conn, key: ConcatKey) -> None:

@@ -175,20 +175,6 @@ DELETE FROM blacklist WHERE account_id = $1 AND phone = $2 RETURNING phone;
 -- name: blacklisted_among
 SELECT phone FROM blacklist WHERE account_id = $1 AND phone = ANY($2::text[]);
 
--- name: opt_out
--- A mobile-originated opt-out: number $2 joins the blacklist of every account owning a sender
--- whose address is one of $1 (senders_address_idx). Returns those accounts, including any
--- that had the number already.
-WITH owners AS (
-    SELECT DISTINCT account_id FROM senders WHERE address = ANY($1::text[])
-),
-added AS (
-    INSERT INTO blacklist (account_id, phone, source)
-    SELECT account_id, $2, 'opt_out' FROM owners
-    ON CONFLICT DO NOTHING
-)
-SELECT account_id FROM owners ORDER BY account_id;
-
 -- --- campaigns -------------------------------------------------------------------------------
 
 -- name: campaign_with_sender

@@ -4,7 +4,7 @@
 -- name: inbound_owners
 -- The accounts owning a sender whose address is one of $1 (a reply names the sender it was
 -- sent to; senders_address_idx), one sender each, with where its replies go.
-SELECT DISTINCT ON (account_id) account_id, id AS sender_id, inbound_callback
+SELECT DISTINCT ON (account_id) account_id, id AS sender_id, address, inbound_callback
 FROM senders WHERE address = ANY($1::text[])
 ORDER BY account_id, id;
 
