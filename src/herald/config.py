@@ -33,6 +33,7 @@ from pydantic import (
 
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings, SettingsError
+from herald.smpp.tls import client_context
 from herald.text.national import NationalLanguage
 from herald.text.segment import ConcatMethod
 
@@ -118,6 +119,7 @@ class BindConfig(_Section):
     def _one_name(self) -> BindConfig:
         if self.session.name != self.name:
             raise ValueError(f"session name {self.session.name!r} is not the bind's {self.name!r}")
+        client_context(self.session)  # a TLS file that cannot be read is named now
         return self
 
     @model_serializer(mode="wrap")
@@ -323,8 +325,9 @@ _SECTIONS = {
 }
 
 
-# Read by the `herald campaign` client, not by the daemon: never configuration keys.
-CLIENT_VARIABLES = frozenset({"HERALD_API_URL", "HERALD_API_KEY"})
+# Read by the `herald campaign` client and `herald simulate mo`, not by the daemon: never
+# configuration keys.
+CLIENT_VARIABLES = frozenset({"HERALD_API_URL", "HERALD_API_KEY", "HERALD_SIMULATOR_CONTROL"})
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:

@@ -64,6 +64,7 @@ from herald.smpp.session_settings import BIND_COMMANDS, SessionSettings, describ
 from herald.smpp.status import CommandStatus, StatusClass, StatusTable, status_name
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.smpp.throttle import Throttle, ThrottlePolicy
+from herald.smpp.tls import connector as tls_connector
 
 log = logging.getLogger(__name__)
 
@@ -344,8 +345,8 @@ class Session:
         if self._closing:
             raise SessionClosedError(f"bind {self.name}: the session is closed")
         self._loop = asyncio.get_running_loop()
-        if self._connect is None:
-            self._connect = self._loop.create_connection  # type: ignore[assignment]
+        if self._connect is None:  # plain TCP, or TLS when the settings ask for it
+            self._connect = tls_connector(self._loop, self.settings)
         self._run_task = self._loop.create_task(self._run(), name=f"smpp-session-{self.name}")
 
     async def wait_bound(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API

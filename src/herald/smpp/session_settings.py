@@ -71,6 +71,15 @@ class SessionSettings:
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
     max_pending_deliveries: int = 1000  # on_deliver calls not done: stop reading beyond this
     nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
+    # SMPP over TLS (herald.smpp.tls): verified against tls_ca (PEM; "" the system's CAs)
+    # unless tls_verify is off; tls_cert/tls_key: a client certificate; tls_server_name: the
+    # name the certificate must carry (and SNI) when it is not `host`.
+    tls: bool = False
+    tls_ca: str = ""
+    tls_verify: bool = True
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_server_name: str = ""
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -141,5 +150,11 @@ class SessionSettings:
             ThrottlePolicy(rate=self.rate, burst=self.burst)
         except ValueError as exc:
             bad("burst" if self.rate > 0 and self.burst < 1 else "rate", str(exc))
+        if not self.tls:
+            for name in ("tls_ca", "tls_cert", "tls_key", "tls_server_name"):
+                if getattr(self, name):
+                    bad(name, f"{name} is set but tls is off: add tls = true")
+        if self.tls_key and not self.tls_cert:
+            bad("tls_key", "tls_key needs tls_cert (the client certificate it belongs to)")
         if problems:
             raise SettingsError(self.name, problems)
