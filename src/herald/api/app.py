@@ -12,7 +12,7 @@ from herald import __version__
 from herald.api.auth import Authenticator
 from herald.api.context import AppContext
 from herald.api.deps import Services
-from herald.api.errors import install_error_handlers
+from herald.api.errors import error_response, install_error_handlers
 from herald.api.guard import BodyLimits, RequestGuard
 from herald.api.routes import (
     account,
@@ -26,6 +26,7 @@ from herald.api.routes import (
     messages,
     senders,
 )
+from herald.api.xml import XmlLimits, XmlNegotiation, XmlRoute, XmlRoutes
 
 V1 = "/v1"
 
@@ -64,9 +65,36 @@ def create_app(ctx: AppContext) -> FastAPI:
         upload=ctx.config.api.max_upload_bytes,
         upload_routes=[V1 + files.UPLOAD_PATH],
     )
-    app.add_middleware(RequestGuard, authenticate=Authenticator(ctx.db, ctx.clock), limits=limits)
+    # Inside the guard (added after it, so it wraps it): the key is checked and the body
+    # limited before an XML body is read.
+    xml_routes = XmlRoutes(XML_ROUTES)
+    app.add_middleware(
+        XmlNegotiation,
+        routes=xml_routes,
+        limits=XmlLimits(ctx.config.api.max_xml_elements, ctx.config.api.max_xml_depth),
+        openapi=app.openapi,
+        refuse=_malformed_xml,
+    )
+    app.add_middleware(
+        RequestGuard,
+        authenticate=Authenticator(ctx.db, ctx.clock),
+        limits=limits,
+        answers_xml=xml_routes.wants_xml,
+    )
     _document_body_errors(app)
     return app
+
+
+# Where the campaign APIs herald follows speak XML (herald/api/xml.py): create, run, read.
+XML_ROUTES = (
+    XmlRoute("POST", V1 + "/campaigns", "campaign"),
+    XmlRoute("POST", V1 + "/campaigns/{campaign_id}/run", "run"),
+    XmlRoute("GET", V1 + "/campaigns/{campaign_id}", "campaign"),
+)
+
+
+def _malformed_xml(message: str, xml: bool) -> Any:
+    return error_response("malformed_body", message, None, xml=xml)
 
 
 def _document_body_errors(app: FastAPI) -> None:
@@ -85,9 +113,20 @@ def _document_body_errors(app: FastAPI) -> None:
                 answers = operation.setdefault("responses", {})
                 for status, code in (("400", "malformed_body"), ("413", "body_too_large")):
                     answers.setdefault(status, _error_answer(code))
+        for route in XML_ROUTES:
+            _speaks_xml(spec["paths"][route.path][route.method.lower()])
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _speaks_xml(operation: dict[str, Any]) -> None:
+    """Say that an XML route takes and answers application/xml too, in the JSON's shape."""
+    contents = [operation.get("requestBody", {}).get("content", {})]
+    contents += [answer.get("content", {}) for answer in operation.get("responses", {}).values()]
+    for content in contents:
+        if "application/json" in content:
+            content["application/xml"] = dict(content["application/json"])
 
 
 def _error_answer(code: str) -> dict[str, Any]:

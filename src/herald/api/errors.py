@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.api.methods import AllowedMethods
+from herald.api.xml import XML_MEDIA_TYPE, data_to_xml
 from herald.errors import InsufficientBalanceError, NoRecipientsError, RequestError
 
 log = logging.getLogger(__name__)
@@ -162,36 +163,47 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(
-    code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    xml: bool = False,
+) -> Response:
+    """The error body, in JSON, or in XML (root `error`) for a caller of an XML route that
+    prefers it (herald/api/xml.py)."""
     status = CODES[code].status if code in CODES else 400
-    body = {"error": {"code": code, "message": message, "details": details}}
+    error = jsonable_encoder({"code": code, "message": message, "details": details})
     if code == "unauthorized":
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    if xml:
+        return Response(
+            data_to_xml(error, "error"), status, headers=headers, media_type=XML_MEDIA_TYPE
+        )
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+async def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
     return error_response(exc.code, str(exc), exc.details)
 
 
-async def _insufficient_balance(request: Request, exc: Exception) -> JSONResponse:
+async def _insufficient_balance(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InsufficientBalanceError)
     return error_response(
         "insufficient_balance", str(exc), {"needed": exc.needed, "available": exc.available}
     )
 
 
-async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
+async def _no_recipients(request: Request, exc: Exception) -> Response:
     return error_response("no_recipients", str(exc) or "nobody to send to", None)
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     unparsable = [e for e in exc.errors() if e.get("type") == "json_invalid"]
     if unparsable:
@@ -264,7 +276,7 @@ def allowed_methods(request: Request) -> list[str] | None:
     return index.for_path(request.url.path)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response("internal_error", "internal error; see the herald log", None)
 

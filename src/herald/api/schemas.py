@@ -788,6 +788,8 @@ class KeyCreated(KeyOut):
 # --- messages one by one ------------------------------------------------------------------------
 
 MAX_MESSAGE_NUMBERS = 1000
+# (the bounds before the validator, as for Id: so the schema states them)
+ValidityMinutes = Annotated[int, Field(ge=1, le=7 * 24 * 60), BeforeValidator(_json_integer)]
 
 _MESSAGE_EXAMPLE: JsonDict = {
     "to": "+306948530920",
@@ -814,10 +816,8 @@ class MessageIn(_In):
     transcode: Flag = Field(
         default=False, description="replace look-alike characters to stay in GSM-7"
     )
-    validity: Count | None = Field(
+    validity: ValidityMinutes | None = Field(
         default=None,
-        ge=1,
-        le=7 * 24 * 60,
         description="minutes the carrier keeps trying (at most tracker.validity_hours); "
         "absent: the bind's validity_period",
     )
