@@ -8,11 +8,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from herald.campaigns.idempotency import Idempotency
+from herald.delivery.maintenance import Maintenance
+from herald.metrics import Metrics
 from tests.api.conftest import Api, Caller
 from tests.api.test_api_auth import error
 
 NUMBER = "+306948530920"
+
+
+class Runs:
+    """No scheduled campaigns here: maintenance's scheduler has nothing to start."""
+
+    async def start_run(self, *, campaign_id: int, account_id: int) -> object:
+        raise AssertionError("nothing is scheduled")
+
+    async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None:
+        raise AssertionError("nothing is scheduled")
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -103,8 +114,8 @@ async def test_keys_expire_after_their_time_to_live(api: Api) -> None:
     assert again.status_code == 202 and "idempotent-replayed" not in again.headers
     assert again.json()["messages"][0]["id"] != first["messages"][0]["id"]
     api.clock.advance(24 * 3600 + 1)
-    swept = Idempotency(api.db, clock=api.clock)
-    assert await swept.expire() == 1
+    maintenance = Maintenance(api.db, Runs(), config=api.config, clock=api.clock, metrics=Metrics())
+    assert (await maintenance.tick()).keys_expired == 1  # the sweep
     async with api.db.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 

@@ -34,6 +34,7 @@ from pydantic_core import CoreSchema, core_schema
 from herald.errors import RequestError
 from herald.numbers import SenderKind
 from herald.states import MESSAGE, BatchStatus, CampaignStatus, MessageStatus, PartState
+from herald.store.campaigns import CampaignKind
 from herald.store.contacts import BlacklistSource
 from herald.text.encoding import Encoding
 from herald.text.national import NationalLanguage
@@ -247,6 +248,10 @@ class BatchUse(BaseModel):
     batch_id: int
     campaign_id: int
     campaign_name: str
+    kind: CampaignKind = Field(
+        description="campaign, or message: a request to POST /v1/messages (its campaign is "
+        "internal, named '~' and a UUID)"
+    )
     number: int
     description: str | None
     status: BatchStatus

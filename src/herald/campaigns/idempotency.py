@@ -15,7 +15,8 @@ stores the answer before it commits (store/sql/messages.sql, claim_idempotency_k
   included, so a retry after fixing the cause (credit added, say) goes ahead.
 
 Keys belong to an account: two accounts may use the same key. Old keys are swept by
-maintenance (`expire`), and a key found older than the time to live starts over.
+maintenance (herald/delivery/maintenance.py), and a key found older than the time to live
+starts over.
 """
 
 from __future__ import annotations
@@ -112,8 +113,3 @@ class Idempotency:
             answer = await work(conn)
             await store.save_answer(conn, account_id, key, answer.status, answer.body)
         return answer
-
-    async def expire(self, limit: int = 5000) -> int:
-        """Sweep keys past their time to live; how many went."""
-        async with self._db.acquire() as conn:
-            return await store.expire(conn, self._clock() - self._ttl, limit)

@@ -14,6 +14,7 @@ import click
 
 from herald import __version__
 from herald.cli.campaigns import campaign
+from herald.cli.messages import message
 
 if TYPE_CHECKING:
     from herald.smpp.session_settings import BindType
@@ -26,6 +27,7 @@ def main() -> None:
 
 
 main.add_command(campaign)  # campaigns through a running daemon's API (herald.cli.campaigns)
+main.add_command(message)  # messages one by one, the same way (herald.cli.messages)
 
 
 @main.command()
