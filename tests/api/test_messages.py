@@ -78,6 +78,21 @@ async def test_many_numbers_a_message_per_number_given_in_order(api: Api) -> Non
     assert text == "Hi Eleni, code A1"
 
 
+async def test_a_blacklisted_number_is_found_however_it_is_written(api: Api) -> None:
+    # The request's numbers are looked up in the blacklist one by one, as E.164.
+    acme = await api.account(credit=100)
+    await acme.http.post("/blacklist", json={"phones": [NUMBERS[1]]})
+    r = await send(acme, to=[NUMBERS[0], "0030 694 853 0921", "306948530921"])
+    assert r.status_code == 202, r.text
+    by = [(m["to"], m["status"], m["reason"]) for m in r.json()["messages"]]
+    assert by == [
+        (NUMBERS[0], "queued", None),
+        ("0030 694 853 0921", "rejected", "blacklisted"),
+        ("306948530921", "rejected", "blacklisted"),
+    ]
+    assert r.json()["credit_used"] == 1
+
+
 async def test_refusals_name_what_is_wrong_and_leave_nothing(api: Api) -> None:
     acme = await api.account(credit=1)
     error(await send(acme, sender="Nope"), 400, "sender_not_allowed")

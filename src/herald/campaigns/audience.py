@@ -56,10 +56,13 @@ def check_recipients(
     default_region: str | None,
     max_recipients: int,
     client_ref: str | None = None,
+    as_e164: bool = False,
 ) -> Intake:
     """Check `to` numbers and recipient objects ({"phone", "name", "labels", "client_ref"});
     refuse more than `max_recipients` in one request (too_many_recipients). `client_ref` is
-    the reference of every `to` number (a message request's)."""
+    the reference of every `to` number, and `as_e164` stores the valid ones as E.164 rather
+    than as given (both for a message request, whose run looks its numbers up in the
+    blacklist one by one)."""
     given = len(to) + len(recipients)
     if given > max_recipients:
         raise RequestError(
@@ -70,8 +73,9 @@ def check_recipients(
         )
     intake = Intake()
     for index, raw in enumerate(to):
-        _check(intake, "to", index, raw, default_region)
-        intake.rows.append(RecipientRow(NUMBER, raw, None, {}, None, client_ref))
+        phone = _check(intake, "to", index, raw, default_region)
+        stored = phone if as_e164 and phone is not None else raw
+        intake.rows.append(RecipientRow(NUMBER, stored, None, {}, None, client_ref))
     for index, r in enumerate(recipients):
         _check(intake, "recipients", index, r["phone"], default_region)
         intake.rows.append(
@@ -87,7 +91,8 @@ def check_recipients(
     return intake
 
 
-def _check(intake: Intake, where: str, index: int, raw: str, region: str | None) -> None:
+def _check(intake: Intake, where: str, index: int, raw: str, region: str | None) -> str | None:
+    """The number as E.164 (None when invalid), counted in the intake."""
     phone, reason = check_number(raw, default_region=region)
     if phone is None:
         intake.invalid.append({"source": where, "index": index, "phone": raw, "reason": reason})
@@ -95,6 +100,7 @@ def _check(intake: Intake, where: str, index: int, raw: str, region: str | None)
         intake.duplicates += 1
     else:
         intake.valid[phone] = raw
+    return phone
 
 
 def normalise_numbers(

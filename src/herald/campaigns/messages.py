@@ -121,6 +121,7 @@ class MessageService:
             default_region=self._region,
             max_recipients=MAX_NUMBERS,
             client_ref=client_ref,
+            as_e164=True,  # the run looks them up in the blacklist as stored
         )
         if not intake.valid:
             raise RequestError(

@@ -232,13 +232,14 @@ class CampaignRunner:
         )
         if status != campaign["status"]:
             await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
-            await enqueue_campaign_callback(
-                conn,
-                campaign,
-                "running",
-                await campaign_progress(conn, campaign_id),
-                at=self._clock(),
-            )
+            if campaign["campaign_callback_url"]:  # else no callback, and no progress to read
+                await enqueue_campaign_callback(
+                    conn,
+                    campaign,
+                    "running",
+                    await campaign_progress(conn, campaign_id),
+                    at=self._clock(),
+                )
         if campaign["callback_url"] and expander.rejected_ids:
             now = self._clock()
             await enqueue_message_callbacks(
@@ -266,15 +267,23 @@ class CampaignRunner:
             "router": self._router,
             "profiles": self._profiles,
             "allocators": self._allocators,
-            # A reply to a message the number sent is not stopped by the blacklist: the
-            # confirmation of its own STOP, or the answer to its HELP.
-            "blacklist": set()
-            if campaign["in_reply_to"] is not None
-            else await store.blacklist(conn, campaign["account_id"]),
+            "blacklist": await self._blacklist(conn, campaign),
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),
         }
+
+    @staticmethod
+    async def _blacklist(conn: Any, campaign: Any) -> set[str]:
+        if campaign["in_reply_to"] is not None:
+            # A reply to a message the number sent is not stopped by the blacklist: the
+            # confirmation of its own STOP, or the answer to its HELP.
+            return set()
+        if campaign["kind"] == "message":
+            # Its numbers are stored as E.164 (herald/campaigns/messages.py): looked up one
+            # by one, not the account's whole blacklist read for a message or two.
+            return await store.blacklisted_recipients(conn, campaign["id"], campaign["account_id"])
+        return await store.blacklist(conn, campaign["account_id"])
 
     @staticmethod
     async def _copy(conn: Any, expander: Expander) -> None:

@@ -28,3 +28,11 @@ WHERE status = 'scheduled' AND reminder IS NOT NULL AND NOT reminder ? 'sent_at'
   AND scheduled_at - make_interval(secs => (reminder->>'lead_seconds')::double precision) <= $1
 ORDER BY scheduled_at, id
 LIMIT $2;
+
+-- name: blacklisted_recipients
+-- The numbers of campaign $1's own recipient rows that account $2 blacklisted: what a message
+-- request (its numbers stored as E.164) needs, instead of the account's whole blacklist.
+SELECT b.phone
+FROM campaign_recipients r
+JOIN blacklist b ON b.account_id = $2 AND b.phone = r.phone_raw
+WHERE r.campaign_id = $1;
