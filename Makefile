@@ -2,29 +2,38 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` needs only herald itself; `make test` (and lint, bench) also the test
+# extras. The test stamp refreshes the run stamp, so `make run` after `make test` installs nothing.
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 CONFIG ?= config/herald.toml
 
 .PHONY: run test bench lint install clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+install: $(TEST_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/herald run --config $(CONFIG)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) bench/text.py
 	$(PY) bench/codec.py
 	$(PY) bench/smpp.py
@@ -33,8 +42,10 @@ bench: $(STAMP)
 	$(PY) bench/e2e.py --processes 2
 	$(PY) bench/e2e.py --receipt-delay 200-2000
 	$(PY) bench/fairness.py
+	$(PY) bench/field.py
+	$(PY) bench/report.py
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m mypy

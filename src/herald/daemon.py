@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,13 +35,16 @@ from typing import Any
 
 import uvicorn
 
+from herald.campaigns.clicks import ClickRecorder
 from herald.campaigns.idempotency import Answer, Idempotency
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.links import links_base_url
 from herald.campaigns.messages import MessageService
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
+from herald.delivery.completion import Completion
 from herald.delivery.dispatcher import Dispatcher
 from herald.delivery.inbound import AutoReply, AutoReplyRequest, Inbound
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
@@ -51,6 +55,8 @@ from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp.session import Session
 from herald.store import accounts as account_store
+from herald.store import balance as balance_store
+from herald.store import callbacks as callback_store
 from herald.store.db import Database, DatabaseWatch, redact_dsn
 from herald.store.notify import DISPATCH_CHANNEL, Listener, notify
 
@@ -91,11 +97,13 @@ class Running:
 
     api_url: str = ""
     demo_key: str | None = None
+    demo_webhook_secret: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     db: Database | None = None
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     metrics: Metrics | None = None
+    clicks: ClickRecorder | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -160,6 +168,7 @@ class Daemon:
                 simulator = await _start_simulator(config)
                 stack.push_async_callback(simulator.stop)
 
+            completion = Completion(db, on_completed=enqueue_campaigns_completed)
             writer = Writer(
                 db,
                 metrics=self.metrics,
@@ -169,6 +178,7 @@ class Daemon:
                 receipt_window=config.tracker.receipt_window,
                 stop_timeout=config.database.stop_flush_seconds,
                 on_changes=CallbackGate(),
+                on_final=completion.note,
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
             replies = _AutoReplies()
@@ -219,8 +229,20 @@ class Daemon:
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
+            # The API's socket is bound now: its address is where links lead by default.
+            api_socket = _api_socket(config)
+            if api_socket is not None:
+                stack.callback(api_socket.close)
+                host, port = api_socket.getsockname()[:2]
+                self.running.api_url = f"http://{host}:{port}"
             runner = CampaignRunner(
-                db, config, router, clock=self.clock, metrics=self.metrics, wake=wake
+                db,
+                config,
+                router,
+                clock=self.clock,
+                metrics=self.metrics,
+                wake=wake,
+                links_base_url=links_base_url(config, self.running.api_url or None),
             )
             replies.send_with(_auto_replier(db, config, runner, self.clock, wake))
             maintenance = Maintenance(
@@ -255,18 +277,37 @@ class Daemon:
             background.spawn("database", watch.run(self.stop))
             background.spawn("dispatcher", dispatcher.run(self.stop))
             background.spawn("maintenance", maintenance.run(self.stop))
+            background.spawn("completion", completion.run(self.stop))
             callbacks = CallbackWorker(
                 db, config=config.callbacks, metrics=self.metrics, clock=self.clock
             )
             background.spawn("callbacks", callbacks.run(self.stop))
 
+            clicks = ClickRecorder(
+                db, metrics=self.metrics, flush_interval=config.links.flush_interval
+            )
+            stop_clicks = asyncio.Event()
+            background.spawn("clicks", clicks.run(stop_clicks))
+            stack.push_async_callback(background.wait, "clicks")
+            # Unwinds after the API has stopped (below): the last clicks are written, none lost.
+            stack.push_async_callback(_set, stop_clicks)
+
             self.running.db, self.running.runner = db, runner
-            self.running.maintenance = maintenance
-            server = await self._start_api(
-                db, config, runner, wake, sessions, background, _liveness(watch)
+            self.running.maintenance, self.running.clicks = maintenance, clicks
+            server = self._start_api(
+                api_socket,
+                db,
+                config,
+                runner,
+                wake,
+                sessions,
+                background,
+                _liveness(watch),
+                clicks,
             )
             if config.database.dsn is None and self.config.simulator.enabled:
-                self.running.demo_key = await _demo_account(db)
+                demo = await _demo_account(db)
+                self.running.demo_key, self.running.demo_webhook_secret = demo
             settle_heap()
             self.running.started.set()
             log.info("herald is running: API %s", self.running.api_url)
@@ -284,7 +325,7 @@ class Daemon:
                 # gives up on it after database.stop_flush_seconds.
                 log.warning("stopping with the database unreachable: not draining")
                 await background.wait("dispatcher", within=0)
-            await background.wait("maintenance", "callbacks", within=DRAIN_SECONDS)
+            await background.wait("maintenance", "completion", "callbacks", within=DRAIN_SECONDS)
             if server is not None:
                 server.should_exit = True
                 await background.wait("api", within=DRAIN_SECONDS)
@@ -303,8 +344,9 @@ class Daemon:
         if writer.abandoned:
             self.exit_code = 1
 
-    async def _start_api(
+    def _start_api(
         self,
+        sock: socket.socket | None,
         db: Database,
         config: Config,
         runner: CampaignRunner,
@@ -312,20 +354,27 @@ class Daemon:
         sessions: dict[str, Session],
         background: _Tasks,
         liveness: Callable[[], dict[str, object]],
+        clicks: ClickRecorder,
     ) -> uvicorn.Server | None:
-        if not config.api.enabled:
+        if sock is None:
             return None
         from herald.api.app import create_app
         from herald.api.context import AppContext
         from herald.api.ops import ops_router
 
         app = create_app(
-            AppContext(db=db, config=config, clock=self.clock, runner=runner, wake=wake)
+            AppContext(
+                db=db,
+                config=config,
+                clock=self.clock,
+                runner=runner,
+                wake=wake,
+                clicks=clicks,
+                metrics=self.metrics,
+                links_base_url=links_base_url(config, self.running.api_url),
+            )
         )
         app.include_router(ops_router(self.metrics, _readiness(db, sessions), liveness))
-        sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
-        host, port = sock.getsockname()[:2]
-        self.running.api_url = f"http://{host}:{port}"
         server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         background.spawn("api", server.serve(sockets=[sock]))
         return server
@@ -422,10 +471,15 @@ def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Await
     return check
 
 
-async def _demo_account(db: Database) -> str:
-    """The demo account of the embedded setup, with a fresh key printed at each start."""
+async def _demo_account(db: Database) -> tuple[str, str]:
+    """The demo account of the embedded setup: a fresh key, printed at each start, and its
+    webhook secret (so that its signed callbacks can be checked)."""
     async with db.acquire() as conn:
-        return await account_store.ensure_demo_account(conn)
+        key = await account_store.ensure_demo_account(conn)
+        account = await balance_store.account_by_name(conn, account_store.DEMO_ACCOUNT)
+        assert account is not None  # just ensured
+        secrets = await callback_store.webhook_secrets(conn, [account["id"]])
+    return key, secrets[account["id"]]
 
 
 async def _start_simulator(config: Config) -> Any:
@@ -439,6 +493,13 @@ def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
         await scheduled_run_failed(db, campaign_id, account_id, exc)
 
     return handle
+
+
+def _api_socket(config: Config) -> socket.socket | None:
+    """The API's listening socket (bound, not yet served), or None with the API off."""
+    if not config.api.enabled:
+        return None
+    return socket.create_server((config.api.host, config.api.port), reuse_port=False)
 
 
 class _AutoReplies:
@@ -490,7 +551,18 @@ def _auto_replier(
 # --- `herald run` ---------------------------------------------------------------------------------
 
 
-def banner(config: Config, running: Running) -> str:
+# The demo campaign `herald run` prints: no name (herald names it, so it works every time),
+# and quiet hours off, so it is delivered at any hour (the simulator is nobody's phone).
+DEMO_CAMPAIGN = (
+    '{"sender": "%s", "message": "Hello %%Name%%!", "respect_quiet_hours": false, '
+    '"recipients": [{"phone": "+306948530920", "name": "Eleni"}]}'
+)
+
+
+def banner(config: Config, running: Running, cli: str = "herald") -> str:
+    """What `herald run` prints once it serves. With the demo account: the two variables
+    the README's examples and `herald campaign` use, its webhook secret, and a campaign to
+    send to the simulator, which runs as printed after any restart and at any hour."""
     url = running.api_url
     lines = [
         "herald is running",
@@ -500,20 +572,25 @@ def banner(config: Config, running: Running) -> str:
         f"  health   {url}/readyz",
     ]
     if running.demo_key:
-        sender = account_store.DEMO_SENDER
         lines += [
             "",
-            f"  demo account key (new at every start): {running.demo_key}",
-            "  create and send a campaign to the built-in simulator:",
-            f"    curl -s -X POST {url}/v1/campaigns \\",
-            f"      -H 'Authorization: Bearer {running.demo_key}' "
-            "-H 'Content-Type: application/json' \\",
-            f'      -d \'{{"name": "hello", "sender": "{sender}", '
-            '"message": "Hello %Name%!", "recipients": '
-            '[{"phone": "+306948530920", "name": "Eleni"}]}\'',
+            "  demo account (a new key at every start: herald keeps only its hash):",
+            f"    export HERALD_URL={url} HERALD_KEY={running.demo_key}",
+            f"    webhook secret (checks its callbacks' signatures): {running.demo_webhook_secret}",
+            "  send a campaign to the built-in simulator (quiet hours off: it answers any time):",
+            '    curl -s "$HERALD_URL/v1/campaigns" -H "Authorization: Bearer $HERALD_KEY" \\',
+            "      -H 'Content-Type: application/json' \\",
+            f"      -d '{DEMO_CAMPAIGN % account_store.DEMO_SENDER}'",
+            f"    {cli} campaign list     # then: {cli} campaign status ID",
         ]
     lines += ["", "Stop with Ctrl-C (SIGINT) or SIGTERM; a second signal exits at once."]
     return "\n".join(lines)
+
+
+def _cli() -> str:
+    """How this process was started, as a command to type (`.venv/bin/herald` after make run)."""
+    program = sys.argv[0] if sys.argv else ""
+    return os.path.relpath(program) if os.path.basename(program) == "herald" else "herald"
 
 
 async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
@@ -524,7 +601,7 @@ async def serve(config: Config, echo: Callable[[str], None] = print) -> int:
     started = asyncio.ensure_future(daemon.running.started.wait())
     await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
     if daemon.running.started.is_set():
-        echo(banner(config, daemon.running))
+        echo(banner(config, daemon.running, _cli()))
     started.cancel()
     await task
     return daemon.exit_code

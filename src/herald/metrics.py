@@ -21,6 +21,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from herald.states import MESSAGE
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -77,6 +79,8 @@ class BindStats:
 
 
 BIND_STATES = ("closed", "connecting", "bound", "unbinding", "refused")
+# How a number opted out: a keyword reply (STOP) or an opt-out link; the blacklist's sources.
+OPT_OUT_SOURCES = ("opt_out", "opt_out_link")
 
 
 class Metrics:
@@ -84,7 +88,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.binds: dict[str, BindStats] = {}
-        self.messages: defaultdict[str, int] = defaultdict(int)  # status transitions
+        # Messages reaching each status; every status is exported from the start (at 0), so
+        # a rate over one that has not happened yet is 0, not an absent series.
+        self.messages: defaultdict[str, int] = defaultdict(int, dict.fromkeys(MESSAGE.states, 0))
         self.routes: defaultdict[str, int] = defaultdict(int)  # messages routed, by route
         self.expanded_recipients = 0
         self.expansion_seconds = 0.0
@@ -117,6 +123,9 @@ class Metrics:
         self.inbound_incomplete = 0  # stored with parts missing after the parts' wait
         self.auto_replies: defaultdict[str, int] = defaultdict(int)  # sent, failed
         self.idempotency_keys_expired = 0
+        # Tracked-link clicks recorded, and numbers that opted out, by how.
+        self.link_clicks = 0
+        self.opt_outs: dict[str, int] = dict.fromkeys(OPT_OUT_SOURCES, 0)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -270,6 +279,13 @@ class _Collector(Collector):
             "webhooks waiting to be delivered",
             [],
             [(m.callback_outbox_depth(),)],
+        )
+        yield _counter("herald_link_clicks", "tracked-link clicks recorded", [], [(m.link_clicks,)])
+        yield _counter(
+            "herald_opt_outs",
+            "opt-outs, by source: a keyword reply or an opt-out link",
+            ["source"],
+            sorted(m.opt_outs.items()),
         )
         yield _gauge(
             "herald_leased_parts",

@@ -29,6 +29,9 @@ class Machine:
     states: tuple[str, ...]
     final: frozenset[str]
     table: Mapping[tuple[str | None, str], str]
+    # Events a user asks for (API, command line); the others are herald's own (`complete`...)
+    # and are never offered to a user as an action.
+    user_events: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         known = set(self.states)
@@ -39,10 +42,16 @@ class Machine:
                 raise ValueError(f"{self.name}: final state {source!r} has a way out")
         if not self.final <= known:
             raise ValueError(f"{self.name}: unknown final states {self.final - known}")
+        if not self.user_events <= self.events:
+            raise ValueError(f"{self.name}: unknown user events {self.user_events - self.events}")
 
     @property
     def events(self) -> frozenset[str]:
         return frozenset(event for _, event in self.table)
+
+    def user_actions(self, state: str) -> list[str]:
+        """What a user may do from `state`, sorted: the user events with a row from it."""
+        return sorted(e for (s, e) in self.table if s == state and e in self.user_events)
 
 
 def _rows(*rows: tuple[Iterable[str | None], str, str]) -> dict[tuple[str | None, str], str]:
@@ -77,6 +86,7 @@ CAMPAIGN = Machine(
         (["scheduled", "running", "suspended"], "stop", "stopped"),
         (["running", "suspended"], "complete", "completed"),  # every batch is final
     ),
+    user_events=frozenset({"edit", "run", "suspend", "resume", "stop"}),
 )
 
 # --- batch: one run of a campaign -------------------------------------------------------------
@@ -206,6 +216,31 @@ ReceiptState = Literal[
 ]
 RECEIPT_STATES: tuple[str, ...] = get_args(ReceiptState)
 PART_FAILED = frozenset({"undeliverable", "expired", "deleted", "rejected"})
+
+
+# Part states waiting for a receipt: the part was accepted, as a 'sent' message is.
+_ACCEPTED = frozenset(_RECEIPT_WAITING)
+
+
+def segment_status(message_status: str, part_state: str, receipted: bool = True) -> str:
+    """The message status a part counts under in a campaign's segment progress: its own
+    state, in the message vocabulary. A part not sent yet counts as its message does (queued,
+    deferred, sending, stopped; failed when retries ran out); an accepted part waiting for its
+    receipt is sent; a failure receipt is failed; a part refused at submission is rejected;
+    one whose receipt never came (expired by the sweep, receipted False) is unknown."""
+    if part_state == "pending":
+        return message_status
+    if part_state in _ACCEPTED:
+        return "sent"
+    if part_state == "delivered":
+        return "delivered"
+    if part_state == "refused":
+        return "rejected"
+    if part_state == "expired" and not receipted:
+        return "unknown"
+    if part_state in PART_FAILED:
+        return "failed"
+    return "unknown"
 
 
 def transition(machine: Machine, state: str | None, event: str) -> str:

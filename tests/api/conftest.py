@@ -50,6 +50,7 @@ class Api:
     clock: Clock
     config: Config
     wakes: list[int] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     def client(self, key: str | None = None) -> httpx.AsyncClient:
@@ -71,19 +72,25 @@ class Api:
 async def api(database: Database) -> AsyncIterator[Api]:
     clock = Clock()
     wakes: list[int] = []
+    metrics = Metrics()
     runner = CampaignRunner(
         database,
         CONFIG,
         Router(CONFIG.routes, healthy=lambda _: True),
         clock=clock,
-        metrics=Metrics(),
+        metrics=metrics,
     )
     app = create_app(
         AppContext(
-            db=database, config=CONFIG, clock=clock, runner=runner, wake=lambda: wakes.append(1)
+            db=database,
+            config=CONFIG,
+            clock=clock,
+            runner=runner,
+            wake=lambda: wakes.append(1),
+            metrics=metrics,
         )
     )
     async with serve(app) as url:
-        state = Api(url, database, clock, CONFIG, wakes)
+        state = Api(url, database, clock, CONFIG, wakes, metrics)
         async with state._stack:
             yield state

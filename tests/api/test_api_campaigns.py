@@ -37,35 +37,44 @@ async def create(caller: Caller, **fields: Any) -> Any:
 async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None:
     acme = await api.account(credit=100)
     await acme.http.post("/blacklist", json={"phones": [NUMBERS[2]]})
-    r = await create(
-        acme,
-        to=[NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
-        recipients=[{"phone": NUMBERS[1], "name": "Eleni"}],
-        fallback_values={"name": "friend"},
-    )
+    recipients = {
+        "to": [NUMBERS[0], "12", "0030 694 853 0920", NUMBERS[2]],
+        "recipients": [{"phone": NUMBERS[1], "name": "Eleni"}, {"phone": "+30 21"}],
+        "fallback_values": {"name": "friend"},
+    }
+    # An invalid number refuses the request, each one named with its position and reason...
+    err = error(await create(acme, **recipients), 400, "invalid_numbers")
+    assert err["details"] == {
+        "invalid_numbers": [
+            {"source": "to", "index": 1, "phone": "12", "reason": "invalid_format"},
+            {"source": "recipients", "index": 1, "phone": "+30 21", "reason": "invalid_number"},
+        ]
+    }
+    assert "'12' (to[1]: invalid_format)" in err["message"]
+    assert (await acme.http.get("/campaigns")).json()["total"] == 0  # nothing kept
+    # ... unless the campaign ignores invalid numbers: they are skipped, and reported.
+    r = await create(acme, **recipients, ignore_invalid_numbers=True)
     assert r.status_code == 201, r.text
     campaign = r.json()
     assert campaign["status"] == "running" and campaign["scheduled_at"] is None
     assert campaign["intake"] == {
-        "invalid_numbers": [
-            {"source": "to", "index": 1, "phone": "12", "reason": "invalid_format"}
-        ],
+        "invalid_numbers": err["details"]["invalid_numbers"],
         "blacklisted": [NUMBERS[2]],
         "duplicates": 1,
     }
     run = campaign["run"]
-    assert (run["count"], run["segments"], run["credit_used"]) == (2, 2, 2)
-    assert run["rejected_reasons"] == {"invalid_format": 1, "blacklisted": 1}
+    assert (run["count"], run["segments"], run["credit_used"], run["skipped"]) == (2, 2, 2, 2)
+    assert run["rejected_reasons"] == {"blacklisted": 1}
     assert campaign["audience"] == {
         "numbers": 4,
-        "recipients": 1,
+        "recipients": 2,
         "file_rows": 0,
         "contacts": [],
         "groups": [],
     }
     progress = campaign["progress"]
-    assert progress["messages"]["expected"] == 4
-    assert (progress["messages"]["queued"], progress["messages"]["rejected"]) == (2, 2)
+    assert progress["messages"]["expected"] == 3
+    assert (progress["messages"]["queued"], progress["messages"]["rejected"]) == (2, 1)
     assert (progress["segments"]["queued"], progress["segments"]["rejected"]) == (2, 0)
     assert [b["credit_used"] for b in campaign["batches"]] == [2]
     assert api.wakes  # the dispatcher was woken
@@ -87,7 +96,6 @@ async def test_send_now_runs_at_once_and_reports_what_it_found(api: Api) -> None
     ).json()
     assert sorted((m["phone"], m["reason"]) for m in rejected["items"]) == [
         (NUMBERS[2], "blacklisted"),
-        ("12", "invalid_format"),
     ]
     assert rejected["items"][0]["parts"] == []
 
@@ -162,7 +170,13 @@ async def test_every_refusal_of_a_new_campaign(api: Api) -> None:
         await create(acme, name="Dx", message="Hi [~name", to=NUMBERS), 400, "malformed_template"
     )
     assert err["details"]["position"] == 3
-    err = error(await create(acme, name="Ex", to=["bad", NUMBERS[0]]), 400, "no_recipients")
+    err = error(await create(acme, name="Ex", to=["bad", NUMBERS[0]]), 400, "invalid_numbers")
+    assert err["details"]["invalid_numbers"][0]["phone"] == "bad"
+    err = error(
+        await create(acme, name="Ex", to=["bad", NUMBERS[0]], ignore_invalid_numbers=True),
+        400,
+        "no_recipients",
+    )
     assert err["details"]["blacklisted"] == [NUMBERS[0]]
     assert err["details"]["invalid_numbers"][0]["phone"] == "bad"
     error(await create(acme, name="Fx"), 400, "no_recipients")  # send now, nobody at all
@@ -302,17 +316,20 @@ async def test_edit_only_while_scheduled(api: Api) -> None:
         await create(acme, to=NUMBERS, recipients=[{"phone": NUMBERS[0]}], scheduled_at=later(api))
     ).json()
     url = f"/campaigns/{c['id']}"
-    r = await acme.http.patch(
-        url,
-        json={
-            "message": "Bye %Name%",
-            "sender": "Other",
-            "to": [NUMBERS[2], "zzz"],
-            "name": "Renamed",
-            "scheduled_at": later(api, days=2),
-            "campaign_callback": None,
-        },
-    )
+    edit = {
+        "message": "Bye %Name%",
+        "sender": "Other",
+        "to": [NUMBERS[2], "zzz"],
+        "name": "Renamed",
+        "scheduled_at": later(api, days=2),
+        "campaign_callback": None,
+    }
+    err = error(await acme.http.patch(url, json=edit), 400, "invalid_numbers")
+    assert err["details"]["invalid_numbers"] == [
+        {"source": "to", "index": 1, "phone": "zzz", "reason": "invalid_format"}
+    ]
+    assert (await acme.http.get(url)).json()["name"] == "Spring sale"  # nothing changed
+    r = await acme.http.patch(url, json={**edit, "ignore_invalid_numbers": True})
     assert r.status_code == 200, r.text
     edited = r.json()
     assert (edited["message"], edited["sender"], edited["name"]) == (
@@ -333,10 +350,19 @@ async def test_edit_only_while_scheduled(api: Api) -> None:
     error(await acme.http.patch(url, json={"sender": "Ghost"}), 400, "sender_not_allowed")
     error(await acme.http.patch(url, json={"to": ["zzz"], "recipients": []}), 400, "no_recipients")
     error(await acme.http.patch(url, json={"name": None}), 422, "invalid_request")
-    # Unscheduled: waits for an explicit run.
-    assert (await acme.http.patch(url, json={"scheduled_at": None})).json()["scheduled_at"] is None
+    # An edit leaving scheduled_at out keeps the schedule; null would leave the campaign
+    # waiting with no time: refused, naming the ways out.
+    when = (await acme.http.get(url)).json()["scheduled_at"]
+    kept = (await acme.http.patch(url, json={"message": "Bye again"})).json()
+    assert kept["scheduled_at"] == when and kept["status"] == "scheduled"
+    err = error(await acme.http.patch(url, json={"scheduled_at": None}), 400, "invalid_schedule")
+    assert f"POST /v1/campaigns/{c['id']}/run" in err["message"]
+    assert (await acme.http.get(url)).json()["scheduled_at"] == when
     run = (await acme.http.post(f"{url}/run")).json()
-    assert run["count"] == 2  # NUMBERS[2] and NUMBERS[0] (recipient object); zzz rejected
+    assert run["count"] == 2  # NUMBERS[2] and NUMBERS[0] (recipient object); zzz skipped
+    # Run by hand, the schedule is used up: it shows none, and will not run again by itself.
+    ran = (await acme.http.get(url)).json()
+    assert (ran["status"], ran["scheduled_at"]) == ("running", None)
     err = error(
         await acme.http.patch(url, json={"message": "Too late"}), 409, "campaign_not_scheduled"
     )
@@ -373,7 +399,10 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     assert r.status_code == 200, r.text
     first = r.json()
     assert (first["number"], first["count"], first["credit_used"]) == (1, 3, 3)
-    error(await acme.http.post(f"{url}/run"), 409, "invalid_campaign_state")
+    err = error(await acme.http.post(f"{url}/run"), 409, "invalid_campaign_state")
+    # What a user may do; `complete` is herald's own move, never offered.
+    assert err["details"] == {"status": "running", "allowed": ["stop", "suspend"]}
+    assert "allowed now: stop, suspend" in err["message"]
     error(await acme.http.post(f"{url}/resume"), 409, "invalid_campaign_state")
 
     wakes = len(api.wakes)
@@ -412,6 +441,133 @@ async def test_lifecycle_run_suspend_resume_stop_and_run_again(api: Api) -> None
     )
     assert err["details"] == {"needed": 3, "available": 1}
     assert (await acme_poor.http.get(f"/campaigns/{poor['id']}")).json()["status"] == "scheduled"
+
+
+async def test_mobiles_only_refuses_landlines_everywhere(api: Api) -> None:
+    landline = "+302101234567"  # Athens, fixed line
+    acme = await api.account()
+    contact = (await acme.http.post("/contacts", json={"phone": "+302101234568"})).json()
+    r = await create(
+        acme,
+        to=[NUMBERS[0], landline],
+        contacts=[contact["id"]],
+        mobiles_only=True,
+        ignore_invalid_numbers=True,
+        scheduled_at=later(api),
+    )
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["mobiles_only"] is True
+    assert c["intake"]["invalid_numbers"] == [
+        {"source": "to", "index": 1, "phone": landline, "reason": "not_mobile"}
+    ]
+    upload = await acme.http.post(
+        f"/campaigns/{c['id']}/recipients/file",
+        files={"file": ("n.csv", f"phone\n{landline}\n{NUMBERS[1]}\n".encode(), "text/csv")},
+    )
+    assert upload.json()["reasons"] == {"not_mobile": 1}, upload.text
+    run = (await acme.http.post(f"/campaigns/{c['id']}/run")).json()
+    # The number given and the contact's landline are both left out; mobiles go.
+    assert (run["count"], run["skipped"]) == (2, 2)
+    # Without the option, a landline is a number like any other.
+    r = await create(acme, name="Anyone", to=[landline])
+    assert r.status_code == 201 and r.json()["run"]["count"] == 1
+
+
+async def test_deferred_messages_say_why_and_until_when(api: Api) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    athens = ZoneInfo("Europe/Athens")
+    acme = await api.account()
+    local = api.clock().astimezone(athens)  # 09:00-13:00 in Athens (see Clock)
+    quiet = {"from": f"{local.hour:02d}:00", "to": "14:00"}
+    c = (await create(acme, to=NUMBERS, quiet_hours=[quiet])).json()
+    ends = datetime(local.year, local.month, local.day, 14, tzinfo=athens).astimezone(UTC)
+    progress = c["progress"]
+    assert progress["messages"]["deferred"] == 3
+    assert progress["deferred"] == [
+        {
+            "reason": "quiet_hours",
+            "messages": 3,
+            "next_at": ends.isoformat().replace("+00:00", "Z"),
+            "last_at": ends.isoformat().replace("+00:00", "Z"),
+        }
+    ]
+    # Not respecting quiet hours: nothing waits.
+    now = (await create(acme, name="Now", to=NUMBERS, respect_quiet_hours=False)).json()
+    assert now["progress"]["deferred"] == [] and now["progress"]["messages"]["queued"] == 3
+
+
+async def test_every_stop_carries_its_reason_and_time(api: Api) -> None:
+    from herald.campaigns.service import scheduled_run_failed
+    from herald.errors import InsufficientBalanceError
+
+    acme = await api.account(credit=10)
+    # herald stops a scheduled campaign whose run the credit cannot cover: GET says why.
+    poor = (await create(acme, name="Poor", to=NUMBERS, scheduled_at=later(api))).json()
+    await scheduled_run_failed(api.db, poor["id"], acme.id, InsufficientBalanceError(3, 0))
+    stopped = (await acme.http.get(f"/campaigns/{poor['id']}")).json()
+    assert stopped["status"] == "stopped" and stopped["stopped_at"] is not None
+    assert stopped["stop_reason"]["code"] == "insufficient_balance"
+    assert "3" in stopped["stop_reason"]["message"]
+    # A stop asked for says so, at the clock's time.
+    running = (await create(acme, name="Now", to=NUMBERS)).json()
+    await acme.http.post(f"/campaigns/{running['id']}/stop")
+    mine = (await acme.http.get(f"/campaigns/{running['id']}")).json()
+    assert mine["stop_reason"]["code"] == "stopped_by_user"
+    assert mine["stopped_at"] == api.clock().isoformat().replace("+00:00", "Z")
+    # Running again forgets the stop.
+    await acme.http.post(f"/campaigns/{running['id']}/run")
+    again = (await acme.http.get(f"/campaigns/{running['id']}")).json()
+    assert (again["status"], again["stopped_at"], again["stop_reason"]) == ("running", None, None)
+
+
+async def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
+    acme = await api.account()
+    c = (await create(acme, to=NUMBERS)).json()
+    url = f"/campaigns/{c['id']}/messages"
+    err = error(await acme.http.get(url, params={"phone": NUMBERS[0]}), 400, "unknown_parameter")
+    assert err["details"] == {
+        "unknown": ["phone"],
+        "allowed": ["after", "batch_id", "page", "page_size", "status"],
+    }
+    assert "'phone'" in err["message"]
+    ok = await acme.http.get(url, params={"status": "queued", "page": 1, "page_size": 2})
+    assert ok.status_code == 200 and ok.json()["total"] == 3
+    err = error(
+        await acme.http.get("/campaigns", params={"name": "x", "sort": "name", "limit": 3}),
+        400,
+        "unknown_parameter",
+    )
+    assert err["details"]["unknown"] == ["limit", "name"]
+    error(await acme.http.get("/contacts", params={"phone": "+30"}), 400, "unknown_parameter")
+    blacklist = await acme.http.post("/blacklist?force=1", json={"phones": NUMBERS[:1]})
+    error(blacklist, 400, "unknown_parameter")
+
+
+async def test_stopped_messages_count_in_the_messages_metric(api: Api) -> None:
+    acme = await api.account()
+    before = _messages_metric(api)
+    assert before["stopped"] == 0  # every status is a series from the start
+    c = (await create(acme, to=NUMBERS)).json()
+    stopped = (await acme.http.post(f"/campaigns/{c['id']}/stop")).json()
+    assert stopped["stopped_messages"] == 3
+    after = _messages_metric(api)
+    assert after["stopped"] == 3 and after["queued"] == 3
+
+
+def _messages_metric(api: Api) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = text_string_to_metric_families(api.metrics.exposition().decode())
+    return {
+        s.labels["status"]: s.value
+        for f in families
+        if f.name == "herald_messages"
+        for s in f.samples
+        if s.name == "herald_messages_total"
+    }
 
 
 async def test_preview_matches_the_cli(api: Api) -> None:

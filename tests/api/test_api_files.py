@@ -138,6 +138,30 @@ async def test_xlsx_upload_with_every_other_column_as_labels(api: Api) -> None:
     assert texts == ["Hi Ann, code X1", "Hi Cleo, code NONE"]
 
 
+async def test_a_headerless_number_file_keeps_every_number(api: Api) -> None:
+    acme = await api.account()
+    campaign = await scheduled(api, acme)
+    numbers = b"+306948530920\n+306948530921\n+306948530922\n"
+    r = await upload(acme, campaign, "numbers.txt", numbers, "text/plain", phone_column="1")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["header"], report["rows"], report["good"], report["file_rows"]) == (
+        False,
+        3,
+        3,
+        3,
+    )
+    # Without a column named by number the file needs a header, and herald says so.
+    other = await scheduled(api, acme, "Second")
+    err = error(
+        await upload(acme, other, "numbers.txt", numbers, "text/plain"), 400, "invalid_file"
+    )
+    assert "Row 1 looks like data" in err["message"]
+    # header=false reads the first row as data whatever it holds.
+    r = await upload(acme, other, "n.csv", b"12\n+306948530921\n", phone_column="A", header="false")
+    assert (r.json()["rows"], r.json()["good"], r.json()["bad_rows"][0]["row"]) == (2, 1, 1)
+
+
 async def test_uploads_append_or_replace(api: Api) -> None:
     acme = await api.account()
     campaign = await scheduled(api, acme)

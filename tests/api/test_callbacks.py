@@ -283,6 +283,17 @@ async def test_unreachable_endpoint_is_a_failure_like_any_other(api: Api) -> Non
     assert row["status"] == "pending" and row["last_error"].startswith("ConnectError")
 
 
+def test_a_message_reports_sent_at_most_once_then_one_final_status() -> None:
+    # What callback_sequence (1 for sent, 2 for final) relies on, read from the state table.
+    from herald.delivery.callbacks import REPORTED_STATUSES, callback_sequence
+    from herald.states import MESSAGE
+
+    assert REPORTED_STATUSES - MESSAGE.final == {"sent"}
+    after_sent = {target for (source, _), target in MESSAGE.table.items() if source == "sent"}
+    assert after_sent <= MESSAGE.final  # from sent: only to a final status, never back
+    assert [callback_sequence(s) for s in ("sent", "delivered", "stopped")] == [1, 2, 2]
+
+
 async def test_hooks_for_the_send_path_and_the_scheduler(api: Api) -> None:
     acme = await api.account(credit=1)
     r = await acme.http.post(
@@ -322,6 +333,8 @@ async def test_hooks_for_the_send_path_and_the_scheduler(api: Api) -> None:
         "campaign.completed",
     ]
     assert [b.get("status") for b in bodies[1:3]] == ["sent", "delivered"]
+    # Receivers order a message's callbacks by sequence (they may arrive out of order).
+    assert [b.get("sequence") for b in bodies[1:3]] == [1, 2]
 
     # A scheduled campaign that cannot start is stopped, and its callback says why.
     late = (

@@ -113,8 +113,9 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
     to_file.write_text("# customers\n" + "\n".join(numbers[1:]) + "\n\n12345\n", encoding="utf-8")
     people = people_csv(tmp_path / "people.csv")
     async with gateway(database, db_dsn, tmp_path) as gw:
-        # Numbers, sent now, followed to the end: the invalid one is a rejected message.
-        out = await gw.ok(
+        # Numbers, sent now, followed to the end. An invalid one refuses the campaign,
+        # unless invalid numbers are ignored: then it is skipped.
+        spring = [
             "campaign",
             "create",
             "--name",
@@ -130,15 +131,18 @@ async def test_campaigns_from_numbers_and_files_run_to_their_receipts(
             "--to-file",
             str(to_file),
             "--no-quiet-hours",
-            "--wait",
-            *FAST,
-        )
+        ]
+        refused = await gw.cli(*spring)
+        assert refused.exit_code == 1
+        assert "invalid_numbers (HTTP 400)" in refused.output
+        assert "to[4] '12345': invalid_number" in refused.output
+        out = await gw.ok(*spring, "--ignore-invalid-numbers", "--wait", *FAST)
         assert "campaign 1 'Spring sale' created" in out
-        assert "1 invalid number(s)" in out and "to[4] '12345'" in out
-        assert "run 1 started, batch 1, 4 message(s) queued" in out and "1 rejected" in out
-        assert "5/5 sent 0 · delivered 4 · failed 0 · rejected 1 · unknown 0" in out  # the bar
-        assert "5 of 5 message(s) final" in out
-        assert _row(out, "delivered") == ["4"] and _row(out, "rejected") == ["1"]
+        assert "1 invalid number(s), skipped" in out and "to[4] '12345'" in out
+        assert "run 1 started, batch 1, 4 message(s) queued" in out and "1 skipped" in out
+        assert "4/4 sent 0 · delivered 4 · failed 0 · rejected 0 · unknown 0" in out  # the bar
+        assert "4 of 4 message(s) final" in out and "campaign 1 is completed" in out
+        assert _row(out, "delivered") == ["4"] and _row(out, "rejected") == ["0"]
 
         # A file on a scheduled campaign: good rows kept, the bad one named by row number.
         out = await gw.ok(
@@ -254,6 +258,10 @@ async def test_suspend_resume_stop_and_waits_that_end_early(
         stopped = json.loads(await gw.ok("campaign", "stop", "1", "--json"))
         assert stopped["status"] == "stopped" and stopped["stopped_messages"] == 0
         assert stopped["progress"]["messages"]["sent"] == 3
+        # Why and when it stopped, and that it will not run again by itself.
+        shown = await gw.ok("campaign", "status", "1")
+        assert "stopped_by_user" in shown and "stopped on request" in shown
+        assert "none: it runs again only when asked" in shown
 
         # A wait ends when the campaign is stopped under it.
         proc = await subprocess_cli(gw.env, "run", "1", "--wait", *FAST)
@@ -373,3 +381,35 @@ def _row(output: str, status: str) -> list[str]:
     assert rows, f"no {status!r} row in:\n{output}"
     cells = [c.strip() for c in rows[-1].replace("┃", "│").split("│") if c.strip()]
     return cells[1:]
+
+
+async def test_deferred_messages_say_why_and_until_when(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    athens = datetime.now(ZoneInfo("Europe/Athens"))
+    window = f"{athens.hour:02d}:00-{(athens.hour + 2) % 24:02d}:00"  # now, and 2 hours on
+    async with gateway(database, db_dsn, tmp_path) as gw:
+        out = await gw.ok(
+            "campaign",
+            "create",
+            "--name",
+            "Night owls",
+            "--sender",
+            "Herald",
+            "--message",
+            "Hello",
+            *[a for n in greek_mobiles(3) for a in ("--to", n)],
+            "--quiet-window",
+            window,
+            "--wait",
+            *FAST,
+        )
+        assert "3 deferred by quiet hours" in out  # the run's line
+        assert "wait ended: the rest is deferred" in out
+        line = "deferred: 3 message(s) for quiet hours at the destination, until "
+        assert line in out
+        assert line in await gw.ok("campaign", "status", "1")
+        page = await gw.ok("campaign", "messages", "1")
+        assert "deferred until" in page

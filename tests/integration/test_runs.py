@@ -248,3 +248,33 @@ async def test_a_reminder_goes_to_the_test_numbers_once(database: Database) -> N
         ("+306948530999", "Hi <Name>, code XYZ")
     ]
     assert status == "scheduled"  # the run itself is still to come
+
+
+async def test_a_reminder_uses_the_name_fallback_and_stays_out_of_progress(
+    database: Database,
+) -> None:
+    from herald.campaigns.progress import campaign_progress
+
+    account, campaign = await setup(
+        database,
+        "Hi %Name%, see you",
+        fallback_values={"name": "pal"},
+        scheduled_at=datetime(2026, 11, 23, tzinfo=UTC),
+        reminder={"numbers": ["+306948530999"], "lead_seconds": 3600},
+    )
+    async with database.acquire() as conn:
+        await add_recipients(conn, campaign, greek_mobiles(2))
+    r = runner(database)
+    await r.start_reminder(campaign_id=campaign, account_id=account)
+    await r.start_run(campaign_id=campaign, account_id=account)
+    async with database.acquire() as conn:
+        texts = {
+            row["phone"]: row["text"]
+            for row in await conn.fetch("SELECT phone, text FROM messages")
+        }
+        kinds = [row["kind"] for row in await conn.fetch("SELECT kind FROM batches ORDER BY id")]
+        progress = await campaign_progress(conn, campaign)
+    assert texts["+306948530999"] == "Hi pal, see you"  # not "Hi <Name>, see you"
+    assert kinds == ["reminder", "run"]
+    # The campaign expects its two recipients; the test number is not one of them.
+    assert progress["messages"]["expected"] == 2 and progress["messages"]["queued"] == 2

@@ -359,3 +359,15 @@ async def test_id_reuse(link: Callable[..., Awaitable[Link]], spec: str) -> None
     assert [r.outcome for r in results] == [ACCEPTED] * 4
     ids = [r.message_id for r in results]
     assert len(set(ids[:3])) == 3 and ids[3] == ids[0]
+
+
+@personality("carrier")
+async def test_carrier(link: Callable[..., Awaitable[Link]], spec: str) -> None:
+    # each response and receipt its own write, Nagle on: more messages than the window, so
+    # the session refills it from what trickles in
+    ln = await link(window=5)
+    results = list(await asyncio.gather(*(ln.submit(f"4479111{i:05d}") for i in range(40))))
+    assert all(r.outcome is ACCEPTED for r in results)
+    receipts = await ln.receipts_for(results)
+    assert {receipts[r.canonical_id].state for r in results} == {"DELIVRD"}
+    await ln.sim.wait_for_receipts_acked(40)

@@ -46,6 +46,7 @@ async def make_campaign(
     campaign_callback_url: str | None = None,
     reminder: Mapping[str, object] | None = None,
     ignore_invalid_numbers: bool = False,
+    mobiles_only: bool = False,
     status: str = "scheduled",
 ) -> int:
     row = await conn.fetchrow(
@@ -64,6 +65,7 @@ async def make_campaign(
         campaign_callback_url,
         dict(reminder) if reminder else None,
         ignore_invalid_numbers,
+        mobiles_only,
         status,
     )
     return int(row["id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +18,34 @@ from herald.config import (
     DispatcherConfig,
     RouteConfig,
     TrackerConfig,
+    load_config,
 )
 from herald.daemon import Daemon, Running
 from herald.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_run_config(state_dir: Path) -> Config:
+    """The configuration `make run` starts herald with (config/herald.toml: the embedded
+    PostgreSQL, the simulator and a bind to it, the demo account), in `state_dir` and on free
+    ports instead of 8080 and 2775."""
+    simulator = str(free_port())
+    return load_config(
+        ROOT / "config" / "herald.toml",
+        {
+            "HERALD_STATE_DIR": str(state_dir),
+            "HERALD_API_PORT": str(free_port()),
+            "HERALD_SIMULATOR_PORT": simulator,
+            "HERALD_BIND_SIMULATOR_PORT": simulator,
+        },
+    )
 
 
 def gateway_config(

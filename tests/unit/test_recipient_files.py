@@ -261,6 +261,40 @@ def test_file_without_a_header_row_gets_a_hint() -> None:
     assert "looks like data" in str(err) and "header row" in str(err)
 
 
+def test_a_headerless_file_keeps_its_first_number() -> None:
+    # Three numbers, no header, the phone column named by number: three recipients (the first
+    # row was read as a header and its number silently lost).
+    data = make_csv([[GR1], [GR2], [GR3]])
+    f = open_recipient_file(data, mapping=FileMapping(phone=1))
+    assert (f.has_header, f.header_row) == (False, None)
+    assert [r.phone for r in f] == [GR1, GR2, GR3]
+    # By letter too, with the name and labels by letter (labels are called by their letter).
+    data = make_xlsx([[GR1, "Ann", "Athens"], [GR2, "Bob", "Patras"]])
+    f = open_recipient_file(data, mapping=FileMapping(phone="A", name="b", labels="*"))
+    assert f.label_names == ("C",)
+    assert list(f) == [
+        RecipientRow(1, GR1, GR1, "Ann", {"C": "Athens"}),
+        RecipientRow(2, GR2, GR2, "Bob", {"C": "Patras"}),
+    ]
+    # A column named by header text cannot be found in a file without one.
+    err = error_of(make_csv([[GR1, "Ann"], [GR2, "Bob"]]), FileMapping(phone=1, name="name"))
+    assert err.reason == "missing_column"
+    assert "no header row (row 1 holds the number" in str(err) and "'name'" in str(err)
+
+
+def test_header_says_whether_the_first_row_names_the_columns() -> None:
+    # header=False: the first row is data whatever it holds (here an invalid number).
+    rows = rows_of(make_csv([["12"], [GR2]]), FileMapping(phone=1, header=False))
+    assert [type(r).__name__ for r in rows] == ["BadRow", "RecipientRow"]
+    assert (rows[0].row, rows[0].reason) == (1, "invalid_format")
+    # header=True: the first row is a header even when it holds a number.
+    (row,) = rows_of(make_csv([[GR1], [GR2]]), FileMapping(phone=1, header=True))
+    assert row.phone == GR2
+    # Found by its text, a column is a header's, number or not.
+    f = open_recipient_file(make_csv([["phone"], [GR1]]), mapping=FileMapping(phone=1))
+    assert f.has_header and [r.phone for r in f] == [GR1]
+
+
 def test_columns_by_index_and_letter() -> None:
     data = make_csv([["Mobile", "Who", "City", "Extra"], [GR1, "Ann", "Athens", "x"]])
     (row,) = rows_of(data, FileMapping(phone=1, name="B", labels=["c", 4]))

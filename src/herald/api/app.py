@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from herald import __version__
 from herald.api.auth import Authenticator
 from herald.api.context import AppContext
-from herald.api.deps import Services
+from herald.api.deps import Services, known_query_only
 from herald.api.errors import error_response, install_error_handlers
 from herald.api.guard import BodyLimits, RequestGuard
 from herald.api.routes import (
@@ -22,7 +22,9 @@ from herald.api.routes import (
     files,
     groups,
     inbound,
+    insight,
     keys,
+    links,
     messages,
     senders,
 )
@@ -45,7 +47,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="herald", version=__version__, description=DESCRIPTION)
     app.state.services = Services.build(ctx)
     install_error_handlers(app)
-    v1 = APIRouter(prefix=V1)
+    v1 = APIRouter(prefix=V1, dependencies=[Depends(known_query_only)])
     for module in (
         account,
         keys,
@@ -55,11 +57,13 @@ def create_app(ctx: AppContext) -> FastAPI:
         blacklist,
         campaigns,
         files,
+        insight,
         messages,
         inbound,
     ):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(links.router)  # /l/ and /o/: the short links phones open
     limits = BodyLimits.build(
         json=ctx.config.api.max_body_bytes,
         upload=ctx.config.api.max_upload_bytes,

@@ -1,24 +1,31 @@
 """Dependencies shared by the routes: the calling account (found from its Bearer API key by
-herald.api.guard), the services, paging."""
+herald.api.guard), the services, paging, and the refusal of query parameters a route does
+not take."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from herald.api.auth import Caller
 from herald.api.context import AppContext
 from herald.campaigns.address_book import AddressBook
+from herald.campaigns.exports import ExportService
 from herald.campaigns.idempotency import KEY_PATTERN, Answer, Idempotency
 from herald.campaigns.inbox import Inbox
 from herald.campaigns.lifecycle import Lifecycle
 from herald.campaigns.messages import MessageService
+from herald.campaigns.recipients import RecipientListing
+from herald.campaigns.reports import ReportService
 from herald.campaigns.service import CampaignService
+from herald.campaigns.visits import LinkVisits
 from herald.errors import RequestError
 
 
@@ -31,10 +38,17 @@ class Services:
     messages: MessageService
     idempotency: Idempotency
     inbox: Inbox
+    # campaign insight: links phones open, reports, exports, the audience before a run
+    visits: LinkVisits
+    reports: ReportService
+    exports: ExportService
+    recipients: RecipientListing
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
-        lifecycle = Lifecycle(ctx.db, clock=ctx.clock, runner=ctx.runner, wake=ctx.wake)
+        lifecycle = Lifecycle(
+            ctx.db, clock=ctx.clock, runner=ctx.runner, wake=ctx.wake, metrics=ctx.metrics
+        )
         return cls(
             ctx=ctx,
             book=AddressBook(ctx.db, ctx.config),
@@ -45,6 +59,16 @@ class Services:
                 ctx.db, clock=ctx.clock, ttl=timedelta(hours=ctx.config.api.idempotency_hours)
             ),
             inbox=Inbox(ctx.db, ctx.config),
+            visits=LinkVisits(
+                ctx.db,
+                ttl_days=ctx.config.links.ttl_days,
+                clock=ctx.clock,
+                metrics=ctx.metrics,
+                clicks=ctx.clicks,
+            ),
+            reports=ReportService(ctx.db, clock=ctx.clock),
+            exports=ExportService(ctx.db),
+            recipients=RecipientListing(ctx.db, ctx.config),
         )
 
 
@@ -122,10 +146,46 @@ IdempotencyKey = Annotated[
 ]
 
 
+def as_answered(model: type[BaseModel], data: Any) -> Any:
+    """`data` as the route's response model would answer it (times in UTC with `Z`): what an
+    Idempotency-Key stores, so a replay answers the same bytes as the first answer."""
+    return model.model_validate(data).model_dump(mode="json", by_alias=True)
+
+
 def answer_response(answer: Answer) -> JSONResponse:
     """The HTTP response of an answer, first or replayed (a replay says so in a header)."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}  # id(route) -> its query parameters
+
+
+async def known_query_only(request: Request) -> None:
+    """400 `unknown_parameter` for a query parameter the route does not take: ignored, a
+    misspelt filter (`/messages?phone=...`) would silently answer everything."""
+    route: Any = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        takes = ", ".join(sorted(names)) or "none"
+        raise RequestError(
+            "unknown_parameter",
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)}: {request.url.path} takes {takes}",
+            {"unknown": unknown, "allowed": sorted(names)},
+        )
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

@@ -54,6 +54,11 @@ CODES: dict[str, Code] = {
         "The body is larger than the limit (`details.max_bytes`: `api.max_body_bytes`, or "
         "`api.max_upload_bytes` for a file upload); nothing was read past it.",
     ),
+    "unknown_parameter": Code(
+        400,
+        "A query parameter the endpoint does not take (`details.unknown`; `details.allowed` "
+        "lists those it does).",
+    ),
     "not_found": Code(404, "No such endpoint."),
     "method_not_allowed": Code(
         405, "The endpoint does not take this method; the `Allow` header lists those it takes."
@@ -120,6 +125,14 @@ CODES: dict[str, Code] = {
     "invalid_quiet_hours": Code(
         400, "A quiet window starts and ends at the same time (`details.index`)."
     ),
+    "link_not_configured": Code(
+        400,
+        "The message places %Link% without a `track_link_url`, or %OptOutLink% without "
+        "`opt_out_link: true` (`details.placeholder`, `details.setting`).",
+    ),
+    "opt_out_link_unplaced": Code(
+        400, "`opt_out_link` is true but the message has no %OptOutLink% to place it."
+    ),
     "invalid_file": Code(
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "
@@ -156,7 +169,7 @@ class ErrorBody(BaseModel):
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses a route can answer."""
     described: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({401, 422, *codes}):
+    for status in sorted({400, 401, 422, *codes}):  # 400: unknown_parameter, anywhere
         names = sorted(n for n, c in CODES.items() if c.status == status)
         described[status] = {"model": ErrorBody, "description": "Error: " + ", ".join(names)}
     return described

@@ -384,7 +384,9 @@ class BlacklistAdded(BaseModel):
 
 class BlacklistEntry(BaseModel):
     phone: str
-    source: BlacklistSource
+    source: BlacklistSource = Field(
+        description="api; opt_out (a keyword reply); opt_out_link (an opt-out link)"
+    )
     created_at: datetime
 
 
@@ -450,6 +452,16 @@ _CAMPAIGN_EXAMPLE: JsonDict = {
     "callback": "https://example.com/herald/messages",
     "campaign_callback": "https://example.com/herald/campaigns",
 }
+ParamKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+ParamValue = Annotated[Text, StringConstraints(max_length=500)]
+LinkUrl = Annotated[
+    HttpUrl,
+    Field(
+        description="an http(s) URL: where %Link% takes each recipient, through a short link "
+        "of their own that counts the click",
+        examples=["https://shop.example.com/spring"],
+    ),
+]
 
 
 class _CampaignFields(_In):
@@ -474,17 +486,38 @@ class _CampaignFields(_In):
     reminder: ReminderIn | None = None
     ignore_invalid_numbers: Flag | None = Field(
         default=None,
-        description="skip invalid numbers quietly instead of recording them as rejected messages",
+        description="send to the valid numbers and skip the invalid ones (listed in `intake`); "
+        "false (the default): a request with an invalid number is refused with "
+        "`invalid_numbers`",
+    )
+    mobiles_only: bool | None = Field(
+        default=None,
+        description="refuse numbers that are not mobile ones (fixed line, toll free, ...) with "
+        "`not_mobile`; numbers that may be either, as in the US, count as mobile",
     )
     to: list[Phone] | None = Field(default=None, description="phone numbers")
     contacts: list[Id] | None = Field(default=None, max_length=100_000)
     groups: list[Id] | None = Field(default=None, max_length=1000)
     recipients: list[RecipientIn] | None = None
+    track_link_url: LinkUrl | None = None
+    track_link_params: (
+        Annotated[dict[ParamKey, ParamValue], Field(max_length=20), _KeyPatternAsPropertyNames()]
+        | None
+    ) = Field(
+        default=None,
+        description="query parameters added to track_link_url when a link is followed "
+        '(UTM-style: {"utm_source": "sms"})',
+    )
+    opt_out_link: bool | None = Field(
+        default=None,
+        description="%OptOutLink% places a link of each recipient's own to a page that "
+        "opts them out (needs the placeholder in the message)",
+    )
 
     def spec(self) -> dict[str, Any]:
         """The fields given, as herald.campaigns.service takes them."""
         spec = self.model_dump(exclude_unset=True, by_alias=True)
-        for url in ("callback", "campaign_callback"):
+        for url in ("callback", "campaign_callback", "track_link_url"):
             if spec.get(url) is not None:
                 spec[url] = str(getattr(self, url))
         return spec
@@ -493,7 +526,9 @@ class _CampaignFields(_In):
 class CampaignIn(_CampaignFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CAMPAIGN_EXAMPLE]})
 
-    name: CampaignName
+    name: CampaignName | None = Field(
+        default=None, description="absent: herald names it 'campaign <id>'"
+    )
     sender: SenderAddress = Field(description="one of the account's senders")
     message: Template
 
@@ -503,7 +538,16 @@ class CampaignIn(_CampaignFields):
         return {k: v for k, v in spec.items() if v is not None or k == "scheduled_at"}
 
 
-_PATCH_NULLABLE = frozenset({"scheduled_at", "callback", "campaign_callback", "reminder"})
+_PATCH_NULLABLE = frozenset(
+    {
+        "scheduled_at",
+        "callback",
+        "campaign_callback",
+        "reminder",
+        "track_link_url",
+        "track_link_params",
+    }
+)
 _PATCH_EXAMPLE = {"message": "New text for %Name%", "scheduled_at": "2030-05-02T09:00:00Z"}
 
 
@@ -539,6 +583,15 @@ class ReminderOut(BaseModel):
     minutes_before: int
 
 
+class StopReason(BaseModel):
+    code: str = Field(
+        description="stopped_by_user, or why herald stopped it: insufficient_balance, "
+        "no_recipients, ...",
+        examples=["insufficient_balance"],
+    )
+    message: str
+
+
 class CampaignOut(BaseModel):
     id: int
     name: str
@@ -555,6 +608,18 @@ class CampaignOut(BaseModel):
     campaign_callback: str | None
     reminder: ReminderOut | None
     ignore_invalid_numbers: bool
+    mobiles_only: bool
+    stopped_at: datetime | None = Field(
+        description="when the campaign was stopped (while it is stopped)"
+    )
+    stop_reason: StopReason | None = Field(description="why it was stopped (while it is)")
+    track_link_url: str | None
+    track_link_params: dict[str, str]
+    opt_out_link: bool
+    recipient_count: int = Field(
+        description="the audience as it stands: numbers, recipient objects, file rows, "
+        "contacts and group members (a run sends to each number once)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -572,20 +637,46 @@ else:
     )
 
 
+class DeferredGroup(BaseModel):
+    reason: str | None = Field(
+        description="why they wait: quiet_hours (the destination's local quiet hours), no_bind "
+        "(no bind of the route is up), or the temporary SMPP status being retried",
+        examples=["quiet_hours"],
+    )
+    messages: int
+    next_at: datetime = Field(description="when the first of them is due to go")
+    last_at: datetime = Field(description="when the last of them is due to go")
+
+
+class ClickCounts(BaseModel):
+    clicks: int = Field(description="clicks on the campaign's tracked links")
+    unique: int = Field(description="messages whose link was clicked")
+
+
 class Progress(BaseModel):
     messages: Counters
-    segments: Counters
+    segments: Counters = Field(description="parts, each counted by its own state")
+    deferred: list[DeferredGroup] = Field(
+        default_factory=list, description="the deferred messages by reason, with when they go"
+    )
+    clicks: ClickCounts
 
 
 class BatchOut(BaseModel):
     id: int
     number: int
+    kind: Literal["run", "reminder"] = Field(
+        description="a run, or the reminder's send to the test numbers (not in `progress`)"
+    )
     description: str | None
     template: str | None = Field(description="the message override of this run, if any")
     status: BatchStatus
     messages_expected: int
     segments_expected: int
     credit_used: int
+    link_url: str | None = Field(
+        description="where this run's tracked links redirect (with track_link_params)"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -621,12 +712,17 @@ class IntakeReport(BaseModel):
 class RunOut(BaseModel):
     batch_id: int
     number: int = Field(description="1, 2, ... within the campaign")
-    count: int = Field(description="messages queued")
+    count: int = Field(description="messages queued (deferred ones included)")
     segments: int
     rejected: int
     skipped: int
     credit_used: int
     rejected_reasons: dict[str, int]
+    deferred: int = Field(
+        default=0,
+        description="of `count`, messages waiting for their quiet hours to end "
+        "(the campaign's progress.deferred says until when)",
+    )
 
 
 class CampaignCreated(CampaignDetail):
@@ -647,6 +743,9 @@ class RunIn(_In):
         default=None, description="overrides the template for this run"
     )
     batch_description: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    track_link_url: LinkUrl | None = Field(
+        default=None, description="overrides the campaign's track_link_url for this run"
+    )
 
 
 class PartOut(BaseModel):
@@ -679,7 +778,23 @@ class MessageOut(BaseModel):
     not_before: datetime
     sent_at: datetime | None
     done_at: datetime | None
+    country: str | None = Field(description="the destination's country, ISO 3166 alpha-2")
+    clicks: int = Field(description="clicks on the message's tracked link")
+    clicked_at: datetime | None = Field(description="the first click")
     parts: list[PartOut]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    page: int
+    page_size: int
+    total: int | None = Field(
+        description="messages matching the filters; not counted (null) on pages read with `after`"
+    )
+    pages: int | None
+    next_after: int | None = Field(
+        description="`after` for the next page: the last id of a full page (null: no more)"
+    )
 
 
 class BadFileRow(BaseModel):
@@ -694,6 +809,7 @@ class BadFileRow(BaseModel):
 
 class FileUploadOut(BaseModel):
     format: Literal["csv", "xlsx"]
+    header: bool = Field(description="whether the first row was read as the header row")
     sheet: str | None = Field(description="the XLSX worksheet read")
     labels: list[str] = Field(description="label names taken from the header")
     rows: int = Field(description="data rows read")
@@ -886,7 +1002,7 @@ class MessageDetail(BaseModel):
     parts: list[PartOut]
 
 
-class MessagePage(BaseModel):
+class MessageCursorPage(BaseModel):
     items: list[MessageDetail]
     next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
 
@@ -919,3 +1035,104 @@ class InboundOut(BaseModel):
 class InboundPage(BaseModel):
     items: list[InboundOut]
     next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
+
+
+# --- campaign insight: reports, the audience before a run ---------------------------------------
+
+
+class ReportMessages(BaseModel):
+    total: int = Field(description="messages of every run, rejected ones included")
+    accepted: int = Field(description="messages a carrier accepted (their first part)")
+    by_status: dict[MessageStatus, int]
+
+
+class ReasonCount(BaseModel):
+    status: MessageStatus
+    reason: str
+    messages: int
+
+
+class CountryRow(BaseModel):
+    country: str | None = Field(description="ISO 3166 alpha-2; null for invalid numbers")
+    messages: int
+    by_status: dict[str, int]
+    delivery_rate: float | None = Field(
+        description="delivered / (delivered + failed + unknown): of those a carrier settled"
+    )
+
+
+class RouteRow(BaseModel):
+    route: str | None = Field(description="null for messages rejected before routing")
+    messages: int
+    by_status: dict[str, int]
+    delivery_rate: float | None
+
+
+class BindRow(BaseModel):
+    bind: str | None = Field(description="the carrier account (system_id@host:port); null: unsent")
+    parts: int
+    by_state: dict[str, int]
+    final: int = Field(description="parts with a final receipt state")
+    delivery_rate: float | None = Field(description="delivered / parts the carrier took")
+
+
+class LatencyOut(BaseModel):
+    samples: int = Field(description="parts with a final receipt")
+    p50: float | None = Field(description="seconds from submit_sm to the final receipt")
+    p95: float | None
+    p99: float | None
+
+
+class ReportClicks(BaseModel):
+    links: int = Field(description="messages sent a tracked link")
+    clicks: int
+    unique: int = Field(description="messages whose link was clicked")
+    click_rate: float | None = Field(description="unique / links")
+
+
+class TimelinePoint(BaseModel):
+    at: datetime = Field(description="the bucket's start")
+    sent: int = Field(description="messages whose first part a carrier accepted")
+    delivered: int
+    failed: int = Field(description="messages that became failed or rejected")
+    clicked: int = Field(description="clicks")
+
+
+class Timeline(BaseModel):
+    interval_seconds: int
+    points: list[TimelinePoint] = Field(description="buckets with something in them, in order")
+
+
+class ReportOut(BaseModel):
+    campaign_id: int
+    name: str
+    status: CampaignStatus
+    generated_at: datetime
+    messages: ReportMessages
+    segments: int = Field(description="segments of the messages sent or to send")
+    credit_used: int
+    delivery_rate: float | None = Field(description="delivered / accepted")
+    reasons: list[ReasonCount] = Field(description="messages per status and reason, most first")
+    countries: list[CountryRow]
+    routes: list[RouteRow]
+    binds: list[BindRow]
+    latency: LatencyOut
+    clicks: ReportClicks
+    opt_outs: int = Field(description="numbers that opted out through the campaign's links")
+    timeline: Timeline
+
+
+class RecipientOut(BaseModel):
+    source: Literal["number", "recipient", "file", "contact", "group"]
+    phone_raw: str = Field(description="as given")
+    phone: str | None = Field(description="E.164; null when it is not a valid number")
+    name: str | None
+    labels: dict[str, str]
+    file_row: int | None = Field(description="the file's row (the header is row 1)")
+    contact_id: int | None
+    group_id: int | None
+    valid: bool = Field(description="a run now would send to it")
+    reason: str | None = Field(
+        description="why not: invalid_format, invalid_number, not_mobile, blacklisted, "
+        "missing_label:<label>, invalid_label_value"
+    )

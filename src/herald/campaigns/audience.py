@@ -57,11 +57,13 @@ def check_recipients(
     max_recipients: int,
     client_ref: str | None = None,
     as_e164: bool = False,
+    mobiles_only: bool = False,
 ) -> Intake:
     """Check `to` numbers and recipient objects ({"phone", "name", "labels", "client_ref"});
-    refuse more than `max_recipients` in one request (too_many_recipients). `client_ref` is
-    the reference of every `to` number, and `as_e164` stores the valid ones as E.164 rather
-    than as given (both for a message request, whose run looks its numbers up in the
+    refuse more than `max_recipients` in one request (too_many_recipients). With
+    `mobiles_only` a number that is not a mobile one is invalid (`not_mobile`). `client_ref`
+    is the reference of every `to` number, and `as_e164` stores the valid ones as E.164
+    rather than as given (both for a message request, whose run looks its numbers up in the
     blacklist one by one)."""
     given = len(to) + len(recipients)
     if given > max_recipients:
@@ -73,11 +75,11 @@ def check_recipients(
         )
     intake = Intake()
     for index, raw in enumerate(to):
-        phone = _check(intake, "to", index, raw, default_region)
+        phone = _check(intake, "to", index, raw, default_region, mobiles_only)
         stored = phone if as_e164 and phone is not None else raw
         intake.rows.append(RecipientRow(NUMBER, stored, None, {}, None, client_ref))
     for index, r in enumerate(recipients):
-        _check(intake, "recipients", index, r["phone"], default_region)
+        _check(intake, "recipients", index, r["phone"], default_region, mobiles_only)
         intake.rows.append(
             RecipientRow(
                 RECIPIENT,
@@ -91,9 +93,11 @@ def check_recipients(
     return intake
 
 
-def _check(intake: Intake, where: str, index: int, raw: str, region: str | None) -> str | None:
+def _check(
+    intake: Intake, where: str, index: int, raw: str, region: str | None, mobiles_only: bool
+) -> str | None:
     """The number as E.164 (None when invalid), counted in the intake."""
-    phone, reason = check_number(raw, default_region=region)
+    phone, reason = check_number(raw, default_region=region, mobile_only=mobiles_only)
     if phone is None:
         intake.invalid.append({"source": where, "index": index, "phone": raw, "reason": reason})
     elif phone in intake.valid:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from herald.campaigns.progress import campaign_progress
@@ -24,6 +24,7 @@ from herald.errors import (
     StateError,
     TemplateError,
 )
+from herald.metrics import Metrics
 from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store.db import Database
@@ -50,8 +51,16 @@ class RunStarter(Protocol):
         account_id: int,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
         conn: Any = None,
     ) -> RunResult: ...
+
+
+# Why a campaign stopped, kept with it (campaigns.stop_reason) and sent in its callback.
+STOPPED_BY_USER = {
+    "code": "stopped_by_user",
+    "message": "stopped on request (POST /v1/campaigns/{id}/stop, herald campaign stop)",
+}
 
 
 def campaign_not_found(campaign_id: int) -> RequestError:
@@ -62,7 +71,7 @@ def campaign_not_found(campaign_id: int) -> RequestError:
 
 def invalid_state(campaign: Row, event: str) -> RequestError:
     status = campaign["status"]
-    allowed = sorted(e for (s, e) in CAMPAIGN.table if s == status and e != "edit")
+    allowed = CAMPAIGN.user_actions(status)  # never herald's own moves, such as `complete`
     return RequestError(
         "invalid_campaign_state",
         f"campaign {campaign['id']} is {status}: it cannot {event} "
@@ -93,11 +102,13 @@ class Lifecycle:
         clock: Callable[[], datetime],
         runner: RunStarter,
         wake: Callable[[], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._runner = runner
         self._wake = wake
+        self._metrics = metrics or Metrics()
 
     async def run(
         self,
@@ -106,10 +117,12 @@ class Lifecycle:
         *,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
         conn: Any = None,
     ) -> RunResult:
-        """Start a run. With `conn` (inside a transaction of the caller's) the run is part of
-        that transaction, and the caller wakes the dispatcher once it has committed."""
+        """Start a run; `message` and `track_link_url` override the campaign's for it. With
+        `conn` (inside a transaction of the caller's) the run is part of that transaction,
+        and the caller wakes the dispatcher once it has committed."""
         campaign = await self._read(conn, account_id, campaign_id)
         if campaign is None:
             raise campaign_not_found(campaign_id)
@@ -124,6 +137,7 @@ class Lifecycle:
                 account_id=account_id,
                 message=message,
                 description=description,
+                track_link_url=track_link_url,
                 conn=conn,
             )
         except NotFoundError:
@@ -157,7 +171,9 @@ class Lifecycle:
 
     async def stop(self, account_id: int, campaign_id: int) -> int:
         """Stop the campaign; how many unsent messages were stopped."""
-        return await self._change(account_id, campaign_id, "stop", "stopped")
+        stopped = await self._change(account_id, campaign_id, "stop", "stopped")
+        self._metrics.messages["stopped"] += stopped  # herald_messages_total{status="stopped"}
+        return stopped
 
     async def _change(self, account_id: int, campaign_id: int, event: str, report: str) -> int:
         at = self._clock()
@@ -171,7 +187,14 @@ class Lifecycle:
             except StateError:
                 raise invalid_state(campaign, event) from None
             # The row is locked: the compare-and-set cannot lose to anyone.
-            moved = await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+            if event == "stop":
+                moved = await store.stop_campaign(
+                    conn, campaign_id, campaign["status"], at, STOPPED_BY_USER
+                )
+            else:
+                moved = await store.set_campaign_status(
+                    conn, campaign_id, campaign["status"], target
+                )
             assert moved
             sources, batch_target = _batch_move(event)
             await store.set_batches_status(conn, campaign_id, sources, batch_target)
@@ -187,7 +210,12 @@ class Lifecycle:
                 if campaign["callback_url"] and rows:
                     await enqueue_message_callbacks(conn, (_Stopped(r["id"], at) for r in rows))
             await enqueue_campaign_callback(
-                conn, campaign, report, await campaign_progress(conn, campaign_id), at=at
+                conn,
+                campaign,
+                report,
+                await campaign_progress(conn, campaign_id),
+                at=at,
+                reason=STOPPED_BY_USER if event == "stop" else None,
             )
         return stopped
 
@@ -221,15 +249,17 @@ async def stop_failed_scheduled_run(
         campaign = await store.get_campaign(conn, campaign_id, account_id, lock=True)
         if campaign is None or campaign["status"] != "scheduled":
             return False
-        target = transition(CAMPAIGN, campaign["status"], "stop")
-        await store.set_campaign_status(conn, campaign_id, campaign["status"], target)
+        transition(CAMPAIGN, campaign["status"], "stop")
+        reason = {"code": error_code(exc), "message": str(exc)}
+        when = at or datetime.now(UTC)
+        await store.stop_campaign(conn, campaign_id, campaign["status"], when, reason)
         await enqueue_campaign_callback(
             conn,
             campaign,
             "stopped",
             await campaign_progress(conn, campaign_id),
-            at=at,
-            reason={"code": error_code(exc), "message": str(exc)},
+            at=when,
+            reason=reason,
         )
     return True
 

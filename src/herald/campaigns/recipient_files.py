@@ -1,7 +1,10 @@
 """Recipient files: the rows of an uploaded CSV or XLSX file as checked recipients.
 
-A file has a header row; a ``FileMapping`` names the phone column, optionally the name column,
-and the label columns (custom fields for ``[~label]`` and ``%Label%`` placeholders). Rows come
+A file has a header row, or not; a ``FileMapping`` names the phone column, optionally the name
+column, and the label columns (custom fields for ``[~label]`` and ``%Label%`` placeholders).
+Without a header row (``header=False``, or found so: the phone column, named by number or
+letter, holds a phone number on the first row) that first row is data, columns are named by
+number or letter only, and labels take their column's letter as name. Rows come
 out one at a time, in constant memory apart from the set of numbers seen (file formats, text
 encodings and row numbering: see herald.campaigns.recipient_sheets):
 
@@ -26,6 +29,7 @@ rows are skipped without a report.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -88,12 +92,14 @@ class FileMapping:
     ignoring case), by 1-based index, or by spreadsheet letters ("C"; used only when no
     header has that text). `labels` is a list of columns or ``"*"``: every column other than
     phone and name that has a header. Label names are the header texts. `sheet` picks an XLSX
-    worksheet by name or 1-based index (default: the first visible one)."""
+    worksheet by name or 1-based index (default: the first visible one). `header`: whether the
+    first row names the columns; None decides it (see the module's docstring)."""
 
     phone: ColumnRef = "phone"
     name: ColumnRef | None = None
     labels: Sequence[ColumnRef] | str = ()
     sheet: str | int | None = None
+    header: bool | None = None
 
     def __post_init__(self) -> None:
         refs = [("phone", self.phone)] + ([("name", self.name)] if self.name is not None else [])
@@ -196,14 +202,17 @@ class RecipientFile:
     (or call ``close``) to free the workbook early when not reading to the end.
     """
 
-    def __init__(self, sheet: Sheet, columns: Columns, rows: Generator[RowResult]) -> None:
+    def __init__(
+        self, sheet: Sheet, columns: Columns, rows: Generator[RowResult], *, has_header: bool = True
+    ) -> None:
         self.format = sheet.format
         self.encoding = sheet.encoding
         self.delimiter = sheet.delimiter
         self.sheet_name = sheet.sheet_name
         self.engine = sheet.engine
-        self.header_row = sheet.header_row
-        self.headers = tuple(sheet.header)
+        self.has_header = has_header  # False: the first row was read as data
+        self.header_row = sheet.header_row if has_header else None
+        self.headers = tuple(sheet.header) if has_header else ()
         self.columns = columns
         self.label_names = tuple(label for label, _ in columns.labels)
         self._sheet = sheet
@@ -240,14 +249,59 @@ def open_recipient_file(
     check_number("000", default_region=default_region)  # an unknown region raises now
     sheet = open_sheet(data, filename=filename, content_type=content_type, sheet=mapping.sheet)
     try:
-        columns = resolve_columns(mapping, sheet.header, sheet.header_row)
+        has_header, columns = _columns(mapping, sheet, default_region)
     except RecipientFileError as exc:
         sheet.close()
-        if exc.reason == "missing_column":
+        if exc.reason == "missing_column" and mapping.header is not False:
             _hint_headerless(exc, sheet.header, default_region)
         raise
+    if not has_header:  # the first row is data: read it before the rest
+        first = (sheet.header_row, sheet.header[sheet.col_offset :])
+        sheet.rows = itertools.chain([first], sheet.rows)
     rows = _rows(sheet, columns, default_region, mobile_only, max_rows)
-    return RecipientFile(sheet, columns, rows)
+    return RecipientFile(sheet, columns, rows, has_header=has_header)
+
+
+def _columns(mapping: FileMapping, sheet: Sheet, region: str | None) -> tuple[bool, Columns]:
+    """(whether the first row is a header, the mapping resolved). Without a header the columns
+    are named by letter, so labels are called by their column's letter."""
+    if mapping.header is False:
+        return False, _by_letter(mapping, sheet, "header is false")
+    if mapping.header is None and (phone := _first_row_phone(mapping, sheet.header, region)):
+        why = f"row {sheet.header_row} holds the number {phone!r} in the phone column"
+        return False, _by_letter(mapping, sheet, why)
+    return True, resolve_columns(mapping, sheet.header, sheet.header_row)
+
+
+def _by_letter(mapping: FileMapping, sheet: Sheet, why: str) -> Columns:
+    letters = [_letter(i) for i in range(len(sheet.header))]
+    try:
+        return resolve_columns(mapping, letters, sheet.header_row)
+    except RecipientFileError as exc:
+        if exc.reason == "missing_column" and isinstance(exc.details, dict):
+            missing = ", ".join(repr(ref) for ref in exc.details["missing"])
+            exc.args = (
+                f"the file has no header row ({why}), so its columns are named by number or "
+                f"letter (A to {letters[-1]}): {missing} is not one",
+            )
+        raise
+
+
+def _first_row_phone(mapping: FileMapping, header: Sequence[str], region: str | None) -> str:
+    """The first row's phone cell when the phone column is named by number or letter (not by
+    a header text) and that cell is a phone number, else "". No header names a column with a
+    phone number, so that row is the first recipient (read as a header, it was lost)."""
+    ref = mapping.phone
+    if isinstance(ref, int):
+        index = ref - 1
+    elif _LETTERS_RE.fullmatch(ref.strip()) and not any(
+        label_key(text) == label_key(ref) for text in header if text
+    ):
+        index = _column_index(ref.strip())
+    else:
+        return ""
+    cell = header[index] if index < len(header) else ""
+    return cell if cell and check_number(cell, default_region=region)[0] is not None else ""
 
 
 def read_recipients(

@@ -27,6 +27,8 @@ from herald.campaigns.expansion import (
     Expander,
     ExpansionTotals,
 )
+from herald.campaigns.links import LinkPlan, check_link_settings, link_target, new_codes
+from herald.campaigns.links import links_base_url as links_base_url_of
 from herald.campaigns.progress import campaign_progress
 from herald.campaigns.run_result import RunResult
 from herald.config import Config
@@ -37,8 +39,10 @@ from herald.delivery.writer import StatusChange
 from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundError
 from herald.metrics import Metrics
 from herald.states import CAMPAIGN, transition
+from herald.store import links as link_store
 from herald.store import runs as store
 from herald.store.db import Database
+from herald.store.links import LinkCodeCollision
 from herald.text import ReferenceAllocator
 from herald.text.template import Template, label_key, parse_template
 
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
 ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
+LINK_ATTEMPTS = 3  # expansions of one run when a drawn link code is taken (store/links.py)
 
 
 def quiet_windows(campaign: Any) -> tuple[Window, ...]:
@@ -78,6 +83,8 @@ class CampaignRunner:
         clock: Callable[[], datetime],
         metrics: Metrics,
         wake: Callable[[], None] = lambda: None,
+        links_base_url: str | None = None,
+        link_codes: Callable[[int], list[str]] = new_codes,
     ) -> None:
         self._db = db
         self._config = config
@@ -89,6 +96,10 @@ class CampaignRunner:
         # One allocator per reference width, for the life of the process: concurrent multipart
         # messages to one destination get different references.
         self._allocators = {8: ReferenceAllocator(8), 16: ReferenceAllocator(16)}
+        # Where phones reach /l/ and /o/ (the daemon passes the API's address when
+        # [links] base_url is unset).
+        self._links_base_url = links_base_url or links_base_url_of(config)
+        self._link_codes = link_codes
 
     async def start_run(
         self,
@@ -97,12 +108,20 @@ class CampaignRunner:
         account_id: int,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
         conn: Any = None,
     ) -> RunResult:
-        """Run the campaign for its whole audience; the campaign becomes `running`. With
-        `conn`, within the caller's transaction (see the module's docstring)."""
+        """Run the campaign for its whole audience; the campaign becomes `running`.
+        `message` and `track_link_url` override the campaign's for this run. With `conn`,
+        within the caller's transaction (see the module's docstring)."""
         result = await self._run(
-            campaign_id, account_id, message, description, reminder=False, conn=conn
+            campaign_id,
+            account_id,
+            message,
+            description,
+            reminder=False,
+            conn=conn,
+            link=track_link_url,
         )
         assert result is not None  # only a reminder sent already gives None
         return result
@@ -122,18 +141,12 @@ class CampaignRunner:
         *,
         reminder: bool,
         conn: Any = None,
+        link: str | None = None,
     ) -> RunResult | None:
         started = time.perf_counter()
-        if conn is None:
-            async with self._db.acquire() as own, own.transaction():
-                done = await self._expand(
-                    own, campaign_id, account_id, message, description, reminder
-                )
-        else:
-            async with conn.transaction():  # a savepoint in the caller's transaction
-                done = await self._expand(
-                    conn, campaign_id, account_id, message, description, reminder
-                )
+        done = await self._expand_retrying(
+            conn, campaign_id, account_id, message, description, reminder, link
+        )
         if done is None:
             return None
         batch, totals = done
@@ -167,7 +180,34 @@ class CampaignRunner:
             skipped=totals.skipped,
             credit_used=totals.segments,
             rejected_reasons=dict(totals.rejected),
+            deferred=totals.deferred,
         )
+
+    async def _expand_retrying(
+        self,
+        conn: Any,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        reminder: bool,
+        link: str | None,
+    ) -> tuple[Any, ExpansionTotals] | None:
+        """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
+        a drawn link code was taken (herald/store/links.py)."""
+        args = (campaign_id, account_id, message, description, reminder, link)
+        for attempt in range(1, LINK_ATTEMPTS + 1):
+            try:
+                if conn is None:
+                    async with self._db.acquire() as own, own.transaction():
+                        return await self._expand(own, *args)
+                async with conn.transaction():  # a savepoint in the caller's transaction
+                    return await self._expand(conn, *args)
+            except LinkCodeCollision:
+                if attempt == LINK_ATTEMPTS:
+                    raise
+                log.warning("campaign %s: a link code was taken; expanding again", campaign_id)
+        raise AssertionError("unreachable")
 
     async def _expand(
         self,
@@ -177,6 +217,7 @@ class CampaignRunner:
         message: str | None,
         description: str | None,
         reminder: bool,
+        link: str | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
         a reminder was sent already."""
@@ -190,21 +231,31 @@ class CampaignRunner:
         else:
             status = transition(CAMPAIGN, campaign["status"], "run")
         template = parse_template(message or campaign["template"], campaign["fallback_values"])
-        batch = await store.create_batch(conn, campaign_id, description, message)
-        expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
+        links = await self._link_plan(conn, campaign_id, template, link)
+        batch = await store.create_batch(
+            conn, campaign_id, description, message, "reminder" if reminder else "run"
+        )
+        if links is not None and links[1] is not None:
+            await link_store.set_batch_link_url(conn, batch["id"], links[1])
+        expander = Expander(
+            **await self._expander_args(conn, campaign, batch["id"], template),
+            links=links[0] if links is not None else None,
+            link_codes=self._link_codes,
+        )
         id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
         if reminder:
-            # Test numbers carry no labels: show each placeholder by its fallback, or by
-            # its name, so the tester sees what recipients will get.
+            # Test numbers carry no name or labels: show each placeholder by its
+            # fallback, or by its name, so the tester sees what recipients will get.
             sample = {
                 label: template.fallbacks.get(label_key(label), f"<{label}>")
                 for label in template.placeholders
             }
+            name = template.fallbacks.get(label_key("name"), "<Name>")
             numbers = campaign["reminder"]["numbers"]
             ids = await store.reserve_message_ids(conn, len(numbers))
             id_range = _widen(id_range, ids)
             for message_id, number in zip(ids, numbers, strict=True):
-                expander.add(message_id, number, "<Name>", sample, "number")
+                expander.add(message_id, number, name, sample, "number")
             await self._copy(conn, expander)
         else:
             async for rows in store.audience(conn, campaign_id, CHUNK):
@@ -231,7 +282,7 @@ class CampaignRunner:
             id_range,
         )
         if status != campaign["status"]:
-            await store.set_campaign_status(conn, campaign_id, campaign["status"], status)
+            await store.start_campaign(conn, campaign_id, campaign["status"])
             if campaign["campaign_callback_url"]:  # else no callback, and no progress to read
                 await enqueue_campaign_callback(
                     conn,
@@ -271,7 +322,22 @@ class CampaignRunner:
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),
+            "mobiles_only": campaign["mobiles_only"],
         }
+
+    async def _link_plan(
+        self, conn: Any, campaign_id: int, template: Template, track_link_url: str | None
+    ) -> tuple[LinkPlan, str | None] | None:
+        """The links this run's messages get and where the tracked ones redirect; None when
+        the template places none. RequestError when the campaign cannot fill them."""
+        settings = await link_store.campaign_link_settings(conn, campaign_id)
+        url = track_link_url or settings.track_link_url
+        check_link_settings(template, track_link_url=url, opt_out_link=settings.opt_out_link)
+        if not (template.uses_link or template.uses_opt_out_link):
+            return None
+        plan = LinkPlan(self._links_base_url, template.uses_link, template.uses_opt_out_link)
+        target = link_target(url, settings.track_link_params) if url and plan.click else None
+        return plan, target
 
     @staticmethod
     async def _blacklist(conn: Any, campaign: Any) -> set[str]:
@@ -290,6 +356,9 @@ class CampaignRunner:
         messages, parts = expander.take()
         await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
         await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
+        links = expander.take_links()
+        if links:
+            await link_store.copy_links(conn, links)
 
     async def _pay(self, conn: Any, account_id: int, totals: ExpansionTotals) -> None:
         if totals.queued == 0:

@@ -3,7 +3,8 @@
 Requests arrive as mappings with the API's field names (`name`, `sender`, `message`, `to`,
 `contacts`, `groups`, `recipients`, `fallback_values`, `flash`, `transcode`,
 `respect_quiet_hours`, `quiet_hours`, `scheduled_at`, `callback`, `campaign_callback`,
-`reminder`, `ignore_invalid_numbers`); an edit carries only the fields it changes. Every rule
+`reminder`, `ignore_invalid_numbers`, and the link settings `track_link_url`,
+`track_link_params`, `opt_out_link`); an edit carries only the fields it changes. Every rule
 broken is a RequestError whose code the API answers with.
 
 Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
@@ -15,6 +16,7 @@ its run and whatever the caller adds (an idempotency key's answer) then commit t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -29,21 +31,27 @@ from herald.campaigns.lifecycle import (
     malformed_template,
     stop_failed_scheduled_run,
 )
-from herald.campaigns.progress import progress_of
+from herald.campaigns.links import check_link_settings
+from herald.campaigns.progress import campaign_progress
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
 from herald.states import CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store import contacts as contact_store
+from herald.store import insight as insight_store
+from herald.store import links as link_store
 from herald.store import senders as sender_store
 from herald.store.db import Database
+from herald.store.links import LinkSettings
 from herald.store.rows import Row
 from herald.text.template import parse_template
 
 CampaignSort = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
 SORT_FIELDS: tuple[CampaignSort, ...] = get_args(CampaignSort)
 RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
+LINK_FIELDS = ("track_link_url", "track_link_params", "opt_out_link")
+_NO_LINKS = LinkSettings(None, {}, False)
 
 # API field -> campaigns column, for the fields stored as given (after conversion).
 _COLUMNS = {
@@ -59,6 +67,7 @@ _COLUMNS = {
     "campaign_callback": "campaign_callback_url",
     "reminder": "reminder",
     "ignore_invalid_numbers": "ignore_invalid_numbers",
+    "mobiles_only": "mobiles_only",
 }
 
 
@@ -112,9 +121,51 @@ def campaign_view(row: Row) -> dict[str, Any]:
             "minutes_before": reminder["lead_seconds"] // 60,
         },
         "ignore_invalid_numbers": row["ignore_invalid_numbers"],
+        "mobiles_only": row["mobiles_only"],
+        "stopped_at": row["stopped_at"],
+        "stop_reason": row["stop_reason"],
+        "track_link_url": row["track_link_url"],
+        "track_link_params": row["track_link_params"],
+        "opt_out_link": row["opt_out_link"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+def _refuse_invalid(intake: Intake, columns: Mapping[str, Any]) -> None:
+    """invalid_numbers listing each invalid number given (source, index, phone, reason),
+    unless the campaign ignores invalid numbers (then they are only reported, in `intake`)."""
+    if not intake.invalid or columns["ignore_invalid_numbers"]:
+        return
+    shown = ", ".join(
+        f"{n['phone']!r} ({n['source']}[{n['index']}]: {n['reason']})" for n in intake.invalid[:5]
+    )
+    more = f" and {len(intake.invalid) - 5} more" if len(intake.invalid) > 5 else ""
+    raise RequestError(
+        "invalid_numbers",
+        f"{len(intake.invalid)} invalid number(s): {shown}{more}; correct or remove them, or "
+        "set ignore_invalid_numbers to send to the others",
+        {"invalid_numbers": intake.invalid},
+    )
+
+
+def _links_of(row: Mapping[str, Any]) -> LinkSettings:
+    return LinkSettings(row["track_link_url"], dict(row["track_link_params"]), row["opt_out_link"])
+
+
+def _with_links(current: LinkSettings, spec: Mapping[str, Any]) -> LinkSettings:
+    """`current` with the link fields `spec` gives (null clears the URL and the query)."""
+    return LinkSettings(
+        spec.get("track_link_url", current.track_link_url),
+        dict(spec.get("track_link_params") or {})
+        if "track_link_params" in spec
+        else current.track_link_params,
+        bool(spec["opt_out_link"]) if "opt_out_link" in spec else current.opt_out_link,
+    )
+
+
+def _links_fields(links: LinkSettings) -> tuple[str | None, dict[str, str], bool]:
+    return links.track_link_url, links.track_link_params, links.opt_out_link
 
 
 def _unique(ids: Sequence[int]) -> list[int]:
@@ -154,9 +205,11 @@ class CampaignService:
             raise campaign_not_found(campaign_id)
         counts = await store.recipient_counts(conn, campaign_id)
         batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-        progress = progress_of(await store.progress(conn, campaign_id), batches)
+        progress = await campaign_progress(conn, campaign_id, batches)
+        audience = await insight_store.audience_sizes(conn, campaign_id)
         return {
             **campaign_view(row),
+            "recipient_count": audience.total,
             "audience": dict(counts),
             "progress": progress,
             "batches": batches,
@@ -198,7 +251,8 @@ class CampaignService:
                 limit=limit,
                 offset=offset,
             )
-        return total, [campaign_view(r) for r in rows]
+            sizes = await insight_store.recipient_totals(conn, [r["id"] for r in rows])
+        return total, [{**campaign_view(r), "recipient_count": sizes[r["id"]]} for r in rows]
 
     async def messages(
         self,
@@ -209,7 +263,10 @@ class CampaignService:
         batch_id: int | None,
         limit: int,
         offset: int,
-    ) -> tuple[int, list[dict[str, Any]]]:
+        after: int | None = None,
+    ) -> tuple[int | None, list[dict[str, Any]]]:
+        """A page of messages; `after` (the last id of the page before) starts past it and
+        leaves the total uncounted (None)."""
         async with self._db.acquire() as conn:
             if await store.get_campaign(conn, campaign_id, account_id) is None:
                 raise campaign_not_found(campaign_id)
@@ -220,6 +277,7 @@ class CampaignService:
                 batch_id=batch_id,
                 limit=limit,
                 offset=offset,
+                after=after,
             )
         return total, [dict(r) for r in rows]
 
@@ -228,9 +286,9 @@ class CampaignService:
     async def create(
         self, account_id: int, spec: Mapping[str, Any], *, conn: Any = None
     ) -> dict[str, Any]:
-        """Create the campaign and, without `scheduled_at`, run it, in one transaction: the
-        caller's (`conn`; the caller then wakes the dispatcher once it has committed), or one
-        of its own."""
+        """A new campaign (without a `name`, herald calls it 'campaign <id>') and, without
+        `scheduled_at`, its run, in one transaction: the caller's (`conn`; the caller then
+        wakes the dispatcher once it has committed), or one of its own."""
         if conn is not None:
             return await self._create(conn, account_id, spec)
         async with self._db.acquire() as own, own.transaction():
@@ -241,9 +299,15 @@ class CampaignService:
 
     async def _create(self, conn: Any, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
         columns = self._default_columns()
+        unnamed = not spec.get("name")
+        # Until its id names it: unique, and never a name the API accepts.
+        columns["name"] = f"unnamed {secrets.token_hex(12)}"
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
-        intake = self._intake(spec)
+        links = _with_links(_NO_LINKS, spec)
+        self._check_links(columns, links)
+        intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
+        _refuse_invalid(intake, columns)
         contact_ids, group_ids = (
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
@@ -260,9 +324,13 @@ class CampaignService:
             campaign_id = await store.insert_campaign(conn, account_id, columns, status)
         except ConflictError as exc:
             raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+        if unnamed:
+            await store.name_campaign(conn, campaign_id)
         await store.add_recipients(conn, campaign_id, intake.rows)
         await store.set_contacts(conn, campaign_id, contact_ids)
         await store.set_groups(conn, campaign_id, group_ids)
+        if links != _NO_LINKS:
+            await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         run = None
         if columns["scheduled_at"] is None:
             # In this transaction: a refused run takes the campaign with it.
@@ -277,8 +345,18 @@ class CampaignService:
     ) -> dict[str, Any]:
         """Change anything while the campaign is scheduled; recipient fields given replace
         what the campaign had from that source (`to` its numbers, `recipients` its recipient
-        objects, `contacts` and `groups` their lists); file rows stay."""
-        intake = self._intake(changes)
+        objects, `contacts` and `groups` their lists); file rows stay. `scheduled_at` left out
+        keeps the schedule; null is refused: it would leave the campaign waiting with no time
+        (run it now with POST .../run instead)."""
+        if "scheduled_at" in changes and changes["scheduled_at"] is None:
+            raise RequestError(
+                "invalid_schedule",
+                "scheduled_at cannot be null: it would leave the campaign waiting with no time "
+                f"to run. Give a new time, send it now with POST /v1/campaigns/{campaign_id}/run "
+                "(`herald campaign run`), or stop it",
+                {"scheduled_at": None},
+            )
+        self._intake(changes)  # too many recipients: refused before anything is read
         async with self._db.acquire() as conn, conn.transaction():
             row = await _scheduled_for_edit(
                 conn, campaign_id, account_id, "only a scheduled campaign can be changed"
@@ -286,6 +364,11 @@ class CampaignService:
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
+            links = _with_links(_links_of(row), changes)
+            if set(changes) & {"message", "fallback_values", *LINK_FIELDS}:
+                self._check_links(columns, links)
+            intake = self._intake(changes, mobiles_only=columns["mobiles_only"])
+            _refuse_invalid(intake, columns)
             if "sender" in changes:
                 columns["sender_id"] = await self._sender_id(conn, account_id, changes["sender"])
             counts = await store.recipient_counts(conn, campaign_id)
@@ -322,6 +405,8 @@ class CampaignService:
                 await store.set_contacts(conn, campaign_id, contact_ids)
             if "groups" in changes:
                 await store.set_groups(conn, campaign_id, group_ids)
+            if set(changes) & set(LINK_FIELDS):
+                await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         view = await self.get(account_id, campaign_id)
         view["intake"] = intake.report(blacklisted)
         return view
@@ -337,6 +422,14 @@ class CampaignService:
                     f"campaign {campaign_id} is {row['status']}: stop it before deleting it",
                     {"status": row["status"]},
                 )
+
+    async def mobiles_only(self, account_id: int, campaign_id: int) -> bool:
+        """Whether the campaign sends to mobiles only (a file's rows are checked so)."""
+        async with self._db.acquire() as conn:
+            row = await store.get_campaign(conn, campaign_id, account_id)
+        if row is None:
+            raise campaign_not_found(campaign_id)
+        return bool(row["mobiles_only"])
 
     async def add_file(
         self,
@@ -400,6 +493,7 @@ class CampaignService:
             "campaign_callback_url": None,
             "reminder": None,
             "ignore_invalid_numbers": False,
+            "mobiles_only": False,
         }
 
     def _default_quiet_hours(self) -> list[dict[str, str]]:
@@ -450,12 +544,24 @@ class CampaignService:
                 {"field": "reminder"},
             )
 
-    def _intake(self, spec: Mapping[str, Any]) -> Intake:
+    @staticmethod
+    def _check_links(columns: Mapping[str, Any], links: LinkSettings) -> None:
+        """The template's %Link% and %OptOutLink% must match the link settings."""
+        try:
+            template = parse_template(columns["template"], columns["fallback_values"])
+        except TemplateError as exc:
+            raise malformed_template(exc) from None
+        check_link_settings(
+            template, track_link_url=links.track_link_url, opt_out_link=links.opt_out_link
+        )
+
+    def _intake(self, spec: Mapping[str, Any], *, mobiles_only: bool = False) -> Intake:
         return check_recipients(
             spec.get("to") or [],
             spec.get("recipients") or [],
             default_region=self._region,
             max_recipients=self._config.api.max_recipients_per_request,
+            mobiles_only=mobiles_only,
         )
 
     async def _sender_id(self, conn: Any, account_id: int, address: str) -> int:

@@ -1,26 +1,24 @@
 """`herald campaign ...`: campaigns through a running daemon's HTTP API.
 
-Every command takes `--api URL` (or HERALD_API_URL; default: the `[api]` of `--config FILE`,
-else http://127.0.0.1:8080) and `--key` (or, better, HERALD_API_KEY). Output is for a person
-(rich tables) unless `--json`, which prints the API's JSON answer for scripts. An error the API
-answers is printed with its code, message and the useful part of its details (exit status 1).
+Every command takes `--api URL` (or HERALD_URL) and `--key` (or, better, HERALD_KEY): see
+herald.cli.api. Output is for a person (rich tables) unless `--json`, which prints the API's
+JSON answer for scripts. An error the API answers is printed with its code, message and the
+useful part of its details (exit status 1), or as the API's JSON error body under `--json`.
 
 Like the rest of the command line, commands import httpx and rich only when they run.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import click
 
-from herald.states import CAMPAIGN
+from herald.cli.api import api_command, echo_json, json_option, note, page_options
+from herald.states import CAMPAIGN, MESSAGE
 
 if TYPE_CHECKING:
     from herald.cli.client import ApiClient
@@ -29,7 +27,7 @@ CAMPAIGN_STATUSES = CAMPAIGN.states
 # herald.campaigns.service.SORT_FIELDS, which the command line does not import (it would load
 # the server's database stack at every start); a test checks the two agree.
 SORT_FIELDS = ("id", "name", "status", "created_at", "updated_at", "scheduled_at")
-HOLD = timedelta(days=1)  # a file campaign to send now is created this far ahead, then held
+HOLD = timedelta(days=1)  # a file campaign to send now is created this far ahead, then run
 INTERRUPTED = 130  # exit status after Ctrl-C ended a wait (the campaign goes on)
 
 
@@ -37,68 +35,13 @@ INTERRUPTED = 130  # exit status after Ctrl-C ended a wait (the campaign goes on
 def campaign() -> None:
     """Campaigns on a running daemon (`herald run`), through its HTTP API.
 
-    Point at the daemon with --api URL or HERALD_API_URL (default: [api] of --config FILE,
-    else http://127.0.0.1:8080) and give an account's key in HERALD_API_KEY (`herald account
-    create NAME` prints one). --json prints the API's answers as they are.
+    Point at the daemon with --api URL or HERALD_URL (default: [api] of --config FILE,
+    else http://127.0.0.1:8080) and give an account's key in HERALD_KEY (`herald run` prints
+    the demo account's, `herald account create NAME` a new one's). --json prints the API's
+    answers as they are, errors included.
     """
 
 
-def _api_command(command: Callable[..., None]) -> Callable[..., None]:
-    """Add --api/--key/--config; call `command(client, ...)`; API errors -> click errors."""
-
-    @click.option(
-        "--api",
-        "api_url",
-        envvar="HERALD_API_URL",
-        metavar="URL",
-        help="The daemon's URL [env HERALD_API_URL; default: --config's [api], "
-        "else http://127.0.0.1:8080].",
-    )
-    @click.option(
-        "--key",
-        envvar="HERALD_API_KEY",
-        metavar="KEY",
-        help="The account's API key [env HERALD_API_KEY, which other users cannot "
-        "see in the process list].",
-    )
-    @click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="herald's TOML configuration: the API address is its [api] host/port.",
-    )
-    @functools.wraps(command)
-    def wrapper(
-        api_url: str | None, key: str | None, config_path: str | None, **kwargs: Any
-    ) -> None:
-        from herald.cli.client import ApiClient, ApiError, ClientError, resolve_api_url
-        from herald.cli.output import error_text
-        from herald.errors import HeraldError
-
-        if not key:
-            raise click.UsageError(
-                "no API key: set HERALD_API_KEY (or give --key); "
-                "`herald account create NAME` prints one"
-            )
-        try:
-            root = resolve_api_url(api_url, config_path, os.environ)
-        except (ClientError, HeraldError) as exc:
-            raise click.UsageError(str(exc)) from None
-        try:
-            with ApiClient(root, key) as client:
-                command(client, **kwargs)
-        except ApiError as exc:
-            raise click.ClickException(error_text(exc)) from None
-        except ClientError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
-_json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print the API's JSON answer instead of tables."
-)
 _id_argument = click.argument("campaign_id", metavar="ID", type=click.IntRange(min=1))
 _wait_options = [
     click.option(
@@ -121,10 +64,6 @@ def _wait_option(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_wait_options):
         command = option(command)
     return command
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -175,7 +114,9 @@ def _numbers(file: TextIO | None) -> list[str]:
 
 @campaign.command("create")
 @click.option(
-    "--name", required=True, help="2 to 30 letters, digits, spaces and '-'; unique in the account."
+    "--name",
+    help="2 to 30 letters, digits, spaces and '-'; unique in the account [default: herald "
+    "names it 'campaign <id>'].",
 )
 @click.option("--sender", required=True, help="One of the account's senders.")
 @click.option(
@@ -213,6 +154,12 @@ def _numbers(file: TextIO | None) -> list[str]:
     help="A file column whose values become labels (repeatable; '*' for every other column).",
 )
 @click.option("--sheet", help="The XLSX worksheet, by name or number.")
+@click.option(
+    "--header/--no-header",
+    default=None,
+    help="Whether the file's first row names its columns [default: it does, unless the phone "
+    "column is given by number or letter and holds a number on that row].",
+)
 @click.option(
     "--contact",
     "contacts",
@@ -277,13 +224,36 @@ def _numbers(file: TextIO | None) -> list[str]:
     help="How long before the scheduled run reminders go.",
 )
 @click.option(
+    "--mobiles-only",
+    is_flag=True,
+    help="Refuse numbers that are not mobile ones (fixed line, toll free...): not_mobile.",
+)
+@click.option(
     "--ignore-invalid-numbers",
     is_flag=True,
-    help="Skip invalid numbers quietly instead of recording them as rejected.",
+    help="Send to the valid numbers and skip invalid ones (else an invalid number refuses "
+    "the campaign, listing each).",
+)
+@click.option(
+    "--track-link-url",
+    metavar="URL",
+    help="Where %Link% takes each recipient, through a short link of their own that counts "
+    "the click.",
+)
+@click.option(
+    "--track-link-param",
+    "track_link_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_pairs,
+    help="A query parameter added to --track-link-url, e.g. utm_source=sms (repeatable).",
+)
+@click.option(
+    "--opt-out-link", is_flag=True, help="%OptOutLink% places a link that opts the recipient out."
 )
 @_wait_option
-@_json_option
-@_api_command
+@json_option
+@api_command
 def create(
     client: ApiClient,
     *,
@@ -294,6 +264,7 @@ def create(
     name_column: str | None,
     label_columns: tuple[str, ...],
     sheet: str | None,
+    header: bool | None,
     schedule: str | None,
     reminders: tuple[str, ...],
     reminder_minutes: int,
@@ -310,12 +281,12 @@ def create(
 
     \b
     The API takes a recipients file only for a scheduled campaign, so with one:
-      1. the campaign is created scheduled: at --schedule, or, to send now, held
-         (created a day ahead, then unscheduled, so it cannot start without its file);
+      1. the campaign is created scheduled: at --schedule, or, to send now, a day
+         ahead (it is run in step 3, long before that);
       2. the file is uploaded, with a progress bar (bytes and rate), and its good and
          bad rows are reported (bad rows by row number; the header is row 1);
       3. without --schedule, the campaign is run.
-    If the upload or that run is refused, the campaign is deleted again.
+    If the upload or that run is refused (or interrupted), the campaign is deleted again.
 
     --wait follows the run started now as `herald campaign run --wait` does. --json prints
     the API's answer (with a file: the campaign read at the end, plus `intake`, `run` and
@@ -339,6 +310,7 @@ def create(
             "name_column": name_column,
             "label_columns": list(label_columns),
             "sheet": sheet,
+            "header": None if header is None else str(header).lower(),
         }
         created, report, run = _create_with_file(
             client, body, recipients_file, upload, send_now=schedule is None, quiet=as_json
@@ -350,7 +322,7 @@ def create(
             "file": report,
         }
     if as_json:
-        _echo_json(shown)
+        echo_json(shown)
     else:
         _report_created(created, run, recipients_file, shown.get("file"))
     if wait and run is not None:
@@ -364,11 +336,9 @@ def _campaign_body(
     reminders: tuple[str, ...],
     reminder_minutes: int,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": fields["name"],
-        "sender": fields["sender"],
-        "message": fields["message"],
-    }
+    body: dict[str, Any] = {"sender": fields["sender"], "message": fields["message"]}
+    if fields["name"]:
+        body["name"] = fields["name"]
     if to:
         body["to"] = to
     for key in ("contacts", "groups"):
@@ -387,6 +357,10 @@ def _campaign_body(
         if reminders
         else None,
         "ignore_invalid_numbers": fields["ignore_invalid_numbers"] or None,
+        "mobiles_only": fields["mobiles_only"] or None,
+        "track_link_url": fields["track_link_url"],
+        "track_link_params": fields["track_link_params"] or None,
+        "opt_out_link": fields["opt_out_link"] or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
@@ -401,8 +375,8 @@ def _create_with_file(
     send_now: bool,
     quiet: bool,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """Create scheduled (held when it is to be sent now), upload, run: (created, file report,
-    run). A refused step after the creation deletes the campaign again."""
+    """Create scheduled (a day ahead when it is to be sent now), upload, run: (created, file
+    report, run). A refused step after the creation deletes the campaign again."""
     from herald.cli.client import ApiError
     from herald.cli.output import error_text
 
@@ -411,20 +385,18 @@ def _create_with_file(
     created = client.post("/campaigns", body)
     campaign_id = created["id"]
     try:
-        if send_now:
-            client.patch(f"/campaigns/{campaign_id}", {"scheduled_at": None})
         report = _upload(client, campaign_id, path, upload, quiet=quiet)
         run = client.post(f"/campaigns/{campaign_id}/run", {}) if send_now else None
     except BaseException as exc:
         gone = _delete(client, campaign_id)
-        note = (
+        fate = (
             f"campaign {campaign_id} was deleted again: nothing is kept"
             if gone
             else f"campaign {campaign_id} is left behind: delete it or fix and run it"
         )
-        if isinstance(exc, ApiError):
-            raise click.ClickException(f"{error_text(exc)}\n{note}") from None
-        click.echo(note, err=True)
+        if isinstance(exc, ApiError) and not quiet:
+            raise click.ClickException(f"{error_text(exc)}\n{fate}") from None
+        note(fate)  # under --json the error itself goes to stdout, as JSON
         raise
     return created, report, run
 
@@ -495,7 +467,7 @@ def _report_created(
     from herald.cli.output import file_lines, intake_lines, run_line, when
 
     at = when(created.get("scheduled_at"))
-    state = "" if run is not None else f", scheduled for {at}" if at else ", held"
+    state = "" if run is not None else f", scheduled for {at}" if at else ""
     click.echo(f"campaign {created['id']} {created['name']!r} created{state}")
     for line in intake_lines(
         created.get("intake"), ignored=bool(created.get("ignore_invalid_numbers"))
@@ -515,15 +487,17 @@ def _report_created(
 @_id_argument
 @click.option("--message", metavar="TEXT", help="A template for this run only.")
 @click.option("--description", help="A note kept with this run's batch.")
+@click.option("--track-link-url", metavar="URL", help="Where %Link% leads, for this run only.")
 @_wait_option
-@_json_option
-@_api_command
+@json_option
+@api_command
 def run(
     client: ApiClient,
     *,
     campaign_id: int,
     message: str | None,
     description: str | None,
+    track_link_url: str | None,
     wait: bool,
     interval: float,
     as_json: bool,
@@ -539,12 +513,15 @@ def run(
     on a second line.
     """
     baseline = client.get(f"/campaigns/{campaign_id}")["progress"]["messages"] if wait else {}
-    body = {
-        k: v for k, v in (("message", message), ("batch_description", description)) if v is not None
-    }
+    given = (
+        ("message", message),
+        ("batch_description", description),
+        ("track_link_url", track_link_url),
+    )
+    body = {k: v for k, v in given if v is not None}
     started = client.post(f"/campaigns/{campaign_id}/run", body)
     if as_json:
-        _echo_json(started)
+        echo_json(started)
     else:
         from herald.cli.output import run_line
 
@@ -561,7 +538,7 @@ def _wait(
     interval: float,
     as_json: bool,
 ) -> None:
-    from herald.cli.output import progress_table, stderr, stdout
+    from herald.cli.output import deferred_lines, progress_table, stderr, stdout
     from herald.cli.wait import wait_for_run
 
     err = stderr()
@@ -573,7 +550,7 @@ def _wait(
         )
         raise SystemExit(INTERRUPTED)
     if as_json:
-        _echo_json(result.detail)
+        echo_json(result.detail)
         return
     rate = result.settled / result.seconds if result.seconds > 0 else 0.0
     ended = "" if result.ended_by == "final" else f", wait ended: {result.ended_by}"
@@ -588,6 +565,8 @@ def _wait(
             {"expected": result.expected, **result.counts}, title=f"batch {started['batch_id']}"
         )
     )
+    for line in deferred_lines(result.detail["progress"].get("deferred") or []):
+        out.print(line)
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -595,14 +574,14 @@ def _wait(
 
 @campaign.command("status")
 @_id_argument
-@_json_option
-@_api_command
+@json_option
+@api_command
 def status(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
     """Campaign ID with its audience, progress counters (messages and segments per status)
     and runs."""
     detail = client.get(f"/campaigns/{campaign_id}")
     if as_json:
-        _echo_json(detail)
+        echo_json(detail)
         return
     from herald.cli.output import campaign_view, stdout
 
@@ -622,8 +601,8 @@ def status(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
 @click.option("--page-size", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--sort", type=click.Choice(SORT_FIELDS), default="created_at", show_default=True)
 @click.option("--desc/--asc", "descending", default=True, show_default=True, help="Sort order.")
-@_json_option
-@_api_command
+@json_option
+@api_command
 def list_campaigns(
     client: ApiClient,
     *,
@@ -648,7 +627,7 @@ def list_campaigns(
         params["name_contains"] = name_contains
     found = client.get("/campaigns", params=params)
     if as_json:
-        _echo_json(found)
+        echo_json(found)
         return
     from herald.cli.output import list_table, stdout
 
@@ -661,12 +640,12 @@ def list_campaigns(
 def _lifecycle(action: str, done: str, doc: str) -> None:
     @campaign.command(action, help=doc)
     @_id_argument
-    @_json_option
-    @_api_command
+    @json_option
+    @api_command
     def command(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
         answer = client.post(f"/campaigns/{campaign_id}/{action}")
         if as_json:
-            _echo_json(answer)
+            echo_json(answer)
             return
         line = f"campaign {campaign_id} {done}: now {answer['status']}"
         if "stopped_messages" in answer:
@@ -686,3 +665,263 @@ _lifecycle(
     "Stop campaign ID for good: messages not yet sent become `stopped` and their credit "
     "comes back. A stopped campaign can be run again.",
 )
+
+
+# --- edit, delete, messages ---------------------------------------------------------------------
+
+
+@campaign.command("edit")
+@_id_argument
+@click.option("--name", help="A new name.")
+@click.option("--sender", help="Another of the account's senders.")
+@click.option("--message", metavar="TEXT", help="A new template.")
+@click.option(
+    "--to",
+    "numbers",
+    multiple=True,
+    metavar="NUMBER",
+    help="Replace the campaign's numbers with these (repeatable).",
+)
+@click.option(
+    "--to-file",
+    type=click.File("r", encoding="utf-8-sig"),
+    help="Replace the campaign's numbers with these, one per line.",
+)
+@click.option(
+    "--contact",
+    "contacts",
+    multiple=True,
+    metavar="ID",
+    type=click.IntRange(min=1),
+    help="Replace its contacts (repeatable).",
+)
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="ID",
+    type=click.IntRange(min=1),
+    help="Replace its groups (repeatable).",
+)
+@click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="LABEL=VALUE",
+    callback=_pairs,
+    help="Replace the fallback values (repeatable).",
+)
+@click.option("--flash/--no-flash", default=None, help="Class 0 (flash) messages or not.")
+@click.option("--transcode/--no-transcode", default=None, help="Look-alike replacement.")
+@click.option("--quiet-hours/--no-quiet-hours", default=None, help="Respect quiet hours.")
+@click.option(
+    "--quiet-window",
+    "quiet_windows",
+    multiple=True,
+    metavar="FROM-TO",
+    callback=_windows,
+    help="Replace the quiet windows, e.g. 23:00-08:00 (repeatable).",
+)
+@click.option(
+    "--schedule",
+    metavar="ISO8601",
+    callback=_aware_datetime,
+    help="A new time, with a time zone (to send now: `herald campaign run ID`).",
+)
+@click.option("--callback", metavar="URL", help="A new per-message webhook.")
+@click.option("--campaign-callback", metavar="URL", help="A new campaign webhook.")
+@click.option(
+    "--ignore-invalid-numbers/--refuse-invalid-numbers",
+    default=None,
+    help="Skip invalid numbers, or refuse a list that holds one.",
+)
+@click.option("--mobiles-only/--any-numbers", default=None, help="Mobile numbers only, or any.")
+@json_option
+@api_command
+def edit(
+    client: ApiClient,
+    *,
+    campaign_id: int,
+    numbers: tuple[str, ...],
+    to_file: TextIO | None,
+    as_json: bool,
+    **fields: Any,
+) -> None:
+    """Change campaign ID while it is scheduled (PATCH /v1/campaigns/ID): only what is given
+    changes; --to, --to-file, --contact and --group replace that source of recipients (file
+    rows stay)."""
+    body: dict[str, Any] = {}
+    to = [*numbers, *_numbers(to_file)]
+    if to:
+        body["to"] = to
+    renamed = {
+        "fallbacks": "fallback_values",
+        "quiet_windows": "quiet_hours",
+        "quiet_hours": "respect_quiet_hours",
+        "schedule": "scheduled_at",
+    }
+    for option, value in fields.items():
+        if value in (None, (), {}, []):
+            continue
+        body[renamed.get(option, option)] = list(value) if isinstance(value, tuple) else value
+    if not body:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    edited = client.patch(f"/campaigns/{campaign_id}", body)
+    if as_json:
+        echo_json(edited)
+        return
+    from herald.cli.output import campaign_view, intake_lines, stdout
+
+    click.echo(f"campaign {campaign_id} changed")
+    for line in intake_lines(edited.get("intake"), ignored=edited["ignore_invalid_numbers"]):
+        click.echo(line)
+    stdout().print(campaign_view(edited))
+
+
+@campaign.command("delete")
+@_id_argument
+@json_option
+@api_command
+def delete(client: ApiClient, *, campaign_id: int, as_json: bool) -> None:
+    """Delete campaign ID with its messages (not while it is running or suspended: stop it
+    first)."""
+    client.delete(f"/campaigns/{campaign_id}")
+    if as_json:
+        echo_json({"deleted": campaign_id})
+    else:
+        click.echo(f"campaign {campaign_id} deleted")
+
+
+@campaign.command("messages")
+@_id_argument
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(MESSAGE.states),
+    help="Only messages in this status (repeatable).",
+)
+@click.option("--batch", "batch_id", type=click.IntRange(min=1), help="Only this run's batch.")
+@page_options
+@json_option
+@api_command
+def messages(
+    client: ApiClient,
+    *,
+    campaign_id: int,
+    statuses: tuple[str, ...],
+    batch_id: int | None,
+    page: int,
+    page_size: int,
+    as_json: bool,
+) -> None:
+    """Campaign ID's messages in id order: number, status and reason, parts, bind and times
+    (--json: with every part's submit and receipt detail)."""
+    params: dict[str, Any] = {"page": page, "page_size": page_size}
+    if statuses:
+        params["status"] = list(statuses)
+    if batch_id is not None:
+        params["batch_id"] = batch_id
+    found = client.get(f"/campaigns/{campaign_id}/messages", params=params)
+    if as_json:
+        echo_json(found)
+        return
+    from herald.cli.output import messages_table, stdout
+
+    stdout().print(messages_table(found))
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+@campaign.command("export")
+@_id_argument
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default="-",
+    show_default=True,
+    help="Where to write the CSV ('-': standard output).",
+)
+@api_command
+def export(client: ApiClient, *, campaign_id: int, output: str) -> None:
+    """Every message of campaign ID as CSV (GET /v1/campaigns/ID/messages.csv): phone,
+    country, status, reason, parts, carrier ids, times, clicks; in id order.
+
+    A progress bar (messages written of those the runs expanded) goes to standard error.
+    With -o FILE the rows go to FILE.part first and become FILE only when the export is
+    whole, so an interrupted export never looks complete.
+    """
+    import sys
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from herald.cli.output import stderr
+
+    path = None if output == "-" else Path(output)
+    # A regular file is written whole or not at all (FILE.part, then renamed); anything else
+    # (a device such as /dev/null, a pipe) is written in place: renaming over it would replace it.
+    whole = path is not None and (not path.exists() or path.is_file())
+    partial = path.with_name(path.name + ".part") if whole and path is not None else None
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+    )
+    rows = -1  # the header line is not a message
+    size = 0
+    if partial is not None:
+        sink: BinaryIO = partial.open("wb")
+    elif path is not None:
+        sink = path.open("wb")
+    else:
+        sink = sys.stdout.buffer
+    try:
+        with progress:
+            task = progress.add_task(f"campaign {campaign_id}", total=None)
+
+            def advance(chunk: bytes) -> None:
+                nonlocal rows, size
+                rows += chunk.count(b"\n")
+                size += len(chunk)
+                progress.update(task, completed=max(rows, 0))
+
+            def sized(headers: dict[str, str]) -> None:
+                expected = headers.get("x-herald-messages")
+                if expected is not None and expected.isdigit():
+                    progress.update(task, total=int(expected))
+
+            client.download(
+                f"/campaigns/{campaign_id}/messages.csv", sink, advance, on_headers=sized
+            )
+    except BaseException:
+        if partial is not None:
+            sink.close()
+            partial.unlink(missing_ok=True)
+        raise
+    if partial is not None and path is not None:
+        sink.close()
+        partial.replace(path)
+    elif path is not None:
+        sink.close()
+    else:
+        sink.flush()
+    where = "standard output" if path is None else str(path)
+    click.echo(
+        f"campaign {campaign_id}: {max(rows, 0):,} message(s) written to {where} "
+        f"({size / 1e6:,.1f} MB) in {time.monotonic() - started:.1f} s",
+        err=True,
+    )

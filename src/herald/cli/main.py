@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from herald import __version__
+from herald.cli.address_book import balance, blacklist, contact, group, sender
 from herald.cli.campaigns import campaign
 from herald.cli.messages import message
 
@@ -26,8 +27,26 @@ def main() -> None:
     """herald: an asyncio SMS campaign gateway speaking SMPP 3.4."""
 
 
-main.add_command(campaign)  # campaigns through a running daemon's API (herald.cli.campaigns)
-main.add_command(message)  # messages one by one, the same way (herald.cli.messages)
+# Through a running daemon's API (herald.cli.campaigns, herald.cli.address_book,
+# herald.cli.messages).
+for command in (campaign, message, sender, contact, group, blacklist, balance):
+    main.add_command(command)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL: commands, options and choices complete
+    on Tab. Load it in the shell's start-up file, e.g. for bash in ~/.bashrc:
+
+    \b
+        eval "$(herald completion bash)"
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choices are click's own shells
+    click.echo(completer(main, {}, "herald", "_HERALD_COMPLETE").source())
 
 
 @main.command()

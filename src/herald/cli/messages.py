@@ -3,18 +3,19 @@
     herald message send --from Herald --to +306948530920 "Your code is 4521"
     herald message show 1234
 
-Like `herald campaign`, it takes --api/HERALD_API_URL and the key in HERALD_API_KEY, prints for
-a person unless --json, and exits 1 naming the API's error.
+Like `herald campaign`, it finds the daemon and the account's key as herald.cli.api says
+(--api or HERALD_URL, HERALD_KEY), prints for a person unless --json, and exits 1 naming the
+API's error.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from herald.cli.campaigns import _api_command, _pairs, _windows
+from herald.cli.api import api_command, echo_json, json_option
+from herald.cli.campaigns import _pairs, _windows
 
 if TYPE_CHECKING:
     from herald.cli.client import ApiClient
@@ -25,8 +26,8 @@ def message() -> None:
     """Messages one by one on a running daemon (`herald run`), through its HTTP API: to one
     number or up to 1,000, sent now as transactional traffic.
 
-    Point at the daemon with --api URL or HERALD_API_URL and give an account's key in
-    HERALD_API_KEY. --json prints the API's answers as they are.
+    Point at the daemon with --api URL or HERALD_URL and give an account's key in
+    HERALD_KEY. --json prints the API's answers as they are.
     """
 
 
@@ -72,9 +73,9 @@ def message() -> None:
     metavar="KEY",
     help="Send it again with the same key and nothing new goes out (within 24 h).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+@json_option
 @click.argument("text")
-@_api_command
+@api_command
 def send(
     client: ApiClient,
     sender: str,
@@ -112,7 +113,7 @@ def send(
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     sent = client.post("/messages", body, headers=headers)
     if as_json:
-        click.echo(json.dumps(sent, ensure_ascii=False))
+        echo_json(sent)
         return
     for m in sent["messages"]:
         what = f"{m['status']}" + (f" ({m['reason']})" if m["reason"] else "")
@@ -126,13 +127,13 @@ def send(
 
 @message.command("show")
 @click.argument("message_id", metavar="ID", type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-@_api_command
+@json_option
+@api_command
 def show(client: ApiClient, message_id: int, as_json: bool) -> None:
     """A message's status and each part's submit and receipt."""
     shown = client.get(f"/messages/{message_id}")
     if as_json:
-        click.echo(json.dumps(shown, ensure_ascii=False))
+        echo_json(shown)
         return
     reason = f" ({shown['reason']})" if shown["reason"] else ""
     click.echo(f"message {shown['id']} to {shown['phone']} from {shown['sender']}")

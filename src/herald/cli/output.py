@@ -109,7 +109,7 @@ def intake_lines(intake: Mapping[str, Any] | None, *, ignored: bool = False) -> 
         return []
     lines = []
     if invalid := intake.get("invalid_numbers"):
-        fate = "skipped" if ignored else "recorded as rejected messages at each run"
+        fate = "skipped" if ignored else "rejected at each run"
         lines.append(f"{len(invalid)} invalid number(s), {fate}:")
         lines += ["  " + line for line in invalid_number_lines(invalid)]
     if blacklisted := intake.get("blacklisted"):
@@ -139,6 +139,8 @@ def file_lines(name: str, report: Mapping[str, Any]) -> list[str]:
 
 def run_line(campaign_id: int, run: Mapping[str, Any]) -> str:
     extra = [f"{run['segments']} segment(s)", f"{run['credit_used']} credit used"]
+    if run.get("deferred"):
+        extra.append(f"{run['deferred']} deferred by quiet hours")
     if run.get("rejected"):
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(run.get("rejected_reasons", {}).items()))
         extra.append(f"{run['rejected']} rejected" + (f" ({reasons})" if reasons else ""))
@@ -155,13 +157,16 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     about = _Rows()
     about.add_row("campaign", f"{detail['id']} {detail['name']!r}")
     about.add_row("status", str(detail["status"]))
+    if reason := detail.get("stop_reason"):
+        stopped = when(detail.get("stopped_at")) or "?"
+        about.add_row("stopped", f"{stopped}: {reason['code']} ({reason['message']})")
     about.add_row("sender", str(detail["sender"]))
     about.add_row("message", str(detail["message"]))
     if detail.get("fallback_values"):
         about.add_row(
             "fallbacks", ", ".join(f"{k}={v}" for k, v in detail["fallback_values"].items())
         )
-    about.add_row("scheduled", when(detail.get("scheduled_at")) or "-")
+    about.add_row("next run", next_run(detail))
     flags = [f for f in ("flash", "transcode") if detail.get(f)]
     quiet = ", ".join(f"{w['from']}-{w['to']}" for w in detail.get("quiet_hours", []))
     flags.append(
@@ -169,6 +174,8 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     )
     if detail.get("ignore_invalid_numbers"):
         flags.append("invalid numbers ignored")
+    if detail.get("mobiles_only"):
+        flags.append("mobiles only")
     about.add_row("options", ", ".join(flags))
     for key in ("callback", "campaign_callback"):
         if detail.get(key):
@@ -191,9 +198,37 @@ def campaign_view(detail: Mapping[str, Any]) -> RenderableType:
     parts: list[RenderableType] = [about.table]
     if "progress" in detail:
         parts.append(progress_table(detail["progress"]["messages"], detail["progress"]["segments"]))
+        if waiting := deferred_lines(detail["progress"].get("deferred") or []):
+            parts.append(Text("\n".join(waiting)))
     if detail.get("batches"):
         parts.append(batches_table(detail["batches"]))
     return Group(*parts)
+
+
+# Why deferred messages wait, for a person.
+WAITS = {
+    "quiet_hours": "quiet hours at the destination",
+    "no_bind": "no bind of their route is up",
+}
+
+
+def deferred_lines(groups: Iterable[Mapping[str, Any]]) -> list[str]:
+    """'deferred: 3 message(s) for quiet hours at the destination, until ...'."""
+    lines = []
+    for g in groups:
+        why = WAITS.get(g["reason"], f"a retry after {g['reason']}")
+        first, last = when(g["next_at"]), when(g["last_at"])
+        until = f"until {first}" if first == last else f"from {first} to {last}"
+        lines.append(f"deferred: {g['messages']} message(s) for {why}, {until}")
+    return lines
+
+
+def next_run(detail: Mapping[str, Any]) -> str:
+    """When the campaign runs by itself next: only a scheduled one does, once."""
+    at = when(detail.get("scheduled_at"))
+    if detail["status"] == "scheduled":
+        return at or f"none: it waits for `herald campaign run {detail['id']}`"
+    return f"none: it runs again only when asked (`herald campaign run {detail['id']}`)"
 
 
 class _Rows:
@@ -258,6 +293,75 @@ def batches_table(batches: Iterable[Mapping[str, Any]]) -> Table:
                 when(b.get("started_at")) or "-",
                 when(b.get("finished_at")) or "-",
                 b.get("description") or "",
+            )
+        )
+    return table
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        return when(value) or value
+    return str(value)
+
+
+def rows_table(
+    rows: Iterable[Mapping[str, Any]], columns: Iterable[str], title: str | None = None
+) -> Table:
+    """API objects as rows, the given fields as columns (names with '_' as spaces)."""
+    columns = list(columns)
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name.replace("_", " "))
+    for row in rows:
+        table.add_row(*(Text(_value(row.get(name))) for name in columns))
+    return table
+
+
+def page_table(page: Mapping[str, Any], columns: Iterable[str], noun: str) -> Table:
+    """One page of a list answer, with where it is in the whole."""
+    table = rows_table(page["items"], columns)
+    table.caption = f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} {noun}"
+    table.caption_justify = "left"
+    return table
+
+
+def messages_table(page: Mapping[str, Any]) -> Table:
+    table = Table(
+        caption=f"page {page['page']} of {max(page['pages'], 1)}, {page['total']} message(s)",
+        caption_justify="left",
+    )
+    for name, justify in (
+        ("id", "right"),
+        ("batch", "right"),
+        ("phone", "left"),
+        ("status", "left"),
+        ("reason", "left"),
+        ("parts", "right"),
+        ("bind", "left"),
+        ("sent", "left"),
+        ("done", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for m in page["items"]:
+        delivered = sum(1 for p in m["parts"] if p["state"] == "delivered")
+        status = m["status"]
+        if status == "deferred":
+            status += f" until {when(m.get('not_before'))}"
+        table.add_row(
+            *_cells(
+                m["id"],
+                m["batch_id"],
+                m["phone"],
+                status,
+                m.get("reason") or "",
+                f"{delivered}/{m['part_count']} delivered" if m["parts"] else "-",
+                m.get("bind") or "-",
+                when(m.get("sent_at")) or "-",
+                when(m.get("done_at")) or "-",
             )
         )
     return table

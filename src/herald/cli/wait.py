@@ -3,8 +3,9 @@
 The API counts messages per status for the whole campaign; a run's own counts are those
 counters minus the ones read just before the run started (earlier runs are finished by then:
 a campaign runs again only from scheduled, stopped or completed). The wait ends when every
-message of the run is final, when its batch is final, or when the campaign is stopped or
-completed. Ctrl-C ends the wait, never the campaign.
+message of the run is final and its batch has completed (or a few seconds after, should it
+not), when its batch is final, or when the campaign is stopped or completed. Ctrl-C ends
+the wait, never the campaign.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -34,6 +36,10 @@ from herald.cli.output import FINAL_STATUSES, MESSAGE_STATUSES
 SHOWN_STATUSES = ("sent", "delivered", "failed", "rejected", "unknown")
 FINAL_BATCH = ("completed", "stopped", "failed")
 IDLE_CAMPAIGN = ("completed", "stopped")
+# Once every message is final, the batch and the campaign complete within about a second
+# (herald.delivery.completion): the wait polls that long more, so that it ends on the
+# campaign's settled state rather than on `running`.
+COMPLETION_GRACE = 5.0
 
 
 @dataclass
@@ -69,9 +75,24 @@ class _Rate(ProgressColumn):
 
 def _counts_text(counts: Mapping[str, int]) -> str:
     shown = [f"{s} {counts.get(s, 0)}" for s in SHOWN_STATUSES]
-    if counts.get("stopped"):
-        shown.append(f"stopped {counts['stopped']}")
+    for waiting in ("deferred", "stopped"):
+        if counts.get(waiting):
+            shown.append(f"{waiting} {counts[waiting]}")
     return " · ".join(shown)
+
+
+DEFERRED_FOR_LONG = timedelta(minutes=1)
+
+
+def _only_deferred_for_long(detail: Mapping[str, Any], result: WaitResult) -> bool:
+    """Whether every message of the run not final yet is deferred, the first of them for
+    longer than a minute (quiet hours until the morning): nothing to watch until then."""
+    waiting = result.expected - result.settled
+    groups = detail["progress"].get("deferred") or []
+    if not waiting or result.counts.get("deferred", 0) < waiting or not groups:
+        return False
+    first = min(datetime.fromisoformat(g["next_at"]) for g in groups)
+    return first - datetime.now(UTC) > DEFERRED_FOR_LONG
 
 
 def wait_for_run(
@@ -96,6 +117,7 @@ def wait_for_run(
         console=console,
     )
     interrupted = _InterruptFlag()
+    settled_at: float | None = None  # when every message of the run was first seen final
     try:
         console.print(
             f"waiting for batch {batch_id} of campaign {campaign_id} "
@@ -121,11 +143,16 @@ def wait_for_run(
                     state=state,
                 )
                 if result.settled >= result.expected:
-                    result.ended_by = "final"
+                    settled_at = settled_at or time.monotonic()
+                    batch_done = batch is None or batch["status"] in FINAL_BATCH
+                    if batch_done or time.monotonic() - settled_at >= COMPLETION_GRACE:
+                        result.ended_by = "final"
                 elif batch is not None and batch["status"] in FINAL_BATCH:
                     result.ended_by = f"batch {batch['status']}"
                 elif detail["status"] in IDLE_CAMPAIGN:
                     result.ended_by = f"campaign {detail['status']}"
+                elif _only_deferred_for_long(detail, result):
+                    result.ended_by = "the rest is deferred (quiet hours)"
                 if result.ended_by:
                     break
                 if interrupted.wait(interval):

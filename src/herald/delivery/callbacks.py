@@ -3,7 +3,8 @@ worker from the durable outbox.
 
 Enqueue
     `enqueue_message_callbacks(conn, changes)` for message status changes (the writer's
-    `on_changes` hook accepts it as is) and `enqueue_campaign_callback(conn, campaign, event,
+    `on_changes` hook accepts it as is), `enqueue_click_callbacks(conn, event_ids)` for
+    clicks on tracked links, and `enqueue_campaign_callback(conn, campaign, event,
     progress)` for campaign lifecycle events. Both write outbox rows in the caller's
     transaction, so a callback exists if and only if the change committed.
 
@@ -54,8 +55,9 @@ from herald.delivery.destinations import (
     system_resolver,
 )
 from herald.metrics import Metrics
-from herald.states import CALLBACK, transition
+from herald.states import CALLBACK, MESSAGE, transition
 from herald.store import callbacks as store
+from herald.store import links as link_store
 from herald.store.db import Database
 from herald.store.rows import Row
 
@@ -65,6 +67,18 @@ SIGNATURE_HEADER = "X-Herald-Signature"
 # Message statuses reported to the campaign's callback URL: the outcomes a customer acts on.
 # queued/deferred/sending are internal steps of the send path.
 REPORTED_STATUSES = frozenset({"sent", "delivered", "failed", "rejected", "unknown", "stopped"})
+
+
+def callback_sequence(status: str) -> int:
+    """The `sequence` of a message's callback for `status`. A message reports at most two
+    statuses, in this order: `sent` (it is never entered twice), then its final status
+    (final statuses never change; states.MESSAGE). Deliveries run concurrently and retries
+    reorder them, so callbacks may arrive out of order: a receiver keeps the highest sequence
+    it has seen per message. A message delivered before its `sent` was stored reports only
+    the final status (sequence 2)."""
+    return 2 if status in MESSAGE.final else 1
+
+
 # Campaign events and the campaign status each reports.
 CAMPAIGN_EVENTS = {
     "running": "running",
@@ -102,7 +116,18 @@ async def enqueue_message_callbacks(conn: Any, changes: Iterable[MessageStatusCh
         [c.new for c in rows],
         [c.reason for c in rows],
         [c.at for c in rows],
+        [callback_sequence(c.new) for c in rows],
     )
+
+
+async def enqueue_click_callbacks(conn: Any, event_ids: Sequence[int]) -> int:
+    """`message.clicked` outbox rows (kind `clicked`) for the click events `event_ids` whose
+    campaign has a per-message callback URL, in the transaction that stored the clicks; each
+    carries the message's clicks so far. Returns how many."""
+    if not event_ids:
+        return 0
+    transition(CALLBACK, None, "create")
+    return await link_store.enqueue_click_callbacks(conn, event_ids)
 
 
 async def enqueue_campaign_callback(

@@ -93,6 +93,7 @@ class _Flight:
 
     __slots__ = (
         "attempts",
+        "bind",
         "campaign",
         "group",
         "handed_at",
@@ -115,9 +116,11 @@ class _Flight:
         group: str,
         parts: int,
         part_count: int,
+        bind: str = "",
     ) -> None:
         self.id = message_id
         self.campaign = campaign
+        self.bind = bind  # the bind's name, stored as the message's bind
         self.handed_at: float | None = None  # when its parts went to the bind, epoch seconds
         self.part_count = part_count  # the message's parts, sent now or in an earlier attempt
         self.attempts = attempts
@@ -438,6 +441,7 @@ class Dispatcher:
             self._groups.get(bind, bind),
             len(parts),
             message["part_count"],
+            bind,
         )
         # A part's submitted_at is when it was handed to the bind: the submit-to-receipt
         # latency then counts time waiting for the window, and no receipt read in the same
@@ -539,6 +543,7 @@ class Dispatcher:
             partial(self._release, flight),
             parts=flight.part_count,
             campaign=flight.campaign,
+            bind=flight.bind,
         )
 
     def _backoff(self, attempts: int) -> float:
@@ -555,6 +560,7 @@ class Dispatcher:
         on_commit: Callable[[], None] | None = None,
         parts: int = 0,
         campaign: int | None = None,
+        bind: str | None = None,
     ) -> None:
         self._writer.set_status(
             StatusMove(
@@ -564,6 +570,7 @@ class Dispatcher:
                 reason,
                 not_before.timestamp() if not_before is not None else None,
                 now.timestamp(),
+                bind,
             ),
             on_commit,
             parts=parts,

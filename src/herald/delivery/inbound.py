@@ -207,6 +207,8 @@ class Inbound:
         row, owners, match = stored.row, stored.owners, stored.match
         m = self._metrics
         m.inbound[match.action or ("keyword" if match.keyword else "message")] += 1
+        if match.action == "opt_out" and owners:
+            m.opt_outs["opt_out"] += 1  # herald_opt_outs_total{source="opt_out"}
         if not owners:
             m.inbound_unmatched += 1
             log.warning(

@@ -11,7 +11,9 @@ Each tick:
   receipt are counted as duplicates once every part submitted before them has its result
   stored (a lease later); those older than their time to live are counted as unmatched and
   logged one by one;
-- batches whose messages are all final complete, then campaigns whose batches all are;
+- batches whose messages are all final complete, then campaigns whose batches all are (the
+  writer's flushes trigger the same check at once for the campaigns they touch: this is the
+  safety net, see herald.delivery.completion);
 - scheduled campaigns that are due start their run;
 - idempotency keys older than `api.idempotency_hours` go;
 - concatenated replies whose other parts never came are stored with what came.
@@ -29,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from herald.config import Config
+from herald.delivery.completion import OnCampaignsCompleted, complete_finished
 from herald.delivery.waits import wait_any
 from herald.errors import HeraldError
 from herald.metrics import Metrics
@@ -51,7 +54,6 @@ class ScheduledRuns(Protocol):
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None: ...
 
 
-OnCampaignsCompleted = Callable[[Any, Sequence[Any]], Awaitable[None]]
 OnScheduledRunFailed = Callable[[int, int, HeraldError], Awaitable[None]]
 
 
@@ -166,22 +168,8 @@ class Maintenance:
                 await store.sweep_unreceipted(conn, gave_up_before, now, SWEEP_LIMIT)
             )
             await self._settle_orphans(conn, report, now)
-            async with conn.transaction():
-                batches = await store.finish_batches(conn)
-                completed = await store.finish_campaigns(conn)
-                report.batches_completed, report.campaigns_completed = len(batches), len(completed)
-                if completed and self._on_completed is not None:
-                    await self._on_completed(conn, completed)
-                if batches:  # delivered at commit to every LISTENing process
-                    await store.notify_events(
-                        conn,
-                        json.dumps(
-                            {
-                                "batches_completed": [b["id"] for b in batches],
-                                "campaigns_completed": [c["id"] for c in completed],
-                            }
-                        ),
-                    )
+            batches, completed = await complete_finished(conn, None, self._on_completed)
+            report.batches_completed, report.campaigns_completed = len(batches), len(completed)
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)
             report.keys_expired = await key_store.expire(

@@ -179,6 +179,7 @@ class Writer:
         receipt_window: float = DEFAULT_RECEIPT_WINDOW,
         stop_timeout: float = 10.0,
         on_changes: OnChanges | None = None,
+        on_final: Callable[[set[int]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
@@ -190,6 +191,8 @@ class Writer:
         self._window = receipt_window  # seconds: a receipt's part is submitted within it
         self._stop_timeout = stop_timeout
         self._on_changes = on_changes
+        # After each flush: the campaigns whose messages it made final (completion checks them).
+        self._on_final = on_final
         self._buffer = _Buffer()
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
@@ -367,8 +370,14 @@ class Writer:
         m.flush_rows.observe(len(batch))
         m.orphan_receipts += done.parked
         messages = m.messages
+        final: set[int] = set()  # campaigns with messages this flush made final
+        final_states = MESSAGE.final
         for move in done.moved:
             messages[move.status] += 1
+            if move.status in final_states:
+                campaign = done.campaigns.get(move.id)
+                if campaign is not None:
+                    final.add(campaign)
         for seconds in done.latencies:
             m.receipt_latency.observe(seconds)
         for future in batch.futures():
@@ -376,6 +385,8 @@ class Writer:
                 future.set_result(None)
         for callback in batch.committed:
             callback()
+        if final and self._on_final is not None:
+            self._on_final(final)
         return True
 
     # --- one flush, step by step ---------------------------------------------------------------
@@ -581,7 +592,9 @@ def _settle_single(
             continue
         new = settle_message("sending", [row.state])
         at = row.receipt_at if row.receipt_at is not None else move.at
-        rewritten.append(StatusMove(move.id, "sending", new, _reason(new, [row.state]), None, at))
+        rewritten.append(
+            StatusMove(move.id, "sending", new, _reason(new, [row.state]), None, at, move.bind)
+        )
     return rewritten, touched
 
 

@@ -86,6 +86,11 @@ _P: dict[str, tuple[str, dict[str, Any]]] = {
             ),
         },
     ),
+    "carrier": (
+        "writes like common carrier SMSCs: each PDU (response, then its receipt) in its own "
+        "write, no TCP_NODELAY (Nagle on)",
+        {"coalesce_writes": False, "tcp_nodelay": False},
+    ),
     "slow": (
         "answers each submit_sm after 20-200 ms (responses may overtake each other)",
         {"latency": Delay.uniform(0.02, 0.2)},

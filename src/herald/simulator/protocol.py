@@ -6,7 +6,7 @@ receipts or recording need it, and the submit_sm_resp packed directly, never tou
 Connection (submits do not change its state). Every other PDU goes through the Connection,
 which owns the bind state, the sequence numbers of what we send (receipts, MO, unbind) and
 the matching of their responses. Writes are coalesced: one transport.write per received
-chunk or per loop turn.
+chunk or per loop turn; or, with `coalesce_writes` off (a carrier's way), one per PDU.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from herald.smpp.status import CommandStatus
 
 if TYPE_CHECKING:
     from herald.simulator.server import Simulator
+    from herald.simulator.switchboard import Delivery
 
 C = CommandId
 _HEADER = struct.Struct(">IIII")
@@ -41,7 +42,7 @@ _DELIVER_SM_RESP = C.DELIVER_SM_RESP.value
 _SUBMIT_STATES = frozenset({State.BOUND_TX, State.BOUND_TRX})
 _RECEIVE_STATES = frozenset({State.BOUND_RX, State.BOUND_TRX})  # not UNBINDING: see forget()
 _BIND_TYPES = {C.BIND_TRANSMITTER: "tx", C.BIND_RECEIVER: "rx", C.BIND_TRANSCEIVER: "trx"}
-_REFUSED = {  # requests the simulator does not implement, and the status they get
+_REFUSED: dict[int, int] = {  # requests the simulator does not implement: their status
     C.QUERY_SM: CommandStatus.ESME_RQUERYFAIL,
     C.CANCEL_SM: CommandStatus.ESME_RCANCELFAIL,
     C.REPLACE_SM: CommandStatus.ESME_RREPLACEFAIL,
@@ -70,17 +71,37 @@ def _malformed(kind: str, response: bytes) -> bytes:
     return _HEADER.pack(16, _UNKNOWN_COMMAND, 0, 0x7FFFFFFF) + response
 
 
+class DeliverWindow:
+    """One connection's deliver_sm written and not answered yet, and the deliveries waiting
+    for room: the switchboard keeps both (see SimulatorSettings.deliver_window)."""
+
+    __slots__ = ("held", "in_flight")
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.held: deque[Delivery] = deque()
+
+    def abandon(self) -> list[Delivery]:
+        """The connection is gone: what it held, never written."""
+        held = list(self.held)
+        self.held.clear()
+        return held
+
+
 class SmscProtocol(asyncio.Protocol):
+    """One ESME's connection. It reads the simulator's settings, behaviour, ids, recorder and
+    counters, and tells its switchboard (herald.simulator.switchboard) what happens to it."""
+
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.switchboard = sim.switchboard
         self.conn = Connection(Role.SMSC)
         self.transport: asyncio.Transport | None = None
         self.system_id = ""
         self.bind = ""  # tx | rx | trx once bound
         self.submits = 0  # submit_sm received on this connection
         self.pdus = 0  # PDUs received on this connection
-        self.delivering = 0  # deliver_sm written and not answered yet
-        self.held: deque[Any] = deque()  # deliveries waiting for room in the deliver window
+        self.deliver_window = DeliverWindow()
         self.closed = False
         self._buf = b""
         self._out: list[bytes] = []
@@ -93,16 +114,17 @@ class SmscProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sim._connection_made(self)
+        if sock is not None:  # set either way: asyncio and uvloop turn TCP_NODELAY on
+            nodelay = 1 if self.sim.settings.tcp_nodelay else 0
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, nodelay)
+        self.switchboard.connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._out.clear()
-        held = [(0, 0, item) for item in self.held]  # never written: route them elsewhere
-        self.held.clear()
-        self.sim._connection_lost(self, self.conn.close() + held)
+        unanswered = [context for _, _, context in self.conn.close() if context is not None]
+        held = self.deliver_window.abandon()  # never written: route them elsewhere
+        self.switchboard.connection_lost(self, unanswered + held)
 
     @property
     def receives(self) -> bool:
@@ -114,6 +136,9 @@ class SmscProtocol(asyncio.Protocol):
         if self.closed:
             return
         self._out.append(data)
+        if not self.sim.settings.coalesce_writes:
+            self._flush()  # carrier-like: out as soon as it is made (after anything queued)
+            return
         if not self._in_data and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -122,7 +147,11 @@ class SmscProtocol(asyncio.Protocol):
         self._flush_scheduled = False
         out = self._out
         if out and not self.closed and self.transport is not None:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if not self.sim.settings.coalesce_writes:  # each PDU its own write
+                for data in out:
+                    self.transport.write(data)
+            else:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
 
     def close(self) -> None:
@@ -171,7 +200,7 @@ class SmscProtocol(asyncio.Protocol):
                     # its body (an empty message_id) says nothing: match by sequence only
                     context = self.conn.forget(seq)
                     if context is not None:
-                        sim._delivered(self, context, status)
+                        self.switchboard.delivered(self, context, status)
                 else:
                     self._generic(data[pos:end])
                 pos = end
@@ -259,7 +288,7 @@ class SmscProtocol(asyncio.Protocol):
         if kind == ACCEPT and pdu is not None and sim.settings.receipts:
             job = self._receipt_job(pdu, number, message_id or "", text)
             if job is not None and sim.settings.early_receipt:
-                sim.receipts_for(job, early=True)  # on the wire before the response
+                self.switchboard.receipts_for(job, early=True)  # before the response
                 job = None
         unbind = self.submits == sim.settings.unbind_after
         latency = sim.behaviour.latency() if kind != SILENCE else 0.0
@@ -273,7 +302,7 @@ class SmscProtocol(asyncio.Protocol):
         if response is not None:
             self.write(response)
         if job is not None:
-            self.sim.receipts_for(job, early=False)
+            self.switchboard.receipts_for(job, early=False)
         if unbind:
             self.send_unbind()
         self.sim.poke()
@@ -287,7 +316,7 @@ class SmscProtocol(asyncio.Protocol):
             return None
         if text is None:
             user_data = p.get("short_message") or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
-            text = preview(user_data, p["data_coding"], p["esm_class"])
+            text = preview(cast(bytes, user_data), p["data_coding"], p["esm_class"])
         return ReceiptJob(
             system_id=self.system_id,
             submit_id=message_id,
@@ -347,7 +376,7 @@ class SmscProtocol(asyncio.Protocol):
                 self.write(self.conn.send(pdu.reply()))
         elif command_id == C.UNBIND:
             sim.stats.unbinds += 1
-            sim._unbound(self)
+            self.switchboard.unbound(self)
             self.write(self.conn.send(pdu.reply()))  # the Connection is CLOSED after this
         elif command_id in (C.SUBMIT_SM, C.DATA_SM):
             sim.stats.submits += 1
@@ -376,29 +405,29 @@ class SmscProtocol(asyncio.Protocol):
         self.write(self.conn.send(reply))
         self.system_id = system_id
         self.bind = _BIND_TYPES[C(pdu.command_id)]
-        sim._bound(self)
+        self.switchboard.bound(self)
 
     def _response(self, event: Response) -> None:
         if event.request_id == C.UNBIND:
             self.close()
             return
-        context: Any = event.context
+        context: Delivery | None = event.context
         if context is not None:
-            self.sim._delivered(self, context, event.pdu.command_status)
+            self.switchboard.delivered(self, context, event.pdu.command_status)
 
     # --- sending requests -------------------------------------------------------------------
 
-    def send_request(self, pdu: Pdu, context: Any = None) -> None:
+    def send_request(self, pdu: Pdu, context: Delivery | None = None) -> None:
         self.write(self.conn.send(pdu, context))
 
-    def send_encoded(self, data: bytes, context: Any = None) -> None:
+    def send_encoded(self, data: bytes, context: Delivery | None = None) -> None:
         self.write(self.conn.send_encoded(data, context)[1])
 
     def send_unbind(self) -> None:
         """Unbind; close when it is answered, or after UNBIND_TIMEOUT if it never is (python-
         smpplib, for one, never answers an unbind)."""
         if not self.closed and self.conn.may_send(C.UNBIND):
-            self.sim._unbound(self)
+            self.switchboard.unbound(self)
             self.sim.stats.unbinds_sent += 1
             self.send_request(Pdu(C.UNBIND))
             self._loop.call_later(UNBIND_TIMEOUT, self.close)

@@ -1,5 +1,7 @@
-"""The simulator: an asyncio server of SmscProtocol connections, the routing of receipts and
-mobile-originated messages to receiver binds, and the Python API tests and the daemon use.
+"""The simulator: an asyncio server of SmscProtocol connections (herald.simulator.protocol),
+their switchboard (herald.simulator.switchboard: which connections there are, and the routing
+of receipts and mobile-originated messages to receiver binds), and the Python API tests and
+the daemon use.
 
     async with Simulator(personality_settings("throttling", throttle_rate=10)) as sim:
         host, port = sim.address
@@ -9,20 +11,15 @@ mobile-originated messages to receiver binds, and the Python API tests and the d
         await sim.send_mo("447700900123", "Brand", "STOP")
         assert sim.stats.submits_by_status[0] == 3
 
-Receipts go back on the connection the submit came on when it is a transceiver, else on any
-receiver or transceiver bind of the same system_id (round robin), and wait in a queue per
-system_id until one binds. A receipt or MO the ESME never acknowledged (its connection went
-down) is queued again: nothing is lost, as a real SMSC retries.
+Where receipts and MO messages go, and what becomes of them when a connection goes, is the
+switchboard's to say (herald.simulator.switchboard).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import ssl
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +27,16 @@ from herald.simulator.behaviour import Behaviour
 from herald.simulator.ids import MessageIds
 from herald.simulator.personalities import personality_settings, with_personality
 from herald.simulator.protocol import SmscProtocol
-from herald.simulator.receipts import ReceiptJob, ReceiptMaker, mo_pdus, wants_receipt
+from herald.simulator.receipts import ReceiptMaker, mo_pdus
 from herald.simulator.recorder import Recorder, SubmitRecord
 from herald.simulator.settings import Delay, SimulatorSettings
 from herald.simulator.stats import Predicate, SimulatorStats, Waiters
+from herald.simulator.switchboard import Switchboard, mo_delivery
 
 if TYPE_CHECKING:
     from herald.config import SimulatorConfig
 
-LATER_TICK = 0.001  # seconds: the resolution of receipt delays
 _RECORDING = ("record_path", "keep_submits", "track_duplicates")
-
-# What travels to a receiver: ("receipt", job, stat, system_id) or ("mo", pdu, future, system_id)
-Item = tuple[str, Any, Any, str]
 
 
 class Simulator:
@@ -67,16 +61,10 @@ class Simulator:
         self.recorder = self._recorder(settings)
         self.decode_submits = settings.receipts or self.recorder is not None
         self.address: tuple[str, int] | None = None
+        self.switchboard = Switchboard(settings, self.stats, self.receipt_maker, self.poke)
         self._waiters = Waiters(self.stats)
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connections: set[SmscProtocol] = set()
-        self._receivers: dict[str, list[SmscProtocol]] = {}
-        self._turn: dict[str, int] = {}
-        self._pending: dict[str, deque[Item]] = {}
-        self._closed = asyncio.Event()
-        self._stopping = False
-        self._later: dict[int, list[tuple[Item, Any]]] = {}  # due tick -> items, in order
         self._mo_reference = 0
 
     @classmethod
@@ -114,8 +102,8 @@ class Simulator:
         """Listen; returns (host, port), the port the OS chose when settings.port is 0."""
         if self._server is not None:
             raise RuntimeError("the simulator is already started")
-        self._loop = asyncio.get_running_loop()
-        self._stopping = False
+        self._loop = self.switchboard.loop = asyncio.get_running_loop()
+        self.switchboard.stopping = False
         s = self.settings
         self._server = await self._loop.create_server(
             lambda: SmscProtocol(self), s.host, s.port, reuse_address=True, ssl=tls_context(s)
@@ -128,19 +116,20 @@ class Simulator:
         """Stop listening, close every connection (no unbind), flush the record file."""
         if self._server is None:
             return
-        self._stopping = True
+        switchboard = self.switchboard
+        switchboard.stopping = True
         self._server.close()
-        for proto in list(self._connections):
+        for proto in list(switchboard.connections):
             if self.settings.tls_cert is None:
                 proto.close()
             else:  # a TLS close waits for the peer's close_notify, which may never come
                 proto.abort()
         await self._server.wait_closed()
-        if self._connections:
-            self._closed.clear()
+        if switchboard.connections:
+            switchboard.all_closed.clear()
             try:
                 async with asyncio.timeout(5):
-                    await self._closed.wait()
+                    await switchboard.all_closed.wait()
             except TimeoutError:  # pragma: no cover - a transport that never reports lost
                 pass
         self._server = None
@@ -170,6 +159,7 @@ class Simulator:
         self.behaviour.configure(settings)
         self.ids.configure(settings)
         self.receipt_maker.configure(settings)
+        self.switchboard.settings = settings
         if any(getattr(old, f) != getattr(settings, f) for f in _RECORDING):
             if self.recorder is not None:
                 self.recorder.close()
@@ -196,17 +186,11 @@ class Simulator:
 
     def pending(self, system_id: str | None = None) -> int:
         """Receipts and MO messages queued for want of a receiver bind."""
-        if system_id is not None:
-            return len(self._pending.get(system_id, ()))
-        return sum(map(len, self._pending.values()))
+        return self.switchboard.pending(system_id)
 
     def bound(self, system_id: str | None = None) -> list[str]:
         """Bind types (tx, rx, trx) of the connections bound now, optionally of one system_id."""
-        return sorted(
-            p.bind
-            for p in self._connections
-            if p.bind and not p.closed and (system_id is None or p.system_id == system_id)
-        )
+        return sorted(p.bind for p in self.switchboard.open_connections(system_id) if p.bind)
 
     # --- waiting (event-based) --------------------------------------------------------------
 
@@ -293,164 +277,20 @@ class Simulator:
         for pdu in mo_pdus(source, destination, text, self._mo_reference, concat=concat):
             future: asyncio.Future[int] = loop.create_future()
             futures.append(future)
-            self._route(("mo", pdu, future, system_id))
+            self.switchboard.route(mo_delivery(pdu, future, system_id))
         self.poke()
         return futures
 
     def disconnect(self, system_id: str | None = None, *, unbind: bool = False) -> int:
         """Cut (or, with `unbind`, politely unbind) every connection, or those of one
         system_id; returns how many."""
-        targets = [
-            p
-            for p in self._connections
-            if not p.closed and (system_id is None or p.system_id == system_id)
-        ]
+        targets = self.switchboard.open_connections(system_id)
         for proto in targets:
             if unbind:
                 proto.send_unbind()
             else:
                 proto.abort()
         return len(targets)
-
-    # --- receipts and MO routing ------------------------------------------------------------
-
-    def receipts_for(self, job: ReceiptJob, *, early: bool) -> None:
-        """Schedule (or, `early`, send now) the receipts of an accepted submit."""
-        maker = self.receipt_maker
-        stat = maker.outcome()
-        final = wants_receipt(job.registered_delivery, stat == "DELIVRD")
-        intermediate = self.settings.intermediate
-        system_id = job.system_id
-        if early:
-            if intermediate:
-                self._route(("receipt", job, intermediate, system_id), job.origin)
-            if final:
-                self._route(("receipt", job, stat, system_id), job.origin)
-            return
-        delay = maker.delay()
-        if intermediate:
-            self._route_later(delay / 2, ("receipt", job, intermediate, system_id), job.origin)
-        if final:
-            self._route_later(delay, ("receipt", job, stat, system_id), job.origin)
-
-    def _route_later(self, delay: float, item: Item, origin: Any) -> None:
-        if delay <= 0:
-            self._route(item, origin)
-            return
-        # Items due within the same millisecond share one timer. One timer per receipt cost
-        # more than building and sending it: 31 µs of CPU per delayed receipted message
-        # against 22 µs now (13 µs with immediate receipts), measured with bench/smpp.py's
-        # raw client.
-        assert self._loop is not None
-        tick = math.ceil((self._loop.time() + delay) / LATER_TICK)
-        bucket = self._later.get(tick)
-        if bucket is None:
-            bucket = self._later[tick] = []
-            self._loop.call_at(tick * LATER_TICK, self._route_due, tick)
-        bucket.append((item, origin))
-
-    def _route_due(self, tick: int) -> None:
-        bucket = self._later.pop(tick, ())
-        if not self._stopping:
-            for item, origin in bucket:
-                self._route(item, origin)
-            self.poke()
-
-    def _route(self, item: Item, origin: Any = None) -> None:
-        system_id = item[3]
-        proto = origin if isinstance(origin, SmscProtocol) and origin.receives else None
-        if proto is None:
-            proto = self._pick_receiver(system_id)
-        if proto is not None:
-            self._send(proto, item)
-            return
-        queue = self._pending.setdefault(system_id, deque())
-        queue.append(item)
-        if len(queue) > self.settings.max_pending_receipts:
-            self._discard(queue.popleft())
-
-    def _pick_receiver(self, system_id: str) -> SmscProtocol | None:
-        receivers = [p for p in self._receivers.get(system_id, ()) if p.receives]
-        if not receivers:
-            return None
-        turn = self._turn.get(system_id, 0)
-        self._turn[system_id] = turn + 1
-        return receivers[turn % len(receivers)]
-
-    def _send(self, proto: SmscProtocol, item: Item) -> None:
-        window = self.settings.deliver_window
-        if window and proto.delivering >= window:
-            proto.held.append(item)
-            return
-        proto.delivering += 1
-        kind, payload, extra, _ = item
-        if kind == "receipt":
-            proto.send_encoded(self.receipt_maker.encode(payload, extra, time.time()), item)
-            self.stats.receipts_sent += 1
-        else:
-            proto.send_request(payload, item)
-            self.stats.mo_sent += 1
-
-    def _discard(self, item: Item) -> None:
-        if item[0] == "receipt":
-            self.stats.receipts_dropped += 1
-        elif not item[2].done():
-            item[2].set_exception(ConnectionError("MO dropped: too many queued for no receiver"))
-
-    def _delivered(self, proto: SmscProtocol, item: Item, status: int) -> None:
-        """The deliver_sm_resp for a receipt or an MO part: room for the next one held."""
-        proto.delivering -= 1
-        if proto.held and not proto.closed:
-            self._send(proto, proto.held.popleft())
-        kind, _, extra, _ = item
-        stats = self.stats
-        if kind == "receipt":
-            if status == 0:
-                stats.receipts_acked += 1
-            else:
-                stats.receipts_nacked += 1
-        else:
-            if status == 0:
-                stats.mo_acked += 1
-            if not extra.done():
-                extra.set_result(status)
-
-    # --- connection bookkeeping (called by SmscProtocol) ------------------------------------
-
-    def _connection_made(self, proto: SmscProtocol) -> None:
-        self._connections.add(proto)
-        self.stats.connections += 1
-
-    def _bound(self, proto: SmscProtocol) -> None:
-        stats = self.stats
-        stats.binds += 1
-        setattr(stats, f"binds_{proto.bind}", getattr(stats, f"binds_{proto.bind}") + 1)
-        if proto.bind == "tx":
-            return
-        self._receivers.setdefault(proto.system_id, []).append(proto)
-        queue = self._pending.get(proto.system_id)
-        while queue and proto.receives:
-            self._send(proto, queue.popleft())
-
-    def _unbound(self, proto: SmscProtocol) -> None:
-        receivers = self._receivers.get(proto.system_id)
-        if receivers and proto in receivers:
-            receivers.remove(proto)
-
-    def _connection_lost(self, proto: SmscProtocol, lost: list[tuple[int, int, Any]]) -> None:
-        self._connections.discard(proto)
-        self._unbound(proto)
-        self.stats.disconnects += 1
-        for _seq, _command_id, item in lost:
-            if item is None:
-                continue
-            if item[0] == "receipt":
-                self.stats.receipts_requeued += 1
-            if not self._stopping:
-                self._route(item)
-        if not self._connections:
-            self._closed.set()
-        self.poke()
 
 
 def tls_context(settings: SimulatorSettings) -> ssl.SSLContext | None:

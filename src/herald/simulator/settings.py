@@ -160,6 +160,13 @@ class SimulatorSettings:
     malformed_kind: Literal["unknown_command", "no_nul", "bad_length"] = "unknown_command"
     answer_enquire_link: bool = True
 
+    # --- how bytes reach the socket -------------------------------------------------------
+    # Off, the way many carrier SMSCs run: each PDU its own transport write, on a socket
+    # without TCP_NODELAY, so Nagle holds a small write while an earlier one is unacknowledged
+    # (the "carrier" personality). On: writes coalesced per read or loop turn, TCP_NODELAY.
+    coalesce_writes: bool = True
+    tcp_nodelay: bool = True
+
     # --- recording ------------------------------------------------------------------------
     record_path: Path | None = None  # JSON lines, one per submit_sm
     keep_submits: int | None = 100_000  # records kept in memory (None: all, 0: none)

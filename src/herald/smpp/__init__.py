@@ -1,6 +1,6 @@
 """SMPP 3.4: the PDU codec, command_status table, sans-I/O connection and receipts.
 
-Everything here but session.py is pure (no asyncio, no socket, no clock): bytes in, events out.
+Everything here but session/ is pure (no asyncio, no socket, no clock): bytes in, events out.
 """
 
 from herald.smpp.codec import SubmitSmTemplate, decode, encode, encode_tlvs

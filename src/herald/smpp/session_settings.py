@@ -71,7 +71,7 @@ class SessionSettings:
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
     max_pending_deliveries: int = 1000  # on_deliver calls not done: stop reading beyond this
     nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
-    # SMPP over TLS (herald.smpp.tls): verified against tls_ca (PEM; "" the system's CAs)
+    # SMPP over TLS (herald.smpp.session.tls): verified against tls_ca (PEM; "" the system's CAs)
     # unless tls_verify is off; tls_cert/tls_key: a client certificate; tls_server_name: the
     # name the certificate must carry (and SNI) when it is not `host`.
     tls: bool = False

@@ -11,8 +11,9 @@ import asyncpg
 
 from herald.store.queries import queries
 
-# callback_outbox.kind: a message's status, a campaign's, or an inbound message to a sender
-CallbackKind = Literal["message", "campaign", "inbound"]
+# callback_outbox.kind: a message's status, a campaign's, a tracked link's click, or an
+# inbound message to a sender
+CallbackKind = Literal["message", "campaign", "clicked", "inbound"]
 
 
 async def enqueue(
@@ -27,10 +28,16 @@ async def enqueue_message_callbacks(
     statuses: Sequence[str],
     reasons: Sequence[str | None],
     ats: Sequence[datetime],
+    sequences: Sequence[int],
 ) -> int:
     """Per-message callbacks for the changes whose campaign has a callback URL; how many."""
     rows = await conn.fetch(
-        queries.enqueue_message_callbacks, list(ids), list(statuses), list(reasons), list(ats)
+        queries.enqueue_message_callbacks,
+        list(ids),
+        list(statuses),
+        list(reasons),
+        list(ats),
+        list(sequences),
     )
     return len(rows)
 

@@ -30,6 +30,7 @@ CAMPAIGN_FIELDS = (
     "campaign_callback_url",
     "reminder",
     "ignore_invalid_numbers",
+    "mobiles_only",
 )
 
 
@@ -47,6 +48,11 @@ async def insert_campaign(
     except asyncpg.UniqueViolationError:
         raise _name_conflict(fields) from None
     return int(row["id"])
+
+
+async def name_campaign(conn: asyncpg.Connection, campaign_id: int) -> str:
+    """Name a campaign created without one 'campaign <id>'; the name."""
+    return str(await conn.fetchval(queries.name_campaign, campaign_id))
 
 
 async def update_scheduled_campaign(
@@ -178,6 +184,16 @@ async def progress(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.R
     return await conn.fetch(queries.campaign_progress, campaign_id)
 
 
+async def deferred(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
+    """(reason, messages, next_at, last_at) of the campaign's deferred messages."""
+    return await conn.fetch(queries.campaign_deferred, campaign_id)
+
+
+async def part_states(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
+    """(status of the message, state of the part, receipted, parts) of the campaign's runs."""
+    return await conn.fetch(queries.campaign_part_states, campaign_id)
+
+
 async def batches(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(queries.campaign_batches, campaign_id)
 
@@ -190,11 +206,16 @@ async def list_messages(
     batch_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[int, list[asyncpg.Record]]:
+    after: int | None = None,
+) -> tuple[int | None, list[asyncpg.Record]]:
+    """(total matching, one page). After a cursor (`after`, the last id of the page before)
+    the total is not counted (None): that is a pass over the whole campaign per page."""
     where = (campaign_id, list(statuses) if statuses else None, batch_id)
-    total = await conn.fetchval(queries.count_campaign_messages, *where)
-    rows = await conn.fetch(queries.list_campaign_messages, *where, limit, offset)
-    return int(total), rows
+    total = (
+        None if after is not None else await conn.fetchval(queries.count_campaign_messages, *where)
+    )
+    rows = await conn.fetch(queries.list_campaign_messages, *where, limit, offset, after)
+    return (None if total is None else int(total)), rows
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -207,6 +228,18 @@ async def set_campaign_status(
     return (
         await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) is not None
     )
+
+
+async def stop_campaign(
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    expected: str,
+    at: datetime,
+    reason: Mapping[str, str],
+) -> bool:
+    """Compare-and-set to 'stopped', keeping when and why ({"code", "message"})."""
+    row = await conn.fetchval(queries.stop_campaign, campaign_id, expected, at, dict(reason))
+    return row is not None
 
 
 async def set_batches_status(

@@ -238,12 +238,24 @@ async def notify_events(conn: asyncpg.Connection, payload: str) -> None:
     await conn.execute(queries.notify_events, payload)
 
 
-async def finish_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.finish_batches)
+async def finish_batches(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """Complete the batches whose messages are all final: every open batch, or only those of
+    `campaign_ids`."""
+    if campaign_ids is None:
+        return await conn.fetch(queries.finish_batches)
+    return await conn.fetch(queries.finish_campaign_batches, list(campaign_ids))
 
 
-async def finish_campaigns(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(queries.finish_campaigns)
+async def finish_campaigns(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """Complete the running or suspended campaigns whose batches are all final (all of them,
+    or only `campaign_ids`)."""
+    if campaign_ids is None:
+        return await conn.fetch(queries.finish_campaigns)
+    return await conn.fetch(queries.finish_listed_campaigns, list(campaign_ids))
 
 
 async def due_campaigns(

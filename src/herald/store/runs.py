@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
 from herald.store.queries import queries
 from herald.store.rows import fetch_one
+
+# A batch is a run of its campaign, or the send of a reminder to the test numbers before one.
+BatchKind = Literal["run", "reminder"]
 
 
 async def campaign_for_run(
@@ -18,9 +22,14 @@ async def campaign_for_run(
 
 
 async def create_batch(
-    conn: asyncpg.Connection, campaign_id: int, description: str | None, template: str | None
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    description: str | None,
+    template: str | None,
+    kind: BatchKind = "run",
 ) -> asyncpg.Record:
-    return await fetch_one(conn, queries.create_batch, campaign_id, description, template)
+    """A batch in 'expanding': a run, or (`kind` 'reminder') a reminder's send."""
+    return await fetch_one(conn, queries.create_batch, campaign_id, description, template, kind)
 
 
 async def blacklist(conn: asyncpg.Connection, account_id: int) -> set[str]:
@@ -88,12 +97,9 @@ async def finish_expansion(
     )
 
 
-async def set_campaign_status(
-    conn: asyncpg.Connection, campaign_id: int, expected: str, status: str
-) -> bool:
-    return (
-        await conn.fetchval(queries.set_campaign_status, campaign_id, expected, status) is not None
-    )
+async def start_campaign(conn: asyncpg.Connection, campaign_id: int, expected: str) -> bool:
+    """`expected` -> running: its schedule used up, its last stop forgotten."""
+    return await conn.fetchval(queries.start_campaign, campaign_id, expected) is not None
 
 
 async def analyze_after_load(conn: asyncpg.Connection) -> None:

@@ -94,6 +94,7 @@ class StatusMove(NamedTuple):
     reason: str | None
     not_before: float | None  # epoch seconds; None keeps the message's
     at: float  # epoch seconds
+    bind: str | None = None  # the bind that sent the message (messages.bind); None keeps it
 
 
 class StatusChange(NamedTuple):

@@ -18,6 +18,7 @@ from herald.api.deps import (
     Services,
     ServicesDep,
     answer_response,
+    as_answered,
 )
 from herald.api.errors import responses
 from herald.api.schemas import (
@@ -29,7 +30,7 @@ from herald.api.schemas import (
     CampaignPatch,
     CampaignStopped,
     CampaignUpdated,
-    MessageOut,
+    MessagePage,
     Page,
     PreviewIn,
     PreviewOut,
@@ -41,6 +42,7 @@ from herald.api.schemas import (
     page_of,
 )
 from herald.campaigns.idempotency import Answer
+from herald.campaigns.links import links_base_url
 from herald.campaigns.preview import preview_message
 from herald.campaigns.service import CampaignSort
 from herald.delivery.destinations import DestinationPolicy
@@ -78,10 +80,12 @@ def given(body: BaseModel) -> Any:
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
-async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
+async def preview(body: PreviewIn, account: CurrentAccount, services: ServicesDep) -> dict:
     """Render the template for a sample recipient and show how it would be sent: encoding,
-    segments, units per part, characters left (the output of `herald preview --json`)."""
+    segments, units per part, characters left (the output of `herald preview --json`).
+    %Link% and %OptOutLink% show as links of the length recipients get."""
     sample = body.recipient
+    ctx = services.ctx
     return preview_message(
         body.message,
         fallback_values=body.fallback_values,
@@ -91,6 +95,7 @@ async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
         transcode=body.transcode,
         concat=body.concat,
         national=body.national,
+        links_base_url=ctx.links_base_url or links_base_url(ctx.config),
     )
 
 
@@ -116,7 +121,7 @@ async def create_campaign(
 
     async def work(conn: Any) -> Answer:
         view = await services.campaigns.create(account.id, spec, conn=conn)
-        return Answer(201, jsonable_encoder(view))
+        return Answer(201, as_answered(CampaignCreated, view))
 
     answer = await services.idempotency.perform(
         account.id, idempotency_key, "POST /v1/campaigns", given(body), work
@@ -192,9 +197,7 @@ async def delete_campaign(
 
 
 @router.get(
-    "/campaigns/{campaign_id:int}/messages",
-    response_model=Page[MessageOut],
-    responses=responses(404),
+    "/campaigns/{campaign_id:int}/messages", response_model=MessagePage, responses=responses(404)
 )
 async def list_messages(
     campaign_id: CampaignId,
@@ -203,17 +206,42 @@ async def list_messages(
     paging: PagingDep,
     status: Annotated[list[MessageStatus] | None, Query()] = None,
     batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="the page after this message id (`next_after` of the page before): "
+            "every page costs the same however deep; `total` is not counted, and `page` is not "
+            "used (the page starts after this id)",
+        ),
+    ] = None,
 ) -> dict:
-    """Messages in id order with status, reason, and each part's submit and receipt detail."""
+    """Messages in id order with status, reason, clicks, and each part's submit and receipt
+    detail. Page through a large campaign with `after` (then `page` is not used)."""
     total, items = await services.campaigns.messages(
         account.id,
         campaign_id,
         statuses=status,
         batch_id=batch_id,
         limit=paging.limit,
-        offset=paging.offset,
+        offset=0 if after is not None else paging.offset,
+        after=after,
     )
-    return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+    next_after = items[-1]["id"] if len(items) == paging.page_size else None
+    if total is None:
+        return {
+            "items": items,
+            "page": 1,
+            "page_size": paging.page_size,
+            "total": None,
+            "pages": None,
+            "next_after": next_after,
+        }
+    page = page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+    if paging.offset + len(items) >= total:
+        next_after = None
+    return {**page, "next_after": next_after}
 
 
 @router.post(
@@ -239,9 +267,10 @@ async def run_campaign(
             campaign_id,
             message=body.message,
             description=body.batch_description,
+            track_link_url=None if body.track_link_url is None else str(body.track_link_url),
             conn=conn,
         )
-        return Answer(200, jsonable_encoder(asdict(result)))
+        return Answer(200, as_answered(RunOut, asdict(result)))
 
     answer = await services.idempotency.perform(
         account.id, idempotency_key, f"POST /v1/campaigns/{campaign_id}/run", given(body), work

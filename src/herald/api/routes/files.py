@@ -13,6 +13,7 @@ from itertools import islice
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from herald.api.deps import CurrentAccount, ServicesDep
@@ -84,9 +85,19 @@ async def upload_recipients(
         str | None, Form(max_length=200, description="XLSX worksheet name or number")
     ] = None,
     replace: Annotated[bool, Form(description="drop the rows of earlier files first")] = False,
+    header: Annotated[
+        bool | None,
+        Form(
+            description="whether the first row names the columns; absent: it does, unless the "
+            "phone column is named by number or letter and holds a phone number on that row"
+        ),
+        # A form field is there or not: absent is the third answer, never a null.
+        WithJsonSchema({"type": "boolean"}),
+    ] = None,
 ) -> dict:
     """Add the rows of a recipient file to a scheduled campaign. Columns are named by
-    header text (any case), number (1 = first) or letter. Bad rows (invalid or duplicate
+    header text (any case), number (1 = first) or letter; a file without a header row (see
+    `header`) by number or letter only. Bad rows (invalid or duplicate
     numbers, empty phone cells, ...) are reported with their row numbers (the header is row
     1) and the good rows are kept; a file with no good row is `invalid_file`."""
     max_bytes = services.ctx.config.api.max_upload_bytes
@@ -101,12 +112,14 @@ async def upload_recipients(
         labels = ALL_OTHER_COLUMNS
     elif label_columns:
         labels = [_column(c) for c in label_columns if c.strip()]
+    mobiles_only = await services.campaigns.mobiles_only(account.id, campaign_id)
     try:
         mapping = FileMapping(
             phone=_column(phone_column),
             name=_column(name_column) if name_column and name_column.strip() else None,
             labels=labels,
             sheet=_column(sheet) if sheet and sheet.strip() else None,
+            header=header,
         )
         opened = await run_in_threadpool(
             open_recipient_file,
@@ -115,6 +128,7 @@ async def upload_recipients(
             content_type=file.content_type,
             mapping=mapping,
             default_region=services.ctx.config.campaigns.default_region,
+            mobile_only=mobiles_only,
             max_rows=MAX_FILE_ROWS,
         )
     except RecipientFileError as exc:
@@ -130,6 +144,7 @@ async def upload_recipients(
     return {
         **report,
         "format": opened.format,
+        "header": opened.has_header,
         "sheet": opened.sheet_name,
         "labels": list(opened.label_names),
     }

@@ -6,18 +6,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from herald.api.deps import CurrentAccount, IdempotencyKey, ServicesDep, answer_response
+from herald.api.deps import (
+    CurrentAccount,
+    IdempotencyKey,
+    ServicesDep,
+    answer_response,
+    as_answered,
+)
 from herald.api.errors import responses
 from herald.api.routes.campaigns import check_callback_urls, given
 from herald.api.schemas import (
     MAX_ID,
     ClientRef,
+    MessageCursorPage,
     MessageDetail,
     MessageIn,
-    MessagePage,
     MessagesSent,
     Phone,
     check_quiet_hours,
@@ -53,7 +58,7 @@ async def send_message(
 
     async def work(conn: Any) -> Answer:
         sent = await services.messages.send(conn, account.id, spec)
-        return Answer(202, jsonable_encoder(sent))
+        return Answer(202, as_answered(MessagesSent, sent))
 
     answer = await services.idempotency.perform(
         account.id, idempotency_key, "POST /v1/messages", given(body), work
@@ -71,7 +76,7 @@ async def get_message(
     return await services.messages.get(account.id, message_id)
 
 
-@router.get("/messages", response_model=MessagePage, responses=responses(400))
+@router.get("/messages", response_model=MessageCursorPage, responses=responses(400))
 async def list_messages(
     account: CurrentAccount,
     services: ServicesDep,

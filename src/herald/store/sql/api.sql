@@ -9,7 +9,7 @@ SELECT id, name, credit, created_at, weight, priority
 FROM accounts WHERE name = $1;
 
 -- name: set_account_share
--- Account $1's fair share (docs/notes/fair.md): weight $2 and priority $3, each left as it
+-- Account $1's fair share (docs/operations.md): weight $2 and priority $3, each left as it
 -- is when NULL. The dispatchers see it at their next read of the due queues.
 UPDATE accounts SET weight = coalesce($2, weight), priority = coalesce($3, priority)
 WHERE name = $1
@@ -183,6 +183,17 @@ SELECT c.*, s.address AS sender
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = $1 AND c.account_id = $2 AND c.kind = 'campaign';
 
+-- name: name_campaign
+-- A campaign created without a name is called 'campaign <id>' (with a random suffix should
+-- the account already have a campaign of that name).
+UPDATE campaigns c
+SET name = 'campaign ' || c.id
+           || CASE WHEN EXISTS (SELECT 1 FROM campaigns o
+                                WHERE o.account_id = c.account_id AND o.name = 'campaign ' || c.id)
+                   THEN ' ' || substr(md5(random()::text), 1, 6) ELSE '' END
+WHERE c.id = $1
+RETURNING c.name;
+
 -- name: lock_campaign
 -- The campaign row, locked for a lifecycle change or an edit: a run starting at the same
 -- time (API or scheduler) waits, or is skipped by the scheduler's SKIP LOCKED claim.
@@ -197,7 +208,7 @@ UPDATE campaigns
 SET name = $3, sender_id = $4, template = $5, fallback_values = $6, flash = $7,
     transcode = $8, respect_quiet_hours = $9, quiet_hours = $10, scheduled_at = $11,
     callback_url = $12, campaign_callback_url = $13, reminder = $14,
-    ignore_invalid_numbers = $15, updated_at = now()
+    ignore_invalid_numbers = $15, mobiles_only = $16, updated_at = now()
 WHERE id = $1 AND account_id = $2 AND status = 'scheduled'
 RETURNING id;
 
@@ -216,6 +227,15 @@ messages_gone AS (
     USING batches b, campaign c
     WHERE b.campaign_id = c.id
       AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+),
+links_gone AS (               -- links_message_idx over the same ranges
+    DELETE FROM links l
+    USING batches b, campaign c
+    WHERE b.campaign_id = c.id
+      AND l.message_id BETWEEN b.first_message_id AND b.last_message_id AND l.batch_id = b.id
+),
+link_events_gone AS (
+    DELETE FROM link_events e USING campaign c WHERE e.campaign_id = c.id
 )
 SELECT id FROM campaign;
 
@@ -311,19 +331,50 @@ WHERE c.account_id = $1
 -- --- progress, batches and messages -----------------------------------------------------------
 
 -- name: campaign_progress
--- Messages and segments of campaign $1 by status, read batch by batch from messages_pkey
--- over each batch's id range (see batches.first_message_id). Rejected messages were never
--- encoded (encoding 'none') and cost no segment.
-SELECT m.status, count(*) AS messages,
-       coalesce(sum(m.part_count) FILTER (WHERE m.encoding <> 'none'), 0) AS segments
+-- Messages of campaign $1's runs by status (a reminder's batch is not part of the campaign's
+-- progress), read batch by batch from messages_pkey over each batch's id range (see
+-- batches.first_message_id).
+SELECT m.status, count(*) AS messages
 FROM batches b
 JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
-WHERE b.campaign_id = $1
+WHERE b.campaign_id = $1 AND b.kind = 'run'
 GROUP BY m.status;
 
+-- name: campaign_deferred
+-- Campaign $1's deferred messages by reason (quiet_hours, no_bind, a retried ESME status...),
+-- with when the first and the last of them are due: per batch, the deferred entries of
+-- messages_due_idx, walked in its order (OFFSET 0 keeps it a per-batch probe: joined as a
+-- set, the planner reads all of messages).
+SELECT d.reason, count(*) AS messages, min(d.not_before) AS next_at,
+       max(d.not_before) AS last_at
+FROM batches b
+CROSS JOIN LATERAL (
+    SELECT m.reason, m.not_before
+    FROM messages m
+    WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred') AND m.status = 'deferred'
+    ORDER BY m.not_before, m.id
+    OFFSET 0
+) d
+WHERE b.campaign_id = $1 AND b.kind = 'run'
+GROUP BY d.reason
+ORDER BY next_at;
+
+-- name: campaign_part_states
+-- Parts of campaign $1's runs by their own state, with their message's status (a pending part
+-- counts as its message does) and whether a receipt set the state (the receipt sweep expires
+-- parts without one). Both tables are read over each batch's id range: messages_pkey, and
+-- parts_pkey from the range's first message id. Rejected messages have no parts.
+SELECT m.status, p.state, p.receipt_at IS NOT NULL AS receipted, count(*) AS parts
+FROM batches b
+JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+JOIN parts p ON p.message_id = m.id
+            AND p.message_id BETWEEN b.first_message_id AND b.last_message_id
+WHERE b.campaign_id = $1 AND b.kind = 'run'
+GROUP BY m.status, p.state, receipted;
+
 -- name: campaign_batches
-SELECT id, number, description, template, status, messages_expected, segments_expected,
-       credit_used, created_at, started_at, finished_at
+SELECT id, number, kind, description, template, status, messages_expected, segments_expected,
+       credit_used, created_at, started_at, finished_at, link_url
 FROM batches WHERE campaign_id = $1 ORDER BY number;
 
 -- name: count_campaign_messages
@@ -336,10 +387,12 @@ WHERE b.campaign_id = $1
   AND ($3::bigint IS NULL OR b.id = $3);
 
 -- name: list_campaign_messages
--- One page of campaign $1's messages with their parts and receipt detail, in id order.
+-- One page of campaign $1's messages with their parts and receipt detail, in id order, and
+-- their clicks (link_events_message_idx).
 SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part_count,
        m.attempts, m.route, m.bind, m.created_at, m.not_before, m.sent_at, m.done_at,
        m.client_ref,
+       m.country, k.clicks, k.clicked_at,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
                       'seq', p.seq, 'state', p.state, 'bind', p.bind,
@@ -350,11 +403,17 @@ SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part
                   ORDER BY p.seq)
            FROM parts p WHERE p.message_id = m.id), '[]'::jsonb) AS parts
 FROM messages m
--- messages_pkey in order, from the first id of the campaign's (or batch $3's) first batch to
--- the last of its last: the page ends the walk. A range, not a join per batch, so the rows
--- come out in id order with no sort of the whole campaign.
-WHERE m.id BETWEEN (SELECT min(b.first_message_id) FROM batches b
-                    WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
+CROSS JOIN LATERAL (
+    SELECT count(*) AS clicks, min(e.at) AS clicked_at
+    FROM link_events e WHERE e.message_id = m.id AND e.kind = 'click'
+) k
+-- messages_pkey in order, from the first id of the campaign's (or batch $3's) first batch
+-- (or past the cursor $6, the last id of the page before) to the last of its last: the page
+-- ends the walk. A range, not a join per batch, so the rows come out in id order with no sort
+-- of the whole campaign, and a page after the millionth row costs what the first one does.
+WHERE m.id BETWEEN greatest((SELECT min(b.first_message_id) FROM batches b
+                             WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3)),
+                            coalesce($6::bigint, 0) + 1)
                AND (SELECT max(b.last_message_id) FROM batches b
                     WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
   AND m.campaign_id = $1
@@ -404,7 +463,8 @@ RETURNING credit;
 
 -- name: enqueue_message_callbacks
 -- One per-message status callback for each change ($1 ids, $2 new statuses, $3 reasons,
--- $4 times) whose campaign has a callback URL, with the parts as they stand now.
+-- $4 times, $5 sequences: the order of the status among the message's callbacks) whose
+-- campaign has a callback URL, with the parts as they stand now.
 -- callback table: (new, create) -> pending
 INSERT INTO callback_outbox (account_id, url, body, kind)
 SELECT m.account_id, c.callback_url,
@@ -415,6 +475,7 @@ SELECT m.account_id, c.callback_url,
            'campaign_id', CASE WHEN c.kind = 'campaign' THEN m.campaign_id END,
            'batch_id', CASE WHEN c.kind = 'campaign' THEN m.batch_id END,
            'client_ref', m.client_ref,
+           'sequence', r.sequence,
            'phone', m.phone, 'status', r.status, 'reason', coalesce(r.reason, m.reason),
            'at', r.at, 'part_count', m.part_count, 'sent_at', m.sent_at, 'done_at', m.done_at,
            'parts', coalesce((
@@ -426,8 +487,8 @@ SELECT m.account_id, c.callback_url,
                       ORDER BY p.seq)
                FROM parts p WHERE p.message_id = m.id), '[]'::jsonb)),
        'message'
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
-     WITH ORDINALITY AS r(id, status, reason, at, pos)
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::integer[])
+     WITH ORDINALITY AS r(id, status, reason, at, sequence, pos)
 JOIN messages m ON m.id = r.id
 JOIN campaigns c ON c.id = m.campaign_id
 WHERE c.callback_url IS NOT NULL

@@ -41,6 +41,35 @@ WHERE c.status IN ('running', 'suspended')
                   WHERE b.campaign_id = c.id AND b.status IN ('expanding', 'sending', 'suspended'))
 RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
 
+-- name: finish_campaign_batches
+-- finish_batches for the open batches of campaigns $1 only (the UNIQUE (campaign_id, number)
+-- index finds them): the writer's check after a flush made some of their messages final, so a
+-- campaign completes right after its last final status instead of at the next maintenance tick.
+-- batch table: (sending | suspended, complete) -> completed
+UPDATE batches b SET status = 'completed', finished_at = now()
+WHERE b.campaign_id = ANY($1::bigint[])
+  AND b.status IN ('sending', 'suspended')
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
+                  ORDER BY m.not_before, m.id OFFSET 0)
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
+  AND NOT EXISTS (SELECT 1 FROM messages m
+                  WHERE m.batch_id = b.id AND m.status = 'sent'
+                  ORDER BY m.sent_at OFFSET 0)                -- messages_sent_batch_idx
+RETURNING b.id, b.campaign_id;
+
+-- name: finish_listed_campaigns
+-- finish_campaigns for campaigns $1 only (by primary key).
+-- campaign table: (running | suspended, complete) -> completed
+UPDATE campaigns c SET status = 'completed', updated_at = now()
+WHERE c.id = ANY($1::bigint[])
+  AND c.status IN ('running', 'suspended')
+  AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id)
+  AND NOT EXISTS (SELECT 1 FROM batches b
+                  WHERE b.campaign_id = c.id AND b.status IN ('expanding', 'sending', 'suspended'))
+RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
+
 -- name: due_campaigns
 -- Scheduled campaigns whose time has come ($1 = now); the run itself locks and re-checks.
 SELECT id, account_id FROM campaigns

@@ -77,12 +77,12 @@ SELECT phone FROM blacklist WHERE account_id = $1;
 -- --- campaigns -------------------------------------------------------------------------------
 
 -- name: create_campaign
--- $15 is 'scheduled' or 'running' (campaign table: (new, schedule | run)).
+-- $16 is 'scheduled' or 'running' (campaign table: (new, schedule | run)).
 INSERT INTO campaigns (
     account_id, name, sender_id, template, fallback_values, flash, transcode,
     respect_quiet_hours, quiet_hours, scheduled_at, callback_url, campaign_callback_url,
-    reminder, ignore_invalid_numbers, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    reminder, ignore_invalid_numbers, mobiles_only, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id, created_at;
 
 -- name: get_campaign
@@ -91,6 +91,24 @@ SELECT * FROM campaigns WHERE id = $1 AND account_id = $2;
 -- name: set_campaign_status
 -- Compare-and-set: moves campaign $1 from $2 to $3; no row back means it was not in $2.
 UPDATE campaigns SET status = $3, updated_at = now()
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: start_campaign
+-- Compare-and-set: campaign $1 moves from $2 to 'running' for a run (campaign table:
+-- (scheduled | completed | stopped, run) -> running). The schedule is used up (a campaign
+-- runs again only when asked), and the last stop's time and reason go.
+UPDATE campaigns
+SET status = 'running', scheduled_at = NULL, stopped_at = NULL, stop_reason = NULL,
+    updated_at = now()
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: stop_campaign
+-- Compare-and-set: campaign $1 moves from $2 to 'stopped' at $3 for reason $4 ({"code",
+-- "message"}). campaign table: (scheduled | running | suspended, stop) -> stopped
+UPDATE campaigns
+SET status = 'stopped', stopped_at = $3, stop_reason = $4, updated_at = now()
 WHERE id = $1 AND status = $2
 RETURNING id;
 
@@ -137,9 +155,10 @@ WHERE cg.campaign_id = $1;
 -- --- batches ---------------------------------------------------------------------------------
 
 -- name: create_batch
--- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign.
-INSERT INTO batches (campaign_id, number, description, template, status, account_id)
-SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding',
+-- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign; $4 is
+-- 'run', or 'reminder' for the test numbers' send ahead of a scheduled run.
+INSERT INTO batches (campaign_id, number, description, template, status, kind, account_id)
+SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding', $4,
        (SELECT account_id FROM campaigns WHERE id = $1)
 FROM batches WHERE campaign_id = $1
 RETURNING id, number;
@@ -300,6 +319,7 @@ moved AS (                    -- message table: the row the caller decided on
     SET status = r.status,
         reason = r.reason,
         not_before = coalesce(to_timestamp(r.not_before), m.not_before),
+        bind = coalesce(r.bind, m.bind),
         lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
         lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
         sent_at = CASE WHEN r.status = 'sent' THEN to_timestamp(r.at) ELSE m.sent_at END,
@@ -363,7 +383,7 @@ RETURNING m.id, m.status;
 -- receipt window before (validity plus margin: the sweep gives up on older parts). Carriers
 -- reuse ids (a restart resets their counter, short ids wrap), so an older part with the same
 -- id, already final or long given up, never takes a newer message's receipt, and a receipt
--- never lands on a part submitted after it arrived. docs/notes/receipts.md has the rules.
+-- never lands on a part submitted after it arrived. docs/protocol.md §5.8 has the rules.
 
 -- name: apply_receipts
 -- A batch of receipts, at most one per receipt group and canonical id (the caller keeps one),

@@ -4,7 +4,8 @@
 -- The campaign with its sender, locked so two runs (an API call and the scheduler, or two
 -- herald processes) cannot start at once; the second waits and then sees 'running'.
 SELECT c.id, c.account_id, c.name, c.status, c.template, c.fallback_values, c.flash,
-       c.transcode, c.respect_quiet_hours, c.quiet_hours, c.ignore_invalid_numbers, c.scheduled_at,
+       c.transcode, c.respect_quiet_hours, c.quiet_hours, c.ignore_invalid_numbers,
+       c.mobiles_only, c.scheduled_at,
        c.reminder, c.callback_url, c.campaign_callback_url, c.kind, c.in_reply_to,
        s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
 FROM campaigns c JOIN senders s ON s.id = c.sender_id

@@ -32,7 +32,7 @@ ALTER TABLE senders ADD COLUMN inbound_callback text;
 
 ALTER TABLE callback_outbox
     DROP CONSTRAINT callback_outbox_kind_check,
-    ADD CONSTRAINT callback_outbox_kind_check CHECK (kind IN ('message', 'campaign', 'inbound'));
+    ADD CONSTRAINT callback_outbox_kind_check CHECK (kind IN ('message', 'campaign', 'clicked', 'inbound'));
 
 CREATE TABLE idempotency_keys (
     account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,

@@ -1,7 +1,7 @@
 """SMPP over TLS, the client side: a bind's `ssl.SSLContext` from its settings, and the
 connect function that uses it. Many carriers take binds only over TLS (often on port 3550).
 
-The one module of smpp/ besides the session that touches files: it reads the CA bundle and
+Part of the session (the I/O side of smpp/): it touches files: it reads the CA bundle and
 the client certificate and key the settings name. Every problem is a SettingsError naming
 the key, raised when the configuration is loaded (herald.config) and again, should the files
 have gone since, when the session starts.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from herald.smpp.session_settings import SessionSettings, SettingsError
@@ -46,14 +45,20 @@ def client_context(settings: SessionSettings) -> ssl.SSLContext | None:
     return context
 
 
-def connector(loop: asyncio.AbstractEventLoop, settings: SessionSettings) -> Connect:
-    """`loop.create_connection`, over TLS when the bind asks for it (SNI and the name the
-    certificate must carry: `tls_server_name`, else the host)."""
+def tls_connect(settings: SessionSettings) -> Connect | None:
+    """The bind's `Connect` over TLS (SNI and the name the certificate must carry:
+    `tls_server_name`, else the host), or None when it asks for plain TCP."""
     context = client_context(settings)
     if context is None:
-        return loop.create_connection
-    return partial(
-        loop.create_connection,
-        ssl=context,
-        server_hostname=settings.tls_server_name or settings.host,
-    )
+        return None
+    server_hostname = settings.tls_server_name or settings.host
+
+    async def connect(
+        factory: ProtocolFactory, host: str, port: int
+    ) -> tuple[asyncio.BaseTransport, Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.create_connection(
+            factory, host, port, ssl=context, server_hostname=server_hostname
+        )
+
+    return connect
