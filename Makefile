@@ -44,6 +44,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/fairness.py
 	$(PY) bench/field.py
 	$(PY) bench/report.py
+	$(PY) bench/messages.py
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench
