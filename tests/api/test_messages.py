@@ -4,6 +4,8 @@ by page, and client references through campaigns and callbacks."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from herald.store.queries import queries
@@ -192,3 +194,23 @@ async def test_listing_across_the_account_by_reference_phone_and_status(api: Api
     error(await acme.http.get("/messages", params={"phone": "12"}), 400, "invalid_numbers")
     other = await api.account("other")
     assert (await other.http.get("/messages")).json() == {"items": [], "next_cursor": None}
+
+
+async def test_the_campaign_export_carries_each_client_ref_never_as_a_formula(api: Api) -> None:
+    acme = await api.account(credit=100)
+    r = await acme.http.post(
+        "/campaigns",
+        json={
+            "sender": "Herald",
+            "message": "Hi",
+            "recipients": [
+                {"phone": NUMBERS[0], "client_ref": "crm-1"},
+                {"phone": NUMBERS[1], "client_ref": '=HYPERLINK("x")\nnext'},
+                {"phone": NUMBERS[2]},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    csv_text = (await acme.http.get(f"/campaigns/{r.json()['id']}/messages.csv")).text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [row["client_ref"] for row in rows] == ["crm-1", '\'=HYPERLINK("x") next', ""]
