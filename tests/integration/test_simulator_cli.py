@@ -9,6 +9,10 @@ import signal
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from herald.cli.main import main
+from herald.simulator.personalities import PERSONALITIES
 from herald.smpp import parse_receipt
 from herald.smpp.session import Session, SessionSettings
 from tests.integration.simulator_support import RawEsme
@@ -161,3 +165,11 @@ async def test_simulate_listens_with_tls(tmp_path: Path) -> None:
         await session.close()
     code, out, err = await stop(proc)
     assert code == 0 and counters(out)["binds"] == 1, err
+
+
+def test_help_names_every_personality() -> None:
+    # The list was written by hand and fell behind (`carrier` was missing); now it is generated.
+    out = CliRunner().invoke(main, ["simulate", "--help"], terminal_width=1000)
+    assert out.exit_code == 0, out.output
+    listed = out.output.split("--personality NAME[+NAME...]", 1)[1]
+    assert all(name in listed for name in PERSONALITIES)
