@@ -9,10 +9,12 @@ the package.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,11 +24,13 @@ from starlette.types import ASGIApp
 from herald.api.deps import Services
 from herald.errors import RequestError
 from herald.ui.console import (
+    REFUSALS,
     Console,
     CsrfRefused,
     NotFound,
     SignInRequired,
     make_templates,
+    refusal,
     root,
 )
 from herald.ui.insight import Insight
@@ -51,8 +55,19 @@ CSP = (
 
 
 class _Headers(BaseHTTPMiddleware):
+    """Security headers on every answer; a bug answers a page here (and is logged), instead
+    of reaching the API's handlers outside the console."""
+
+    def __init__(self, app: ASGIApp, *, on_error: Callable[[Request], Response]) -> None:
+        super().__init__(app)
+        self._on_error = on_error
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("console: %s %s failed", request.method, request.url.path)
+            response = self._on_error(request)
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -71,7 +86,7 @@ def _wants_json(request: Request) -> bool:
 
 def create_console(services: Services) -> FastAPI:
     config = services.ctx.config
-    codec = SessionCodec(load_secret(config), timedelta(hours=config.ui.session_hours))
+    codec = SessionCodec(lambda: load_secret(config), timedelta(hours=config.ui.session_hours))
     ui = Console(services, codec, make_templates(), Insight(services))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = ui
@@ -122,26 +137,38 @@ def create_console(services: Services) -> FastAPI:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_page(request, 404, "Not found", str(exc) or "There is nothing here.")
 
-    @app.exception_handler(RequestError)
     async def refused(request: Request, exc: Exception) -> Response:
+        exc = refusal(exc) or exc
         assert isinstance(exc, RequestError)
         status = 404 if exc.code.endswith("_not_found") else 409 if "state" in exc.code else 400
         return error_page(request, status, exc.code.replace("_", " ").capitalize(), str(exc))
 
+    for kind in REFUSALS:
+        app.add_exception_handler(kind, refused)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_page(request, 400, "Not understood", f"{where}: {first.get('msg', 'invalid')}")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return error_page(request, exc.status_code, "Not found" if exc.status_code == 404 else
-                          "Error", str(exc.detail))
+        return error_page(
+            request,
+            exc.status_code,
+            "Not found" if exc.status_code == 404 else "Error",
+            str(exc.detail),
+        )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("console: %s %s failed", request.method, request.url.path)
+    def unexpected(request: Request) -> Response:
         return error_page(
             request, 500, "Something went wrong", "herald could not answer this page; see its log."
         )
 
-    app.add_middleware(_Headers)
+    app.add_middleware(_Headers, on_error=unexpected)
     return app
 
 

@@ -51,9 +51,8 @@ class Outcome:
         return self.delivered + self.failed + self.pending + self.stopped
 
     def describe(self) -> str:
-        return (
-            f"{self.delivered} delivered, {self.failed} failed, {self.pending} pending"
-            + (f", {self.stopped} stopped" if self.stopped else "")
+        return f"{self.delivered} delivered, {self.failed} failed, {self.pending} pending" + (
+            f", {self.stopped} stopped" if self.stopped else ""
         )
 
 
@@ -145,9 +144,7 @@ def timeline_chart(points: Sequence[Mapping[str, object]], *, title: str) -> Mar
         at = points[i]["at"]
         text = at.strftime("%H:%M") if isinstance(at, datetime) else str(at)[11:16]
         anchor = "start" if i == 0 else "end"
-        out.append(
-            f'<text x="{x(i):.1f}" y="{h - 8}" text-anchor="{anchor}">{escape(text)}</text>'
-        )
+        out.append(f'<text x="{x(i):.1f}" y="{h - 8}" text-anchor="{anchor}">{escape(text)}</text>')
     for series in SERIES:
         values = [int(p.get(series, 0) or 0) for p in points]  # type: ignore[call-overload]
         if not any(values):

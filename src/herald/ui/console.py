@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from herald.api.deps import Services
 from herald.campaigns.keys import key_in_force
 from herald.config import Config
+from herald.errors import InsufficientBalanceError, NoRecipientsError, RequestError
 from herald.metrics import Metrics
 from herald.ui import formats
 from herald.ui.insight import Insight
@@ -160,3 +161,20 @@ def see_other(request: Request, path: str, **query: object) -> Response:
 def text(form: FormData, name: str, default: str = "") -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else default
+
+
+REFUSALS = (RequestError, InsufficientBalanceError, NoRecipientsError)
+
+
+def refusal(exc: BaseException) -> RequestError | None:
+    """A rule the request broke, as a RequestError (what the API answers with its code); None
+    for anything else (a bug, the database gone)."""
+    if isinstance(exc, RequestError):
+        return exc
+    if isinstance(exc, InsufficientBalanceError):
+        return RequestError(
+            "insufficient_balance", str(exc), {"needed": exc.needed, "available": exc.available}
+        )
+    if isinstance(exc, NoRecipientsError):
+        return RequestError("no_recipients", str(exc) or "nobody to send to")
+    return None

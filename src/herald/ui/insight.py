@@ -67,7 +67,11 @@ def report_from_progress(detail: Mapping[str, Any]) -> dict[str, Any]:
     clicks = detail["progress"].get("clicks")
     return {
         "partial": True,
-        "messages": {"total": sum(by_status.values()), "accepted": accepted, "by_status": by_status},
+        "messages": {
+            "total": sum(by_status.values()),
+            "accepted": accepted,
+            "by_status": by_status,
+        },
         "delivery_rate": _rate(by_status["delivered"], accepted),
         "reasons": [],
         "countries": [],

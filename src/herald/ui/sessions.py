@@ -23,6 +23,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,15 +81,21 @@ def _unb64(text: str) -> bytes:
 
 
 class SessionCodec:
-    """Signs sessions into cookie values and reads them back."""
+    """Signs sessions into cookie values and reads them back. The secret is read at the first
+    console request (`secret` is called once), so an API that no one opens the console of
+    never creates the key file."""
 
-    def __init__(self, secret: bytes, lifetime: timedelta) -> None:
-        if len(secret) < 16:
-            raise ValueError("the console's session secret needs at least 16 bytes")
-        self._secret = secret
+    def __init__(self, secret: Callable[[], bytes], lifetime: timedelta) -> None:
+        self._load = secret
+        self._secret: bytes | None = None
         self.lifetime = lifetime
 
     def _mac(self, purpose: bytes, payload: bytes) -> bytes:
+        if self._secret is None:
+            secret = self._load()
+            if len(secret) < 16:
+                raise ValueError("the console's session secret needs at least 16 bytes")
+            self._secret = secret
         return hmac.new(self._secret, purpose + b"\0" + payload, hashlib.sha256).digest()
 
     def start(

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 
@@ -39,7 +39,7 @@ def column(ref: str) -> ColumnRef:
 class Upload:
     """A file from a console form, with how its columns map."""
 
-    file: IO[bytes]
+    file: BinaryIO
     filename: str | None
     content_type: str | None
     phone_column: str = "phone"

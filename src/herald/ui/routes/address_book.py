@@ -54,10 +54,12 @@ async def contacts_page(
     session: SignedIn,
     phone: Annotated[str, Query(max_length=20)] = "",
     name: Annotated[str, Query(max_length=100)] = "",
-    group: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    group_id: Annotated[str, Query(alias="group", max_length=20)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     book = ui.services.book
+    # The search form sends `group=` for "any group".
+    group = int(group_id) if group_id.isdigit() and 0 < int(group_id) <= MAX_ID else None
     prefix = phone.strip().replace(" ", "") or None
     try:
         total, rows = await book.contacts(
@@ -237,7 +239,9 @@ async def delete_group(
         await ui.services.book.delete_group(session.account_id, group_id)
     except RequestError as exc:
         raise NotFound(str(exc)) from None
-    return see_other(request, "/groups", notice="removed", detail="group removed; its contacts stay")
+    return see_other(
+        request, "/groups", notice="removed", detail="group removed; its contacts stay"
+    )
 
 
 # --- blacklist --------------------------------------------------------------------------------
@@ -309,7 +313,9 @@ async def remove_from_blacklist(
         await ui.services.book.remove_from_blacklist(session.account_id, phone)
     except RequestError as exc:
         return see_other(request, "/blacklist", error=str(exc))
-    return see_other(request, "/blacklist", notice="removed", detail=f"{phone} may be sent to again")
+    return see_other(
+        request, "/blacklist", notice="removed", detail=f"{phone} may be sent to again"
+    )
 
 
 # --- senders ----------------------------------------------------------------------------------

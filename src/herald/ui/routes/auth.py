@@ -29,13 +29,19 @@ WHY = {
 MAX_KEY_CHARS = 200
 
 
-def _cookie_flags(request: Request, secure_always: bool) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "strict",
-        "secure": secure_always or request.url.scheme == "https",
-        "path": "/ui",
-    }
+def _set_cookie(
+    response: Response, request: Request, secure_always: bool, name: str, value: str, max_age: int
+) -> None:
+    """HttpOnly, SameSite=Strict, for the console's paths only; Secure on HTTPS (or always)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=secure_always or request.url.scheme == "https",
+        path="/ui",
+    )
 
 
 def _safe_next(target: str | None, mount: str) -> str:
@@ -87,9 +93,7 @@ def _sign_in_form(
         session=None,
         status=status,
     )
-    response.set_cookie(
-        SIGN_IN_COOKIE, token, max_age=3600, **_cookie_flags(request, ui.config.ui.secure_cookies)
-    )
+    _set_cookie(response, request, ui.config.ui.secure_cookies, SIGN_IN_COOKIE, token, 3600)
     return response
 
 
@@ -114,9 +118,7 @@ async def sign_in(request: Request, ui: ConsoleDep) -> Response:
     try:
         caller = await Authenticator(ui.services.ctx.db, ui.clock)(f"Bearer {key}")
     except RequestError as exc:
-        return _sign_in_form(
-            request, ui, next=target, notice=None, error=f"{exc} ", status=401
-        )
+        return _sign_in_form(request, ui, next=target, notice=None, error=f"{exc} ", status=401)
     session = ui.codec.start(
         account_id=caller.account_id,
         account_name=caller.account_name,
@@ -125,9 +127,9 @@ async def sign_in(request: Request, ui: ConsoleDep) -> Response:
         now=ui.clock(),
     )
     response = RedirectResponse(_safe_next(target, root(request)), status_code=303)
-    flags = _cookie_flags(request, ui.config.ui.secure_cookies)
-    response.set_cookie(
-        COOKIE, ui.codec.encode(session), max_age=int(ui.codec.lifetime.total_seconds()), **flags
+    lifetime = int(ui.codec.lifetime.total_seconds())
+    _set_cookie(
+        response, request, ui.config.ui.secure_cookies, COOKIE, ui.codec.encode(session), lifetime
     )
     response.delete_cookie(SIGN_IN_COOKIE, path="/ui")
     return response

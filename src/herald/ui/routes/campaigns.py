@@ -14,7 +14,16 @@ from herald.campaigns.service import SORT_FIELDS
 from herald.errors import RequestError
 from herald.states import CAMPAIGN, MESSAGE
 from herald.ui import charts
-from herald.ui.console import ConsoleDep, Form, NotFound, SignedIn, see_other, text
+from herald.ui.console import (
+    REFUSALS,
+    ConsoleDep,
+    Form,
+    NotFound,
+    SignedIn,
+    refusal,
+    see_other,
+    text,
+)
 from herald.ui.paging import Pager
 
 router = APIRouter()
@@ -102,12 +111,21 @@ async def campaign_list(
         {
             "nav": "campaigns",
             "rows": [
-                {"campaign": r, "summary": summary(d), "bar": charts.progress_bar(summary(d)["outcome"])}
+                {
+                    "campaign": r,
+                    "summary": summary(d),
+                    "bar": charts.progress_bar(summary(d)["outcome"]),
+                }
                 for r, d in zip(rows, details, strict=True)
             ],
             "pager": pager,
-            "filters": {"status": statuses or [], "name": name, "sort": sort, "order": order,
-                        "size": size},
+            "filters": {
+                "status": statuses or [],
+                "name": name,
+                "sort": sort,
+                "order": order,
+                "size": size,
+            },
             "statuses": CAMPAIGN.states,
             "sorts": SORT_FIELDS,
             "sizes": PAGE_SIZES,
@@ -177,12 +195,17 @@ def _report_charts(report: dict[str, Any]) -> dict[str, Any]:
             title="Messages sent, delivered, failed and clicked over time",
         ),
         "reasons": charts.bar_chart(
-            [(f"{r['reason']} ({r['status']})", int(r["messages"])) for r in report["reasons"]
-             if r["status"] != "delivered"][:12],
+            [
+                (f"{r['reason']} ({r['status']})", int(r["messages"]))
+                for r in report["reasons"]
+                if r["status"] != "delivered"
+            ][:12],
             title="Failures by reason",
         ),
         "countries": charts.bar_chart(
-            [(str(c["country"] or "unknown"), int(c["messages"])) for c in report["countries"]][:12],
+            [(str(c["country"] or "unknown"), int(c["messages"])) for c in report["countries"]][
+                :12
+            ],
             title="Messages by destination country",
             colour=charts.COLOURS["delivered"],
         ),
@@ -209,9 +232,7 @@ async def campaign_progress(
             },
             "bar": str(charts.progress_bar(outcome, width=600, height=18)),
             "live": detail["status"] in LIVE,
-            "batches": [
-                {"id": b["id"], "status": b["status"]} for b in detail["batches"]
-            ],
+            "batches": [{"id": b["id"], "status": b["status"]} for b in detail["batches"]],
         }
     )
 
@@ -245,10 +266,14 @@ async def campaign_action(
         else:
             await ui.services.campaigns.delete(account, campaign_id)
             return see_other(request, "/campaigns", notice="deleted")
-    except RequestError as exc:
-        if exc.code == "campaign_not_found":
+    except REFUSALS as exc:
+        refused = refusal(exc)
+        assert refused is not None
+        if refused.code == "campaign_not_found":
             raise NotFound(f"There is no campaign {campaign_id} in this account.") from None
-        return see_other(request, f"/campaigns/{campaign_id}", notice="refused", detail=str(exc))
+        return see_other(
+            request, f"/campaigns/{campaign_id}", notice="refused", detail=str(refused)
+        )
     return see_other(request, f"/campaigns/{campaign_id}", notice=action, detail=detail)
 
 

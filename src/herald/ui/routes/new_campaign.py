@@ -18,12 +18,14 @@ from herald.campaigns.preview import preview_message
 from herald.errors import RequestError
 from herald.ui.campaign_form import LINK_FIELDS, CampaignForm, hold, pairs
 from herald.ui.console import (
+    REFUSALS,
     Console,
     ConsoleDep,
     Form,
     SignedIn,
     check_csrf_header,
     checked_form,
+    refusal,
     see_other,
 )
 from herald.ui.sessions import Session
@@ -148,8 +150,10 @@ async def create_campaign(
         if upload is not None and send_now:
             spec = {**spec, "scheduled_at": hold(now)}
         created = await campaigns.create(account, spec)
-    except RequestError as exc:
-        return await _refused(request, ui, session, form, exc)
+    except REFUSALS as exc:
+        refused = refusal(exc)
+        assert refused is not None
+        return await _refused(request, ui, session, form, refused)
     campaign_id = created["id"]
     queued = created["run"]["count"] if created.get("run") else None
     bad = None
@@ -160,11 +164,12 @@ async def create_campaign(
             if send_now:
                 run = await ui.services.lifecycle.run(account, campaign_id)
                 queued = run.count
-        except BaseException as exc:
+        except BaseException as exc:  # a refused file or run: the campaign must not half-exist
             await campaigns.delete(account, campaign_id)
-            if isinstance(exc, RequestError):
-                return await _refused(request, ui, session, form, exc)
-            raise
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            return await _refused(request, ui, session, form, refused)
     return see_other(
         request,
         f"/campaigns/{campaign_id}",
@@ -179,8 +184,11 @@ def _check_rules(ui: Console, spec: dict[str, Any]) -> None:
     if windows:
         check_quiet_hours([QuietWindow.model_validate(w) for w in windows])
     model = CampaignIn.model_validate(
-        {k: v for k, v in spec.items() if k in ("sender", "message", "callback",
-                                                   "campaign_callback")}
+        {
+            k: v
+            for k, v in spec.items()
+            if k in ("sender", "message", "callback", "campaign_callback")
+        }
     )
     check_callback_urls(model, ui.services)
 
@@ -217,13 +225,19 @@ async def _refused(
     problems: list[dict[str, Any]] = []
     for number in details.get("invalid_numbers", []) or []:
         problems.append(
-            {"where": f"{number['source']} #{number['index'] + 1}", "value": number["phone"],
-             "why": number["reason"]}
+            {
+                "where": f"{number['source']} #{number['index'] + 1}",
+                "value": number["phone"],
+                "why": number["reason"],
+            }
         )
     for row in details.get("bad_rows", []) or []:
         problems.append(
-            {"where": f"file row {row['row']}", "value": row.get("phone_raw", ""),
-             "why": row.get("detail") or row.get("reason")}
+            {
+                "where": f"file row {row['row']}",
+                "value": row.get("phone_raw", ""),
+                "why": row.get("detail") or row.get("reason"),
+            }
         )
     field = details.get("field")
     if isinstance(field, str):
@@ -284,8 +298,12 @@ async def estimate(request: Request, ui: ConsoleDep, session: SignedIn) -> JSONR
             members += int((await ui.services.book.group(account, group_id))["member_count"])
         except RequestError:
             continue
-    out["numbers"] = {"valid": len(intake.valid), "invalid": intake.invalid[:20],
-                      "invalid_count": len(intake.invalid), "duplicates": intake.duplicates}
+    out["numbers"] = {
+        "valid": len(intake.valid),
+        "invalid": intake.invalid[:20],
+        "invalid_count": len(intake.invalid),
+        "duplicates": intake.duplicates,
+    }
     out["contacts"] = len(form.contacts)
     out["group_members"] = members
     upload = _upload(raw, form.values)
@@ -320,4 +338,3 @@ async def estimate(request: Request, ui: ConsoleDep, session: SignedIn) -> JSONR
     credit = out["credit_left"] or 0
     out["enough"] = out["credit_needed"] <= credit
     return JSONResponse(out)
-
