@@ -75,7 +75,7 @@ class UiConfig(_Section):
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
     # Signs the session cookies. Unset: a random key kept in state_dir/ui-session.key, shared
     # by the processes on one host; processes on several hosts need the same value here.
-    session_secret: SecretStr | None = Field(None, min_length=16)
+    session_key: SecretStr | None = Field(None, min_length=16)
     # Mark cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does not
     # say so); they are Secure anyway on an https:// request.
     secure_cookies: bool = False
@@ -296,6 +296,7 @@ def _describe(exc: ValidationError) -> str:
 _SECTIONS = {
     "database",
     "api",
+    "ui",
     "simulator",
     "dispatcher",
     "tracker",

@@ -11,7 +11,7 @@ CSRF: each form carries a token derived from the session's nonce (an HMAC under 
 secret); a POST whose token does not match is refused. The sign-in form, before any session,
 uses a double-submit token (a random cookie repeated in the form).
 
-The secret is `[ui] session_secret`, or a random key kept in `state_dir/ui-session.key`
+The secret is `[ui] session_key`, or a random key kept in `state_dir/ui-session.key`
 (created once, mode 0600), so that restarts and the processes of one host share it.
 """
 
@@ -54,8 +54,8 @@ class Session:
 
 def load_secret(config: Config) -> bytes:
     """The signing key: the configured one, else the host's key file (made on first use)."""
-    if config.ui.session_secret is not None:
-        return config.ui.session_secret.get_secret_value().encode()
+    if config.ui.session_key is not None:
+        return config.ui.session_key.get_secret_value().encode()
     path = Path(config.state_dir) / SECRET_FILE
     try:
         return path.read_bytes()
