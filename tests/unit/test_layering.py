@@ -3,7 +3,8 @@
 Pure layers (text, numbers, the sans-I/O part of smpp) import no asyncio, no asyncpg and no
 clock; only store/ runs SQL (imports asyncpg, holds SQL text, calls a connection's query
 methods); delivery/ (the send runtime) knows nothing of the service layer or the front ends,
-campaigns/ nothing of the front ends (api/, ui/, cli/), ui/ no store of its own, and only `python -m herald` starts the CLI.
+campaigns/ nothing of the front ends (api/, ui/, cli/), ui/ no store of its own, and only
+`python -m herald` starts the CLI.
 """
 
 from __future__ import annotations
