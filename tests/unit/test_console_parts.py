@@ -3,6 +3,7 @@ charts and CSV cells."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from herald.ui.insight import report_from_progress, safe_cell
 from herald.ui.routes.auth import _safe_next
 from herald.ui.routes.campaigns import actions_for
 from herald.ui.sessions import SessionCodec, load_secret
+from herald.ui.summaries import Summaries
 
 NOW = datetime(2030, 5, 1, 6, 0, tzinfo=UTC)
 
@@ -166,3 +168,45 @@ def test_the_progress_bar_is_in_proportion_and_says_what_it_shows() -> None:
     assert 'width="30.00"' in bar and 'width="20.00"' in bar and 'width="50.00"' in bar
     assert str(charts.bar_chart([("<script>", 1)], title="t")).count("<script>") == 0
     assert charts.timeline_chart([], title="t") == ""
+
+
+async def test_summaries_are_reused_in_proportion_to_their_cost_and_forgotten_on_change() -> None:
+    now = [100.0]
+    reads: list[tuple[int, int]] = []
+
+    async def read(account_id: int, campaign_id: int) -> dict[str, object]:
+        reads.append((account_id, campaign_id))
+        now[0] += 0.5  # the read takes half a second
+        return {"read": len(reads)}
+
+    summaries = Summaries(read, clock=lambda: now[0])
+    assert await summaries.get(1, 7) == {"read": 1}
+    now[0] += 2.4  # within five times the cost of the read: reused
+    assert await summaries.get(1, 7) == {"read": 1}
+    assert await summaries.get(2, 7) == {"read": 2}  # another account never shares it
+    now[0] += 2.0
+    assert await summaries.get(1, 7) == {"read": 3}
+    summaries.forget(1, 7)
+    assert await summaries.get(1, 7) == {"read": 4}
+    assert reads == [(1, 7), (2, 7), (1, 7), (1, 7)]
+
+
+async def test_summaries_read_at_the_same_time_share_one_read() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    reads = 0
+
+    async def read(account_id: int, campaign_id: int) -> dict[str, object]:
+        nonlocal reads
+        reads += 1
+        started.set()
+        await release.wait()
+        return {"id": campaign_id}
+
+    summaries = Summaries(read)
+    first = asyncio.ensure_future(summaries.get(1, 3))
+    await started.wait()
+    second = asyncio.ensure_future(summaries.get(1, 3))
+    release.set()
+    assert await first == await second == {"id": 3}
+    assert reads == 1

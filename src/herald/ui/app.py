@@ -36,6 +36,7 @@ from herald.ui.console import (
 from herald.ui.insight import Insight
 from herald.ui.routes import address_book, auth, campaigns, new_campaign, operations
 from herald.ui.sessions import COOKIE, SessionCodec, load_secret
+from herald.ui.summaries import Summaries
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def _wants_json(request: Request) -> bool:
 def create_console(services: Services) -> FastAPI:
     config = services.ctx.config
     codec = SessionCodec(lambda: load_secret(config), timedelta(hours=config.ui.session_hours))
-    ui = Console(services, codec, make_templates(), Insight(services))
+    summaries = Summaries(services.campaigns.summary)
+    ui = Console(services, codec, make_templates(), Insight(services), summaries)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = ui
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -28,6 +28,7 @@ from herald.metrics import Metrics
 from herald.ui import formats
 from herald.ui.insight import Insight
 from herald.ui.sessions import COOKIE, Session, SessionCodec
+from herald.ui.summaries import Summaries
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM_FIELDS = 2000
@@ -69,6 +70,7 @@ class Console:
     codec: SessionCodec
     templates: Jinja2Templates
     insight: Insight
+    summaries: Summaries
 
     @property
     def config(self) -> Config:

@@ -45,8 +45,9 @@ def actions_for(status: str) -> list[str]:
 
 
 async def _detail(ui: Any, account_id: int, campaign_id: int) -> dict[str, Any]:
+    """The campaign's summary (herald.ui.summaries): counts by message status, batches."""
     try:
-        detail: dict[str, Any] = await ui.services.campaigns.get(account_id, campaign_id)
+        detail: dict[str, Any] = await ui.summaries.get(account_id, campaign_id)
     except RequestError as exc:
         if exc.code == "campaign_not_found":
             raise NotFound(f"There is no campaign {campaign_id} in this account.") from None
@@ -100,10 +101,8 @@ async def campaign_list(
         limit=size,
         offset=(page - 1) * size,
     )
-    # One read per campaign shown (a page, never the account's whole list), side by side.
-    details = await asyncio.gather(
-        *(ui.services.campaigns.get(session.account_id, r["id"]) for r in rows)
-    )
+    # One summary per campaign shown (a page, never the account's whole list), side by side.
+    details = await asyncio.gather(*(ui.summaries.get(session.account_id, r["id"]) for r in rows))
     pager = Pager(page=page, size=size, total=total)
     return ui.page(
         request,
@@ -248,6 +247,7 @@ async def campaign_action(
 ) -> Response:
     account = session.account_id
     lifecycle = ui.services.lifecycle
+    ui.summaries.forget(account, campaign_id)  # the page after the change shows it
     try:
         if action == "run":
             result = await lifecycle.run(

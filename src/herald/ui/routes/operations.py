@@ -60,23 +60,11 @@ async def backlog(ui: Console, session: Session) -> dict[str, Any]:
         offset=0,
     )
     details = await asyncio.gather(
-        *(ui.services.campaigns.get(session.account_id, c["id"]) for c in campaigns)
+        *(ui.summaries.get(session.account_id, c["id"]) for c in campaigns)
     )
-    queued = deferred = 0
-    reasons: dict[str, int] = {}
-    for detail in details:
-        progress = detail["progress"]
-        queued += int(progress["messages"]["queued"])
-        deferred += int(progress["messages"]["deferred"])
-        for group in progress.get("deferred", []):
-            reasons[group["reason"]] = reasons.get(group["reason"], 0) + int(group["messages"])
-    return {
-        "campaigns": total,
-        "counted": len(campaigns),
-        "queued": queued,
-        "deferred": deferred,
-        "deferred_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-    }
+    queued = sum(int(d["progress"]["messages"]["queued"]) for d in details)
+    deferred = sum(int(d["progress"]["messages"]["deferred"]) for d in details)
+    return {"campaigns": total, "counted": len(campaigns), "queued": queued, "deferred": deferred}
 
 
 async def snapshot(ui: Console, session: Session) -> dict[str, Any]:
