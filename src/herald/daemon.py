@@ -35,7 +35,9 @@ from typing import Any
 
 import uvicorn
 
+from herald.campaigns.clicks import ClickRecorder
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.links import links_base_url
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
@@ -99,6 +101,7 @@ class Running:
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     metrics: Metrics | None = None
+    clicks: ClickRecorder | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -182,7 +185,7 @@ class Daemon:
                 clock=self.clock,
                 id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
-                on_mobile_originated=_opt_out_handler(db, config),
+                on_mobile_originated=_opt_out_handler(db, config, self.metrics),
             )
             sessions = {
                 b.name: Session(
@@ -211,8 +214,20 @@ class Daemon:
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
+            # The API's socket is bound now: its address is where links lead by default.
+            api_socket = _api_socket(config)
+            if api_socket is not None:
+                stack.callback(api_socket.close)
+                host, port = api_socket.getsockname()[:2]
+                self.running.api_url = f"http://{host}:{port}"
             runner = CampaignRunner(
-                db, config, router, clock=self.clock, metrics=self.metrics, wake=wake
+                db,
+                config,
+                router,
+                clock=self.clock,
+                metrics=self.metrics,
+                wake=wake,
+                links_base_url=links_base_url(config, self.running.api_url or None),
             )
             maintenance = Maintenance(
                 db,
@@ -251,10 +266,27 @@ class Daemon:
             )
             background.spawn("callbacks", callbacks.run(self.stop))
 
+            clicks = ClickRecorder(
+                db, metrics=self.metrics, flush_interval=config.links.flush_interval
+            )
+            stop_clicks = asyncio.Event()
+            background.spawn("clicks", clicks.run(stop_clicks))
+            stack.push_async_callback(background.wait, "clicks")
+            # Unwinds after the API has stopped (below): the last clicks are written, none lost.
+            stack.push_async_callback(_set, stop_clicks)
+
             self.running.db, self.running.runner = db, runner
-            self.running.maintenance = maintenance
-            server = await self._start_api(
-                db, config, runner, wake, sessions, background, _liveness(watch)
+            self.running.maintenance, self.running.clicks = maintenance, clicks
+            server = self._start_api(
+                api_socket,
+                db,
+                config,
+                runner,
+                wake,
+                sessions,
+                background,
+                _liveness(watch),
+                clicks,
             )
             if config.database.dsn is None and self.config.simulator.enabled:
                 demo = await _demo_account(db)
@@ -295,8 +327,9 @@ class Daemon:
         if writer.abandoned:
             self.exit_code = 1
 
-    async def _start_api(
+    def _start_api(
         self,
+        sock: socket.socket | None,
         db: Database,
         config: Config,
         runner: CampaignRunner,
@@ -304,8 +337,9 @@ class Daemon:
         sessions: dict[str, Session],
         background: _Tasks,
         liveness: Callable[[], dict[str, object]],
+        clicks: ClickRecorder,
     ) -> uvicorn.Server | None:
-        if not config.api.enabled:
+        if sock is None:
             return None
         from herald.api.app import create_app
         from herald.api.context import AppContext
@@ -318,13 +352,12 @@ class Daemon:
                 clock=self.clock,
                 runner=runner,
                 wake=wake,
+                clicks=clicks,
                 metrics=self.metrics,
+                links_base_url=links_base_url(config, self.running.api_url),
             )
         )
         app.include_router(ops_router(self.metrics, _readiness(db, sessions), liveness))
-        sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
-        host, port = sock.getsockname()[:2]
-        self.running.api_url = f"http://{host}:{port}"
         server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         background.spawn("api", server.serve(sockets=[sock]))
         return server
@@ -445,7 +478,14 @@ def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
     return handle
 
 
-def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
+def _api_socket(config: Config) -> socket.socket | None:
+    """The API's listening socket (bound, not yet served), or None with the API off."""
+    if not config.api.enabled:
+        return None
+    return socket.create_server((config.api.host, config.api.port), reuse_port=False)
+
+
+def _opt_out_handler(db: Database, config: Config, metrics: Metrics) -> OnMobileOriginated:
     keywords = config.campaigns.opt_out_keywords
 
     async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
@@ -457,6 +497,7 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
             keywords=keywords,
         )
         if accounts:
+            metrics.opt_outs["opt_out"] += 1
             log.info(
                 "opt-out from %s on %s: blacklisted for %d account(s)",
                 message.source_addr,

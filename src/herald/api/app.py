@@ -18,7 +18,18 @@ from herald.api.context import AppContext
 from herald.api.deps import Services, known_query_only
 from herald.api.errors import install_error_handlers
 from herald.api.guard import BodyLimits, RequestGuard
-from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, keys, senders
+from herald.api.routes import (
+    account,
+    blacklist,
+    campaigns,
+    contacts,
+    files,
+    groups,
+    insight,
+    keys,
+    links,
+    senders,
+)
 
 V1 = "/v1"
 # Swagger UI's files, vendored into the package (herald/ui/static/swagger/VERSION.txt): /docs
@@ -43,9 +54,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     services = app.state.services = Services.build(ctx)
     install_error_handlers(app)
     v1 = APIRouter(prefix=V1, dependencies=[Depends(known_query_only)])
-    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files):
+    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files, insight):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(links.router)  # /l/ and /o/: the short links phones open
     _serve_docs(app)
     upload_routes = [V1 + files.UPLOAD_PATH]
     if ctx.config.ui.enabled:

@@ -1,16 +1,19 @@
 """A campaign's progress counters: messages per status, segments (parts) per their own state,
-what its runs expected, and why and until when its deferred messages wait."""
+what its runs expected, why and until when its deferred messages wait, and clicks on its
+tracked links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from herald.states import MESSAGE, segment_status
 from herald.store import campaigns as store
+from herald.store import links as link_store
 from herald.store.rows import Row
 
 Progress = dict[str, Any]
+NO_CLICKS = {"clicks": 0, "unique": 0}
 
 
 def progress_of(
@@ -18,12 +21,14 @@ def progress_of(
     part_states: Iterable[Row],
     batches: Iterable[Row],
     deferred: Iterable[Row] = (),
+    clicks: Mapping[str, int] = NO_CLICKS,
 ) -> Progress:
-    """{"messages": {...}, "segments": {...}, "deferred": [...]}: messages and segments each
-    with `expected` (what the runs expanded, rejected messages included; a reminder's batch is
-    not a run) and a count for every message status, a segment counted by its part's own state
-    (states.segment_status); `deferred` one entry per reason deferred messages wait for, with
-    how many and when the first and the last of them are due."""
+    """{"messages": {...}, "segments": {...}, "deferred": [...], "clicks": {...}}: messages and
+    segments each with `expected` (what the runs expanded, rejected messages included; a
+    reminder's batch is not a run) and a count for every message status, a segment counted by
+    its part's own state (states.segment_status); `deferred` one entry per reason deferred
+    messages wait for, with how many and when the first and the last of them are due; clicks
+    on tracked links and the messages clicked (`unique`)."""
     batches = [b for b in batches if b["kind"] == "run"]
     messages = {"expected": sum(int(b["messages_expected"]) for b in batches)}
     segments = {"expected": sum(int(b["segments_expected"]) for b in batches)}
@@ -37,6 +42,7 @@ def progress_of(
     return {
         "messages": messages,
         "segments": segments,
+        "clicks": dict(clicks),
         "deferred": [
             {
                 "reason": row["reason"],
@@ -60,4 +66,5 @@ async def campaign_progress(
         await store.part_states(conn, campaign_id),
         await store.batches(conn, campaign_id) if batches is None else batches,
         await store.deferred(conn, campaign_id) if waiting else (),
+        await link_store.click_counts(conn, campaign_id),
     )

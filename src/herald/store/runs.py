@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
 from herald.store.queries import queries
 from herald.store.rows import fetch_one
+
+# A batch is a run of its campaign, or the send of a reminder to the test numbers before one.
+BatchKind = Literal["run", "reminder"]
 
 
 async def campaign_for_run(
@@ -22,7 +26,7 @@ async def create_batch(
     campaign_id: int,
     description: str | None,
     template: str | None,
-    kind: str = "run",
+    kind: BatchKind = "run",
 ) -> asyncpg.Record:
     """A batch in 'expanding': a run, or (`kind` 'reminder') a reminder's send."""
     return await fetch_one(conn, queries.create_batch, campaign_id, description, template, kind)
