@@ -1,5 +1,5 @@
 """The console's pure parts: session cookies, the campaign form, the buttons a state allows,
-charts and CSV cells."""
+charts, the report's timeline, keyset pages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from herald.config import Config
 from herald.states import CAMPAIGN
 from herald.ui import charts
 from herald.ui.campaign_form import CampaignForm, pairs
-from herald.ui.insight import report_from_progress, safe_cell
+from herald.ui.formats import seconds
+from herald.ui.insight import CHART_POINTS, timeline_interval
+from herald.ui.paging import TRAIL_MAX, Cursor
 from herald.ui.routes.auth import _safe_next
 from herald.ui.routes.campaigns import actions_for
 from herald.ui.sessions import SessionCodec, load_secret
@@ -142,22 +144,40 @@ def test_after_signing_in_only_a_console_page(target: str | None, landing: str) 
     assert _safe_next(target, "/ui") == landing
 
 
-def test_csv_cells_never_start_a_formula_but_numbers_stay_numbers() -> None:
-    assert safe_cell("+306948530920") == "+306948530920"
-    assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert safe_cell("+1+1") == "'+1+1"
-    assert safe_cell("-x") == "'-x" and safe_cell("@x") == "'@x"
-    assert safe_cell("a\nb") == "a b" and safe_cell(None) == ""
-    assert safe_cell(NOW) == "2030-05-01T06:00:00+00:00"
+def test_the_timeline_has_at_most_chart_points_whole_minutes_over_the_runs() -> None:
+    assert timeline_interval([], NOW) == 60  # nothing run yet
+    assert timeline_interval([{"started_at": None, "finished_at": None}], NOW) == 60
+    ten_minutes = {"started_at": NOW - timedelta(minutes=10), "finished_at": None}
+    assert timeline_interval([ten_minutes], NOW) == 60
+    day = NOW - timedelta(days=1)
+    runs = [
+        {"started_at": day, "finished_at": day + timedelta(hours=1)},
+        {"started_at": NOW - timedelta(hours=2), "finished_at": None},  # still running
+    ]
+    interval = timeline_interval(runs, NOW)
+    assert interval % 60 == 0 and 86_400 / interval <= CHART_POINTS < 86_400 / (interval - 60)
+    year = {"started_at": NOW - timedelta(days=365), "finished_at": NOW}
+    assert timeline_interval([year], NOW) == 86_400  # the report's widest bucket
 
 
-def test_the_report_without_the_report_service_is_the_progress() -> None:
-    messages = {"expected": 10, "queued": 0, "deferred": 0, "sending": 0, "sent": 1}
-    messages |= {"delivered": 6, "failed": 1, "rejected": 1, "unknown": 1, "stopped": 0}
-    report = report_from_progress({"progress": {"messages": messages}})
-    assert report["partial"] and report["timeline"]["points"] == []
-    assert report["messages"]["accepted"] == 9  # sent, delivered, failed, unknown
-    assert report["delivery_rate"] == round(6 / 9, 4)
+def test_message_pages_walk_forward_and_back_by_id() -> None:
+    first = Cursor(after=None, trail=(), size=50, shown=50, last_id=150, total=1000)
+    assert first.first and first.previous_query is None
+    assert first.next_query == "after=150&trail=0"
+    second = Cursor(after=150, trail=(0,), size=50, shown=50, last_id=200, total=None)
+    assert second.previous_query == ""  # the first page
+    assert second.next_query == "after=200&trail=0,150"
+    third = Cursor(after=200, trail=(0, 150), size=50, shown=3, last_id=203, total=None)
+    assert third.next_query is None  # a short page is the last
+    assert third.previous_query == "after=150&trail=0"
+    assert Cursor.parse_trail("0,150,x,-1,99999999999999999999") == (0, 150)
+    long = ",".join(str(i) for i in range(TRAIL_MAX + 10))
+    assert len(Cursor.parse_trail(long)) == TRAIL_MAX
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert seconds(None) == "—" and seconds(0.4123) == "0.41 s" and seconds(42.4) == "42 s"
+    assert seconds(75.0) == "1 min 15 s" and seconds(7260.0) == "2 h 1 min"
 
 
 def test_the_progress_bar_is_in_proportion_and_says_what_it_shows() -> None:

@@ -215,7 +215,8 @@ class CampaignService:
         """The campaign with its batches and its messages counted by status, as of one moment:
         what a page that refreshes itself needs. `get` without what costs most on a large
         campaign: segments by part state (a read of every part), why deferred messages wait,
-        and the audience counts (at a million messages, 0.9 s instead of 7 s)."""
+        and the audience counts (at a million messages, 0.9 s instead of 7 s). Clicks are
+        counted (link_events_campaign_idx: the campaign's clicks only)."""
         async with (
             self._db.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
@@ -224,7 +225,12 @@ class CampaignService:
             if row is None:
                 raise campaign_not_found(campaign_id)
             batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-            progress = progress_of(await store.progress(conn, campaign_id), (), batches)
+            progress = progress_of(
+                await store.progress(conn, campaign_id),
+                (),
+                batches,
+                clicks=await link_store.click_counts(conn, campaign_id),
+            )
         del progress["segments"]
         return {**campaign_view(row), "progress": progress, "batches": batches}
 

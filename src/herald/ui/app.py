@@ -89,7 +89,8 @@ def create_console(services: Services) -> FastAPI:
     config = services.ctx.config
     codec = SessionCodec(lambda: load_secret(config), timedelta(hours=config.ui.session_hours))
     summaries = Summaries(services.campaigns.summary)
-    ui = Console(services, codec, make_templates(), Insight(services), summaries)
+    insight = Insight(services, summaries, clock=services.ctx.clock)
+    ui = Console(services, codec, make_templates(), insight, summaries)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = ui
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

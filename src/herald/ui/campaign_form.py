@@ -50,8 +50,6 @@ FLAGS = (
     "mobiles_only",
     "opt_out_link",
 )
-# Fields of the links branch (issue 19): offered only when the API's model takes them.
-LINK_FIELDS = tuple(f for f in ("track_link_url", "opt_out_link") if f in CampaignIn.model_fields)
 _SPLIT_NUMBERS = re.compile(r"[\n,;]+")
 _WINDOW = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
 # Where an API field's error is shown in the form.
@@ -153,9 +151,9 @@ class CampaignForm:
         for url in ("callback", "campaign_callback"):
             if v[url]:
                 body[url] = v[url]
-        if "track_link_url" in LINK_FIELDS and v["track_link_url"]:
+        if v["track_link_url"]:
             body["track_link_url"] = v["track_link_url"]
-        if "opt_out_link" in LINK_FIELDS and self.flags["opt_out_link"]:
+        if self.flags["opt_out_link"]:
             body["opt_out_link"] = True
         if self.errors:
             return None

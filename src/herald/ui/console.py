@@ -59,6 +59,7 @@ def make_templates() -> Jinja2Templates:
         number=formats.number,
         percent=formats.percent,
         ago=formats.ago,
+        seconds=formats.seconds,
     )
     env.globals.update(status_words=formats.STATUS_WORDS)
     return templates

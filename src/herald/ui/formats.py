@@ -66,3 +66,13 @@ def ago(value: object, now: datetime | None = None) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
+
+
+def seconds(value: object) -> str:
+    """A duration: 0.412 -> 0.41 s, 75.0 -> 1 min 15 s; None -> —."""
+    if not isinstance(value, int | float):
+        return "—"
+    if value < 60:
+        return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

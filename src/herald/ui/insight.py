@@ -1,152 +1,66 @@
-"""Where the console's report, charts and CSV export get their data: the one place to switch.
+"""Where the console's report, charts and CSV export get their data: the campaign report and
+export services the API answers with (`ReportService.report` behind
+`GET /v1/campaigns/{id}/report`, `ExportService.messages_csv` behind `.../messages.csv`,
+docs/api.md), so the console shows the same numbers and the same file.
 
-The campaign report and export services (issue 19: `ReportService.report` behind
-`GET /v1/campaigns/{id}/report`, `ExportService.messages_csv` behind `.../messages.csv`) come
-with the `links` branch. When the API's Services carry them (`services.reports`,
-`services.exports`), the console uses them as they are. Until then it builds what it can from
-the services that exist: the report's counts and delivery rate from the campaign's progress
-(no timeline, reasons or countries: `partial` says so and the page tells the user), and the
-export by paging through the campaign's messages (correct, but each page is an OFFSET walk,
-so a million-message export is slow where the export service's id-keyed chunks are not).
+A report reads every message and part of the campaign (about 2 s at a million messages,
+docs/performance.md), and the campaign page is loaded again for each page of its messages
+table: a report is reused like a summary (herald.ui.summaries: five times as long as it took
+to read, shared by every viewer). Its timeline has buckets wide enough that the chart has at
+most `CHART_POINTS` points over the campaign's runs so far.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from herald.api.deps import Services
+from herald.campaigns.exports import Export
+from herald.ui.summaries import Summaries
 
-EXPORT_COLUMNS = (
-    "message_id",
-    "batch_id",
-    "phone",
-    "status",
-    "reason",
-    "parts",
-    "smsc_message_ids",
-    "route",
-    "created_at",
-    "sent_at",
-    "done_at",
-)
-EXPORT_PAGE = 500  # messages per read of the fallback export (the API's largest page)
-_FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
+CHART_POINTS = 120
+MAX_INTERVAL = 86_400  # the report's widest bucket (a day)
 
 
-@dataclass(frozen=True)
-class Export:
-    filename: str
-    messages: int | None
-    rows: AsyncIterator[bytes]
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (an E.164 number stays as it is)."""
-    if value is None:
-        return ""
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    text = text.replace("\r", " ").replace("\n", " ")
-    is_e164 = text.startswith("+") and text[1:].isdigit() and len(text) <= 16
-    return "'" + text if text.startswith(_FORMULA_FIRST) and not is_e164 else text
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def report_from_progress(detail: Mapping[str, Any]) -> dict[str, Any]:
-    """The report's counts as the campaign's progress gives them (pure)."""
-    messages = detail["progress"]["messages"]
-    by_status = {k: int(v) for k, v in messages.items() if k != "expected"}
-    accepted = sum(by_status[s] for s in ("sent", "delivered", "failed", "unknown"))
-    clicks = detail["progress"].get("clicks")
-    return {
-        "partial": True,
-        "messages": {
-            "total": sum(by_status.values()),
-            "accepted": accepted,
-            "by_status": by_status,
-        },
-        "delivery_rate": _rate(by_status["delivered"], accepted),
-        "reasons": [],
-        "countries": [],
-        "timeline": {"interval_seconds": 60, "points": []},
-        "clicks": None if clicks is None else {**clicks, "links": None, "click_rate": None},
-    }
+def timeline_interval(batches: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    """Seconds per point of the timeline: whole minutes, at most CHART_POINTS points from the
+    first run's start to the last one's end (or now, while one runs) (pure)."""
+    started = [b["started_at"] for b in batches if b.get("started_at") is not None]
+    if not started:
+        return 60
+    ends = [b.get("finished_at") or now for b in batches if b.get("started_at") is not None]
+    span = max((max(ends) - min(started)).total_seconds(), 0.0)
+    minutes = max(1, math.ceil(span / CHART_POINTS / 60))
+    return min(minutes * 60, MAX_INTERVAL)
 
 
 class Insight:
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self, services: Services, summaries: Summaries, *, clock: Callable[[], datetime]
+    ) -> None:
         self._services = services
+        self._summaries = summaries
+        self._clock = clock
+        self._reports = Summaries(self._read_report)
 
-    @property
-    def complete(self) -> bool:
-        """Whether the report service is here (timeline, reasons, countries, clicks)."""
-        return getattr(self._services, "reports", None) is not None
+    async def report(self, account_id: int, campaign_id: int) -> dict[str, Any]:
+        """The campaign's report (campaign_not_found passes through)."""
+        return await self._reports.get(account_id, campaign_id)
 
-    async def report(
-        self, account_id: int, campaign_id: int, detail: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        reports = getattr(self._services, "reports", None)
-        if reports is not None:
-            report: dict[str, Any] = await reports.report(account_id, campaign_id)
-            return {**report, "partial": False}
-        return report_from_progress(detail)
+    async def _read_report(self, account_id: int, campaign_id: int) -> dict[str, Any]:
+        detail = await self._summaries.get(account_id, campaign_id)
+        interval = timeline_interval(detail["batches"], self._clock())
+        report: dict[str, Any] = await self._services.reports.report(
+            account_id, campaign_id, interval=interval
+        )
+        return report
+
+    def forget(self, account_id: int, campaign_id: int) -> None:
+        self._reports.forget(account_id, campaign_id)
 
     async def export(self, account_id: int, campaign_id: int) -> Export:
         """The campaign's messages as CSV; campaign_not_found before anything streams."""
-        exports = getattr(self._services, "exports", None)
-        if exports is not None:
-            done = await exports.messages_csv(account_id, campaign_id)
-            return Export(done.filename, done.messages, done.rows)
-        total, _ = await self._services.campaigns.messages(
-            account_id, campaign_id, statuses=None, batch_id=None, limit=1, offset=0
-        )
-        return Export(
-            f"campaign-{campaign_id}-messages.csv",
-            total,
-            self._paged_rows(account_id, campaign_id),
-        )
-
-    async def _paged_rows(self, account_id: int, campaign_id: int) -> AsyncIterator[bytes]:
-        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
-        offset = 0
-        while True:
-            _, items = await self._services.campaigns.messages(
-                account_id,
-                campaign_id,
-                statuses=None,
-                batch_id=None,
-                limit=EXPORT_PAGE,
-                offset=offset,
-            )
-            if not items:
-                return
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            for m in items:
-                ids = " ".join(p["smsc_message_id"] or "" for p in m["parts"]).strip()
-                writer.writerow(
-                    [
-                        m["id"],
-                        m["batch_id"],
-                        safe_cell(m["phone"]),
-                        m["status"],
-                        safe_cell(m["reason"]),
-                        m["part_count"],
-                        safe_cell(ids),
-                        safe_cell(m["route"]),
-                        safe_cell(m["created_at"]),
-                        safe_cell(m["sent_at"]),
-                        safe_cell(m["done_at"]),
-                    ]
-                )
-            yield out.getvalue().encode()
-            offset += len(items)
-            if len(items) < EXPORT_PAGE:
-                return
+        return await self._services.exports.messages_csv(account_id, campaign_id)

@@ -24,7 +24,7 @@ from herald.ui.console import (
     see_other,
     text,
 )
-from herald.ui.paging import Pager
+from herald.ui.paging import Cursor, Pager
 
 router = APIRouter()
 
@@ -142,19 +142,23 @@ async def campaign_page(
     campaign_id: CampaignId,
     status: Annotated[list[str] | None, Query()] = None,
     batch: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    after: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    trail: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     detail = await _detail(ui, session.account_id, campaign_id)
     statuses = [s for s in status or [] if s in MESSAGE.states] or None
+    # Messages by keyset (after an id): any page of a million-message campaign costs what the
+    # first does (docs/performance.md: 27 ms against 11 s for the last page by offset).
     report, (total, messages) = await asyncio.gather(
-        ui.insight.report(session.account_id, campaign_id, detail),
+        ui.insight.report(session.account_id, campaign_id),
         ui.services.campaigns.messages(
             session.account_id,
             campaign_id,
             statuses=statuses,
             batch_id=batch,
             limit=MESSAGE_PAGE,
-            offset=(page - 1) * MESSAGE_PAGE,
+            offset=0,
+            after=after,
         ),
     )
     numbers = summary(detail)
@@ -169,7 +173,14 @@ async def campaign_page(
             "report": report,
             "charts": _report_charts(report),
             "messages": messages,
-            "pager": Pager(page=page, size=MESSAGE_PAGE, total=total),
+            "cursor": Cursor(
+                after=after,
+                trail=Cursor.parse_trail(trail) if after is not None else (),
+                size=MESSAGE_PAGE,
+                shown=len(messages),
+                last_id=messages[-1]["id"] if messages else None,
+                total=total,
+            ),
             "message_filter": {"status": statuses or [], "batch": batch},
             "message_states": MESSAGE.states,
             "live": detail["status"] in LIVE,
@@ -248,6 +259,7 @@ async def campaign_action(
     account = session.account_id
     lifecycle = ui.services.lifecycle
     ui.summaries.forget(account, campaign_id)  # the page after the change shows it
+    ui.insight.forget(account, campaign_id)
     try:
         if action == "run":
             result = await lifecycle.run(

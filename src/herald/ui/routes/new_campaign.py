@@ -14,9 +14,10 @@ from herald.api.routes.campaigns import check_callback_urls
 from herald.api.schemas import CampaignIn, QuietWindow, check_quiet_hours
 from herald.campaigns.accounts import credit_left
 from herald.campaigns.audience import check_recipients
+from herald.campaigns.links import links_base_url
 from herald.campaigns.preview import preview_message
 from herald.errors import RequestError
-from herald.ui.campaign_form import LINK_FIELDS, CampaignForm, hold, pairs
+from herald.ui.campaign_form import CampaignForm, hold, pairs
 from herald.ui.console import (
     REFUSALS,
     Console,
@@ -106,7 +107,6 @@ async def _form_page(
             "f": form,
             "error": error,
             "problems": problems or [],
-            "link_fields": LINK_FIELDS,
             "credit": await credit_left(ui.services.ctx.db, session.account_id),
             **await _choices(ui, session, form.contacts),
         },
@@ -268,10 +268,18 @@ async def preview(request: Request, ui: ConsoleDep, session: SignedIn) -> JSONRe
             labels=labels,
             flash=form.flags["flash"],
             transcode=form.flags["transcode"],
+            links_base_url=_links_base(ui),
         )
     except RequestError as exc:
         return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, status_code=400)
     return JSONResponse(shown)
+
+
+def _links_base(ui: Any) -> str:
+    """Where %Link% and %OptOutLink% lead, as the API's preview shows them: sample links as
+    long as the ones recipients get, so the segments counted are theirs."""
+    ctx = ui.services.ctx
+    return str(ctx.links_base_url or links_base_url(ctx.config))
 
 
 @router.post(ESTIMATE_PATH)
@@ -327,6 +335,7 @@ async def estimate(request: Request, ui: ConsoleDep, session: SignedIn) -> JSONR
             labels=labels,
             flash=form.flags["flash"],
             transcode=form.flags["transcode"],
+            links_base_url=_links_base(ui),
         )
         segments = int(shown["segments"])
     except RequestError as exc:
