@@ -58,6 +58,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/fairness.py
 	$(PY) bench/field.py
 	$(PY) bench/report.py
+	$(PY) bench/console.py
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench

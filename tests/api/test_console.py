@@ -59,8 +59,13 @@ def _config(tmp_path: Path, **ui: object) -> Config:
 
 @pytest.fixture
 async def console(database: Database, tmp_path: Path) -> AsyncIterator[Console]:
+    async with _serve_console(database, _config(tmp_path)) as console:
+        yield console
+
+
+@contextlib.asynccontextmanager
+async def _serve_console(database: Database, config: Config) -> AsyncIterator[Console]:
     clock = Clock()
-    config = _config(tmp_path)
     runner = CampaignRunner(
         database,
         config,
@@ -328,3 +333,58 @@ async def test_the_console_can_be_turned_off(database: Database, tmp_path: Path)
         assert (await client.get("/ui/campaigns")).status_code == 404
         assert (await client.get("/docs")).status_code == 200
     assert not (tmp_path / "ui-session.key").exists()
+
+
+def _message_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r"<summary>#(\d+)</summary>", html)]
+
+
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', html)
+    return None if found is None else found[1].replace("&amp;", "&")
+
+
+async def test_a_campaigns_messages_page_by_id_forward_and_back(
+    database: Database, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    config = config.model_copy(
+        update={"api": config.api.model_copy(update={"max_recipients_per_request": 200})}
+    )
+    async with _serve_console(database, config) as console:
+        await _page_through(console)
+
+
+async def _page_through(console: Console) -> None:
+    account = await console.account("pager")
+    async with httpx.AsyncClient(
+        base_url=console.url + "/v1", headers={"Authorization": f"Bearer {account.api_key}"}
+    ) as api:
+        made = await api.post(
+            "/campaigns",
+            json={
+                "sender": "Shop",
+                "message": "Hi",
+                "to": [f"+3069485{i:05d}" for i in range(120)],
+            },
+        )
+    assert made.status_code == 201, made.text
+    campaign = made.json()["id"]
+    async with console.signed_in(account.api_key) as client:
+        first = (await client.get(f"/ui/campaigns/{campaign}")).text
+        assert "50 of 120" in first and _link(first, "prev") is None
+        pages = [_message_ids(first)]
+        html = first
+        while (after := _link(html, "next")) is not None:
+            assert "page=" not in after  # no OFFSET walk
+            html = (await client.get(after)).text
+            pages.append(_message_ids(html))
+        assert [len(p) for p in pages] == [50, 50, 20]
+        every = [i for p in pages for i in p]
+        assert every == sorted(every) and len(set(every)) == 120
+        back = _link(html, "prev")
+        assert back is not None
+        assert _message_ids((await client.get(back)).text) == pages[1]
+        back = _link((await client.get(back)).text, "prev")
+        assert back is not None
+        assert _message_ids((await client.get(back)).text) == pages[0]

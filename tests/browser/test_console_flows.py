@@ -67,6 +67,11 @@ def test_a_campaign_from_a_file_completes_with_its_report_and_export(
     browser.find_element(By.ID, "message").send_keys("\b\b")
     wait_for(browser, shows("#preview-encoding", "GSM-7"))
 
+    # A tracked link to a page of this server (the tests reach nothing else).
+    browser.find_element(By.ID, "message").send_keys(" %Link%")
+    browser.find_element(By.ID, "track_link_url").send_keys(herald.url + "/ui/static/favicon.svg")
+    wait_for(browser, shows("#preview-text", f"Patras! {herald.url}/l/"))
+
     browser.find_element(By.CSS_SELECTOR, "details.mapping summary").click()
     browser.find_element(By.ID, "name_column").send_keys("Name")
     browser.find_element(By.ID, "file").send_keys(str(_recipients_file(tmp_path)))
@@ -91,6 +96,21 @@ def test_a_campaign_from_a_file_completes_with_its_report_and_export(
     assert len(messages) == ROWS
     messages[0].find_element(By.TAG_NAME, "summary").click()
     wait_for(browser, shows("#message-table table.parts", "delivered"))
+    sent = text_of(browser, "#message-table .message-text")
+    assert sent.startswith("Hi Person 0, see you in Athens! ")
+    timeline = "Messages sent, delivered, failed and clicked over time"
+    assert browser.find_elements(By.CSS_SELECTOR, f'svg[aria-label="{timeline}"]')
+
+    page = browser.current_url
+    browser.get(sent.rsplit(" ", 1)[1])  # the recipient opens the tracked link
+    wait_for(browser, lambda b: b.current_url.endswith("/ui/static/favicon.svg"))
+
+    def clicked(b: Any) -> bool:  # clicks are written every [links] flush_interval
+        b.get(page)
+        return "1 (1 unique of 30 links, 3.3%)" in text_of(b, "#report-facts")
+
+    wait_for(browser, clicked)
+    assert text_of(browser, '[data-count="clicks"]') == "1"
 
     path = browser.find_element(By.LINK_TEXT, "Export CSV").get_attribute("href")
     status, body = fetch_text(browser, path)
@@ -100,6 +120,7 @@ def test_a_campaign_from_a_file_completes_with_its_report_and_export(
     assert {r["status"] for r in rows} == {"delivered"}
     assert rows[0]["phone"] == "+306948530000"
     assert all(r["smsc_message_ids"] for r in rows)
+    assert [r["clicks"] for r in rows].count("1") == 1
 
     browser.get(herald.url + "/ui/campaigns?name=spring")
     row = wait_for(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#campaigns tbody tr"))
