@@ -188,6 +188,8 @@ def test_the_progress_bar_is_in_proportion_and_says_what_it_shows() -> None:
     assert 'width="30.00"' in bar and 'width="20.00"' in bar and 'width="50.00"' in bar
     assert str(charts.bar_chart([("<script>", 1)], title="t")).count("<script>") == 0
     assert charts.timeline_chart([], title="t") == ""
+    one = str(charts.timeline_chart([{"at": NOW, "sent": 4, "delivered": 3}], title="t"))
+    assert one.count("<circle") == 2  # one minute of a run is a dot per series, not nothing
 
 
 async def test_summaries_are_reused_in_proportion_to_their_cost_and_forgotten_on_change() -> None:

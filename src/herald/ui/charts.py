@@ -91,18 +91,19 @@ def bar_chart(
     """Horizontal bars, biggest first as given: one row per (label, value)."""
     if not rows:
         return Markup("")
-    row_h, label_w, bar_w = 22, 200, 320
+    # Narrow enough that a third of a laptop's page shows the text at about its own size.
+    row_h, label_w, bar_w = 22, 170, 190
     biggest = max(v for _, v in rows) or 1
     height = row_h * len(rows)
     out = [
         f'<svg class="chart" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {label_w + bar_w + 80} {height}" '
+        f'viewBox="0 0 {label_w + bar_w + 60} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
     ]
     for i, (label, value) in enumerate(rows):
         y = i * row_h
         w = bar_w * value / biggest
-        short = label if len(label) <= 28 else label[:27] + "…"
+        short = label if len(label) <= 24 else label[:23] + "…"
         out.append(
             f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y + 4}" width="{w:.2f}" height="{row_h - 8}" '
@@ -114,13 +115,14 @@ def bar_chart(
 
 
 SERIES = ("sent", "delivered", "failed", "clicked")
+MARKED_POINTS = 40  # timelines this short get a dot on every point
 
 
 def timeline_chart(points: Sequence[Mapping[str, object]], *, title: str) -> Markup:
     """Messages sent, delivered, failed and clicked per interval: one line each."""
     if not points:
         return Markup("")
-    w, h, left, bottom, top = 640, 220, 48, 28, 10
+    w, h, left, bottom, top = 900, 260, 56, 30, 12
     plot_w, plot_h = w - left - 10, h - bottom - top
     peak = max(int(p.get(s, 0) or 0) for p in points for s in SERIES) or 1  # type: ignore[call-overload]
     n = len(points)
@@ -132,8 +134,9 @@ def timeline_chart(points: Sequence[Mapping[str, object]], *, title: str) -> Mar
         return top + plot_h - plot_h * v / peak
 
     out = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {w} {h}" '
-        f'width="100%" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>',
+        f'<svg class="chart timeline" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {w} {h}" width="100%" preserveAspectRatio="xMinYMin meet">'
+        f"<title>{escape(title)}</title>",
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
         'stroke="#374151"></line>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#374151"></line>',
@@ -154,5 +157,10 @@ def timeline_chart(points: Sequence[Mapping[str, object]], *, title: str) -> Mar
             f'<polyline fill="none" stroke="{COLOURS[series]}" stroke-width="2" '
             f'points="{path}" data-series="{series}"></polyline>'
         )
+        if n <= MARKED_POINTS:  # a line of one point is invisible; a few are easier read as dots
+            out.extend(
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4" fill="{COLOURS[series]}"></circle>'
+                for i, v in enumerate(values)
+            )
     out.append("</svg>")
     return Markup("".join(out))

@@ -4,7 +4,8 @@ lifecycle buttons and its CSV export."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -27,6 +28,7 @@ from herald.ui.console import (
 from herald.ui.paging import Cursor, Pager
 
 router = APIRouter()
+T = TypeVar("T")
 
 PAGE_SIZES = (20, 50, 100)
 MESSAGE_PAGE = 50
@@ -44,14 +46,21 @@ def actions_for(status: str) -> list[str]:
     return [a for a in ACTIONS if a in allowed] + (["delete"] if status in IDLE else [])
 
 
-async def _detail(ui: Any, account_id: int, campaign_id: int) -> dict[str, Any]:
-    """The campaign's summary (herald.ui.summaries): counts by message status, batches."""
+async def _not_found_as_page(campaign_id: int, read: Awaitable[T]) -> T:
+    """`read`, its campaign_not_found answered with the console's 404 page."""
     try:
-        detail: dict[str, Any] = await ui.summaries.get(account_id, campaign_id)
+        return await read
     except RequestError as exc:
         if exc.code == "campaign_not_found":
             raise NotFound(f"There is no campaign {campaign_id} in this account.") from None
         raise
+
+
+async def _detail(ui: Any, account_id: int, campaign_id: int) -> dict[str, Any]:
+    """The campaign's summary (herald.ui.summaries): counts by message status, batches."""
+    detail: dict[str, Any] = await _not_found_as_page(
+        campaign_id, ui.summaries.get(account_id, campaign_id)
+    )
     return detail
 
 
@@ -145,20 +154,24 @@ async def campaign_page(
     after: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     trail: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
-    detail = await _detail(ui, session.account_id, campaign_id)
     statuses = [s for s in status or [] if s in MESSAGE.states] or None
-    # Messages by keyset (after an id): any page of a million-message campaign costs what the
-    # first does (docs/performance.md: 27 ms against 11 s for the last page by offset).
-    report, (total, messages) = await asyncio.gather(
-        ui.insight.report(session.account_id, campaign_id),
-        ui.services.campaigns.messages(
-            session.account_id,
+    # The summary, the report (which waits for the same summary read) and the messages side
+    # by side. Messages by keyset (after an id): any page of a million-message campaign costs
+    # what the first does (docs/performance.md: 27 ms against 11 s for the last by offset).
+    detail, report, (total, messages) = await asyncio.gather(
+        _detail(ui, session.account_id, campaign_id),
+        _not_found_as_page(campaign_id, ui.insight.report(session.account_id, campaign_id)),
+        _not_found_as_page(
             campaign_id,
-            statuses=statuses,
-            batch_id=batch,
-            limit=MESSAGE_PAGE,
-            offset=0,
-            after=after,
+            ui.services.campaigns.messages(
+                session.account_id,
+                campaign_id,
+                statuses=statuses,
+                batch_id=batch,
+                limit=MESSAGE_PAGE,
+                offset=0,
+                after=after,
+            ),
         ),
     )
     numbers = summary(detail)
