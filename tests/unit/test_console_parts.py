@@ -232,3 +232,16 @@ async def test_summaries_read_at_the_same_time_share_one_read() -> None:
     release.set()
     assert await first == await second == {"id": 3}
     assert reads == 1
+
+
+async def test_summaries_keep_at_most_max_entries_the_least_recently_read_go_first() -> None:
+    reads: list[int] = []
+
+    async def read(account_id: int, campaign_id: int) -> dict[str, object]:
+        reads.append(campaign_id)
+        return {"id": campaign_id}
+
+    summaries = Summaries(read, min_age=3600.0, max_entries=2)
+    for campaign in (1, 2, 1, 3, 1, 2):  # 3 pushes out 2 (1 was read since), then 2 is read again
+        await summaries.get(1, campaign)
+    assert reads == [1, 2, 3, 2]

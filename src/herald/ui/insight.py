@@ -23,6 +23,7 @@ from herald.ui.summaries import Summaries
 
 CHART_POINTS = 120
 MAX_INTERVAL = 86_400  # the report's widest bucket (a day)
+REPORTS_KEPT = 200  # a report is tens of KB (timeline, reasons, countries): a few MB at most
 
 
 def timeline_interval(batches: Sequence[Mapping[str, Any]], now: datetime) -> int:
@@ -44,7 +45,7 @@ class Insight:
         self._services = services
         self._summaries = summaries
         self._clock = clock
-        self._reports = Summaries(self._read_report)
+        self._reports = Summaries(self._read_report, max_entries=REPORTS_KEPT)
 
     async def report(self, account_id: int, campaign_id: int) -> dict[str, Any]:
         """The campaign's report (campaign_not_found passes through)."""

@@ -36,10 +36,12 @@ class Summaries:
         read: Read,
         *,
         min_age: float = 0.0,
+        max_entries: int = MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._read = read
         self._min_age = min_age
+        self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[tuple[int, int], _Entry] = OrderedDict()
         self._reading: dict[tuple[int, int], asyncio.Task[dict[str, Any]]] = {}
@@ -64,7 +66,7 @@ class Summaries:
         took = self._clock() - started
         self._entries[key] = _Entry(value, self._clock() + max(self._min_age, took * COST_FACTOR))
         self._entries.move_to_end(key)
-        while len(self._entries) > MAX_ENTRIES:
+        while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
         return value
 
