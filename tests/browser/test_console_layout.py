@@ -101,6 +101,8 @@ def test_main_pages_fit_a_laptop_and_a_phone(browser: Any, herald: Herald, tmp_p
                 wait_for(browser, lambda b: b.find_element(By.TAG_NAME, "main"))
                 if name == "campaign":  # every recipient's click is written within 0.5 s
                     wait_for(browser, lambda b: _reload_until_clicked(b))
+                if name == "new-campaign" and not mobile:  # the form as someone fills it in
+                    _fill_in(browser, herald)
                 assert _overflow(browser) <= 0, f"{path} is wider than {size[0]} px"
                 if mobile and name == "campaign":
                     _shoot(browser, folder / "console-campaign-phone.png", size[0], tallest=1800)
@@ -108,6 +110,15 @@ def test_main_pages_fit_a_laptop_and_a_phone(browser: Any, herald: Herald, tmp_p
                     _shoot(browser, folder / f"console-{name}.png", size[0])
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _fill_in(browser: Any, herald: Herald) -> None:
+    browser.find_element(By.ID, "message").send_keys("Hi %Name%, 20% off this week: %Link%")
+    browser.find_element(By.ID, "track_link_url").send_keys("https://shop.example.com/spring")
+    browser.find_element(By.ID, "to").send_keys("+306948530920\n+447400123456")
+    browser.find_element(By.ID, "sample_name").send_keys("Maria")
+    wait_for(browser, shows("#preview-text", f"Hi Maria, 20% off this week: {herald.url}/l/"))
+    wait_for(browser, shows("#review-needed", "2"))
 
 
 def _reload_until_clicked(browser: Any) -> bool:
