@@ -56,6 +56,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/e2e.py --processes 2
 	$(PY) bench/e2e.py --receipt-delay 200-2000
 	$(PY) bench/fairness.py
+	$(PY) bench/throttling.py
 	$(PY) bench/field.py
 	$(PY) bench/report.py
 	$(PY) bench/console.py

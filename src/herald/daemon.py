@@ -198,7 +198,7 @@ class Daemon:
             self.running.sessions = sessions
             router = Router(
                 config.routes,
-                healthy=lambda name: name in sessions and sessions[name].bound,
+                healthy=lambda name: name in sessions and sessions[name].routable,
             )
             dispatcher = Dispatcher(
                 db,
@@ -248,7 +248,7 @@ class Daemon:
             await listener.start(dispatcher.wake)
             stack.push_async_callback(listener.stop)
 
-            background = _Tasks()
+            background = _Tasks(on_failure=self._task_died)
             stop_writer = asyncio.Event()
             background.spawn("writer", writer.run(stop_writer))
             stack.callback(self._check_writer, writer)  # once the writer has returned
@@ -320,6 +320,18 @@ class Daemon:
         self.exit_code = 1
         self.stop.set()
 
+    def _task_died(self, name: str, error: BaseException) -> None:
+        """A dispatcher, writer or worker that died leaves herald up but not working: stop
+        (draining what can be) and exit 1, so that a supervisor restarts it."""
+        log.critical(
+            "exiting with status 1 so that a supervisor restarts herald: the %s task stopped"
+            " with an error",
+            name,
+            exc_info=error,
+        )
+        self.exit_code = 1
+        self.stop.set()
+
     def _database_restarted(self) -> None:
         self.metrics.database_restarts += 1
 
@@ -367,16 +379,21 @@ class Daemon:
 
 
 class _Tasks:
-    """Named background tasks; a task that dies unexpectedly stops the daemon loudly."""
+    """Named background tasks; a task that dies with an error is handed to `on_failure`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[str, BaseException], None]) -> None:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._on_failure = on_failure
 
     def spawn(self, name: str, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
-        task.add_done_callback(lambda t: _report(name, t))
+        task.add_done_callback(self._done)
         self._tasks[name] = task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._on_failure(task.get_name(), error)
 
     async def wait(self, *names: str, within: float | None = None) -> None:
         tasks = [self._tasks[n] for n in names if n in self._tasks]
@@ -388,11 +405,6 @@ class _Tasks:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-
-
-def _report(name: str, task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped with an error", name, exc_info=task.exception())
 
 
 async def _set(event: asyncio.Event) -> None:
@@ -442,11 +454,14 @@ def _readiness(db: Database, sessions: dict[str, Session]) -> Callable[[], Await
         except Exception as exc:
             database = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         binds = {name: s.state for name, s in sessions.items()}
-        bound = [name for name, state in binds.items() if state == "bound"]
+        # a bind on trial after a black hole is bound but not yet trusted (out of rotation)
+        out = sorted(name for name, s in sessions.items() if not s.in_rotation)
+        bound = [name for name, state in binds.items() if state == "bound" and name not in out]
         return {
             "ready": bool(database["ok"]) and bool(bound),
             "database": database,
             "binds": binds,
+            "out_of_rotation": out,
             "not_ready": ([] if database["ok"] else ["database"])
             + ([] if bound else ["no bind is bound"]),
         }

@@ -54,13 +54,16 @@ class BindStats:
     """Counters for one bind. The session and dispatcher bump these attributes directly."""
 
     __slots__ = (
+        "in_rotation",
         "name",
+        "out_of_rotation",
         "receipts",
         "reconnects",
         "segments_sent",
         "state",
         "submits",
         "throttle_events",
+        "timeouts",
         "rate",
         "window_in_use",
     )
@@ -71,14 +74,17 @@ class BindStats:
         self.segments_sent = 0
         self.throttle_events = 0
         self.reconnects = 0
+        self.timeouts = 0  # submit_sm unanswered within response_timeout
+        self.out_of_rotation = 0  # times taken out of rotation (max_timeouts in a row)
         self.receipts: defaultdict[str, int] = defaultdict(int)  # by receipt state
         # Live values, read at scrape time from the session that owns them.
         self.rate: Callable[[], float] = lambda: 0.0
         self.window_in_use: Callable[[], int] = lambda: 0
         self.state: Callable[[], str] = lambda: "closed"
+        self.in_rotation: Callable[[], bool] = lambda: True
 
 
-BIND_STATES = ("closed", "connecting", "bound", "unbinding", "refused")
+BIND_STATES = ("closed", "connecting", "probing", "bound", "unbinding", "refused")
 # How a number opted out: a keyword reply (STOP) or an opt-out link; the blacklist's sources.
 OPT_OUT_SOURCES = ("opt_out", "opt_out_link")
 
@@ -161,6 +167,24 @@ class _Collector(Collector):
             "bind reconnect attempts",
             ["bind"],
             ((b.name, b.reconnects) for b in binds),
+        )
+        yield _counter(
+            "herald_submit_timeouts",
+            "submit_sm unanswered within response_timeout (outcome unknown)",
+            ["bind"],
+            ((b.name, b.timeouts) for b in binds),
+        )
+        yield _counter(
+            "herald_bind_out_of_rotation",
+            "times the bind was taken out of rotation (max_timeouts unanswered in a row)",
+            ["bind"],
+            ((b.name, b.out_of_rotation) for b in binds),
+        )
+        yield _gauge(
+            "herald_bind_in_rotation",
+            "1 while the bind takes traffic, 0 while out of rotation and probed",
+            ["bind"],
+            ((b.name, 1.0 if b.in_rotation() else 0.0) for b in binds),
         )
         yield _counter(
             "herald_receipts",

@@ -226,6 +226,7 @@ def test_the_operations_page_shows_the_bind_bound(browser: Any, herald: Herald) 
     sign_in(browser, herald.url, herald.keys["shop"])
     browser.get(herald.url + "/ui/operations")
     wait_for(browser, shows('tr[data-bind="simulator"] [data-field=state]', "bound"))
+    assert text_of(browser, 'tr[data-bind="simulator"] [data-field=rotation]') == "in"
     # The rate is worked out from two readings: it appears once the page has refreshed.
     wait_for(
         browser, lambda b: text_of(b, 'tr[data-bind="simulator"] [data-field=sent_rate]') != "—"

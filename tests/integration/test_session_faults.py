@@ -206,10 +206,11 @@ async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
     futures = [submit(session, f"4477009000{c}") for c in "ABCD"]
     await smsc.wait(lambda: len(smsc.submits) == 2, "A, then B throttled")
     await settle()
+    # nothing accepted lately to measure the carrier's rate by: halved
     assert destinations(smsc) == ["A", "B"] and session.rate == 50.0
-    await fake.advance(0.9)  # the pause is 1 s: nothing goes out
+    await fake.advance(0.09)  # the pause is 0.1 s: nothing goes out
     assert len(smsc.submits) == 2 and session.queued == 3
-    await fake.advance(0.2)
+    await fake.advance(0.1)  # B at once, then C and D 20 ms apart (50/s)
     await asyncio.gather(*futures)
     assert destinations(smsc) == ["A", "B", "B", "C", "D"]
     assert [f.result().outcome for f in futures] == [ACCEPTED] * 4
@@ -234,23 +235,23 @@ async def test_throttled_part_goes_out_before_parts_queued_behind_it(
     assert destinations(smsc) == ["A", "B", "C"]  # paused: D and E wait
     smsc.on_submit = lambda peer, pdu: (0,)
     # both refusals came from one window: one congestion event, rate 100 -> 50/s; after the
-    # 1 s pause, one part per 20 ms
-    await fake.advance(1.0 + 4 * 0.02 + 0.01)
+    # 0.1 s pause, one part per 20 ms
+    await fake.advance(0.1 + 4 * 0.02 + 0.01)
     await asyncio.gather(*futures)
     assert session.rate == 50.0
     assert destinations(smsc) == ["A", "B", "C", "B", "C", "D", "E"]
 
 
-async def test_queue_full_backs_off_longer(
+async def test_queue_full_backs_off_briefly_not_for_seconds(
     make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=1, rate=100.0, burst=100))
     smsc.on_submit = throttle_once(on={"4477009000A"}, status=0x14)
     future = submit(session, "4477009000A")
     await smsc.wait(lambda: len(smsc.submits) == 1, "A")
-    await fake.advance(4.5)  # a throttle pause would be over; a full queue waits 5 s
+    await fake.advance(0.15)  # a throttle pause (0.1 s) would be over; a full queue's is 0.2 s
     assert len(smsc.submits) == 1 and not future.done()
-    await fake.advance(0.6)
+    await fake.advance(0.1)  # it was 5 s a refusal: 18 messages/s against a 100/s carrier
     assert (await future).outcome is ACCEPTED and len(smsc.submits) == 2
 
 
@@ -321,29 +322,69 @@ async def test_generic_nack_is_matched_to_its_submit(
     assert session.bound and session.in_flight == 0
 
 
-async def test_generic_nacks_in_a_row_resync_the_link(
+async def test_nacks_carrying_their_submits_sequence_are_answers_and_the_link_stays(
     make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
-    session = await bound(make(nack_reconnect_after=3, window=1))
-    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, 0x02)
-    results = [await submit(session) for _ in range(3)]
-    assert all(r.outcome is REJECTED for r in results)
+    # Every submit nacked by its own sequence_number: each is refused, none is a sign of a
+    # broken stream (it reconnected after nack_reconnect_after of them).
+    session = await bound(make(nack_reconnect_after=3, window=4))
+    statuses = {"0": 0x00, "1": 0x03, "2": 0x08, "3": 0x0B, "4": 0x00, "5": 0x03}
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, statuses[pdu["destination_addr"][-1]])
+    results = await asyncio.gather(*(submit(session, f"44770090000{k}") for k in statuses))
+    assert [(r.outcome, r.command_status, r.status_name) for r in results] == [
+        (REJECTED, 0x03, "ESME_RINVCMDID"),  # a nack saying ESME_ROK accepts nothing
+        (REJECTED, 0x03, "ESME_RINVCMDID"),
+        (RETRY, 0x08, "ESME_RSYSERR"),  # temporary, by the status table
+        (REJECTED, 0x0B, "ESME_RINVDSTADR"),
+        (REJECTED, 0x03, "ESME_RINVCMDID"),
+        (REJECTED, 0x03, "ESME_RINVCMDID"),
+    ]
+    await fake.advance(5.0)
+    assert session.bound and len(smsc.connections) == 1 and len(smsc.binds) == 1
     smsc.on_submit = lambda peer, pdu: (0,)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_nacks_matching_nothing_in_a_row_resync_the_link(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    session = await bound(make(nack_reconnect_after=3))
+
+    def stray_nacks(count: int) -> None:
+        for _ in range(count):  # sequence numbers herald never used: out of step
+            smsc.peer.write(HEADER.pack(16, C.GENERIC_NACK, 0x02, 0x7FFF0000))
+
+    stray_nacks(2)
+    assert (await submit(session)).outcome is ACCEPTED  # an answer between: the count restarts
+    stray_nacks(2)
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
+    await fake.advance(1.0)
+    assert len(smsc.connections) == 1 and session.bound
+    stray_nacks(1)  # the third in a row
     await rebound(session, smsc, fake, links=2)
     assert (await submit(session)).outcome is ACCEPTED
 
 
-async def test_rinvbndsts_is_retry_and_rebinds(
+async def test_rinvbndsts_is_retry_and_rebinds_once_the_window_is_answered(
     make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
-    session = await bound(make())
-    smsc.on_submit = lambda peer, pdu: (0x04,)
-    result = await submit(session)
+    session = await bound(make(window=3))
+    smsc.on_submit = lambda peer, pdu: None
+    first = [submit(session, f"44770090000{i}") for i in range(3)]
+    await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
+    a, b, c = smsc.submits
+    smsc.peer.answer(a, 0x04)
+    result = await first[0]
     assert result.outcome is RETRY and result.status_name == "ESME_RINVBNDSTS"
+    assert session.state == "unbinding"  # nothing more is routed to it
     late = submit(session)  # while the link closes: never written, so not "unknown"
     assert (await late).outcome is NOT_SENT
+    smsc.peer.answer(b)  # the rest of the window is still read
+    smsc.peer.answer(c, 0x04)
+    assert [(await f).outcome for f in first[1:]] == [ACCEPTED, RETRY]
     smsc.on_submit = lambda peer, pdu: (0,)
     await rebound(session, smsc, fake, links=2)
+    assert len(smsc.submits) == 3
 
 
 # --- malformed input from the SMSC --------------------------------------------------------------
@@ -436,6 +477,56 @@ async def test_incoming_unbind_is_answered_then_the_session_reconnects(
     assert response.command_id == C.UNBIND_RESP and response.command_status == 0
     await rebound(session, smsc, fake, links=2)
     assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_answers_owed_after_the_smscs_unbind_are_read_not_taken_for_unknown(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    # The SMSC unbinds with five submits of the window in flight; after its unbind come the
+    # answer it owed (accepted) and its refusals of what reached it after the unbind. Read,
+    # they are results: nothing here is ambiguous. (They were all "unknown".)
+    session = await bound(make(window=5))
+    smsc.on_submit = lambda peer, pdu: None
+    futures = [submit(session, f"4477009000{i:02d}") for i in range(8)]
+    await smsc.wait(lambda: len(smsc.submits) == 5, "a window of 5")
+    peer, window = smsc.peer, list(smsc.submits)
+    peer.answer(window[0])
+    peer.answer(window[1], 0x45)
+    unbind = peer.request(Pdu(C.UNBIND))
+    peer.answer(window[2])  # owed from before the unbind
+    for late in window[3:]:
+        peer.answer(late, 0x04)  # reached the SMSC after its unbind: ESME_RINVBNDSTS
+    assert (await unbind).command_id == C.UNBIND_RESP
+    results = await asyncio.gather(*futures)
+    assert [r.outcome for r in results] == [ACCEPTED, REJECTED, ACCEPTED] + [NOT_SENT] * 5
+    assert [r.command_status for r in results[3:5]] == [0x04, 0x04]
+    assert len(smsc.submits) == 5  # nothing was written after the unbind
+    await rebound(session, smsc, fake, links=2)
+    smsc.on_submit = lambda peer, pdu: (0,)
+    assert (await submit(session)).outcome is ACCEPTED
+
+
+async def test_submits_not_yet_handed_to_the_socket_when_a_dead_link_closes_are_not_sent(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    # A silent SMSC: the scan at +20 s expires the second window, refills it, and finds the
+    # enquire_link unanswered: the link closes in that same loop turn. The refill was never
+    # written (it was, and came back "unknown").
+    session = await bound(
+        make(window=2, response_timeout=10.0, enquire_link_interval=10.0, max_timeouts=0)
+    )
+    smsc.on_submit = lambda peer, pdu: None
+    smsc.answer_enquire_link = False
+    futures = [submit(session, f"44770090000{i}") for i in range(8)]
+    await smsc.wait(lambda: len(smsc.submits) == 2, "the first window")
+    await fake.advance(10.0)  # the first window expires, the second goes out, enquire_link
+    await smsc.wait(lambda: len(smsc.submits) == 4, "the second window")
+    await smsc.wait(lambda: len(smsc.enquire_links) == 1, "the enquire_link")
+    await fake.advance(10.0)
+    results = await asyncio.gather(*futures)
+    assert [r.outcome for r in results] == [UNKNOWN] * 4 + [NOT_SENT] * 4
+    await smsc.wait(lambda: smsc.connections[0].closed.done(), "the dead link closed")
+    assert len(smsc.submits) == 4
 
 
 async def test_enquire_link_when_idle_and_a_dead_link_is_replaced(

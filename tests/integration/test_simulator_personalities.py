@@ -254,3 +254,31 @@ async def test_text_receipts_carry_no_tlvs() -> None:
         assert receipt is not None and not receipt.id_from_tlv
         assert (receipt.message_id, receipt.state) == (message_id, "DELIVRD")
         await esme.close()
+
+
+async def test_nack_per_message_nacks_some_submits_by_their_own_sequence() -> None:
+    async with Simulator(personality_settings("nack_per_message", seed=5)) as sim:
+        esme = await RawEsme.connect(sim.address)
+        await esme.bind()
+        seqs = [esme.submit() for _ in range(30)]
+        answers = {seq: await esme.response(seq) for seq in seqs}
+        nacks = [s for s, pdu in answers.items() if pdu.command_id == C.GENERIC_NACK]
+        assert 0 < len(nacks) < 30 and sim.stats.generic_nacks == len(nacks)
+        assert {answers[s].command_status for s in nacks} == {S.ESME_RINVCMDID}
+        assert all(answers[s].sequence_number == s for s in seqs)  # each its own
+        assert sim.stats.accepted == 30 - len(nacks) and not esme.strays()
+        await esme.close()
+
+
+async def test_unbind_mid_window_sends_its_unbind_before_the_answers_it_owes() -> None:
+    async with Simulator(personality_settings("unbind_mid_window", receipts=False)) as sim:
+        esme = await RawEsme.connect(sim.address)
+        await esme.bind()
+        seqs = [esme.submit() for _ in range(10)]  # one write: the whole window at once
+        answers = [await esme.response(seq) for seq in seqs]
+        assert [a.command_status for a in answers] == [0] * 10  # all taken
+        kinds = [e.pdu.sequence_number if isinstance(e, Response) else e.name for e in esme.log]
+        assert kinds[kinds.index("unbind") - 5 :] == [*seqs[:5], "unbind", *seqs[5:]]
+        await esme.closed()  # we answered its unbind; it then closed TCP
+        assert sim.stats.unbinds_sent == 1
+        await esme.close()

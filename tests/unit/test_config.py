@@ -153,6 +153,7 @@ EVERY_SESSION_KEY: dict[str, object] = {
     "max_command_length": 4096,
     "max_pending_deliveries": 25,
     "nack_reconnect_after": 2,
+    "max_timeouts": 5,
 }
 
 

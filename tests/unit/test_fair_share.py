@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from herald.delivery.fair_share import DueQueue, FairShare
@@ -56,6 +56,10 @@ accounts_strategy = st.lists(
 
 @settings(max_examples=100, deadline=None)
 @given(accounts=accounts_strategy, slots=st.integers(1, 300), claims=st.integers(1, 30))
+# Served by start tag, the heavy account fell behind: 15 of 29 slots instead of 17, 0 of 8
+# instead of 2 (found by this test once; kept so that every run tries them).
+@example(accounts=[(1, 1), (2, 1), (2, 1), (2, 1), (10, 1)], slots=1, claims=29)
+@example(accounts=[(1, 1)] * 8 + [(3, 1)], slots=2, claims=4)
 def test_backlogged_accounts_get_their_weight_and_campaigns_split_evenly(
     accounts: list[tuple[int, int]], slots: int, claims: int
 ) -> None:

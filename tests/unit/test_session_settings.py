@@ -29,6 +29,7 @@ def test_defaults_are_valid() -> None:
         ({"system_id": "x" * 16}, "system_id must be at most 15"),
         ({"password": "123456789"}, "password must be at most 8"),
         ({"max_throttle_retries": -1}, "max_throttle_retries -1 is negative"),
+        ({"max_timeouts": -2}, "max_timeouts -2 is negative"),
         ({"window": 10_001}, "window 10001 must be at most 10000"),
         ({"addr_npi": 256}, "addr_npi 256 is not 0-255"),
         ({"max_command_length": 15}, "max_command_length must be at least 16, got 15"),

@@ -50,6 +50,12 @@ class Sides:
     def unanswered(self, items: Collection[PendingSubmit]) -> None:
         self._record("unanswered", list(items))
 
+    def unwritten(self, items: Collection[PendingSubmit]) -> None:
+        self._record("unwritten", list(items))
+
+    def stray_nack(self, link: Link, pdu: Pdu) -> None:
+        self._record("stray_nack", pdu)
+
     def pump(self) -> None:
         self.calls.append(("pump", None))  # not a change worth waking for
 
@@ -58,6 +64,9 @@ class Sides:
 
     def on_lost(self, link: Link, exc: Exception | None, in_flight: int) -> None:
         self._record("lost", in_flight)
+
+    def on_unbound(self, link: Link) -> None:
+        self._record("unbound", len(link.in_flight))
 
     def _record(self, what: str, detail: Any) -> None:
         self.calls.append((what, detail))
@@ -109,6 +118,7 @@ async def bound_pair(clock: Callable[[], float]) -> tuple[Link, SmscPeer, Sides]
         submits=sides,
         deliveries=sides,
         on_lost=sides.on_lost,
+        on_unbound=sides.on_unbound,
     )
     await loop.create_connection(lambda: link, sock=ours)
     peer = SmscPeer(*await asyncio.open_connection(sock=theirs))
@@ -135,12 +145,13 @@ async def pair() -> AsyncIterator[tuple[Link, SmscPeer, Sides]]:
 
 
 def write_submit(link: Link, destination: str = "447700900123") -> PendingSubmit:
-    """What the submit side's pump does for one part."""
+    """What the submit side's pump does for one part: numbered, in flight, handed to the
+    transport at the end of this loop turn."""
     loop = asyncio.get_running_loop()
     item = PendingSubmit(loop.create_future(), TEMPLATE.encode(0, destination, b"hi"), 0)
-    seq, data = link.conn.send_encoded_submit_sm(item.data, item)
+    seq, item.data = link.conn.send_encoded_submit_sm(item.data, item)
     link.in_flight[seq] = item
-    link.out.append(data)
+    link.unflushed.append(item)
     link.flush_soon()
     return item
 
@@ -209,6 +220,51 @@ async def test_a_lost_link_settles_what_was_written_then_tells_its_owner(
     assert link.closing and not link.in_flight and not link.controls
 
 
+async def test_submits_not_yet_handed_to_the_transport_come_back_unwritten(
+    pair: tuple[Link, SmscPeer, Sides],
+) -> None:
+    link, peer, sides = pair
+    written = [write_submit(link), write_submit(link, "447700900124")]
+    first = await peer.next()
+    assert isinstance(first, Pdu) and first.command_id == C.SUBMIT_SM
+    await peer.next()  # both went out in the write at the end of that loop turn
+    late = [write_submit(link, "447700900125"), write_submit(link, "447700900126")]
+    link.close()  # in the same turn: the late ones were never handed to the transport
+    await link.lost
+    assert sides.of("unanswered") == [written] and sides.of("unwritten") == [late]
+    assert not link.in_flight and not link.unflushed and link.conn.outstanding == 0
+
+
+async def test_after_the_smscs_unbind_the_link_reads_answers_and_writes_no_submit(
+    pair: tuple[Link, SmscPeer, Sides],
+) -> None:
+    link, peer, sides = pair
+    item = write_submit(link)
+    request = await peer.next()
+    assert isinstance(request, Pdu)
+    late = write_submit(link, "447700900124")  # still in our buffer when the unbind is read:
+    # the SMSC's unbind and an answer it still owed, read in this same loop turn
+    link.data_received(
+        peer.conn.send(Pdu(C.UNBIND)) + peer.conn.send(request.reply(message_id="abc"))
+    )
+    answer = await peer.next()
+    assert isinstance(answer, Response) and answer.pdu.command_id == C.UNBIND_RESP
+    [(pdu, answered, _)] = await sides.wait("answered")
+    assert answered is item and pdu.params["message_id"] == "abc"
+    assert sides.of("unwritten") == [[late]] and sides.of("unbound") == [1]
+    assert link.peer_unbound and not link.closing  # the owner closes it when it is done
+    assert not link.in_flight
+
+
+async def test_a_generic_nack_matching_nothing_goes_to_the_submit_side(
+    pair: tuple[Link, SmscPeer, Sides],
+) -> None:
+    link, peer, sides = pair
+    peer.send_bytes(HEADER.pack(16, C.GENERIC_NACK, 0x03, 4242))
+    [nack] = await sides.wait("stray_nack")
+    assert nack.sequence_number == 4242 and not link.closing
+
+
 async def test_until_drained_waits_for_the_window_and_every_delivery(
     pair: tuple[Link, SmscPeer, Sides],
 ) -> None:
@@ -274,6 +330,35 @@ async def test_the_keepalive_scans_each_tick_and_enquires_when_the_smsc_is_quiet
     await fake.advance(2.5)  # and no answer within response_timeout: the link is dead
     await asyncio.wait_for(link.lost, 5)
     assert link.closing
+    await hang_up(link, peer)
+
+
+async def test_the_keepalive_counts_nothing_while_our_reading_is_paused() -> None:
+    # Reading paused for back-pressure: the SMSC's answers wait in our socket. No response
+    # timeout, enquire_link or dead link counts then, nor for response_timeout after.
+    fake = FakeTime()
+    link, peer, _ = await bound_pair(fake.clock)
+    settings = SessionSettings(
+        name="t",
+        host="h",
+        port=1,
+        system_id="s",
+        password="p",
+        response_timeout=2.0,
+        enquire_link_interval=3.0,
+    )
+    timeouts = Timeouts()
+    Keepalive(settings, clock=fake.clock, sleep=fake.sleep, submits=timeouts).watch(link)
+    link.pause_reads()
+    await settle()
+    await fake.advance(60.0)
+    assert timeouts.scans == [] and not link.enquiring and not link.closing
+    link.resume_reads()
+    await fake.advance(1.9)
+    assert timeouts.scans == [] and link.reads_held(fake.now, 2.0)
+    await fake.advance(0.3)
+    assert timeouts.scans and not link.reads_held(fake.now, 2.0)
+    assert link.enquiring  # 62 s without a PDU read: now it may ask
     await hang_up(link, peer)
 
 

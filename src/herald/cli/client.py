@@ -1,7 +1,8 @@
 """A small synchronous client of a running daemon's HTTP API, for the command line.
 
-Where the daemon is: an explicit URL (`--api`, `HERALD_API_URL`), else the `[api]` host and
-port of the configuration (`--config FILE` and `HERALD_API_...` overrides), else
+Where the daemon is: an explicit URL (`--api`, `HERALD_URL` or the older `HERALD_API_URL`),
+else the `[api]` host and port of the configuration (`--config FILE` and `HERALD_API_...`
+overrides), else
 http://127.0.0.1:8080. The API key goes in the `Authorization` header and nowhere else: no
 message, repr or error of this module contains it.
 
@@ -242,7 +243,7 @@ def _not_running(root: str, exc: Exception) -> str:
     why = "connection refused" if refused else str(exc) or type(exc).__name__
     return (
         f"the herald daemon is not running at {root} ({why}). Start it with `make run` "
-        "or `herald run --config FILE`, or point --api / HERALD_API_URL at it."
+        "or `herald run --config FILE`, or point --api / HERALD_URL at it."
     )
 
 

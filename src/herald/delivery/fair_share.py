@@ -11,7 +11,11 @@ with due messages hang in a tree, and each claim's share of the route's room goe
   and within a campaign, its batches (runs sending at the same time) do.
 
 The shares are weighted fair queueing by virtual time: every child carries a tag, the service
-it has had divided by its weight, and the children with the lowest tags are served first. A
+it has had divided by its weight, and the children whose next slot would finish first (tag
+plus 1/weight) are served first. Ordering by the tag alone (start-time fair queueing) lets a
+heavy account fall several slots behind its weight when claims are small: with weights
+1, 2, 2, 2 and 10 and one slot per claim, the weight-10 account had 15 of 29 slots instead of
+17 (tests/unit/test_fair_share.py). A
 claim's slots raise the lowest tags to one level (water-filling), so each child served costs a
 heap operation per claim, not per message. A child that becomes active starts at the lowest
 tag among those already active (its parent's virtual time): an account idle for an hour has
@@ -59,7 +63,7 @@ class DueQueue:
 TierKey = tuple[int, int]  # (0 transactional | 1 bulk, -priority): ascending is serving order
 QueueKey = tuple[int, str]  # (batch id, route)
 
-_order = itertools.count()  # tie-breaker: among equal tags, the one queued first
+_order = itertools.count()  # tie-breaker: among equal finish tags, the one queued first
 
 
 def tier_of(queue: DueQueue) -> TierKey:
@@ -110,7 +114,7 @@ class _Group(_Child):
         if len(heap) > 2 * len(self.children) + 16:  # mostly stale entries: keep the live
             heap[:] = [e for e in heap if e[3].stamp == e[2] and e[3].active]
             heapq.heapify(heap)
-        heapq.heappush(heap, (child.tag, next(_order), child.stamp, child))
+        heapq.heappush(heap, (child.tag + 1 / child.weight, next(_order), child.stamp, child))
 
     def _top(self) -> _Child | None:
         heap = self.heap
@@ -130,7 +134,9 @@ class _Group(_Child):
         if self.active == 1:  # the common case: one account, campaign or batch sending
             child.tag += slots / child.weight
             self.vtime = child.tag
-            heapq.heapreplace(heap, (child.tag, next(_order), child.stamp, child))
+            heapq.heapreplace(
+                heap, (child.tag + 1 / child.weight, next(_order), child.stamp, child)
+            )
             _give(child, slots, out, now)
             return
         # Water-filling: raise the lowest tags to one level L, where the slots run out
@@ -154,7 +160,7 @@ class _Group(_Child):
             shares[i % len(taken)] += 1
         for c, share in zip(taken, shares, strict=True):
             c.tag += share / c.weight
-            heapq.heappush(heap, (c.tag, next(_order), c.stamp, c))
+            heapq.heappush(heap, (c.tag + 1 / c.weight, next(_order), c.stamp, c))
             if share:
                 _give(c, share, out, now)
         top = self._top()

@@ -3,7 +3,10 @@
 Routes are tried in configuration order; the first whose every given criterion matches wins
 (destination prefix, destination country, sender). Within a route, binds take turns
 (round-robin) among those currently healthy, so a bind that goes down is skipped until it
-comes back (failover) without reordering the others.
+comes back (failover) without reordering the others. Healthy is the session's word
+(`Session.routable`): bound and in rotation; a bind whose submits went unanswered is out of
+rotation, skipped while it is probed, then offered one message at a time until one is
+answered (docs/operations.md, faults and guarantees).
 """
 
 from __future__ import annotations

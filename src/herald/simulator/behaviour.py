@@ -8,9 +8,10 @@ Order of the checks, each a knob of SimulatorSettings:
 4. otherwise accepted.
 
 With `submit_answer="generic_nack"` the answer is a generic_nack carrying the status from
-2-3, or `nack_status` for a submit that would have been accepted. Latency, malformed answers
-and dropped links are separate draws, made only when their knob is set, so a test that turns
-one knob on sees the same random sequence run after run.
+2-3, or `nack_status` for a submit that would have been accepted; with `nack_share`, that share
+of the submits that would have been accepted get such a nack (by their own sequence_number).
+Latency, malformed answers, nacks and dropped links are separate draws, made only when their
+knob is set, so a test that turns one knob on sees the same random sequence run after run.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Behaviour:
             and not settings.errors
             and latency.is_zero
             and settings.malformed_share == 0
+            and settings.nack_share == 0
         )
 
     def decide(self, system_id: str) -> tuple[int, int]:
@@ -116,7 +118,11 @@ class Behaviour:
                     break
         if s.submit_answer == "generic_nack":
             return NACK, status or s.nack_status
-        return (REFUSE, status) if status else (ACCEPT, 0)
+        if status:
+            return REFUSE, status
+        if s.nack_share and self.rng.random() < s.nack_share:
+            return NACK, s.nack_status
+        return ACCEPT, 0
 
     def latency(self) -> float:
         if self.latency_varies:

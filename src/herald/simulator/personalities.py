@@ -41,9 +41,20 @@ _P: dict[str, tuple[str, dict[str, Any]]] = {
         "answers every submit_sm with generic_nack (ESME_RINVCMDID)",
         {"submit_answer": "generic_nack", "receipts": False},
     ),
+    "nack_per_message": (
+        "answers a third of the submits with generic_nack (ESME_RINVCMDID) carrying their own "
+        "sequence_number, the rest as usual",
+        {"nack_share": 1 / 3},
+    ),
     "unbind_on_submit": (
         "sends unbind after 5 submits on a connection",
         {"unbind_after": 5},
+    ),
+    "unbind_mid_window": (
+        "answers each submit after 20 ms and sends unbind after its 5th answer on a "
+        "connection: the answers it still owes, and its ESME_RINVBNDSTS refusals of what "
+        "arrives after the unbind, follow the unbind",
+        {"unbind_after": 5, "latency": Delay.fixed(0.02)},
     ),
     "vendor_status": (
         "answers half of the submits with vendor status 0x401",

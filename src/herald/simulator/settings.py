@@ -143,6 +143,9 @@ class SimulatorSettings:
     # --- how submits are answered ---------------------------------------------------------
     submit_answer: Literal["ok", "none", "generic_nack"] = "ok"  # none: a black hole
     nack_status: int = CommandStatus.ESME_RINVCMDID
+    # share of the submits that would be accepted answered with a generic_nack (`nack_status`)
+    # carrying their own sequence_number, as some SMSCs refuse a PDU they cannot take
+    nack_share: float = 0.0
     throttle_rate: float | None = None  # submits per second per system_id (token bucket)
     throttle_burst: int = 1
     throttle_status: int = CommandStatus.ESME_RTHROTTLED  # or ESME_RMSGQFUL
@@ -258,7 +261,7 @@ def _problems(s: SimulatorSettings) -> Any:
         value = getattr(s, name)
         if value is not None and value < 1:
             yield f"{name} must be at least 1 (or None), got {value}"
-    for name in ("drop_probability", "malformed_share"):
+    for name in ("drop_probability", "malformed_share", "nack_share"):
         if (problem := _share(name, getattr(s, name))) is not None:
             yield problem
     if s.malformed_kind not in ("unknown_command", "no_nul", "bad_length"):

@@ -70,7 +70,12 @@ class SessionSettings:
     address_range: str = ""
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
     max_pending_deliveries: int = 1000  # on_deliver calls not done: stop reading beyond this
-    nack_reconnect_after: int = 5  # consecutive generic_nacks (not throttling): resync; 0 never
+    # generic_nacks in a row matching no request in flight: the stream is out of step,
+    # reconnect (0: never). A nack carrying a submit's sequence_number is that submit's answer.
+    nack_reconnect_after: int = 5
+    # submit_sm unanswered within response_timeout, in a row: a black hole, out of rotation
+    # until a new link answers a probe (0: never)
+    max_timeouts: int = 3
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -103,7 +108,7 @@ class SessionSettings:
                 "reconnect_max",
                 f"reconnect_max {self.reconnect_max} is below reconnect_min {self.reconnect_min}",
             )
-        for name in ("max_throttle_retries", "nack_reconnect_after"):
+        for name in ("max_throttle_retries", "nack_reconnect_after", "max_timeouts"):
             if getattr(self, name) < 0:
                 bad(name, f"{name} {getattr(self, name)} is negative")
         if self.max_pending_deliveries < 1:

@@ -15,7 +15,10 @@ class SubmitOutcome(StrEnum):
     REJECTED = "rejected"  # a permanent error: do not resend
     RETRY = "retry"  # a temporary error (throttling retries exhausted, RSYSERR, RINVBNDSTS, ...)
     UNKNOWN = "unknown"  # written, but no response (timeout, link lost): it may have gone out
-    NOT_SENT = "not_sent"  # never written (bind down or closing): safe to send elsewhere
+    # never written (bind down or closing, or still in our buffer when the link went), or
+    # refused ESME_RINVBNDSTS by an SMSC that had unbound us: it took nothing, safe to send
+    # elsewhere
+    NOT_SENT = "not_sent"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ code in herald.smpp).
 The parts, one concern each (docs/protocol.md §4-5 for the why); each module's docstring
 says what it guarantees:
 
-    bind.py        Session: the public face; builds and wires the parts; start, close
+    bind.py        Session: the public face; builds and wires the parts; start, close;
+                   retiring a link; the rotation (a black hole is probed, not fed)
     link.py        Link: one TCP connection, its Connection, coalesced writes, the reader,
                    and what is in flight on it; settles all of it when the connection goes
     submits.py     Submits: queue, window, throttle, resend order, response timeouts, results
@@ -26,9 +27,12 @@ says what it guarantees:
     pending.py     PendingSubmit, PendingControl: the requests in flight
 
 They talk through small interfaces: the link calls the submit side and the delivery side
-through `link.SubmitSide` and `link.DeliverySide`, the keepalive asks the submit side to
-expire late parts through `keepalive.ResponseTimeouts`, and the connector hands the session
-each link through two callbacks; none calls another's private methods.
+through `link.SubmitSide` and `link.DeliverySide` (and its owner through `on_lost` and
+`on_unbound`), the submit side tells the session what a link's answers mean through
+`submits.BindOwner`, the keepalive asks the submit side to expire late parts through
+`keepalive.ResponseTimeouts`, and the connector hands the session each link through two
+callbacks; none calls another's private methods. What each carrier fault leads to:
+docs/operations.md (faults and guarantees).
 
 Clock, sleep, network and randomness are injected, so tests drive timeouts, throttling and
 backoff without real waiting.

@@ -4,6 +4,19 @@ wires them together, and runs the lifecycle: start, wait_bound, close.
 Losing the link (`_link_lost`) is settled in one place: the link has already resolved what
 was written on it; here queued submits resolve NOT_SENT and the state goes back to
 "connecting" (the connector reconnects).
+
+Retiring a link (`retire`: the SMSC unbound, or answered a submit as if we were not bound)
+stops the submits at once (queued ones NOT_SENT), shows the bind "unbinding" so nothing more is
+routed to it, and closes the link once the submits written on it are answered (at most
+`response_timeout`): an SMSC answers those it got after its unbind with a refusal, and a
+refusal is a result, not an unknown.
+
+Rotation (docs/operations.md, faults and guarantees): a bind whose submits go unanswered
+`max_timeouts` times in a row (`silent`, a black hole) is out of rotation: its link is retired,
+and the next one, once bound, is "probing" (not "bound": the router and the dispatcher leave it
+alone) until an enquire_link is answered; it is then "bound" on trial, one submit at a time, and
+back in rotation when that submit is answered (`trial_passed`). Until then each reconnect waits
+longer (the connector's backoff is not reset).
 """
 
 from __future__ import annotations
@@ -12,10 +25,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from herald.errors import SessionClosedError
 from herald.metrics import BindStats
+from herald.smpp.layouts import CommandId
+from herald.smpp.pdu import Pdu
 from herald.smpp.session.closing import Closer
 from herald.smpp.session.connector import Connect, Connector
 from herald.smpp.session.deliveries import Deliveries, OnDeliver
@@ -54,7 +70,12 @@ class Session:
         statuses = StatusTable.with_temporary(settings.temporary_statuses)
         self._state = BindState(settings.name, on_state)
         self._submits = Submits(
-            settings, stats=self.stats, statuses=statuses, clock=self._clock, sleep=sleep
+            settings,
+            stats=self.stats,
+            statuses=statuses,
+            clock=self._clock,
+            sleep=sleep,
+            owner=self,
         )
         self._deliveries = Deliveries(settings.name, on_deliver, settings.max_pending_deliveries)
         self._keepalive = Keepalive(settings, clock=self._clock, sleep=sleep, submits=self._submits)
@@ -69,21 +90,41 @@ class Session:
             new_link=self._new_link,
             on_opened=self._link_opened,
             on_bound=self._link_bound,
+            in_rotation=lambda: self._in_rotation,
         )
         self._closer = Closer(settings.name, sleep, settings.response_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None  # set in start
         self._link: Link | None = None  # connected (binding or bound), until lost
         self._close_task: asyncio.Task[None] | None = None
+        # what a retired link or a probe is doing (retire, _probe): one at a time
+        self._aside: asyncio.Task[None] | None = None
+        self._in_rotation = True  # False from `silent` until `trial_passed`
         self.stats.rate = lambda: self._submits.throttle.rate
         self.stats.window_in_use = lambda: self.in_flight
         self.stats.state = lambda: self._state.state
+        self.stats.in_rotation = lambda: self._in_rotation
 
     # --- what the dispatcher reads ------------------------------------------------------------
 
     @property
     def state(self) -> str:
-        """closed, connecting, bound, unbinding or refused (herald.smpp.session.state)."""
+        """closed, connecting, probing, bound, unbinding or refused
+        (herald.smpp.session.state)."""
         return self._state.state
+
+    @property
+    def routable(self) -> bool:
+        """Whether the router may give it a message now: bound and in rotation, or bound on
+        trial with nothing queued or in flight (a trial takes one message at a time)."""
+        if self._state.state != "bound":
+            return False
+        return self._in_rotation or not (self.in_flight or self._submits.queued)
+
+    @property
+    def in_rotation(self) -> bool:
+        """False once submits went unanswered `max_timeouts` times in a row, until a probe and
+        a trial submit on a new link were answered."""
+        return self._in_rotation
 
     @property
     def last_error(self) -> str:
@@ -201,6 +242,7 @@ class Session:
             submits=self._submits,
             deliveries=self._deliveries,
             on_lost=self._link_lost,
+            on_unbound=lambda link: self.retire(link, "the SMSC unbound"),
         )
 
     def _link_opened(self, link: Link) -> None:
@@ -209,9 +251,73 @@ class Session:
         self._keepalive.watch(link)
 
     def _link_bound(self, link: Link) -> None:
-        if self.settings.bind_type != "rx" and not self._state.closing:
+        if self.settings.bind_type == "rx" or self._state.closing:
+            self._state.bound()
+        elif self._in_rotation:
             self._submits.start(link)
+            self._state.bound()
+        else:
+            self._state.set("probing")
+            self._set_aside(self._probe(link))
+
+    async def _probe(self, link: Link) -> None:
+        """Out of rotation, newly bound: an enquire_link first; answered, the bind takes one
+        submit at a time until one is answered; not answered, the link is closed."""
+        answer = await link.request(Pdu(CommandId.ENQUIRE_LINK), self.settings.response_timeout)
+        if link is not self._link or link.closing or self._state.closing:
+            return
+        if answer is None:
+            log.warning(
+                "bind %s: no answer to the probe's enquire_link within %.1fs; reconnecting",
+                self.name,
+                self.settings.response_timeout,
+            )
+            link.close()
+            return
+        log.info("bind %s: the probe was answered: one submit at a time until one is", self.name)
+        self._submits.start(link, trial=True)
         self._state.bound()
+
+    # --- what the submit side and the link say (submits.BindOwner, link.OnUnbound) ------------
+
+    def retire(self, link: Link, why: str) -> None:
+        """Write nothing more on `link`; close it once the submits written on it are answered
+        (or after `response_timeout`); the connector then binds again."""
+        if link is not self._link or link.closing or self._state.state == "unbinding":
+            return
+        log.warning("bind %s: %s: %d in flight; closing the link", self.name, why, self.in_flight)
+        self._submits.stop()  # queued: NOT_SENT, in order; the dispatcher requeues them
+        if not self._state.closing:
+            self._state.set("unbinding")
+        self._set_aside(self._retire(link))
+
+    async def _retire(self, link: Link) -> None:
+        timeout = self.settings.response_timeout
+        await self._closer.drain(link, timeout)
+        await self._closer.unbind(link)
+        await self._closer.hang_up(link)
+
+    def silent(self, link: Link, why: str) -> None:
+        """A black hole: out of rotation until a probe and a trial submit are answered."""
+        if self._in_rotation:
+            self._in_rotation = False
+            self.stats.out_of_rotation += 1
+            log.warning(
+                "bind %s: %s: out of rotation until a new link answers a probe", self.name, why
+            )
+        self.retire(link, why)
+
+    def trial_passed(self) -> None:
+        if not self._in_rotation:
+            self._in_rotation = True
+            log.warning("bind %s: a submit was answered: back in rotation", self.name)
+
+    def _set_aside(self, work: Coroutine[Any, Any, None]) -> None:
+        assert self._loop is not None  # links exist once started
+        aside = self._aside
+        if aside is not None and not aside.done():
+            aside.cancel()
+        self._aside = self._loop.create_task(work)
 
     def _link_lost(self, link: Link, exc: Exception | None, in_flight: int) -> None:
         """The TCP connection is gone, and what was written on it settled."""
@@ -220,7 +326,7 @@ class Session:
         self._link = None
         self._submits.stop()
         state = self._state
-        if state.state in ("bound", "unbinding") and not state.closing:
+        if state.state in ("bound", "probing", "unbinding") and not state.closing:
             state.last_error = f"connection lost: {exc or 'closed'}"
             log.warning(
                 "bind %s: connection lost (%s), %d in flight now unknown",
@@ -236,6 +342,8 @@ class Session:
         state = self._state
         state.closing = True
         self._submits.stop()
+        if self._aside is not None:
+            self._aside.cancel()
         link = self._link
         if link is not None and state.state == "bound" and not link.closing:
             state.set("unbinding")

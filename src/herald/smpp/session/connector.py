@@ -3,7 +3,8 @@
 - Connect (within `connect_timeout`), bind (within `bind_timeout`); once bound, wait for the
   link to be lost, then connect again.
 - Between attempts, exponential backoff with jitter between `reconnect_min` and
-  `reconnect_max` (`backoff`); a successful bind starts the count again.
+  `reconnect_max` (`backoff`); a successful bind starts the count again, unless the bind is
+  out of rotation (`in_rotation`: a black hole being probed), so probes come ever less often.
 - A bind refused as bind-fatal (bad password, system_id, system_type) stops reconnecting:
   state "refused", and `Session.wait_bound` raises the BindError. Other refusals, refused or
   broken connections and timeouts are retried; each sets `last_error` for people.
@@ -59,6 +60,7 @@ class Connector:
         new_link: Callable[[], Link],
         on_opened: Callable[[Link], None],
         on_bound: Callable[[Link], None],
+        in_rotation: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -71,6 +73,7 @@ class Connector:
         self._new_link = new_link
         self._on_opened = on_opened  # connected, not yet bound: the session's link now
         self._on_bound = on_bound
+        self._in_rotation = in_rotation
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -111,7 +114,8 @@ class Connector:
                 state.last_error = f"unexpected error while connecting: {error!r}"
                 log.exception("bind %s: unexpected error while connecting", self.name)
             else:
-                attempt = 0
+                if self._in_rotation():
+                    attempt = 0
                 await link.lost
                 if state.closing:
                     return

@@ -6,6 +6,9 @@
   requests unanswered by their deadline resolve None.
 - enquire_link after `enquire_link_interval` without traffic from the SMSC; no answer within
   `response_timeout` means a dead link: it is closed, and the session reconnects.
+- None of it counts while reading is paused for back-pressure (too many receipts being stored,
+  herald.smpp.session.deliveries), nor for `response_timeout` after it resumes: the SMSC's
+  answers are then waiting in our socket, unread through no fault of its own.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class Keepalive:
             if link.closing:
                 return
             now = self._clock()
+            if link.reads_held(now, self._response_timeout):
+                continue
             self._submits.expire(link, now)
             self._expire_controls(link, now)
             if link.closing:

@@ -3,20 +3,30 @@ reader, and the requests in flight on it.
 
 - Writes made during one loop turn go out in one `transport.write` (call_soon; at the end of a
   read, at once), on a TCP_NODELAY socket: small deliver_sm_resp writes never wait for Nagle.
+  A submit_sm counts as written once handed to the transport: until then it waits in
+  `unflushed`, and a link closed or lost meanwhile gives it back unwritten
+  (`SubmitSide.unwritten`: the dispatcher may send it anywhere, nothing is ambiguous).
 - The reader (`data_received`) is where herald's CPU goes: bytes in, events out of the
   Connection, each handed on at once. A submit_sm_resp (or generic_nack) goes to the submit
   side (`SubmitSide.answered`), a deliver_sm / data_sm to the delivery side
   (`DeliverySide.deliver`); answers to bind, enquire_link and unbind resolve their futures
   here. While a large read is handled, the window's room is refilled every `_OVERLAP` PDUs.
 - Requests from the SMSC that concern only the link are answered here: enquire_link at once;
-  unbind, then the link closes and the session reconnects. outbind and alert_notification are
+  unbind is answered, nothing more is written, and the owner hears of it (`on_unbound`): it
+  reads on until the submits in flight are answered (an SMSC refuses those it got after its
+  unbind, and those refusals are answers), then closes. outbind and alert_notification are
   ignored.
+- A generic_nack matching nothing in flight goes to the submit side (`SubmitSide.stray_nack`):
+  a run of them means the stream is out of step.
 - Malformed PDUs never crash the session: answered as the Connection says (generic_nack or
   their own *_resp) when the stream is still in sync (`_violation`), otherwise the link is
   closed and reopened (`_out_of_sync`).
 - When the TCP connection goes (`connection_lost`), everything written on it is settled: each
   submit in flight goes back to the submit side (`SubmitSide.unanswered`: outcome unknown),
-  each control request's future gets None, then the owner hears of it (`on_lost`).
+  those never handed to the transport too (`SubmitSide.unwritten`), each control request's
+  future gets None, then the owner hears of it (`on_lost`).
+- Reading paused for back-pressure (`pause_reads`) holds the SMSC's answers in the socket:
+  `reads_held` tells the keepalive not to count that time against the SMSC.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import struct
 from collections.abc import Callable, Collection
@@ -43,6 +54,7 @@ _DATA_SM = CommandId.DATA_SM.value
 _ENQUIRE_LINK = CommandId.ENQUIRE_LINK.value
 _ENQUIRE_LINK_RESP = CommandId.ENQUIRE_LINK_RESP.value
 _UNBIND = CommandId.UNBIND.value
+_GENERIC_NACK = CommandId.GENERIC_NACK.value
 _CLOSED = State.CLOSED
 
 # While a large read is being handled, the window's room is refilled and written every this
@@ -60,6 +72,12 @@ class SubmitSide(Protocol):
     def unanswered(self, items: Collection[PendingSubmit]) -> None:
         """Written, and no answer will come (a malformed one, or the link is gone)."""
 
+    def unwritten(self, items: Collection[PendingSubmit]) -> None:
+        """Numbered for this link but never handed to its transport: not sent at all."""
+
+    def stray_nack(self, link: Link, pdu: Pdu) -> None:
+        """A generic_nack whose sequence_number matches nothing outstanding."""
+
     def pump(self) -> None:
         """Room may have opened in the window: write what is queued."""
 
@@ -74,6 +92,8 @@ class DeliverySide(Protocol):
 # The owner hears last, once the link has settled what was written on it: (the link, the
 # error that ended it, how many submits were in flight).
 OnLost = Callable[["Link", Exception | None, int], None]
+# The SMSC unbound and was answered: the owner stops writing on the link and closes it.
+OnUnbound = Callable[["Link"], None]
 
 
 class Link(asyncio.Protocol):
@@ -84,6 +104,7 @@ class Link(asyncio.Protocol):
         "_clock",
         "_deliver",
         "_on_lost",
+        "_on_unbound",
         "_submits",
         "closing",
         "conn",
@@ -97,9 +118,12 @@ class Link(asyncio.Protocol):
         "lost",
         "name",
         "out",
+        "peer_unbound",
         "pending_deliveries",
         "reading_paused",
+        "reads_resumed_at",
         "transport",
+        "unflushed",
         "watcher",
         "write_paused",
     )
@@ -114,6 +138,7 @@ class Link(asyncio.Protocol):
         submits: SubmitSide,
         deliveries: DeliverySide,
         on_lost: OnLost,
+        on_unbound: OnUnbound | None = None,
     ) -> None:
         self.name = name  # the bind's, for logs
         self.loop = loop
@@ -122,17 +147,23 @@ class Link(asyncio.Protocol):
         self._answered = submits.answered  # bound once: called for every submit_sm_resp
         self._deliver = deliveries.deliver
         self._on_lost = on_lost
+        self._on_unbound = on_unbound
         self.conn = Connection(Role.ESME, max_command_length=max_command_length)
         self.transport: asyncio.Transport | None = None
         self.in_flight: dict[int, PendingSubmit] = {}  # seq -> written submit_sm, write order
         self.controls: dict[int, PendingControl] = {}  # seq -> bind, enquire_link, unbind
         self.out: list[bytes] = []  # written this loop turn, flushed once (flush_soon)
+        # submit_sm numbered this loop turn (each `data` holds its bytes), not yet handed to
+        # the transport: flushed after `out`, or given back unwritten if the link goes first
+        self.unflushed: list[PendingSubmit] = []
         self.flush_handle: asyncio.Handle | None = None
         self.lost: asyncio.Future[None] = loop.create_future()  # resolved when TCP is gone
         self.drained: asyncio.Future[None] | None = None  # see until_drained
         self.closing = False  # closed or closing: it takes nothing more
+        self.peer_unbound = False  # the SMSC sent unbind: it takes no submit_sm any more
         self.write_paused = False  # the transport's buffer is full (pause_writing)
         self.reading_paused = False  # too many deliveries being kept (pause_reads)
+        self.reads_resumed_at = -math.inf  # when reading last resumed after a pause
         self.pending_deliveries = 0  # deliver_sm / data_sm handed on, not yet answered
         self.enquiring = False  # an enquire_link is out, unanswered
         self.last_rx = clock()  # when the SMSC last sent anything
@@ -161,11 +192,14 @@ class Link(asyncio.Protocol):
             self.flush_handle.cancel()
             self.flush_handle = None
         self.out.clear()
+        unwritten = self._take_unflushed()
         self.conn.close()
         if self.watcher is not None:
             self.watcher.cancel()
         in_flight, self.in_flight = self.in_flight, {}
         self._submits.unanswered(in_flight.values())
+        if unwritten:
+            self._submits.unwritten(unwritten)
         controls, self.controls = self.controls, {}
         for control in controls.values():
             if control.future is not None:
@@ -213,6 +247,8 @@ class Link(asyncio.Protocol):
                 self._request(event)
             elif isinstance(event, StrayResponse):
                 log.warning("bind %s: %s: %r", self.name, event.reason, event.pdu)
+                if event.pdu.command_id == _GENERIC_NACK:
+                    self._submits.stray_nack(self, event.pdu)
             else:
                 self._violation(event)
             if self.closing:
@@ -222,7 +258,7 @@ class Link(asyncio.Protocol):
     def refill(self) -> None:
         """Write the next submits (and any answers) now, in one write."""
         self._submits.pump()
-        if self.out:
+        if self.out or self.unflushed:
             handle = self.flush_handle
             if handle is not None:
                 handle.cancel()
@@ -243,9 +279,20 @@ class Link(asyncio.Protocol):
         elif command_id == _ENQUIRE_LINK:
             self.write(self.conn.send(pdu.reply()))
         elif command_id == _UNBIND:
-            log.warning("bind %s: the SMSC unbound; reconnecting", self.name)
+            log.warning(
+                "bind %s: the SMSC unbound with %d submit_sm in flight; reconnecting",
+                self.name,
+                len(self.in_flight),
+            )
+            self.peer_unbound = True
+            unwritten = self._take_unflushed()  # never written: the SMSC is unbinding
             self.write(self.conn.send(pdu.reply()))
-            self.close()
+            if unwritten:
+                self._submits.unwritten(unwritten)
+            if self._on_unbound is not None:
+                self._on_unbound(self)
+            else:
+                self.close()
         else:  # outbind (we are connected already), alert_notification: nothing to answer
             log.info("bind %s: ignoring %r", self.name, pdu)
 
@@ -292,8 +339,14 @@ class Link(asyncio.Protocol):
 
     def resume_reads(self) -> None:
         self.reading_paused = False
+        self.reads_resumed_at = self._clock()
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
+
+    def reads_held(self, now: float, grace: float) -> bool:
+        """Whether the SMSC's answers may be waiting unread because we paused reading: paused
+        now, or resumed less than `grace` seconds ago (what piled up is still being read)."""
+        return self.reading_paused or now - self.reads_resumed_at < grace
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -309,13 +362,33 @@ class Link(asyncio.Protocol):
             self.flush_handle = self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
+        """Hand what was written this turn to the transport: answers and control requests,
+        then the submits (unless the link is closing: those stay unwritten)."""
         self.flush_handle = None
         out = self.out
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            out.clear()  # the submits in `unflushed` stay there: never written
+            return
+        unflushed = self.unflushed
+        if unflushed and not self.closing:
+            out += [item.data for item in unflushed]
+            unflushed.clear()
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.write(data)
+            transport.write(data)
+
+    def _take_unflushed(self) -> list[PendingSubmit]:
+        """The submits numbered for this link and never handed to its transport, out of
+        `in_flight` and the Connection's books: they were not sent."""
+        unflushed, self.unflushed = self.unflushed, []
+        if unflushed:
+            withdrawn = {id(item) for item in unflushed}
+            for seq in [seq for seq, item in self.in_flight.items() if id(item) in withdrawn]:
+                del self.in_flight[seq]
+                self.conn.forget(seq)
+        return unflushed
 
     def answer_delivery(self, pdu: Pdu, status: int) -> None:
         """deliver_sm_resp / data_sm_resp: the header and an empty message_id. Packed here
@@ -365,11 +438,13 @@ class Link(asyncio.Protocol):
             resolve(self.drained, None)
 
     def close(self) -> None:
-        """Flush what was written, then close the TCP connection (connection_lost follows)."""
+        """Flush what was written but the submits not yet handed to the transport (they come
+        back unwritten when the connection is gone), then close the TCP connection
+        (connection_lost follows)."""
         if self.flush_handle is not None:
             self.flush_handle.cancel()
-        self.flush()
         self.closing = True
+        self.flush()
         if self.transport is not None:
             self.transport.close()
 

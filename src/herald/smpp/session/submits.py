@@ -7,14 +7,22 @@ one `SubmitResult` each part resolves with.
   submit_sm) and the throttle's tokens allow; callers never fail for lack of room. While the
   bind is down or closing, the future resolves NOT_SENT at once so the dispatcher can fail over.
 - A response timeout (per request, checked by the keepalive's periodic scan, not a timer per
-  PDU: `expire`) makes a submit UNKNOWN. At a disconnect, submits in flight are UNKNOWN
-  (`unanswered`) and queued ones NOT_SENT (`stop`).
-- ESME_RTHROTTLED pauses the whole bind and lowers its rate (herald.smpp.throttle); the
-  throttled part goes out again first, ahead of the queue (`_throttled`). ESME_RMSGQFUL pauses
-  longer. A part throttled more than `max_throttle_retries` times resolves RETRY.
-- Any other refusal (`_refused`) resolves REJECTED or RETRY by the status table; a status that
-  asks for a rebind, or `nack_reconnect_after` generic_nacks in a row, closes the link (the
-  session reconnects).
+  PDU: `expire`) makes a submit UNKNOWN. At a disconnect, submits written and unanswered are
+  UNKNOWN (`unanswered`); those numbered but never handed to the transport (`unwritten`) and
+  the queued ones are NOT_SENT (`stop`), in their order.
+- `max_timeouts` response timeouts in a row, with nothing answered between, mean a black hole:
+  the owner takes the bind out of rotation (`BindOwner.silent`). Back on a new link it takes
+  one submit at a time (`start(trial=True)`) until one is answered (`BindOwner.trial_passed`).
+- ESME_RTHROTTLED and ESME_RMSGQFUL pause the whole bind briefly and settle its rate under the
+  carrier's (herald.smpp.throttle); the refused parts go out again first, ahead of the queue,
+  in their order (`_throttled`). A part refused so more than `max_throttle_retries` times
+  resolves RETRY.
+- Any other refusal (`_refused`) resolves REJECTED or RETRY by the status table. A
+  generic_nack carrying a submit's sequence_number is that submit's answer (ESME_RINVCMDID
+  when it says 0) and the link stays. A status that asks for a rebind hands the link back to
+  the owner (`BindOwner.retire`: it closes once the rest of the window is answered);
+  `nack_reconnect_after` generic_nacks in a row that match nothing in flight mean the stream is
+  out of step: the link closes at once (`stray_nack`). The owner reconnects either way.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.metrics import BindStats
 from herald.smpp.codec import SubmitSmTemplate
@@ -33,7 +41,7 @@ from herald.smpp.message_ids import IdMode, canonical_submit_id
 from herald.smpp.pdu import Pdu
 from herald.smpp.session.pending import PendingSubmit, resolve
 from herald.smpp.session_settings import SessionSettings, describe_status
-from herald.smpp.status import StatusClass, StatusTable, status_name
+from herald.smpp.status import CommandStatus, StatusClass, StatusTable, status_name
 from herald.smpp.submit import SubmitOutcome, SubmitResult
 from herald.smpp.throttle import Throttle, ThrottlePolicy
 
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _SUBMIT_SM_RESP = CommandId.SUBMIT_SM_RESP.value
 _GENERIC_NACK = CommandId.GENERIC_NACK.value
+_RINVCMDID = CommandStatus.ESME_RINVCMDID.value
 
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
 UNKNOWN, NOT_SENT = SubmitOutcome.UNKNOWN, SubmitOutcome.NOT_SENT
@@ -85,6 +94,19 @@ TemplateKey = tuple[str, int, int, int, int, int, str, int]
 MAX_TEMPLATES = 256  # a bounded cache: campaigns reuse a few senders
 
 
+class BindOwner(Protocol):
+    """What the submit side tells the session about its link (herald.smpp.session.bind)."""
+
+    def retire(self, link: Link, why: str) -> None:
+        """Write nothing more on `link`; close it once what is in flight is answered."""
+
+    def silent(self, link: Link, why: str) -> None:
+        """`max_timeouts` submits unanswered in a row: take the bind out of rotation."""
+
+    def trial_passed(self) -> None:
+        """The one submit of a trial (`start(trial=True)`) was answered."""
+
+
 class Submits:
     """Everything between `Session.submit` and the part's SubmitResult."""
 
@@ -96,6 +118,7 @@ class Submits:
         statuses: StatusTable,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
+        owner: BindOwner,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -111,8 +134,21 @@ class Submits:
         self._queue: deque[PendingSubmit] = deque()
         self._resend: list[PendingSubmit] = []  # throttled parts, by order: they go out first
         self._order = itertools.count()
-        self._recovering = False  # throttled lately: accepted submits raise the rate again
-        self._nacks = 0  # consecutive generic_nacks on this link
+        self._owner = owner
+        # Throttled lately (accepted submits raise the rate again) or on trial (the first answer
+        # ends it): accepted submits go through `_watched`.
+        self._watching = False
+        self.trial = False  # one submit at a time until one is answered (`start`)
+        # Answers heard: `processed` counts those the carrier processed (accepted, or refused
+        # other than for congestion: the throttle measures the carrier's rate by them),
+        # `congested` the congestion refusals. A timeout or a stray generic_nack is "in a row"
+        # when no answer came since the one before (`_heard_at_*`).
+        self.processed = 0
+        self.congested = 0
+        self._timeouts = 0  # response timeouts in a row
+        self._stray_nacks = 0  # generic_nacks matching nothing, in a row
+        self._heard_at_timeout = 0
+        self._heard_at_stray = 0
         self._wake_task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the session's, once started
         self.link: Link | None = None  # the bound link parts are written to
@@ -125,11 +161,15 @@ class Submits:
 
     # --- starting and stopping ----------------------------------------------------------------
 
-    def start(self, link: Link) -> None:
-        """Bound as a transmitter or transceiver on `link`: write what comes."""
+    def start(self, link: Link, *, trial: bool = False) -> None:
+        """Bound as a transmitter or transceiver on `link`: write what comes; on `trial`, one
+        submit at a time until one is answered (a bind back from being out of rotation)."""
         self.link = link
         self.sending = True
-        self._nacks = 0
+        self._stray_nacks = self._timeouts = 0
+        self.trial = trial
+        self._window = 1 if trial else self.settings.window
+        self._watching = trial or self._watching
         self.pump()
 
     def stop(self) -> None:
@@ -190,6 +230,11 @@ class Submits:
             self.pump()
         return future
 
+    @property
+    def _heard(self) -> int:
+        """Answers heard on this bind so far, of any kind."""
+        return self.processed + self.congested
+
     def _template(self, key: TemplateKey) -> SubmitSmTemplate:
         if len(self._templates) >= MAX_TEMPLATES:
             self._templates.clear()
@@ -221,7 +266,7 @@ class Submits:
         throttle = self.throttle
         now = self._clock()
         send = link.conn.send_encoded_submit_sm
-        out = link.out
+        unflushed = link.unflushed
         written = 0
         while room > 0:
             if resend:
@@ -240,10 +285,10 @@ class Submits:
             if item.future.done():  # cancelled by its caller while queued
                 continue
             throttle.take(now)
-            seq, data = send(item.data, item)
+            seq, item.data = send(item.data, item)
             item.sent_at = now
             in_flight[seq] = item
-            out.append(data)
+            unflushed.append(item)  # handed to the transport at the end of this turn
             written += 1
             room -= 1
         if written and link.flush_handle is None:
@@ -272,14 +317,14 @@ class Submits:
     def answered(self, link: Link, pdu: Pdu, item: PendingSubmit) -> None:
         """A submit_sm_resp (or generic_nack) for one of our parts."""
         if pdu.command_status == 0 and pdu.command_id == _SUBMIT_SM_RESP:  # the hot path
-            self._nacks = 0
+            self.processed += 1
             params: dict[str, Any] = pdu.params
             message_id: str = params.get("message_id", "")  # a C-Octet String
             stats = self.stats
             stats.submits["ok"] += 1
             stats.segments_sent += 1
-            if self._recovering:  # additive increase back to the configured rate
-                self._recover()
+            if self._watching:  # throttled lately, or on trial
+                self._watched()
             future = item.future
             if not future.done():
                 canonical = canonical_submit_id(message_id, self._id_mode)
@@ -292,6 +337,35 @@ class Submits:
         for item in items:
             resolve(item.future, SubmitResult(UNKNOWN, 0, "", "", "", item.sent_at))
 
+    def unwritten(self, items: Collection[PendingSubmit]) -> None:
+        """Numbered for a link but never handed to its transport: back in line, in order,
+        ahead of the queue (NOT_SENT with it when the link is going)."""
+        for item in items:
+            if self.sending:
+                self._requeue(item)
+            else:
+                resolve(item.future, _NOT_SENT)
+
+    def stray_nack(self, link: Link, pdu: Pdu) -> None:
+        """A generic_nack for nothing in flight. `nack_reconnect_after` of them in a row
+        (nothing answered between) mean the SMSC reads our stream out of step: close the link
+        at once (the owner reconnects); nothing more written on it can be trusted."""
+        heard = self._heard
+        if heard != self._heard_at_stray:
+            self._stray_nacks = 0
+            self._heard_at_stray = heard
+        self._stray_nacks += 1
+        limit = self.settings.nack_reconnect_after
+        if 0 < limit <= self._stray_nacks and not link.closing:
+            log.warning(
+                "bind %s: %d generic_nacks in a row matching no request (last %s): the stream "
+                "is out of step, reconnecting",
+                self.name,
+                self._stray_nacks,
+                describe_status(pdu.command_status),
+            )
+            link.close()
+
     def expire(self, link: Link, now: float) -> None:
         """Response timeouts: parts written `response_timeout` ago and unanswered are UNKNOWN."""
         oldest = now - self._response_timeout
@@ -303,67 +377,76 @@ class Submits:
             item = in_flight.pop(seq)
             link.conn.forget(seq)  # an answer arriving later is a StrayResponse
             resolve(item.future, SubmitResult(UNKNOWN, 0, "", "", "", item.sent_at))
+        self.stats.timeouts += len(late)
         log.warning(
             "bind %s: %d submit_sm unanswered after %.1fs: outcome unknown",
             self.name,
             len(late),
             self._response_timeout,
         )
+        heard = self._heard
+        if heard != self._heard_at_timeout:
+            self._timeouts = 0
+            self._heard_at_timeout = heard
+        self._timeouts += len(late)
         link.check_drained()
-        self.pump()
+        limit = self.settings.max_timeouts
+        if self.trial:  # the one submit a bind back from a black hole was trusted with
+            self._owner.silent(link, "the trial submit_sm went unanswered")
+        elif 0 < limit <= self._timeouts:
+            self._owner.silent(link, f"{self._timeouts} submit_sm unanswered in a row")
+        else:
+            self.pump()
 
-    def _recover(self) -> None:
+    def _watched(self) -> None:
+        """An answer while throttled lately or on trial: the rate climbs back; a trial ends."""
+        if self.trial:
+            self._end_trial()
         throttle = self.throttle
-        throttle.on_accepted(self._clock())
-        self._recovering = throttle.rate < self.settings.rate
+        throttle.on_accepted(self._clock(), self.processed)
+        self._watching = throttle.rate < self.settings.rate
+
+    def _end_trial(self) -> None:
+        self.trial = False
+        self._window = self.settings.window
+        self._owner.trial_passed()
+        self.pump()
 
     def _refused(self, link: Link, pdu: Pdu, item: PendingSubmit) -> None:
         status = pdu.command_status
-        nack = pdu.command_id == _GENERIC_NACK
+        if status == 0 and pdu.command_id == _GENERIC_NACK:
+            status = _RINVCMDID  # a generic_nack saying ESME_ROK accepts nothing
         status_class = self._statuses.classify(status)
         self.stats.submits[status_class.value] += 1
         name = status_name(status)
+        if self.trial:  # any answer shows the SMSC answers
+            self._end_trial()
         if status_class is StatusClass.THROTTLED or status_class is StatusClass.QUEUE_FULL:
+            self.congested += 1
             self._throttled(item, status, name, status_class is StatusClass.QUEUE_FULL)
             return
-        if nack:
-            self._nacks += 1
-        else:
-            self._nacks = 0
-        # (a generic_nack saying ESME_ROK is not an acceptance either)
-        temporary = status_class.temporary or status_class is StatusClass.OK
-        outcome = RETRY if temporary else REJECTED
+        self.processed += 1
+        if status_class is StatusClass.REBIND and link.peer_unbound:
+            # refused because the SMSC had unbound us before it read this part: it took
+            # nothing, and another bind may take the part now
+            resolve(item.future, SubmitResult(NOT_SENT, status, "", "", name, item.sent_at))
+            return
+        outcome = RETRY if status_class.temporary else REJECTED
         resolve(item.future, SubmitResult(outcome, status, "", "", name, item.sent_at))
         if status_class is StatusClass.REBIND:
-            log.warning(
-                "bind %s: submit_sm answered %s: rebinding", self.name, describe_status(status)
-            )
-            link.close()
-        elif nack and 0 < self.settings.nack_reconnect_after <= self._nacks:
-            log.warning(
-                "bind %s: %d generic_nacks in a row (last %s): the stream may be "
-                "out of sync, reconnecting",
-                self.name,
-                self._nacks,
-                describe_status(status),
-            )
-            link.close()
+            self._owner.retire(link, f"submit_sm answered {describe_status(status)}")
 
     def _throttled(self, item: PendingSubmit, status: int, name: str, queue_full: bool) -> None:
         """Pause the bind, lower its rate, and put the part first in line (in FIFO order)."""
         now = self._clock()
-        pause = self.throttle.on_throttled(now, queue_full=queue_full)
-        self._recovering = True
+        pause = self.throttle.on_throttled(now, self.processed, queue_full=queue_full)
+        self._watching = True
         self.stats.throttle_events += 1
         item.throttled += 1
         if item.throttled > self.settings.max_throttle_retries or not self.sending:
             resolve(item.future, SubmitResult(RETRY, status, "", "", name, item.sent_at))
             return
-        resend = self._resend
-        i = len(resend)
-        while i and resend[i - 1].order > item.order:
-            i -= 1
-        resend.insert(i, item)
+        self._requeue(item)
         log.info(
             "bind %s: %s, pausing %.1fs at %.1f submit_sm/s",
             self.name,
@@ -372,3 +455,11 @@ class Submits:
             self.throttle.rate,
         )
         self._wake_later()
+
+    def _requeue(self, item: PendingSubmit) -> None:
+        """Back in line ahead of the queue, by the order the parts were submitted in."""
+        resend = self._resend
+        i = len(resend)
+        while i and resend[i - 1].order > item.order:
+            i -= 1
+        resend.insert(i, item)

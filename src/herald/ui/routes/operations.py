@@ -38,6 +38,9 @@ def bind_rows(metrics: Metrics) -> list[dict[str, Any]]:
                 "submits": dict(sorted(stats.submits.items())),
                 "throttle_events": stats.throttle_events,
                 "reconnects": stats.reconnects,
+                # Out after max_timeouts unanswered submits in a row (docs/operations.md).
+                "rotation": "in" if stats.in_rotation() else "out",
+                "timeouts": stats.timeouts,
                 "receipts": sum(stats.receipts.values()),
             }
         )

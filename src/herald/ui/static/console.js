@@ -225,8 +225,9 @@ if (operations) {
         if (cell) cell.textContent = value;
       };
       set("state", bind.state);
+      set("rotation", bind.rotation);
       row.querySelector('[data-field="state"]').className = "bind bind-" + bind.state;
-      for (const name of ["window_in_use", "rate_limit", "segments_sent", "throttle_events", "reconnects", "receipts"]) {
+      for (const name of ["window_in_use", "rate_limit", "segments_sent", "throttle_events", "reconnects", "timeouts", "receipts"]) {
         set(name, number(bind[name]));
       }
       if (last) {
