@@ -75,6 +75,22 @@ class ApiConfig(_Section):
     max_xml_depth: int = Field(32, ge=4, le=256)
 
 
+class UiConfig(_Section):
+    """The web console at /ui, served with the API (docs/console.md)."""
+
+    enabled: bool = True
+    # A session lasts this long from sign-in, then the console asks for the key again.
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Signs the session cookies. Unset: a random key kept in state_dir/ui-session.key, shared
+    # by the processes on one host; processes on several hosts need the same value here.
+    session_key: SecretStr | None = Field(None, min_length=16)
+    # Mark cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does not
+    # say so); they are Secure anyway on an https:// request.
+    secure_cookies: bool = False
+    # How often a campaign page and the operations page refresh their numbers, seconds.
+    refresh_seconds: float = Field(2.0, ge=0.5, le=60)
+
+
 class SimulatorConfig(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -250,6 +266,7 @@ class Config(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
+    ui: UiConfig = UiConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     binds: tuple[BindConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
@@ -343,6 +360,7 @@ def _describe(exc: ValidationError) -> str:
 _SECTIONS = {
     "database",
     "api",
+    "ui",
     "simulator",
     "dispatcher",
     "tracker",

@@ -582,6 +582,7 @@ def banner(config: Config, running: Running, cli: str = "herald") -> str:
     lines = [
         "herald is running",
         f"  API      {url}/v1",
+        *([f"  console  {url}/ui  (sign in with an API key)"] if config.ui.enabled else []),
         f"  docs     {url}/docs",
         f"  metrics  {url}/metrics",
         f"  health   {url}/readyz",

@@ -4,9 +4,13 @@ inside its own event loop."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from herald import __version__
 from herald.api.auth import Authenticator
@@ -31,6 +35,10 @@ from herald.api.routes import (
 from herald.api.xml import XmlLimits, XmlNegotiation, XmlRoute, XmlRoutes
 
 V1 = "/v1"
+# Swagger UI's files, vendored into the package (herald/ui/static/swagger/VERSION.txt): /docs
+# loads nothing from the internet, so it works offline.
+SWAGGER_FILES = Path(__file__).resolve().parent.parent / "ui" / "static" / "swagger"
+DOCS_ASSETS = "/docs/assets"
 
 DESCRIPTION = """\
 SMS campaigns over SMPP: senders, contacts and groups, campaigns with their lifecycle,
@@ -44,8 +52,10 @@ error has the body `{"error": {"code": ..., "message": ..., "details": ...}}`.
 
 
 def create_app(ctx: AppContext) -> FastAPI:
-    app = FastAPI(title="herald", version=__version__, description=DESCRIPTION)
-    app.state.services = Services.build(ctx)
+    app = FastAPI(
+        title="herald", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
+    services = app.state.services = Services.build(ctx)
     install_error_handlers(app)
     v1 = APIRouter(prefix=V1, dependencies=[Depends(known_query_only)])
     for module in (
@@ -64,10 +74,17 @@ def create_app(ctx: AppContext) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(links.router)  # /l/ and /o/: the short links phones open
+    _serve_docs(app)
+    upload_routes = [V1 + files.UPLOAD_PATH]
+    if ctx.config.ui.enabled:
+        from herald.ui.app import UPLOAD_PATHS, mount_console
+
+        mount_console(app, services)
+        upload_routes += UPLOAD_PATHS
     limits = BodyLimits.build(
         json=ctx.config.api.max_body_bytes,
         upload=ctx.config.api.max_upload_bytes,
-        upload_routes=[V1 + files.UPLOAD_PATH],
+        upload_routes=upload_routes,
     )
     # Inside the guard (added after it, so it wraps it): the key is checked and the body
     # limited before an XML body is read.
@@ -99,6 +116,23 @@ XML_ROUTES = (
 
 def _malformed_xml(message: str, xml: bool) -> Any:
     return error_response("malformed_body", message, None, xml=xml)
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the package's own copy, not from a CDN."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_FILES), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="herald API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            # No badge from the public validator service: nothing leaves this server.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 def _document_body_errors(app: FastAPI) -> None:

@@ -264,6 +264,13 @@ class AddressBook:
             await store.add_to_blacklist(conn, account_id, numbers, "api")
         return numbers
 
+    async def is_blacklisted(self, account_id: int, phone: str) -> tuple[str, bool]:
+        """The number as E.164, and whether it is on the account's blacklist."""
+        e164 = self._phone(phone)
+        async with self._db.acquire() as conn:
+            found = await store.blacklisted_among(conn, account_id, [e164])
+        return e164, e164 in found
+
     async def remove_from_blacklist(self, account_id: int, phone: str) -> None:
         e164 = self._phone(phone)
         async with self._db.acquire() as conn:
