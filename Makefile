@@ -7,8 +7,11 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 CONFIG ?= config/herald.toml
+# The console's browser tests (tests/browser) drive Debian's Chromium through its driver.
+CHROMIUM     ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,18 @@ install: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/herald run --config $(CONFIG)
 
-test: $(TEST_STAMP)
+# Chromium for the browser tests, installed when missing and possible (root with apt-get, as
+# CI is); otherwise those tests are skipped and pytest says why.
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the console's browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "no $(CHROMIUM) (install chromium and chromium-driver as root): the browser tests will be skipped"; fi
+
+test: $(TEST_STAMP) browser
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m mypy
@@ -47,6 +61,8 @@ bench: $(TEST_STAMP)
 	$(PY) bench/throttling.py
 	$(PY) bench/field.py
 	$(PY) bench/report.py
+	$(PY) bench/messages.py
+	$(PY) bench/console.py
 	$(PY) bench/retention.py
 
 lint: $(TEST_STAMP)

@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from herald.errors import ConfigError
+from herald.smpp.session.tls import client_context
 from herald.smpp.session_settings import SessionSettings, SettingsError
 from herald.text.national import NationalLanguage
 from herald.text.segment import ConcatMethod
@@ -70,7 +71,12 @@ class ApiConfig(_Section):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     # the whole multipart request of a recipient file upload (the file and its fields)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
-
+    # A request repeated with its Idempotency-Key within this time is answered as the first
+    # time; the keys are swept after it.
+    idempotency_hours: float = Field(24.0, gt=0)
+    # XML bodies (create, run): elements at most, and how deep, on top of max_body_bytes
+    max_xml_elements: int = Field(250_000, ge=100)
+    max_xml_depth: int = Field(32, ge=4, le=256)
     # Serve the API over HTTPS with this certificate chain and key (PEM files); both or
     # neither. Usually a load balancer or reverse proxy terminates TLS instead.
     tls_certfile: Path | None = None
@@ -81,6 +87,22 @@ class ApiConfig(_Section):
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("tls_certfile and tls_keyfile go together: give both or neither")
         return self
+
+
+class UiConfig(_Section):
+    """The web console at /ui, served with the API (docs/console.md)."""
+
+    enabled: bool = True
+    # A session lasts this long from sign-in, then the console asks for the key again.
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Signs the session cookies. Unset: a random key kept in state_dir/ui-session.key, shared
+    # by the processes on one host; processes on several hosts need the same value here.
+    session_key: SecretStr | None = Field(None, min_length=16)
+    # Mark cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does not
+    # say so); they are Secure anyway on an https:// request.
+    secure_cookies: bool = False
+    # How often a campaign page and the operations page refresh their numbers, seconds.
+    refresh_seconds: float = Field(2.0, ge=0.5, le=60)
 
 
 class SimulatorConfig(_Section):
@@ -134,6 +156,7 @@ class BindConfig(_Section):
     def _one_name(self) -> BindConfig:
         if self.session.name != self.name:
             raise ValueError(f"session name {self.session.name!r} is not the bind's {self.name!r}")
+        client_context(self.session)  # a TLS file that cannot be read is named now
         return self
 
     @model_serializer(mode="wrap")
@@ -291,6 +314,28 @@ class LinksConfig(_Section):
         return value
 
 
+class InboundConfig(_Section):
+    """Mobile-originated messages (replies): keywords, automatic replies, concatenation."""
+
+    # A reply that is one of these (trimmed, any case) takes the number off the blacklist of
+    # the accounts owning the sender, where its own opt-out (campaigns.opt_out_keywords) had
+    # put it; never where the account put it.
+    opt_in_keywords: tuple[str, ...] = ("START", "UNSTOP")
+    # keyword -> the text sent back from the sender the reply was sent to (opt-out and opt-in
+    # keywords included); the blacklist does not stop a reply.
+    auto_replies: dict[str, str] = Field(default_factory=dict)
+    # The parts of a concatenated reply are kept this long for the rest to come; then what came
+    # is stored as the message, with the count of missing parts.
+    parts_ttl_seconds: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _keywords_apart(self) -> InboundConfig:
+        for keyword, text in self.auto_replies.items():
+            if not keyword.strip() or not text.strip():
+                raise ValueError("auto_replies: a keyword and its reply cannot be empty")
+        return self
+
+
 class Config(_Section):
     node: str = Field("", description="this process's name in leases; default host:pid")
     state_dir: Path = Path("state")
@@ -299,6 +344,7 @@ class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
     metrics: MetricsConfig = MetricsConfig()
+    ui: UiConfig = UiConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     binds: tuple[BindConfig, ...] = ()
     carrier_accounts: tuple[CarrierAccountConfig, ...] = ()
@@ -308,6 +354,7 @@ class Config(_Section):
     callbacks: CallbacksConfig = CallbacksConfig()
     campaigns: CampaignDefaults = CampaignDefaults()
     links: LinksConfig = LinksConfig()
+    inbound: InboundConfig = InboundConfig()
     retention: RetentionConfig = RetentionConfig()
     nodes: NodesConfig = NodesConfig()
     # What loading noticed and did not refuse (HERALD_ variables that set nothing): the
@@ -320,6 +367,12 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
+        opt_out = {k.strip().casefold() for k in self.campaigns.opt_out_keywords}
+        both = sorted(k for k in self.inbound.opt_in_keywords if k.strip().casefold() in opt_out)
+        if both:
+            raise ValueError(
+                f"inbound.opt_in_keywords and campaigns.opt_out_keywords share {', '.join(both)}"
+            )
         names = [b.name for b in self.binds]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -438,12 +491,14 @@ _SECTIONS: dict[str, type[BaseModel]] = {
         "database",
         "api",
         "metrics",
+        "ui",
         "simulator",
         "dispatcher",
         "tracker",
         "callbacks",
         "campaigns",
         "links",
+        "inbound",
         "retention",
         "logging",
         "nodes",
@@ -452,10 +507,17 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 _TOP_LEVEL = ("state_dir", "log_level", "node")
 
 
-# Read by the `herald campaign` client and by the test suite, not by the daemon: never
-# configuration keys, and no warning about them.
+# Read by the `herald campaign` client, `herald simulate mo` and the test suite, not by the
+# daemon: never configuration keys, and no warning about them.
 CLIENT_VARIABLES = frozenset(
-    {"HERALD_URL", "HERALD_KEY", "HERALD_API_URL", "HERALD_API_KEY", "HERALD_TEST_DSN"}
+    {
+        "HERALD_URL",
+        "HERALD_KEY",
+        "HERALD_API_URL",
+        "HERALD_API_KEY",
+        "HERALD_SIMULATOR_CONTROL",
+        "HERALD_TEST_DSN",
+    }
 )
 
 

@@ -30,15 +30,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
 
 from herald import __version__, logs
 from herald.campaigns.clicks import ClickRecorder
+from herald.campaigns.idempotency import Answer, Idempotency
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
 from herald.campaigns.links import links_base_url
+from herald.campaigns.messages import MessageService
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
@@ -46,18 +48,18 @@ from herald.delivery.backlog import read_backlog
 from herald.delivery.callbacks import CallbackGate, CallbackWorker
 from herald.delivery.completion import Completion
 from herald.delivery.dispatcher import Dispatcher
+from herald.delivery.inbound import AutoReply, AutoReplyRequest, Inbound
 from herald.delivery.maintenance import Maintenance, OnScheduledRunFailed
 from herald.delivery.nodes import NodeRegistry, SharedBind
-from herald.delivery.replies import handle_mobile_originated
+from herald.delivery.replies import Keywords
 from herald.delivery.retention import Retention
 from herald.delivery.router import Router
 from herald.delivery.shares import AccountTerms
-from herald.delivery.tracker import OnMobileOriginated, Tracker
+from herald.delivery.tracker import Tracker
 from herald.delivery.writer import Writer
 from herald.errors import StartupError, StoreError
 from herald.listeners import listen, server_tls
 from herald.metrics import Metrics, PoolUsage
-from herald.smpp import InboundMessage
 from herald.smpp.session import Session
 from herald.store import accounts as account_store
 from herald.store import balance as balance_store
@@ -232,13 +234,26 @@ class Daemon:
                 on_final=completion.note,
             )
             groups = {b.name: config.receipt_group(b.name) for b in config.binds}
+            replies = _AutoReplies()
+            inbound = Inbound(
+                db,
+                keywords=Keywords(
+                    opt_out=config.campaigns.opt_out_keywords,
+                    opt_in=config.inbound.opt_in_keywords,
+                    replies=config.inbound.auto_replies,
+                ),
+                metrics=self.metrics,
+                clock=self.clock,
+                parts_ttl=config.inbound.parts_ttl_seconds,
+                auto_reply=replies,
+            )
             tracker = Tracker(
                 writer,
                 metrics=self.metrics,
                 clock=self.clock,
                 id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
-                on_mobile_originated=_opt_out_handler(db, config, self.metrics),
+                on_mobile_originated=inbound.receive,
             )
             states = _BindStates()
             sessions = {
@@ -284,6 +299,7 @@ class Daemon:
                 wake=wake,
                 links_base_url=links_base_url(config, self.running.api_url or None),
             )
+            replies.send_with(_auto_replier(db, config, runner, self.clock, wake))
             maintenance = Maintenance(
                 db,
                 runner,
@@ -294,6 +310,7 @@ class Daemon:
                 sweep_orphans=writer.sweep_orphans,
                 on_campaigns_completed=enqueue_campaigns_completed,
                 on_scheduled_run_failed=_scheduled_run_failed(db),
+                expire_inbound=inbound.expire,
             )
 
             await maintenance.recover(owner)  # leases this node held when it last died
@@ -765,27 +782,50 @@ def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
     return handle
 
 
-def _opt_out_handler(db: Database, config: Config, metrics: Metrics) -> OnMobileOriginated:
-    keywords = config.campaigns.opt_out_keywords
+class _AutoReplies:
+    """The inbound service's automatic replies, sent through the message service once the
+    runner exists (the tracker, built before it, already holds this)."""
 
-    async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
-        accounts = await handle_mobile_originated(
-            db,
-            source_addr=message.source_addr,
-            destination_addr=message.destination_addr,
-            text=text,
-            keywords=keywords,
-        )
-        if accounts:
-            metrics.opt_outs["opt_out"] += 1
-            log.info(
-                "opt-out from %s on %s: blacklisted for %d account(s)",
-                message.source_addr,
-                bind,
-                len(accounts),
+    def __init__(self) -> None:
+        self._send: AutoReply | None = None
+
+    def send_with(self, send: AutoReply) -> None:
+        self._send = send
+
+    async def __call__(self, request: AutoReplyRequest) -> None:
+        if self._send is None:  # pragma: no cover - wired before any bind starts
+            raise RuntimeError("automatic replies are not wired yet")
+        await self._send(request)
+
+
+def _auto_replier(
+    db: Database,
+    config: Config,
+    runner: CampaignRunner,
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+) -> AutoReply:
+    """An automatic reply is a message request like any (POST /v1/messages), keyed by the
+    inbound message it answers, so it goes out once whatever retries happen."""
+    messages = MessageService(db, config, clock=clock, runner=runner)
+    keys = Idempotency(db, clock=clock, ttl=timedelta(hours=config.api.idempotency_hours))
+
+    async def send(request: AutoReplyRequest) -> None:
+        spec = {"to": [request.phone], "sender": request.sender, "text": request.text}
+
+        async def work(conn: Any) -> Answer:
+            sent = await messages.send(
+                conn, request.account_id, spec, in_reply_to=request.inbound_id
             )
+            return Answer(202, {"messages": [m["id"] for m in sent["messages"]]})
 
-    return on_mo
+        # A key no API caller can send (it has spaces): replies and API requests never meet.
+        key = f"automatic reply {request.inbound_id}"
+        answer = await keys.perform(request.account_id, key, "auto-reply", spec, work)
+        if not answer.replayed:
+            wake()
+
+    return send
 
 
 # --- `herald run` ---------------------------------------------------------------------------------
@@ -806,7 +846,10 @@ def banner(config: Config, running: Running, cli: str = "herald") -> str:
     url = running.api_url
     lines = ["herald is running"]
     if url:
-        lines += [f"  API      {url}/v1", f"  docs     {url}/docs"]
+        lines.append(f"  API      {url}/v1")
+        if config.ui.enabled:
+            lines.append(f"  console  {url}/ui  (sign in with an API key)")
+        lines.append(f"  docs     {url}/docs")
     if running.metrics_url:
         lines.append(f"  metrics  {running.metrics_url}/metrics")
     if url:

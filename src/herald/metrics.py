@@ -174,6 +174,14 @@ class Metrics:
         self.pruned_messages = 0
         self.pruned_batches = 0
         self.pruned_callbacks = 0
+        # Inbound (mobile-originated) messages stored, by what they were: message (no
+        # keyword), opt_out, opt_in, keyword (one with only an automatic reply).
+        self.inbound: defaultdict[str, int] = defaultdict(int)
+        self.inbound_unmatched = 0  # stored with no account: nobody owns the sender
+        self.inbound_parts = 0  # parts of concatenated ones stored to wait for the rest
+        self.inbound_incomplete = 0  # stored with parts missing after the parts' wait
+        self.auto_replies: defaultdict[str, int] = defaultdict(int)  # sent, failed
+        self.idempotency_keys_expired = 0
         # Tracked-link clicks recorded, and numbers that opted out, by how.
         self.link_clicks = 0
         self.opt_outs: dict[str, int] = dict.fromkeys(OPT_OUT_SOURCES, 0)
@@ -384,6 +392,43 @@ class _Collector(Collector):
             "batches' queues (per route) with due messages, as this process's fair share sees them",
             [],
             [(m.due_queues(),)],
+        )
+        yield _counter(
+            "herald_inbound",
+            "inbound (mobile-originated) messages stored, by kind: message, opt_out, opt_in, "
+            "keyword (a keyword with only an automatic reply)",
+            ["kind"],
+            sorted(m.inbound.items()),
+        )
+        yield _counter(
+            "herald_inbound_unmatched",
+            "inbound messages stored with no account: no account owns the sender they went to",
+            [],
+            [(m.inbound_unmatched,)],
+        )
+        yield _counter(
+            "herald_inbound_parts",
+            "parts of concatenated inbound messages stored to wait for the rest",
+            [],
+            [(m.inbound_parts,)],
+        )
+        yield _counter(
+            "herald_inbound_incomplete",
+            "inbound messages stored with parts missing, after inbound.parts_ttl_seconds",
+            [],
+            [(m.inbound_incomplete,)],
+        )
+        yield _counter(
+            "herald_auto_replies",
+            "automatic replies to keywords, by result: sent (queued), failed (logged)",
+            ["result"],
+            sorted(m.auto_replies.items()),
+        )
+        yield _counter(
+            "herald_idempotency_keys_expired",
+            "idempotency keys swept after api.idempotency_hours",
+            [],
+            [(m.idempotency_keys_expired,)],
         )
         yield _gauge(
             "herald_due_queues_read_seconds",

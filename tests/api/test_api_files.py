@@ -223,3 +223,9 @@ async def test_files_that_cannot_work_are_invalid_file(api: Api) -> None:
     assert err["details"] == {"status": "running"}
     r = await acme.http.post(f"/campaigns/{campaign}/recipients/file", data={"phone_column": "x"})
     error(r, 422, "invalid_request")
+
+
+def test_a_column_is_a_number_only_in_ascii_digits() -> None:
+    from herald.api.routes.files import _column
+
+    assert (_column(" 3 "), _column("C"), _column("0"), _column("²6")) == (3, "C", "0", "²6")

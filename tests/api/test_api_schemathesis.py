@@ -43,11 +43,31 @@ EXAMPLES_PER_OPERATION = 4
 SEED = 25_11
 REVOKE = "DELETE /v1/account/keys/{key_id}"
 SETTINGS = """
+hooks = "xml_bodies"
+
 [checks.positive_data_acceptance]
 # A request the schema accepts may still break a rule no schema can state: a phone number that
 # is not one, a sender rule, a template, a file's contents (400, with the rule's own code), or
 # the account's credit (402). Those are answers, not mismatches.
 expected-statuses = ["2xx", "400", "401", "402", "403", "404", "409", "429"]
+"""
+
+
+# XML has no types: a body generated as `"groups": [null]` and one generated as `"groups":
+# null` are both written `<groups>null</groups>`, `""` and `[]` both `<groups></groups>`. So for
+# XML bodies the checks that a schema-valid body is accepted and an invalid one refused cannot
+# know which was meant; every other check (no 5xx, answers as documented) still runs on them.
+# tests/api/test_xml.py tests the XML reading itself.
+HOOKS = """
+import schemathesis
+
+AMBIGUOUS_IN_XML = {"ST201", "ST202"}  # schema-violating accepted, schema-valid rejected
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    xml = (case.media_type or "").split(";")[0].strip().endswith("xml")
+    return not (xml and failure.code in AMBIGUOUS_IN_XML)
 """
 
 
@@ -148,6 +168,7 @@ def _now() -> datetime:
 def run_schemathesis(live: LiveApi, key: str, tmp: Path, *selection: str) -> None:
     settings = tmp / "schemathesis.toml"
     settings.write_text(SETTINGS, encoding="utf-8")
+    (tmp / "xml_bodies.py").write_text(HOOKS, encoding="utf-8")  # importable from cwd
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(settings), "--no-color",
         "run", f"{live.url}/openapi.json",

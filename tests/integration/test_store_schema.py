@@ -16,6 +16,7 @@ from herald.campaigns.audience import RECIPIENT_SOURCES
 from herald.campaigns.exports import COLUMNS
 from herald.numbers import SenderKind
 from herald.store.callbacks import CallbackKind
+from herald.store.campaigns import CampaignKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
 from herald.store.dispatch import (
@@ -26,6 +27,7 @@ from herald.store.dispatch import (
     take_orphans_for_ids,
     write_results,
 )
+from herald.store.inbound import InboundAction
 from herald.store.links import LinkKind
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
@@ -79,6 +81,8 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("batches", "kind"): get_args(BatchKind),
     ("links", "kind"): get_args(LinkKind),
     ("link_events", "kind"): get_args(LinkKind),
+    ("campaigns", "kind"): get_args(CampaignKind),
+    ("inbound_messages", "action"): get_args(InboundAction),
 }
 
 

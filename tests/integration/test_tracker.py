@@ -89,8 +89,8 @@ async def test_mobile_originated_messages_reach_the_callback(database: Database)
     metrics = Metrics()
     seen: list[tuple[str, str, str]] = []
 
-    async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
-        seen.append((bind, message.source_addr, text))
+    async def on_mo(bind: str, message: InboundMessage) -> None:
+        seen.append((bind, message.source_addr, message.text()))
 
     tracker = Tracker(
         Writer(database, metrics=metrics),

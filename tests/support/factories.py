@@ -91,7 +91,14 @@ async def add_recipients(
             labels.append(dict(r[2]))
         rows.append(None)
     await conn.execute(
-        queries.add_campaign_recipients, campaign_id, sources, phones, names, labels, rows
+        queries.add_campaign_recipients,
+        campaign_id,
+        sources,
+        phones,
+        names,
+        labels,
+        rows,
+        [None] * len(rows),  # client references
     )
 
 

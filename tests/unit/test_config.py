@@ -12,6 +12,7 @@ import pytest
 from herald.config import SESSION_KEYS, BindConfig, Config, load_config
 from herald.errors import ConfigError
 from herald.smpp.session_settings import SessionSettings
+from tests.support.tls import make_certificates
 
 # The sample the package ships (herald init writes it; config/ links to it in the checkout).
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "herald" / "etc" / "herald.toml"
@@ -23,7 +24,7 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     # Every section except the demo bind/route/simulator equals the code defaults, so the file
     # documents the real defaults.
     sections = ("database", "api", "metrics", "dispatcher", "tracker", "callbacks", "campaigns")
-    for section in (*sections, "links", "retention", "logging", "nodes"):
+    for section in (*sections, "links", "inbound", "retention", "logging", "nodes"):
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert shipped.simulator.enabled
     assert [b.name for b in shipped.binds] == ["simulator"]
@@ -233,18 +234,28 @@ EVERY_SESSION_KEY: dict[str, object] = {
 
 
 def test_every_bind_setting_the_session_knows_reaches_it(tmp_path: Path) -> None:
-    assert set(EVERY_SESSION_KEY) == {f.name for f in fields(SessionSettings)} == SESSION_KEYS
-    body = "[[binds]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in EVERY_SESSION_KEY.items())
+    certificates = make_certificates(tmp_path)  # the TLS files are read when loading
+    every = {
+        **EVERY_SESSION_KEY,
+        "tls": True,
+        "tls_ca": str(certificates.ca),
+        "tls_verify": False,
+        "tls_cert": str(certificates.server_cert),
+        "tls_key": str(certificates.server_key),
+        "tls_server_name": "smpp.carrier.example",
+    }
+    assert set(every) == {f.name for f in fields(SessionSettings)} == SESSION_KEYS
+    body = "[[binds]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in every.items())
     bind = load_config(_write(tmp_path, body), env={}).bind("b")
     defaults = SessionSettings(name="x", host="h", port=1, system_id="s")
-    for name, value in EVERY_SESSION_KEY.items():
+    for name, value in every.items():
         expected = tuple(value) if isinstance(value, list) else value
         assert getattr(bind.session, name) == expected, name
         assert expected != getattr(defaults, name), f"{name}: pick a value unlike the default"
     # The dump is the file's flat shape again (what the daemon logs), the password masked.
     dumped = bind.model_dump(mode="json")
     assert dumped == {
-        **EVERY_SESSION_KEY,
+        **every,
         "password": "**********",
         "account": "b",
         "concat": "udh8",

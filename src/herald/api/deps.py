@@ -5,17 +5,23 @@ not take."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from herald.api.auth import Caller
 from herald.api.context import AppContext
 from herald.campaigns.address_book import AddressBook
 from herald.campaigns.exports import ExportService
+from herald.campaigns.idempotency import KEY_PATTERN, Answer, Idempotency
+from herald.campaigns.inbox import Inbox
 from herald.campaigns.lifecycle import Lifecycle
+from herald.campaigns.messages import MessageService
 from herald.campaigns.recipients import RecipientListing
 from herald.campaigns.reports import ReportService
 from herald.campaigns.service import CampaignService
@@ -29,6 +35,9 @@ class Services:
     book: AddressBook
     lifecycle: Lifecycle
     campaigns: CampaignService
+    messages: MessageService
+    idempotency: Idempotency
+    inbox: Inbox
     # campaign insight: links phones open, reports, exports, the audience before a run
     visits: LinkVisits
     reports: ReportService
@@ -45,6 +54,11 @@ class Services:
             book=AddressBook(ctx.db, ctx.config),
             lifecycle=lifecycle,
             campaigns=CampaignService(ctx.db, ctx.config, clock=ctx.clock, lifecycle=lifecycle),
+            messages=MessageService(ctx.db, ctx.config, clock=ctx.clock, runner=ctx.runner),
+            idempotency=Idempotency(
+                ctx.db, clock=ctx.clock, ttl=timedelta(hours=ctx.config.api.idempotency_hours)
+            ),
+            inbox=Inbox(ctx.db, ctx.config),
             visits=LinkVisits(
                 ctx.db,
                 ttl_days=ctx.config.links.ttl_days,
@@ -117,6 +131,31 @@ def paging(
     page_size: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
 ) -> Paging:
     return Paging(page, page_size)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="Your key for this request (1 to 255 visible ASCII characters, e.g. a "
+        "UUID): the same key with the same body within `api.idempotency_hours` (24 h) answers "
+        "the first answer again (with `Idempotent-Replayed: true`) and sends nothing new; with "
+        "another body it is refused (409 `idempotency_key_reused`). Keys are per account.",
+    ),
+]
+
+
+def as_answered(model: type[BaseModel], data: Any) -> Any:
+    """`data` as the route's response model would answer it (times in UTC with `Z`): what an
+    Idempotency-Key stores, so a replay answers the same bytes as the first answer."""
+    return model.model_validate(data).model_dump(mode="json", by_alias=True)
+
+
+def answer_response(answer: Answer) -> JSONResponse:
+    """The HTTP response of an answer, first or replayed (a replay says so in a header)."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

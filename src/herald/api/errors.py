@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.api.methods import AllowedMethods
+from herald.api.xml import XML_MEDIA_TYPE, data_to_xml
 from herald.errors import InsufficientBalanceError, NoRecipientsError, RequestError
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,11 @@ CODES: dict[str, Code] = {
     "malformed_template": Code(
         400, "The message template is malformed; `details.position` is the 0-based offset."
     ),
-    "missing_label": Code(400, "Preview: the sample recipient lacks a label the template uses."),
+    "missing_label": Code(
+        400,
+        "Preview: the sample recipient lacks a label the template uses; a message: `values` "
+        "lacks one the text uses (`details.label`).",
+    ),
     "invalid_label_value": Code(400, "Preview: a label value holds a forbidden character."),
     "too_many_parts": Code(400, "Preview: the message needs more than 255 parts."),
     "invalid_text": Code(400, "Preview: the text cannot be encoded."),
@@ -132,6 +137,20 @@ CODES: dict[str, Code] = {
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "
         "row numbers and reasons).",
+    ),
+    "message_not_found": Code(404, "No message with that id in this account."),
+    "sender_not_found": Code(404, "No sender with that id (or address) in this account."),
+    "invalid_cursor": Code(400, "`cursor` is not one this API gave (pass `next_cursor` as is)."),
+    "invalid_validity": Code(
+        400, "`validity` is longer than herald waits for a receipt (`details.max` minutes)."
+    ),
+    "idempotency_key_reused": Code(
+        409,
+        "The `Idempotency-Key` was used for another request (another operation or body) "
+        "within its time to live; `details.first_used_at` says when.",
+    ),
+    "idempotency_key_in_use": Code(
+        409, "A request with this `Idempotency-Key` is still being processed: retry shortly."
     ),
     "internal_error": Code(500, "A bug: the request may or may not have taken effect."),
 }
@@ -157,36 +176,47 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(
-    code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    xml: bool = False,
+) -> Response:
+    """The error body, in JSON, or in XML (root `error`) for a caller of an XML route that
+    prefers it (herald/api/xml.py)."""
     status = CODES[code].status if code in CODES else 400
-    body = {"error": {"code": code, "message": message, "details": details}}
+    error = jsonable_encoder({"code": code, "message": message, "details": details})
     if code == "unauthorized":
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    if xml:
+        return Response(
+            data_to_xml(error, "error"), status, headers=headers, media_type=XML_MEDIA_TYPE
+        )
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+async def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
     return error_response(exc.code, str(exc), exc.details)
 
 
-async def _insufficient_balance(request: Request, exc: Exception) -> JSONResponse:
+async def _insufficient_balance(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InsufficientBalanceError)
     return error_response(
         "insufficient_balance", str(exc), {"needed": exc.needed, "available": exc.available}
     )
 
 
-async def _no_recipients(request: Request, exc: Exception) -> JSONResponse:
+async def _no_recipients(request: Request, exc: Exception) -> Response:
     return error_response("no_recipients", str(exc) or "nobody to send to", None)
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     unparsable = [e for e in exc.errors() if e.get("type") == "json_invalid"]
     if unparsable:
@@ -259,7 +289,7 @@ def allowed_methods(request: Request) -> list[str] | None:
     return index.for_path(request.url.path)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response("internal_error", "internal error; see the herald log", None)
 

@@ -64,10 +64,18 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, authenticate: Authenticate, limits: BodyLimits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticate: Authenticate,
+        limits: BodyLimits,
+        answers_xml: Callable[[Scope], bool] = lambda scope: False,
+    ) -> None:
         self.app = app
         self.authenticate = authenticate
         self.limits = limits
+        self.answers_xml = answers_xml  # its refusals go in XML to whom prefers it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,7 +130,8 @@ class RequestGuard:
         message: str,
         details: object = None,
     ) -> None:
-        await error_response(code, message, details)(scope, receive, send)
+        xml = self.answers_xml(scope)
+        await error_response(code, message, details, xml=xml)(scope, receive, send)
 
 
 def _too_large(limit: int) -> tuple[str, str, dict[str, int]]:

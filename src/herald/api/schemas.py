@@ -34,6 +34,7 @@ from pydantic_core import CoreSchema, core_schema
 from herald.errors import RequestError
 from herald.numbers import SenderKind
 from herald.states import MESSAGE, BatchStatus, CampaignStatus, MessageStatus, PartState
+from herald.store.campaigns import CampaignKind
 from herald.store.contacts import BlacklistSource
 from herald.text.encoding import Encoding
 from herald.text.national import NationalLanguage
@@ -247,6 +248,10 @@ class BatchUse(BaseModel):
     batch_id: int
     campaign_id: int
     campaign_name: str
+    kind: CampaignKind = Field(
+        description="campaign, or message: a request to POST /v1/messages (its campaign is "
+        "internal, named '~' and a UUID)"
+    )
     number: int
     description: str | None
     status: BatchStatus
@@ -283,6 +288,16 @@ class SenderOut(BaseModel):
     ton: int
     npi: int
     created_at: datetime
+    inbound_callback: str | None = Field(
+        description="where replies to this sender are POSTed (an `inbound` callback each)"
+    )
+
+
+class SenderPatch(_In):
+    inbound_callback: HttpUrl | None = Field(
+        description="where replies to this sender are POSTed; null: nowhere",
+        examples=["https://example.com/herald/replies"],
+    )
 
 
 # --- contacts, groups, blacklist ----------------------------------------------------------------
@@ -405,12 +420,24 @@ class ReminderIn(_In):
     )
 
 
+ClientRef = Annotated[
+    Text,
+    StringConstraints(min_length=1, max_length=64),
+    Field(
+        description="your own reference for the message (up to 64 characters), echoed in its "
+        "callbacks and in the messages API",
+        examples=["order-4521"],
+    ),
+]
+
+
 class RecipientIn(_In):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     phone: PhoneOrNumber
     name: NameOrNumber | None = None
     labels: LabelsOrNumbers = Field(default_factory=dict)
+    client_ref: ClientRef | None = None
 
 
 _CAMPAIGN_EXAMPLE: JsonDict = {
@@ -742,6 +769,7 @@ class PartOut(BaseModel):
 class MessageOut(BaseModel):
     id: int
     batch_id: int
+    client_ref: str | None
     phone: str
     status: MessageStatus
     reason: str | None
@@ -881,6 +909,137 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     api_key: str = Field(description="the key itself: shown this once, only its hash is kept")
+
+
+# --- messages one by one ------------------------------------------------------------------------
+
+MAX_MESSAGE_NUMBERS = 1000
+# (the bounds before the validator, as for Id: so the schema states them)
+ValidityMinutes = Annotated[int, Field(ge=1, le=7 * 24 * 60), BeforeValidator(_json_integer)]
+
+_MESSAGE_EXAMPLE: JsonDict = {
+    "to": "+306948530920",
+    "sender": "Herald",
+    "text": "Your code is %code%",
+    "values": {"code": "4521"},
+    "client_ref": "order-4521",
+    "callback": "https://example.com/herald/messages",
+}
+
+
+class MessageIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_MESSAGE_EXAMPLE]})
+
+    to: Phone | Annotated[list[Phone], Field(min_length=1, max_length=MAX_MESSAGE_NUMBERS)] = Field(
+        description="one number, or a list of up to 1,000"
+    )
+    sender: SenderAddress = Field(description="one of the account's senders")
+    text: Template = Field(description="the message; %Name%, %Label% and [~label] take `values`")
+    values: Labels = Field(
+        default_factory=dict, description="label -> value for the text's placeholders"
+    )
+    flash: Flag = Field(default=False, description="class 0: shown, not stored")
+    transcode: Flag = Field(
+        default=False, description="replace look-alike characters to stay in GSM-7"
+    )
+    validity: ValidityMinutes | None = Field(
+        default=None,
+        description="minutes the carrier keeps trying (at most tracker.validity_hours); "
+        "absent: the bind's validity_period",
+    )
+    respect_quiet_hours: Flag = Field(
+        default=False,
+        description="hold the message during quiet hours, destination local time (a one-off "
+        "message is usually transactional: off by default)",
+    )
+    quiet_hours: list[QuietWindow] | None = Field(
+        default=None, max_length=8, description="quiet windows; default 23:00-08:00 and 14:00-17:00"
+    )
+    callback: HttpUrl | None = Field(default=None, description="per-message status webhook")
+    client_ref: ClientRef | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """The request as herald.campaigns.messages takes it."""
+        spec = self.model_dump(by_alias=True)
+        spec["to"] = [self.to] if isinstance(self.to, str) else list(self.to)
+        spec["callback"] = str(self.callback) if self.callback is not None else None
+        return spec
+
+
+class SentMessage(BaseModel):
+    id: int
+    to: str = Field(description="the number as given")
+    phone: str | None = Field(description="as E.164; null when it is not a valid number")
+    status: MessageStatus
+    reason: str | None = Field(description="why it was rejected or deferred")
+    encoding: str = Field(description="gsm7, a national table, ucs2; none when rejected")
+    segments: int
+
+
+class MessagesSent(BaseModel):
+    messages: list[SentMessage] = Field(description="one per number given, in order")
+    count: int = Field(description="messages queued")
+    rejected: int
+    segments: int
+    credit_used: int
+    client_ref: str | None
+
+
+class MessageDetail(BaseModel):
+    id: int
+    campaign_id: int | None = Field(description="null for a message sent by POST /v1/messages")
+    batch_id: int | None
+    client_ref: str | None
+    sender: str
+    phone: str
+    status: MessageStatus
+    reason: str | None
+    text: str
+    encoding: str
+    segments: int
+    attempts: int
+    route: str | None
+    bind: str | None
+    created_at: datetime
+    not_before: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+    parts: list[PartOut]
+
+
+class MessageCursorPage(BaseModel):
+    items: list[MessageDetail]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
+
+
+# --- inbound messages ---------------------------------------------------------------------------
+
+
+class InboundOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    from_: str = Field(alias="from", description="the handset, as the carrier gave it")
+    phone: str | None = Field(description="the handset as E.164; null when it is not a number")
+    to: str = Field(description="the address it was sent to, as the carrier gave it")
+    sender: str | None = Field(description="the account's sender it was sent to")
+    sender_id: int | None
+    text: str | None = Field(description="null for 8-bit (binary) data")
+    data_coding: int
+    parts: int = Field(description="parts it came in")
+    missing_parts: int = Field(description="parts that never came (stored after the wait)")
+    keyword: str | None = Field(description="the keyword it matched, as configured")
+    action: Literal["opt_out", "opt_in"] | None = Field(
+        description="what the keyword did: blacklisted the number, or took it off"
+    )
+    bind: str
+    received_at: datetime
+    stored_at: datetime
+
+
+class InboundPage(BaseModel):
+    items: list[InboundOut]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
 
 
 # --- campaign insight: reports, the audience before a run ---------------------------------------

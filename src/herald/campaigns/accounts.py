@@ -66,3 +66,10 @@ async def set_share(
     if row is None:
         raise NotFoundError(f"no account named {name!r}")
     return AccountShare(row["weight"], row["priority"])
+
+
+async def credit_left(db: Database, account_id: int) -> int | None:
+    """The account's credit in segments (None: no such account)."""
+    async with db.acquire() as conn:
+        row = await balance.balance(conn, account_id)
+    return None if row is None else int(row["credit"])

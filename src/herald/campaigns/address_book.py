@@ -76,6 +76,18 @@ class AddressBook:
             )
         return dict(row)
 
+    async def set_inbound_callback(
+        self, account_id: int, sender_id: int, url: str | None
+    ) -> dict[str, Any]:
+        """Where replies to this sender are POSTed (an `inbound` callback each); None: nowhere."""
+        async with self._db.acquire() as conn:
+            row = await sender_store.set_inbound_callback(conn, sender_id, account_id, url)
+        if row is None:
+            raise RequestError(
+                "sender_not_found", f"no sender with id {sender_id}", {"sender_id": sender_id}
+            )
+        return dict(row)
+
     # --- contacts -----------------------------------------------------------------------------
 
     async def create_contact(
@@ -251,6 +263,13 @@ class AddressBook:
         async with self._db.acquire() as conn:
             await store.add_to_blacklist(conn, account_id, numbers, "api")
         return numbers
+
+    async def is_blacklisted(self, account_id: int, phone: str) -> tuple[str, bool]:
+        """The number as E.164, and whether it is on the account's blacklist."""
+        e164 = self._phone(phone)
+        async with self._db.acquire() as conn:
+            found = await store.blacklisted_among(conn, account_id, [e164])
+        return e164, e164 in found
 
     async def remove_from_blacklist(self, account_id: int, phone: str) -> None:
         e164 = self._phone(phone)

@@ -14,13 +14,22 @@ from typing import Any
 
 from herald.errors import RequestError
 from herald.numbers import check_number
+from herald.store.campaigns import RecipientRow
 
 # campaign_recipients.source for each way of giving recipients.
 NUMBER, RECIPIENT, FILE = "number", "recipient", "file"
 RECIPIENT_SOURCES = (NUMBER, RECIPIENT, FILE)
 
-RecipientRow = tuple[str, str, str | None, dict[str, str], int | None]
-"""(source, phone_raw, name, labels, file_row): a row of campaign_recipients."""
+__all__ = [
+    "FILE",
+    "NUMBER",
+    "RECIPIENT",
+    "RECIPIENT_SOURCES",
+    "Intake",
+    "RecipientRow",
+    "check_recipients",
+    "normalise_numbers",
+]
 
 
 @dataclass
@@ -46,11 +55,16 @@ def check_recipients(
     *,
     default_region: str | None,
     max_recipients: int,
+    client_ref: str | None = None,
+    as_e164: bool = False,
     mobiles_only: bool = False,
 ) -> Intake:
-    """Check `to` numbers and recipient objects ({"phone", "name", "labels"}); refuse more
-    than `max_recipients` in one request (too_many_recipients). With `mobiles_only` a number
-    that is not a mobile one is invalid (`not_mobile`)."""
+    """Check `to` numbers and recipient objects ({"phone", "name", "labels", "client_ref"});
+    refuse more than `max_recipients` in one request (too_many_recipients). With
+    `mobiles_only` a number that is not a mobile one is invalid (`not_mobile`). `client_ref`
+    is the reference of every `to` number, and `as_e164` stores the valid ones as E.164
+    rather than as given (both for a message request, whose run looks its numbers up in the
+    blacklist one by one)."""
     given = len(to) + len(recipients)
     if given > max_recipients:
         raise RequestError(
@@ -61,19 +75,28 @@ def check_recipients(
         )
     intake = Intake()
     for index, raw in enumerate(to):
-        _check(intake, "to", index, raw, default_region, mobiles_only)
-        intake.rows.append((NUMBER, raw, None, {}, None))
+        phone = _check(intake, "to", index, raw, default_region, mobiles_only)
+        stored = phone if as_e164 and phone is not None else raw
+        intake.rows.append(RecipientRow(NUMBER, stored, None, {}, None, client_ref))
     for index, r in enumerate(recipients):
         _check(intake, "recipients", index, r["phone"], default_region, mobiles_only)
         intake.rows.append(
-            (RECIPIENT, r["phone"], r.get("name"), dict(r.get("labels") or {}), None)
+            RecipientRow(
+                RECIPIENT,
+                r["phone"],
+                r.get("name"),
+                dict(r.get("labels") or {}),
+                None,
+                r.get("client_ref"),
+            )
         )
     return intake
 
 
 def _check(
     intake: Intake, where: str, index: int, raw: str, region: str | None, mobiles_only: bool
-) -> None:
+) -> str | None:
+    """The number as E.164 (None when invalid), counted in the intake."""
     phone, reason = check_number(raw, default_region=region, mobile_only=mobiles_only)
     if phone is None:
         intake.invalid.append({"source": where, "index": index, "phone": raw, "reason": reason})
@@ -81,6 +104,7 @@ def _check(
         intake.duplicates += 1
     else:
         intake.valid[phone] = raw
+    return phone
 
 
 def normalise_numbers(

@@ -39,6 +39,7 @@ MESSAGE_COLUMNS = (
     "reason",
     "not_before",
     "route",
+    "client_ref",
     "country",
 )
 PART_COLUMNS = ("message_id", "seq", "short_message", "tlvs")
@@ -134,8 +135,10 @@ class Expander:
         name: str | None,
         labels: Mapping[str, str],
         source: str,
+        client_ref: str | None = None,
     ) -> bool:
-        """Expand one recipient. False when nothing was stored (skipped or a duplicate)."""
+        """Expand one recipient. False when nothing was stored (skipped or a duplicate).
+        `client_ref` is the caller's own reference, stored with the message."""
         phone: str | None
         reason: str | None
         if source in _TRUSTED_SOURCES and not self._mobiles_only:
@@ -153,9 +156,9 @@ class Expander:
             if self._ignore_invalid:
                 self.totals.skipped += 1
                 return False
-            return self._reject(message_id, key, "", reason or "invalid_number")
+            return self._reject(message_id, key, "", reason or "invalid_number", client_ref)
         if phone in self._blacklist:
-            return self._reject(message_id, phone, "", "blacklisted")
+            return self._reject(message_id, phone, "", "blacklisted", client_ref)
         click = opt_out = link = opt_out_link = None
         if self._links is not None:
             plan = self._links
@@ -168,20 +171,20 @@ class Expander:
         try:
             text = self._template.render(name, labels, link, opt_out_link)
         except MissingLabelError as exc:
-            return self._reject(message_id, phone, "", exc.reason)
+            return self._reject(message_id, phone, "", exc.reason, client_ref)
         except InvalidTextError:
-            return self._reject(message_id, phone, "", "invalid_label_value")
+            return self._reject(message_id, phone, "", "invalid_label_value", client_ref)
         try:
             route = self._router.route_for(phone, self._sender)
         except NoRouteError:
-            return self._reject(message_id, phone, text, "no_route")
+            return self._reject(message_id, phone, text, "no_route", client_ref)
         profile = self._profiles[route.name]
         try:
             encoded = self._encode(text, phone, profile)
         except TooManyPartsError:
-            return self._reject(message_id, phone, text, "too_many_parts")
+            return self._reject(message_id, phone, text, "too_many_parts", client_ref)
         except TextError:
-            return self._reject(message_id, phone, text, "invalid_text")
+            return self._reject(message_id, phone, text, "invalid_text", client_ref)
         status, reason, not_before, tz = "queued", None, self._not_before, None
         if self._quiet_hours:
             zones = time_zones_for(phone)
@@ -207,6 +210,7 @@ class Expander:
                 reason,
                 not_before,
                 route.name,
+                client_ref,
                 country_of(phone),
             )
         )
@@ -251,7 +255,9 @@ class Expander:
             self._single[(text, profile)] = encoded
         return encoded
 
-    def _reject(self, message_id: int, phone: str, text: str, reason: str) -> bool:
+    def _reject(
+        self, message_id: int, phone: str, text: str, reason: str, client_ref: str | None
+    ) -> bool:
         # Rejected messages keep no parts; part_count 1 satisfies the schema and they are
         # excluded from the run's segments and credit.
         self._messages.append(
@@ -271,6 +277,7 @@ class Expander:
                 reason,
                 self._not_before,
                 None,
+                client_ref,
                 country_of(phone) if phone[:1] == "+" and reason not in _INVALID else None,
             )
         )

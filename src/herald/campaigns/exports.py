@@ -37,6 +37,7 @@ COLUMNS = (
     "delivered_at",
     "clicks",
     "clicked_at",
+    "client_ref",
 )
 HEADER = (",".join(COLUMNS) + "\n").encode("ascii")
 CHUNK = 5000  # messages per query

@@ -136,3 +136,11 @@ async def revoke_account_key(config: Config, account: str, ref: str, *, force: b
             account_id = await _account_id(conn, account)
             key = await find_key(conn, account_id, ref)
             return await revoke_key(conn, account_id, key.id, now=datetime.now(UTC), force=force)
+
+
+async def key_in_force(db: Database, account_id: int, key_id: int, now: datetime) -> ApiKey | None:
+    """Key `key_id` of the account if it works at `now` (not revoked, not expired): a console
+    session checks the key it was opened with on every request, so revoking the key ends it."""
+    async with db.acquire() as conn:
+        key = await store.get_key(conn, account_id, key_id)
+    return key if key is not None and key.state(now) == "active" else None

@@ -40,7 +40,8 @@ class RunStarter(Protocol):
     Moves the campaign scheduled | completed | stopped -> running itself. Raises NotFoundError
     (no such campaign for this account), StateError (the campaign cannot run now),
     InsufficientBalanceError(needed, available) and NoRecipientsError; on any error nothing
-    of the run remains. herald.campaigns.runs.CampaignRunner is the implementation.
+    of the run remains. With `conn` it runs inside the caller's transaction and leaves waking
+    the dispatcher to the caller. herald.campaigns.runs.CampaignRunner is the implementation.
     """
 
     async def start_run(
@@ -51,6 +52,7 @@ class RunStarter(Protocol):
         message: str | None = None,
         description: str | None = None,
         track_link_url: str | None = None,
+        conn: Any = None,
     ) -> RunResult: ...
 
 
@@ -116,10 +118,12 @@ class Lifecycle:
         message: str | None = None,
         description: str | None = None,
         track_link_url: str | None = None,
+        conn: Any = None,
     ) -> RunResult:
-        """Start a run; `message` and `track_link_url` override the campaign's for it."""
-        async with self._db.acquire() as conn:
-            campaign = await store.get_campaign(conn, campaign_id, account_id)
+        """Start a run; `message` and `track_link_url` override the campaign's for it. With
+        `conn` (inside a transaction of the caller's) the run is part of that transaction,
+        and the caller wakes the dispatcher once it has committed."""
+        campaign = await self._read(conn, account_id, campaign_id)
         if campaign is None:
             raise campaign_not_found(campaign_id)
         if message is not None:
@@ -134,18 +138,29 @@ class Lifecycle:
                 message=message,
                 description=description,
                 track_link_url=track_link_url,
+                conn=conn,
             )
         except NotFoundError:
             raise campaign_not_found(campaign_id) from None
         except StateError:
-            async with self._db.acquire() as conn:
-                now = await store.get_campaign(conn, campaign_id, account_id)
+            now = await self._read(conn, account_id, campaign_id)
             if now is None:
                 raise campaign_not_found(campaign_id) from None
             raise invalid_state(now, "run") from None
         # The run's own transaction queued the 'running' callback (herald.campaigns.runs).
-        self._wake()
+        if conn is None:
+            self._wake()
         return result
+
+    def wake(self) -> None:
+        """Wake the dispatcher (after a transaction that started a run has committed)."""
+        self._wake()
+
+    async def _read(self, conn: Any, account_id: int, campaign_id: int) -> Row | None:
+        if conn is not None:
+            return await store.get_campaign(conn, campaign_id, account_id)
+        async with self._db.acquire() as own:
+            return await store.get_campaign(own, campaign_id, account_id)
 
     async def suspend(self, account_id: int, campaign_id: int) -> None:
         await self._change(account_id, campaign_id, "suspend", "suspended")

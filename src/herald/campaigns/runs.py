@@ -5,6 +5,11 @@ expander, COPY messages and parts in chunks, take the credit, mark the batch sen
 campaign running. If anything fails (no recipients, insufficient balance, a database error)
 nothing of the run remains and nothing was sent. The campaign row is locked for the duration,
 so an API call and the scheduler (or two herald processes) cannot start the same run twice.
+
+A caller may lend its own connection, inside a transaction of its own (`conn=`): the run is
+then part of that transaction (a savepoint), visible to nobody before the caller commits, and
+the caller wakes the dispatcher once it has. That is how a campaign is created and run in one
+transaction, and how a request with an Idempotency-Key stores its answer with its run.
 """
 
 from __future__ import annotations
@@ -104,12 +109,22 @@ class CampaignRunner:
         message: str | None = None,
         description: str | None = None,
         track_link_url: str | None = None,
+        conn: Any = None,
     ) -> RunResult:
         """Run the campaign for its whole audience; the campaign becomes `running`.
-        `message` and `track_link_url` override the campaign's for this run."""
-        return await self._run(
-            campaign_id, account_id, message, description, reminder=False, link=track_link_url
+        `message` and `track_link_url` override the campaign's for this run. With `conn`,
+        within the caller's transaction (see the module's docstring)."""
+        result = await self._run(
+            campaign_id,
+            account_id,
+            message,
+            description,
+            reminder=False,
+            conn=conn,
+            link=track_link_url,
         )
+        assert result is not None  # only a reminder sent already gives None
+        return result
 
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None:
         """Send a scheduled campaign's message to its reminder (test) numbers ahead of the
@@ -125,110 +140,21 @@ class CampaignRunner:
         description: str | None,
         *,
         reminder: bool,
+        conn: Any = None,
         link: str | None = None,
-    ) -> RunResult | Any:
-        for attempt in range(1, LINK_ATTEMPTS + 1):
-            try:
-                return await self._run_once(
-                    campaign_id, account_id, message, description, reminder=reminder, link=link
-                )
-            except LinkCodeCollision:
-                if attempt == LINK_ATTEMPTS:
-                    raise
-                log.warning("campaign %s: a link code was taken; expanding again", campaign_id)
-        raise AssertionError("unreachable")
-
-    async def _run_once(
-        self,
-        campaign_id: int,
-        account_id: int,
-        message: str | None,
-        description: str | None,
-        *,
-        reminder: bool,
-        link: str | None,
-    ) -> RunResult | Any:
+    ) -> RunResult | None:
         started = time.perf_counter()
-        async with self._db.acquire() as conn, conn.transaction():
-            campaign = await store.campaign_for_run(conn, campaign_id, account_id)
-            if campaign is None:
-                raise NotFoundError(f"campaign {campaign_id} not found")
-            if reminder:
-                if not await store.mark_reminder_sent(conn, campaign_id, self._clock()):
-                    return None
-                status = campaign["status"]
-            else:
-                status = transition(CAMPAIGN, campaign["status"], "run")
-            template = parse_template(message or campaign["template"], campaign["fallback_values"])
-            links = await self._link_plan(conn, campaign_id, template, link)
-            batch = await store.create_batch(
-                conn, campaign_id, description, message, "reminder" if reminder else "run"
-            )
-            if links is not None and links[1] is not None:
-                await link_store.set_batch_link_url(conn, batch["id"], links[1])
-            expander = Expander(
-                **await self._expander_args(conn, campaign, batch["id"], template),
-                links=links[0] if links is not None else None,
-                link_codes=self._link_codes,
-            )
-            id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
-            if reminder:
-                # Test numbers carry no name or labels: show each placeholder by its
-                # fallback, or by its name, so the tester sees what recipients will get.
-                sample = {
-                    label: template.fallbacks.get(label_key(label), f"<{label}>")
-                    for label in template.placeholders
-                }
-                name = template.fallbacks.get(label_key("name"), "<Name>")
-                numbers = campaign["reminder"]["numbers"]
-                ids = await store.reserve_message_ids(conn, len(numbers))
-                id_range = _widen(id_range, ids)
-                for message_id, number in zip(ids, numbers, strict=True):
-                    expander.add(message_id, number, name, sample, "number")
-                await self._copy(conn, expander)
-            else:
-                async for rows in store.audience(conn, campaign_id, CHUNK):
-                    ids = await store.reserve_message_ids(conn, len(rows))
-                    id_range = _widen(id_range, ids)
-                    for message_id, row in zip(ids, rows, strict=True):
-                        expander.add(
-                            message_id,
-                            row["phone_raw"],
-                            row["name"],
-                            row["labels"],
-                            row["source"],
-                        )
-                    await self._copy(conn, expander)
-            totals = expander.totals
-            await self._pay(conn, account_id, totals)
-            await store.finish_expansion(
-                conn,
-                batch["id"],
-                totals.queued + totals.rejected_count,
-                totals.segments,
-                totals.segments,
-                id_range,
-            )
-            if status != campaign["status"]:
-                await store.start_campaign(conn, campaign_id, campaign["status"])
-                await enqueue_campaign_callback(
-                    conn,
-                    campaign,
-                    "running",
-                    await campaign_progress(conn, campaign_id),
-                    at=self._clock(),
-                )
-            if campaign["callback_url"] and expander.rejected_ids:
-                now = self._clock()
-                await enqueue_message_callbacks(
-                    conn,
-                    [
-                        StatusChange(i, "new", "rejected", reason, now, campaign_id)
-                        for i, reason in expander.rejected_ids
-                    ],
-                )
+        done = await self._expand_retrying(
+            conn, campaign_id, account_id, message, description, reminder, link
+        )
+        if done is None:
+            return None
+        batch, totals = done
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
-            async with self._db.acquire() as conn:
+            if conn is None:
+                async with self._db.acquire() as own:
+                    await store.analyze_after_load(own)
+            else:  # it sees the caller's rows, not yet committed
                 await store.analyze_after_load(conn)
         elapsed = time.perf_counter() - started
         self._count(totals, elapsed)
@@ -256,7 +182,8 @@ class CampaignRunner:
                 }
             },
         )
-        self._wake()
+        if conn is None:
+            self._wake()  # else the caller does, once its transaction has committed
         return RunResult(
             batch_id=batch["id"],
             number=batch["number"],
@@ -268,6 +195,125 @@ class CampaignRunner:
             rejected_reasons=dict(totals.rejected),
             deferred=totals.deferred,
         )
+
+    async def _expand_retrying(
+        self,
+        conn: Any,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        reminder: bool,
+        link: str | None,
+    ) -> tuple[Any, ExpansionTotals] | None:
+        """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
+        a drawn link code was taken (herald/store/links.py)."""
+        args = (campaign_id, account_id, message, description, reminder, link)
+        for attempt in range(1, LINK_ATTEMPTS + 1):
+            try:
+                if conn is None:
+                    async with self._db.acquire() as own, own.transaction():
+                        return await self._expand(own, *args)
+                async with conn.transaction():  # a savepoint in the caller's transaction
+                    return await self._expand(conn, *args)
+            except LinkCodeCollision:
+                if attempt == LINK_ATTEMPTS:
+                    raise
+                log.warning("campaign %s: a link code was taken; expanding again", campaign_id)
+        raise AssertionError("unreachable")
+
+    async def _expand(
+        self,
+        conn: Any,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        reminder: bool,
+        link: str | None,
+    ) -> tuple[Any, ExpansionTotals] | None:
+        """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
+        a reminder was sent already."""
+        campaign = await store.campaign_for_run(conn, campaign_id, account_id)
+        if campaign is None:
+            raise NotFoundError(f"campaign {campaign_id} not found")
+        if reminder:
+            if not await store.mark_reminder_sent(conn, campaign_id, self._clock()):
+                return None
+            status = campaign["status"]
+        else:
+            status = transition(CAMPAIGN, campaign["status"], "run")
+        template = parse_template(message or campaign["template"], campaign["fallback_values"])
+        links = await self._link_plan(conn, campaign_id, template, link)
+        batch = await store.create_batch(
+            conn, campaign_id, description, message, "reminder" if reminder else "run"
+        )
+        if links is not None and links[1] is not None:
+            await link_store.set_batch_link_url(conn, batch["id"], links[1])
+        expander = Expander(
+            **await self._expander_args(conn, campaign, batch["id"], template),
+            links=links[0] if links is not None else None,
+            link_codes=self._link_codes,
+        )
+        id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
+        if reminder:
+            # Test numbers carry no name or labels: show each placeholder by its
+            # fallback, or by its name, so the tester sees what recipients will get.
+            sample = {
+                label: template.fallbacks.get(label_key(label), f"<{label}>")
+                for label in template.placeholders
+            }
+            name = template.fallbacks.get(label_key("name"), "<Name>")
+            numbers = campaign["reminder"]["numbers"]
+            ids = await store.reserve_message_ids(conn, len(numbers))
+            id_range = _widen(id_range, ids)
+            for message_id, number in zip(ids, numbers, strict=True):
+                expander.add(message_id, number, name, sample, "number")
+            await self._copy(conn, expander)
+        else:
+            async for rows in store.audience(conn, campaign_id, CHUNK):
+                ids = await store.reserve_message_ids(conn, len(rows))
+                id_range = _widen(id_range, ids)
+                for message_id, row in zip(ids, rows, strict=True):
+                    expander.add(
+                        message_id,
+                        row["phone_raw"],
+                        row["name"],
+                        row["labels"],
+                        row["source"],
+                        row["client_ref"],
+                    )
+                await self._copy(conn, expander)
+        totals = expander.totals
+        await self._pay(conn, account_id, totals)
+        await store.finish_expansion(
+            conn,
+            batch["id"],
+            totals.queued + totals.rejected_count,
+            totals.segments,
+            totals.segments,
+            id_range,
+        )
+        if status != campaign["status"]:
+            await store.start_campaign(conn, campaign_id, campaign["status"])
+            if campaign["campaign_callback_url"]:  # else no callback, and no progress to read
+                await enqueue_campaign_callback(
+                    conn,
+                    campaign,
+                    "running",
+                    await campaign_progress(conn, campaign_id),
+                    at=self._clock(),
+                )
+        if campaign["callback_url"] and expander.rejected_ids:
+            now = self._clock()
+            await enqueue_message_callbacks(
+                conn,
+                [
+                    StatusChange(i, "new", "rejected", reason, now, campaign_id)
+                    for i, reason in expander.rejected_ids
+                ],
+            )
+        return batch, totals
 
     async def _expander_args(
         self, conn: Any, campaign: Any, batch_id: int, template: Template
@@ -285,7 +331,7 @@ class CampaignRunner:
             "router": self._router,
             "profiles": self._profiles,
             "allocators": self._allocators,
-            "blacklist": await store.blacklist(conn, campaign["account_id"]),
+            "blacklist": await self._blacklist(conn, campaign),
             "not_before": self._clock(),
             "default_region": self._config.campaigns.default_region,
             "track_rejected": bool(campaign["callback_url"]),
@@ -305,6 +351,18 @@ class CampaignRunner:
         plan = LinkPlan(self._links_base_url, template.uses_link, template.uses_opt_out_link)
         target = link_target(url, settings.track_link_params) if url and plan.click else None
         return plan, target
+
+    @staticmethod
+    async def _blacklist(conn: Any, campaign: Any) -> set[str]:
+        if campaign["in_reply_to"] is not None:
+            # A reply to a message the number sent is not stopped by the blacklist: the
+            # confirmation of its own STOP, or the answer to its HELP.
+            return set()
+        if campaign["kind"] == "message":
+            # Its numbers are stored as E.164 (herald/campaigns/messages.py): looked up one
+            # by one, not the account's whole blacklist read for a message or two.
+            return await store.blacklisted_recipients(conn, campaign["id"], campaign["account_id"])
+        return await store.blacklist(conn, campaign["account_id"])
 
     @staticmethod
     async def _copy(conn: Any, expander: Expander) -> None:

@@ -8,9 +8,10 @@ Requests arrive as mappings with the API's field names (`name`, `sender`, `messa
 broken is a RequestError whose code the API answers with.
 
 Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
-run at once through the CampaignRunner. If that run fails (insufficient balance, no recipients, ...)
-the campaign just created is deleted again before the error is answered, so a refused request
-leaves nothing behind.
+run at once through the CampaignRunner, in the same transaction: if that run fails
+(insufficient balance, no recipients, ...) nothing of the campaign remains, so a refused
+request leaves nothing behind. A caller may lend the transaction (`conn=`): the campaign,
+its run and whatever the caller adds (an idempotency key's answer) then commit together.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from herald.campaigns.lifecycle import (
     stop_failed_scheduled_run,
 )
 from herald.campaigns.links import check_link_settings
-from herald.campaigns.progress import campaign_progress
+from herald.campaigns.progress import campaign_progress, progress_of
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
@@ -199,13 +200,16 @@ class CampaignService:
             self._db.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            row = await store.get_campaign(conn, campaign_id, account_id)
-            if row is None:
-                raise campaign_not_found(campaign_id)
-            counts = await store.recipient_counts(conn, campaign_id)
-            batches = [dict(b) for b in await store.batches(conn, campaign_id)]
-            progress = await campaign_progress(conn, campaign_id, batches)
-            audience = await insight_store.audience_sizes(conn, campaign_id)
+            return await self._read(conn, account_id, campaign_id)
+
+    async def _read(self, conn: Any, account_id: int, campaign_id: int) -> dict[str, Any]:
+        row = await store.get_campaign(conn, campaign_id, account_id)
+        if row is None:
+            raise campaign_not_found(campaign_id)
+        counts = await store.recipient_counts(conn, campaign_id)
+        batches = [dict(b) for b in await store.batches(conn, campaign_id)]
+        progress = await campaign_progress(conn, campaign_id, batches)
+        audience = await insight_store.audience_sizes(conn, campaign_id)
         return {
             **campaign_view(row),
             "recipient_count": audience.total,
@@ -213,6 +217,29 @@ class CampaignService:
             "progress": progress,
             "batches": batches,
         }
+
+    async def summary(self, account_id: int, campaign_id: int) -> dict[str, Any]:
+        """The campaign with its batches and its messages counted by status, as of one moment:
+        what a page that refreshes itself needs. `get` without what costs most on a large
+        campaign: segments by part state (a read of every part), why deferred messages wait,
+        and the audience counts (at a million messages, 0.9 s instead of 7 s). Clicks are
+        counted (link_events_campaign_idx: the campaign's clicks only)."""
+        async with (
+            self._db.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            row = await store.get_campaign(conn, campaign_id, account_id)
+            if row is None:
+                raise campaign_not_found(campaign_id)
+            batches = [dict(b) for b in await store.batches(conn, campaign_id)]
+            progress = progress_of(
+                await store.progress(conn, campaign_id),
+                (),
+                batches,
+                clicks=await link_store.click_counts(conn, campaign_id),
+            )
+        del progress["segments"]
+        return {**campaign_view(row), "progress": progress, "batches": batches}
 
     async def list_campaigns(
         self,
@@ -282,8 +309,21 @@ class CampaignService:
 
     # --- writing ------------------------------------------------------------------------------
 
-    async def create(self, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
-        """A new campaign; without a `name`, herald calls it 'campaign <id>'."""
+    async def create(
+        self, account_id: int, spec: Mapping[str, Any], *, conn: Any = None
+    ) -> dict[str, Any]:
+        """A new campaign (without a `name`, herald calls it 'campaign <id>') and, without
+        `scheduled_at`, its run, in one transaction: the caller's (`conn`; the caller then
+        wakes the dispatcher once it has committed), or one of its own."""
+        if conn is not None:
+            return await self._create(conn, account_id, spec)
+        async with self._db.acquire() as own, own.transaction():
+            view = await self._create(own, account_id, spec)
+        if view["run"] is not None:
+            self._lifecycle.wake()
+        return view
+
+    async def _create(self, conn: Any, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
         columns = self._default_columns()
         unnamed = not spec.get("name")
         # Until its id names it: unique, and never a name the API accepts.
@@ -298,36 +338,29 @@ class CampaignService:
             _unique(spec.get("contacts") or []),
             _unique(spec.get("groups") or []),
         )
-        async with self._db.acquire() as conn, conn.transaction():
-            columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
-            await self._check_refs(conn, account_id, contact_ids, group_ids)
-            blacklisted = await contact_store.blacklisted_among(
-                conn, account_id, list(intake.valid)
+        columns["sender_id"] = await self._sender_id(conn, account_id, spec["sender"])
+        await self._check_refs(conn, account_id, contact_ids, group_ids)
+        blacklisted = await contact_store.blacklisted_among(conn, account_id, list(intake.valid))
+        if intake.rows or contact_ids or group_ids:
+            await self._require_sendable(
+                conn, account_id, intake, blacklisted, 0, contact_ids, group_ids
             )
-            if intake.rows or contact_ids or group_ids:
-                await self._require_sendable(
-                    conn, account_id, intake, blacklisted, 0, contact_ids, group_ids
-                )
-            status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
-            try:
-                campaign_id = await store.insert_campaign(conn, account_id, columns, status)
-            except ConflictError as exc:
-                raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
-            if unnamed:
-                await store.name_campaign(conn, campaign_id)
-            await store.add_recipients(conn, campaign_id, intake.rows)
-            await store.set_contacts(conn, campaign_id, contact_ids)
-            await store.set_groups(conn, campaign_id, group_ids)
-            if links != _NO_LINKS:
-                await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
+        status = transition(CAMPAIGN, None, "schedule")  # send-now campaigns run below
+        try:
+            campaign_id = await store.insert_campaign(conn, account_id, columns, status)
+        except ConflictError as exc:
+            raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
+        if unnamed:
+            await store.name_campaign(conn, campaign_id)
+        await store.add_recipients(conn, campaign_id, intake.rows)
+        await store.set_contacts(conn, campaign_id, contact_ids)
+        await store.set_groups(conn, campaign_id, group_ids)
+        if links != _NO_LINKS:
+            await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         run = None
         if columns["scheduled_at"] is None:
-            try:
-                run = await self._lifecycle.run(account_id, campaign_id)
-            except Exception:  # refused or broken: the campaign must not half-exist
-                async with self._db.acquire() as conn:
-                    await store.delete_idle_campaign(conn, campaign_id, account_id)
-                raise
+            # In this transaction: a refused run takes the campaign with it.
+            run = await self._lifecycle.run(account_id, campaign_id, conn=conn)
         log.info(
             "campaign %s created (%s)",
             campaign_id,
@@ -344,7 +377,7 @@ class CampaignService:
                 }
             },
         )
-        view = await self.get(account_id, campaign_id)
+        view = await self._read(conn, account_id, campaign_id)
         view["intake"] = intake.report(blacklisted)
         view["run"] = None if run is None else asdict(run)
         return view
@@ -466,7 +499,9 @@ class CampaignService:
                 good = list(summary.good_rows(chunk))
                 # Stored as E.164: the number was checked against the file's region now.
                 await store.add_recipients(
-                    conn, campaign_id, [(FILE, r.phone, r.name, r.labels, r.row) for r in good]
+                    conn,
+                    campaign_id,
+                    [store.RecipientRow(FILE, r.phone, r.name, r.labels, r.row) for r in good],
                 )
                 blacklisted |= await contact_store.blacklisted_among(
                     conn, account_id, [r.phone for r in good]

@@ -122,8 +122,8 @@ class ApiClient:
     def get(self, path: str, params: Any = None) -> Any:
         return self._send(self._http.build_request("GET", path, params=params))
 
-    def post(self, path: str, body: Any = None) -> Any:
-        return self._send(self._http.build_request("POST", path, json=body))
+    def post(self, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
+        return self._send(self._http.build_request("POST", path, json=body, headers=headers))
 
     def patch(self, path: str, body: Any) -> Any:
         return self._send(self._http.build_request("PATCH", path, json=body))

@@ -16,6 +16,7 @@ import click
 from herald import __version__
 from herald.cli.address_book import balance, blacklist, contact, group, sender
 from herald.cli.campaigns import campaign
+from herald.cli.messages import message
 from herald.simulator.personalities import PERSONALITIES
 
 if TYPE_CHECKING:
@@ -28,8 +29,9 @@ def main() -> None:
     """herald: an asyncio SMS campaign gateway speaking SMPP 3.4."""
 
 
-# Through a running daemon's API (herald.cli.campaigns, herald.cli.address_book).
-for command in (campaign, sender, contact, group, blacklist, balance):
+# Through a running daemon's API (herald.cli.campaigns, herald.cli.address_book,
+# herald.cli.messages).
+for command in (campaign, message, sender, contact, group, blacklist, balance):
     main.add_command(command)
 
 
@@ -570,7 +572,8 @@ def _warn(warnings: tuple[str, ...]) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@click.pass_context
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2775, show_default=True, help="Port to listen on (0: any free).")
 @click.option(
@@ -649,17 +652,117 @@ def _warn(warnings: tuple[str, ...]) -> None:
     help="Count messages accepted twice (destination, text).",
 )
 @click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Listen with TLS (SMPP over TLS): this certificate chain (PEM).",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its key (PEM).")
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Require client certificates signed by this CA (PEM).",
+)
+@click.option(
+    "--control-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Also serve the HTTP hook on this port of --host (0: any free): POST /mo sends "
+    "a mobile-originated message, GET /stats the counters (`herald simulate mo` uses it).",
+)
+@click.option(
     "--loop",
     type=click.Choice(["auto", "uvloop", "asyncio"]),
     default="auto",
     show_default=True,
     help="Event loop (auto: uvloop when installed).",
 )
-def simulate(personality: str, loop: str, **options: object) -> None:
-    """Run the SMSC simulator until SIGINT/SIGTERM; print its address, then its counters."""
+def simulate(
+    ctx: click.Context,
+    personality: str,
+    loop: str,
+    control_port: int | None,
+    **options: object,
+) -> None:
+    """Run the SMSC simulator until SIGINT/SIGTERM; print its address, then its counters.
+    `herald simulate mo` sends a reply through a running one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from herald.simulator.run import main as run_simulator
 
     try:
-        run_simulator(personality, loop, options, echo=click.echo)
+        run_simulator(personality, loop, options, echo=click.echo, control_port=control_port)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@simulate.command("mo")
+@click.option(
+    "--control",
+    "control_url",
+    envvar="HERALD_SIMULATOR_CONTROL",
+    default="http://127.0.0.1:2776",
+    show_default=True,
+    metavar="URL",
+    help="The hook of a `herald simulate --control-port` [env HERALD_SIMULATOR_CONTROL].",
+)
+@click.option("--from", "source", required=True, metavar="NUMBER", help="The handset.")
+@click.option(
+    "--to", "destination", required=True, metavar="ADDRESS", help="The sender it replies to."
+)
+@click.option("--system-id", default=None, help="Deliver to binds of this system_id.")
+@click.option(
+    "--concat",
+    type=click.Choice(["udh8", "udh16", "sar"]),
+    default="udh8",
+    show_default=True,
+    help="How a long message's parts are joined.",
+)
+@click.option("--no-wait", is_flag=True, help="Queue it and return; do not wait for answers.")
+@click.option(
+    "--timeout", type=click.FloatRange(0, 60, min_open=True), default=10.0, show_default=True
+)
+@click.argument("text")
+def simulate_mo(
+    control_url: str,
+    source: str,
+    destination: str,
+    system_id: str | None,
+    concat: str,
+    no_wait: bool,
+    timeout: float,
+    text: str,
+) -> None:
+    """Send TEXT from a handset to ADDRESS through a running simulator: GSM-7 or UCS-2 as
+    the text needs, in parts when long. Prints each part's deliver_sm_resp status."""
+    import json
+
+    import httpx
+
+    body = {
+        "from": source,
+        "to": destination,
+        "text": text,
+        "system_id": system_id,
+        "concat": concat,
+        "wait": not no_wait,
+        "timeout": timeout,
+    }
+    url = control_url.rstrip("/") + "/mo"
+    try:
+        answer = httpx.post(url, json=body, timeout=timeout + 5)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"no simulator hook at {control_url} ({exc}): start one with "
+            "`herald simulate --control-port PORT`"
+        ) from None
+    try:
+        result = answer.json()
+    except ValueError:
+        raise click.ClickException(
+            f"{url} answered {answer.status_code}: {answer.text[:200]}"
+        ) from None
+    if answer.status_code >= 400:
+        raise click.ClickException(str(result.get("error", result)))
+    click.echo(json.dumps(result))
+    if result.get("statuses") and any(result["statuses"]):
+        raise SystemExit(1)

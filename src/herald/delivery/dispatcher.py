@@ -42,6 +42,7 @@ from herald.delivery.writer import Writer
 from herald.errors import ConfigError
 from herald.metrics import Metrics
 from herald.smpp.submit import SubmitOutcome, SubmitResult
+from herald.smpp.validity import relative_validity
 from herald.store import dispatch as store
 from herald.store.db import Database
 from herald.store.send_rows import PartOutcome, StatusMove
@@ -84,6 +85,7 @@ class CampaignContext:
     sender_ton: int
     sender_npi: int
     quiet_hours: tuple[Window, ...]  # empty when the campaign does not respect them
+    validity: str = ""  # the campaign's own validity_period; "" takes the bind's
 
 
 class _Flight:
@@ -380,8 +382,13 @@ class Dispatcher:
                     )
             if len(self._contexts) > 10_000:
                 self._contexts.clear()
+            minutes = row["validity_minutes"]
             self._contexts[row["id"]] = CampaignContext(
-                row["sender"], row["sender_ton"], row["sender_npi"], windows
+                row["sender"],
+                row["sender_ton"],
+                row["sender_npi"],
+                windows,
+                relative_validity(minutes) if minutes is not None else "",
             )
 
     def _plan(
@@ -444,7 +451,7 @@ class Dispatcher:
         self._in_flight += flight.weight
         self._route_in_flight[flight.route] += flight.weight
         destination = message["phone"].removeprefix("+")
-        validity = self._validity.get(bind, "")
+        validity = ctx.validity or self._validity.get(bind, "")
         for part in parts:
             future = link.submit(
                 source_addr=ctx.sender,

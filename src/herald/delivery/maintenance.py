@@ -14,7 +14,9 @@ Each tick:
 - batches whose messages are all final complete, then campaigns whose batches all are (the
   writer's flushes trigger the same check at once for the campaigns they touch: this is the
   safety net, see herald.delivery.completion);
-- scheduled campaigns that are due start their run.
+- scheduled campaigns that are due start their run;
+- idempotency keys older than `api.idempotency_hours` go;
+- concatenated replies whose other parts never came are stored with what came.
 Every statement is a compare-and-set or uses SKIP LOCKED, so processes never step on each other.
 """
 
@@ -34,6 +36,7 @@ from herald.delivery.waits import wait_any
 from herald.errors import HeraldError
 from herald.metrics import Metrics
 from herald.store import dispatch as store
+from herald.store import idempotency as key_store
 from herald.store import runs as run_store
 from herald.store.db import Database
 
@@ -65,6 +68,8 @@ class TickReport:
     campaigns_completed: int = 0
     runs_started: int = 0
     reminders_sent: int = 0
+    keys_expired: int = 0  # idempotency keys past api.idempotency_hours
+    inbound_incomplete: int = 0  # concatenated replies stored with parts missing
 
 
 class Maintenance:
@@ -80,6 +85,7 @@ class Maintenance:
         sweep_orphans: Callable[[], None] = lambda: None,
         on_campaigns_completed: OnCampaignsCompleted | None = None,
         on_scheduled_run_failed: OnScheduledRunFailed | None = None,
+        expire_inbound: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._db = db
         self._runs = runs
@@ -90,6 +96,8 @@ class Maintenance:
         self._sweep_orphans = sweep_orphans  # the writer matches orphans whose part landed
         self._on_completed = on_campaigns_completed
         self._on_run_failed = on_scheduled_run_failed
+        # stores concatenated replies whose other parts never came (delivery/inbound.py)
+        self._expire_inbound = expire_inbound
         self._failed_runs: set[int] = set()  # logged once, not every tick
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -164,10 +172,16 @@ class Maintenance:
             report.batches_completed, report.campaigns_completed = len(batches), len(completed)
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)
+            report.keys_expired = await key_store.expire(
+                conn, now - timedelta(hours=self._config.api.idempotency_hours), SWEEP_LIMIT
+            )
+        if self._expire_inbound is not None:
+            report.inbound_incomplete = await self._expire_inbound()
         self._sweep_orphans()
         self._metrics.messages["unknown"] += report.lost + report.expired
         self._metrics.duplicate_receipts += report.duplicate_receipts
         self._metrics.unmatched_receipts += report.orphans_dropped
+        self._metrics.idempotency_keys_expired += report.keys_expired
         for campaign in reminders:
             report.reminders_sent += await self._remind(campaign["id"], campaign["account_id"])
         for campaign in due:

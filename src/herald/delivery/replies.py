@@ -1,58 +1,79 @@
-"""Opt-out: a mobile-originated reply that is an opt-out keyword blacklists its sender.
+"""Keywords of replies: opt-out, opt-in, automatic replies.
 
-The reply is addressed to one of our sender ids (a short code or a long number); every account
-owning a sender with that address stops sending to the number. The number is blacklisted with
-source 'opt_out', so the account can tell it from numbers it added itself.
+A reply that is an opt-out keyword (`campaigns.opt_out_keywords`: STOP, ...) blacklists its
+number for every account owning the sender it was sent to, with source 'opt_out' so the account
+can tell it from numbers it added itself. An opt-in keyword (`inbound.opt_in_keywords`: START,
+UNSTOP) takes the number off those blacklists, but only where its own opt-out put it: a number
+the account blacklisted stays. A keyword may have an automatic reply (`inbound.auto_replies`),
+sent back from the sender the reply was sent to. Keywords match the whole reply, trimmed and
+case-folded (STRASSE is straße).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from herald.numbers import check_number
-from herald.store import contacts as store
-from herald.store.db import Database
+from herald.store.inbound import InboundAction
 
-log = logging.getLogger(__name__)
+
+def fold(text: str) -> str:
+    return text.strip().casefold()
 
 
 def is_opt_out(text: str, keywords: Sequence[str]) -> bool:
     """True when `text`, trimmed and case-folded, is one of `keywords` (compared alike)."""
-    return text.strip().casefold() in {k.strip().casefold() for k in keywords}
+    return fold(text) in {fold(k) for k in keywords}
 
 
-def _sender_addresses(destination_addr: str) -> list[str]:
-    # Senders are stored as parse_sender gives them: numeric ones without '+'. Carriers send
-    # destination_addr with or without it, so both forms are looked up.
+@dataclass(frozen=True, slots=True)
+class KeywordMatch:
+    keyword: str | None = None  # as configured
+    action: InboundAction | None = None
+    reply: str | None = None  # the automatic reply's text
+
+
+NO_KEYWORD = KeywordMatch()
+
+
+class Keywords:
+    def __init__(
+        self,
+        *,
+        opt_out: Sequence[str],
+        opt_in: Sequence[str] = (),
+        replies: Mapping[str, str] | None = None,
+    ) -> None:
+        table: dict[str, tuple[str, InboundAction | None]] = {}
+        actions: tuple[tuple[Sequence[str], InboundAction], ...] = (
+            (opt_out, "opt_out"),
+            (opt_in, "opt_in"),
+        )
+        for words, action in actions:
+            for word in words:
+                table[fold(word)] = (word.strip(), action)
+        replies = dict(replies or {})
+        for word in replies:
+            table.setdefault(fold(word), (word.strip(), None))
+        self._table = table
+        self._replies = {fold(word): text for word, text in replies.items()}
+
+    def match(self, text: str | None) -> KeywordMatch:
+        """What the reply `text` is: a keyword (with its action and automatic reply), or not."""
+        if not text:
+            return NO_KEYWORD
+        key = fold(text)
+        found = self._table.get(key)
+        if found is None:
+            return NO_KEYWORD
+        keyword, action = found
+        return KeywordMatch(keyword, action, self._replies.get(key))
+
+
+def sender_addresses(destination_addr: str) -> list[str]:
+    """The sender addresses a reply's destination may be stored as: senders are stored as
+    parse_sender gives them (numeric ones without '+'), and carriers send destination_addr with
+    or without it, so both forms are looked up."""
     address = destination_addr.strip()
     bare = address.removeprefix("+")
     return [address] if bare == address else [address, bare]
-
-
-async def handle_mobile_originated(
-    db: Database,
-    *,
-    source_addr: str,
-    destination_addr: str,
-    text: str,
-    keywords: Sequence[str],
-) -> list[int]:
-    """Blacklist `source_addr` if `text` is an opt-out keyword, for every account owning the
-    sender `destination_addr`. Returns those accounts' ids ([] when nothing was done)."""
-    if not is_opt_out(text, keywords):
-        return []
-    # MO source addresses usually arrive in international form without '+' (TON 1).
-    phone, reason = check_number(source_addr.strip())
-    if phone is None:
-        log.warning("opt-out from %r ignored: not a valid number (%s)", source_addr, reason)
-        return []
-    async with db.acquire() as conn:
-        accounts = await store.opt_out(conn, _sender_addresses(destination_addr), phone)
-    if accounts:
-        log.info(
-            "%s opted out (to %s): blacklisted for accounts %s", phone, destination_addr, accounts
-        )
-    else:
-        log.warning("opt-out from %s to %r: no account owns that sender", phone, destination_addr)
-    return accounts

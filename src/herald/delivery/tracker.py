@@ -4,7 +4,8 @@ A session calls `handler(bind)` for every deliver_sm and data_sm. Receipts (and 
 notifications) become writer rows keyed by the bind and the canonical carrier id; the handler
 returns only when the writer has stored the receipt (applied to its part or parked as an
 orphan), so the session acknowledges it only then. Mobile-originated messages go to
-`on_mobile_originated` (opt-out keywords) and are acknowledged after it returns.
+`on_mobile_originated` (herald/delivery/inbound.py: stored, keywords) and are acknowledged
+after it returns, that is once they are stored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from herald.delivery.writer import Writer
-from herald.errors import TextError
 from herald.metrics import Metrics
 from herald.smpp import IdMode, InboundMessage, Pdu, inbound_message, parse_receipt
 from herald.smpp.receipts import MESSAGE_STATES, MessageType, message_type
@@ -41,7 +41,7 @@ PART_STATE = {
     "BUFFRED": "enroute",
     "BUFFERD": "enroute",
 }
-OnMobileOriginated = Callable[[str, InboundMessage, str], Awaitable[None]]
+OnMobileOriginated = Callable[[str, InboundMessage], Awaitable[None]]
 
 
 class Tracker:
@@ -110,12 +110,7 @@ class Tracker:
 
     async def _mobile_originated(self, bind: str, pdu: Pdu) -> None:
         assert self._on_mo is not None
-        message = inbound_message(pdu)
-        try:
-            text = message.text()
-        except TextError:
-            text = ""  # binary or undecodable: no keyword can match
-        await self._on_mo(bind, message, text)
+        await self._on_mo(bind, inbound_message(pdu))
 
 
 def _done(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:

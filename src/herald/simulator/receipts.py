@@ -17,13 +17,14 @@ import random
 import struct
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from herald.errors import TextError
 from herald.simulator.settings import SimulatorSettings
 from herald.smpp.layouts import CommandId, Tag
 from herald.smpp.pdu import Pdu
 from herald.text import encode_message
-from herald.text.reassemble import decode_short_message
+from herald.text.reassemble import decode_short_message, parse_tlvs
 
 ESM_RECEIPT, ESM_INTERMEDIATE, ESM_UDHI = 0x04, 0x20, 0x40
 
@@ -236,10 +237,14 @@ def address_type(address: str) -> tuple[int, int]:
     return 5, 0
 
 
-def mo_pdus(source: str, destination: str, text: str, reference: int) -> list[Pdu]:
+def mo_pdus(
+    source: str, destination: str, text: str, reference: int, *, concat: str = "udh8"
+) -> list[Pdu]:
     """A mobile-originated message from `source` (a handset) to `destination` (the sender
-    address a campaign used): one deliver_sm per part, encoded by the text pipeline."""
-    message = encode_message(text, reference=reference & 0xFF)
+    address a campaign used): one deliver_sm per part, encoded by the text pipeline, its
+    parts joined by a UDH (udh8, udh16) or SAR TLVs (sar)."""
+    width = 0xFF if concat == "udh8" else 0xFFFF
+    message = encode_message(text, concat=concat, reference=reference & width)
     source_ton, source_npi = address_type(source)
     dest_ton, dest_npi = address_type(destination)
     return [
@@ -254,6 +259,15 @@ def mo_pdus(source: str, destination: str, text: str, reference: int) -> list[Pd
             esm_class=message.esm_class,
             data_coding=message.data_coding,
             short_message=part.short_message,
+            tlvs=_tlvs(part.tlvs),
         )
         for part in message.parts
     ]
+
+
+def _tlvs(encoded: bytes) -> dict[int, Any]:
+    """The pre-encoded SAR TLVs of a part as the Pdu's {tag: value}."""
+    values: dict[int, Any] = {}
+    for tag, value in parse_tlvs(encoded).items():
+        values[tag] = int.from_bytes(value, "big") if len(value) <= 2 else value
+    return values

@@ -53,6 +53,7 @@ class SubmitRecord:
     text: str | None  # this part's text; None when it is not text (8-bit) or undecodable
     message_text: str | None  # the whole message, on the part that completed it
     error: str | None = None  # why text is None
+    validity_period: str = ""  # as sent ("": the SMSC's default)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +143,7 @@ def decode_submit(
         text=text,
         message_text=None,
         error=error,
+        validity_period=params.get("validity_period", ""),
     )
 
 

@@ -2,7 +2,8 @@
 
 It prints its listening address once it is ready, serves until SIGINT or SIGTERM, then
 stops cleanly, prints its counters as one JSON object and exits 0. uvloop is used when it is
-installed (`--loop asyncio` to compare).
+installed (`--loop asyncio` to compare). With `--control-port` it also serves its HTTP hook
+(herald/simulator/control.py): mobile-originated messages on demand, the counters.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "seed": ("seed", int),
     "record": ("record_path", Path),
     "track_duplicates": ("track_duplicates", bool),
+    "tls_cert": ("tls_cert", Path),
+    "tls_key": ("tls_key", Path),
+    "tls_client_ca": ("tls_client_ca", Path),
 }
 
 
@@ -90,11 +94,19 @@ def loop_factory(kind: str = "auto") -> tuple[Callable[[], asyncio.AbstractEvent
 
 
 async def serve(
-    settings: SimulatorSettings, banner: str, echo: Callable[[str], None]
+    settings: SimulatorSettings,
+    banner: str,
+    echo: Callable[[str], None],
+    control_port: int | None = None,
 ) -> SimulatorStats:
     sim = Simulator(settings)
     host, port = await sim.start()
-    echo(f"herald simulator listening on {host}:{port} ({banner})")
+    tls = ", TLS" if settings.tls_cert is not None else ""
+    echo(f"herald simulator listening on {host}:{port} ({banner}{tls})")
+    control = None
+    if control_port is not None:
+        control, control_address = await _start_control(sim, settings.host, control_port)
+        echo(f"control hook on http://{control_address[0]}:{control_address[1]}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,8 +116,43 @@ async def serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if control is not None:
+            await control.stop()
         await sim.stop()
     return sim.stats
+
+
+class _Control:
+    """The HTTP hook served by uvicorn inside the simulator's loop."""
+
+    def __init__(self, server: Any, task: asyncio.Task[None]) -> None:
+        self._server, self._task = server, task
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        await self._task
+
+
+async def _start_control(sim: Simulator, host: str, port: int) -> tuple[_Control, tuple[str, int]]:
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    from herald.simulator.control import control_app
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:  # the simulator owns SIGINT and SIGTERM
+            yield
+
+    sock = socket.create_server((host, port))
+    address = sock.getsockname()[:2]
+    server = _Server(
+        uvicorn.Config(control_app(sim), log_level="warning", lifespan="off", access_log=False)
+    )
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    return _Control(server, task), (address[0], address[1])
 
 
 def _echo(line: str) -> None:
@@ -113,13 +160,17 @@ def _echo(line: str) -> None:
 
 
 def main(
-    personality: str, loop: str, options: Mapping[str, Any], echo: Callable[[str], None] = _echo
+    personality: str,
+    loop: str,
+    options: Mapping[str, Any],
+    echo: Callable[[str], None] = _echo,
+    control_port: int | None = None,
 ) -> SimulatorStats:
     """Run until a signal; echo the address first and the counters last."""
     settings = settings_from_options(personality, options)
     factory, loop_name = loop_factory(loop)
     banner = f"personality {personality}, loop {loop_name}"
     with asyncio.Runner(loop_factory=factory) as runner:
-        stats = runner.run(serve(settings, banner, echo))
+        stats = runner.run(serve(settings, banner, echo, control_port))
     echo("counters: " + json.dumps(stats.as_dict()))
     return stats

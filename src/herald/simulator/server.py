@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,7 @@ class Simulator:
         self.switchboard.stopping = False
         s = self.settings
         self._server = await self._loop.create_server(
-            lambda: SmscProtocol(self), s.host, s.port, reuse_address=True
+            lambda: SmscProtocol(self), s.host, s.port, reuse_address=True, ssl=tls_context(s)
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address = (host, port)
@@ -119,7 +120,10 @@ class Simulator:
         switchboard.stopping = True
         self._server.close()
         for proto in list(switchboard.connections):
-            proto.close()
+            if self.settings.tls_cert is None:
+                proto.close()
+            else:  # a TLS close waits for the peer's close_notify, which may never come
+                proto.abort()
         await self._server.wait_closed()
         if switchboard.connections:
             switchboard.all_closed.clear()
@@ -244,22 +248,38 @@ class Simulator:
         text: str,
         *,
         system_id: str | None = None,
+        concat: str = "udh8",
         timeout: float | None = 10.0,  # noqa: ASYNC109 - a deadline belongs to the test API
     ) -> list[int]:
         """A mobile-originated message from handset `source` to `destination` (the address a
         campaign sent from), delivered to a receiver bind of `system_id` (default: the main
-        account), queued until one binds. Returns each part's deliver_sm_resp status."""
+        account), queued until one binds. GSM-7 or UCS-2 as the text needs, in parts joined
+        by `concat` (udh8, udh16, sar) when long. Returns each part's deliver_sm_resp status."""
+        futures = self.queue_mo(source, destination, text, system_id=system_id, concat=concat)
+        async with asyncio.timeout(timeout):
+            return [await f for f in futures]
+
+    def queue_mo(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        *,
+        system_id: str | None = None,
+        concat: str = "udh8",
+    ) -> list[asyncio.Future[int]]:
+        """`send_mo` without waiting: the parts go (or wait for a receiver) in the
+        background; each future resolves to its part's deliver_sm_resp status."""
         loop = asyncio.get_running_loop()
         system_id = system_id or self.settings.system_id
-        self._mo_reference = (self._mo_reference + 1) & 0xFF
+        self._mo_reference = (self._mo_reference + 1) & 0xFFFF
         futures = []
-        for pdu in mo_pdus(source, destination, text, self._mo_reference):
+        for pdu in mo_pdus(source, destination, text, self._mo_reference, concat=concat):
             future: asyncio.Future[int] = loop.create_future()
             futures.append(future)
             self.switchboard.route(mo_delivery(pdu, future, system_id))
         self.poke()
-        async with asyncio.timeout(timeout):
-            return [await f for f in futures]
+        return futures
 
     def disconnect(self, system_id: str | None = None, *, unbind: bool = False) -> int:
         """Cut (or, with `unbind`, politely unbind) every connection, or those of one
@@ -271,6 +291,18 @@ class Simulator:
             else:
                 proto.abort()
         return len(targets)
+
+
+def tls_context(settings: SimulatorSettings) -> ssl.SSLContext | None:
+    """The server side of SMPP over TLS, from the settings' certificate (None: plain TCP)."""
+    if settings.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    if settings.tls_client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(settings.tls_client_ca)
+    return context
 
 
 async def start_from_config(config: SimulatorConfig, **overrides: Any) -> Simulator:

@@ -113,6 +113,11 @@ class SimulatorSettings:
     accounts: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     accept_any_credentials: bool = False
     smsc_system_id: str = "herald-sim"  # our name in bind responses
+    # SMPP over TLS: the certificate chain and key to listen with (PEM); None: plain TCP.
+    # With tls_client_ca, a client must present a certificate that CA signed.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     bind_status: int = 0  # refuse every (well-credentialed) bind with this status, e.g. 0x0D
     seed: int = 0  # every random choice comes from one RNG seeded with this
 
@@ -278,6 +283,8 @@ def _problems(s: SimulatorSettings) -> Any:
     for name in ("system_id", "smsc_system_id"):
         if len(getattr(s, name)) > 15:
             yield f"{name} is at most 15 characters (SMPP C-string of 16)"
+    if (s.tls_key is not None or s.tls_client_ca is not None) and s.tls_cert is None:
+        yield "tls_key and tls_client_ca need tls_cert (the certificate to listen with)"
 
 
 def parse_outcomes(text: str) -> tuple[tuple[str, float], ...]:

@@ -76,6 +76,15 @@ class SessionSettings:
     # submit_sm unanswered within response_timeout, in a row: a black hole, out of rotation
     # until a new link answers a probe (0: never)
     max_timeouts: int = 3
+    # SMPP over TLS (herald.smpp.session.tls): verified against tls_ca (PEM; "" the system's CAs)
+    # unless tls_verify is off; tls_cert/tls_key: a client certificate; tls_server_name: the
+    # name the certificate must carry (and SNI) when it is not `host`.
+    tls: bool = False
+    tls_ca: str = ""
+    tls_verify: bool = True
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_server_name: str = ""
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -146,5 +155,11 @@ class SessionSettings:
             ThrottlePolicy(rate=self.rate, burst=self.burst)
         except ValueError as exc:
             bad("burst" if self.rate > 0 and self.burst < 1 else "rate", str(exc))
+        if not self.tls:
+            for name in ("tls_ca", "tls_cert", "tls_key", "tls_server_name"):
+                if getattr(self, name):
+                    bad(name, f"{name} is set but tls is off: add tls = true")
+        if self.tls_key and not self.tls_cert:
+            bad("tls_key", "tls_key needs tls_cert (the client certificate it belongs to)")
         if problems:
             raise SettingsError(self.name, problems)

@@ -11,8 +11,9 @@ import asyncpg
 
 from herald.store.queries import queries
 
-# callback_outbox.kind: a message's status, or a campaign's
-CallbackKind = Literal["message", "campaign", "clicked"]
+# callback_outbox.kind: a message's status, a campaign's, a tracked link's click, or an
+# inbound message to a sender
+CallbackKind = Literal["message", "campaign", "clicked", "inbound"]
 
 
 async def enqueue(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 
 from herald.errors import ConflictError
 from herald.store.queries import queries
 from herald.store.rows import fetch_one
+
+# campaigns.kind: a campaign, or a request to POST /v1/messages (hidden from the campaign API)
+CampaignKind = Literal["campaign", "message"]
 
 # Columns of the campaigns table written on create and on edit, in query parameter order.
 CAMPAIGN_FIELDS = (
@@ -113,22 +116,32 @@ async def list_campaigns(
 # --- audience ---------------------------------------------------------------------------------
 
 
+class RecipientRow(NamedTuple):
+    """A row of campaign_recipients: a recipient as the request or the file gave it."""
+
+    source: str
+    phone_raw: str
+    name: str | None
+    labels: Mapping[str, str]
+    file_row: int | None
+    client_ref: str | None = None
+
+
 async def add_recipients(
-    conn: asyncpg.Connection,
-    campaign_id: int,
-    rows: Sequence[tuple[str, str, str | None, Mapping[str, str], int | None]],
+    conn: asyncpg.Connection, campaign_id: int, rows: Sequence[RecipientRow]
 ) -> None:
-    """(source, phone_raw, name, labels, file_row) rows, kept raw for expansion."""
+    """Recipient rows, kept raw for expansion."""
     if not rows:
         return
     await conn.execute(
         queries.add_campaign_recipients,
         campaign_id,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-        [dict(r[3]) for r in rows],
-        [r[4] for r in rows],
+        [r.source for r in rows],
+        [r.phone_raw for r in rows],
+        [r.name for r in rows],
+        [dict(r.labels) for r in rows],
+        [r.file_row for r in rows],
+        [r.client_ref for r in rows],
     )
 
 

@@ -170,11 +170,3 @@ async def blacklisted_among(
 ) -> set[str]:
     rows = await conn.fetch(queries.blacklisted_among, account_id, list(phones))
     return {r["phone"] for r in rows}
-
-
-async def opt_out(
-    conn: asyncpg.Connection, sender_addresses: Sequence[str], phone: str
-) -> list[int]:
-    """Blacklist `phone` for every account owning one of the sender addresses; their ids."""
-    rows = await conn.fetch(queries.opt_out, list(sender_addresses), phone)
-    return [r["account_id"] for r in rows]

@@ -36,6 +36,14 @@ async def blacklist(conn: asyncpg.Connection, account_id: int) -> set[str]:
     return {r["phone"] for r in await conn.fetch(queries.blacklisted_phones, account_id)}
 
 
+async def blacklisted_recipients(
+    conn: asyncpg.Connection, campaign_id: int, account_id: int
+) -> set[str]:
+    """Which of the campaign's recipient rows (stored as E.164) the account blacklisted."""
+    rows = await conn.fetch(queries.blacklisted_recipients, campaign_id, account_id)
+    return {r["phone"] for r in rows}
+
+
 async def audience(
     conn: asyncpg.Connection, campaign_id: int, chunk: int
 ) -> AsyncIterator[list[asyncpg.Record]]:

@@ -22,3 +22,16 @@ async def account_sender(
     conn: asyncpg.Connection, account_id: int, address: str
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(queries.account_sender, account_id, address)
+
+
+async def account_sender_by_id(
+    conn: asyncpg.Connection, sender_id: int, account_id: int
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(queries.account_sender_by_id, sender_id, account_id)
+
+
+async def set_inbound_callback(
+    conn: asyncpg.Connection, sender_id: int, account_id: int, url: str | None
+) -> asyncpg.Record | None:
+    """The sender with its new inbound callback; None when the account has no such sender."""
+    return await conn.fetchrow(queries.set_sender_inbound_callback, sender_id, account_id, url)

@@ -4,11 +4,22 @@ and the lifecycle; per-message status; recipient files; message preview."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from herald.api.deps import CurrentAccount, PagingDep, Services, ServicesDep
+from herald.api.deps import (
+    CurrentAccount,
+    IdempotencyKey,
+    PagingDep,
+    Services,
+    ServicesDep,
+    answer_response,
+    as_answered,
+)
 from herald.api.errors import responses
 from herald.api.schemas import (
     MAX_ID,
@@ -30,6 +41,7 @@ from herald.api.schemas import (
     check_quiet_hours,
     page_of,
 )
+from herald.campaigns.idempotency import Answer
 from herald.campaigns.links import links_base_url
 from herald.campaigns.preview import preview_message
 from herald.campaigns.service import CampaignSort
@@ -40,14 +52,18 @@ from herald.states import CampaignStatus, MessageStatus
 router = APIRouter(tags=["campaigns"])
 
 
-def check_callback_urls(body: CampaignIn | CampaignPatch, services: Services) -> None:
+def check_callback_urls(
+    body: BaseModel,
+    services: Services,
+    fields: tuple[str, ...] = ("callback", "campaign_callback"),
+) -> None:
     """A callback URL whose host is an internal address is refused now, naming the field
     (names are checked against what they resolve to when each callback is delivered)."""
     policy = DestinationPolicy(services.ctx.config.callbacks.allow_private)
     problems = [
         {"location": f"body.{field}", "message": why, "type": "callback_destination"}
-        for field in ("callback", "campaign_callback")
-        if (url := getattr(body, field)) is not None
+        for field in fields
+        if (url := getattr(body, field, None)) is not None
         and (why := policy.literal_refusal(str(url))) is not None
     ]
     if problems:
@@ -56,6 +72,11 @@ def check_callback_urls(body: CampaignIn | CampaignPatch, services: Services) ->
 
 
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def given(body: BaseModel) -> Any:
+    """The body as given (not its defaults): what makes a retried request the same one."""
+    return jsonable_encoder(body.model_dump(mode="json", exclude_unset=True, by_alias=True))
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
@@ -84,13 +105,30 @@ async def preview(body: PreviewIn, account: CurrentAccount, services: ServicesDe
     status_code=201,
     responses=responses(400, 402, 404, 409),
 )
-async def create_campaign(body: CampaignIn, account: CurrentAccount, services: ServicesDep) -> dict:
+async def create_campaign(
+    body: CampaignIn,
+    account: CurrentAccount,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Create a campaign. Without `scheduled_at` it runs at once (`run` in the answer); if
     that run is refused (e.g. `insufficient_balance`) the campaign is not kept. Numbers are
-    checked now: `intake` lists the invalid ones with why, and the blacklisted ones."""
+    checked now: `intake` lists the invalid ones with why, and the blacklisted ones. With an
+    `Idempotency-Key`, a retry answers the first answer and creates nothing."""
     check_quiet_hours(body.quiet_hours)
     check_callback_urls(body, services)
-    return await services.campaigns.create(account.id, body.spec())
+    spec = body.spec()
+
+    async def work(conn: Any) -> Answer:
+        view = await services.campaigns.create(account.id, spec, conn=conn)
+        return Answer(201, as_answered(CampaignCreated, view))
+
+    answer = await services.idempotency.perform(
+        account.id, idempotency_key, "POST /v1/campaigns", given(body), work
+    )
+    if not answer.replayed and answer.body.get("run") is not None:
+        services.ctx.wake()
+    return answer_response(answer)
 
 
 @router.get("/campaigns", response_model=Page[CampaignOut], responses=responses())
@@ -216,18 +254,30 @@ async def run_campaign(
     account: CurrentAccount,
     services: ServicesDep,
     body: RunIn | None = None,
-) -> dict:
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Start a new batch now (from scheduled, completed or stopped): answers its `batch_id`
-    and the message `count`. `message` overrides the template for this run only."""
+    and the message `count`. `message` overrides the template for this run only. With an
+    `Idempotency-Key`, a retry answers the first run and starts no other."""
     body = body or RunIn()
-    result = await services.lifecycle.run(
-        account.id,
-        campaign_id,
-        message=body.message,
-        description=body.batch_description,
-        track_link_url=None if body.track_link_url is None else str(body.track_link_url),
+
+    async def work(conn: Any) -> Answer:
+        result = await services.lifecycle.run(
+            account.id,
+            campaign_id,
+            message=body.message,
+            description=body.batch_description,
+            track_link_url=None if body.track_link_url is None else str(body.track_link_url),
+            conn=conn,
+        )
+        return Answer(200, as_answered(RunOut, asdict(result)))
+
+    answer = await services.idempotency.perform(
+        account.id, idempotency_key, f"POST /v1/campaigns/{campaign_id}/run", given(body), work
     )
-    return asdict(result)
+    if not answer.replayed:
+        services.ctx.wake()
+    return answer_response(answer)
 
 
 @router.post(

@@ -40,9 +40,10 @@ Column = Annotated[str, Form(min_length=1, max_length=200)]
 
 
 def _column(ref: str) -> ColumnRef:
-    """'3' is the third column; anything else a header text (or letters like 'C')."""
+    """'3' is the third column; anything else a header text (or letters like 'C'). Only ASCII
+    digits make a number: '²6' is a digit string to str.isdigit, and no int."""
     ref = ref.strip()
-    return int(ref) if ref.isdigit() and int(ref) > 0 else ref
+    return int(ref) if ref.isascii() and ref.isdigit() and int(ref) > 0 else ref
 
 
 async def _chunks(opened: RecipientFile) -> AsyncIterator[Sequence[RowResult]]:

@@ -25,6 +25,7 @@ from herald.smpp.layouts import CommandId
 from herald.smpp.pdu import Pdu
 from herald.smpp.session.link import Link
 from herald.smpp.session.state import BindState
+from herald.smpp.session.tls import tls_connect
 from herald.smpp.session_settings import BIND_COMMANDS, SessionSettings, describe_status
 from herald.smpp.status import CommandStatus, StatusClass, StatusTable
 
@@ -69,7 +70,8 @@ class Connector:
         self._stats = stats
         self._sleep = sleep
         self._rng = rng
-        self._connect = connect or tcp_connect
+        # plain TCP, or TLS when the settings ask for it (herald.smpp.session.tls)
+        self._connect = connect or tls_connect(settings) or tcp_connect
         self._new_link = new_link
         self._on_opened = on_opened  # connected, not yet bound: the session's link now
         self._on_bound = on_bound

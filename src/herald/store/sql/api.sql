@@ -29,7 +29,7 @@ WHERE a.id = $1;
 
 -- name: recent_batches
 -- What the account's latest runs cost, newest first.
-SELECT b.id, b.campaign_id, c.name AS campaign_name, b.number, b.description, b.status,
+SELECT b.id, b.campaign_id, c.name AS campaign_name, c.kind, b.number, b.description, b.status,
        b.messages_expected, b.segments_expected, b.credit_used, b.created_at, b.started_at,
        b.finished_at
 FROM batches b JOIN campaigns c ON c.id = b.campaign_id
@@ -43,18 +43,25 @@ SELECT id, webhook_secret FROM accounts WHERE id = ANY($1::bigint[]);
 -- --- senders ---------------------------------------------------------------------------------
 
 -- name: list_senders
-SELECT id, address, kind, ton, npi, created_at FROM senders WHERE account_id = $1 ORDER BY id;
+SELECT id, address, kind, ton, npi, created_at, inbound_callback
+FROM senders WHERE account_id = $1 ORDER BY id;
 
 -- name: add_sender
 -- No row back: the account already has this address.
 INSERT INTO senders (account_id, address, kind, ton, npi)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (account_id, address) DO NOTHING
-RETURNING id, address, kind, ton, npi, created_at;
+RETURNING id, address, kind, ton, npi, created_at, inbound_callback;
 
 -- name: account_sender
-SELECT id, address, kind, ton, npi, created_at
+SELECT id, address, kind, ton, npi, created_at, inbound_callback
 FROM senders WHERE account_id = $1 AND address = $2;
+
+-- name: set_sender_inbound_callback
+-- Where replies to sender $1 of account $2 are POSTed ($3; NULL: nowhere).
+UPDATE senders SET inbound_callback = $3
+WHERE id = $1 AND account_id = $2
+RETURNING id, address, kind, ton, npi, created_at, inbound_callback;
 
 -- --- contacts --------------------------------------------------------------------------------
 
@@ -168,26 +175,13 @@ DELETE FROM blacklist WHERE account_id = $1 AND phone = $2 RETURNING phone;
 -- name: blacklisted_among
 SELECT phone FROM blacklist WHERE account_id = $1 AND phone = ANY($2::text[]);
 
--- name: opt_out
--- A mobile-originated opt-out: number $2 joins the blacklist of every account owning a sender
--- whose address is one of $1 (senders_address_idx). Returns those accounts, including any
--- that had the number already.
-WITH owners AS (
-    SELECT DISTINCT account_id FROM senders WHERE address = ANY($1::text[])
-),
-added AS (
-    INSERT INTO blacklist (account_id, phone, source)
-    SELECT account_id, $2, 'opt_out' FROM owners
-    ON CONFLICT DO NOTHING
-)
-SELECT account_id FROM owners ORDER BY account_id;
-
 -- --- campaigns -------------------------------------------------------------------------------
 
 -- name: campaign_with_sender
+-- Message requests (kind 'message') are not campaigns to the campaign API.
 SELECT c.*, s.address AS sender
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
-WHERE c.id = $1 AND c.account_id = $2;
+WHERE c.id = $1 AND c.account_id = $2 AND c.kind = 'campaign';
 
 -- name: name_campaign
 -- A campaign created without a name is called 'campaign <id>' (with a random suffix should
@@ -205,7 +199,7 @@ RETURNING c.name;
 -- time (API or scheduler) waits, or is skipped by the scheduler's SKIP LOCKED claim.
 SELECT c.*, s.address AS sender
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
-WHERE c.id = $1 AND c.account_id = $2
+WHERE c.id = $1 AND c.account_id = $2 AND c.kind = 'campaign'
 FOR UPDATE OF c;
 
 -- name: update_scheduled_campaign
@@ -247,10 +241,10 @@ SELECT id FROM campaign;
 
 -- name: count_campaigns
 -- Filters: $2 statuses, $3 name contains (any case), $4/$5 created from/before,
--- $6/$7 scheduled from/before (NULL: no bound).
+-- $6/$7 scheduled from/before (NULL: no bound). Message requests are not listed.
 SELECT count(*)
 FROM campaigns c
-WHERE c.account_id = $1
+WHERE c.account_id = $1 AND c.kind = 'campaign'                 -- campaigns_listed_idx
   AND ($2::text[] IS NULL OR c.status = ANY($2::text[]))
   AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
   AND ($4::timestamptz IS NULL OR c.created_at >= $4)
@@ -264,7 +258,7 @@ WHERE c.account_id = $1
 -- CASE per column and direction so the statement stays static (and prepared once).
 SELECT c.*, s.address AS sender
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
-WHERE c.account_id = $1
+WHERE c.account_id = $1 AND c.kind = 'campaign'
   AND ($2::text[] IS NULL OR c.status = ANY($2::text[]))
   AND ($3::text IS NULL OR strpos(lower(c.name), lower($3)) > 0)
   AND ($4::timestamptz IS NULL OR c.created_at >= $4)
@@ -421,6 +415,7 @@ WHERE b.campaign_id = $1
 -- their clicks (link_events_message_idx).
 SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part_count,
        m.attempts, m.route, m.bind, m.created_at, m.not_before, m.sent_at, m.done_at,
+       m.client_ref,
        m.country, k.clicks, k.clicked_at,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
@@ -499,7 +494,11 @@ INSERT INTO callback_outbox (account_id, url, body, kind)
 SELECT m.account_id, c.callback_url,
        jsonb_build_object(
            'event', 'message.status',
-           'message_id', m.id, 'campaign_id', m.campaign_id, 'batch_id', m.batch_id,
+           'message_id', m.id,
+           -- a message request (POST /v1/messages) is no campaign to its caller
+           'campaign_id', CASE WHEN c.kind = 'campaign' THEN m.campaign_id END,
+           'batch_id', CASE WHEN c.kind = 'campaign' THEN m.batch_id END,
+           'client_ref', m.client_ref,
            'sequence', r.sequence,
            'phone', m.phone, 'status', r.status, 'reason', coalesce(r.reason, m.reason),
            'at', r.at, 'part_count', m.part_count, 'sent_at', m.sent_at, 'done_at', m.done_at,

@@ -2,9 +2,10 @@
 -- and campaigns, due campaigns, events, which campaigns want callbacks.
 
 -- name: dispatch_context
--- Per campaign, what sending needs: the sender as a source address, quiet hours, callbacks.
+-- Per campaign, what sending needs: the sender as a source address, quiet hours, callbacks,
+-- the validity its messages ask for (NULL: the bind's).
 SELECT c.id, c.account_id, c.respect_quiet_hours, c.quiet_hours, c.callback_url,
-       s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
+       c.validity_minutes, s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = ANY($1::bigint[]);
 

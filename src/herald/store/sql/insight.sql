@@ -158,15 +158,15 @@ FROM batches WHERE campaign_id = $1;
 -- campaign's first id: a chunk costs the same at the millionth row as at the first), as the
 -- cells of the CSV export, which COPY writes: their parts' carrier ids and, when $4 (the
 -- campaign has clicks), their clicks. Times are ISO 8601 in UTC. A cell a spreadsheet would
--- run as a formula (= + - @ or a tab first; carriers' ids and reasons are not ours) gets a
--- leading ', except an E.164 number; line breaks become spaces, so every message is one
--- line and the last line's first cell is the chunk's last id.
+-- run as a formula (= + - @ or a tab first; carriers' ids and reasons, callers' client_ref
+-- are not ours) gets a leading ', except an E.164 number; line breaks become spaces, so every
+-- message is one line and the last line's first cell is the chunk's last id.
 WITH chunk AS (
     SELECT m.id, m.batch_id, m.phone, m.country, m.status, m.reason, m.part_count, m.route,
            m.created_at, m.sent_at, m.done_at,
            (SELECT string_agg(p.smsc_id, ' ' ORDER BY p.seq)
             FROM parts p WHERE p.message_id = m.id) AS smsc_ids,
-           k.clicks, k.clicked_at
+           k.clicks, k.clicked_at, m.client_ref
     FROM messages m
     CROSS JOIN LATERAL (      -- link_events_message_idx; not even probed when $4 is false
         SELECT count(*) AS clicks, min(e.at) AS clicked_at
@@ -186,7 +186,8 @@ cells AS (
            translate(phone, E'\r\n', '  ') AS phone,
            translate(reason, E'\r\n', '  ') AS reason,
            translate(smsc_ids, E'\r\n', '  ') AS smsc_ids,
-           translate(route, E'\r\n', '  ') AS route
+           translate(route, E'\r\n', '  ') AS route,
+           translate(client_ref, E'\r\n', '  ') AS client_ref
     FROM chunk
 )
 SELECT id AS message_id, batch_id,
@@ -207,7 +208,9 @@ SELECT id AS message_id, batch_id,
             THEN to_char(done_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
        END AS delivered_at,
        clicks,
-       to_char(clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS clicked_at
+       to_char(clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS clicked_at,
+       CASE WHEN left(client_ref, 1) IN ('=', '+', '-', '@', E'\t') THEN '''' || client_ref
+            ELSE client_ref END AS client_ref
 FROM cells
 ORDER BY id;
 

@@ -129,23 +129,24 @@ WHERE c.id = due.id
 RETURNING c.id, c.account_id;
 
 -- name: add_campaign_recipients
-INSERT INTO campaign_recipients (campaign_id, source, phone_raw, name, labels, file_row)
-SELECT $1, r.source, r.phone_raw, r.name, r.labels, r.file_row
-FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::integer[])
-     AS r(source, phone_raw, name, labels, file_row);
+INSERT INTO campaign_recipients (campaign_id, source, phone_raw, name, labels, file_row,
+                                 client_ref)
+SELECT $1, r.source, r.phone_raw, r.name, r.labels, r.file_row, r.client_ref
+FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $7::text[])
+     AS r(source, phone_raw, name, labels, file_row, client_ref);
 
 -- name: campaign_audience
 -- Every recipient of campaign $1 as it stands now: explicit rows, referenced contacts and the
 -- current members of referenced groups. Duplicates are removed after E.164 normalisation.
-SELECT r.phone_raw, r.name, r.labels, r.source, r.file_row
+SELECT r.phone_raw, r.name, r.labels, r.source, r.file_row, r.client_ref
 FROM campaign_recipients r
 WHERE r.campaign_id = $1
 UNION ALL
-SELECT c.phone, c.name, c.labels, 'contact', NULL
+SELECT c.phone, c.name, c.labels, 'contact', NULL, NULL
 FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id
 WHERE cc.campaign_id = $1
 UNION ALL
-SELECT c.phone, c.name, c.labels, 'group', NULL
+SELECT c.phone, c.name, c.labels, 'group', NULL, NULL
 FROM campaign_groups cg
 JOIN group_members gm ON gm.group_id = cg.group_id
 JOIN contacts c ON c.id = gm.contact_id
@@ -156,8 +157,9 @@ WHERE cg.campaign_id = $1;
 -- name: create_batch
 -- batch table: (new, create) -> expanding. Numbered 1, 2, ... within the campaign; $4 is
 -- 'run', or 'reminder' for the test numbers' send ahead of a scheduled run.
-INSERT INTO batches (campaign_id, number, description, template, status, kind)
-SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding', $4
+INSERT INTO batches (campaign_id, number, description, template, status, kind, account_id)
+SELECT $1, coalesce(max(number), 0) + 1, $2, $3, 'expanding', $4,
+       (SELECT account_id FROM campaigns WHERE id = $1)
 FROM batches WHERE campaign_id = $1
 RETURNING id, number;
 

@@ -6,7 +6,7 @@
 SELECT c.id, c.account_id, c.name, c.status, c.template, c.fallback_values, c.flash,
        c.transcode, c.respect_quiet_hours, c.quiet_hours, c.ignore_invalid_numbers,
        c.mobiles_only, c.scheduled_at,
-       c.reminder, c.callback_url, c.campaign_callback_url,
+       c.reminder, c.callback_url, c.campaign_callback_url, c.kind, c.in_reply_to,
        s.address AS sender, s.ton AS sender_ton, s.npi AS sender_npi
 FROM campaigns c JOIN senders s ON s.id = c.sender_id
 WHERE c.id = $1 AND c.account_id = $2
@@ -29,3 +29,11 @@ WHERE status = 'scheduled' AND reminder IS NOT NULL AND NOT reminder ? 'sent_at'
   AND scheduled_at - make_interval(secs => (reminder->>'lead_seconds')::double precision) <= $1
 ORDER BY scheduled_at, id
 LIMIT $2;
+
+-- name: blacklisted_recipients
+-- The numbers of campaign $1's own recipient rows that account $2 blacklisted: what a message
+-- request (its numbers stored as E.164) needs, instead of the account's whole blacklist.
+SELECT b.phone
+FROM campaign_recipients r
+JOIN blacklist b ON b.account_id = $2 AND b.phone = r.phone_raw
+WHERE r.campaign_id = $1;

@@ -48,6 +48,7 @@ CREATE TABLE senders (
     ton         smallint NOT NULL CHECK (ton BETWEEN 0 AND 255),
     npi         smallint NOT NULL CHECK (npi BETWEEN 0 AND 255),
     created_at  timestamptz NOT NULL DEFAULT now(),
+    inbound_callback  text,                   -- where replies to this sender are POSTed
     UNIQUE (account_id, address)
 );
 -- Mobile-originated messages arrive addressed to a sender: find its account.
@@ -133,10 +134,20 @@ CREATE TABLE campaigns (
     track_link_params       jsonb NOT NULL DEFAULT '{}'
                             CHECK (jsonb_typeof(track_link_params) = 'object'),
     opt_out_link            boolean NOT NULL DEFAULT false,
+    -- A request to POST /v1/messages is a campaign of kind 'message' with one run, its own
+    -- sender, options and callback, named '~' and a UUID; the campaign API lists, reads and
+    -- changes only kind 'campaign' (docs/decisions/0013-messages-as-runs-of-one-campaign.md).
+    kind                    text NOT NULL DEFAULT 'campaign' CHECK (kind IN ('campaign', 'message')),
+    -- Minutes the carrier keeps trying (submit_sm validity_period); NULL: the bind's setting.
+    validity_minutes        integer CHECK (validity_minutes > 0),
+    -- The inbound message an automatic reply answers: the blacklist does not stop a reply.
+    in_reply_to             bigint,
     UNIQUE (account_id, name)
 );
 -- The scheduler looks for scheduled campaigns that are due.
 CREATE INDEX campaigns_due_idx ON campaigns (scheduled_at) WHERE status = 'scheduled';
+-- The campaign API's lists: an account's campaigns without its message requests.
+CREATE INDEX campaigns_listed_idx ON campaigns (account_id, id) WHERE kind = 'campaign';
 
 -- Recipients given explicitly: numbers, recipient objects and file rows, kept raw; they are
 -- validated when a run expands.
@@ -148,6 +159,7 @@ CREATE TABLE campaign_recipients (
     name         text,
     labels       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object'),
     file_row     integer CHECK (file_row >= 1),   -- 1-based row number in the uploaded file
+    client_ref   text CHECK (char_length(client_ref) BETWEEN 1 AND 64),  -- the caller's own
     CHECK ((source = 'file') = (file_row IS NOT NULL))
 );
 -- In the order they were added: expansion reads them by campaign, a page of
@@ -195,6 +207,9 @@ CREATE TABLE batches (
     -- Where this run's tracked links redirect: the campaign's track_link_url (or the run's
     -- own) with track_link_params, fixed when the run expands. NULL: no tracked link.
     link_url           text,
+    -- Denormalised from the campaign (create_batch sets it): GET /v1/messages walks an
+    -- account's runs newest first and reads each one's id range.
+    account_id         bigint,
     -- Retention (herald.delivery.retention): when the batch's totals were written to
     -- batch_totals and batch_part_totals and its messages began to be deleted; they are read
     -- from there from then on. prune_from is the next message id to delete, NULL once done.
@@ -269,6 +284,8 @@ CREATE TABLE batch_latencies (
 );
 CREATE INDEX batch_latencies_batch_idx ON batch_latencies (batch_id);
 
+CREATE INDEX batches_account_idx ON batches (account_id, id);
+
 -- --- messages and their parts ----------------------------------------------------------------
 
 -- A plain sequence, not an identity: expansion reserves ids (nextval over generate_series) and
@@ -304,6 +321,7 @@ CREATE TABLE messages (
     sent_at        timestamptz,
     done_at        timestamptz,
     country        text,                 -- ISO 3166 alpha-2 of phone; NULL when it is invalid
+    client_ref     text,                 -- the caller's own reference (up to 64 characters)
     CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
 );
 -- The dispatcher's queues: per batch and route (route '' when a message has none), due
@@ -318,6 +336,10 @@ CREATE INDEX messages_sent_idx ON messages (sent_at) WHERE status = 'sent';
 -- A batch's messages waiting for receipts, for the completion check (finish_batches): without
 -- it that probe reads every 'sent' message of every other batch, or all of messages.
 CREATE INDEX messages_sent_batch_idx ON messages (batch_id, sent_at) WHERE status = 'sent';
+-- Messages by the caller's reference. Only those that carry one have an entry: the status
+-- moves of the others add nothing to it.
+CREATE INDEX messages_client_ref_idx ON messages (account_id, client_ref)
+    WHERE client_ref IS NOT NULL;
 -- No index by batch or by campaign: those lookups read messages_pkey over the batches' id
 -- ranges. Every status move is an update that is not HOT, so it adds an entry to each index
 -- of the table and goes through each BRIN one: btrees on batch_id and campaign_id made a
@@ -408,7 +430,7 @@ CREATE TABLE callback_outbox (
     account_id       bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     url              text NOT NULL,
     body             jsonb NOT NULL,
-    kind             text NOT NULL CHECK (kind IN ('message', 'campaign', 'clicked')),
+    kind             text NOT NULL CHECK (kind IN ('message', 'campaign', 'clicked', 'inbound')),
     attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     status           text NOT NULL DEFAULT 'pending'
@@ -418,6 +440,69 @@ CREATE TABLE callback_outbox (
 );
 CREATE INDEX callback_outbox_due_idx ON callback_outbox (next_attempt_at, id)
     WHERE status = 'pending';
+
+-- --- idempotency keys ------------------------------------------------------------------------
+
+-- The first answer to a request made with an `Idempotency-Key` (herald/campaigns/idempotency.py),
+-- per account and key. The row is inserted in the transaction that does the request's work and
+-- holds the answer when that commits: a concurrent request with the same key waits for it, then
+-- answers the same. Replaced once older than the keys' time to live, and swept after it.
+CREATE TABLE idempotency_keys (
+    account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    key           text NOT NULL CHECK (key <> ''),
+    request_hash  bytea NOT NULL CHECK (length(request_hash) = 32),  -- SHA-256 of the request
+    status        smallint,                 -- the answer's HTTP status (set before commit)
+    answer        json,                     -- its body, as sent (json keeps its key order)
+    created_at    timestamptz NOT NULL,
+    PRIMARY KEY (account_id, key)
+);
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+
+-- --- inbound (mobile-originated) messages ----------------------------------------------------
+
+-- Every mobile-originated message that is not a receipt, stored before its deliver_sm is
+-- answered (herald/delivery/inbound.py): one row per account owning the sender it was sent to,
+-- or one with account_id NULL when no account does. A concatenated message is one row, once
+-- all its parts are in (or, with parts missing, when the first is older than the parts' time
+-- to live).
+CREATE TABLE inbound_messages (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id        bigint REFERENCES accounts (id) ON DELETE CASCADE,
+    sender_id         bigint REFERENCES senders (id) ON DELETE SET NULL,
+    bind              text NOT NULL,           -- the bind of the part that completed it
+    source_addr       text NOT NULL,           -- the handset, as received
+    phone             text CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),  -- its E.164, if a number
+    destination_addr  text NOT NULL,           -- our sender, as received
+    text              text,                    -- decoded per data_coding; NULL: 8-bit data
+    data_coding       smallint NOT NULL CHECK (data_coding BETWEEN 0 AND 255),
+    payload           bytea NOT NULL,          -- the parts' user data after their UDH, joined
+    parts             smallint NOT NULL DEFAULT 1 CHECK (parts BETWEEN 1 AND 255),
+    missing_parts     smallint NOT NULL DEFAULT 0 CHECK (missing_parts BETWEEN 0 AND 254),
+    keyword           text,                    -- the keyword it matched, as configured
+    action            text CHECK (action IN ('opt_out', 'opt_in')),
+    received_at       timestamptz NOT NULL,    -- its first part
+    stored_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX inbound_messages_account_idx ON inbound_messages (account_id, id);
+CREATE INDEX inbound_messages_phone_idx ON inbound_messages (account_id, phone, id);
+CREATE INDEX inbound_messages_sender_idx ON inbound_messages (sender_id, id);
+
+-- Parts of concatenated inbound messages waiting for the rest, from any bind and across
+-- restarts; a part sent again (its deliver_sm_resp was lost) is kept once.
+CREATE TABLE inbound_parts (
+    source_addr       text NOT NULL,
+    destination_addr  text NOT NULL,
+    reference         integer NOT NULL CHECK (reference BETWEEN 0 AND 65535),
+    total             smallint NOT NULL CHECK (total BETWEEN 2 AND 255),
+    seq               smallint NOT NULL CHECK (seq BETWEEN 1 AND 255),
+    bind              text NOT NULL,
+    data_coding       smallint NOT NULL CHECK (data_coding BETWEEN 0 AND 255),
+    esm_class         smallint NOT NULL CHECK (esm_class BETWEEN 0 AND 255),
+    user_data         bytea NOT NULL,          -- short_message or message_payload, UDH included
+    received_at       timestamptz NOT NULL,
+    PRIMARY KEY (source_addr, destination_addr, reference, total, seq)
+);
+CREATE INDEX inbound_parts_received_idx ON inbound_parts (received_at);
 
 -- --- herald processes ----------------------------------------------------------------------
 
