@@ -291,6 +291,10 @@ ORDER BY c.id, p.seq;
 -- its expected status to the new one with the reason that goes with it; leaving 'sending'
 -- clears the lease). Times come as epoch seconds (see the row types in schema.sql). Returns
 -- the messages moved.
+-- Each update finds its rows by primary key (`= ANY (ARRAY(...))`, as in claim_due_messages):
+-- joined with the rows as a set, the planner hashed all of parts and of messages at every
+-- flush while the tables were small (a 250-row flush of a 20,000-message campaign took
+-- 22-27 ms, against under 2 ms by key).
 -- part table: (pending, accept) -> submitted, (pending, refuse) -> refused,
 -- (pending, retry) -> pending, (pending, lose) -> unknown; then (submitted, <receipt state>).
 WITH results AS (
@@ -299,7 +303,8 @@ WITH results AS (
         command_status = r.command_status, submitted_at = to_timestamp(r.submitted_at),
         bind = r.bind
     FROM unnest($1::part_outcome[]) AS r
-    WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+    WHERE p.message_id = ANY (ARRAY(SELECT (x).message_id FROM unnest($1::part_outcome[]) x))
+      AND p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
 receipted AS (
@@ -309,7 +314,8 @@ receipted AS (
         bind = r.bind, receipt_state = r.receipt_state, receipt_error = r.receipt_error,
         network_error = r.network_error, receipt_at = to_timestamp(r.receipt_at)
     FROM unnest($2::part_outcome[]) AS r
-    WHERE p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
+    WHERE p.message_id = ANY (ARRAY(SELECT (x).message_id FROM unnest($2::part_outcome[]) x))
+      AND p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING 1
 ),
 moved AS (                    -- message table: the row the caller decided on
@@ -324,7 +330,8 @@ moved AS (                    -- message table: the row the caller decided on
         done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
                        THEN to_timestamp(r.at) ELSE m.done_at END
     FROM unnest($3::status_move[]) AS r
-    WHERE m.id = r.id AND m.status = r.expected
+    WHERE m.id = ANY (ARRAY(SELECT (x).id FROM unnest($3::status_move[]) x))
+      AND m.id = r.id AND m.status = r.expected
     RETURNING m.id
 )
 SELECT id FROM moved;
@@ -444,10 +451,13 @@ single AS MATERIALIZED (
     WHERE a.single_status <> 'sent'
 ),
 settled AS (
+    -- By primary key, as an array (see write_results): joined with `single` as a set, the
+    -- planner hashed all of messages while the table was small.
     UPDATE messages m
     SET status = s.single_status, reason = s.single_reason, done_at = s.receipt_at
     FROM single s
-    WHERE m.id = s.message_id AND m.status = s.expected          -- messages_pkey
+    WHERE m.id = ANY (ARRAY(SELECT message_id FROM single))        -- messages_pkey
+      AND m.id = s.message_id AND m.status = s.expected
       AND m.part_count = 1
     RETURNING m.id, m.campaign_id
 )
