@@ -14,7 +14,9 @@ import pytest
 from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
 from herald.numbers import SenderKind
+from herald.store import dispatch as store
 from herald.store.callbacks import CallbackKind
+from herald.store.campaigns import CountKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
 from herald.store.dispatch import (
@@ -27,6 +29,7 @@ from herald.store.dispatch import (
 )
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
+from herald.store.runs import BatchKind
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.integration._catalog import dump_catalog
 from tests.support.claims import claim_due
@@ -70,6 +73,10 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("blacklist", "source"): get_args(BlacklistSource),
     ("campaign_recipients", "source"): RECIPIENT_SOURCES,
     ("campaigns", "traffic_class"): get_args(TrafficClass),
+    ("batches", "kind"): get_args(BatchKind),
+    ("batch_counts", "kind"): get_args(CountKind),
+    ("batch_counts", "status"): states.MESSAGE.states,
+    ("campaign_recipient_counts", "source"): RECIPIENT_SOURCES,
 }
 
 
@@ -277,7 +284,9 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
         scans = scanned(nodes)
         assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
         assert ("Index Scan", "parts") in scans
-        [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+        [update] = [
+            n for n in nodes if n["Node Type"] == "ModifyTable" and n["Relation Name"] == "messages"
+        ]
         assert update["Actual Rows"] == 500
 
 
@@ -833,3 +842,45 @@ async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database:
         assert [r["id"] for r in left] == kept
         assert await conn.fetchval("SELECT count(*) FROM parts") == 1
         assert await conn.fetchval("SELECT count(*) FROM batches") == 1
+
+
+async def test_segment_status_in_sql_is_the_one_in_states(database: Database) -> None:
+    # The progress counters are kept in SQL (schema.sql segment_status), the segments' view
+    # of them in Python (states.segment_status): every combination must agree.
+    combos = [
+        (status, state, receipted)
+        for status in states.MESSAGE.states
+        for state in states.PART.states
+        for receipted in (False, True)
+    ]
+    async with database.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT segment_status(s, p, r) AS status"
+            " FROM unnest($1::text[], $2::text[], $3::boolean[]) WITH ORDINALITY AS c(s, p, r, i)"
+            " ORDER BY i",
+            [c[0] for c in combos],
+            [c[1] for c in combos],
+            [c[2] for c in combos],
+        )
+    assert [r["status"] for r in rows] == [states.segment_status(*c) for c in combos]
+
+
+async def test_folding_progress_counters_keeps_their_sums(database: Database) -> None:
+    # Deltas from many statements become one row per kind and status; a poll reads the same.
+    async with database.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO batch_counts (batch_id, kind, status, n)"
+            " SELECT 7, 'messages', s, d FROM unnest($1::text[], $2::bigint[]) AS x(s, d)",
+            ["queued"] * 5 + ["sending"] * 5 + ["sent"] * 3,
+            [100, -10, -10, -10, -10, 10, 10, -10, 10, 10, 5, 5, 10],
+        )
+        assert await store.fold_batch_counts(conn, 64, 10) == 0  # too few deltas to fold
+        assert await store.fold_batch_counts(conn, 4, 10) == 3
+        rows = await conn.fetch(
+            "SELECT status, n, folded FROM batch_counts WHERE batch_id = 7 ORDER BY status"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("queued", 60, True),
+        ("sending", 30, True),
+        ("sent", 20, True),
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -141,7 +142,7 @@ class CampaignRunner:
                 id_range = _widen(id_range, ids)
                 for message_id, number in zip(ids, numbers, strict=True):
                     expander.add(message_id, number, name, sample, "number")
-                await self._copy(conn, expander)
+                await self._copy(conn, expander, batch["id"])
             else:
                 async for rows in store.audience(conn, campaign_id, CHUNK):
                     ids = await store.reserve_message_ids(conn, len(rows))
@@ -154,7 +155,7 @@ class CampaignRunner:
                             row["labels"],
                             row["source"],
                         )
-                    await self._copy(conn, expander)
+                    await self._copy(conn, expander, batch["id"])
             totals = expander.totals
             await self._pay(conn, account_id, totals)
             await store.finish_expansion(
@@ -236,10 +237,11 @@ class CampaignRunner:
         }
 
     @staticmethod
-    async def _copy(conn: Any, expander: Expander) -> None:
+    async def _copy(conn: Any, expander: Expander, batch_id: int) -> None:
         messages, parts = expander.take()
         await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
         await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
+        await store.add_counts(conn, batch_id, chunk_counts(messages))
 
     async def _pay(self, conn: Any, account_id: int, totals: ExpansionTotals) -> None:
         if totals.queued == 0:
@@ -261,6 +263,23 @@ class CampaignRunner:
         m.messages["queued"] += totals.queued - totals.deferred
         m.messages["deferred"] += totals.deferred
         m.messages["rejected"] += totals.rejected_count
+
+
+_STATUS = MESSAGE_COLUMNS.index("status")
+_PART_COUNT = MESSAGE_COLUMNS.index("part_count")
+
+
+def chunk_counts(messages: list[tuple]) -> Counter[tuple[str, str]]:
+    """The progress counters of message rows as expansion stores them: each by its status,
+    and its parts (all pending: they count as their message does; a rejected message has
+    none) as well."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in messages:
+        status = row[_STATUS]
+        counts["messages", status] += 1
+        if status != "rejected":
+            counts["segments", status] += row[_PART_COUNT]
+    return counts
 
 
 def _widen(id_range: tuple[int, int] | None, ids: list[int]) -> tuple[int, int] | None:

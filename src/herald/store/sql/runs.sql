@@ -29,3 +29,11 @@ WHERE status = 'scheduled' AND reminder IS NOT NULL AND NOT reminder ? 'sent_at'
   AND scheduled_at - make_interval(secs => (reminder->>'lead_seconds')::double precision) <= $1
 ORDER BY scheduled_at, id
 LIMIT $2;
+
+-- name: add_batch_counts
+-- Progress counters of batch $1 for messages just stored by expansion: ($2 kind, $3 status,
+-- $4 how many) rows, as every statement that moves messages adds them (schema.sql).
+INSERT INTO batch_counts (batch_id, kind, status, n)
+SELECT $1, c.kind, c.status, c.n
+FROM unnest($2::text[], $3::text[], $4::bigint[]) AS c(kind, status, n)
+WHERE c.n <> 0;
