@@ -43,6 +43,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/e2e.py --receipt-delay 200-2000
 	$(PY) bench/fairness.py
 	$(PY) bench/field.py
+	$(PY) bench/report.py
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench

@@ -40,7 +40,7 @@ N - 1 started by it, all counted in herald's CPU and the largest of them in peak
 process is one event loop, the critical path of a run; two fill the cores' idle time.
 
 Run: .venv/bin/python bench/e2e.py [--recipients 100000] [--runs 3] [--window 2000]
-     [--receipt-delay 200-2000] [--max-in-flight 400] [--processes 2]
+     [--receipt-delay 200-2000] [--max-in-flight 400] [--processes 2] [--links]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from herald.config import (
     Config,
     DatabaseConfig,
     DispatcherConfig,
+    LinksConfig,
     RouteConfig,
     SimulatorConfig,
     TrackerConfig,
@@ -82,6 +83,8 @@ from simulator import cpu_seconds
 from smpp import run_raw, start_simulator, stop_simulator
 
 TEXT = "Hello %Name%, your order [~order] has shipped. Reply STOP to opt out."
+# --links: a tracked and an opt-out link per message (codes made and COPYed at expansion)
+LINKED_TEXT = "Hello %Name%, your order [~order] has shipped: %Link% Opt out: %OptOutLink%"
 
 
 # --- CPU time per process group, read from the OS -------------------------------------------
@@ -116,7 +119,7 @@ def process_tree(pid: int) -> Callable[[], list[int]]:
     return lambda: [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
 
 
-async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
+async def load_campaign(dsn: str, n: int, links: bool = False) -> tuple[int, int]:
     """An account, a sender and a campaign of n recipients, loaded with COPY."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -126,11 +129,13 @@ async def load_campaign(dsn: str, n: int) -> tuple[int, int]:
         )
         campaign = await conn.fetchval(
             "INSERT INTO campaigns (account_id, name, sender_id, template, status,"
-            " respect_quiet_hours) VALUES ($1, 'bench', $2, $3, 'scheduled', false)"
-            " RETURNING id",
+            " respect_quiet_hours, track_link_url, opt_out_link)"
+            " VALUES ($1, 'bench', $2, $3, 'scheduled', false, $4, $5) RETURNING id",
             account.id,
             sender,
-            TEXT,
+            LINKED_TEXT if links else TEXT,
+            "https://shop.example.com/spring" if links else None,
+            links,
         )
         await conn.copy_records_to_table(
             "campaign_recipients",
@@ -181,6 +186,7 @@ def config(
             claim_batch=1000, flush_size=2000, flush_interval=0.05, max_in_flight=max_in_flight
         ),
         tracker=TrackerConfig(sweep_interval=0.5),
+        links=LinksConfig(base_url="https://s.example.com"),
     )
 
 
@@ -268,8 +274,9 @@ async def one_run(
     state: Path,
     max_in_flight: int,
     groups: Groups,
+    links: bool = False,
 ) -> dict[str, float]:
-    account, campaign = await load_campaign(dsn, n)
+    account, campaign = await load_campaign(dsn, n, links)
     daemon, task = await start_daemon(config(dsn, port, window, state, max_in_flight))
     listener = await asyncpg.connect(dsn)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -343,7 +350,14 @@ async def bench(args: argparse.Namespace) -> None:
             try:
                 results.append(
                     await one_run(
-                        dsn, port, args.recipients, args.window, state, args.max_in_flight, groups
+                        dsn,
+                        port,
+                        args.recipients,
+                        args.window,
+                        state,
+                        args.max_in_flight,
+                        groups,
+                        args.links,
                     )
                 )
             finally:
@@ -381,6 +395,8 @@ async def bench(args: argparse.Namespace) -> None:
         conditions += f", max_in_flight {args.max_in_flight}"
     if args.processes > 1:
         conditions += f", {args.processes} herald processes"
+    if args.links:
+        conditions += ", a tracked and an opt-out link per message"
     print(
         f"\nend to end, {args.recipients:,} recipients, window {args.window}, {conditions}, "
         f"median of {args.runs} (loop: {args.loop}, simulator in another process)"
@@ -433,6 +449,11 @@ def main() -> None:
         type=int,
         default=1,
         help="herald processes sharing the database, each with its own bind",
+    )
+    parser.add_argument(
+        "--links",
+        action="store_true",
+        help="each message places %%Link%% and %%OptOutLink%% (codes made at expansion)",
     )
     # One of the extra processes (started by --processes, not by hand):
     parser.add_argument("--node", help=argparse.SUPPRESS)

@@ -30,7 +30,7 @@ Kannel runs alternate; every figure is a median of --runs.
     peak RSS       herald's process (VmHWM); bearerbox + smsbox
 
 --py-spy DIR records each herald run (summarise with bench/spy_summary.py); --pg-statements
-prints PostgreSQL's costliest statements of each herald run. docs/notes/field.md has more.
+prints PostgreSQL's costliest statements of each herald run. docs/performance.md has more.
 
 Targets (issue 18), printed as met or not: herald / Kannel >= 3x at window 10 and >= 2.5x at
 window 100; herald + PostgreSQL CPU per message <= 120 µs at window 100 and <= 150 µs at

@@ -27,6 +27,7 @@ from pydantic import (
     SecretStr,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -148,9 +149,10 @@ class DispatcherConfig(_Section):
     # windows. More than the windows keeps the binds busy while results are being stored; it
     # is also what a crash can leave leased (marked unknown, or resent under `resend`).
     max_in_flight: int = Field(0, ge=0)
-    # Fair share (docs/notes/fair.md): the queues with due messages are read this often, and
-    # soon after each wake-up (a run started, a campaign resumed, a NOTIFY); retries coming
-    # due are seen within it.
+    # Fair share (docs/operations.md, fair share): the queues with due messages are read in
+    # full this often (less often when a read is slow); a wake-up in between reads only the
+    # runs started since. Resumed campaigns, retries coming due in a run that ran dry and
+    # leases taken back are seen at the next full read.
     queue_refresh_interval: float = Field(1.0, gt=0)
     # A queue kept waiting this long by higher tiers (transactional, higher priority) gets a
     # message at its route's next claim all the same.
@@ -188,6 +190,30 @@ class CampaignDefaults(_Section):
     opt_out_keywords: tuple[str, ...] = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
 
 
+class LinksConfig(_Section):
+    """Per-recipient short links (docs/api.md, links)."""
+
+    # Where /l/{code} and /o/{code} are reached from a phone: the API's own address when
+    # unset. Its length is part of every message that places a link.
+    base_url: str | None = None
+    ttl_days: int = Field(90, ge=1, le=3650)  # links keep working this long after a run ends
+    # Clicks are recorded off the redirect's path: buffered, written at most this often.
+    flush_interval: float = Field(0.5, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        scheme, sep, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not sep or not rest.split("/")[0]:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://s.example.com")
+        if any(ch in value for ch in "?#") or any(ch.isspace() for ch in value):
+            raise ValueError(f"{value!r}: a base URL takes no query, fragment or spaces")
+        return value
+
+
 class Config(_Section):
     node: str = Field("", description="this process's name in leases; default host:pid")
     state_dir: Path = Path("state")
@@ -201,6 +227,7 @@ class Config(_Section):
     tracker: TrackerConfig = TrackerConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
     campaigns: CampaignDefaults = CampaignDefaults()
+    links: LinksConfig = LinksConfig()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -284,6 +311,7 @@ _SECTIONS = {
     "tracker",
     "callbacks",
     "campaigns",
+    "links",
 }
 
 

@@ -35,7 +35,9 @@ from typing import Any
 
 import uvicorn
 
+from herald.campaigns.clicks import ClickRecorder
 from herald.campaigns.lifecycle import enqueue_campaigns_completed
+from herald.campaigns.links import links_base_url
 from herald.campaigns.runs import CampaignRunner
 from herald.campaigns.service import scheduled_run_failed
 from herald.config import Config
@@ -99,6 +101,7 @@ class Running:
     runner: CampaignRunner | None = None
     maintenance: Maintenance | None = None
     metrics: Metrics | None = None
+    clicks: ClickRecorder | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -182,7 +185,7 @@ class Daemon:
                 clock=self.clock,
                 id_modes={b.name: b.session.id_mode for b in config.binds},
                 receipt_groups=groups,
-                on_mobile_originated=_opt_out_handler(db, config),
+                on_mobile_originated=_opt_out_handler(db, config, self.metrics),
             )
             sessions = {
                 b.name: Session(
@@ -211,8 +214,20 @@ class Daemon:
                 receipt_groups=groups,
             )
             wake = _waker(db, dispatcher)
+            # The API's socket is bound now: its address is where links lead by default.
+            api_socket = _api_socket(config)
+            if api_socket is not None:
+                stack.callback(api_socket.close)
+                host, port = api_socket.getsockname()[:2]
+                self.running.api_url = f"http://{host}:{port}"
             runner = CampaignRunner(
-                db, config, router, clock=self.clock, metrics=self.metrics, wake=wake
+                db,
+                config,
+                router,
+                clock=self.clock,
+                metrics=self.metrics,
+                wake=wake,
+                links_base_url=links_base_url(config, self.running.api_url or None),
             )
             maintenance = Maintenance(
                 db,
@@ -233,7 +248,7 @@ class Daemon:
             await listener.start(dispatcher.wake)
             stack.push_async_callback(listener.stop)
 
-            background = _Tasks()
+            background = _Tasks(on_failure=self._task_died)
             stop_writer = asyncio.Event()
             background.spawn("writer", writer.run(stop_writer))
             stack.callback(self._check_writer, writer)  # once the writer has returned
@@ -251,10 +266,27 @@ class Daemon:
             )
             background.spawn("callbacks", callbacks.run(self.stop))
 
+            clicks = ClickRecorder(
+                db, metrics=self.metrics, flush_interval=config.links.flush_interval
+            )
+            stop_clicks = asyncio.Event()
+            background.spawn("clicks", clicks.run(stop_clicks))
+            stack.push_async_callback(background.wait, "clicks")
+            # Unwinds after the API has stopped (below): the last clicks are written, none lost.
+            stack.push_async_callback(_set, stop_clicks)
+
             self.running.db, self.running.runner = db, runner
-            self.running.maintenance = maintenance
-            server = await self._start_api(
-                db, config, runner, wake, sessions, background, _liveness(watch)
+            self.running.maintenance, self.running.clicks = maintenance, clicks
+            server = self._start_api(
+                api_socket,
+                db,
+                config,
+                runner,
+                wake,
+                sessions,
+                background,
+                _liveness(watch),
+                clicks,
             )
             if config.database.dsn is None and self.config.simulator.enabled:
                 demo = await _demo_account(db)
@@ -288,6 +320,18 @@ class Daemon:
         self.exit_code = 1
         self.stop.set()
 
+    def _task_died(self, name: str, error: BaseException) -> None:
+        """A dispatcher, writer or worker that died leaves herald up but not working: stop
+        (draining what can be) and exit 1, so that a supervisor restarts it."""
+        log.critical(
+            "exiting with status 1 so that a supervisor restarts herald: the %s task stopped"
+            " with an error",
+            name,
+            exc_info=error,
+        )
+        self.exit_code = 1
+        self.stop.set()
+
     def _database_restarted(self) -> None:
         self.metrics.database_restarts += 1
 
@@ -295,8 +339,9 @@ class Daemon:
         if writer.abandoned:
             self.exit_code = 1
 
-    async def _start_api(
+    def _start_api(
         self,
+        sock: socket.socket | None,
         db: Database,
         config: Config,
         runner: CampaignRunner,
@@ -304,8 +349,9 @@ class Daemon:
         sessions: dict[str, Session],
         background: _Tasks,
         liveness: Callable[[], dict[str, object]],
+        clicks: ClickRecorder,
     ) -> uvicorn.Server | None:
-        if not config.api.enabled:
+        if sock is None:
             return None
         from herald.api.app import create_app
         from herald.api.context import AppContext
@@ -318,13 +364,12 @@ class Daemon:
                 clock=self.clock,
                 runner=runner,
                 wake=wake,
+                clicks=clicks,
                 metrics=self.metrics,
+                links_base_url=links_base_url(config, self.running.api_url),
             )
         )
         app.include_router(ops_router(self.metrics, _readiness(db, sessions), liveness))
-        sock = socket.create_server((config.api.host, config.api.port), reuse_port=False)
-        host, port = sock.getsockname()[:2]
-        self.running.api_url = f"http://{host}:{port}"
         server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         background.spawn("api", server.serve(sockets=[sock]))
         return server
@@ -334,16 +379,21 @@ class Daemon:
 
 
 class _Tasks:
-    """Named background tasks; a task that dies unexpectedly stops the daemon loudly."""
+    """Named background tasks; a task that dies with an error is handed to `on_failure`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[str, BaseException], None]) -> None:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._on_failure = on_failure
 
     def spawn(self, name: str, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
-        task.add_done_callback(lambda t: _report(name, t))
+        task.add_done_callback(self._done)
         self._tasks[name] = task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._on_failure(task.get_name(), error)
 
     async def wait(self, *names: str, within: float | None = None) -> None:
         tasks = [self._tasks[n] for n in names if n in self._tasks]
@@ -355,11 +405,6 @@ class _Tasks:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-
-
-def _report(name: str, task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped with an error", name, exc_info=task.exception())
 
 
 async def _set(event: asyncio.Event) -> None:
@@ -445,7 +490,14 @@ def _scheduled_run_failed(db: Database) -> OnScheduledRunFailed:
     return handle
 
 
-def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
+def _api_socket(config: Config) -> socket.socket | None:
+    """The API's listening socket (bound, not yet served), or None with the API off."""
+    if not config.api.enabled:
+        return None
+    return socket.create_server((config.api.host, config.api.port), reuse_port=False)
+
+
+def _opt_out_handler(db: Database, config: Config, metrics: Metrics) -> OnMobileOriginated:
     keywords = config.campaigns.opt_out_keywords
 
     async def on_mo(bind: str, message: InboundMessage, text: str) -> None:
@@ -457,6 +509,7 @@ def _opt_out_handler(db: Database, config: Config) -> OnMobileOriginated:
             keywords=keywords,
         )
         if accounts:
+            metrics.opt_outs["opt_out"] += 1
             log.info(
                 "opt-out from %s on %s: blacklisted for %d account(s)",
                 message.source_addr,

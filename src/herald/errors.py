@@ -212,3 +212,15 @@ class RequestError(HeraldError):
         super().__init__(message)
         self.code = code
         self.details = details
+
+
+# --- per-recipient links (herald.campaigns.visits; answered by herald.api's link pages) ------
+
+
+class LinkUnavailableError(HeraldError):
+    """A short link that leads nowhere: no such code, or `expired` (its run ended more than
+    `links.ttl_days` ago). Answered as a small page, not as JSON: a phone opened it."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired

@@ -79,6 +79,8 @@ class BindStats:
 
 
 BIND_STATES = ("closed", "connecting", "bound", "unbinding", "refused")
+# How a number opted out: a keyword reply (STOP) or an opt-out link; the blacklist's sources.
+OPT_OUT_SOURCES = ("opt_out", "opt_out_link")
 
 
 class Metrics:
@@ -113,6 +115,9 @@ class Metrics:
         # the latest read of them took.
         self.due_queues: Callable[[], int] = lambda: 0
         self.due_queues_read_seconds: Callable[[], float] = lambda: 0.0
+        # Tracked-link clicks recorded, and numbers that opted out, by how.
+        self.link_clicks = 0
+        self.opt_outs: dict[str, int] = dict.fromkeys(OPT_OUT_SOURCES, 0)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -266,6 +271,13 @@ class _Collector(Collector):
             "webhooks waiting to be delivered",
             [],
             [(m.callback_outbox_depth(),)],
+        )
+        yield _counter("herald_link_clicks", "tracked-link clicks recorded", [], [(m.link_clicks,)])
+        yield _counter(
+            "herald_opt_outs",
+            "opt-outs, by source: a keyword reply or an opt-out link",
+            ["source"],
+            sorted(m.opt_outs.items()),
         )
         yield _gauge(
             "herald_leased_parts",

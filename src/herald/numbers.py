@@ -61,6 +61,7 @@ from herald.errors import ConfigError, NumberError, SenderError
 __all__ = [
     "Sender",
     "check_number",
+    "country_of",
     "normalize_number",
     "parse_sender",
     "time_zones_for",
@@ -236,6 +237,44 @@ def _parsed(text: str, region: str | None, mobile_only: bool) -> _Checked:
     if mobile_only and ntype not in _MOBILE_TYPES:
         return None, NOT_MOBILE, f"{e164} is a {_TYPE_NAMES[ntype]} number"
     return e164, None, ""
+
+
+# --- countries --------------------------------------------------------------------------------
+
+_COUNTRY_KEY = 8  # leading digits that decide a number's country (NANP: the area code; +44 7781)
+_countries: dict[str, str | None] = {}
+
+
+def country_of(e164: str) -> str | None:
+    """The country (ISO 3166 alpha-2) of a valid E.164 number, None for the global services
+    (+800, +882, ...) and numbers of no country.
+
+    Most calling codes belong to one country; shared ones (+1, +7, +44, ...) need the number
+    itself, and the answer is kept by the first 8 digits after '+' (the first valid number seen
+    with them decides, as in time_zones_for). Bounded: the map is emptied past 100,000 keys.
+    """
+    digits = e164[1:]
+    key = digits[:_COUNTRY_KEY]
+    if key in _countries:
+        return _countries[key]
+    regions: tuple[str, ...] = ()
+    for size in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]) if digits[:size] else -1, ())
+        if regions:
+            break
+    if len(regions) > 1:
+        try:
+            number = phonenumbers.parse("+" + digits)
+        except NumberParseException:
+            return regions[0]
+        if phonenumbers.number_type(number) == PhoneNumberType.UNKNOWN:
+            return phonenumbers.region_code_for_number(number) or regions[0]  # not kept
+        regions = (phonenumbers.region_code_for_number(number) or regions[0],)
+    country = regions[0] if regions and regions[0] != "001" else None
+    if len(_countries) > 100_000:
+        _countries.clear()
+    _countries[key] = country
+    return country
 
 
 # --- time zones -------------------------------------------------------------------------------

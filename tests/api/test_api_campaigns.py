@@ -530,7 +530,7 @@ async def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
     err = error(await acme.http.get(url, params={"phone": NUMBERS[0]}), 400, "unknown_parameter")
     assert err["details"] == {
         "unknown": ["phone"],
-        "allowed": ["batch_id", "page", "page_size", "status"],
+        "allowed": ["after", "batch_id", "page", "page_size", "status"],
     }
     assert "'phone'" in err["message"]
     ok = await acme.http.get(url, params={"status": "queued", "page": 1, "page_size": 2})

@@ -75,7 +75,7 @@ sweep_interval = {3600.0 if hold_writes else 0.2}
 async def started(config: Path, port: int) -> tuple[HeraldProcess, httpx.AsyncClient]:
     herald = HeraldProcess(config)
     await herald.start()
-    # the banner's `export HERALD_URL=... HERALD_KEY=...` line
+    # The banner's `export HERALD_URL=... HERALD_KEY=hk_...` line carries the demo key.
     key = (await herald.wait_for_line("HERALD_KEY=")).rsplit("HERALD_KEY=", 1)[1].strip()
     api = httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}

@@ -33,7 +33,7 @@ async def connected(spec: str) -> tuple[Simulator, RawEsme, Any]:
     await sim.start()
     esme = await RawEsme.connect(sim.address)
     await sim.wait_for(lambda s: s.connections >= 1, what="the connection")
-    (proto,) = sim._connections
+    (proto,) = sim.switchboard.connections
     return sim, esme, proto
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
+from herald.campaigns.exports import COLUMNS
 from herald.numbers import SenderKind
 from herald.store import dispatch as store
 from herald.store.callbacks import CallbackKind
@@ -27,6 +28,7 @@ from herald.store.dispatch import (
     take_orphans_for_ids,
     write_results,
 )
+from herald.store.links import LinkKind
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from herald.store.runs import BatchKind
@@ -77,6 +79,8 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("batch_counts", "kind"): get_args(CountKind),
     ("batch_counts", "status"): states.MESSAGE.states,
     ("campaign_recipient_counts", "source"): RECIPIENT_SOURCES,
+    ("links", "kind"): get_args(LinkKind),
+    ("link_events", "kind"): get_args(LinkKind),
 }
 
 
@@ -803,6 +807,16 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
                 None,
                 10,
                 0,
+                None,
+            ),
+            await conn.fetchval(  # a page after a cursor deep in the campaign
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.list_campaign_messages,
+                campaign,
+                None,
+                None,
+                10,
+                0,
+                second[1_000],
             ),
         ]
         progress = {
@@ -813,7 +827,12 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
         in_second = await conn.fetchval(
             queries.count_campaign_messages, campaign, None, a2["batch"]
         )
-        page = await conn.fetch(queries.list_campaign_messages, campaign, None, a2["batch"], 3, 1)
+        page = await conn.fetch(
+            queries.list_campaign_messages, campaign, None, a2["batch"], 3, 1, None
+        )
+        after = await conn.fetch(
+            queries.list_campaign_messages, campaign, None, None, 3, 0, first[-1]
+        )
         stopped = await conn.fetch(queries.stop_campaign_messages, campaign, NOW)
         others = await conn.fetchval(
             "SELECT count(*) FROM messages WHERE campaign_id = $1 AND status = 'queued'",
@@ -825,8 +844,78 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
     assert progress == {"queued": 4_500, "sent": 500}
     assert (counted, in_second) == (500, 2_000)
     assert [r["id"] for r in page] == second[1:4]
+    assert [r["id"] for r in after] == second[:3]  # past campaign B's ids in between
+    # The cursor bounds the walk of messages_pkey: the deep page reads its 10 rows, no more.
+    deep = [n for n in plan_nodes(plans[-1]) if n.get("Relation Name") == "messages"]
+    assert deep and all(n["Actual Rows"] <= 10 for n in deep)
     assert sorted(r["id"] for r in stopped) == sorted(first + second[500:])
     assert others == 20_000
+
+
+async def test_reports_and_exports_read_only_the_campaigns_batches(database: Database) -> None:
+    # As test_campaign_lookups_read_only_its_batches_id_ranges, for campaign insight: the
+    # report's aggregates, the links count and an export chunk read campaign A's ranges of
+    # messages_pkey, parts_pkey and links_message_idx, never a whole table.
+    async with database.acquire() as conn:
+        a = await make_batch(conn)
+        first = await add_messages(conn, a, [f"+346{i:08d}" for i in range(2_000)])
+        b = await make_batch(conn, account_name="globex")
+        others = await add_messages(conn, b, [f"+347{i:08d}" for i in range(20_000)])
+        a2 = await make_batch_in_same_campaign(conn, a, "sending")
+        second = await add_messages(conn, a2, [f"+348{i:08d}" for i in range(1_000)])
+        ours = first + second
+        await add_parts(conn, ours + others, state="delivered")
+        await conn.execute(
+            "INSERT INTO links (code, message_id, batch_id, kind)"
+            " SELECT 'c' || m.id, m.id, m.batch_id, 'click' FROM messages m"
+        )
+        await conn.execute("UPDATE batches SET link_url = 'https://x.example'")
+        await conn.execute(
+            "UPDATE parts SET submitted_at = $1::timestamptz,"
+            " receipt_at = $1::timestamptz + interval '2 seconds'",
+            NOW,
+        )
+        for table in ("messages", "parts", "links"):
+            await conn.execute(f"ANALYZE {table}")
+        campaign = a["campaign"]
+        plans = {
+            name: await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries[name], *args)
+            for name, args in {
+                "report_messages": (campaign, 60),
+                "report_parts": (campaign, 60),
+                "report_links": (campaign,),
+                "export_messages": (campaign, first[1_500], 1_000, True),
+            }.items()
+        }
+        links = await conn.fetchrow(queries.report_links, campaign)
+        parts = await conn.fetch(queries.report_parts, campaign, 60)
+        chunk = await conn.fetch(queries.export_messages, campaign, first[-1], 10, False)
+    for name, plan in plans.items():
+        read = scanned(plan_nodes(plan))
+        for table in ("messages", "parts", "links"):
+            assert ("Seq Scan", table) not in read, (name, table)
+    latency = {r["latency"]: r["parts"] for r in parts if r["latency"] is not None}
+    assert (links["links"], latency) == (3_000, {2.0: 3_000})
+    assert [r["message_id"] for r in chunk] == second[:10]  # past campaign B's ids in between
+    assert tuple(chunk[0].keys()) == COLUMNS  # the cells the CSV's header names
+
+
+async def test_a_report_of_interleaved_batches_counts_only_its_own_parts(
+    database: Database,
+) -> None:
+    # Two runs expanded at once take interleaved ids: campaign A's range holds B's messages.
+    async with database.acquire() as conn:
+        a = await make_batch(conn)
+        b = await make_batch(conn, account_name="globex")
+        ours, theirs = [], []
+        for i in range(6):
+            ours += await add_messages(conn, a, [f"+3460000{i:04d}"])
+            theirs += await add_messages(conn, b, [f"+3470000{i:04d}"])
+        await add_parts(conn, ours, state="delivered")
+        await add_parts(conn, theirs, per_message=2, state="undeliverable")
+        parts = await conn.fetch(queries.report_parts, a["campaign"], 60)
+    by_state = {(r["bind"], r["state"]): r["parts"] for r in parts if r["g"] == 0b001}
+    assert by_state == {(None, "delivered"): 6}
 
 
 async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database: Database) -> None:
@@ -836,12 +925,25 @@ async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database:
         b = await make_batch(conn, "completed", "globex")
         kept = await add_messages(conn, b, ["+34600000003"])
         await add_parts(conn, kept)
+        # Links and what recipients did with them go with their campaign too.
+        await conn.execute(
+            "INSERT INTO links (code, message_id, batch_id, kind)"
+            " SELECT 'c' || id, id, batch_id, 'click' FROM messages"
+        )
+        await conn.execute(
+            "INSERT INTO link_events (message_id, campaign_id, kind, at)"
+            " SELECT id, campaign_id, 'click', now() FROM messages"
+        )
         await conn.execute("UPDATE campaigns SET status = 'completed'")
         assert await conn.fetchval(queries.delete_idle_campaign, a["campaign"], a["account"])
         left = await conn.fetch("SELECT m.id FROM messages m JOIN parts p ON p.message_id = m.id")
         assert [r["id"] for r in left] == kept
         assert await conn.fetchval("SELECT count(*) FROM parts") == 1
         assert await conn.fetchval("SELECT count(*) FROM batches") == 1
+        assert await conn.fetchval("SELECT array_agg(message_id) FROM links") == kept
+        assert await conn.fetchval("SELECT array_agg(campaign_id) FROM link_events") == [
+            b["campaign"]
+        ]
 
 
 async def test_segment_status_in_sql_is_the_one_in_states(database: Database) -> None:

@@ -21,7 +21,7 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     defaults = Config()
     # Every section except the demo bind/route/simulator equals the code defaults, so the file
     # documents the real defaults.
-    for section in ("database", "api", "dispatcher", "tracker", "callbacks", "campaigns"):
+    for section in ("database", "api", "dispatcher", "tracker", "callbacks", "campaigns", "links"):
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert shipped.simulator.enabled
     assert [b.name for b in shipped.binds] == ["simulator"]
@@ -199,3 +199,13 @@ def test_every_bad_session_setting_is_named_as_written(tmp_path: Path) -> None:
         load_config(_write(tmp_path, '[[binds]]\nname="a"\nport=1\nsystem_id="s"\n'), env={})
     with pytest.raises(ConfigError, match=r"binds\.0\.windows: Extra inputs are not permitted"):
         load_config(_write(tmp_path, head + "windows=5\n"), env={})
+
+
+def test_links_base_url_is_an_http_url_without_query(tmp_path: Path) -> None:
+    c = load_config(None, env={"HERALD_LINKS_BASE_URL": "https://s.example.com/ "})
+    assert c.links.base_url == "https://s.example.com"
+    for bad in ("s.example.com", "ftp://s.example.com", "https://", "https://s.example.com/?a=1"):
+        with pytest.raises(ConfigError, match=r"links\.base_url"):
+            load_config(None, env={"HERALD_LINKS_BASE_URL": bad})
+    with pytest.raises(ConfigError, match=r"links\.ttl_days"):
+        load_config(_write(tmp_path, "[links]\nttl_days = 0\n"), env={})

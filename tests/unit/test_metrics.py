@@ -49,7 +49,7 @@ def test_counters_gauges_and_histograms_are_exported() -> None:
 def test_every_metric_is_prefixed_and_labels_are_bounded() -> None:
     m = Metrics()
     m.bind("a").submits["ok"] += 1
-    allowed = {"bind", "status_class", "state", "status", "route", "le"}
+    allowed = {"bind", "status_class", "state", "status", "route", "source", "le"}
     for family in text_string_to_metric_families(m.exposition().decode()):
         assert family.name.startswith("herald_"), family.name
         for s in family.samples:

@@ -282,3 +282,26 @@ def test_values_that_are_not_printable_but_allowed() -> None:
 def test_repr() -> None:
     assert repr(parse_template("Hi %Name%")) == "Template('Hi %Name%', placeholders=())"
     assert isinstance(parse_template("x"), Template)
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+def test_link_placeholders_in_any_case_take_the_recipients_urls() -> None:
+    t = parse_template("Sale: %Link% stop: %OPTOUTLINK% %link%")
+    assert t.uses_link and t.uses_opt_out_link and t.placeholders == ()
+    text = t.render(None, {}, "https://s.x/l/a", "https://s.x/o/b")
+    assert text == "Sale: https://s.x/l/a stop: https://s.x/o/b https://s.x/l/a"
+
+
+def test_links_are_not_labels_but_bracket_labels_of_those_names_are() -> None:
+    t = parse_template("[~Link] %Link%", {"link": "fallback unused by %Link%"})
+    assert t.placeholders == ("Link",) and t.uses_link and not t.uses_opt_out_link
+    assert t.render(None, {"link": "mine"}, "https://s.x/l/a") == "mine https://s.x/l/a"
+
+
+def test_a_link_the_caller_did_not_give_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="%OptOutLink%"):
+        parse_template("Stop: %OptOutLink%").render(None, {}, "https://s.x/l/a")
+    plain = parse_template("Hi %Name%")
+    assert not plain.uses_link and not plain.uses_opt_out_link

@@ -14,7 +14,18 @@ from herald.api.context import AppContext
 from herald.api.deps import Services, known_query_only
 from herald.api.errors import install_error_handlers
 from herald.api.guard import BodyLimits, RequestGuard
-from herald.api.routes import account, blacklist, campaigns, contacts, files, groups, keys, senders
+from herald.api.routes import (
+    account,
+    blacklist,
+    campaigns,
+    contacts,
+    files,
+    groups,
+    insight,
+    keys,
+    links,
+    senders,
+)
 
 V1 = "/v1"
 
@@ -33,9 +44,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.services = Services.build(ctx)
     install_error_handlers(app)
     v1 = APIRouter(prefix=V1, dependencies=[Depends(known_query_only)])
-    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files):
+    for module in (account, keys, senders, contacts, groups, blacklist, campaigns, files, insight):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(links.router)  # /l/ and /o/: the short links phones open
     limits = BodyLimits.build(
         json=ctx.config.api.max_body_bytes,
         upload=ctx.config.api.max_upload_bytes,

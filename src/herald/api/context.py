@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from herald.campaigns.clicks import ClickRecorder
 from herald.campaigns.lifecycle import RunStarter
 from herald.campaigns.run_result import RunResult
 from herald.config import Config
@@ -24,7 +25,9 @@ class AppContext:
     """db: the open Database; config: the validated Config; clock: aware UTC now; runner:
     starts runs (herald.campaigns.runs.CampaignRunner); wake: wakes the dispatcher after a run or a
     resume (a no-op in tests); metrics: the process's counters (a stop counts its stopped
-    messages)."""
+    messages); clicks: records clicks on tracked links off the redirect's path (None: each
+    click is written before its redirect answers); links_base_url: the base of short links
+    (campaigns.links.links_base_url)."""
 
     db: Database
     config: Config
@@ -32,3 +35,5 @@ class AppContext:
     runner: RunStarter
     wake: Callable[[], None] = field(default=_nothing)
     metrics: Metrics = field(default_factory=Metrics)
+    clicks: ClickRecorder | None = None
+    links_base_url: str | None = None  # where phones reach /l/ and /o/ (None: from config)

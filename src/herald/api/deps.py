@@ -14,8 +14,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from herald.api.auth import Caller
 from herald.api.context import AppContext
 from herald.campaigns.address_book import AddressBook
+from herald.campaigns.exports import ExportService
 from herald.campaigns.lifecycle import Lifecycle
+from herald.campaigns.recipients import RecipientListing
+from herald.campaigns.reports import ReportService
 from herald.campaigns.service import CampaignService
+from herald.campaigns.visits import LinkVisits
 from herald.errors import RequestError
 
 
@@ -25,6 +29,11 @@ class Services:
     book: AddressBook
     lifecycle: Lifecycle
     campaigns: CampaignService
+    # campaign insight: links phones open, reports, exports, the audience before a run
+    visits: LinkVisits
+    reports: ReportService
+    exports: ExportService
+    recipients: RecipientListing
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -36,6 +45,16 @@ class Services:
             book=AddressBook(ctx.db, ctx.config),
             lifecycle=lifecycle,
             campaigns=CampaignService(ctx.db, ctx.config, clock=ctx.clock, lifecycle=lifecycle),
+            visits=LinkVisits(
+                ctx.db,
+                ttl_days=ctx.config.links.ttl_days,
+                clock=ctx.clock,
+                metrics=ctx.metrics,
+                clicks=ctx.clicks,
+            ),
+            reports=ReportService(ctx.db, clock=ctx.clock),
+            exports=ExportService(ctx.db),
+            recipients=RecipientListing(ctx.db, ctx.config),
         )
 
 

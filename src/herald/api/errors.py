@@ -120,6 +120,14 @@ CODES: dict[str, Code] = {
     "invalid_quiet_hours": Code(
         400, "A quiet window starts and ends at the same time (`details.index`)."
     ),
+    "link_not_configured": Code(
+        400,
+        "The message places %Link% without a `track_link_url`, or %OptOutLink% without "
+        "`opt_out_link: true` (`details.placeholder`, `details.setting`).",
+    ),
+    "opt_out_link_unplaced": Code(
+        400, "`opt_out_link` is true but the message has no %OptOutLink% to place it."
+    ),
     "invalid_file": Code(
         400,
         "The uploaded file cannot be read, or no row is usable (`details.errors`: "

@@ -369,7 +369,9 @@ class BlacklistAdded(BaseModel):
 
 class BlacklistEntry(BaseModel):
     phone: str
-    source: BlacklistSource
+    source: BlacklistSource = Field(
+        description="api; opt_out (a keyword reply); opt_out_link (an opt-out link)"
+    )
     created_at: datetime
 
 
@@ -423,6 +425,16 @@ _CAMPAIGN_EXAMPLE: JsonDict = {
     "callback": "https://example.com/herald/messages",
     "campaign_callback": "https://example.com/herald/campaigns",
 }
+ParamKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+ParamValue = Annotated[Text, StringConstraints(max_length=500)]
+LinkUrl = Annotated[
+    HttpUrl,
+    Field(
+        description="an http(s) URL: where %Link% takes each recipient, through a short link "
+        "of their own that counts the click",
+        examples=["https://shop.example.com/spring"],
+    ),
+]
 
 
 class _CampaignFields(_In):
@@ -460,11 +472,25 @@ class _CampaignFields(_In):
     contacts: list[Id] | None = Field(default=None, max_length=100_000)
     groups: list[Id] | None = Field(default=None, max_length=1000)
     recipients: list[RecipientIn] | None = None
+    track_link_url: LinkUrl | None = None
+    track_link_params: (
+        Annotated[dict[ParamKey, ParamValue], Field(max_length=20), _KeyPatternAsPropertyNames()]
+        | None
+    ) = Field(
+        default=None,
+        description="query parameters added to track_link_url when a link is followed "
+        '(UTM-style: {"utm_source": "sms"})',
+    )
+    opt_out_link: bool | None = Field(
+        default=None,
+        description="%OptOutLink% places a link of each recipient's own to a page that "
+        "opts them out (needs the placeholder in the message)",
+    )
 
     def spec(self) -> dict[str, Any]:
         """The fields given, as herald.campaigns.service takes them."""
         spec = self.model_dump(exclude_unset=True, by_alias=True)
-        for url in ("callback", "campaign_callback"):
+        for url in ("callback", "campaign_callback", "track_link_url"):
             if spec.get(url) is not None:
                 spec[url] = str(getattr(self, url))
         return spec
@@ -485,7 +511,16 @@ class CampaignIn(_CampaignFields):
         return {k: v for k, v in spec.items() if v is not None or k == "scheduled_at"}
 
 
-_PATCH_NULLABLE = frozenset({"scheduled_at", "callback", "campaign_callback", "reminder"})
+_PATCH_NULLABLE = frozenset(
+    {
+        "scheduled_at",
+        "callback",
+        "campaign_callback",
+        "reminder",
+        "track_link_url",
+        "track_link_params",
+    }
+)
 _PATCH_EXAMPLE = {"message": "New text for %Name%", "scheduled_at": "2030-05-02T09:00:00Z"}
 
 
@@ -551,6 +586,13 @@ class CampaignOut(BaseModel):
         description="when the campaign was stopped (while it is stopped)"
     )
     stop_reason: StopReason | None = Field(description="why it was stopped (while it is)")
+    track_link_url: str | None
+    track_link_params: dict[str, str]
+    opt_out_link: bool
+    recipient_count: int = Field(
+        description="the audience as it stands: numbers, recipient objects, file rows, "
+        "contacts and group members (a run sends to each number once)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -579,12 +621,18 @@ class DeferredGroup(BaseModel):
     last_at: datetime = Field(description="when the last of them is due to go")
 
 
+class ClickCounts(BaseModel):
+    clicks: int = Field(description="clicks on the campaign's tracked links")
+    unique: int = Field(description="messages whose link was clicked")
+
+
 class Progress(BaseModel):
     messages: Counters
     segments: Counters = Field(description="parts, each counted by its own state")
     deferred: list[DeferredGroup] = Field(
         default_factory=list, description="the deferred messages by reason, with when they go"
     )
+    clicks: ClickCounts
 
 
 class BatchOut(BaseModel):
@@ -599,6 +647,9 @@ class BatchOut(BaseModel):
     messages_expected: int
     segments_expected: int
     credit_used: int
+    link_url: str | None = Field(
+        description="where this run's tracked links redirect (with track_link_params)"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -665,6 +716,9 @@ class RunIn(_In):
         default=None, description="overrides the template for this run"
     )
     batch_description: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    track_link_url: LinkUrl | None = Field(
+        default=None, description="overrides the campaign's track_link_url for this run"
+    )
 
 
 class PartOut(BaseModel):
@@ -696,7 +750,23 @@ class MessageOut(BaseModel):
     not_before: datetime
     sent_at: datetime | None
     done_at: datetime | None
+    country: str | None = Field(description="the destination's country, ISO 3166 alpha-2")
+    clicks: int = Field(description="clicks on the message's tracked link")
+    clicked_at: datetime | None = Field(description="the first click")
     parts: list[PartOut]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    page: int
+    page_size: int
+    total: int | None = Field(
+        description="messages matching the filters; not counted (null) on pages read with `after`"
+    )
+    pages: int | None
+    next_after: int | None = Field(
+        description="`after` for the next page: the last id of a full page (null: no more)"
+    )
 
 
 class BadFileRow(BaseModel):
@@ -806,3 +876,104 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     api_key: str = Field(description="the key itself: shown this once, only its hash is kept")
+
+
+# --- campaign insight: reports, the audience before a run ---------------------------------------
+
+
+class ReportMessages(BaseModel):
+    total: int = Field(description="messages of every run, rejected ones included")
+    accepted: int = Field(description="messages a carrier accepted (their first part)")
+    by_status: dict[MessageStatus, int]
+
+
+class ReasonCount(BaseModel):
+    status: MessageStatus
+    reason: str
+    messages: int
+
+
+class CountryRow(BaseModel):
+    country: str | None = Field(description="ISO 3166 alpha-2; null for invalid numbers")
+    messages: int
+    by_status: dict[str, int]
+    delivery_rate: float | None = Field(
+        description="delivered / (delivered + failed + unknown): of those a carrier settled"
+    )
+
+
+class RouteRow(BaseModel):
+    route: str | None = Field(description="null for messages rejected before routing")
+    messages: int
+    by_status: dict[str, int]
+    delivery_rate: float | None
+
+
+class BindRow(BaseModel):
+    bind: str | None = Field(description="the carrier account (system_id@host:port); null: unsent")
+    parts: int
+    by_state: dict[str, int]
+    final: int = Field(description="parts with a final receipt state")
+    delivery_rate: float | None = Field(description="delivered / parts the carrier took")
+
+
+class LatencyOut(BaseModel):
+    samples: int = Field(description="parts with a final receipt")
+    p50: float | None = Field(description="seconds from submit_sm to the final receipt")
+    p95: float | None
+    p99: float | None
+
+
+class ReportClicks(BaseModel):
+    links: int = Field(description="messages sent a tracked link")
+    clicks: int
+    unique: int = Field(description="messages whose link was clicked")
+    click_rate: float | None = Field(description="unique / links")
+
+
+class TimelinePoint(BaseModel):
+    at: datetime = Field(description="the bucket's start")
+    sent: int = Field(description="messages whose first part a carrier accepted")
+    delivered: int
+    failed: int = Field(description="messages that became failed or rejected")
+    clicked: int = Field(description="clicks")
+
+
+class Timeline(BaseModel):
+    interval_seconds: int
+    points: list[TimelinePoint] = Field(description="buckets with something in them, in order")
+
+
+class ReportOut(BaseModel):
+    campaign_id: int
+    name: str
+    status: CampaignStatus
+    generated_at: datetime
+    messages: ReportMessages
+    segments: int = Field(description="segments of the messages sent or to send")
+    credit_used: int
+    delivery_rate: float | None = Field(description="delivered / accepted")
+    reasons: list[ReasonCount] = Field(description="messages per status and reason, most first")
+    countries: list[CountryRow]
+    routes: list[RouteRow]
+    binds: list[BindRow]
+    latency: LatencyOut
+    clicks: ReportClicks
+    opt_outs: int = Field(description="numbers that opted out through the campaign's links")
+    timeline: Timeline
+
+
+class RecipientOut(BaseModel):
+    source: Literal["number", "recipient", "file", "contact", "group"]
+    phone_raw: str = Field(description="as given")
+    phone: str | None = Field(description="E.164; null when it is not a valid number")
+    name: str | None
+    labels: dict[str, str]
+    file_row: int | None = Field(description="the file's row (the header is row 1)")
+    contact_id: int | None
+    group_id: int | None
+    valid: bool = Field(description="a run now would send to it")
+    reason: str | None = Field(
+        description="why not: invalid_format, invalid_number, not_mobile, blacklisted, "
+        "missing_label:<label>, invalid_label_value"
+    )

@@ -57,7 +57,8 @@ async def set_share(
     config: Config, name: str, weight: int | None = None, priority: int | None = None
 ) -> AccountShare:
     """Account `name`'s share of each route against the other accounts with due messages
-    (docs/notes/fair.md): its weight and priority, each kept when None; the values now."""
+    (docs/operations.md, fair share): its weight and priority, each kept when None; the
+    values now."""
     async with _database(config) as db:
         await db.migrate()
         async with db.acquire() as conn:

@@ -4,19 +4,22 @@ Everything that costs CPU per recipient happens here, once, before anything is s
 validation, blacklist, the same number once per batch, template rendering, routing (which
 fixes the encoding profile), encoding choice and segmentation. The rows it yields are COPYed
 by the runner, so message and segment counts (and the credit a run needs) are known up front.
+A run whose template places links gives each message its own codes here (campaigns/links.py);
+their rows are COPYed with the messages.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from herald.campaigns.links import CLICK, OPT_OUT, CodePool, LinkPlan, new_codes
 from herald.delivery.quiet_hours import Window, next_allowed
 from herald.delivery.router import NoRouteError, Router
 from herald.errors import InvalidTextError, MissingLabelError, TextError, TooManyPartsError
-from herald.numbers import check_number, time_zones_for
+from herald.numbers import check_number, country_of, time_zones_for
 from herald.text import EncodedMessage, ReferenceAllocator, encode_message
 from herald.text.template import Template
 
@@ -36,11 +39,14 @@ MESSAGE_COLUMNS = (
     "reason",
     "not_before",
     "route",
+    "country",
 )
 PART_COLUMNS = ("message_id", "seq", "short_message", "tlvs")
 
 # Sources whose phone is already E.164 in the database (contacts.phone has a CHECK).
 _TRUSTED_SOURCES = frozenset({"contact", "group"})
+# Rejections of numbers that are not valid: they have no country.
+_INVALID = frozenset({"invalid_format", "invalid_number"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,8 @@ class Expander:
         default_region: str | None = None,
         track_rejected: bool = False,
         mobiles_only: bool = False,
+        links: LinkPlan | None = None,
+        link_codes: Callable[[int], list[str]] = new_codes,
     ) -> None:
         self._batch_id, self._campaign_id, self._account_id = batch_id, campaign_id, account_id
         self._template = template
@@ -115,6 +123,9 @@ class Expander:
         # (the campaign's per-message callback).
         self.rejected_ids: list[tuple[int, str]] = []
         self._track_rejected = track_rejected
+        self._links = links
+        self._link_rows: list[tuple[str, int, int, str]] = []
+        self._codes = CodePool(link_codes)
 
     def add(
         self,
@@ -145,8 +156,17 @@ class Expander:
             return self._reject(message_id, key, "", reason or "invalid_number")
         if phone in self._blacklist:
             return self._reject(message_id, phone, "", "blacklisted")
+        click = opt_out = link = opt_out_link = None
+        if self._links is not None:
+            plan = self._links
+            if plan.click:
+                click = self._codes.next()
+                link = f"{plan.base_url}/l/{click}"
+            if plan.opt_out:
+                opt_out = self._codes.next()
+                opt_out_link = f"{plan.base_url}/o/{opt_out}"
         try:
-            text = self._template.render(name, labels)
+            text = self._template.render(name, labels, link, opt_out_link)
         except MissingLabelError as exc:
             return self._reject(message_id, phone, "", exc.reason)
         except InvalidTextError:
@@ -187,8 +207,13 @@ class Expander:
                 reason,
                 not_before,
                 route.name,
+                country_of(phone),
             )
         )
+        if click is not None:
+            self._link_rows.append((click, message_id, self._batch_id, CLICK))
+        if opt_out is not None:
+            self._link_rows.append((opt_out, message_id, self._batch_id, OPT_OUT))
         self._parts.extend(
             (message_id, seq, part.short_message, part.tlvs) for seq, part in enumerate(parts, 1)
         )
@@ -202,6 +227,11 @@ class Expander:
         messages, parts = self._messages, self._parts
         self._messages, self._parts = [], []
         return messages, parts
+
+    def take_links(self) -> list[tuple[str, int, int, str]]:
+        """The link rows (LINK_COLUMNS) of the messages built since the last call."""
+        rows, self._link_rows = self._link_rows, []
+        return rows
 
     def _encode(self, text: str, phone: str, profile: EncodingProfile) -> EncodedMessage:
         cached = self._single.get((text, profile))
@@ -241,6 +271,7 @@ class Expander:
                 reason,
                 self._not_before,
                 None,
+                country_of(phone) if phone[:1] == "+" and reason not in _INVALID else None,
             )
         )
         self.totals.rejected[reason] += 1

@@ -50,6 +50,7 @@ class RunStarter(Protocol):
         account_id: int,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
     ) -> RunResult: ...
 
 
@@ -114,7 +115,9 @@ class Lifecycle:
         *,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
     ) -> RunResult:
+        """Start a run; `message` and `track_link_url` override the campaign's for it."""
         async with self._db.acquire() as conn:
             campaign = await store.get_campaign(conn, campaign_id, account_id)
         if campaign is None:
@@ -130,6 +133,7 @@ class Lifecycle:
                 account_id=account_id,
                 message=message,
                 description=description,
+                track_link_url=track_link_url,
             )
         except NotFoundError:
             raise campaign_not_found(campaign_id) from None

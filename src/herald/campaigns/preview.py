@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from herald.campaigns.lifecycle import malformed_template
+from herald.campaigns.links import SAMPLE_CODE, click_url, opt_out_url
 from herald.errors import (
     InvalidLabelValueError,
     MissingLabelError,
@@ -30,15 +31,23 @@ def preview_message(
     transcode: bool = False,
     concat: str = "udh8",
     national: Iterable[str] = (),
+    links_base_url: str = "https://links.invalid",
 ) -> dict[str, Any]:
     """`rendered` (the template filled in), then the fields of `herald preview --json` with
-    `text` always present (what is encoded: the rendered text, transcoded when asked)."""
+    `text` always present (what is encoded: the rendered text, transcoded when asked).
+    %Link% and %OptOutLink% show as sample links under `links_base_url`: as long as the
+    links recipients get, so the segments are theirs."""
     try:
         template = parse_template(message, fallback_values)
     except TemplateError as exc:
         raise malformed_template(exc) from None
     try:
-        rendered = template.render(name, labels)
+        rendered = template.render(
+            name,
+            labels,
+            click_url(links_base_url, SAMPLE_CODE),
+            opt_out_url(links_base_url, SAMPLE_CODE),
+        )
     except MissingLabelError as exc:
         raise RequestError("missing_label", str(exc), {"label": exc.label}) from None
     except InvalidLabelValueError as exc:

@@ -1,5 +1,6 @@
 """A campaign's progress counters: messages per status, segments (parts) per their own state,
-what its runs expected, and why and until when its deferred messages wait.
+what its runs expected, why and until when its deferred messages wait, and clicks on its
+tracked links.
 
 The counts come from each batch's progress counters (`batch_counts` in store/sql/schema.sql),
 which every statement that moves a message or a part keeps in step in that statement: a read
@@ -15,9 +16,11 @@ from typing import Any
 
 from herald.states import MESSAGE, segment_status
 from herald.store import campaigns as store
+from herald.store import links as link_store
 from herald.store.rows import Row
 
 Progress = dict[str, Any]
+NO_CLICKS = {"clicks": 0, "unique": 0}
 
 
 def progress_of(
@@ -25,12 +28,14 @@ def progress_of(
     segments_by_status: Mapping[str, int],
     batches: Iterable[Row],
     deferred: Iterable[Row] = (),
+    clicks: Mapping[str, int] = NO_CLICKS,
 ) -> Progress:
-    """{"messages": {...}, "segments": {...}, "deferred": [...]}: messages and segments each
-    with `expected` (what the runs expanded, rejected messages included; a reminder's batch is
-    not a run) and a count for every message status, a segment counted by its part's own state
-    (states.segment_status); `deferred` one entry per reason deferred messages wait for, with
-    how many and when the first and the last of them are due."""
+    """{"messages": {...}, "segments": {...}, "deferred": [...], "clicks": {...}}: messages and
+    segments each with `expected` (what the runs expanded, rejected messages included; a
+    reminder's batch is not a run) and a count for every message status, a segment counted by
+    its part's own state (states.segment_status); `deferred` one entry per reason deferred
+    messages wait for, with how many and when the first and the last of them are due; clicks
+    on tracked links and the messages clicked (`unique`)."""
     batches = [b for b in batches if b["kind"] == "run"]
     messages = {"expected": sum(int(b["messages_expected"]) for b in batches)}
     segments = {"expected": sum(int(b["segments_expected"]) for b in batches)}
@@ -40,6 +45,7 @@ def progress_of(
     return {
         "messages": messages,
         "segments": segments,
+        "clicks": dict(clicks),
         "deferred": [
             {
                 "reason": row["reason"],
@@ -66,6 +72,7 @@ async def campaign_progress(
         counts["segments"],
         await store.batches(conn, campaign_id) if batches is None else batches,
         await store.deferred(conn, campaign_id) if counts["messages"]["deferred"] else (),
+        await link_store.click_counts(conn, campaign_id),
     )
 
 
@@ -80,4 +87,5 @@ async def counted_progress(conn: Any, campaign_id: int) -> Progress:
         segments,
         await store.batches(conn, campaign_id),
         await store.deferred(conn, campaign_id) if messages.get("deferred") else (),
+        await link_store.click_counts(conn, campaign_id),
     )

@@ -23,6 +23,8 @@ from herald.campaigns.expansion import (
     Expander,
     ExpansionTotals,
 )
+from herald.campaigns.links import LinkPlan, check_link_settings, link_target, new_codes
+from herald.campaigns.links import links_base_url as links_base_url_of
 from herald.campaigns.progress import campaign_progress
 from herald.campaigns.run_result import RunResult
 from herald.config import Config
@@ -33,8 +35,10 @@ from herald.delivery.writer import StatusChange
 from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundError
 from herald.metrics import Metrics
 from herald.states import CAMPAIGN, transition
+from herald.store import links as link_store
 from herald.store import runs as store
 from herald.store.db import Database
+from herald.store.links import LinkCodeCollision
 from herald.text import ReferenceAllocator
 from herald.text.template import Template, label_key, parse_template
 
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
 ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
+LINK_ATTEMPTS = 3  # expansions of one run when a drawn link code is taken (store/links.py)
 
 
 def quiet_windows(campaign: Any) -> tuple[Window, ...]:
@@ -74,6 +79,8 @@ class CampaignRunner:
         clock: Callable[[], datetime],
         metrics: Metrics,
         wake: Callable[[], None] = lambda: None,
+        links_base_url: str | None = None,
+        link_codes: Callable[[int], list[str]] = new_codes,
     ) -> None:
         self._db = db
         self._config = config
@@ -85,6 +92,10 @@ class CampaignRunner:
         # One allocator per reference width, for the life of the process: concurrent multipart
         # messages to one destination get different references.
         self._allocators = {8: ReferenceAllocator(8), 16: ReferenceAllocator(16)}
+        # Where phones reach /l/ and /o/ (the daemon passes the API's address when
+        # [links] base_url is unset).
+        self._links_base_url = links_base_url or links_base_url_of(config)
+        self._link_codes = link_codes
 
     async def start_run(
         self,
@@ -93,9 +104,13 @@ class CampaignRunner:
         account_id: int,
         message: str | None = None,
         description: str | None = None,
+        track_link_url: str | None = None,
     ) -> RunResult:
-        """Run the campaign for its whole audience; the campaign becomes `running`."""
-        return await self._run(campaign_id, account_id, message, description, reminder=False)
+        """Run the campaign for its whole audience; the campaign becomes `running`.
+        `message` and `track_link_url` override the campaign's for this run."""
+        return await self._run(
+            campaign_id, account_id, message, description, reminder=False, link=track_link_url
+        )
 
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> RunResult | None:
         """Send a scheduled campaign's message to its reminder (test) numbers ahead of the
@@ -111,6 +126,28 @@ class CampaignRunner:
         description: str | None,
         *,
         reminder: bool,
+        link: str | None = None,
+    ) -> RunResult | Any:
+        for attempt in range(1, LINK_ATTEMPTS + 1):
+            try:
+                return await self._run_once(
+                    campaign_id, account_id, message, description, reminder=reminder, link=link
+                )
+            except LinkCodeCollision:
+                if attempt == LINK_ATTEMPTS:
+                    raise
+                log.warning("campaign %s: a link code was taken; expanding again", campaign_id)
+        raise AssertionError("unreachable")
+
+    async def _run_once(
+        self,
+        campaign_id: int,
+        account_id: int,
+        message: str | None,
+        description: str | None,
+        *,
+        reminder: bool,
+        link: str | None,
     ) -> RunResult | Any:
         started = time.perf_counter()
         async with self._db.acquire() as conn, conn.transaction():
@@ -124,10 +161,17 @@ class CampaignRunner:
             else:
                 status = transition(CAMPAIGN, campaign["status"], "run")
             template = parse_template(message or campaign["template"], campaign["fallback_values"])
+            links = await self._link_plan(conn, campaign_id, template, link)
             batch = await store.create_batch(
                 conn, campaign_id, description, message, "reminder" if reminder else "run"
             )
-            expander = Expander(**await self._expander_args(conn, campaign, batch["id"], template))
+            if links is not None and links[1] is not None:
+                await link_store.set_batch_link_url(conn, batch["id"], links[1])
+            expander = Expander(
+                **await self._expander_args(conn, campaign, batch["id"], template),
+                links=links[0] if links is not None else None,
+                link_codes=self._link_codes,
+            )
             id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
             if reminder:
                 # Test numbers carry no name or labels: show each placeholder by its
@@ -236,12 +280,29 @@ class CampaignRunner:
             "mobiles_only": campaign["mobiles_only"],
         }
 
+    async def _link_plan(
+        self, conn: Any, campaign_id: int, template: Template, track_link_url: str | None
+    ) -> tuple[LinkPlan, str | None] | None:
+        """The links this run's messages get and where the tracked ones redirect; None when
+        the template places none. RequestError when the campaign cannot fill them."""
+        settings = await link_store.campaign_link_settings(conn, campaign_id)
+        url = track_link_url or settings.track_link_url
+        check_link_settings(template, track_link_url=url, opt_out_link=settings.opt_out_link)
+        if not (template.uses_link or template.uses_opt_out_link):
+            return None
+        plan = LinkPlan(self._links_base_url, template.uses_link, template.uses_opt_out_link)
+        target = link_target(url, settings.track_link_params) if url and plan.click else None
+        return plan, target
+
     @staticmethod
     async def _copy(conn: Any, expander: Expander, batch_id: int) -> None:
         messages, parts = expander.take()
         await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
         await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
         await store.add_counts(conn, batch_id, chunk_counts(messages))
+        links = expander.take_links()
+        if links:
+            await link_store.copy_links(conn, links)
 
     async def _pay(self, conn: Any, account_id: int, totals: ExpansionTotals) -> None:
         if totals.queued == 0:

@@ -3,7 +3,8 @@
 Requests arrive as mappings with the API's field names (`name`, `sender`, `message`, `to`,
 `contacts`, `groups`, `recipients`, `fallback_values`, `flash`, `transcode`,
 `respect_quiet_hours`, `quiet_hours`, `scheduled_at`, `callback`, `campaign_callback`,
-`reminder`, `ignore_invalid_numbers`); an edit carries only the fields it changes. Every rule
+`reminder`, `ignore_invalid_numbers`, and the link settings `track_link_url`,
+`track_link_params`, `opt_out_link`); an edit carries only the fields it changes. Every rule
 broken is a RequestError whose code the API answers with.
 
 Send now: a campaign without `scheduled_at` is stored as scheduled (scheduled_at NULL), then
@@ -29,6 +30,7 @@ from herald.campaigns.lifecycle import (
     malformed_template,
     stop_failed_scheduled_run,
 )
+from herald.campaigns.links import check_link_settings
 from herald.campaigns.progress import campaign_progress
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
@@ -36,14 +38,19 @@ from herald.errors import ConflictError, RequestError, StateError, TemplateError
 from herald.states import CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store import contacts as contact_store
+from herald.store import insight as insight_store
+from herald.store import links as link_store
 from herald.store import senders as sender_store
 from herald.store.db import Database
+from herald.store.links import LinkSettings
 from herald.store.rows import Row
 from herald.text.template import parse_template
 
 CampaignSort = Literal["id", "name", "status", "created_at", "updated_at", "scheduled_at"]
 SORT_FIELDS: tuple[CampaignSort, ...] = get_args(CampaignSort)
 RECIPIENT_FIELDS = ("to", "recipients", "contacts", "groups")
+LINK_FIELDS = ("track_link_url", "track_link_params", "opt_out_link")
+_NO_LINKS = LinkSettings(None, {}, False)
 
 # API field -> campaigns column, for the fields stored as given (after conversion).
 _COLUMNS = {
@@ -116,6 +123,9 @@ def campaign_view(row: Row) -> dict[str, Any]:
         "mobiles_only": row["mobiles_only"],
         "stopped_at": row["stopped_at"],
         "stop_reason": row["stop_reason"],
+        "track_link_url": row["track_link_url"],
+        "track_link_params": row["track_link_params"],
+        "opt_out_link": row["opt_out_link"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -136,6 +146,25 @@ def _refuse_invalid(intake: Intake, columns: Mapping[str, Any]) -> None:
         "set ignore_invalid_numbers to send to the others",
         {"invalid_numbers": intake.invalid},
     )
+
+
+def _links_of(row: Mapping[str, Any]) -> LinkSettings:
+    return LinkSettings(row["track_link_url"], dict(row["track_link_params"]), row["opt_out_link"])
+
+
+def _with_links(current: LinkSettings, spec: Mapping[str, Any]) -> LinkSettings:
+    """`current` with the link fields `spec` gives (null clears the URL and the query)."""
+    return LinkSettings(
+        spec.get("track_link_url", current.track_link_url),
+        dict(spec.get("track_link_params") or {})
+        if "track_link_params" in spec
+        else current.track_link_params,
+        bool(spec["opt_out_link"]) if "opt_out_link" in spec else current.opt_out_link,
+    )
+
+
+def _links_fields(links: LinkSettings) -> tuple[str | None, dict[str, str], bool]:
+    return links.track_link_url, links.track_link_params, links.opt_out_link
 
 
 def _unique(ids: Sequence[int]) -> list[int]:
@@ -173,8 +202,10 @@ class CampaignService:
             counts = await store.recipient_counts(conn, campaign_id)
             batches = [dict(b) for b in await store.batches(conn, campaign_id)]
             progress = await campaign_progress(conn, campaign_id, batches)
+            audience = await insight_store.audience_sizes(conn, campaign_id)
         return {
             **campaign_view(row),
+            "recipient_count": audience.total,
             "audience": dict(counts),
             "progress": progress,
             "batches": batches,
@@ -216,7 +247,8 @@ class CampaignService:
                 limit=limit,
                 offset=offset,
             )
-        return total, [campaign_view(r) for r in rows]
+            sizes = await insight_store.recipient_totals(conn, [r["id"] for r in rows])
+        return total, [{**campaign_view(r), "recipient_count": sizes[r["id"]]} for r in rows]
 
     async def messages(
         self,
@@ -227,7 +259,10 @@ class CampaignService:
         batch_id: int | None,
         limit: int,
         offset: int,
-    ) -> tuple[int, list[dict[str, Any]]]:
+        after: int | None = None,
+    ) -> tuple[int | None, list[dict[str, Any]]]:
+        """A page of messages; `after` (the last id of the page before) starts past it and
+        leaves the total uncounted (None)."""
         async with self._db.acquire() as conn:
             if await store.get_campaign(conn, campaign_id, account_id) is None:
                 raise campaign_not_found(campaign_id)
@@ -238,6 +273,7 @@ class CampaignService:
                 batch_id=batch_id,
                 limit=limit,
                 offset=offset,
+                after=after,
             )
         return total, [dict(r) for r in rows]
 
@@ -251,6 +287,8 @@ class CampaignService:
         columns["name"] = f"unnamed {secrets.token_hex(12)}"
         self._apply(columns, spec)
         self._check_columns(columns, changed=set(spec))
+        links = _with_links(_NO_LINKS, spec)
+        self._check_links(columns, links)
         intake = self._intake(spec, mobiles_only=columns["mobiles_only"])
         _refuse_invalid(intake, columns)
         contact_ids, group_ids = (
@@ -277,6 +315,8 @@ class CampaignService:
             await store.add_recipients(conn, campaign_id, intake.rows)
             await store.set_contacts(conn, campaign_id, contact_ids)
             await store.set_groups(conn, campaign_id, group_ids)
+            if links != _NO_LINKS:
+                await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         run = None
         if columns["scheduled_at"] is None:
             try:
@@ -314,6 +354,9 @@ class CampaignService:
             columns = {c: row[c] for c in store.CAMPAIGN_FIELDS}
             self._apply(columns, changes)
             self._check_columns(columns, changed=set(changes))
+            links = _with_links(_links_of(row), changes)
+            if set(changes) & {"message", "fallback_values", *LINK_FIELDS}:
+                self._check_links(columns, links)
             intake = self._intake(changes, mobiles_only=columns["mobiles_only"])
             _refuse_invalid(intake, columns)
             if "sender" in changes:
@@ -352,6 +395,8 @@ class CampaignService:
                 await store.set_contacts(conn, campaign_id, contact_ids)
             if "groups" in changes:
                 await store.set_groups(conn, campaign_id, group_ids)
+            if set(changes) & set(LINK_FIELDS):
+                await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         view = await self.get(account_id, campaign_id)
         view["intake"] = intake.report(blacklisted)
         return view
@@ -486,6 +531,17 @@ class CampaignService:
                 "a reminder is sent a set time before the scheduled run: it needs scheduled_at",
                 {"field": "reminder"},
             )
+
+    @staticmethod
+    def _check_links(columns: Mapping[str, Any], links: LinkSettings) -> None:
+        """The template's %Link% and %OptOutLink% must match the link settings."""
+        try:
+            template = parse_template(columns["template"], columns["fallback_values"])
+        except TemplateError as exc:
+            raise malformed_template(exc) from None
+        check_link_settings(
+            template, track_link_url=links.track_link_url, opt_out_link=links.opt_out_link
+        )
 
     def _intake(self, spec: Mapping[str, Any], *, mobiles_only: bool = False) -> Intake:
         return check_recipients(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import click
 
@@ -234,6 +234,23 @@ def _numbers(file: TextIO | None) -> list[str]:
     help="Send to the valid numbers and skip invalid ones (else an invalid number refuses "
     "the campaign, listing each).",
 )
+@click.option(
+    "--track-link-url",
+    metavar="URL",
+    help="Where %Link% takes each recipient, through a short link of their own that counts "
+    "the click.",
+)
+@click.option(
+    "--track-link-param",
+    "track_link_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_pairs,
+    help="A query parameter added to --track-link-url, e.g. utm_source=sms (repeatable).",
+)
+@click.option(
+    "--opt-out-link", is_flag=True, help="%OptOutLink% places a link that opts the recipient out."
+)
 @_wait_option
 @json_option
 @api_command
@@ -341,6 +358,9 @@ def _campaign_body(
         else None,
         "ignore_invalid_numbers": fields["ignore_invalid_numbers"] or None,
         "mobiles_only": fields["mobiles_only"] or None,
+        "track_link_url": fields["track_link_url"],
+        "track_link_params": fields["track_link_params"] or None,
+        "opt_out_link": fields["opt_out_link"] or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
@@ -467,6 +487,7 @@ def _report_created(
 @_id_argument
 @click.option("--message", metavar="TEXT", help="A template for this run only.")
 @click.option("--description", help="A note kept with this run's batch.")
+@click.option("--track-link-url", metavar="URL", help="Where %Link% leads, for this run only.")
 @_wait_option
 @json_option
 @api_command
@@ -476,6 +497,7 @@ def run(
     campaign_id: int,
     message: str | None,
     description: str | None,
+    track_link_url: str | None,
     wait: bool,
     interval: float,
     as_json: bool,
@@ -491,9 +513,12 @@ def run(
     on a second line.
     """
     baseline = client.get(f"/campaigns/{campaign_id}")["progress"]["messages"] if wait else {}
-    body = {
-        k: v for k, v in (("message", message), ("batch_description", description)) if v is not None
-    }
+    given = (
+        ("message", message),
+        ("batch_description", description),
+        ("track_link_url", track_link_url),
+    )
+    body = {k: v for k, v in given if v is not None}
     started = client.post(f"/campaigns/{campaign_id}/run", body)
     if as_json:
         echo_json(started)
@@ -804,3 +829,99 @@ def messages(
     from herald.cli.output import messages_table, stdout
 
     stdout().print(messages_table(found))
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+@campaign.command("export")
+@_id_argument
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default="-",
+    show_default=True,
+    help="Where to write the CSV ('-': standard output).",
+)
+@api_command
+def export(client: ApiClient, *, campaign_id: int, output: str) -> None:
+    """Every message of campaign ID as CSV (GET /v1/campaigns/ID/messages.csv): phone,
+    country, status, reason, parts, carrier ids, times, clicks; in id order.
+
+    A progress bar (messages written of those the runs expanded) goes to standard error.
+    With -o FILE the rows go to FILE.part first and become FILE only when the export is
+    whole, so an interrupted export never looks complete.
+    """
+    import sys
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from herald.cli.output import stderr
+
+    path = None if output == "-" else Path(output)
+    # A regular file is written whole or not at all (FILE.part, then renamed); anything else
+    # (a device such as /dev/null, a pipe) is written in place: renaming over it would replace it.
+    whole = path is not None and (not path.exists() or path.is_file())
+    partial = path.with_name(path.name + ".part") if whole and path is not None else None
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+    )
+    rows = -1  # the header line is not a message
+    size = 0
+    if partial is not None:
+        sink: BinaryIO = partial.open("wb")
+    elif path is not None:
+        sink = path.open("wb")
+    else:
+        sink = sys.stdout.buffer
+    try:
+        with progress:
+            task = progress.add_task(f"campaign {campaign_id}", total=None)
+
+            def advance(chunk: bytes) -> None:
+                nonlocal rows, size
+                rows += chunk.count(b"\n")
+                size += len(chunk)
+                progress.update(task, completed=max(rows, 0))
+
+            def sized(headers: dict[str, str]) -> None:
+                expected = headers.get("x-herald-messages")
+                if expected is not None and expected.isdigit():
+                    progress.update(task, total=int(expected))
+
+            client.download(
+                f"/campaigns/{campaign_id}/messages.csv", sink, advance, on_headers=sized
+            )
+    except BaseException:
+        if partial is not None:
+            sink.close()
+            partial.unlink(missing_ok=True)
+        raise
+    if partial is not None and path is not None:
+        sink.close()
+        partial.replace(path)
+    elif path is not None:
+        sink.close()
+    else:
+        sink.flush()
+    where = "standard output" if path is None else str(path)
+    click.echo(
+        f"campaign {campaign_id}: {max(rows, 0):,} message(s) written to {where} "
+        f"({size / 1e6:,.1f} MB) in {time.monotonic() - started:.1f} s",
+        err=True,
+    )

@@ -1,7 +1,8 @@
 """A small synchronous client of a running daemon's HTTP API, for the command line.
 
-Where the daemon is: an explicit URL (`--api`, `HERALD_API_URL`), else the `[api]` host and
-port of the configuration (`--config FILE` and `HERALD_API_...` overrides), else
+Where the daemon is: an explicit URL (`--api`, `HERALD_URL` or the older `HERALD_API_URL`),
+else the `[api]` host and port of the configuration (`--config FILE` and `HERALD_API_...`
+overrides), else
 http://127.0.0.1:8080. The API key goes in the `Authorization` header and nowhere else: no
 message, repr or error of this module contains it.
 
@@ -15,7 +16,7 @@ import json
 import mimetypes
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from herald import __version__
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 TIMEOUT = 30.0
 UPLOAD_READ_TIMEOUT = 600.0  # the daemon answers once it has read every row of the file
+DOWNLOAD_READ_TIMEOUT = 300.0  # between two chunks of an export (each is one query)
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -172,6 +174,43 @@ class ApiClient:
             ).as_dict()
             return self._send(request)
 
+    def download(
+        self,
+        path: str,
+        sink: BinaryIO,
+        advance: Callable[[bytes], None] = lambda chunk: None,
+        on_headers: Callable[[dict[str, str]], None] = lambda headers: None,
+    ) -> None:
+        """GET `path` and write its body to `sink` as it streams in: `on_headers` gets the
+        answer's headers first, `advance` each chunk once written. An error answer raises
+        ApiError before anything is written."""
+        import httpx
+
+        request = self._http.build_request("GET", path)
+        request.extensions["timeout"] = httpx.Timeout(
+            TIMEOUT, connect=5.0, read=DOWNLOAD_READ_TIMEOUT
+        ).as_dict()
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            raise Unreachable(_not_running(self.root, exc)) from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"talking to {self.root} failed: {exc}") from None
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise _api_error(response)
+            on_headers(dict(response.headers))
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+                advance(chunk)
+        except httpx.HTTPError as exc:
+            raise Unreachable(
+                f"the download from {self.root} broke off ({exc}); what was written is incomplete"
+            ) from None
+        finally:
+            response.close()
+
     def _send(self, request: httpx.Request) -> Any:
         import httpx
 
@@ -204,7 +243,7 @@ def _not_running(root: str, exc: Exception) -> str:
     why = "connection refused" if refused else str(exc) or type(exc).__name__
     return (
         f"the herald daemon is not running at {root} ({why}). Start it with `make run` "
-        "or `herald run --config FILE`, or point --api / HERALD_API_URL at it."
+        "or `herald run --config FILE`, or point --api / HERALD_URL at it."
     )
 
 

@@ -15,6 +15,7 @@ import click
 from herald import __version__
 from herald.cli.address_book import balance, blacklist, contact, group, sender
 from herald.cli.campaigns import campaign
+from herald.simulator.personalities import PERSONALITIES
 
 if TYPE_CHECKING:
     from herald.smpp.session_settings import BindType
@@ -473,9 +474,7 @@ def run(config_path: str | None) -> None:
     default="happy",
     show_default=True,
     metavar="NAME[+NAME...]",
-    help="happy, black_hole, throttling, queue_full, generic_nack, unbind_on_submit, "
-    "vendor_status, early_receipt, flaky_link, nexmo, id_reuse, text_receipts, "
-    "mixed_outcomes, slow; combine with '+'. The options below override it.",
+    help=f"{', '.join(PERSONALITIES)}; combine with '+'. The options below override it.",
 )
 @click.option("--system-id", help="Accepted system_id [herald].")
 @click.option("--password", help="Its password [secret].")

@@ -3,7 +3,8 @@ worker from the durable outbox.
 
 Enqueue
     `enqueue_message_callbacks(conn, changes)` for message status changes (the writer's
-    `on_changes` hook accepts it as is) and `enqueue_campaign_callback(conn, campaign, event,
+    `on_changes` hook accepts it as is), `enqueue_click_callbacks(conn, event_ids)` for
+    clicks on tracked links, and `enqueue_campaign_callback(conn, campaign, event,
     progress)` for campaign lifecycle events. Both write outbox rows in the caller's
     transaction, so a callback exists if and only if the change committed.
 
@@ -56,6 +57,7 @@ from herald.delivery.destinations import (
 from herald.metrics import Metrics
 from herald.states import CALLBACK, MESSAGE, transition
 from herald.store import callbacks as store
+from herald.store import links as link_store
 from herald.store.db import Database
 from herald.store.rows import Row
 
@@ -116,6 +118,16 @@ async def enqueue_message_callbacks(conn: Any, changes: Iterable[MessageStatusCh
         [c.at for c in rows],
         [callback_sequence(c.new) for c in rows],
     )
+
+
+async def enqueue_click_callbacks(conn: Any, event_ids: Sequence[int]) -> int:
+    """`message.clicked` outbox rows (kind `clicked`) for the click events `event_ids` whose
+    campaign has a per-message callback URL, in the transaction that stored the clicks; each
+    carries the message's clicks so far. Returns how many."""
+    if not event_ids:
+        return 0
+    transition(CALLBACK, None, "create")
+    return await link_store.enqueue_click_callbacks(conn, event_ids)
 
 
 async def enqueue_campaign_callback(

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-
 from herald.config import RouteConfig
 from herald.errors import HeraldError
+from herald.numbers import country_of
 
 
 class NoRouteError(HeraldError):
@@ -39,24 +37,8 @@ class Route:
 
 
 def _region(digits: str) -> str | None:
-    """Country (ISO alpha-2) of a valid E.164 number given as digits.
-
-    Most calling codes belong to one country; shared ones (+1, +7, +44, ...) need the
-    number itself. Callers cache the answer by leading digits.
-    """
-    for size in (1, 2, 3):
-        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]) if digits[:size] else -1)
-        if regions:
-            break
-    else:
-        return None
-    if len(regions) == 1:
-        return regions[0]
-    try:
-        number = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(number) or regions[0]
+    """Country (ISO alpha-2) of a valid E.164 number given as digits."""
+    return country_of("+" + digits)
 
 
 class Router:

@@ -12,7 +12,7 @@ import asyncpg
 from herald.store.queries import queries
 
 # callback_outbox.kind: a message's status, or a campaign's
-CallbackKind = Literal["message", "campaign"]
+CallbackKind = Literal["message", "campaign", "clicked"]
 
 
 async def enqueue(

@@ -205,11 +205,16 @@ async def list_messages(
     batch_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[int, list[asyncpg.Record]]:
+    after: int | None = None,
+) -> tuple[int | None, list[asyncpg.Record]]:
+    """(total matching, one page). After a cursor (`after`, the last id of the page before)
+    the total is not counted (None): that is a pass over the whole campaign per page."""
     where = (campaign_id, list(statuses) if statuses else None, batch_id)
-    total = await conn.fetchval(queries.count_campaign_messages, *where)
-    rows = await conn.fetch(queries.list_campaign_messages, *where, limit, offset)
-    return int(total), rows
+    total = (
+        None if after is not None else await conn.fetchval(queries.count_campaign_messages, *where)
+    )
+    rows = await conn.fetch(queries.list_campaign_messages, *where, limit, offset, after)
+    return (None if total is None else int(total)), rows
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from herald.errors import ConflictError
 from herald.store.queries import queries
 
 # blacklist.source: added through the API, or by the number's own opt-out (STOP)
-BlacklistSource = Literal["api", "opt_out"]
+BlacklistSource = Literal["api", "opt_out", "opt_out_link"]
 
 # --- contacts ---------------------------------------------------------------------------------
 

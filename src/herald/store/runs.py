@@ -11,7 +11,7 @@ import asyncpg
 from herald.store.queries import queries
 from herald.store.rows import fetch_one
 
-# A batch is a run of its campaign, or the reminder's send to test numbers ahead of it.
+# A batch is a run of its campaign, or the send of a reminder to the test numbers before one.
 BatchKind = Literal["run", "reminder"]
 
 

@@ -2,8 +2,11 @@
 
 Syntax
     ``%Name%``     the recipient's name (any case: ``%NAME%``, ``%name%``).
+    ``%Link%``     the recipient's tracked link (any case), given to ``render``.
+    ``%OptOutLink%``  the recipient's opt-out link (any case), given to ``render``.
     ``%Label%``    any other ``%identifier%`` (ASCII letter or ``_``, then letters, digits, ``_``)
-                   is a label: a custom field of the recipient.
+                   is a label: a custom field of the recipient. A field named like a link is
+                   written ``[~link]``.
     ``[~label]``   a label whose name may hold spaces and other characters: everything up to the
                    next ``]``, surrounding spaces trimmed. It must not be empty and must not hold
                    ``[``, a line break or a control character.
@@ -50,6 +53,9 @@ _FORBIDDEN_RE = re.compile(_FORBIDDEN)
 _TOKEN_RE = re.compile(r"%(?:%|([A-Za-z_][A-Za-z0-9_]*)%)|\[~|" + _FORBIDDEN)
 _LABEL_END_RE = re.compile(r"[\]\[\n\r]|" + _FORBIDDEN)
 _CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0B: "VT", 0x1B: "ESC", 0x7F: "DEL"}
+# What a slot is filled with: a label, the name, or one of the recipient's two links.
+_LABEL, _NAME, _LINK, _OPT_OUT_LINK = range(4)
+_SPECIAL = {"name": _NAME, "link": _LINK, "optoutlink": _OPT_OUT_LINK}
 
 
 def label_key(label: str) -> str:
@@ -65,11 +71,22 @@ def parse_template(source: str, fallbacks: Mapping[str, str] | None = None) -> T
 class Template:
     """A parsed template. ``render`` is the per-recipient hot path."""
 
-    __slots__ = ("_format", "_slots", "fallbacks", "placeholders", "source", "uses_name")
+    __slots__ = (
+        "_format",
+        "_slots",
+        "fallbacks",
+        "placeholders",
+        "source",
+        "uses_link",
+        "uses_name",
+        "uses_opt_out_link",
+    )
 
     source: str
     placeholders: tuple[str, ...]  # labels used, as first written, one per folded form
     uses_name: bool
+    uses_link: bool  # %Link%
+    uses_opt_out_link: bool  # %OptOutLink%
     fallbacks: dict[str, str]  # folded label -> fallback value
 
     def __init__(self, source: str, fallbacks: Mapping[str, str] | None = None) -> None:
@@ -78,11 +95,11 @@ class Template:
         if not source:
             raise TemplateError("template is empty", 0)
         # Precompiled as one %-format string plus one slot per placeholder occurrence:
-        # (is_name, label as written, folded label, fallback or None).
+        # (kind, label as written, folded label, fallback or None).
         pieces: list[str] = []
-        slots: list[tuple[bool, str, str, str | None]] = []
+        slots: list[tuple[int, str, str, str | None]] = []
         labels: dict[str, str] = {}
-        uses_name = False
+        kinds: set[int] = set()
         pos = 0
         while (m := _TOKEN_RE.search(source, pos)) is not None:
             pieces.append(source[pos : m.start()].replace("%", "%%"))
@@ -93,37 +110,53 @@ class Template:
                 continue
             if token == "[~":
                 label, pos = _bracket_label(source, m.start())
-                is_name = False
+                kind = _LABEL
             elif token[0] == "%":
                 label = m.group(1)
-                is_name = label.casefold() == "name"
+                kind = _SPECIAL.get(label.casefold(), _LABEL)
             else:
                 raise TemplateError(_describe(token), m.start())
             key = label_key(label)
-            uses_name = uses_name or is_name
-            if not is_name:
+            kinds.add(kind)
+            if kind == _LABEL:
                 labels.setdefault(key, label)
-            slots.append((is_name, label, key, self.fallbacks.get(key)))
+            slots.append((kind, label, key, self.fallbacks.get(key)))
             pieces.append("%s")
         pieces.append(source[pos:].replace("%", "%%"))
         fmt = "".join(pieces)
         self._format = fmt if slots else fmt % ()  # no slots: keep the finished text
         self._slots = tuple(slots)
         self.placeholders = tuple(labels.values())
-        self.uses_name = uses_name
+        self.uses_name = _NAME in kinds
+        self.uses_link = _LINK in kinds
+        self.uses_opt_out_link = _OPT_OUT_LINK in kinds
 
-    def render(self, name: str | None, labels: Mapping[str, str]) -> str:
-        """The message for one recipient: `name` fills ``%Name%``, `labels` the labels.
+    def render(
+        self,
+        name: str | None,
+        labels: Mapping[str, str],
+        link: str | None = None,
+        opt_out_link: str | None = None,
+    ) -> str:
+        """The message for one recipient: `name` fills ``%Name%``, `labels` the labels, `link`
+        and `opt_out_link` (the recipient's own URLs) ``%Link%`` and ``%OptOutLink%``.
 
         Raises MissingLabelError or InvalidLabelValueError (both with ``reason``) for a
-        recipient that cannot be sent this template.
+        recipient that cannot be sent this template; ValueError when the template places a
+        link that was not given (the caller checks for that before any recipient).
         """
         if not self._slots:
             return self._format
         values = []
-        for is_name, label, key, fallback in self._slots:
-            if is_name:
+        for kind, label, key, fallback in self._slots:
+            if kind == _NAME:
                 value = name
+            elif kind != _LABEL:
+                value = link if kind == _LINK else opt_out_link
+                if value is None:
+                    raise ValueError(f"the template places %{label}%: give its URL to render")
+                values.append(value)
+                continue
             else:
                 value = labels.get(label)
                 if value is None:

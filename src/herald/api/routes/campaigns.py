@@ -19,7 +19,7 @@ from herald.api.schemas import (
     CampaignPatch,
     CampaignStopped,
     CampaignUpdated,
-    MessageOut,
+    MessagePage,
     Page,
     PreviewIn,
     PreviewOut,
@@ -30,6 +30,7 @@ from herald.api.schemas import (
     check_quiet_hours,
     page_of,
 )
+from herald.campaigns.links import links_base_url
 from herald.campaigns.preview import preview_message
 from herald.campaigns.service import CampaignSort
 from herald.delivery.destinations import DestinationPolicy
@@ -58,10 +59,12 @@ CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
-async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
+async def preview(body: PreviewIn, account: CurrentAccount, services: ServicesDep) -> dict:
     """Render the template for a sample recipient and show how it would be sent: encoding,
-    segments, units per part, characters left (the output of `herald preview --json`)."""
+    segments, units per part, characters left (the output of `herald preview --json`).
+    %Link% and %OptOutLink% show as links of the length recipients get."""
     sample = body.recipient
+    ctx = services.ctx
     return preview_message(
         body.message,
         fallback_values=body.fallback_values,
@@ -71,6 +74,7 @@ async def preview(body: PreviewIn, account: CurrentAccount) -> dict:
         transcode=body.transcode,
         concat=body.concat,
         national=body.national,
+        links_base_url=ctx.links_base_url or links_base_url(ctx.config),
     )
 
 
@@ -155,9 +159,7 @@ async def delete_campaign(
 
 
 @router.get(
-    "/campaigns/{campaign_id:int}/messages",
-    response_model=Page[MessageOut],
-    responses=responses(404),
+    "/campaigns/{campaign_id:int}/messages", response_model=MessagePage, responses=responses(404)
 )
 async def list_messages(
     campaign_id: CampaignId,
@@ -166,17 +168,42 @@ async def list_messages(
     paging: PagingDep,
     status: Annotated[list[MessageStatus] | None, Query()] = None,
     batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="the page after this message id (`next_after` of the page before): "
+            "every page costs the same however deep; `total` is not counted, and `page` is not "
+            "used (the page starts after this id)",
+        ),
+    ] = None,
 ) -> dict:
-    """Messages in id order with status, reason, and each part's submit and receipt detail."""
+    """Messages in id order with status, reason, clicks, and each part's submit and receipt
+    detail. Page through a large campaign with `after` (then `page` is not used)."""
     total, items = await services.campaigns.messages(
         account.id,
         campaign_id,
         statuses=status,
         batch_id=batch_id,
         limit=paging.limit,
-        offset=paging.offset,
+        offset=0 if after is not None else paging.offset,
+        after=after,
     )
-    return page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+    next_after = items[-1]["id"] if len(items) == paging.page_size else None
+    if total is None:
+        return {
+            "items": items,
+            "page": 1,
+            "page_size": paging.page_size,
+            "total": None,
+            "pages": None,
+            "next_after": next_after,
+        }
+    page = page_of(items, page=paging.page, page_size=paging.page_size, total=total)
+    if paging.offset + len(items) >= total:
+        next_after = None
+    return {**page, "next_after": next_after}
 
 
 @router.post(
@@ -194,7 +221,11 @@ async def run_campaign(
     and the message `count`. `message` overrides the template for this run only."""
     body = body or RunIn()
     result = await services.lifecycle.run(
-        account.id, campaign_id, message=body.message, description=body.batch_description
+        account.id,
+        campaign_id,
+        message=body.message,
+        description=body.batch_description,
+        track_link_url=None if body.track_link_url is None else str(body.track_link_url),
     )
     return asdict(result)
 

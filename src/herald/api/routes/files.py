@@ -13,6 +13,7 @@ from itertools import islice
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from herald.api.deps import CurrentAccount, ServicesDep
@@ -89,6 +90,8 @@ async def upload_recipients(
             description="whether the first row names the columns; absent: it does, unless the "
             "phone column is named by number or letter and holds a phone number on that row"
         ),
+        # A form field is there or not: absent is the third answer, never a null.
+        WithJsonSchema({"type": "boolean"}),
     ] = None,
 ) -> dict:
     """Add the rows of a recipient file to a scheduled campaign. Columns are named by

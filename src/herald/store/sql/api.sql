@@ -9,7 +9,7 @@ SELECT id, name, credit, created_at, weight, priority
 FROM accounts WHERE name = $1;
 
 -- name: set_account_share
--- Account $1's fair share (docs/notes/fair.md): weight $2 and priority $3, each left as it
+-- Account $1's fair share (docs/operations.md): weight $2 and priority $3, each left as it
 -- is when NULL. The dispatchers see it at their next read of the due queues.
 UPDATE accounts SET weight = coalesce($2, weight), priority = coalesce($3, priority)
 WHERE name = $1
@@ -238,6 +238,15 @@ counts_gone AS (             -- batch_counts has no foreign key either (written 
     DELETE FROM batch_counts n
     USING batches b, campaign c
     WHERE b.campaign_id = c.id AND n.batch_id = b.id
+),
+links_gone AS (               -- links_message_idx over the same ranges
+    DELETE FROM links l
+    USING batches b, campaign c
+    WHERE b.campaign_id = c.id
+      AND l.message_id BETWEEN b.first_message_id AND b.last_message_id AND l.batch_id = b.id
+),
+link_events_gone AS (
+    DELETE FROM link_events e USING campaign c WHERE e.campaign_id = c.id
 )
 SELECT id FROM campaign;
 
@@ -391,7 +400,7 @@ GROUP BY m.status, p.state, receipted;
 
 -- name: campaign_batches
 SELECT id, number, kind, description, template, status, messages_expected, segments_expected,
-       credit_used, created_at, started_at, finished_at
+       credit_used, created_at, started_at, finished_at, link_url
 FROM batches WHERE campaign_id = $1 ORDER BY number;
 
 -- name: count_campaign_messages
@@ -404,9 +413,11 @@ WHERE b.campaign_id = $1
   AND ($3::bigint IS NULL OR b.id = $3);
 
 -- name: list_campaign_messages
--- One page of campaign $1's messages with their parts and receipt detail, in id order.
+-- One page of campaign $1's messages with their parts and receipt detail, in id order, and
+-- their clicks (link_events_message_idx).
 SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part_count,
        m.attempts, m.route, m.bind, m.created_at, m.not_before, m.sent_at, m.done_at,
+       m.country, k.clicks, k.clicked_at,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
                       'seq', p.seq, 'state', p.state, 'bind', p.bind,
@@ -417,11 +428,17 @@ SELECT m.id, m.batch_id, m.phone, m.status, m.reason, m.text, m.encoding, m.part
                   ORDER BY p.seq)
            FROM parts p WHERE p.message_id = m.id), '[]'::jsonb) AS parts
 FROM messages m
--- messages_pkey in order, from the first id of the campaign's (or batch $3's) first batch to
--- the last of its last: the page ends the walk. A range, not a join per batch, so the rows
--- come out in id order with no sort of the whole campaign.
-WHERE m.id BETWEEN (SELECT min(b.first_message_id) FROM batches b
-                    WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
+CROSS JOIN LATERAL (
+    SELECT count(*) AS clicks, min(e.at) AS clicked_at
+    FROM link_events e WHERE e.message_id = m.id AND e.kind = 'click'
+) k
+-- messages_pkey in order, from the first id of the campaign's (or batch $3's) first batch
+-- (or past the cursor $6, the last id of the page before) to the last of its last: the page
+-- ends the walk. A range, not a join per batch, so the rows come out in id order with no sort
+-- of the whole campaign, and a page after the millionth row costs what the first one does.
+WHERE m.id BETWEEN greatest((SELECT min(b.first_message_id) FROM batches b
+                             WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3)),
+                            coalesce($6::bigint, 0) + 1)
                AND (SELECT max(b.last_message_id) FROM batches b
                     WHERE b.campaign_id = $1 AND ($3::bigint IS NULL OR b.id = $3))
   AND m.campaign_id = $1

@@ -484,7 +484,7 @@ SELECT id, status FROM released;
 -- receipt window before (validity plus margin: the sweep gives up on older parts). Carriers
 -- reuse ids (a restart resets their counter, short ids wrap), so an older part with the same
 -- id, already final or long given up, never takes a newer message's receipt, and a receipt
--- never lands on a part submitted after it arrived. docs/notes/receipts.md has the rules.
+-- never lands on a part submitted after it arrived. docs/protocol.md §5.8 has the rules.
 
 -- name: apply_receipts
 -- A batch of receipts, at most one per receipt group and canonical id (the caller keeps one),

@@ -16,7 +16,7 @@ CREATE TABLE accounts (
     credit          bigint NOT NULL DEFAULT 0 CHECK (credit >= 0),  -- in segments
     created_at      timestamptz NOT NULL DEFAULT now(),
     -- The account's share of each route's capacity against the other accounts with due
-    -- messages, and its rank: a higher priority is served first (docs/notes/fair.md).
+    -- messages, and its rank: a higher priority is served first (docs/operations.md).
     weight          integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
     priority        smallint NOT NULL DEFAULT 0 CHECK (priority BETWEEN -100 AND 100)
 );
@@ -79,11 +79,12 @@ CREATE TABLE group_members (
 );
 CREATE INDEX group_members_contact_idx ON group_members (contact_id);
 
--- Numbers an account never sends to: added over the API or by an opt-out (STOP) reply.
+-- Numbers an account never sends to: added over the API, by an opt-out (STOP) reply or through
+-- an opt-out link.
 CREATE TABLE blacklist (
     account_id  bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     phone       text NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
-    source      text NOT NULL CHECK (source IN ('api', 'opt_out')),
+    source      text NOT NULL CHECK (source IN ('api', 'opt_out', 'opt_out_link')),
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, phone)
 );
@@ -117,7 +118,7 @@ CREATE TABLE campaigns (
                                               'completed')),
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
-    -- Transactional traffic is claimed before bulk campaigns (docs/notes/fair.md).
+    -- Transactional traffic is claimed before bulk campaigns (docs/operations.md).
     traffic_class           text NOT NULL DEFAULT 'bulk'
                             CHECK (traffic_class IN ('transactional', 'bulk')),
     -- Numbers whose type is not mobile (or fixed line or mobile) are refused: `not_mobile`.
@@ -126,6 +127,12 @@ CREATE TABLE campaigns (
     -- (stopped_by_user, insufficient_balance, no_recipients, ...).
     stopped_at              timestamptz,
     stop_reason             jsonb CHECK (jsonb_typeof(stop_reason) = 'object'),
+    -- Where %Link% takes recipients (a per-recipient short link to it), and the query
+    -- (UTM-style) added to it; whether %OptOutLink% places an opt-out link.
+    track_link_url          text CHECK (track_link_url ~ '^https?://'),
+    track_link_params       jsonb NOT NULL DEFAULT '{}'
+                            CHECK (jsonb_typeof(track_link_params) = 'object'),
+    opt_out_link            boolean NOT NULL DEFAULT false,
     UNIQUE (account_id, name)
 );
 -- The scheduler looks for scheduled campaigns that are due.
@@ -143,7 +150,9 @@ CREATE TABLE campaign_recipients (
     file_row     integer CHECK (file_row >= 1),   -- 1-based row number in the uploaded file
     CHECK ((source = 'file') = (file_row IS NOT NULL))
 );
-CREATE INDEX campaign_recipients_campaign_idx ON campaign_recipients (campaign_id);
+-- In the order they were added: expansion reads them by campaign, a page of
+-- GET .../recipients by campaign and id.
+CREATE INDEX campaign_recipients_campaign_idx ON campaign_recipients (campaign_id, id);
 
 -- Contacts and groups are referenced, and resolved when a run expands, so a group edited
 -- before a scheduled run is honoured.
@@ -183,6 +192,9 @@ CREATE TABLE batches (
     last_message_id    bigint,
     -- 'reminder': the test numbers' send ahead of a scheduled run, left out of progress.
     kind               text NOT NULL DEFAULT 'run' CHECK (kind IN ('run', 'reminder')),
+    -- Where this run's tracked links redirect: the campaign's track_link_url (or the run's
+    -- own) with track_link_params, fixed when the run expands. NULL: no tracked link.
+    link_url           text,
     UNIQUE (campaign_id, number),
     CONSTRAINT batches_message_ids_check
         CHECK ((first_message_id IS NULL) = (last_message_id IS NULL)
@@ -225,6 +237,7 @@ CREATE TABLE messages (
     created_at     timestamptz NOT NULL DEFAULT now(),
     sent_at        timestamptz,
     done_at        timestamptz,
+    country        text,                 -- ISO 3166 alpha-2 of phone; NULL when it is invalid
     CHECK ((status = 'sending') = (lease_owner IS NOT NULL AND lease_expires IS NOT NULL))
 );
 -- The dispatcher's queues: per batch and route (route '' when a message has none), due
@@ -272,6 +285,33 @@ CREATE TABLE parts (
 -- it (apply_receipts walks this index backwards from the receipt's time).
 CREATE INDEX parts_receipt_idx ON parts (bind, canonical_id, submitted_at)
     WHERE canonical_id IS NOT NULL;
+
+-- Per-recipient links (docs/api.md, links): a code of its own per message and kind, made at
+-- expansion and COPYed with the messages. /l/{code} redirects to its batch's link_url,
+-- /o/{code} offers the opt-out. No foreign key (as messages): deleting a campaign deletes its
+-- links by message id range (delete_idle_campaign).
+CREATE TABLE links (
+    code        text PRIMARY KEY,
+    message_id  bigint NOT NULL,
+    batch_id    bigint NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('click', 'opt_out'))
+);
+CREATE INDEX links_message_idx ON links (message_id);
+
+-- What recipients did with their links: each click (its time and user agent) and each
+-- confirmed opt-out (once per link). Only ever inserted, by batches off the redirect's path.
+CREATE TABLE link_events (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id   bigint NOT NULL,
+    campaign_id  bigint NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('click', 'opt_out')),
+    at           timestamptz NOT NULL,
+    user_agent   text
+);
+-- A message's clicks (messages, exports); a campaign's in time order (reports).
+CREATE INDEX link_events_message_idx ON link_events (message_id, kind);
+CREATE INDEX link_events_campaign_idx ON link_events (campaign_id, at);
+CREATE UNIQUE INDEX link_events_opt_out_idx ON link_events (message_id) WHERE kind = 'opt_out';
 
 -- Receipts no part waited for when they arrived: most often their part's carrier id was not
 -- stored yet (docs/protocol.md §5.6). Reconciled when submit results are stored and on a timer;
@@ -347,7 +387,7 @@ CREATE TABLE callback_outbox (
     account_id       bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     url              text NOT NULL,
     body             jsonb NOT NULL,
-    kind             text NOT NULL CHECK (kind IN ('message', 'campaign')),
+    kind             text NOT NULL CHECK (kind IN ('message', 'campaign', 'clicked')),
     attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     status           text NOT NULL DEFAULT 'pending'

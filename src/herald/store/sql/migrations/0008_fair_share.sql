@@ -1,4 +1,4 @@
--- Fair share between accounts and campaigns (docs/notes/fair.md).
+-- Fair share between accounts and campaigns (docs/operations.md).
 --
 -- An account's weight (its share of each route's capacity against the other accounts with
 -- due messages) and priority (higher first); a campaign's traffic class (transactional
