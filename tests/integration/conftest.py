@@ -1,6 +1,4 @@
-"""Fixtures of the session tests: a scripted SMSC and fake time (see session_support.py); and
-`counters_kept`, for store tests: after the test the batches' progress counters still equal
-the messages and parts they count (a test that writes rows by hand is marked `raw_rows`)."""
+"""Fixtures of the session tests: a scripted SMSC and fake time (see session_support.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +9,7 @@ from typing import Any
 import pytest
 
 from herald.smpp.session import Session
-from herald.store.db import Database
 from tests.integration.session_support import FakeTime, ScriptedSmsc, shut
-from tests.support.progress import counter_drift
 
 SESSION_ARGS = ("on_deliver", "on_state", "stats", "connect", "rng")
 
@@ -48,11 +44,3 @@ async def make(smsc: ScriptedSmsc, fake: FakeTime) -> AsyncIterator[Callable[...
     yield build
     for session in made:
         await shut(session, fake)
-
-
-@pytest.fixture
-async def counters_kept(request: pytest.FixtureRequest, database: Database) -> AsyncIterator[None]:
-    yield
-    if request.node.get_closest_marker("raw_rows") is None:
-        async with database.acquire() as conn:
-            assert await counter_drift(conn) == []

@@ -11,10 +11,12 @@ from herald.store.db import keep_session
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "herald"
 
-# Anywhere in a statement: session-level advisory locks, session settings by function,
-# cursors that survive their transaction, temporary tables.
+# Anywhere in a statement: session-level advisory locks, session settings by function (a
+# set_config whose is_local is true lasts only its transaction), cursors that survive their
+# transaction, temporary tables.
 ANYWHERE = re.compile(
-    r"pg_advisory_lock\s*\(|pg_try_advisory_lock\s*\(|set_config\s*\(|\bWITH\s+HOLD\b"
+    r"pg_advisory_lock\s*\(|pg_try_advisory_lock\s*\(|set_config\s*\((?![^)]*,\s*true\s*\))"
+    r"|\bWITH\s+HOLD\b"
     r"|\bCREATE\s+TEMP(?:ORARY)?\s+TABLE\b",
     re.IGNORECASE,
 )
@@ -57,6 +59,7 @@ def test_the_check_sees_what_it_looks_for() -> None:
         assert problems(bad), bad
     for fine in (
         "UPDATE parts\nSET state = 'x'",
+        "SELECT set_config('work_mem', '64MB', true)",
         "-- SET x = 1 in a comment\nSELECT 1",
         "SELECT pg_advisory_xact_lock(1)",
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
