@@ -533,8 +533,7 @@ applied AS (
     SET state = f.state, receipt_state = f.receipt_state, receipt_error = f.receipt_error,
         network_error = f.network_error, receipt_at = f.receipt_at
     FROM found f
-    WHERE p.message_id = ANY (ARRAY(SELECT message_id FROM found))   -- parts_pkey
-      AND p.message_id = f.message_id AND p.seq = f.seq
+    WHERE p.message_id = f.message_id AND p.seq = f.seq          -- parts_pkey
       AND p.state IN ('submitted', 'enroute', 'accepted')
     RETURNING f.pos, f.message_id, f.seq, f.submitted_at, f.receipt_at, f.single_status,
               f.single_reason, f.state
