@@ -11,6 +11,8 @@ Fixtures:
     db_dsn        (test)     DSN of a fresh, migrated database
     blank_db_dsn  (test)     DSN of a fresh, empty database (nothing migrated)
     database      (test)     a connected herald.store.Database on db_dsn
+    counters_kept (test)     after the test, the progress counters equal the rows they count
+                             (tests/support/progress.py; a test marked `raw_rows` is not checked)
     record_pg_timing (session)  record_pg_timing(label, seconds) for the summary line
 
 The embedded server is stopped at the end of the session whatever happened; a server left by a
@@ -38,6 +40,7 @@ import pytest
 from herald.store.db import Database, with_database
 from herald.store.embedded import EmbeddedPostgres
 from herald.store.migrations import migrate
+from tests.support.progress import counter_drift
 
 T = TypeVar("T")
 _TEST_DB = re.compile(r"^herald_(?:t|tpl)_(\d+)(?:_\d+)?$")
@@ -190,6 +193,14 @@ def record_pg_timing() -> Callable[[str, float], None]:
 async def database(db_dsn: str) -> AsyncIterator[Database]:
     async with Database(db_dsn, min_size=1, max_size=4) as db:
         yield db
+
+
+@pytest.fixture
+async def counters_kept(request: pytest.FixtureRequest, database: Database) -> AsyncIterator[None]:
+    yield
+    if request.node.get_closest_marker("raw_rows") is None:
+        async with database.acquire() as conn:
+            assert await counter_drift(conn) == []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

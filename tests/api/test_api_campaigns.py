@@ -16,6 +16,8 @@ from herald.text import encode_message
 from tests.api.conftest import Api, Caller
 from tests.api.test_api_auth import error
 
+pytestmark = pytest.mark.usefixtures("counters_kept")
+
 NUMBERS = ["+306948530920", "+306948530921", "+306948530922"]
 
 

@@ -7,10 +7,13 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from openpyxl import Workbook
 
 from tests.api.conftest import Api, Caller
 from tests.api.test_api_auth import error
+
+pytestmark = pytest.mark.usefixtures("counters_kept")
 
 
 async def scheduled(api: Api, caller: Caller, name: str = "From a file") -> int:

@@ -42,7 +42,8 @@ def test_a_tiny_run_measures_herald_and_reports(bench: ModuleType, capsys) -> No
     assert run.msg_per_s > 0
     assert run.first_submit_s >= 0 and run.intake_s > 0
     assert run.cpu_us["herald"] > 0 and run.cpu_us["postgres"] > 0
-    assert run.cpu_us["simulator"] > 0 and run.peak_rss_mb > 0
+    # (200 messages may take the simulator less than one clock tick of CPU)
+    assert run.cpu_us["simulator"] >= 0 and run.peak_rss_mb > 0
     out = capsys.readouterr().out
     assert "calls/message  WITH due AS" in out  # the claim, among PostgreSQL's statements
     for needle in ("msg/s end to end", "herald run", "window", "targets", "first submit_sm"):

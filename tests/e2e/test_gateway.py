@@ -10,6 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from herald.campaigns.runs import CampaignRunner
+from herald.delivery.router import Router
+from herald.metrics import Metrics
 from herald.simulator import Delay, Simulator
 from herald.store.db import Database
 from herald.text import encode_message
@@ -218,12 +221,17 @@ async def test_no_response_means_unknown_never_resent(
     assert counts == {"unknown": 20}
 
 
-@pytest.mark.parametrize(("max_in_flight", "leased"), [(0, 4), (12, 12)])
-async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
-    database: Database, db_dsn: str, tmp_path: Path, max_in_flight: int, leased: int
+@pytest.mark.parametrize(
+    ("max_in_flight", "leased", "capacity"),
+    # automatic: the bind's pipeline, four claims of 64 (a claim is the window, 4, but at least
+    # 64); twice that may be leased (answered parts wait for their results to be stored)
+    [(0, 4 * 64, 2 * 4 * 64), (12, 12, 12)],
+)
+async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
+    database: Database, db_dsn: str, tmp_path: Path, max_in_flight: int, leased: int, capacity: int
 ) -> None:
     # A carrier that never answers: the window (4) fills and stays full until the responses
-    # time out, so what the dispatcher leased meanwhile is exactly its capacity.
+    # time out, so what the dispatcher leased meanwhile is exactly its pipeline.
     async with Simulator(submit_answer="none") as sim:
         config = gateway_config(
             db_dsn,
@@ -231,12 +239,12 @@ async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
             [bind_to(sim, window=4, response_timeout=1.0)],
             dispatcher={"max_in_flight": max_in_flight},
         )
-        account, campaign_id = await campaign(database, greek_mobiles(40))
+        account, campaign_id = await campaign(database, greek_mobiles(300))
         async with running(config) as herald:
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(4)
             session = herald.sessions["sim"]
-            # Leased counts, one database round trip apart, until the capacity is leased and
+            # Leased counts, one database round trip apart, until the pipeline is leased and
             # handed to the bind: beyond the window, parts wait in its queue, not on the wire.
             seen: list[int] = []
             deadline = asyncio.get_running_loop().time() + 10
@@ -255,7 +263,49 @@ async def test_what_is_leased_at_once_is_the_window_or_max_in_flight(
             async with httpx.AsyncClient(base_url=herald.api_url) as api:
                 metrics = (await api.get("/metrics")).text
             assert f"herald_leased_parts {leased:.1f}" in metrics
-            assert f"herald_lease_capacity {leased:.1f}" in metrics
+            assert f"herald_lease_capacity {capacity:.1f}" in metrics
+
+
+async def test_the_window_keeps_going_while_results_cannot_be_stored(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    # The store stalls: every part row is locked by another transaction, so the writer's
+    # flush (which updates parts) waits. Slots are freed by the carrier's answers, not by the
+    # commit of the results: the bind goes on sending until what is leased reaches the
+    # capacity (twice the pipeline: four claims of 64 at window 4), never beyond it. Before,
+    # a window's worth went out and the bind then waited for the store.
+    capacity = 2 * 4 * 64
+    async with Simulator() as sim:
+        config = gateway_config(
+            db_dsn,
+            tmp_path,
+            [bind_to(sim, window=4)],
+            # the run below is seen only when the test says so (NOTIFY), parts locked
+            dispatcher={"queue_refresh_interval": 600.0, "poll_interval": 600.0},
+        )
+        account, campaign_id = await campaign(database, greek_mobiles(capacity + 100))
+        async with running(config):
+            runner = CampaignRunner(
+                database,
+                config,
+                Router(config.routes, lambda _: True),
+                clock=lambda: datetime.now(UTC),
+                metrics=Metrics(),
+            )
+            await runner.start_run(campaign_id=campaign_id, account_id=account)
+            async with database.acquire() as blocker, blocker.transaction():
+                await blocker.execute("SELECT 1 FROM parts FOR UPDATE")
+                async with database.acquire() as conn:
+                    await conn.execute("NOTIFY herald_dispatch")
+                await sim.wait_for_submits(capacity)
+                async with database.acquire() as conn:
+                    leased = await conn.fetchval(
+                        "SELECT count(*) FROM messages WHERE status = 'sending'"
+                    )
+                assert leased == capacity  # the results wait for the store...
+                assert sim.stats.submits == capacity  # ...and nothing more went out
+            await sim.wait_for_receipts_acked(capacity + 100, timeout=30)
+    assert await statuses(database, campaign_id) == {"delivered": capacity + 100}
 
 
 async def test_carrier_throttling_slows_the_bind_and_loses_nothing(

@@ -25,8 +25,8 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:
     # One slot pool for every route let the silent carrier's messages, claimed first, fill
-    # it (window 50 + 4 here) until their responses timed out: the other route sent nothing
-    # meanwhile. Now the silent route holds at most its own bind's window.
+    # it until their responses timed out: the other route sent nothing meanwhile. Now the
+    # silent route holds at most its own bind's pipeline (four claims of 64 at window 4).
     async with Simulator(submit_answer="none") as silent, Simulator() as happy:
         config = gateway_config(
             db_dsn,
@@ -40,7 +40,7 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
                 RouteConfig(name="greece", prefixes=("30",), binds=("happy",)),
             ],
         )
-        spain = await campaign(database, [f"+3460000{i:04d}" for i in range(200)])
+        spain = await campaign(database, [f"+3460000{i:04d}" for i in range(300)])
         greece = await campaign(database, [f"+30694000{i:04d}" for i in range(300)])
         async with running(config) as herald:
             assert herald.runner is not None
@@ -56,4 +56,4 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
                 )
         assert silent.stats.submits == 4  # its window, never answered
     counts = {r["status"]: r["n"] for r in spanish}
-    assert counts == {"sending": 4, "queued": 196}  # no more leased than the route's slots
+    assert counts == {"sending": 256, "queued": 44}  # no more leased than the route's pipeline

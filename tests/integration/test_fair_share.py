@@ -309,7 +309,9 @@ async def explain_claim(conn: Any, c: Claimer, slots: int) -> dict[str, float]:
         LEASE,
     )
     nodes = plan_nodes(plan)
-    [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+    [update] = [
+        n for n in nodes if n["Node Type"] == "ModifyTable" and n["Relation Name"] == "messages"
+    ]
 
     def rows(match: Any) -> float:
         return sum(n["Actual Rows"] * n["Actual Loops"] for n in nodes if match(n))

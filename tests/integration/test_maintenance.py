@@ -27,6 +27,8 @@ from tests.support.factories import (
     make_sender,
 )
 
+pytestmark = pytest.mark.usefixtures("counters_kept")
+
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
@@ -69,7 +71,7 @@ async def statuses(database: Database) -> dict[str, int]:
 async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
     for policy, lost_status in (("mark_unknown", "unknown"), ("resend", "queued")):
         async with database.acquire() as conn:
-            await conn.execute("TRUNCATE messages, batches, campaigns CASCADE")
+            await conn.execute("TRUNCATE messages, batches, batch_counts, campaigns CASCADE")
         clock, cfg = Clock(), config(policy)
         runner, account, campaign = await prepared(database, 4, clock, cfg)
         await runner.start_run(campaign_id=campaign, account_id=account)
@@ -186,6 +188,7 @@ async def test_a_restarted_node_recovers_its_own_leases_at_once(database: Databa
     assert await statuses(database) == {"unknown": 3}
 
 
+@pytest.mark.raw_rows
 async def test_completion_is_announced_to_listeners(database: Database) -> None:
     clock, cfg = Clock(), config()
     runner, account, campaign = await prepared(database, 1, clock, cfg)

@@ -15,6 +15,7 @@ from herald.store import retention as store
 from herald.store.db import Database
 from herald.store.queries import queries
 from tests.support.factories import make_account
+from tests.support.progress import counter_drift
 from tests.support.retention import finished_campaign
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
@@ -77,6 +78,8 @@ async def test_a_finished_batch_loses_its_messages_and_keeps_its_totals(
     assert await counts(database, new_batch) == (4, 4)  # ten days old: kept
     assert await progress(database, old) == before_old
     assert await progress(database, new) == before_new
+    async with database.acquire() as conn:
+        assert await counter_drift(conn) == []  # the pruned batch keeps its counters
     async with database.acquire() as conn:
         batch = await conn.fetchrow("SELECT * FROM batches WHERE id = $1", old_batch)
         totals = await conn.fetch(

@@ -26,6 +26,8 @@ from tests.support.factories import (
     make_sender,
 )
 
+pytestmark = pytest.mark.usefixtures("counters_kept")
+
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 CONFIG = Config(

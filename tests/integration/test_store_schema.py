@@ -15,8 +15,9 @@ from herald import states
 from herald.campaigns.audience import RECIPIENT_SOURCES
 from herald.campaigns.exports import COLUMNS
 from herald.numbers import SenderKind
+from herald.store import dispatch as store
 from herald.store.callbacks import CallbackKind
-from herald.store.campaigns import CampaignKind
+from herald.store.campaigns import CampaignKind, CountKind
 from herald.store.contacts import BlacklistSource
 from herald.store.db import Database, connect
 from herald.store.dispatch import (
@@ -79,6 +80,9 @@ CHECKED_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("campaign_recipients", "source"): RECIPIENT_SOURCES,
     ("campaigns", "traffic_class"): get_args(TrafficClass),
     ("batches", "kind"): get_args(BatchKind),
+    ("batch_counts", "kind"): get_args(CountKind),
+    ("batch_counts", "status"): states.MESSAGE.states,
+    ("campaign_recipient_counts", "source"): RECIPIENT_SOURCES,
     ("links", "kind"): get_args(LinkKind),
     ("link_events", "kind"): get_args(LinkKind),
     ("campaigns", "kind"): get_args(CampaignKind),
@@ -290,8 +294,65 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
         scans = scanned(nodes)
         assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
         assert ("Index Scan", "parts") in scans
-        [update] = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+        [update] = [
+            n for n in nodes if n["Node Type"] == "ModifyTable" and n["Relation Name"] == "messages"
+        ]
         assert update["Actual Rows"] == 500
+
+
+async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
+    database: Database,
+) -> None:
+    # A flush of 250 results, then 250 receipts, out of 20,000 messages. Joined with the
+    # flush's rows as a set, the planner hashed all of parts and of messages at every flush
+    # while the tables were small (22-27 ms per flush of 250, against 2-3 ms by key).
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await add_parts(conn, messages)
+        await conn.execute("ANALYZE messages; ANALYZE parts")
+        lease = NOW + timedelta(seconds=30)
+        claimed = [r["id"] for r in await claim_due(conn, "d1", 500, NOW, lease)]
+        at = NOW.timestamp()
+        results = [outcome(m, f"R{m}") for m in claimed[:250]]
+        receipted = [
+            outcome(m, f"R{m}")._replace(state="delivered", receipt_state=2, receipt_at=at)
+            for m in claimed[250:]
+        ]
+        moves = [
+            StatusMove(m, "sending", "sent" if i < 250 else "delivered", None, None, at, "b")
+            for i, m in enumerate(claimed)
+        ]
+        flush = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.write_results, results, receipted, moves
+        )
+        receipts = [Receipt("smsc-a", f"R{m}", "delivered", 2, None, None, at, {}) for m in claimed]
+        settle = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + queries.apply_receipts,
+            *receipt_arrays(receipts[:250]),
+            ["delivered"] * 250,
+            [None] * 250,
+            3600.0,
+        )
+        states = await conn.fetch("SELECT status, count(*) AS n FROM messages GROUP BY status")
+    assert {r["status"]: r["n"] for r in states} == {"delivered": 500, "queued": 19_500}
+    for plan in (flush, settle):
+        scans = scanned(plan_nodes(plan))
+        assert not [scan for scan in scans if scan[0] == "Seq Scan"], scans
+        assert ("Index Scan", "messages") in scans
+
+
+def receipt_arrays(receipts: list[Receipt]) -> list[list[object]]:
+    """apply_receipts' first seven arrays, as store.dispatch.apply_receipts builds them."""
+    return [
+        [r.bind for r in receipts],
+        [r.canonical_id for r in receipts],
+        [r.state for r in receipts],
+        [r.receipt_state for r in receipts],
+        [r.receipt_error for r in receipts],
+        [r.network_error for r in receipts],
+        [r.at for r in receipts],
+    ]
 
 
 async def test_finishing_batches_never_reads_a_whole_table(database: Database) -> None:
@@ -889,3 +950,45 @@ async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database:
         assert await conn.fetchval("SELECT array_agg(campaign_id) FROM link_events") == [
             b["campaign"]
         ]
+
+
+async def test_segment_status_in_sql_is_the_one_in_states(database: Database) -> None:
+    # The progress counters are kept in SQL (schema.sql segment_status), the segments' view
+    # of them in Python (states.segment_status): every combination must agree.
+    combos = [
+        (status, state, receipted)
+        for status in states.MESSAGE.states
+        for state in states.PART.states
+        for receipted in (False, True)
+    ]
+    async with database.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT segment_status(s, p, r) AS status"
+            " FROM unnest($1::text[], $2::text[], $3::boolean[]) WITH ORDINALITY AS c(s, p, r, i)"
+            " ORDER BY i",
+            [c[0] for c in combos],
+            [c[1] for c in combos],
+            [c[2] for c in combos],
+        )
+    assert [r["status"] for r in rows] == [states.segment_status(*c) for c in combos]
+
+
+async def test_folding_progress_counters_keeps_their_sums(database: Database) -> None:
+    # Deltas from many statements become one row per kind and status; a poll reads the same.
+    async with database.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO batch_counts (batch_id, kind, status, n)"
+            " SELECT 7, 'messages', s, d FROM unnest($1::text[], $2::bigint[]) AS x(s, d)",
+            ["queued"] * 5 + ["sending"] * 5 + ["sent"] * 3,
+            [100, -10, -10, -10, -10, 10, 10, -10, 10, 10, 5, 5, 10],
+        )
+        assert await store.fold_batch_counts(conn, 64, 10) == 0  # too few deltas to fold
+        assert await store.fold_batch_counts(conn, 4, 10) == 3
+        rows = await conn.fetch(
+            "SELECT status, n, folded FROM batch_counts WHERE batch_id = 7 ORDER BY status"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("queued", 60, True),
+        ("sending", 30, True),
+        ("sent", 20, True),
+    ]

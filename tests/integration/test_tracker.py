@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from herald.delivery.tracker import Tracker
 from herald.delivery.writer import Writer
 from herald.metrics import Metrics
 from herald.smpp import CommandId, InboundMessage, Pdu, Tag, decode, encode
 from herald.store.db import Database
+
+pytestmark = pytest.mark.usefixtures("counters_kept")
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -6,6 +6,8 @@ import asyncio
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
@@ -16,6 +18,8 @@ from herald.store.db import Database
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.support.claims import claim_due
 from tests.support.factories import add_recipients, make_account, make_campaign, make_sender
+
+pytestmark = pytest.mark.usefixtures("counters_kept")
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 CONFIG = Config(

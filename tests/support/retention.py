@@ -73,4 +73,20 @@ async def finished_campaign(
             batch,
             finished,
         )
+        # The rows were moved by hand: count the batch's progress counters afresh, as
+        # migration 0014 counted what existed (the store's statements keep them in step).
+        await conn.execute("DELETE FROM batch_counts WHERE batch_id = $1", batch)
+        await conn.execute(
+            """
+            INSERT INTO batch_counts (batch_id, kind, status, n, folded)
+            SELECT batch_id, 'messages', status, count(*), true
+            FROM messages WHERE batch_id = $1 GROUP BY batch_id, status
+            UNION ALL
+            SELECT m.batch_id, 'segments',
+                   segment_status(m.status, p.state, p.receipt_at IS NOT NULL), count(*), true
+            FROM messages m JOIN parts p ON p.message_id = m.id
+            WHERE m.batch_id = $1 GROUP BY 1, 3
+            """,
+            batch,
+        )
     return campaign, batch

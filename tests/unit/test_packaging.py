@@ -88,3 +88,11 @@ def test_the_licence_is_an_spdx_expression_with_its_file() -> None:
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_api_parses_http_with_httptools() -> None:
+    # uvicorn's pure-Python parser (h11) cost herald ~1 ms of CPU per request; with httptools
+    # installed, its "auto" choice (the daemon's) is the C parser.
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    assert AutoHTTPProtocol.__name__ == "HttpToolsProtocol"

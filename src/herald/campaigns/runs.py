@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -269,7 +270,7 @@ class CampaignRunner:
             id_range = _widen(id_range, ids)
             for message_id, number in zip(ids, numbers, strict=True):
                 expander.add(message_id, number, name, sample, "number")
-            await self._copy(conn, expander)
+            await self._copy(conn, expander, batch["id"])
         else:
             async for rows in store.audience(conn, campaign_id, CHUNK):
                 ids = await store.reserve_message_ids(conn, len(rows))
@@ -283,7 +284,7 @@ class CampaignRunner:
                         row["source"],
                         row["client_ref"],
                     )
-                await self._copy(conn, expander)
+                await self._copy(conn, expander, batch["id"])
         totals = expander.totals
         await self._pay(conn, account_id, totals)
         await store.finish_expansion(
@@ -365,10 +366,11 @@ class CampaignRunner:
         return await store.blacklist(conn, campaign["account_id"])
 
     @staticmethod
-    async def _copy(conn: Any, expander: Expander) -> None:
+    async def _copy(conn: Any, expander: Expander, batch_id: int) -> None:
         messages, parts = expander.take()
         await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
         await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
+        await store.add_counts(conn, batch_id, chunk_counts(messages))
         links = expander.take_links()
         if links:
             await link_store.copy_links(conn, links)
@@ -393,6 +395,23 @@ class CampaignRunner:
         m.messages["queued"] += totals.queued - totals.deferred
         m.messages["deferred"] += totals.deferred
         m.messages["rejected"] += totals.rejected_count
+
+
+_STATUS = MESSAGE_COLUMNS.index("status")
+_PART_COUNT = MESSAGE_COLUMNS.index("part_count")
+
+
+def chunk_counts(messages: list[tuple]) -> Counter[tuple[str, str]]:
+    """The progress counters of message rows as expansion stores them: each by its status,
+    and its parts (all pending: they count as their message does; a rejected message has
+    none) as well."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in messages:
+        status = row[_STATUS]
+        counts["messages", status] += 1
+        if status != "rejected":
+            counts["segments", status] += row[_PART_COUNT]
+    return counts
 
 
 def _widen(id_range: tuple[int, int] | None, ids: list[int]) -> tuple[int, int] | None:

@@ -33,7 +33,7 @@ from herald.campaigns.lifecycle import (
     stop_failed_scheduled_run,
 )
 from herald.campaigns.links import check_link_settings
-from herald.campaigns.progress import campaign_progress, progress_of
+from herald.campaigns.progress import campaign_progress, counter_totals, progress_of
 from herald.campaigns.recipient_files import FileSummary, RowResult
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
@@ -219,11 +219,10 @@ class CampaignService:
         }
 
     async def summary(self, account_id: int, campaign_id: int) -> dict[str, Any]:
-        """The campaign with its batches and its messages counted by status, as of one moment:
-        what a page that refreshes itself needs. `get` without what costs most on a large
-        campaign: segments by part state (a read of every part), why deferred messages wait,
-        and the audience counts (at a million messages, 0.9 s instead of 7 s). Clicks are
-        counted (link_events_campaign_idx: the campaign's clicks only)."""
+        """The campaign with its batches and its messages by status (the runs' progress
+        counters), as of one moment: what a page that refreshes itself needs. `get` without
+        why deferred messages wait and the audience counts. Clicks are counted
+        (link_events_campaign_idx: the campaign's clicks only)."""
         async with (
             self._db.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
@@ -232,9 +231,10 @@ class CampaignService:
             if row is None:
                 raise campaign_not_found(campaign_id)
             batches = [dict(b) for b in await store.batches(conn, campaign_id)]
+            counts = await counter_totals(conn, campaign_id)
             progress = progress_of(
-                await store.progress(conn, campaign_id),
-                (),
+                counts["messages"],
+                counts["segments"],
                 batches,
                 clicks=await link_store.click_counts(conn, campaign_id),
             )

@@ -9,14 +9,24 @@ the work) and reads only the queues it was given. The dispatcher then defers tho
 quiet hours to the window's end, routes the rest to a healthy bind and hands every part to its
 bind's session at once. Results flow back through the writer.
 
-Capacity: a message holds its slot from claim until its final status is committed, and the
-slots are the sum of the bound binds' windows (in PDUs), or `max_in_flight` when set. So what
-is leased (and may have been sent without the result being recorded yet) never exceeds that:
-after a crash, at most that many messages are resent (policy `resend`) or marked unknown
-(policy `mark_unknown`). Each route has its own part of those slots: the windows of its bound
-binds (or that share of `max_in_flight`), so a slow or silent carrier holds only its own
-route's slots and a route with no bind up claims nothing. When the dispatcher runs out of room
-it asks the writer to flush now rather than at its interval.
+The pipeline: a bind's window is fed from its queue, and the dispatcher keeps that queue
+stocked by claiming ahead, so the window never waits for the store. Two counts bound it, in
+PDUs (one per part):
+
+- in flight: parts claimed and not yet answered by their bind (queued in the session or in its
+  window). Each route keeps up to its pipeline in flight: per bound bind, its window plus
+  PIPELINE_CLAIMS claims, a claim being the window (at least CLAIM_MIN parts, at most
+  `claim_batch`). A part's slot is freed by its submit_sm_resp (or timeout, or link loss), not
+  by the commit of its result, so the window refills while results are being stored.
+- leased: parts claimed whose message's result is not yet committed (in flight, or answered
+  and waiting for the writer's flush). At most `max_in_flight` (automatic: twice the
+  pipelines of the bound binds). This is what a crash can leave leased: those messages are
+  marked unknown (policy `mark_unknown`) or sent again (policy `resend`) when their leases
+  are taken back. When answered parts pile up the dispatcher asks the writer to flush now
+  rather than at its interval.
+
+Each route has its own pipeline, so a slow or silent carrier holds only its own route's
+slots and a route with no bind up claims nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +60,11 @@ from herald.store.send_rows import PartOutcome, StatusMove
 log = logging.getLogger(__name__)
 
 CLAIM_LOOPS = 2
+# The pipeline of a bind (docs/architecture.md, the send path): its window plus this many
+# claims, a claim being the window but at least CLAIM_MIN parts, so that a claim statement's
+# fixed cost is spread over many parts whatever the window.
+PIPELINE_CLAIMS = 3
+CLAIM_MIN = 64
 # Reads of the due queues are at least REFRESH_GAP apart: wake-ups in a burst (a thousand runs
 # started at once, their NOTIFYs) share a read. The full read (a probe or two per sending
 # batch) takes at most REFRESH_DUTY of the time: with many batches, it comes less often.
@@ -77,6 +92,8 @@ class BindLink(Protocol):
         registered_delivery: int,
         validity_period: str,
     ) -> asyncio.Future[SubmitResult]: ...
+
+    def withdraw(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +183,10 @@ class Dispatcher:
         self._groups = dict(receipt_groups or {})
         self._rng = rng or random.Random()
         self._contexts: dict[int, CampaignContext] = {}
-        self._in_flight = 0  # PDU slots held by claimed messages
+        self._in_flight = 0  # parts claimed and not yet answered by their bind
+        self._leased = 0  # parts claimed whose result is not yet committed
         self._reserved = 0  # slots set aside for claims under way
-        # The same per route (by the route stored with each message: see _route_capacity).
+        # The same per route (by the route stored with each message: see _route_pipeline).
         self._route_in_flight: defaultdict[str, int] = defaultdict(int)
         self._route_reserved: defaultdict[str, int] = defaultdict(int)
         self._route_binds = {route.name: route.binds for route in router.routes}
@@ -177,7 +195,7 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._wake = asyncio.Event()  # new work may be due: read the queues again
         self._work = asyncio.Event()  # the queues were read: something may be due
-        metrics.leased_parts = lambda: self._in_flight
+        metrics.leased_parts = lambda: self._leased
         metrics.lease_capacity = self.capacity
         self._refresh_seconds = 0.0
         metrics.due_queues = lambda: self._share.due_queues(self._clock())
@@ -191,24 +209,47 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
+        """Parts claimed and not yet answered by their bind."""
         return self._in_flight
 
-    def capacity(self) -> int:
-        """Slots to lease: `max_in_flight` while any bind is up, else the bound windows."""
-        bound = sum(self._windows[name] for name, link in self._links.items() if link.bound)
-        return self._config.max_in_flight if bound and self._config.max_in_flight else bound
+    @property
+    def leased(self) -> int:
+        """Parts claimed whose result is not yet stored: what a crash would leave leased."""
+        return self._leased
 
-    def _route_capacity(self, route: str, capacity: int, bound: Mapping[str, int]) -> int:
-        """A route's slots: the windows of its bound binds, or their part of `max_in_flight`.
-        A route no longer configured (or none stored) may use them all: the plan routes its
+    def claim_size(self, window: int) -> int:
+        """Parts a bind of this window claims at once."""
+        return max(1, min(self._config.claim_batch, max(window, CLAIM_MIN)))
+
+    def pipeline(self, window: int) -> int:
+        """Parts a bound bind of this window keeps in flight (its queue and its window)."""
+        claim = self.claim_size(window)
+        return max(window, claim) + PIPELINE_CLAIMS * claim
+
+    def _bound(self) -> dict[str, int]:
+        return {name: self._windows[name] for name, link in self._links.items() if link.bound}
+
+    def capacity(self) -> int:
+        """Parts this process may have leased at once: `max_in_flight` while any bind is up,
+        else twice the pipelines of the bound binds (none while no bind is up)."""
+        pipelines = sum(self.pipeline(window) for window in self._bound().values())
+        if not pipelines:
+            return 0
+        return self._config.max_in_flight or 2 * pipelines
+
+    def _route_pipeline(self, route: str, bound: Mapping[str, int]) -> int:
+        """A route's parts in flight at most: the pipelines of its bound binds, within
+        `max_in_flight` when that is set (shared by the routes as their windows are). A route
+        no longer configured (or none stored) may use every bound bind's: the plan routes its
         messages again, by the configuration of the day."""
         binds = self._route_binds.get(route)
-        if binds is None:
-            return capacity
-        windows = sum(bound.get(name, 0) for name in binds)
-        if not self._config.max_in_flight or not windows:
-            return windows
-        return math.ceil(capacity * windows / sum(bound.values()))
+        names = list(bound) if binds is None else [name for name in binds if name in bound]
+        pipelines = sum(self.pipeline(bound[name]) for name in names)
+        limit = self._config.max_in_flight
+        if not limit or not pipelines:
+            return pipelines
+        windows = sum(bound[name] for name in names)
+        return min(pipelines, math.ceil(limit * windows / sum(bound.values())))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
@@ -222,7 +263,11 @@ class Dispatcher:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
-        while self._in_flight:
+        # Parts claimed ahead and not yet written go back to the queue (NOT_SENT) at once:
+        # only the windows are drained.
+        for link in self._links.values():
+            link.withdraw()
+        while self._leased:
             self._writer.request_flush()
             self._room.clear()
             await self._room.wait()
@@ -262,31 +307,36 @@ class Dispatcher:
                 await wait_any(stop, within=rest)
 
     def _grants(self, now: datetime) -> dict[str, int] | None:
-        """Slots to claim now, per route with due queues and room; None when nothing is due,
-        empty when nothing has room. A route waits for a quarter of its slots to be free (or
-        `claim_batch`) while it has some leased, so claims stay large."""
+        """Parts to claim now, per route with due queues and room; None when nothing is due,
+        empty when nothing has room. A route claims once a claim's worth of its pipeline is
+        free (or it has nothing in flight), so claims stay large whatever the window."""
         routes = self._share.routes_due(now)
         if not routes:
             return None
-        bound = {name: self._windows[name] for name, link in self._links.items() if link.bound}
+        bound = self._bound()
         capacity = self.capacity()
-        room = capacity - self._in_flight - self._reserved
-        chunk = max(1, min(self._config.claim_batch, capacity // 4))
-        if capacity == 0 or (room < chunk and (self._in_flight or self._reserved)):
+        room = capacity - self._leased - self._reserved
+        if capacity == 0 or room <= 0:
             return {}
         grants = {}
         for route in routes:
-            slots = self._route_capacity(route, capacity, bound)
+            slots = self._route_pipeline(route, bound)
             held = self._route_in_flight[route] + self._route_reserved[route]
             free = slots - held
-            route_chunk = max(1, min(self._config.claim_batch, slots // 4))
-            if slots == 0 or (free < route_chunk and held):
+            chunk = self._route_claim(route, bound)
+            if slots == 0 or (free < chunk and held):
                 continue
-            grants[route] = min(free, route_chunk)
+            grants[route] = min(free, chunk)
         total, limit = sum(grants.values()), min(room, self._config.claim_batch)
         if total > limit:  # routes share the process's room by their grants
             grants = {r: max(1, n * limit // total) for r, n in grants.items()}
         return grants
+
+    def _route_claim(self, route: str, bound: Mapping[str, int]) -> int:
+        """What one claim takes for a route: its bound binds' claims."""
+        binds = self._route_binds.get(route)
+        names = list(bound) if binds is None else [name for name in binds if name in bound]
+        return min(self._config.claim_batch, sum(self.claim_size(bound[n]) for n in names) or 1)
 
     def _idle_wait(self, now: datetime) -> float:
         """Until the next refresh, or the time the earliest waiting queue becomes due."""
@@ -305,9 +355,7 @@ class Dispatcher:
                 self._work.clear()
                 await wait_any(self._work, stop, within=self._idle_wait(now))
                 continue
-            if not grants:  # due, but no room: until a message in flight settles
-                if self._in_flight:
-                    self._writer.request_flush()
+            if not grants:  # due, but no room: until a part is answered or a result stored
                 self._room.clear()
                 await wait_any(self._room, stop, within=poll)
                 continue
@@ -449,6 +497,7 @@ class Dispatcher:
         flight.handed_at = self._clock().timestamp()
         flight.route = message["route"]
         self._in_flight += flight.weight
+        self._leased += flight.weight
         self._route_in_flight[flight.route] += flight.weight
         destination = message["phone"].removeprefix("+")
         validity = ctx.validity or self._validity.get(bind, "")
@@ -517,6 +566,15 @@ class Dispatcher:
             self._finish(flight, now)
 
     def _finish(self, flight: _Flight, now: datetime) -> None:
+        # Every part answered: its slots go back to the route's pipeline now; the lease
+        # stays counted until the result is committed (_release).
+        self._in_flight -= flight.weight
+        self._route_in_flight[flight.route] -= flight.weight
+        if self._leased - self._in_flight >= self._in_flight:
+            # Answered parts waiting for the writer hold as much as the pipeline: store them
+            # now, before they hold back claims (capacity is twice the pipelines).
+            self._writer.request_flush()
+        self._room.set()
         not_before = None
         if flight.refused:
             status, reason = "rejected", flight.refused
@@ -578,6 +636,6 @@ class Dispatcher:
         )
 
     def _release(self, flight: _Flight) -> None:
-        self._in_flight -= flight.weight
-        self._route_in_flight[flight.route] -= flight.weight
+        """The message's result is committed: its lease no longer counts."""
+        self._leased -= flight.weight
         self._room.set()

@@ -14,6 +14,8 @@ Each tick:
 - batches whose messages are all final complete, then campaigns whose batches all are (the
   writer's flushes trigger the same check at once for the campaigns they touch: this is the
   safety net, see herald.delivery.completion);
+- the batches' progress counters are folded: the deltas claims and flushes add become one
+  row per status (a poll of a campaign sums them);
 - scheduled campaigns that are due start their run;
 - idempotency keys older than `api.idempotency_hours` go;
 - concatenated replies whose other parts never came are stored with what came.
@@ -43,6 +45,9 @@ from herald.store.db import Database
 log = logging.getLogger(__name__)
 
 SWEEP_LIMIT = 5000
+# A batch's progress counters are folded into one row per status once it has this many
+# deltas (a poll sums them: a claim or a flush adds a few rows per batch it touches).
+FOLD_DELTAS = 64
 
 
 class ScheduledRuns(Protocol):
@@ -169,6 +174,7 @@ class Maintenance:
             )
             await self._settle_orphans(conn, report, now)
             batches, completed = await complete_finished(conn, None, self._on_completed)
+            await store.fold_batch_counts(conn, FOLD_DELTAS, SWEEP_LIMIT)
             report.batches_completed, report.campaigns_completed = len(batches), len(completed)
             due = await store.due_campaigns(conn, now, 20)
             reminders = await run_store.due_reminders(conn, now, 20)

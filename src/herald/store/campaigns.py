@@ -179,8 +179,19 @@ async def sendable_contacts(
 # --- progress and messages --------------------------------------------------------------------
 
 
+# What a progress counter counts: messages by status, or segments by the status they show.
+CountKind = Literal["messages", "segments"]
+
+
+async def counts(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
+    """(kind, status, n) of the campaign's runs, from their progress counters: kind
+    'messages' by message status, 'segments' by the status each part counts under."""
+    return await conn.fetch(queries.campaign_counts, campaign_id)
+
+
 async def progress(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
-    """(status, messages, segments) per message status."""
+    """(status, messages) per message status, counted over the campaign's messages (what
+    `counts` keeps; for checks, not for every read)."""
     return await conn.fetch(queries.campaign_progress, campaign_id)
 
 
@@ -190,7 +201,8 @@ async def deferred(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.R
 
 
 async def part_states(conn: asyncpg.Connection, campaign_id: int) -> list[asyncpg.Record]:
-    """(status of the message, state of the part, receipted, parts) of the campaign's runs."""
+    """(status of the message, state of the part, receipted, parts) of the campaign's runs,
+    counted over its parts (what `counts` keeps; for checks, not for every read)."""
     return await conn.fetch(queries.campaign_part_states, campaign_id)
 
 

@@ -86,11 +86,21 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a connection it takes back: nothing beyond asyncpg's own rollback
+    of an open transaction. asyncpg's default runs `pg_advisory_unlock_all()`, `CLOSE ALL`,
+    `UNLISTEN *` and `RESET ALL` in a round trip at every release (0.85 times per message at
+    window 10, docs/notes/field.md); herald leaves none of that state behind: its advisory
+    locks are transaction-level (`pg_advisory_xact_lock`), its cursors live in transactions,
+    it never SETs a session variable, and the listener removes its LISTEN before giving its
+    connection back (tests/unit/test_session_state.py checks the SQL for the rest)."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """An asyncpg pool whose connections all have herald's codecs."""
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=init_connection
+            dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise _connect_error(dsn, exc) from exc

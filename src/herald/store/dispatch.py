@@ -234,6 +234,12 @@ async def reclaim_expired_leases(
     return await conn.fetch(queries.reclaim_expired_leases, now, limit, owner, resend)
 
 
+async def fold_batch_counts(conn: asyncpg.Connection, deltas: int, limit: int) -> int:
+    """Fold the progress counters of batches with more than `deltas` rows not yet folded (at
+    most `limit` batches); how many rows the folds left."""
+    return len(await conn.fetch(queries.fold_batch_counts, deltas, limit))
+
+
 async def notify_events(conn: asyncpg.Connection, payload: str) -> None:
     await conn.execute(queries.notify_events, payload)
 

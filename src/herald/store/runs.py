@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -67,6 +67,22 @@ async def copy_rows(
     """Bulk-load rows with COPY (several times faster than INSERT for expansion)."""
     if rows:
         await conn.copy_records_to_table(table, records=rows, columns=list(columns))
+
+
+async def add_counts(
+    conn: asyncpg.Connection, batch_id: int, counts: Mapping[tuple[str, str], int]
+) -> None:
+    """Progress counters for rows just stored: {(kind, status): how many}, kind 'messages'
+    or 'segments' (schema.sql, batch_counts)."""
+    if counts:
+        keys = list(counts)
+        await conn.execute(
+            queries.add_batch_counts,
+            batch_id,
+            [kind for kind, _ in keys],
+            [status for _, status in keys],
+            [counts[k] for k in keys],
+        )
 
 
 async def reserve_credit(conn: asyncpg.Connection, account_id: int, segments: int) -> int | None:

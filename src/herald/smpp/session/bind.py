@@ -236,6 +236,11 @@ class Session:
             priority_flag,
         )
 
+    def withdraw(self) -> int:
+        """Resolve every submit queued and not yet written NOT_SENT (what is in the window
+        stays); how many. The dispatcher's stop takes back the parts it claimed ahead."""
+        return self._submits.withdraw()
+
     # --- the parts' callbacks -----------------------------------------------------------------
 
     def _new_link(self) -> Link:

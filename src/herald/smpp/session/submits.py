@@ -198,6 +198,17 @@ class Submits:
                 self._wake_task = None
             self.pump()
 
+    def withdraw(self) -> int:
+        """Resolve every part queued and not yet written NOT_SENT, keep sending what comes:
+        the dispatcher takes back what it claimed ahead when it stops (what is in the window
+        stays and is answered). How many were withdrawn."""
+        pending = [*self._resend, *self._queue]
+        self._resend.clear()
+        self._queue.clear()
+        for item in pending:
+            resolve(item.future, _NOT_SENT)
+        return len(pending)
+
     # --- queueing and writing -----------------------------------------------------------------
 
     def submit(

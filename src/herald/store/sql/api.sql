@@ -228,6 +228,11 @@ messages_gone AS (
     WHERE b.campaign_id = c.id
       AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
 ),
+counts_gone AS (             -- batch_counts has no foreign key either (written per statement)
+    DELETE FROM batch_counts n
+    USING batches b, campaign c
+    WHERE b.campaign_id = c.id AND n.batch_id = b.id
+),
 links_gone AS (               -- links_message_idx over the same ranges
     DELETE FROM links l
     USING batches b, campaign c
@@ -281,22 +286,27 @@ ORDER BY
 LIMIT $10 OFFSET $11;
 
 -- name: campaign_recipient_counts
--- How campaign $1's audience is given: explicit rows by source, contacts and groups.
+-- How campaign $1's audience is given: explicit rows by source (counted as they are stored:
+-- campaign_recipient_counts), contacts and groups.
 SELECT
-    (SELECT count(*) FROM campaign_recipients
-     WHERE campaign_id = $1 AND source = 'number') AS numbers,
-    (SELECT count(*) FROM campaign_recipients
-     WHERE campaign_id = $1 AND source = 'recipient') AS recipients,
-    (SELECT count(*) FROM campaign_recipients
-     WHERE campaign_id = $1 AND source = 'file') AS file_rows,
+    coalesce((SELECT n FROM campaign_recipient_counts
+              WHERE campaign_id = $1 AND source = 'number'), 0) AS numbers,
+    coalesce((SELECT n FROM campaign_recipient_counts
+              WHERE campaign_id = $1 AND source = 'recipient'), 0) AS recipients,
+    coalesce((SELECT n FROM campaign_recipient_counts
+              WHERE campaign_id = $1 AND source = 'file'), 0) AS file_rows,
     coalesce((SELECT array_agg(contact_id ORDER BY contact_id) FROM campaign_contacts
               WHERE campaign_id = $1), '{}') AS contacts,
     coalesce((SELECT array_agg(group_id ORDER BY group_id) FROM campaign_groups
               WHERE campaign_id = $1), '{}') AS groups;
 
 -- name: delete_campaign_recipients
--- Explicit recipients of campaign $1 from the sources $2, before they are replaced.
-DELETE FROM campaign_recipients WHERE campaign_id = $1 AND source = ANY($2::text[]);
+-- Explicit recipients of campaign $1 from the sources $2, before they are replaced, and
+-- their counts.
+WITH gone AS (
+    DELETE FROM campaign_recipients WHERE campaign_id = $1 AND source = ANY($2::text[])
+)
+DELETE FROM campaign_recipient_counts WHERE campaign_id = $1 AND source = ANY($2::text[]);
 
 -- name: set_campaign_contacts
 -- Replace campaign $1's referenced contacts with $2.
@@ -329,6 +339,16 @@ WHERE c.account_id = $1
                    WHERE gm.group_id = ANY($3::bigint[])));
 
 -- --- progress, batches and messages -----------------------------------------------------------
+
+-- name: campaign_counts
+-- Campaign $1's runs (a reminder's batch is not part of the campaign's progress): messages by
+-- status and segments by the status they count under, summed from batch_counts (a few rows
+-- per batch, not its messages).
+SELECT c.kind, c.status, sum(c.n)::bigint AS n
+FROM batches b
+JOIN batch_counts c ON c.batch_id = b.id                      -- batch_counts_batch_idx
+WHERE b.campaign_id = $1 AND b.kind = 'run'
+GROUP BY c.kind, c.status;
 
 -- name: campaign_progress
 -- Messages of campaign $1's runs by status (a reminder's batch is not part of the campaign's
@@ -460,15 +480,45 @@ RETURNING id;
 
 -- name: stop_campaign_messages
 -- Campaign $1 stopped: its messages not yet handed to a dispatcher are stopped at $2.
--- Messages already leased ('sending') finish their submit and keep their outcome.
+-- Messages already leased ('sending') finish their submit and keep their outcome. The
+-- progress counters move with them: the messages and their pending parts (read as before).
 -- message table: (queued | deferred, stop) -> stopped
-UPDATE messages m
-SET status = 'stopped', reason = 'campaign_stopped', done_at = $2
-FROM batches b
-WHERE b.campaign_id = $1
-  AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
-  AND m.status IN ('queued', 'deferred')
-RETURNING m.id, m.batch_id, m.part_count;
+WITH waiting AS (
+    SELECT m.id, m.batch_id, m.status
+    FROM batches b
+    JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id
+                   AND m.batch_id = b.id
+    WHERE b.campaign_id = $1 AND m.status IN ('queued', 'deferred')
+    FOR UPDATE OF m
+),
+stopped AS (
+    UPDATE messages m
+    SET status = 'stopped', reason = 'campaign_stopped', done_at = $2
+    FROM waiting w
+    WHERE m.id = w.id AND m.status IN ('queued', 'deferred')
+    RETURNING m.id, m.batch_id, m.part_count, w.status AS was
+),
+pending AS (
+    SELECT p.message_id AS id, count(*) AS n FROM parts p
+    WHERE p.message_id = ANY (ARRAY(SELECT id FROM stopped)) AND p.state = 'pending'
+    GROUP BY p.message_id
+),
+counted AS (
+    INSERT INTO batch_counts (batch_id, kind, status, n)
+    SELECT batch_id, kind, status, sum(n)
+    FROM (
+        SELECT batch_id, 'messages' AS kind, was AS status, -1 AS n FROM stopped
+        UNION ALL
+        SELECT batch_id, 'messages', 'stopped', 1 FROM stopped
+        UNION ALL
+        SELECT s.batch_id, 'segments', s.was, -p.n FROM stopped s JOIN pending p USING (id)
+        UNION ALL
+        SELECT s.batch_id, 'segments', 'stopped', p.n FROM stopped s JOIN pending p USING (id)
+    ) AS delta
+    GROUP BY batch_id, kind, status
+    HAVING sum(n) <> 0
+)
+SELECT id, batch_id, part_count FROM stopped;
 
 -- name: refund_batches
 -- Segments that will never be sent go back: off each batch's credit_used ($1 batch ids,

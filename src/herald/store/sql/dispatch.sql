@@ -87,3 +87,28 @@ SELECT pg_notify($1, '');
 
 -- name: campaigns_with_callback
 SELECT id FROM campaigns WHERE id = ANY($1::bigint[]) AND callback_url IS NOT NULL;
+
+-- name: fold_batch_counts
+-- Progress counters (batch_counts in schema.sql): each batch with more than $1 deltas not yet
+-- folded (at most $2 batches) gets all its rows replaced by one per kind and status. Safe in
+-- every process at once: a delete takes only the rows its snapshot sees, and what another
+-- process folded meanwhile is skipped, so each delta is summed exactly once.
+WITH crowded AS (
+    SELECT batch_id FROM batch_counts
+    WHERE NOT folded                                        -- batch_counts_deltas_idx
+    GROUP BY batch_id
+    HAVING count(*) > $1
+    ORDER BY batch_id
+    LIMIT $2
+),
+gone AS (
+    DELETE FROM batch_counts c
+    WHERE c.batch_id = ANY (ARRAY(SELECT batch_id FROM crowded))   -- batch_counts_batch_idx
+    RETURNING c.batch_id, c.kind, c.status, c.n
+)
+INSERT INTO batch_counts (batch_id, kind, status, n, folded)
+SELECT batch_id, kind, status, sum(n), true
+FROM gone
+GROUP BY batch_id, kind, status
+HAVING sum(n) <> 0
+RETURNING batch_id;

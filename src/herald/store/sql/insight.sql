@@ -226,8 +226,10 @@ SELECT coalesce(sum(messages_expected), 0) FROM batches WHERE campaign_id = $1;
 -- name: campaign_audience_sizes
 -- Campaign $1's audience as its parts stand: explicit rows (numbers, recipient objects, file
 -- rows), contacts named, and group member rows (a contact in two groups counts twice, as a run
--- reads it; the run sends to each number once).
-SELECT (SELECT count(*) FROM campaign_recipients WHERE campaign_id = $1) AS explicit,
+-- reads it; the run sends to each number once). Explicit rows from their counts
+-- (campaign_recipient_counts, kept by the statements that add and remove them).
+SELECT coalesce((SELECT sum(n) FROM campaign_recipient_counts
+                 WHERE campaign_id = $1), 0)::bigint AS explicit,
        (SELECT count(*) FROM campaign_contacts WHERE campaign_id = $1) AS contacts,
        (SELECT count(*) FROM campaign_groups cg JOIN group_members gm ON gm.group_id = cg.group_id
         WHERE cg.campaign_id = $1) AS members;
@@ -235,7 +237,8 @@ SELECT (SELECT count(*) FROM campaign_recipients WHERE campaign_id = $1) AS expl
 -- name: campaign_recipient_totals
 -- The audience size (as campaign_audience_sizes adds it up) of each of campaigns $1.
 SELECT c.id,
-       (SELECT count(*) FROM campaign_recipients r WHERE r.campaign_id = c.id)
+       coalesce((SELECT sum(n) FROM campaign_recipient_counts r
+                 WHERE r.campaign_id = c.id), 0)::bigint
        + (SELECT count(*) FROM campaign_contacts cc WHERE cc.campaign_id = c.id)
        + (SELECT count(*) FROM campaign_groups cg
           JOIN group_members gm ON gm.group_id = cg.group_id

@@ -37,3 +37,11 @@ SELECT b.phone
 FROM campaign_recipients r
 JOIN blacklist b ON b.account_id = $2 AND b.phone = r.phone_raw
 WHERE r.campaign_id = $1;
+
+-- name: add_batch_counts
+-- Progress counters of batch $1 for messages just stored by expansion: ($2 kind, $3 status,
+-- $4 how many) rows, as every statement that moves messages adds them (schema.sql).
+INSERT INTO batch_counts (batch_id, kind, status, n)
+SELECT $1, c.kind, c.status, c.n
+FROM unnest($2::text[], $3::text[], $4::bigint[]) AS c(kind, status, n)
+WHERE c.n <> 0;

@@ -421,6 +421,51 @@ CREATE TABLE orphan_receipts (
 CREATE INDEX orphan_receipts_id_idx ON orphan_receipts (bind, canonical_id);
 CREATE INDEX orphan_receipts_received_idx ON orphan_receipts (received_at);
 
+-- --- progress counters -------------------------------------------------------------------
+
+-- A batch's progress as counters, so a poll reads a few rows instead of counting messages:
+-- deltas added by every statement that moves a message's status or a part's state, in that
+-- statement (claim_due_messages, write_results, apply_receipts, ... in store/sql/*.sql),
+-- folded by maintenance into one row per kind and status (`folded`). Messages count by their
+-- status, segments (parts) by the status they show under (segment_status below).
+CREATE TABLE batch_counts (
+    batch_id  bigint NOT NULL,
+    kind      text NOT NULL CHECK (kind IN ('messages', 'segments')),
+    status    text NOT NULL
+              CHECK (status IN ('queued', 'deferred', 'sending', 'sent', 'delivered', 'failed',
+                                'rejected', 'unknown', 'stopped')),
+    n         bigint NOT NULL,
+    folded    boolean NOT NULL DEFAULT false
+);
+CREATE INDEX batch_counts_batch_idx ON batch_counts (batch_id);
+-- The batches whose deltas are due for folding, without reading every batch's rows.
+CREATE INDEX batch_counts_deltas_idx ON batch_counts (batch_id) WHERE NOT folded;
+
+-- How many explicit recipients a campaign has from each source, kept by the statements that
+-- add and remove them (add_campaign_recipients, delete_campaign_recipients).
+CREATE TABLE campaign_recipient_counts (
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    source       text NOT NULL CHECK (source IN ('number', 'recipient', 'file')),
+    n            bigint NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (campaign_id, source)
+);
+
+-- The status a part counts under in its campaign's segment progress: a pending part as its
+-- message, otherwise by its own state (herald/states.py segment_status says the same; a test
+-- compares them).
+CREATE FUNCTION segment_status(message_status text, part_state text, receipted boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN part_state = 'pending' THEN message_status
+        WHEN part_state IN ('submitted', 'enroute', 'accepted') THEN 'sent'
+        WHEN part_state = 'delivered' THEN 'delivered'
+        WHEN part_state = 'refused' THEN 'rejected'
+        WHEN part_state = 'expired' AND NOT receipted THEN 'unknown'
+        WHEN part_state IN ('undeliverable', 'expired', 'deleted', 'rejected') THEN 'failed'
+        ELSE 'unknown'
+    END
+$$;
+
 -- --- callbacks -------------------------------------------------------------------------------
 
 -- Status callbacks to customers' URLs, written in the same transaction as the state change
