@@ -307,8 +307,10 @@ async def test_unbind_mid_window(link: Callable[..., Awaitable[Link]], spec: str
     assert not pending and not unknown
     accepted = [r.destination_addr for r in ln.sim.submits if r.status == 0]
     assert sorted(accepted) == [f"4479111{i:05d}" for i in range(40)]  # each exactly once
-    # a window of 10 a link: 5 answered before each unbind, 5 after it (they were unknown)
-    assert ln.sim.stats.unbinds_sent == 4 and ln.sim.stats.duplicate_messages == 0
+    # At most a window of 10 a link: 5 answered before each unbind, 5 after it (they were
+    # unknown once); fewer when a loaded machine writes the window in pieces that reach the
+    # SMSC after its unbind (refused, not_sent, sent again on the next link).
+    assert ln.sim.stats.unbinds_sent >= 4 and ln.sim.stats.duplicate_messages == 0
 
 
 @personality("vendor_status")

@@ -256,6 +256,13 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
             single,
         )
     assert tuple(row) == ("delivered", "S1", "a", 2, "000", NOW + timedelta(seconds=3))
+    # Sent when accepted, though no 'sent' step was written (sent_at stayed empty before).
+    async with database.acquire() as conn:
+        times = await conn.fetch(
+            "SELECT sent_at, done_at FROM messages WHERE id = ANY($1) ORDER BY id",
+            [single, multi, failing],
+        )
+    assert [tuple(t) for t in times] == [(NOW, NOW + timedelta(seconds=3))] * 3
     assert metrics.receipt_latency.counts[bisect_left(metrics.receipt_latency.bounds, 3)] == 4
 
 

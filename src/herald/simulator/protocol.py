@@ -103,6 +103,8 @@ class SmscProtocol(asyncio.Protocol):
         self.pdus = 0  # PDUs received on this connection
         self.deliver_window = DeliverWindow()
         self.closed = False
+        self._owed = 0  # answers waiting out their latency: an unbind's close waits for them
+        self._close_when_owed_sent = False
         self._buf = b""
         self._out: list[bytes] = []
         self._in_data = False
@@ -293,11 +295,14 @@ class SmscProtocol(asyncio.Protocol):
         unbind = self.submits == sim.settings.unbind_after
         latency = sim.behaviour.latency() if kind != SILENCE else 0.0
         if latency > 0:
-            self._loop.call_later(latency, self._late_answer, response, job, unbind)
+            self._owed += 1
+            self._loop.call_later(latency, self._late_answer, response, job, unbind, True)
         else:
             self._late_answer(response, job, unbind)
 
-    def _late_answer(self, response: bytes | None, job: ReceiptJob | None, unbind: bool) -> None:
+    def _late_answer(
+        self, response: bytes | None, job: ReceiptJob | None, unbind: bool, owed: bool = False
+    ) -> None:
         """The response goes out; its receipt delay starts now; then unbind_after's unbind."""
         if response is not None:
             self.write(response)
@@ -305,6 +310,10 @@ class SmscProtocol(asyncio.Protocol):
             self.switchboard.receipts_for(job, early=False)
         if unbind:
             self.send_unbind()
+        if owed:
+            self._owed -= 1
+            if self._close_when_owed_sent and not self._owed:
+                self.close()
         self.sim.poke()
 
     def _receipt_job(
@@ -351,7 +360,7 @@ class SmscProtocol(asyncio.Protocol):
         except RemoteProtocolError:  # pragma: no cover - we framed it, the length is sound
             self.close()
             return
-        if conn.state is State.CLOSED and not self.closed:
+        if conn.state is State.CLOSED and not self.closed and not self._close_when_owed_sent:
             self.close()
 
     def _violation(self, error: RemoteProtocolError, reply: Pdu | None = None) -> None:
@@ -409,7 +418,12 @@ class SmscProtocol(asyncio.Protocol):
 
     def _response(self, event: Response) -> None:
         if event.request_id == C.UNBIND:
-            self.close()
+            # A carrier that unbinds still sends the answers it owes before it closes (under
+            # load, the ESME's unbind_resp could come back before they had all gone out).
+            if self._owed:
+                self._close_when_owed_sent = True
+            else:
+                self.close()
             return
         context: Delivery | None = event.context
         if context is not None:

@@ -345,6 +345,11 @@ receipted AS (
       AND p.message_id = r.message_id AND p.seq = r.seq AND p.state = 'pending'
     RETURNING p.message_id, p.state, true AS receipted
 ),
+first_submit AS (             -- parts accepted and receipted in this flush: when they went
+    SELECT message_id, min(submitted_at) AS at
+    FROM unnest($2::part_outcome[])
+    GROUP BY message_id
+),
 moved AS (                    -- message table: the row the caller decided on
     UPDATE messages m
     SET status = r.status,
@@ -353,10 +358,21 @@ moved AS (                    -- message table: the row the caller decided on
         bind = coalesce(r.bind, m.bind),
         lease_owner = CASE WHEN r.status = 'sending' THEN m.lease_owner END,
         lease_expires = CASE WHEN r.status = 'sending' THEN m.lease_expires END,
-        sent_at = CASE WHEN r.status = 'sent' THEN to_timestamp(r.at) ELSE m.sent_at END,
+        -- A message whose receipts came in the flush that stores its submit results goes from
+        -- 'sending' straight to its final status: it was sent when its parts were accepted
+        -- (their times are in $2 here, or already stored when the writer settles it from its
+        -- parts; by parts_pkey, and only for such a message).
+        sent_at = CASE
+            WHEN r.status = 'sent' THEN to_timestamp(r.at)
+            WHEN m.sent_at IS NULL AND r.expected = 'sending'
+                 AND r.status IN ('delivered', 'failed', 'unknown')
+            THEN coalesce(to_timestamp(f.at), (SELECT min(p.submitted_at) FROM parts p
+                                               WHERE p.message_id = m.id
+                                                 AND p.smsc_id IS NOT NULL))
+            ELSE m.sent_at END,
         done_at = CASE WHEN r.status IN ('delivered', 'failed', 'rejected', 'unknown', 'stopped')
                        THEN to_timestamp(r.at) ELSE m.done_at END
-    FROM unnest($3::status_move[]) AS r
+    FROM unnest($3::status_move[]) AS r LEFT JOIN first_submit f ON f.message_id = r.id
     WHERE m.id = ANY (ARRAY(SELECT (x).id FROM unnest($3::status_move[]) x))
       AND m.id = r.id AND m.status = r.expected
     RETURNING m.id, m.batch_id, m.part_count, r.expected AS was, r.status AS now
