@@ -266,6 +266,31 @@ async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
             assert f"herald_lease_capacity {capacity:.1f}" in metrics
 
 
+@pytest.mark.parametrize("policy", ["mark_unknown", "resend"])
+async def test_a_slow_bind_keeps_its_queued_parts_leased(
+    database: Database, db_dsn: str, tmp_path: Path, policy: str
+) -> None:
+    # A bind at 10 submit_sm/s with a 3 s lease: the claim leases all 60 messages at once
+    # (a pipeline of 256), and the last wait about 6 s in the bind's queue. Their leases
+    # expired meanwhile and the lease sweep took them back while they were still to be sent:
+    # they ended unknown though delivered (mark_unknown), or were queued again to go out a
+    # second time (resend). The dispatcher now renews its leases while it holds them.
+    async with Simulator() as sim:
+        config = gateway_config(
+            db_dsn,
+            tmp_path,
+            [bind_to(sim, window=1, rate=10.0, burst=1)],
+            dispatcher={"lease_seconds": 3.0, "unknown_policy": policy},
+        )
+        account, campaign_id = await campaign(database, greek_mobiles(60))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(60, timeout=30)
+        assert sim.stats.duplicate_messages == 0
+        assert sim.stats.submits == 60
+    assert await statuses(database, campaign_id) == {"delivered": 60}
+
+
 async def test_the_window_keeps_going_while_results_cannot_be_stored(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:

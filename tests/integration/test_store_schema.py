@@ -720,6 +720,32 @@ async def test_a_receipt_moves_its_single_part_message_in_the_same_statement(
         assert await conn.fetch(queries.apply_receipts, *(c[:1] for c in columns), WINDOW) == []
 
 
+async def test_a_live_dispatcher_renews_only_its_own_expiring_leases(database: Database) -> None:
+    lease_len = timedelta(seconds=30)
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        mine, theirs, fresh = await add_messages(
+            conn, ids, ["+34600000001", "+34600000002", "+34600000003"]
+        )
+        await claim_due(conn, "me", 1, NOW, NOW + lease_len)  # mine: expires at NOW + 30 s
+        await claim_due(conn, "other", 1, NOW, NOW + lease_len)  # theirs
+        await claim_due(conn, "me", 1, NOW, NOW + 3 * lease_len)  # fresh: far from expiry
+        later = NOW + timedelta(seconds=20)
+        renewed = await store.renew_leases(conn, "me", later + lease_len / 2, later + lease_len)
+        assert renewed == 1
+        rows = await conn.fetch("SELECT id, lease_expires FROM messages ORDER BY id")
+        assert [r["lease_expires"] for r in rows] == [
+            later + lease_len,  # renewed: it had 10 s of 30 left
+            NOW + lease_len,  # another dispatcher's: never renewed by this one
+            NOW + 3 * lease_len,  # more than half a lease left: untouched
+        ]
+        assert [r["id"] for r in rows] == [mine, theirs, fresh]  # claimed in id order
+        # When `theirs` expires, the sweep takes it back, and only it.
+        expired = NOW + lease_len + timedelta(seconds=1)
+        taken = await conn.fetch(queries.reclaim_expired_leases, expired, 10, None, False)
+        assert [r["id"] for r in taken] == [theirs]
+
+
 async def test_dead_dispatchers_leases_and_the_receipt_sweep(database: Database) -> None:
     lease_len = timedelta(seconds=30)
     lease = NOW + lease_len

@@ -70,6 +70,11 @@ CLAIM_MIN = 64
 # batch) takes at most REFRESH_DUTY of the time: with many batches, it comes less often.
 REFRESH_GAP = 0.01
 REFRESH_DUTY = 0.2
+# Leases are renewed every this share of `lease_seconds`, those with less than RENEW_LEFT of
+# it left: a part can wait in a slow bind's queue longer than a lease (docs/architecture.md,
+# durability).
+RENEW_EVERY = 0.25
+RENEW_LEFT = 0.5
 
 
 class BindLink(Protocol):
@@ -254,6 +259,15 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop` is set; then wait (bounded by the caller) for every
         message in flight to settle."""
+        renewer = asyncio.ensure_future(self._renew_loop())
+        try:
+            await self._claim_and_drain(stop)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _claim_and_drain(self, stop: asyncio.Event) -> None:
         refresher = asyncio.ensure_future(self._refresh_loop(stop))
         try:
             # Two claim loops: while one waits for its claim's rows, the other's are being
@@ -271,6 +285,35 @@ class Dispatcher:
             self._writer.request_flush()
             self._room.clear()
             await self._room.wait()
+
+    # --- leases ------------------------------------------------------------------------------
+
+    async def renew_leases(self) -> int:
+        """Extend this process's leases with less than RENEW_LEFT of `lease_seconds` left to a
+        full lease from now: parts claimed are still to be sent or stored, however long a
+        slow bind keeps them queued. How many were renewed."""
+        lease = self._config.lease_seconds
+        now = self._clock()
+        async with self._db.acquire() as conn:
+            return await store.renew_leases(
+                conn,
+                self._owner,
+                now + timedelta(seconds=lease * RENEW_LEFT),
+                now + timedelta(seconds=lease),
+            )
+
+    async def _renew_loop(self) -> None:
+        """Renew the leases every RENEW_EVERY of a lease while any are held, until the
+        dispatcher has drained (a crashed process renews nothing: its leases expire)."""
+        every = self._config.lease_seconds * RENEW_EVERY
+        while True:
+            await asyncio.sleep(every)
+            if not self._leased:
+                continue
+            try:
+                await self.renew_leases()
+            except Exception as exc:  # the database went away: the next tick tries again
+                log.warning("renewing leases failed (%s: %s)", type(exc).__name__, exc)
 
     # --- what is due -------------------------------------------------------------------------
 

@@ -227,6 +227,14 @@ async def sweep_unreceipted(
     return await conn.fetch(queries.sweep_unreceipted, sent_before, now, limit)
 
 
+async def renew_leases(
+    conn: asyncpg.Connection, owner: str, expiring_before: datetime, until: datetime
+) -> int:
+    """Extend `owner`'s leases that expire before `expiring_before` to `until`; how many."""
+    status = await conn.execute(queries.renew_leases, owner, expiring_before, until)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def reclaim_expired_leases(
     conn: asyncpg.Connection, now: datetime, limit: int, resend: bool, owner: str | None = None
 ) -> list[asyncpg.Record]:

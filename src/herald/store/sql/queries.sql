@@ -431,6 +431,19 @@ FROM messages m JOIN parts p ON p.message_id = m.id
 WHERE m.id = ANY($1::bigint[])
 GROUP BY m.id;
 
+-- name: renew_leases
+-- A live dispatcher ($1) keeps its leases: those expiring before $2 run until $3. Parts wait in
+-- a bind's queue behind its window, and a slow bind (a low rate, slow answers, throttling) can
+-- hold them longer than lease_seconds: without this their leases expired while they were still
+-- to be sent, and reclaim_expired_leases made them unknown (sent and delivered all the same),
+-- or queued them again under resend (sent twice). A dead dispatcher renews nothing: its
+-- leases expire lease_seconds after its last renewal at most.
+UPDATE messages m
+SET lease_expires = $3
+WHERE m.status = 'sending'                                    -- messages_lease_idx
+  AND m.lease_expires < $2
+  AND m.lease_owner = $1;
+
 -- name: reclaim_expired_leases
 -- Leases of dispatchers that died ($1 = now), or every lease of owner $3 (this process's name,
 -- restarted after a crash). A dispatcher hands what it claims to its binds at once, so a
