@@ -677,8 +677,8 @@ def report(args: argparse.Namespace, cells: Cells) -> None:
             f"{args.sample_interval * 1000:.0f} ms ({samples:.0f} samples a run while messages "
             f"were due, median); full: share of samples with the window full; fill: mean share "
             f"in use. Each scrape costs herald {scrape:,.0f} µs of CPU (measured on the idle "
-            f"daemon), taken off herald's figure. Progress polls (each a count of the "
-            f"campaign's messages in PostgreSQL, in the figures): {polls:.0f} a run, median."
+            f"daemon), taken off herald's figure. Progress polls (each a read of the "
+            f"campaign's progress counters, in the figures): {polls:.0f} a run, median."
         )
     print("\ntargets")
     for line in targets(args, cells):
