@@ -13,6 +13,7 @@ from herald.store.db import Database
 from tests.e2e.test_gateway import campaign, statuses
 from tests.support.factories import greek_mobiles
 from tests.support.gateway import bind_to, gateway_config, running
+from tests.support.processes import batch_events, wait_for_batch
 
 # The receipt first, the response 1-5 ms later: often in another flush than the receipt.
 EARLY = {"early_receipt": True, "latency": Delay.uniform(0.001, 0.005), "seed": 5}
@@ -44,10 +45,14 @@ async def test_a_restarted_smsc_reusing_ids_loses_no_receipt(
     config = gateway_config(db_dsn, tmp_path, [bind])
     account, before = await campaign(database, numbers[:1500])
     other, after = await campaign(database, numbers[1500:])
-    async with running(config) as herald:
+    async with running(config) as herald, batch_events(database) as events:
         assert herald.runner is not None
-        await herald.runner.start_run(campaign_id=before, account_id=account)
+        run = await herald.runner.start_run(campaign_id=before, account_id=account)
         await first.wait_for_receipts_acked(1500, timeout=60)
+        # Each receipt comes before its submit_sm_resp: stopping the SMSC as soon as the last
+        # receipt is acknowledged could cut off the last responses (those parts would rightly
+        # end unknown). The run completes once every response is stored too.
+        await wait_for_batch(events, run.batch_id, within=60)
         await first.stop()
         # The SMSC restarts on the same port: its counter, and so its ids, start over.
         async with Simulator(port=port, **EARLY) as second:
