@@ -25,15 +25,12 @@ import argparse
 import asyncio
 import os
 import re
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from herald.api.app import create_app
@@ -41,8 +38,8 @@ from herald.api.context import AppContext
 from herald.campaigns.runs import CampaignRunner
 from herald.delivery.router import Router
 from herald.metrics import Metrics
-from herald.store.db import Database, with_database
-from herald.store.embedded import EmbeddedPostgres
+from herald.store.db import Database
+from pg import bench_server, create_database, drop_database
 from report import CONFIG, START, last_cursor, load, serve  # bench/report.py
 
 
@@ -139,30 +136,19 @@ async def measure(db: Database, state: Path, key: str, campaign: int, args: Any)
 
 
 async def bench(args: argparse.Namespace) -> None:
-    external = os.environ.get("HERALD_BENCH_DSN")
-    state = Path(tempfile.mkdtemp(prefix="herald-bench-console-", dir="/tmp"))
-    embedded = None if external else EmbeddedPostgres(state / "pg")
-    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
     name = f"herald_bench_console_{os.getpid()}"
-    try:
-        admin = await asyncpg.connect(admin_dsn)
-        await admin.execute(f"CREATE DATABASE {name}")
-        await admin.close()
-        dsn = with_database(admin_dsn, name)
-        async with Database(dsn) as db:
-            await db.migrate()
-            started = time.perf_counter()
-            _, key, campaign = await load(dsn, args.messages)
-            print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
-            await measure(db, state, key, campaign, args)
-    finally:
-        if embedded is not None:
-            await embedded.astop()
-        else:  # someone else's server: leave it as it was
-            admin = await asyncpg.connect(admin_dsn)
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            await admin.close()
-        shutil.rmtree(state, ignore_errors=True)
+    async with bench_server("herald-bench-console-", pg_dir="pg") as server:
+        dsn = await create_database(server.admin_dsn, name)
+        try:
+            async with Database(dsn) as db:
+                await db.migrate()
+                started = time.perf_counter()
+                _, key, campaign = await load(dsn, args.messages)
+                print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
+                await measure(db, server.state, key, campaign, args)
+        finally:
+            if server.embedded is None:  # someone else's server: leave it as it was
+                await drop_database(server.admin_dsn, name)
 
 
 def main() -> None:

@@ -76,9 +76,10 @@ from herald.config import (
 )
 from herald.daemon import Daemon
 from herald.store.accounts import create_account
-from herald.store.db import Database, with_database
+from herald.store.db import Database
 from herald.store.embedded import EmbeddedPostgres
 from herald.store.queries import queries
+from pg import create_database
 from simulator import cpu_seconds
 from smpp import run_raw, start_simulator, stop_simulator
 
@@ -336,10 +337,7 @@ async def bench(args: argparse.Namespace) -> None:
     try:
         for i in range(args.runs):
             name = f"herald_bench_{os.getpid()}_{i}"
-            admin = await asyncpg.connect(admin_dsn)
-            await admin.execute(f"CREATE DATABASE {name}")
-            await admin.close()
-            dsn = with_database(admin_dsn, name)
+            dsn = await create_database(admin_dsn, name)
             async with Database(dsn) as db:
                 await db.migrate()
             nodes = await start_nodes(

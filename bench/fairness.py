@@ -28,10 +28,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,8 +48,8 @@ from herald.config import (
     TrackerConfig,
 )
 from herald.daemon import Daemon
-from herald.store.db import Database, with_database
-from herald.store.embedded import EmbeddedPostgres
+from herald.store.db import Database
+from pg import bench_server, create_database
 from smpp import start_simulator, stop_simulator
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -109,8 +107,8 @@ async def make_accounts(conn: asyncpg.Connection, count: int, tag: str) -> list[
     rows = await conn.fetch(
         """
         WITH a AS (
-            INSERT INTO accounts (name, api_key_hash, api_key_prefix, webhook_secret, credit)
-            SELECT $1 || i, sha256(($1 || i)::bytea), 'hk_bench', 'secret', 100000000
+            INSERT INTO accounts (name, webhook_secret, credit)  -- no key: nothing calls the API
+            SELECT $1 || i, 'secret', 100000000
             FROM generate_series(1, $2) AS i
             RETURNING id
         )
@@ -244,10 +242,7 @@ async def first_messages(
     """One run: a big campaign of `big` (0: none) and the small ones; their times to first
     message (seconds) and to their last message out."""
     name = f"herald_fair_{os.getpid()}_{int(time.time() * 1000)}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    dsn = with_database(admin_dsn, name)
+    dsn = await create_database(admin_dsn, name)
     async with Database(dsn) as db:
         await db.migrate()
     conn = await asyncpg.connect(dsn)
@@ -399,10 +394,7 @@ async def claim_cost(admin_dsn: str, args: argparse.Namespace) -> None:
     from herald.store.queries import queries
 
     name = f"herald_fair_claims_{os.getpid()}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    dsn = with_database(admin_dsn, name)
+    dsn = await create_database(admin_dsn, name)
     async with Database(dsn) as db:
         await db.migrate()
     conn = await asyncpg.connect(dsn)
@@ -485,19 +477,11 @@ async def claim_cost(admin_dsn: str, args: argparse.Namespace) -> None:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    external = os.environ.get("HERALD_BENCH_DSN")
-    state = Path(tempfile.mkdtemp(prefix="herald-bench-", dir="/tmp"))
-    embedded = None if external else EmbeddedPostgres(state)
-    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
-    try:
+    async with bench_server() as server:
         if args.part in ("ttfm", "both"):
-            await time_to_first_message(admin_dsn, args, state)
+            await time_to_first_message(server.admin_dsn, args, server.state)
         if args.part in ("claims", "both"):
-            await claim_cost(admin_dsn, args)
-    finally:
-        if embedded is not None:
-            await embedded.astop()
-        shutil.rmtree(state, ignore_errors=True)
+            await claim_cost(server.admin_dsn, args)
 
 
 def main() -> None:

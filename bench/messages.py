@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,9 +32,9 @@ from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.accounts import create_account
-from herald.store.db import Database, with_database
-from herald.store.embedded import EmbeddedPostgres
+from herald.store.db import Database
 from herald.store.queries import queries
+from pg import bench_server, create_database
 
 CONFIG = Config(
     binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
@@ -54,10 +51,7 @@ async def one_run(
 ) -> tuple[float, list[float]]:
     """(requests per second, each request's seconds) for one design in a fresh database."""
     name = f"herald_messages_{os.getpid()}_{int(time.time() * 1000)}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    dsn = with_database(admin_dsn, name)
+    dsn = await create_database(admin_dsn, name)
     async with Database(dsn, min_size=args.concurrency, max_size=args.concurrency + 2) as db:
         await db.migrate()
         accounts = []
@@ -117,29 +111,22 @@ def describe(rate: float, latencies: list[float]) -> str:
 
 
 async def bench(args: argparse.Namespace) -> None:
-    external = os.environ.get("HERALD_BENCH_DSN")
-    state = Path(tempfile.mkdtemp(prefix="herald-bench-", dir="/tmp"))
-    embedded = None if external else EmbeddedPostgres(state)
-    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
-    try:
+    async with bench_server() as server:
         print(
             f"{args.requests} requests of one number each, {args.concurrency} at a time, "
             f"{args.accounts} account(s)"
         )
-        await one_run(admin_dsn, args, shared=False, requests=min(200, args.requests))  # warm-up
+        warm_up = min(200, args.requests)
+        await one_run(server.admin_dsn, args, shared=False, requests=warm_up)
         runs: dict[bool, list[tuple[float, list[float]]]] = {False: [], True: []}
         for _ in range(args.rounds):  # alternated: a busy machine weighs on both alike
             for shared in (False, True):
-                runs[shared].append(await one_run(admin_dsn, args, shared=shared))
+                runs[shared].append(await one_run(server.admin_dsn, args, shared=shared))
         chosen, baseline = (max(runs[shared], key=lambda r: r[0]) for shared in (False, True))
         print(f"  (best of {args.rounds} rounds each, alternated)")
         print(f"  a campaign per request (herald):       {describe(*chosen)}")
         print(f"  runs of one campaign per account:      {describe(*baseline)}")
         print(f"  ratio: {chosen[0] / baseline[0]:.2f}x the requests per second")
-    finally:
-        if embedded is not None:
-            await embedded.astop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def main() -> None:

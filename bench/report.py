@@ -31,12 +31,10 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -55,9 +53,9 @@ from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.accounts import create_account
-from herald.store.db import Database, with_database
-from herald.store.embedded import EmbeddedPostgres
+from herald.store.db import Database
 from herald.store.queries import queries
+from pg import bench_server, create_database, drop_database
 
 CONFIG = Config(
     binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
@@ -269,32 +267,21 @@ async def timed(make, runs: int) -> float:  # type: ignore[no-untyped-def]
 
 
 async def bench(args: argparse.Namespace) -> None:
-    external = os.environ.get("HERALD_BENCH_DSN")
-    state = Path(tempfile.mkdtemp(prefix="herald-bench-report-", dir="/tmp"))
-    embedded = None if external else EmbeddedPostgres(state)
-    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
     name = f"herald_bench_report_{os.getpid()}"
-    try:
-        admin = await asyncpg.connect(admin_dsn)
-        await admin.execute(f"CREATE DATABASE {name}")
-        await admin.close()
-        dsn = with_database(admin_dsn, name)
-        async with Database(dsn) as db:
-            await db.migrate()
-            started = time.perf_counter()
-            account, key, campaign = await load(dsn, args.messages)
-            print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
-            await measure(db, account, key, campaign, args)
-            if args.expansion:
-                await measure_expansion(db, dsn, args.expansion, args.runs)
-    finally:
-        if embedded is not None:
-            await embedded.astop()
-        else:  # someone else's server: leave it as it was
-            admin = await asyncpg.connect(admin_dsn)
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            await admin.close()
-        shutil.rmtree(state, ignore_errors=True)
+    async with bench_server("herald-bench-report-") as server:
+        dsn = await create_database(server.admin_dsn, name)
+        try:
+            async with Database(dsn) as db:
+                await db.migrate()
+                started = time.perf_counter()
+                account, key, campaign = await load(dsn, args.messages)
+                print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
+                await measure(db, account, key, campaign, args)
+                if args.expansion:
+                    await measure_expansion(db, dsn, args.expansion, args.runs)
+        finally:
+            if server.embedded is None:  # someone else's server: leave it as it was
+                await drop_database(server.admin_dsn, name)
 
 
 async def measure(

@@ -36,8 +36,9 @@ import asyncpg
 
 from e2e import Groups, config, cpu_snapshot, cpu_used, load_campaign, process_tree, start_daemon
 from herald.config import RetentionConfig
-from herald.store.db import Database, with_database
+from herald.store.db import Database
 from herald.store.embedded import EmbeddedPostgres
+from pg import create_database
 from smpp import start_simulator, stop_simulator
 
 OLD_RUN = """
@@ -183,10 +184,7 @@ async def bench(args: argparse.Namespace) -> None:
             order = ("baseline", "pruning") if i % 2 == 0 else ("pruning", "baseline")
             for kind in order:
                 name = f"herald_bench_retention_{os.getpid()}_{i}_{kind}"
-                admin = await asyncpg.connect(admin_dsn)
-                await admin.execute(f"CREATE DATABASE {name}")
-                await admin.close()
-                dsn = with_database(admin_dsn, name)
+                dsn = await create_database(admin_dsn, name)
                 async with Database(dsn) as db:
                     await db.migrate()
                 loaded = time.perf_counter()

@@ -1,0 +1,59 @@
+"""The PostgreSQL a benchmark runs on: an embedded server in a temporary directory, removed at
+the end, or the server in HERALD_BENCH_DSN (left as it was); and fresh databases on it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from herald.store.db import with_database
+from herald.store.embedded import EmbeddedPostgres
+
+
+@dataclass(frozen=True)
+class BenchServer:
+    admin_dsn: str
+    state: Path  # the temporary directory: the embedded server's, or the benchmark's own files
+    embedded: EmbeddedPostgres | None  # None: the server in HERALD_BENCH_DSN
+
+
+@contextlib.asynccontextmanager
+async def bench_server(
+    prefix: str = "herald-bench-", pg_dir: str = ""
+) -> AsyncIterator[BenchServer]:
+    """The server, for the block; `pg_dir` places the embedded one below the directory."""
+    external = os.environ.get("HERALD_BENCH_DSN")
+    state = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    embedded = None if external else EmbeddedPostgres(state / pg_dir if pg_dir else state)
+    admin_dsn = external or await embedded.astart()  # type: ignore[union-attr]
+    try:
+        yield BenchServer(admin_dsn, state, embedded)
+    finally:
+        if embedded is not None:
+            await embedded.astop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+async def create_database(admin_dsn: str, name: str) -> str:
+    """A new empty database on the server; its DSN."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return with_database(admin_dsn, name)
+
+
+async def drop_database(admin_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
