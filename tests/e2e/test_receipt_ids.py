@@ -57,8 +57,10 @@ async def test_a_restarted_smsc_reusing_ids_loses_no_receipt(
         # The SMSC restarts on the same port: its counter, and so its ids, start over.
         async with Simulator(port=port, **EARLY) as second:
             await second.wait_for_binds(1, timeout=30)
-            await herald.runner.start_run(campaign_id=after, account_id=other)
+            run = await herald.runner.start_run(campaign_id=after, account_id=other)
             await second.wait_for_receipts_acked(1500, timeout=60)
+            # As above: this SMSC too stops before herald does, so its last responses must be in.
+            await wait_for_batch(events, run.batch_id, within=60)
             reused = {r.message_id for r in first.submits} & {r.message_id for r in second.submits}
             assert len(reused) == 1500
     await accounted_for(database, herald, 3000)
