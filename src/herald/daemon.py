@@ -821,7 +821,7 @@ def _auto_replier(
 
         # A key no API caller can send (it has spaces): replies and API requests never meet.
         key = f"automatic reply {request.inbound_id}"
-        answer = await keys.perform(request.account_id, key, "auto-reply", spec, work)
+        answer = await keys.perform(request.account_id, key, "auto-reply", lambda: spec, work)
         if not answer.replayed:
             wake()
 

@@ -60,6 +60,7 @@ from herald.errors import ConfigError, NumberError, SenderError
 
 __all__ = [
     "Sender",
+    "Verdict",
     "check_number",
     "country_of",
     "normalize_number",
@@ -103,9 +104,12 @@ def normalize_number(
     return checked[0]
 
 
+Verdict = tuple[str, None] | tuple[None, str]  # check_number: (e164, None) or (None, reason)
+
+
 def check_number(
     raw: str, *, default_region: str | None = None, mobile_only: bool = False
-) -> tuple[str, None] | tuple[None, str]:
+) -> Verdict:
     """Bulk form of normalize_number: ``(e164, None)`` or ``(None, reason)``, never raises
     for a bad number (an unknown `default_region` still raises ConfigError)."""
     checked = _check(raw, default_region, mobile_only)

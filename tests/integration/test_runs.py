@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from herald.campaigns.audience import check_recipients
 from herald.campaigns.runs import CampaignRunner
 from herald.config import BindConfig, Config, RouteConfig
 from herald.delivery.router import Router
@@ -280,3 +281,31 @@ async def test_a_reminder_uses_the_name_fallback_and_stays_out_of_progress(
     assert kinds == ["reminder", "run"]
     # The campaign expects its two recipients; the test number is not one of them.
     assert progress["messages"]["expected"] == 2 and progress["messages"]["queued"] == 2
+
+
+async def test_a_run_in_its_intakes_transaction_takes_the_intakes_verdicts(
+    database: Database,
+) -> None:
+    # Send now checks each number once: the run reuses what the request's intake found
+    # (campaigns/audience.py), under the same region and mobiles_only.
+    numbers = ["+30 694 853 0920", "0030 694 853 0921", "not a number", "+306948530922"]
+    intake = check_recipients(numbers, [], default_region=None, max_recipients=10)
+    assert intake.checked["0030 694 853 0921"] == ("+306948530921", None)
+    assert intake.checked["not a number"] == (None, "invalid_format")
+    # A verdict the run could not reach itself shows it is taken, not recomputed.
+    intake.checked["+306948530922"] = (None, "not_mobile")
+    account, campaign = await setup(database)
+    async with database.acquire() as conn, conn.transaction():
+        await add_recipients(conn, campaign, numbers)
+        result = await runner(database).start_run(
+            campaign_id=campaign, account_id=account, conn=conn, checked=intake.checked
+        )
+        rows = await conn.fetch(
+            "SELECT phone, status, reason FROM messages WHERE batch_id = $1", result.batch_id
+        )
+    assert {r["phone"]: (r["status"], r["reason"]) for r in rows} == {
+        "+306948530920": ("queued", None),
+        "+306948530921": ("queued", None),
+        "+306948530922": ("rejected", "not_mobile"),
+        "not a number": ("rejected", "invalid_format"),
+    }

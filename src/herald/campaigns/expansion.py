@@ -19,7 +19,7 @@ from herald.campaigns.links import CLICK, OPT_OUT, CodePool, LinkPlan, new_codes
 from herald.delivery.quiet_hours import Window, next_allowed
 from herald.delivery.router import NoRouteError, Router
 from herald.errors import InvalidTextError, MissingLabelError, TextError, TooManyPartsError
-from herald.numbers import check_number, country_of, time_zones_for
+from herald.numbers import Verdict, check_number, country_of, time_zones_for
 from herald.text import EncodedMessage, ReferenceAllocator, encode_message
 from herald.text.template import Template
 
@@ -97,6 +97,7 @@ class Expander:
         mobiles_only: bool = False,
         links: LinkPlan | None = None,
         link_codes: Callable[[int], list[str]] = new_codes,
+        checked: Mapping[str, Verdict] | None = None,
     ) -> None:
         self._batch_id, self._campaign_id, self._account_id = batch_id, campaign_id, account_id
         self._template = template
@@ -111,6 +112,9 @@ class Expander:
         self._not_before = not_before
         self._region = default_region
         self._mobiles_only = mobiles_only
+        # Verdicts on raw numbers already reached in this transaction, under the same region
+        # and mobiles_only (the request's intake, campaigns/audience.py): not checked again.
+        self._checked: Mapping[str, Verdict] = checked or {}
         # The only guard of one message per number per batch: the schema has no unique index
         # for it (each would cost every status move an index entry; see schema.sql).
         self._seen: set[str] = set()
@@ -144,9 +148,12 @@ class Expander:
         if source in _TRUSTED_SOURCES and not self._mobiles_only:
             phone, reason = phone_raw, None
         else:  # a contact's E.164 number still needs its type checked for mobiles_only
-            phone, reason = check_number(
-                phone_raw, default_region=self._region, mobile_only=self._mobiles_only
-            )
+            verdict = self._checked.get(phone_raw)
+            if verdict is None:
+                verdict = check_number(
+                    phone_raw, default_region=self._region, mobile_only=self._mobiles_only
+                )
+            phone, reason = verdict
         key = phone if phone is not None else phone_raw.strip()
         if key in self._seen:
             self.totals.duplicates += 1

@@ -25,6 +25,7 @@ from herald.errors import (
     TemplateError,
 )
 from herald.metrics import Metrics
+from herald.numbers import Verdict
 from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
 from herald.store.db import Database
@@ -53,6 +54,7 @@ class RunStarter(Protocol):
         description: str | None = None,
         track_link_url: str | None = None,
         conn: Any = None,
+        checked: Mapping[str, Verdict] | None = None,
     ) -> RunResult: ...
 
 
@@ -119,10 +121,12 @@ class Lifecycle:
         description: str | None = None,
         track_link_url: str | None = None,
         conn: Any = None,
+        checked: Mapping[str, Verdict] | None = None,
     ) -> RunResult:
         """Start a run; `message` and `track_link_url` override the campaign's for it. With
         `conn` (inside a transaction of the caller's) the run is part of that transaction,
-        and the caller wakes the dispatcher once it has committed."""
+        and the caller wakes the dispatcher once it has committed; `checked`: that
+        transaction's verdicts on the numbers (CampaignRunner.start_run)."""
         campaign = await self._read(conn, account_id, campaign_id)
         if campaign is None:
             raise campaign_not_found(campaign_id)
@@ -139,6 +143,7 @@ class Lifecycle:
                 description=description,
                 track_link_url=track_link_url,
                 conn=conn,
+                checked=checked,
             )
         except NotFoundError:
             raise campaign_not_found(campaign_id) from None

@@ -161,7 +161,11 @@ class MessageService:
         campaign_id = await store.create_message_campaign(conn, account_id, request)
         await campaign_store.add_recipients(conn, campaign_id, intake.rows)
         run = await self._runner.start_run(
-            campaign_id=campaign_id, account_id=account_id, conn=conn
+            campaign_id=campaign_id,
+            account_id=account_id,
+            conn=conn,
+            # Stored as E.164 (as_e164 above), so that is what expansion meets.
+            checked={phone: (phone, None) for phone in intake.valid},
         )
         rows = await store.batch_messages(conn, campaign_id, run.batch_id)
         return self._answer(to, rows, run.segments, client_ref)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from herald.delivery.router import Router
 from herald.delivery.writer import StatusChange
 from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundError
 from herald.metrics import Metrics
+from herald.numbers import Verdict
 from herald.states import CAMPAIGN, transition
 from herald.store import links as link_store
 from herald.store import runs as store
@@ -111,10 +112,13 @@ class CampaignRunner:
         description: str | None = None,
         track_link_url: str | None = None,
         conn: Any = None,
+        checked: Mapping[str, Verdict] | None = None,
     ) -> RunResult:
         """Run the campaign for its whole audience; the campaign becomes `running`.
         `message` and `track_link_url` override the campaign's for this run. With `conn`,
-        within the caller's transaction (see the module's docstring)."""
+        within the caller's transaction (see the module's docstring); `checked`, the
+        verdicts that transaction's intake reached on the recipients' raw numbers, which
+        expansion then does not check again (herald/campaigns/audience.py)."""
         result = await self._run(
             campaign_id,
             account_id,
@@ -123,6 +127,7 @@ class CampaignRunner:
             reminder=False,
             conn=conn,
             link=track_link_url,
+            checked=checked,
         )
         assert result is not None  # only a reminder sent already gives None
         return result
@@ -143,10 +148,11 @@ class CampaignRunner:
         reminder: bool,
         conn: Any = None,
         link: str | None = None,
+        checked: Mapping[str, Verdict] | None = None,
     ) -> RunResult | None:
         started = time.perf_counter()
         done = await self._expand_retrying(
-            conn, campaign_id, account_id, message, description, reminder, link
+            conn, campaign_id, account_id, message, description, reminder, link, checked
         )
         if done is None:
             return None
@@ -206,10 +212,11 @@ class CampaignRunner:
         description: str | None,
         reminder: bool,
         link: str | None,
+        checked: Mapping[str, Verdict] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
         a drawn link code was taken (herald/store/links.py)."""
-        args = (campaign_id, account_id, message, description, reminder, link)
+        args = (campaign_id, account_id, message, description, reminder, link, checked)
         for attempt in range(1, LINK_ATTEMPTS + 1):
             try:
                 if conn is None:
@@ -232,6 +239,7 @@ class CampaignRunner:
         description: str | None,
         reminder: bool,
         link: str | None,
+        checked: Mapping[str, Verdict] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
         a reminder was sent already."""
@@ -255,6 +263,7 @@ class CampaignRunner:
             **await self._expander_args(conn, campaign, batch["id"], template),
             links=links[0] if links is not None else None,
             link_codes=self._link_codes,
+            checked=checked,
         )
         id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
         if reminder:

@@ -360,7 +360,9 @@ class CampaignService:
         run = None
         if columns["scheduled_at"] is None:
             # In this transaction: a refused run takes the campaign with it.
-            run = await self._lifecycle.run(account_id, campaign_id, conn=conn)
+            run = await self._lifecycle.run(
+                account_id, campaign_id, conn=conn, checked=intake.checked
+            )
         log.info(
             "campaign %s created (%s)",
             campaign_id,

@@ -3,11 +3,11 @@ and the lifecycle; per-message status; recipient files; message preview."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -74,9 +74,10 @@ def check_callback_urls(
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def given(body: BaseModel) -> Any:
-    """The body as given (not its defaults): what makes a retried request the same one."""
-    return jsonable_encoder(body.model_dump(mode="json", exclude_unset=True, by_alias=True))
+def given(body: BaseModel) -> Callable[[], Any]:
+    """The body as given (not its defaults), JSON values only: what makes a retried request
+    the same one. Read when the request has an Idempotency-Key (Idempotency.perform)."""
+    return lambda: body.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 @router.post("/campaigns/preview", response_model=PreviewOut, responses=responses(400))
