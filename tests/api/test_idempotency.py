@@ -25,6 +25,9 @@ class Runs:
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None:
         raise AssertionError("nothing is scheduled")
 
+    async def finish_rests(self) -> int:
+        return 0  # no send-now run here leaves a rest behind
+
 
 def body(**fields: Any) -> dict[str, Any]:
     return {"to": NUMBER, "sender": "Herald", "text": "Your code is 4521", **fields}

@@ -11,7 +11,7 @@ their rows are COPYed with the messages.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -232,6 +232,15 @@ class Expander:
         self.totals.deferred += status == "deferred"
         self.totals.segments += encoded.segments
         return True
+
+    @property
+    def waiting(self) -> int:
+        """Message rows built and not taken yet."""
+        return len(self._messages)
+
+    def seen_already(self, keys: Iterable[str]) -> None:
+        """Numbers (as `add` keys them) the batch has messages for: skipped as duplicates."""
+        self._seen.update(keys)
 
     def take(self) -> tuple[list[tuple], list[tuple]]:
         """The rows built since the last call (message rows, part rows)."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from herald.campaigns.progress import campaign_progress
-from herald.campaigns.run_result import RunResult
+from herald.campaigns.run_result import Rest, RunResult
 from herald.delivery.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
 from herald.errors import (
     InsufficientBalanceError,
@@ -55,7 +55,12 @@ class RunStarter(Protocol):
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        later: list[Rest] | None = None,
     ) -> RunResult: ...
+
+    async def store_rests(self, rests: list[Rest]) -> None: ...
+
+    async def finish_rests(self, *, conn: Any = None, campaign_id: int | None = None) -> int: ...
 
 
 # Why a campaign stopped, kept with it (campaigns.stop_reason) and sent in its callback.
@@ -122,11 +127,13 @@ class Lifecycle:
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        later: list[Rest] | None = None,
     ) -> RunResult:
         """Start a run; `message` and `track_link_url` override the campaign's for it. With
         `conn` (inside a transaction of the caller's) the run is part of that transaction,
         and the caller wakes the dispatcher once it has committed; `checked`: that
-        transaction's verdicts on the numbers (CampaignRunner.start_run)."""
+        transaction's verdicts on the numbers; `later`: where the run may leave the
+        messages the caller stores after committing (CampaignRunner.start_run)."""
         campaign = await self._read(conn, account_id, campaign_id)
         if campaign is None:
             raise campaign_not_found(campaign_id)
@@ -144,6 +151,7 @@ class Lifecycle:
                 track_link_url=track_link_url,
                 conn=conn,
                 checked=checked,
+                later=later,
             )
         except NotFoundError:
             raise campaign_not_found(campaign_id) from None
@@ -174,6 +182,10 @@ class Lifecycle:
         await self._change(account_id, campaign_id, "resume", "resumed")
         self._wake()
 
+    async def store_rests(self, rests: list[Rest]) -> None:
+        """Store what runs left in `later`, once the caller's transaction has committed."""
+        await self._runner.store_rests(rests)
+
     async def stop(self, account_id: int, campaign_id: int) -> int:
         """Stop the campaign; how many unsent messages were stopped."""
         stopped = await self._change(account_id, campaign_id, "stop", "stopped")
@@ -193,6 +205,8 @@ class Lifecycle:
                 raise invalid_state(campaign, event) from None
             # The row is locked: the compare-and-set cannot lose to anyone.
             if event == "stop":
+                # A send-now run whose rest is not stored yet: stored first, so stopped too.
+                await self._runner.finish_rests(conn=conn, campaign_id=campaign_id)
                 moved = await store.stop_campaign(
                     conn, campaign_id, campaign["status"], at, STOPPED_BY_USER
                 )

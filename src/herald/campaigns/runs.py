@@ -10,6 +10,17 @@ A caller may lend its own connection, inside a transaction of its own (`conn=`):
 then part of that transaction (a savepoint), visible to nobody before the caller commits, and
 the caller wakes the dispatcher once it has. That is how a campaign is created and run in one
 transaction, and how a request with an Idempotency-Key stores its answer with its run.
+
+Send now, the rest after (`later=`, migration 0015): a campaign created with its run (POST
+/v1/campaigns) would otherwise send nothing until its whole audience is stored, over a
+second for 20,000 recipients. Such a run is still expanded whole inside the request's
+transaction (so its counts, its credit and any refusal are decided there, as before), but only
+its first FIRST messages are stored in it; the rest stay in memory, in `later`, and the
+caller stores them with `store_rests` once its transaction has committed, a chunk per
+transaction. The batch is marked `rest_pending` meanwhile and does not complete. If herald
+stops before the rest is stored, the request has not been answered, and maintenance
+(`finish_rests`) expands the rest again from the stored recipients: every one whose number
+the batch has no message for. A stop of the campaign does the same first, so it stops them too.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from herald.campaigns.expansion import (
@@ -31,7 +42,7 @@ from herald.campaigns.expansion import (
 from herald.campaigns.links import LinkPlan, check_link_settings, link_target, new_codes
 from herald.campaigns.links import links_base_url as links_base_url_of
 from herald.campaigns.progress import campaign_progress
-from herald.campaigns.run_result import RunResult
+from herald.campaigns.run_result import Rest, RestChunk, RunResult
 from herald.config import Config
 from herald.delivery.callbacks import enqueue_campaign_callback, enqueue_message_callbacks
 from herald.delivery.quiet_hours import Window, parse_windows
@@ -41,16 +52,20 @@ from herald.errors import InsufficientBalanceError, NoRecipientsError, NotFoundE
 from herald.metrics import Metrics
 from herald.numbers import Verdict
 from herald.states import CAMPAIGN, transition
+from herald.store import campaigns as campaign_store
 from herald.store import links as link_store
 from herald.store import runs as store
 from herald.store.db import Database
 from herald.store.links import LinkCodeCollision
+from herald.store.runs import RestLock
 from herald.text import ReferenceAllocator
 from herald.text.template import Template, label_key, parse_template
 
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
+FIRST = 1000  # messages of a send-now run stored with its request (module docstring)
+REST_GRACE = timedelta(seconds=60)  # a rest not stored by then: its request's process stopped
 ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
 LINK_ATTEMPTS = 3  # expansions of one run when a drawn link code is taken (store/links.py)
 
@@ -113,12 +128,14 @@ class CampaignRunner:
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        later: list[Rest] | None = None,
     ) -> RunResult:
         """Run the campaign for its whole audience; the campaign becomes `running`.
         `message` and `track_link_url` override the campaign's for this run. With `conn`,
         within the caller's transaction (see the module's docstring); `checked`, the
         verdicts that transaction's intake reached on the recipients' raw numbers, which
-        expansion then does not check again (herald/campaigns/audience.py)."""
+        expansion then does not check again (herald/campaigns/audience.py); `later`, where
+        a run too large to store at once leaves its rest for `store_rests`."""
         result = await self._run(
             campaign_id,
             account_id,
@@ -128,6 +145,7 @@ class CampaignRunner:
             conn=conn,
             link=track_link_url,
             checked=checked,
+            later=later,
         )
         assert result is not None  # only a reminder sent already gives None
         return result
@@ -149,15 +167,17 @@ class CampaignRunner:
         conn: Any = None,
         link: str | None = None,
         checked: Mapping[str, Verdict] | None = None,
+        later: list[Rest] | None = None,
     ) -> RunResult | None:
         started = time.perf_counter()
         done = await self._expand_retrying(
-            conn, campaign_id, account_id, message, description, reminder, link, checked
+            conn, campaign_id, account_id, message, description, reminder, link, checked, later
         )
         if done is None:
             return None
         batch, totals = done
-        if totals.queued + totals.rejected_count >= ANALYZE_AFTER:
+        rest_pending = later is not None and any(r.batch_id == batch["id"] for r in later)
+        if totals.queued + totals.rejected_count >= ANALYZE_AFTER and not rest_pending:
             if conn is None:
                 async with self._db.acquire() as own:
                     await store.analyze_after_load(own)
@@ -213,10 +233,11 @@ class CampaignRunner:
         reminder: bool,
         link: str | None,
         checked: Mapping[str, Verdict] | None,
+        later: list[Rest] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
         a drawn link code was taken (herald/store/links.py)."""
-        args = (campaign_id, account_id, message, description, reminder, link, checked)
+        args = (campaign_id, account_id, message, description, reminder, link, checked, later)
         for attempt in range(1, LINK_ATTEMPTS + 1):
             try:
                 if conn is None:
@@ -240,9 +261,11 @@ class CampaignRunner:
         reminder: bool,
         link: str | None,
         checked: Mapping[str, Verdict] | None,
+        later: list[Rest] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
-        a reminder was sent already."""
+        a reminder was sent already. With `later`, the rest past the first FIRST messages is
+        left there instead of stored (module docstring)."""
         campaign = await store.campaign_for_run(conn, campaign_id, account_id)
         if campaign is None:
             raise NotFoundError(f"campaign {campaign_id} not found")
@@ -266,6 +289,7 @@ class CampaignRunner:
             checked=checked,
         )
         id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
+        kept: list[RestChunk] | None = None  # the rest, once the first messages are stored
         if reminder:
             # Test numbers carry no name or labels: show each placeholder by its
             # fallback, or by its name, so the tester sees what recipients will get.
@@ -293,7 +317,14 @@ class CampaignRunner:
                         row["source"],
                         row["client_ref"],
                     )
-                await self._copy(conn, expander, batch["id"])
+                    if later is not None and kept is None and expander.waiting >= FIRST:
+                        await self._copy(conn, expander, batch["id"])
+                        kept = []
+                if kept is None:
+                    await self._copy(conn, expander, batch["id"])
+                elif expander.waiting:
+                    messages, parts = expander.take()
+                    kept.append(RestChunk(messages, parts, expander.take_links()))
         totals = expander.totals
         await self._pay(conn, account_id, totals)
         await store.finish_expansion(
@@ -303,6 +334,7 @@ class CampaignRunner:
             totals.segments,
             totals.segments,
             id_range,
+            rest_pending=bool(kept),
         )
         if status != campaign["status"]:
             await store.start_campaign(conn, campaign_id, campaign["status"])
@@ -314,16 +346,162 @@ class CampaignRunner:
                     await campaign_progress(conn, campaign_id),
                     at=self._clock(),
                 )
-        if campaign["callback_url"] and expander.rejected_ids:
-            now = self._clock()
-            await enqueue_message_callbacks(
-                conn,
-                [
-                    StatusChange(i, "new", "rejected", reason, now, campaign_id)
-                    for i, reason in expander.rejected_ids
-                ],
-            )
+        rejected = expander.rejected_ids
+        if kept:
+            rejected = _rejected_later(rejected, kept)
+            assert later is not None
+            large = totals.queued + totals.rejected_count >= ANALYZE_AFTER
+            later.append(Rest(batch["id"], kept, analyze=large))
+        if campaign["callback_url"] and rejected:
+            await self._rejected_callbacks(conn, campaign_id, rejected)
         return batch, totals
+
+    async def _rejected_callbacks(
+        self, conn: Any, campaign_id: int, rejected: list[tuple[int, str]]
+    ) -> None:
+        now = self._clock()
+        await enqueue_message_callbacks(
+            conn,
+            [
+                StatusChange(i, "new", "rejected", reason, now, campaign_id)
+                for i, reason in rejected
+            ],
+        )
+
+    # --- the rest of a send-now run (module docstring) -------------------------------------
+
+    async def store_rests(self, rests: list[Rest]) -> None:
+        """Store what send-now runs left in `later`, once their transaction has committed: a
+        chunk per transaction, the dispatcher woken after each. A rest that a stop or
+        maintenance stored meanwhile (expanded again) is dropped; one that cannot be stored
+        now (the database went away) is left to maintenance, which expands it again."""
+        for rest in rests:
+            try:
+                await self._store_rest(rest)
+            except Exception:  # the run is committed and sending: the request still succeeds
+                log.exception(
+                    "batch %s: its rest was not stored; maintenance will store it", rest.batch_id
+                )
+
+    async def _store_rest(self, rest: Rest) -> None:
+        try:
+            for number, chunk in enumerate(rest.chunks, 1):
+                async with self._db.acquire() as conn, conn.transaction():
+                    lock = await store.lock_rest(conn, rest.batch_id)
+                    if lock is None or not lock.rest_pending:
+                        break
+                    await self._copy_rows(conn, rest.batch_id, chunk)
+                    if chunk.rejected:
+                        await self._rejected_callbacks(conn, lock.campaign_id, chunk.rejected)
+                    if number == len(rest.chunks):
+                        await store.end_rest(
+                            conn,
+                            rest.batch_id,
+                            lock.messages_expected,
+                            lock.segments_expected,
+                            None,
+                        )
+                self._wake()
+        except LinkCodeCollision:  # a code drawn at expansion was taken since: draw anew
+            log.warning("batch %s: a link code was taken; expanding its rest again", rest.batch_id)
+            await self.finish_rests(batch_ids=[rest.batch_id])
+        if rest.analyze:
+            async with self._db.acquire() as conn:
+                await store.analyze_after_load(conn)
+
+    async def finish_rests(
+        self,
+        *,
+        conn: Any = None,
+        campaign_id: int | None = None,
+        batch_ids: list[int] | None = None,
+    ) -> int:
+        """Store the rests nobody is storing: of batches started more than REST_GRACE ago
+        (maintenance: the process that ran them stopped first), of campaign `campaign_id`
+        (a stop, in its own transaction `conn`, which holds the campaign's row), or of
+        `batch_ids`. Each is expanded again from the campaign's audience. How many batches."""
+        if conn is not None:
+            return await self._finish_rests(conn, campaign_id, batch_ids)
+        async with self._db.acquire() as own:
+            return await self._finish_rests(own, campaign_id, batch_ids)
+
+    async def _finish_rests(
+        self, conn: Any, campaign_id: int | None, batch_ids: list[int] | None
+    ) -> int:
+        if batch_ids is None:
+            batch_ids = await store.pending_rests(conn, self._clock() - REST_GRACE, 20, campaign_id)
+        done = 0
+        for batch_id in batch_ids:
+            async with conn.transaction():  # a savepoint when the caller's transaction is open
+                lock = await store.lock_rest(conn, batch_id)
+                if lock is None or not lock.rest_pending:
+                    continue
+                await self._expand_rest(conn, batch_id, lock)
+                done += 1
+            self._wake()
+        return done
+
+    async def _expand_rest(self, conn: Any, batch_id: int, lock: RestLock) -> None:
+        """Expand batch `batch_id`'s rest again: every recipient whose number it has no
+        message for. Its credit follows what was stored: what the rest did not use goes
+        back (a route removed since, say); more is taken if the account has it."""
+        campaign = await store.campaign_for_run(conn, lock.campaign_id, lock.account_id)
+        assert campaign is not None  # locked with its batch (lock_rest)
+        template = parse_template(
+            lock.template or campaign["template"], campaign["fallback_values"]
+        )
+        plan = None
+        if template.uses_link or template.uses_opt_out_link:
+            plan = LinkPlan(self._links_base_url, template.uses_link, template.uses_opt_out_link)
+        expander = Expander(
+            **await self._expander_args(conn, campaign, batch_id, template),
+            links=plan,
+            link_codes=self._link_codes,
+        )
+        stored = await store.stored_batch_messages(conn, batch_id)
+        expander.seen_already(m.phone for m in stored)
+        id_range: tuple[int, int] | None = None
+        async for rows in store.audience(conn, lock.campaign_id, CHUNK):
+            ids = await store.reserve_message_ids(conn, len(rows))
+            added = [
+                message_id
+                for message_id, row in zip(ids, rows, strict=True)
+                if expander.add(
+                    message_id,
+                    row["phone_raw"],
+                    row["name"],
+                    row["labels"],
+                    row["source"],
+                    row["client_ref"],
+                )
+            ]
+            id_range = _widen(id_range, added)
+            await self._copy(conn, expander, batch_id)
+        totals = expander.totals
+        messages = len(stored) + totals.queued + totals.rejected_count
+        segments = sum(m.segments for m in stored) + totals.segments
+        unused = lock.segments_expected - segments
+        if unused < 0:  # more than planned: taken if the account has it
+            taken = min(-unused, await store.account_credit(conn, lock.account_id))
+            if taken < -unused:
+                log.warning(
+                    "batch %s: its rest needs %d segments more than its run reserved; the "
+                    "account had %d",
+                    batch_id,
+                    -unused,
+                    taken,
+                )
+            unused = -taken
+        if unused:
+            await campaign_store.refund(conn, lock.account_id, {batch_id: unused})
+        if campaign["callback_url"] and expander.rejected_ids:
+            await self._rejected_callbacks(conn, lock.campaign_id, expander.rejected_ids)
+        await store.end_rest(conn, batch_id, messages, segments, id_range)
+        log.warning(
+            "batch %s: its rest was stored by expanding it again (%d messages)",
+            batch_id,
+            totals.queued + totals.rejected_count,
+        )
 
     async def _expander_args(
         self, conn: Any, campaign: Any, batch_id: int, template: Template
@@ -374,15 +552,18 @@ class CampaignRunner:
             return await store.blacklisted_recipients(conn, campaign["id"], campaign["account_id"])
         return await store.blacklist(conn, campaign["account_id"])
 
-    @staticmethod
-    async def _copy(conn: Any, expander: Expander, batch_id: int) -> None:
+    @classmethod
+    async def _copy(cls, conn: Any, expander: Expander, batch_id: int) -> None:
         messages, parts = expander.take()
-        await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, messages)
-        await store.copy_rows(conn, "parts", PART_COLUMNS, parts)
-        await store.add_counts(conn, batch_id, chunk_counts(messages))
-        links = expander.take_links()
-        if links:
-            await link_store.copy_links(conn, links)
+        await cls._copy_rows(conn, batch_id, RestChunk(messages, parts, expander.take_links()))
+
+    @staticmethod
+    async def _copy_rows(conn: Any, batch_id: int, rows: RestChunk) -> None:
+        await store.copy_rows(conn, "messages", MESSAGE_COLUMNS, rows.messages)
+        await store.copy_rows(conn, "parts", PART_COLUMNS, rows.parts)
+        await store.add_counts(conn, batch_id, chunk_counts(rows.messages))
+        if rows.links:
+            await link_store.copy_links(conn, rows.links)
 
     async def _pay(self, conn: Any, account_id: int, totals: ExpansionTotals) -> None:
         if totals.queued == 0:
@@ -421,6 +602,18 @@ def chunk_counts(messages: list[tuple]) -> Counter[tuple[str, str]]:
         if status != "rejected":
             counts["segments", status] += row[_PART_COUNT]
     return counts
+
+
+def _rejected_later(
+    rejected: list[tuple[int, str]], kept: list[RestChunk]
+) -> list[tuple[int, str]]:
+    """The rejections whose messages are stored now; each kept chunk takes its own."""
+    reasons = dict(rejected)
+    for chunk in kept:
+        chunk.rejected = [
+            (row[0], reasons.pop(row[0])) for row in chunk.messages if row[0] in reasons
+        ]
+    return list(reasons.items())
 
 
 def _widen(id_range: tuple[int, int] | None, ids: list[int]) -> tuple[int, int] | None:

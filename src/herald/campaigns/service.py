@@ -35,6 +35,7 @@ from herald.campaigns.lifecycle import (
 from herald.campaigns.links import check_link_settings
 from herald.campaigns.progress import campaign_progress, counter_totals, progress_of
 from herald.campaigns.recipient_files import FileSummary, RowResult
+from herald.campaigns.run_result import Rest
 from herald.config import Config
 from herald.errors import ConflictError, RequestError, StateError, TemplateError
 from herald.states import CAMPAIGN, transition
@@ -310,20 +311,37 @@ class CampaignService:
     # --- writing ------------------------------------------------------------------------------
 
     async def create(
-        self, account_id: int, spec: Mapping[str, Any], *, conn: Any = None
+        self,
+        account_id: int,
+        spec: Mapping[str, Any],
+        *,
+        conn: Any = None,
+        later: list[Rest] | None = None,
     ) -> dict[str, Any]:
         """A new campaign (without a `name`, herald calls it 'campaign <id>') and, without
         `scheduled_at`, its run, in one transaction: the caller's (`conn`; the caller then
-        wakes the dispatcher once it has committed), or one of its own."""
+        wakes the dispatcher once it has committed), or one of its own. With `later` and
+        `conn`, a large run leaves the messages past its first ones there, and the caller
+        stores them with `store_rests` once it has committed (herald/campaigns/runs.py)."""
         if conn is not None:
-            return await self._create(conn, account_id, spec)
+            return await self._create(conn, account_id, spec, later)
         async with self._db.acquire() as own, own.transaction():
             view = await self._create(own, account_id, spec)
         if view["run"] is not None:
             self._lifecycle.wake()
         return view
 
-    async def _create(self, conn: Any, account_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    async def store_rests(self, rests: list[Rest]) -> None:
+        """Store what `create(later=...)` left, once the caller's transaction committed."""
+        await self._lifecycle.store_rests(rests)
+
+    async def _create(
+        self,
+        conn: Any,
+        account_id: int,
+        spec: Mapping[str, Any],
+        later: list[Rest] | None = None,
+    ) -> dict[str, Any]:
         columns = self._default_columns()
         unnamed = not spec.get("name")
         # Until its id names it: unique, and never a name the API accepts.
@@ -361,7 +379,7 @@ class CampaignService:
         if columns["scheduled_at"] is None:
             # In this transaction: a refused run takes the campaign with it.
             run = await self._lifecycle.run(
-                account_id, campaign_id, conn=conn, checked=intake.checked
+                account_id, campaign_id, conn=conn, checked=intake.checked, later=later
             )
         log.info(
             "campaign %s created (%s)",

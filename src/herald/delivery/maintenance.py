@@ -58,6 +58,8 @@ class ScheduledRuns(Protocol):
 
     async def start_reminder(self, *, campaign_id: int, account_id: int) -> object | None: ...
 
+    async def finish_rests(self) -> int: ...
+
 
 OnScheduledRunFailed = Callable[[int, int, HeraldError], Awaitable[None]]
 
@@ -72,6 +74,7 @@ class TickReport:
     batches_completed: int = 0
     campaigns_completed: int = 0
     runs_started: int = 0
+    rests_stored: int = 0  # send-now runs whose rest was expanded again (campaigns/runs.py)
     reminders_sent: int = 0
     keys_expired: int = 0  # idempotency keys past api.idempotency_hours
     inbound_incomplete: int = 0  # concatenated replies stored with parts missing
@@ -192,7 +195,16 @@ class Maintenance:
             report.reminders_sent += await self._remind(campaign["id"], campaign["account_id"])
         for campaign in due:
             report.runs_started += await self._start(campaign["id"], campaign["account_id"])
-        if any((report.lost, report.expired, report.requeued, report.orphans_dropped)):
+        report.rests_stored = await self._runs.finish_rests()
+        if any(
+            (
+                report.lost,
+                report.expired,
+                report.requeued,
+                report.orphans_dropped,
+                report.rests_stored,
+            )
+        ):
             log.info("maintenance: %s", report)
         return report
 

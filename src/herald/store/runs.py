@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import asyncpg
 
@@ -102,15 +102,78 @@ async def finish_expansion(
     segments: int,
     credit: int,
     id_range: tuple[int, int] | None,
+    rest_pending: bool = False,
 ) -> bool:
-    """Batch expanded; `id_range` bounds the ids its messages took (None: it has none)."""
+    """Batch expanded; `id_range` bounds the ids its messages took (None: it has none).
+    `rest_pending`: some of those messages are stored after this transaction commits."""
     first, last = id_range or (None, None)
     return (
         await conn.fetchval(
-            queries.finish_expansion, batch_id, messages, segments, credit, first, last
+            queries.finish_expansion,
+            batch_id,
+            messages,
+            segments,
+            credit,
+            first,
+            last,
+            rest_pending,
         )
         is not None
     )
+
+
+class RestLock(NamedTuple):
+    """A batch locked with its campaign (lock_rest), and what its run planned."""
+
+    rest_pending: bool
+    campaign_id: int
+    account_id: int
+    template: str | None
+    messages_expected: int
+    segments_expected: int
+    first_message_id: int | None
+    last_message_id: int | None
+
+
+async def lock_rest(conn: asyncpg.Connection, batch_id: int) -> RestLock | None:
+    """Lock batch `batch_id` and its campaign; None when the batch does not exist."""
+    row = await conn.fetchrow(queries.lock_rest, batch_id)
+    return None if row is None else RestLock(*row)
+
+
+async def end_rest(
+    conn: asyncpg.Connection,
+    batch_id: int,
+    messages: int,
+    segments: int,
+    id_range: tuple[int, int] | None,
+) -> bool:
+    """The batch's rest is stored: it may complete now."""
+    first, last = id_range or (None, None)
+    return (
+        await conn.fetchval(queries.end_rest, batch_id, messages, segments, first, last) is not None
+    )
+
+
+async def pending_rests(
+    conn: asyncpg.Connection,
+    started_before: datetime | None,
+    limit: int,
+    campaign_id: int | None = None,
+) -> list[int]:
+    """Batches whose rest is still to be stored: started before `started_before`, or any of
+    campaign `campaign_id`'s."""
+    rows = await conn.fetch(queries.pending_rests, started_before, limit, campaign_id)
+    return [r["id"] for r in rows]
+
+
+class StoredMessage(NamedTuple):
+    phone: str
+    segments: int
+
+
+async def stored_batch_messages(conn: asyncpg.Connection, batch_id: int) -> list[StoredMessage]:
+    return [StoredMessage(*r) for r in await conn.fetch(queries.stored_batch_messages, batch_id)]
 
 
 async def start_campaign(conn: asyncpg.Connection, campaign_id: int, expected: str) -> bool:

@@ -3,6 +3,7 @@ and the lifecycle; per-message status; recipient files; message preview."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
@@ -44,6 +45,7 @@ from herald.api.schemas import (
 from herald.campaigns.idempotency import Answer
 from herald.campaigns.links import links_base_url
 from herald.campaigns.preview import preview_message
+from herald.campaigns.run_result import Rest
 from herald.campaigns.service import CampaignSort
 from herald.delivery.destinations import DestinationPolicy
 from herald.errors import RequestError
@@ -119,9 +121,13 @@ async def create_campaign(
     check_quiet_hours(body.quiet_hours)
     check_callback_urls(body, services)
     spec = body.spec()
+    # A large run's messages past its first ones, stored once the request has committed so
+    # that the first are sent meanwhile (herald/campaigns/runs.py).
+    later: list[Rest] = []
 
     async def work(conn: Any) -> Answer:
-        view = await services.campaigns.create(account.id, spec, conn=conn)
+        later.clear()  # a retried transaction starts over
+        view = await services.campaigns.create(account.id, spec, conn=conn, later=later)
         return Answer(201, as_answered(CampaignCreated, view))
 
     answer = await services.idempotency.perform(
@@ -129,6 +135,8 @@ async def create_campaign(
     )
     if not answer.replayed and answer.body.get("run") is not None:
         services.ctx.wake()
+        # Shielded: a client gone meanwhile does not leave the rest to maintenance's grace.
+        await asyncio.shield(services.campaigns.store_rests(later))
     return answer_response(answer)
 
 

@@ -18,9 +18,11 @@ WHERE c.id = ANY($1::bigint[]);
 -- sequential scan, which the planner picks while its statistics show most rows in that
 -- status (a batch just expanded, or another batch's messages waiting for receipts), reads
 -- the whole table when this batch has none.
+-- A batch whose rest is still to be stored (rest_pending) is not finished, whatever its
+-- stored messages say.
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
-WHERE b.status IN ('sending', 'suspended')
+WHERE b.status IN ('sending', 'suspended') AND NOT b.rest_pending
   AND NOT EXISTS (SELECT 1 FROM messages m
                   WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
                   ORDER BY coalesce(m.route, ''), m.not_before, m.id OFFSET 0)
@@ -48,7 +50,7 @@ RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
 WHERE b.campaign_id = ANY($1::bigint[])
-  AND b.status IN ('sending', 'suspended')
+  AND b.status IN ('sending', 'suspended') AND NOT b.rest_pending
   AND NOT EXISTS (SELECT 1 FROM messages m
                   WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
                   ORDER BY m.not_before, m.id OFFSET 0)

@@ -172,10 +172,11 @@ RETURNING id, number;
 
 -- name: finish_expansion
 -- batch table: (expanding, expanded) -> sending, with the counts the run will cost and the
--- range of the ids its messages took ($5, $6; NULL when it has none).
+-- range of the ids its messages took ($5, $6; NULL when it has none). $7: whether some of
+-- them are stored after this transaction (a send-now run's rest, campaigns/runs.py).
 UPDATE batches
 SET status = 'sending', messages_expected = $2, segments_expected = $3, credit_used = $4,
-    first_message_id = $5, last_message_id = $6, started_at = now()
+    first_message_id = $5, last_message_id = $6, started_at = now(), rest_pending = $7
 WHERE id = $1 AND status = 'expanding'
 RETURNING id;
 

@@ -45,3 +45,43 @@ INSERT INTO batch_counts (batch_id, kind, status, n)
 SELECT $1, c.kind, c.status, c.n
 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS c(kind, status, n)
 WHERE c.n <> 0;
+
+-- --- the rest of a send-now run (herald.campaigns.runs, migration 0015) ---------------------
+
+-- name: lock_rest
+-- Batch $1's campaign and batch rows locked (as a run, a stop or maintenance locks them), and
+-- whether its rest is still to be stored; NULL when the batch is gone (its run rolled back).
+SELECT b.rest_pending, b.campaign_id, c.account_id, b.template,
+       b.messages_expected, b.segments_expected, b.first_message_id, b.last_message_id
+FROM batches b JOIN campaigns c ON c.id = b.campaign_id
+WHERE b.id = $1
+FOR UPDATE OF c, b;
+
+-- name: end_rest
+-- Batch $1's rest stored: it may complete now. $2, $3: its message and segment counts as
+-- finally stored (the same as planned unless it was expanded again after a restart); $4, $5
+-- widen its id range with the ids that expansion took.
+UPDATE batches
+SET rest_pending = false, messages_expected = $2, segments_expected = $3,
+    first_message_id = least(first_message_id, $4), last_message_id = greatest(last_message_id, $5)
+WHERE id = $1 AND rest_pending
+RETURNING id;
+
+-- name: pending_rests
+-- Batches whose rest is still to be stored though their run started before $1 (the request
+-- storing it ended without doing so: herald stopped), oldest first, at most $2; with $3 the
+-- batches of that campaign only, whenever they started (a stop stores the rest first).
+SELECT b.id
+FROM batches b
+WHERE b.rest_pending AND ($3::bigint IS NULL AND b.started_at < $1 OR b.campaign_id = $3)
+ORDER BY b.id
+LIMIT $2;
+
+-- name: stored_batch_messages
+-- What batch $1 already has: each message's number (as expansion keys it: E.164, or the raw
+-- form of an invalid one) and its segments (its parts: a message rejected by expansion has
+-- none).
+SELECT m.phone, (SELECT count(*) FROM parts p WHERE p.message_id = m.id)::integer AS segments
+FROM batches b
+JOIN messages m ON m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+WHERE b.id = $1;

@@ -215,6 +215,9 @@ CREATE TABLE batches (
     -- from there from then on. prune_from is the next message id to delete, NULL once done.
     pruned_at          timestamptz,
     prune_from         bigint,
+    -- A send-now run whose first messages were stored (and are being sent) before the rest:
+    -- the batch does not complete until they are (campaigns/runs.py, migration 0015).
+    rest_pending       boolean NOT NULL DEFAULT false,
     UNIQUE (campaign_id, number),
     CONSTRAINT batches_message_ids_check
         CHECK ((first_message_id IS NULL) = (last_message_id IS NULL)
@@ -222,6 +225,8 @@ CREATE TABLE batches (
 );
 -- The dispatcher sends only from batches in 'sending'.
 CREATE INDEX batches_sending_idx ON batches (id) WHERE status = 'sending';
+-- Maintenance looks for runs whose rest was never stored (herald stopped in between).
+CREATE INDEX batches_rest_pending_idx ON batches (id) WHERE rest_pending;
 -- Retention looks for finished batches past their time, and for batches it is deleting.
 CREATE INDEX batches_prunable_idx ON batches (finished_at)
     WHERE pruned_at IS NULL AND status IN ('completed', 'stopped', 'failed');
