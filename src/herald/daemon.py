@@ -297,6 +297,7 @@ class Daemon:
                 clock=self.clock,
                 metrics=self.metrics,
                 wake=wake,
+                wake_all=_waker(db, dispatcher, full=True),
                 links_base_url=links_base_url(config, self.running.api_url or None),
             )
             replies.send_with(_auto_replier(db, config, runner, self.clock, wake))
@@ -560,8 +561,10 @@ async def _set(event: asyncio.Event) -> None:
     event.set()
 
 
-def _waker(db: Database, dispatcher: Dispatcher) -> Callable[[], None]:
-    """Wake the local dispatcher now and the other herald processes through NOTIFY."""
+def _waker(db: Database, dispatcher: Dispatcher, *, full: bool = False) -> Callable[[], None]:
+    """Wake the local dispatcher now (`full`: to read every queue) and the other herald
+    processes through NOTIFY (they read the newest batches', and every queue within
+    `queue_refresh_interval`)."""
 
     async def notify_others() -> None:
         with contextlib.suppress(Exception):  # a hint only: polling guarantees progress
@@ -570,7 +573,7 @@ def _waker(db: Database, dispatcher: Dispatcher) -> Callable[[], None]:
     pending: set[asyncio.Task[None]] = set()
 
     def wake() -> None:
-        dispatcher.wake()
+        dispatcher.wake(full=full)
         task = asyncio.ensure_future(notify_others())
         pending.add(task)
         task.add_done_callback(pending.discard)

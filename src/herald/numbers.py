@@ -48,6 +48,7 @@ from phonenumbers import (
     PhoneMetadata,
     PhoneNumberType,
 )
+from phonenumbers.phonenumberutil import _is_number_matching_desc as _matches
 from phonenumbers.phonenumberutil import is_number_type_geographical
 from phonenumbers.timezone import (  # type: ignore[attr-defined]  # TIMEZONE_DATA: not in the stubs
     TIMEZONE_DATA,
@@ -211,6 +212,10 @@ def _international(digits: str, mobile_only: bool) -> _Checked:
         if cc in COUNTRY_CODE_TO_REGION_CODE:
             nsn = digits[size:]
             if nsn[:1] not in ("", "0"):
+                if not mobile_only:  # valid is all that is asked: no type needed
+                    valid = _valid_in_single_region(cc, nsn)
+                    if valid is not None:
+                        return ("+" + digits, None, "") if valid else _parsed_e164(digits)
                 number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn))
                 ntype = phonenumbers.number_type(number)
                 if ntype != PhoneNumberType.UNKNOWN:
@@ -221,6 +226,45 @@ def _international(digits: str, mobile_only: bool) -> _Checked:
     else:
         return None, INVALID_NUMBER, f"no country has the calling code of +{digits}"
     return _parsed("+" + digits, None, mobile_only)
+
+
+# The number types phonenumbers tries (PhoneMetadata's descriptions), the common ones first.
+_TYPE_DESCS = (
+    "mobile",
+    "fixed_line",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+_single_region: dict[int, PhoneMetadata | None] = {}
+
+
+def _valid_in_single_region(cc: int, nsn: str) -> bool | None:
+    """Whether number_type would find a type for +cc nsn (any type: it is valid), without
+    working out which: it tries eight rarer types before fixed line and mobile, where this
+    tries mobile and fixed line first (about 3 µs less per number). None for a calling code
+    shared by several regions or by none (phonenumbers first picks the region by validity
+    there), which take the full type check."""
+    if cc not in _single_region:
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+        single = len(regions) == 1 and regions[0] in _REGIONS
+        _single_region[cc] = PhoneMetadata.metadata_for_region(regions[0]) if single else None
+    metadata = _single_region[cc]
+    if metadata is None:
+        return None
+    if not _matches(nsn, metadata.general_desc):
+        return False
+    return any(_matches(nsn, getattr(metadata, desc)) for desc in _TYPE_DESCS)
+
+
+def _parsed_e164(digits: str) -> _Checked:
+    """An invalid number through the full pipeline, for its reason."""
+    return _parsed("+" + digits, None, False)
 
 
 def _parsed(text: str, region: str | None, mobile_only: bool) -> _Checked:

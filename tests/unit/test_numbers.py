@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import random
 from pathlib import Path
 
 import phonenumbers
@@ -445,3 +446,21 @@ def test_numbers_never_imports_geocoder_or_carrier() -> None:
             imported.add(node.module)
             imported.update(f"{node.module}.{alias.name}" for alias in node.names)
     assert not {m for m in imported if m.endswith((".geocoder", ".carrier"))}
+
+
+def test_validity_without_the_type_agrees_with_phonenumbers_on_random_numbers() -> None:
+    # check_number without mobile_only asks a single-region calling code only whether some
+    # type matches, mobile and fixed line first (numbers._valid_in_single_region): the same
+    # answer as number_type's, on digits that are mostly not valid.
+    rng = random.Random(18)
+    checked = valid = 0
+    for cc in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(4, 14):
+            for _ in range(6):
+                rest = rng.randint(0, 10 ** (length - 1) - 1)
+                raw = f"+{cc}{rng.randint(1, 9)}{rest:0{length - 1}d}"
+                expected = _reference(raw, None, False)
+                assert check_number(raw)[0] == expected, raw
+                checked += 1
+                valid += expected is not None
+    assert checked > 10_000 and valid > 500

@@ -46,12 +46,16 @@ T = TypeVar("T")
 MAX_ID = 2**53 - 1
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _storable(value: str) -> str:
-    for ch in value:
-        if ch == "\x00":
-            raise ValueError("NUL characters are not allowed")
-        if "\ud800" <= ch <= "\udfff":
-            raise ValueError(f"lone surrogate U+{ord(ch):04X} is not allowed")
+    # Every string of a body passes here (20,000 numbers in a campaign): C-speed searches,
+    # not a Python loop over the characters.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    if not value.isascii() and (lone := _SURROGATE.search(value)) is not None:
+        raise ValueError(f"lone surrogate U+{ord(lone.group()):04X} is not allowed")
     return value
 
 

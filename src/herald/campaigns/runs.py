@@ -100,6 +100,7 @@ class CampaignRunner:
         clock: Callable[[], datetime],
         metrics: Metrics,
         wake: Callable[[], None] = lambda: None,
+        wake_all: Callable[[], None] | None = None,
         links_base_url: str | None = None,
         link_codes: Callable[[int], list[str]] = new_codes,
     ) -> None:
@@ -109,6 +110,9 @@ class CampaignRunner:
         self._clock = clock
         self._metrics = metrics
         self._wake = wake
+        # After a rest is stored: the dispatcher rereads every queue, not only the newest
+        # batches', as the run's queue may have run dry meanwhile (Dispatcher.wake).
+        self._wake_all = wake_all or wake
         self._profiles = encoding_profiles(config)
         # One allocator per reference width, for the life of the process: concurrent multipart
         # messages to one destination get different references.
@@ -401,7 +405,7 @@ class CampaignRunner:
                             lock.segments_expected,
                             None,
                         )
-                self._wake()
+                self._wake_all()
         except LinkCodeCollision:  # a code drawn at expansion was taken since: draw anew
             log.warning("batch %s: a link code was taken; expanding its rest again", rest.batch_id)
             await self.finish_rests(batch_ids=[rest.batch_id])
@@ -438,7 +442,7 @@ class CampaignRunner:
                     continue
                 await self._expand_rest(conn, batch_id, lock)
                 done += 1
-            self._wake()
+            self._wake_all()
         return done
 
     async def _expand_rest(self, conn: Any, batch_id: int, lock: RestLock) -> None:

@@ -199,6 +199,7 @@ class Dispatcher:
         self._share = self._claims.share
         self._room = asyncio.Event()
         self._wake = asyncio.Event()  # new work may be due: read the queues again
+        self._full_wanted = False  # ... all of them (wake(full=True))
         self._work = asyncio.Event()  # the queues were read: something may be due
         metrics.leased_parts = lambda: self._leased
         metrics.lease_capacity = self.capacity
@@ -208,8 +209,11 @@ class Dispatcher:
 
     # --- control -----------------------------------------------------------------------------
 
-    def wake(self) -> None:
-        """New work may be due (a run started, a campaign resumed, a NOTIFY arrived)."""
+    def wake(self, *, full: bool = False) -> None:
+        """New work may be due (a run started, a campaign resumed, a NOTIFY arrived). `full`:
+        read every queue, not only the newest batches' (more messages stored for a batch
+        whose queue may have run dry: a send-now run's rest, herald/campaigns/runs.py)."""
+        self._full_wanted |= full
         self._wake.set()
 
     @property
@@ -334,7 +338,8 @@ class Dispatcher:
         next_full = loop.time()
         while not stop.is_set():
             self._wake.clear()
-            full = loop.time() >= next_full
+            full = loop.time() >= next_full or self._full_wanted
+            self._full_wanted = False
             started = loop.time()
             try:
                 await self.refresh(full=full)

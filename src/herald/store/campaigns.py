@@ -139,7 +139,7 @@ async def add_recipients(
         [r.source for r in rows],
         [r.phone_raw for r in rows],
         [r.name for r in rows],
-        [dict(r.labels) for r in rows],
+        [dict(r.labels) if r.labels else None for r in rows],
         [r.file_row for r in rows],
         [r.client_ref for r in rows],
     )

@@ -130,10 +130,11 @@ RETURNING c.id, c.account_id;
 
 -- name: add_campaign_recipients
 -- With campaign_recipient_counts, which a campaign's reads show instead of counting its rows.
+-- A NULL in $5 is no labels (not encoding '{}' a recipient saves a JSON dump each).
 WITH added AS (
     INSERT INTO campaign_recipients (campaign_id, source, phone_raw, name, labels, file_row,
                                      client_ref)
-    SELECT $1, r.source, r.phone_raw, r.name, r.labels, r.file_row, r.client_ref
+    SELECT $1, r.source, r.phone_raw, r.name, coalesce(r.labels, '{}'), r.file_row, r.client_ref
     FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $7::text[])
          AS r(source, phone_raw, name, labels, file_row, client_ref)
     RETURNING source
