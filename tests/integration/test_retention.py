@@ -187,7 +187,7 @@ async def test_two_processes_pruning_at_once_delete_each_message_once(
         retention(database, chunk=2).sweep(messages=90 * DAY, callbacks=None),
         retention(database, chunk=2).sweep(messages=90 * DAY, callbacks=None),
     )
-    assert sum(r.messages for r in reports) == 36
+    assert sum(r.messages for r in reports) == 36, reports
     assert sum(r.batches for r in reports) == 4
     for batch in batches:
         assert await counts(database, batch) == (0, 0)

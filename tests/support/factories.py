@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from herald.store import campaigns as campaign_store
 from herald.store.accounts import NewAccount, create_account
+from herald.store.campaigns import RecipientRow
 from herald.store.queries import queries
 
 _names = itertools.count(1)
@@ -77,28 +79,15 @@ async def add_recipients(
     recipients: Iterable[str | tuple[str, str | None, Mapping[str, str]]],
 ) -> None:
     """Numbers (str) or (phone, name, labels) recipient objects."""
-    sources, phones, names, labels, rows = [], [], [], [], []
-    for r in recipients:
-        if isinstance(r, str):
-            sources.append("number")
-            phones.append(r)
-            names.append(None)
-            labels.append({})
-        else:
-            sources.append("recipient")
-            phones.append(r[0])
-            names.append(r[1])
-            labels.append(dict(r[2]))
-        rows.append(None)
-    await conn.execute(
-        queries.add_campaign_recipients,
+    await campaign_store.add_recipients(
+        conn,
         campaign_id,
-        sources,
-        phones,
-        names,
-        labels,
-        rows,
-        [None] * len(rows),  # client references
+        [
+            RecipientRow("number", r, None, {}, None)
+            if isinstance(r, str)
+            else RecipientRow("recipient", r[0], r[1], dict(r[2]), None)
+            for r in recipients
+        ],
     )
 
 

@@ -177,7 +177,7 @@ class Retention:
                 chunk = await store.prune_messages_chunk(
                     conn, batch.batch_id, prune_from, self._chunk
                 )
-            if chunk is None:  # another process is deleting this batch
+            if chunk is None:  # another process deleted a chunk first: it goes on
                 return
             report.messages += chunk.messages
             report.parts += chunk.parts

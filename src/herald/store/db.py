@@ -66,10 +66,21 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _jsonb_out(value: Any) -> bytes:
+    return b"\x01" + _dumps(value).encode()  # jsonb's binary form: version 1, then the text
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection setup: json and jsonb as Python values."""
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+    """Per-connection setup: json and jsonb as Python values. jsonb in its binary form, which
+    COPY needs (the recipients' labels, store/campaigns.py)."""
+    await conn.set_type_codec("json", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary"
+    )
 
 
 def _connect_error(dsn: str, exc: BaseException) -> StoreError:

@@ -63,7 +63,7 @@ async def prune_messages_chunk(
     conn: Conn, batch_id: int, prune_from: int, limit: int
 ) -> Chunk | None:
     """Delete up to `limit` of the batch's messages from `prune_from` on, with their parts;
-    None if another process holds the batch or moved it on."""
+    None if another process moved it on (that process goes on deleting)."""
     row = await conn.fetchrow(queries.prune_messages_chunk, batch_id, prune_from, limit)
     if row is None:
         return None

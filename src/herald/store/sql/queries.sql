@@ -128,19 +128,12 @@ FROM due
 WHERE c.id = due.id
 RETURNING c.id, c.account_id;
 
--- name: add_campaign_recipients
--- With campaign_recipient_counts, which a campaign's reads show instead of counting its rows.
--- A NULL in $5 is no labels (not encoding '{}' a recipient saves a JSON dump each).
-WITH added AS (
-    INSERT INTO campaign_recipients (campaign_id, source, phone_raw, name, labels, file_row,
-                                     client_ref)
-    SELECT $1, r.source, r.phone_raw, r.name, coalesce(r.labels, '{}'), r.file_row, r.client_ref
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $7::text[])
-         AS r(source, phone_raw, name, labels, file_row, client_ref)
-    RETURNING source
-)
+-- name: count_campaign_recipients
+-- Recipients of campaign $1 just added ($2 sources, $3 how many of each: the rows are COPYed,
+-- store/campaigns.py): campaign_recipient_counts, which a campaign's reads show instead of
+-- counting its rows.
 INSERT INTO campaign_recipient_counts AS c (campaign_id, source, n)
-SELECT $1, source, count(*) FROM added GROUP BY source
+SELECT $1, a.source, a.n FROM unnest($2::text[], $3::bigint[]) AS a(source, n)
 ON CONFLICT (campaign_id, source) DO UPDATE SET n = c.n + excluded.n;
 
 -- name: campaign_audience

@@ -109,13 +109,16 @@ RETURNING b.id, b.prune_from, b.last_message_id,
 -- name: prune_messages_chunk
 -- Up to $3 of batch $1's messages from id $2 on (messages_pkey over its range, skipping other
 -- batches' ids in it), with their parts; then the batch's prune_from moves past them, or to
--- NULL when they were the last. A compare-and-set on prune_from, with the batch row locked
--- (SKIP LOCKED): two processes never delete the same chunk. Returns how many messages and
--- parts went, and where the batch stands (no row: another process holds the batch).
+-- NULL when they were the last. A compare-and-set on prune_from, with the batch row locked:
+-- two processes never delete the same chunk. The lock is waited for, not skipped: the row is
+-- also locked for a moment by another process's begin_pruning of it (which then finds it
+-- pruned), and a deleter that gave up on that would leave the batch to nobody. Returns how
+-- many messages and parts went, and where the batch stands (no row: another process moved
+-- prune_from on, and goes on deleting).
 WITH batch AS (
     SELECT id, last_message_id FROM batches
     WHERE id = $1 AND prune_from = $2
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE
 ),
 chunk AS (
     SELECT m.id

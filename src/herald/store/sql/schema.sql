@@ -447,7 +447,7 @@ CREATE INDEX batch_counts_batch_idx ON batch_counts (batch_id);
 CREATE INDEX batch_counts_deltas_idx ON batch_counts (batch_id) WHERE NOT folded;
 
 -- How many explicit recipients a campaign has from each source, kept by the statements that
--- add and remove them (add_campaign_recipients, delete_campaign_recipients).
+-- add and remove them (count_campaign_recipients, delete_campaign_recipients).
 CREATE TABLE campaign_recipient_counts (
     campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     source       text NOT NULL CHECK (source IN ('number', 'recipient', 'file')),
