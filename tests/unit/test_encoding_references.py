@@ -52,3 +52,26 @@ def test_references_feed_encode_message() -> None:
 def test_bad_bits(bits: int) -> None:
     with pytest.raises(TextOptionError, match="8 or 16"):
         ReferenceAllocator(bits=bits)
+
+
+def test_a_reference_function_is_called_only_for_a_message_of_several_parts() -> None:
+    drawn: list[int] = []
+
+    def draw() -> int:
+        drawn.append(0x2A)
+        return 0x2A
+
+    single = encode_message("Your code is 4521", reference=draw)
+    assert single.segments == 1 and drawn == []
+    for text in ("x" * 161, "Καλημέρα " * 10):  # GSM-7 and UCS-2, two parts or more
+        long = encode_message(text, reference=draw)
+        assert long.segments >= 2
+        assert all(
+            p.short_message[:6] == bytes((5, 0, 3, 0x2A, long.segments, n))
+            for n, p in enumerate(long.parts, 1)
+        )
+    assert drawn == [0x2A, 0x2A]
+    with pytest.raises(TextOptionError, match="out of range"):
+        encode_message("x" * 161, reference=lambda: 256)
+    with pytest.raises(TextOptionError, match="unknown concatenation method"):
+        encode_message("x", concat="udh7", reference=draw)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from herald.campaigns.links import CLICK, OPT_OUT, CodePool, LinkPlan, new_codes
 from herald.delivery.quiet_hours import Window, next_allowed
@@ -264,7 +265,8 @@ class Expander:
             national=profile.national,
             flash=self._flash,
             transcode=self._transcode,
-            reference=self._allocators[bits].next(phone),
+            # Drawn only for a message of several parts: a single part carries none.
+            reference=partial(self._allocators[bits].next, phone),
         )
         if encoded.segments == 1 and len(self._single) < 64:
             # One segment: no concatenation header, hence no reference to keep unique.
