@@ -383,3 +383,20 @@ async def test_two_final_receipts_for_one_id_in_one_flush_are_both_kept(
     finals = {(await status_of(database, m))[0] for m in (older, newer)}
     assert finals == {"delivered", "failed"}
     assert await orphans(database) == []
+
+
+async def test_the_flush_statement_alone_is_planned_for_its_arrays(database: Database) -> None:
+    # write_results sets plan_cache_mode for itself only (store/dispatch.py): neither the
+    # session nor the rest of a caller's transaction keeps it.
+    first, second = await claimed(database, ["one", "two"])
+    async with database.acquire() as conn:
+        mode = "SELECT current_setting('plan_cache_mode')"
+        assert await store.write_results(conn, [accepted(first, 1, "S1")], [], [sent(first)]) == {
+            first
+        }
+        assert await conn.fetchval(mode) == "auto"
+        async with conn.transaction():
+            moved = await store.write_results(conn, [accepted(second, 1, "S2")], [], [sent(second)])
+            assert moved == {second}
+            assert await conn.fetchval(mode) == "auto"
+    assert await status_of(database, first) == await status_of(database, second) == ("sent", None)

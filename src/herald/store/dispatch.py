@@ -106,11 +106,28 @@ async def write_results(
     results: parts' submit results; receipted: results whose receipt came in the same flush
     (the part is written once, with both); statuses: message compare-and-sets. Each kind goes
     as one array of the SQL row type its named tuple mirrors (part_outcome, status_move in
-    schema.sql), as is. Nothing to write costs no round trip."""
+    schema.sql), as is. Nothing to write costs no round trip.
+
+    Planned for its arrays each time (plan_cache_mode, for this statement only): after five
+    runs PostgreSQL settles on a generic plan, which takes a flush of 250 results with their
+    receipts 9.1 ms against 5.5 ms planned each time; the transaction that scopes the setting
+    costs 0.3 ms. The claim is the other way round (1.9 ms generic, 2.4 ms custom), so the
+    setting is not the session's."""
     if not (results or receipted or statuses):
         return set()
-    rows = await conn.fetch(queries.write_results, results, receipted, statuses)
+    if conn.is_in_transaction():
+        await conn.execute(_CUSTOM_PLAN)
+        rows = await conn.fetch(queries.write_results, results, receipted, statuses)
+        await conn.execute(_AUTO_PLAN)
+    else:
+        async with conn.transaction():
+            await conn.execute(_CUSTOM_PLAN)
+            rows = await conn.fetch(queries.write_results, results, receipted, statuses)
     return {r["id"] for r in rows}
+
+
+_CUSTOM_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
+_AUTO_PLAN = "SET LOCAL plan_cache_mode = auto"
 
 
 async def message_part_states(
