@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any, Protocol
 
 from herald.campaigns.links import CLICK, OPT_OUT, CodePool, LinkPlan, new_codes
 from herald.delivery.quiet_hours import Window, next_allowed
@@ -49,6 +50,12 @@ PART_COLUMNS = ("message_id", "seq", "short_message", "tlvs")
 _TRUSTED_SOURCES = frozenset({"contact", "group"})
 # Rejections of numbers that are not valid: they have no country.
 _INVALID = frozenset({"invalid_format", "invalid_number"})
+
+
+class AudienceRow(Protocol):
+    """A row of the campaign_audience query (store/sql/queries.sql), by column name."""
+
+    def __getitem__(self, column: str) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +240,17 @@ class Expander:
         self.totals.deferred += status == "deferred"
         self.totals.segments += encoded.segments
         return True
+
+    def add_audience_row(self, message_id: int, row: AudienceRow) -> bool:
+        """`add` for a row of the campaign_audience query (store/sql/queries.sql)."""
+        return self.add(
+            message_id,
+            row["phone_raw"],
+            row["name"],
+            row["labels"],
+            row["source"],
+            row["client_ref"],
+        )
 
     @property
     def waiting(self) -> int:

@@ -313,14 +313,7 @@ class CampaignRunner:
                 ids = await store.reserve_message_ids(conn, len(rows))
                 id_range = _widen(id_range, ids)
                 for message_id, row in zip(ids, rows, strict=True):
-                    expander.add(
-                        message_id,
-                        row["phone_raw"],
-                        row["name"],
-                        row["labels"],
-                        row["source"],
-                        row["client_ref"],
-                    )
+                    expander.add_audience_row(message_id, row)
                     if later is not None and kept is None and expander.waiting >= FIRST:
                         await self._copy(conn, expander, batch["id"])
                         kept = []
@@ -470,14 +463,7 @@ class CampaignRunner:
             added = [
                 message_id
                 for message_id, row in zip(ids, rows, strict=True)
-                if expander.add(
-                    message_id,
-                    row["phone_raw"],
-                    row["name"],
-                    row["labels"],
-                    row["source"],
-                    row["client_ref"],
-                )
+                if expander.add_audience_row(message_id, row)
             ]
             id_range = _widen(id_range, added)
             await self._copy(conn, expander, batch_id)
