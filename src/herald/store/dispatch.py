@@ -108,14 +108,18 @@ async def write_results(
     as one array of the SQL row type its named tuple mirrors (part_outcome, status_move in
     schema.sql), as is. Nothing to write costs no round trip.
 
-    Planned for its arrays each time (plan_cache_mode, for this statement only): after five
-    runs PostgreSQL settles on a generic plan, which takes a flush of 250 results with their
-    receipts 9.1 ms against 5.5 ms planned each time; the transaction that scopes the setting
-    costs 0.3 ms. The claim is the other way round (1.9 ms generic, 2.4 ms custom), so the
-    setting is not the session's."""
+    A flush of mostly results with their receipts is planned for its arrays each time
+    (plan_cache_mode, for this statement only): after five runs PostgreSQL settles on a
+    generic plan, which takes 250 results with their receipts 9.1 ms against 5.5-5.9 ms
+    planned each time (half of them with receipts: 9.2-10.0 against 7.0-8.2 ms), the
+    transaction that scopes the setting included. Results alone are the other way round (5.3-
+    5.5 ms generic, 6.4-6.8 custom), as are the claim and the receipt statement, so the
+    setting is neither the session's nor every flush's."""
     if not (results or receipted or statuses):
         return set()
-    if conn.is_in_transaction():
+    if len(receipted) < len(results) or not receipted:
+        rows = await conn.fetch(queries.write_results, results, receipted, statuses)
+    elif conn.is_in_transaction():
         await conn.execute(_CUSTOM_PLAN)
         rows = await conn.fetch(queries.write_results, results, receipted, statuses)
         await conn.execute(_AUTO_PLAN)
