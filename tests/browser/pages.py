@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
@@ -13,15 +17,29 @@ from selenium.webdriver.support.ui import WebDriverWait
 WAIT = 60.0  # the longest any page condition may take (a campaign to complete)
 
 
+# chromedriver's word for an element whose page was replaced while it was being read, raised
+# as a plain WebDriverException rather than StaleElementReferenceException.
+DETACHED = "does not belong to the document"
+
+
 def wait_for(browser: Any, condition: Callable[[Any], Any], within: float = WAIT) -> Any:
     """Until `condition` holds; a page being replaced meanwhile (a form sent, a refresh) is
     looked at again."""
+
+    def again_if_replaced(b: Any) -> Any:
+        try:
+            return condition(b)
+        except WebDriverException as exc:
+            if DETACHED in str(exc):
+                return False
+            raise
+
     return WebDriverWait(
         browser,
         within,
         poll_frequency=0.1,
         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
-    ).until(condition)
+    ).until(again_if_replaced)
 
 
 def actions(browser: Any) -> list[str]:
