@@ -60,7 +60,16 @@ def sign_in(browser: Any, url: str, key: str) -> None:
 
 
 def text_of(browser: Any, css: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, css).text)
+    """The element's text; read again if its page replaced it meanwhile (a live refresh)."""
+    for _ in range(5):
+        try:
+            return str(browser.find_element(By.CSS_SELECTOR, css).text)
+        except StaleElementReferenceException:
+            continue
+        except WebDriverException as exc:
+            if DETACHED not in str(exc):
+                raise
+    raise AssertionError(f"{css} was replaced five times while being read")
 
 
 def shows(css: str, text: str) -> Callable[[Any], bool]:
