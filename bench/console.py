@@ -39,7 +39,7 @@ from herald.campaigns.runs import CampaignRunner
 from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.db import Database
-from pg import bench_server, create_database, drop_database
+from pg import bench_server, migrated_database
 from report import CONFIG, START, last_cursor, load, serve  # bench/report.py
 
 
@@ -137,18 +137,14 @@ async def measure(db: Database, state: Path, key: str, campaign: int, args: Any)
 
 async def bench(args: argparse.Namespace) -> None:
     name = f"herald_bench_console_{os.getpid()}"
-    async with bench_server("herald-bench-console-", pg_dir="pg") as server:
-        dsn = await create_database(server.admin_dsn, name)
-        try:
-            async with Database(dsn) as db:
-                await db.migrate()
-                started = time.perf_counter()
-                _, key, campaign = await load(dsn, args.messages)
-                print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
-                await measure(db, server.state, key, campaign, args)
-        finally:
-            if server.embedded is None:  # someone else's server: leave it as it was
-                await drop_database(server.admin_dsn, name)
+    async with (
+        bench_server("herald-bench-console-", pg_dir="pg") as server,
+        migrated_database(server, name) as (dsn, db),
+    ):
+        started = time.perf_counter()
+        _, key, campaign = await load(dsn, args.messages)
+        print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
+        await measure(db, server.state, key, campaign, args)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from herald.store.db import with_database
+from herald.store.db import Database, with_database
 from herald.store.embedded import EmbeddedPostgres
 
 
@@ -41,19 +41,34 @@ async def bench_server(
         shutil.rmtree(state, ignore_errors=True)
 
 
-async def create_database(admin_dsn: str, name: str) -> str:
-    """A new empty database on the server; its DSN."""
+async def _as_admin(admin_dsn: str, statement: str) -> None:
     admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f"CREATE DATABASE {name}")
+        await admin.execute(statement)
     finally:
         await admin.close()
+
+
+async def create_database(admin_dsn: str, name: str) -> str:
+    """A new empty database on the server; its DSN."""
+    await _as_admin(admin_dsn, f"CREATE DATABASE {name}")
     return with_database(admin_dsn, name)
 
 
 async def drop_database(admin_dsn: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_dsn)
+    await _as_admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextlib.asynccontextmanager
+async def migrated_database(server: BenchServer, name: str) -> AsyncIterator[tuple[str, Database]]:
+    """A new database on `server` with herald's schema, for the block: its DSN and a pool. On
+    someone else's server (HERALD_BENCH_DSN) it is dropped afterwards, to leave that server as
+    it was; an embedded one goes with its directory."""
+    dsn = await create_database(server.admin_dsn, name)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        async with Database(dsn) as db:
+            await db.migrate()
+            yield dsn, db
     finally:
-        await admin.close()
+        if server.embedded is None:
+            await drop_database(server.admin_dsn, name)

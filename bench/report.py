@@ -55,7 +55,7 @@ from herald.metrics import Metrics
 from herald.store.accounts import create_account
 from herald.store.db import Database
 from herald.store.queries import queries
-from pg import bench_server, create_database, drop_database
+from pg import bench_server, migrated_database
 
 CONFIG = Config(
     binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
@@ -268,20 +268,16 @@ async def timed(make, runs: int) -> float:  # type: ignore[no-untyped-def]
 
 async def bench(args: argparse.Namespace) -> None:
     name = f"herald_bench_report_{os.getpid()}"
-    async with bench_server("herald-bench-report-") as server:
-        dsn = await create_database(server.admin_dsn, name)
-        try:
-            async with Database(dsn) as db:
-                await db.migrate()
-                started = time.perf_counter()
-                account, key, campaign = await load(dsn, args.messages)
-                print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
-                await measure(db, account, key, campaign, args)
-                if args.expansion:
-                    await measure_expansion(db, dsn, args.expansion, args.runs)
-        finally:
-            if server.embedded is None:  # someone else's server: leave it as it was
-                await drop_database(server.admin_dsn, name)
+    async with (
+        bench_server("herald-bench-report-") as server,
+        migrated_database(server, name) as (dsn, db),
+    ):
+        started = time.perf_counter()
+        account, key, campaign = await load(dsn, args.messages)
+        print(f"loaded {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
+        await measure(db, account, key, campaign, args)
+        if args.expansion:
+            await measure_expansion(db, dsn, args.expansion, args.runs)
 
 
 async def measure(

@@ -138,7 +138,7 @@ class RestLock(NamedTuple):
 async def lock_rest(conn: asyncpg.Connection, batch_id: int) -> RestLock | None:
     """Lock batch `batch_id` and its campaign; None when the batch does not exist."""
     row = await conn.fetchrow(queries.lock_rest, batch_id)
-    return None if row is None else RestLock(*row)
+    return None if row is None else RestLock(**dict(row))
 
 
 async def end_rest(
@@ -173,7 +173,8 @@ class StoredMessage(NamedTuple):
 
 
 async def stored_batch_messages(conn: asyncpg.Connection, batch_id: int) -> list[StoredMessage]:
-    return [StoredMessage(*r) for r in await conn.fetch(queries.stored_batch_messages, batch_id)]
+    rows = await conn.fetch(queries.stored_batch_messages, batch_id)
+    return [StoredMessage(**dict(r)) for r in rows]
 
 
 async def start_campaign(conn: asyncpg.Connection, campaign_id: int, expected: str) -> bool:
