@@ -5,6 +5,7 @@ says what it left unstored."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,11 +99,18 @@ async def send(api: httpx.AsyncClient, name: str, numbers: list[str]) -> None:
 
 
 def kill_postmaster(config: Path) -> int:
+    """The server dies whole, postmaster and backends: a backend left alive for a moment
+    would still serve its connection, and a flush on it could be stored after all."""
     pgdata = config.parent / "state" / "pgdata"
     pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
     postmaster = psutil.Process(pid)
+    backends = postmaster.children(recursive=True)
     os.kill(pid, signal.SIGKILL)
+    for backend in backends:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            backend.kill()
     postmaster.wait(10)
+    psutil.wait_procs(backends, timeout=10)
     return pid
 
 
