@@ -966,8 +966,15 @@ async def test_deleting_a_campaign_deletes_its_messages_and_parts_only(database:
             "INSERT INTO link_events (message_id, campaign_id, kind, at)"
             " SELECT id, campaign_id, 'click', now() FROM messages"
         )
+        # Its recipients too (no foreign keys on parts or recipients: the query names them).
+        await conn.execute(
+            "INSERT INTO campaign_recipients (campaign_id, source, phone_raw)"
+            " SELECT DISTINCT campaign_id, 'number', phone FROM messages"
+        )
         await conn.execute("UPDATE campaigns SET status = 'completed'")
         assert await conn.fetchval(queries.delete_idle_campaign, a["campaign"], a["account"])
+        recipients = await conn.fetch("SELECT campaign_id FROM campaign_recipients")
+        assert [r["campaign_id"] for r in recipients] == [b["campaign"]]
         left = await conn.fetch("SELECT m.id FROM messages m JOIN parts p ON p.message_id = m.id")
         assert [r["id"] for r in left] == kept
         assert await conn.fetchval("SELECT count(*) FROM parts") == 1

@@ -213,10 +213,9 @@ WHERE id = $1 AND account_id = $2 AND status = 'scheduled'
 RETURNING id;
 
 -- name: delete_idle_campaign
--- Only a campaign that is not sending: scheduled, stopped or completed. Its batches and
--- recipients go with it (ON DELETE CASCADE); its messages are deleted here, by each batch's
--- id range (messages have no foreign key to batches: see schema.sql), and their parts with
--- them (ON DELETE CASCADE, by parts_pkey).
+-- Only a campaign that is not sending: scheduled, stopped or completed. Its batches go with
+-- it (ON DELETE CASCADE); its recipients, messages and parts are deleted here (no foreign
+-- keys: see schema.sql), messages and parts by each batch's id range.
 WITH campaign AS (
     DELETE FROM campaigns
     WHERE id = $1 AND account_id = $2 AND status IN ('scheduled', 'stopped', 'completed')
@@ -227,6 +226,13 @@ messages_gone AS (
     USING batches b, campaign c
     WHERE b.campaign_id = c.id
       AND m.id BETWEEN b.first_message_id AND b.last_message_id AND m.batch_id = b.id
+    RETURNING m.id
+),
+parts_gone AS (               -- parts_pkey, by the messages just deleted
+    DELETE FROM parts p USING messages_gone g WHERE p.message_id = g.id
+),
+recipients_gone AS (          -- campaign_recipients_campaign_idx
+    DELETE FROM campaign_recipients r USING campaign c WHERE r.campaign_id = c.id
 ),
 counts_gone AS (             -- batch_counts has no foreign key either (written per statement)
     DELETE FROM batch_counts n

@@ -153,7 +153,9 @@ CREATE INDEX campaigns_listed_idx ON campaigns (account_id, id) WHERE kind = 'ca
 -- validated when a run expands.
 CREATE TABLE campaign_recipients (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    -- No foreign key, checked row by row on a bulk load: herald adds recipients only to a
+    -- campaign it has just inserted or read, and delete_idle_campaign deletes them.
+    campaign_id  bigint NOT NULL,
     source       text NOT NULL CHECK (source IN ('number', 'recipient', 'file')),
     phone_raw    text NOT NULL,
     name         text,
@@ -353,7 +355,10 @@ CREATE INDEX messages_client_ref_idx ON messages (account_id, client_ref)
 -- transaction per batch and skips a number it has already seen.
 
 CREATE TABLE parts (
-    message_id      bigint NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    -- No foreign key (as links): one is checked row by row, and a COPYed part's check also
+    -- locked its message. Parts are written only with their message, in its transaction;
+    -- delete_idle_campaign and retention delete them by message id.
+    message_id      bigint NOT NULL,
     seq             smallint NOT NULL CHECK (seq BETWEEN 1 AND 255),
     short_message   bytea NOT NULL,       -- UDH included
     tlvs            bytea NOT NULL DEFAULT '\x',  -- pre-encoded optional parameters
