@@ -5,18 +5,22 @@ stored, and nothing lost when herald stops in between or the campaign is stopped
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from herald.campaigns.expansion import Expander
 from herald.campaigns.lifecycle import Lifecycle
 from herald.campaigns.run_result import Rest
 from herald.campaigns.runs import FIRST, CampaignRunner
 from herald.delivery.completion import complete_finished
 from herald.delivery.router import Router
 from herald.metrics import Metrics
+from herald.store import campaigns as campaign_store
+from herald.store.campaigns import RecipientRow
 from herald.store.db import Database
 from tests.integration.test_runs import CONFIG, setup
-from tests.support.factories import add_recipients, greek_mobiles
+from tests.support.factories import greek_mobiles
 
 pytestmark = pytest.mark.usefixtures("counters_kept")
 
@@ -43,16 +47,32 @@ def audience(count: int) -> list[str]:
     return numbers
 
 
-async def start(db: Database, count: int, credit: int = 100_000) -> tuple[int, int, list[Rest]]:
-    """A send-now run of `count` recipients, its request's transaction committed."""
+async def start(
+    db: Database, count: int, credit: int = 100_000, *, given: bool = False
+) -> tuple[int, int, list[Rest]]:
+    """A send-now run of `count` recipients, its request's transaction committed. `given`:
+    as POST /v1/campaigns runs it, the recipients handed to the run, which stores them
+    while it expands them; otherwise stored first and read back."""
     account, campaign = await setup(db, credit=credit, callback_url="https://example.com/cb")
     later: list[Rest] = []
+    rows = [RecipientRow("number", n, None, {}, None) for n in audience(count)]
     async with db.acquire() as conn, conn.transaction():
-        await add_recipients(conn, campaign, audience(count))
+        if not given:
+            await campaign_store.add_recipients(conn, campaign, rows)
         result = await runner(db).start_run(
-            campaign_id=campaign, account_id=account, conn=conn, later=later
+            campaign_id=campaign,
+            account_id=account,
+            conn=conn,
+            recipients=rows if given else None,
+            later=later,
         )
     assert (result.count, result.rejected, result.segments) == (count - 2, 1, count - 2)
+    async with db.acquire() as conn:  # stored either way, in the order given
+        stored = await conn.fetch(
+            "SELECT phone_raw FROM campaign_recipients WHERE campaign_id = $1 ORDER BY id",
+            campaign,
+        )
+    assert [r["phone_raw"] for r in stored] == [r.phone_raw for r in rows]
     return account, campaign, later
 
 
@@ -70,13 +90,15 @@ async def batch(db: Database, campaign: int) -> dict:
 
 
 @pytest.mark.raw_rows  # its stored messages are made final by hand, not their counters
+@pytest.mark.parametrize("given", [False, True], ids=["read back", "given"])
 async def test_the_first_messages_are_stored_with_the_request_and_the_rest_after(
-    database: Database,
+    database: Database, given: bool
 ) -> None:
-    _, campaign, later = await start(database, 7000)
+    _, campaign, later = await start(database, 7000, given=given)
     (rest,) = later
-    # A chunk per cursor fetch; the repeated number has no message.
-    assert [len(c.messages) for c in rest.chunks] == [3999, 2000]
+    # Read back, a chunk per cursor fetch; given, a chunk per CHUNK messages. The repeated
+    # number has no message.
+    assert [len(c.messages) for c in rest.chunks] == ([5000, 999] if given else [3999, 2000])
     first = await batch(database, campaign)
     # Committed: the first FIRST messages are sendable, the whole run counted and paid for.
     assert (first["status"], first["rest_pending"], first["stored"]) == ("sending", True, FIRST)
@@ -103,8 +125,12 @@ async def test_the_first_messages_are_stored_with_the_request_and_the_rest_after
     assert (await batch(database, campaign))["stored"] == 6999
 
 
-async def test_a_rest_left_when_herald_stopped_is_expanded_again(database: Database) -> None:
-    _, campaign, later = await start(database, 2500)
+@pytest.mark.parametrize("given", [False, True], ids=["read back", "given"])
+async def test_a_rest_left_when_herald_stopped_is_expanded_again(
+    database: Database, given: bool
+) -> None:
+    # Given, the recipients were stored by the run itself: maintenance reads them back.
+    _, campaign, later = await start(database, 2500, given=given)
     r = runner(database)
     assert await r.finish_rests() == 1  # as maintenance's tick, REST_GRACE later
     after = await batch(database, campaign)
@@ -162,3 +188,40 @@ async def test_a_rest_that_cannot_be_stored_is_left_to_maintenance(
     assert await r.finish_rests() == 1
     after = await batch(database, campaign)
     assert (after["rest_pending"], after["stored"], after["credit_used"]) == (False, 2499, 2498)
+
+
+async def test_a_run_that_fails_while_its_recipients_are_copied_leaves_nothing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipients' COPY runs on the request's connection while the rest is expanded: an
+    error in the expansion waits for the COPY, so the transaction rolls back cleanly."""
+    account, campaign = await setup(database, credit=100_000)
+    rows = [RecipientRow("number", n, None, {}, None) for n in greek_mobiles(3000)]
+    calls = 0
+    add = Expander.add
+
+    def failing_add(self: Expander, *args: Any, **kwargs: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == FIRST + 500:  # the recipients' COPY started at FIRST
+            raise RuntimeError("expansion failed")
+        return add(self, *args, **kwargs)
+
+    monkeypatch.setattr(Expander, "add", failing_add)
+    async with database.acquire() as conn:
+        with pytest.raises(RuntimeError, match="expansion failed"):
+            async with conn.transaction():
+                await runner(database).start_run(
+                    campaign_id=campaign,
+                    account_id=account,
+                    conn=conn,
+                    recipients=rows,
+                    later=[],
+                )
+        # The connection is usable and nothing of the run was kept.
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM campaign_recipients) AS recipients,"
+            " (SELECT count(*) FROM messages) AS messages,"
+            " (SELECT count(*) FROM parts) AS parts"
+        )
+    assert dict(counts) == {"recipients": 0, "messages": 0, "parts": 0}

@@ -9,7 +9,7 @@ A run is the RunStarter's (expansion, credit, batch): this module maps its error
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from herald.metrics import Metrics
 from herald.numbers import Verdict
 from herald.states import BATCH, CAMPAIGN, transition
 from herald.store import campaigns as store
+from herald.store.campaigns import RecipientRow
 from herald.store.db import Database
 from herald.store.rows import Row
 from herald.text.template import parse_template
@@ -55,6 +56,7 @@ class RunStarter(Protocol):
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        recipients: Sequence[RecipientRow] | None = None,
         later: list[Rest] | None = None,
     ) -> RunResult: ...
 
@@ -127,12 +129,14 @@ class Lifecycle:
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        recipients: Sequence[RecipientRow] | None = None,
         later: list[Rest] | None = None,
     ) -> RunResult:
         """Start a run; `message` and `track_link_url` override the campaign's for it. With
         `conn` (inside a transaction of the caller's) the run is part of that transaction,
         and the caller wakes the dispatcher once it has committed; `checked`: that
-        transaction's verdicts on the numbers; `later`: where the run may leave the
+        transaction's verdicts on the numbers; `recipients`: the campaign's whole audience,
+        not stored yet (the run stores it); `later`: where the run may leave the
         messages the caller stores after committing (CampaignRunner.start_run)."""
         campaign = await self._read(conn, account_id, campaign_id)
         if campaign is None:
@@ -151,6 +155,7 @@ class Lifecycle:
                 track_link_url=track_link_url,
                 conn=conn,
                 checked=checked,
+                recipients=recipients,
                 later=later,
             )
         except NotFoundError:

@@ -25,10 +25,11 @@ the batch has no message for. A stop of the campaign does the same first, so it 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,7 @@ from herald.states import CAMPAIGN, transition
 from herald.store import campaigns as campaign_store
 from herald.store import links as link_store
 from herald.store import runs as store
+from herald.store.campaigns import RecipientRow
 from herald.store.db import Database
 from herald.store.links import LinkCodeCollision
 from herald.store.runs import RestLock
@@ -64,6 +66,7 @@ from herald.text.template import Template, label_key, parse_template
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # recipients per cursor fetch and COPY
+YIELD_EVERY = 200  # recipients expanded between turns of the loop while their COPY runs
 FIRST = 1000  # messages of a send-now run stored with its request (module docstring)
 REST_GRACE = timedelta(seconds=60)  # a rest not stored by then: its request's process stopped
 ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
@@ -132,14 +135,17 @@ class CampaignRunner:
         track_link_url: str | None = None,
         conn: Any = None,
         checked: Mapping[str, Verdict] | None = None,
+        recipients: Sequence[RecipientRow] | None = None,
         later: list[Rest] | None = None,
     ) -> RunResult:
         """Run the campaign for its whole audience; the campaign becomes `running`.
         `message` and `track_link_url` override the campaign's for this run. With `conn`,
         within the caller's transaction (see the module's docstring); `checked`, the
         verdicts that transaction's intake reached on the recipients' raw numbers, which
-        expansion then does not check again (herald/campaigns/audience.py); `later`, where
-        a run too large to store at once leaves its rest for `store_rests`."""
+        expansion then does not check again (herald/campaigns/audience.py); `recipients`,
+        the campaign's whole audience when the caller holds it and has not stored it yet
+        (the run stores it, see `_expand_given`); `later`, where a run too large to store at
+        once leaves its rest for `store_rests`."""
         result = await self._run(
             campaign_id,
             account_id,
@@ -149,6 +155,7 @@ class CampaignRunner:
             conn=conn,
             link=track_link_url,
             checked=checked,
+            recipients=recipients,
             later=later,
         )
         assert result is not None  # only a reminder sent already gives None
@@ -171,11 +178,21 @@ class CampaignRunner:
         conn: Any = None,
         link: str | None = None,
         checked: Mapping[str, Verdict] | None = None,
+        recipients: Sequence[RecipientRow] | None = None,
         later: list[Rest] | None = None,
     ) -> RunResult | None:
         started = time.perf_counter()
         done = await self._expand_retrying(
-            conn, campaign_id, account_id, message, description, reminder, link, checked, later
+            conn,
+            campaign_id,
+            account_id,
+            message,
+            description,
+            reminder,
+            link,
+            checked,
+            recipients,
+            later,
         )
         if done is None:
             return None
@@ -237,11 +254,22 @@ class CampaignRunner:
         reminder: bool,
         link: str | None,
         checked: Mapping[str, Verdict] | None,
+        recipients: Sequence[RecipientRow] | None,
         later: list[Rest] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
         a drawn link code was taken (herald/store/links.py)."""
-        args = (campaign_id, account_id, message, description, reminder, link, checked, later)
+        args = (
+            campaign_id,
+            account_id,
+            message,
+            description,
+            reminder,
+            link,
+            checked,
+            recipients,
+            later,
+        )
         for attempt in range(1, LINK_ATTEMPTS + 1):
             try:
                 if conn is None:
@@ -265,6 +293,7 @@ class CampaignRunner:
         reminder: bool,
         link: str | None,
         checked: Mapping[str, Verdict] | None,
+        recipients: Sequence[RecipientRow] | None,
         later: list[Rest] | None,
     ) -> tuple[Any, ExpansionTotals] | None:
         """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
@@ -308,6 +337,10 @@ class CampaignRunner:
             for message_id, number in zip(ids, numbers, strict=True):
                 expander.add(message_id, number, name, sample, "number")
             await self._copy(conn, expander, batch["id"])
+        elif recipients is not None:
+            id_range, kept = await self._expand_given(
+                conn, expander, batch["id"], campaign_id, recipients, later is not None
+            )
         else:
             async for rows in store.audience(conn, campaign_id, CHUNK):
                 ids = await store.reserve_message_ids(conn, len(rows))
@@ -320,8 +353,7 @@ class CampaignRunner:
                 if kept is None:
                     await self._copy(conn, expander, batch["id"])
                 elif expander.waiting:
-                    messages, parts = expander.take()
-                    kept.append(RestChunk(messages, parts, expander.take_links()))
+                    kept.append(self._keep(expander))
         totals = expander.totals
         await self._pay(conn, account_id, totals)
         await store.finish_expansion(
@@ -542,10 +574,63 @@ class CampaignRunner:
             return await store.blacklisted_recipients(conn, campaign["id"], campaign["account_id"])
         return await store.blacklist(conn, campaign["account_id"])
 
+    async def _expand_given(
+        self,
+        conn: Any,
+        expander: Expander,
+        batch_id: int,
+        campaign_id: int,
+        recipients: Sequence[RecipientRow],
+        send_first: bool,
+    ) -> tuple[tuple[int, int] | None, list[RestChunk] | None]:
+        """Expand an audience the caller holds and has not stored (a request's recipients,
+        nothing else), and store it: the run reads nothing back. With `send_first` (a
+        send-now run) the recipients' COPY runs once the first FIRST messages are stored,
+        while the rest is expanded: PostgreSQL loads them on one core while this loop
+        renders and encodes on the other (about 100 ms each for 20,000). Returns the ids'
+        range and the rest kept for later (None when everything was stored)."""
+        ids = await store.reserve_message_ids(conn, len(recipients))
+        kept: list[RestChunk] = []
+        storing: asyncio.Task[None] | None = None
+        try:
+            for i, (message_id, r) in enumerate(zip(ids, recipients, strict=True)):
+                expander.add(message_id, r.phone_raw, r.name, r.labels, r.source, r.client_ref)
+                if storing is None:
+                    if expander.waiting >= (FIRST if send_first else CHUNK):
+                        await self._copy(conn, expander, batch_id)
+                        if send_first:
+                            storing = asyncio.create_task(
+                                campaign_store.add_recipients(conn, campaign_id, recipients)
+                            )
+                elif expander.waiting >= CHUNK:
+                    kept.append(self._keep(expander))
+                elif i % YIELD_EVERY == 0 and not storing.done():
+                    await asyncio.sleep(0)  # the COPY's next round trip or write
+            if storing is None:
+                await self._copy(conn, expander, batch_id)
+                await campaign_store.add_recipients(conn, campaign_id, recipients)
+                return _widen(None, ids), None
+            await storing
+            if expander.waiting:
+                kept.append(self._keep(expander))
+        finally:
+            if storing is not None:
+                if not storing.done():
+                    # The expansion failed: the connection is free only once the COPY is
+                    # over (the caller then rolls the transaction back).
+                    await asyncio.wait([storing])
+                if not storing.cancelled():
+                    storing.exception()  # retrieved: the expansion's error is the one raised
+        return _widen(None, ids), kept
+
+    @staticmethod
+    def _keep(expander: Expander) -> RestChunk:
+        messages, parts = expander.take()
+        return RestChunk(messages, parts, expander.take_links())
+
     @classmethod
     async def _copy(cls, conn: Any, expander: Expander, batch_id: int) -> None:
-        messages, parts = expander.take()
-        await cls._copy_rows(conn, batch_id, RestChunk(messages, parts, expander.take_links()))
+        await cls._copy_rows(conn, batch_id, cls._keep(expander))
 
     @staticmethod
     async def _copy_rows(conn: Any, batch_id: int, rows: RestChunk) -> None:

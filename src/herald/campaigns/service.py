@@ -370,16 +370,26 @@ class CampaignService:
             raise RequestError("name_conflict", str(exc), {"name": columns["name"]}) from None
         if unnamed:
             await store.name_campaign(conn, campaign_id)
-        await store.add_recipients(conn, campaign_id, intake.rows)
+        send_now = columns["scheduled_at"] is None
+        # A run that follows at once over the request's recipients alone stores them itself,
+        # while it expands them (CampaignRunner._expand_given); it reads nothing back.
+        given = send_now and not contact_ids and not group_ids and bool(intake.rows)
+        if not given:
+            await store.add_recipients(conn, campaign_id, intake.rows)
         await store.set_contacts(conn, campaign_id, contact_ids)
         await store.set_groups(conn, campaign_id, group_ids)
         if links != _NO_LINKS:
             await link_store.set_campaign_links(conn, campaign_id, *_links_fields(links))
         run = None
-        if columns["scheduled_at"] is None:
+        if send_now:
             # In this transaction: a refused run takes the campaign with it.
             run = await self._lifecycle.run(
-                account_id, campaign_id, conn=conn, checked=intake.checked, later=later
+                account_id,
+                campaign_id,
+                conn=conn,
+                checked=intake.checked,
+                recipients=intake.rows if given else None,
+                later=later,
             )
         log.info(
             "campaign %s created (%s)",
