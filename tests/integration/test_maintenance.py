@@ -71,7 +71,10 @@ async def statuses(database: Database) -> dict[str, int]:
 async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
     for policy, lost_status in (("mark_unknown", "unknown"), ("resend", "queued")):
         async with database.acquire() as conn:
-            await conn.execute("TRUNCATE messages, batches, batch_counts, campaigns CASCADE")
+            await conn.execute(
+                "TRUNCATE messages, parts, batches, batch_counts, campaigns,"
+                " campaign_recipients CASCADE"  # parts and recipients have no foreign keys
+            )
         clock, cfg = Clock(), config(policy)
         runner, account, campaign = await prepared(database, 4, clock, cfg)
         await runner.start_run(campaign_id=campaign, account_id=account)
