@@ -62,8 +62,9 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder, built once: json.dumps with options builds a JSONEncoder per call (2.2 against
+# 1.4 µs for a recipient's labels, 20,000 of them in a campaign's COPY).
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _jsonb_out(value: Any) -> bytes:
