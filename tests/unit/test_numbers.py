@@ -448,6 +448,28 @@ def test_numbers_never_imports_geocoder_or_carrier() -> None:
     assert not {m for m in imported if m.endswith((".geocoder", ".carrier"))}
 
 
+def test_validity_agrees_with_phonenumbers_near_every_example_number() -> None:
+    # numbers._validity_pattern folds a region's descriptions into one pattern per length,
+    # and a number it finds valid is taken without phonenumbers' parse: near valid numbers
+    # (the last digits changed) a pattern that let too much through would show.
+    rng = random.Random(7)
+    checked = valid = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for ntype in range(12):
+            example = phonenumbers.example_number_for_type(region, ntype)
+            if example is None:
+                continue
+            digits = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            for _ in range(8):
+                tail = rng.randint(1, min(4, len(digits) - 3))
+                changed = digits[:-tail] + f"{rng.randrange(10**tail):0{tail}d}"
+                expected = _reference(changed, None, False)
+                assert check_number(changed)[0] == expected, changed
+                checked += 1
+                valid += expected is not None
+    assert checked > 10_000 and valid > 5_000
+
+
 def test_validity_without_the_type_agrees_with_phonenumbers_on_random_numbers() -> None:
     # check_number without mobile_only asks a single-region calling code only whether some
     # type matches, mobile and fixed line first (numbers._valid_in_single_region): the same
