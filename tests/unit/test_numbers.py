@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import phonenumbers
@@ -251,24 +252,28 @@ def _reference(raw: str, region: str | None, mobile_only: bool) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def test_fast_path_agrees_with_phonenumbers_on_every_region_and_type() -> None:
-    checked = 0
+def _every_example() -> Iterator[tuple[str, phonenumbers.PhoneNumber, str]]:
+    """(region, number, its E.164) for phonenumbers' example of each region and type."""
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         for ntype in range(12):
             example = phonenumbers.example_number_for_type(region, ntype)
-            if example is None:
-                continue
-            e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
-            # The example, a neighbour, one digit short and one digit long.
-            neighbour = e164[:-1] + str((int(e164[-1]) + 3) % 10)
-            for raw in (e164, neighbour, e164[:-1], e164 + "7"):
-                for mobile_only in (False, True):
-                    expected = _reference(raw, None, mobile_only)
-                    assert check_number(raw, mobile_only=mobile_only)[0] == expected, raw
-                    checked += 1
-            national = phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
-            expected = _reference(national, region, False)
-            assert check_number(national, default_region=region)[0] == expected, national
+            if example is not None:
+                yield region, example, phonenumbers.format_number(example, PhoneNumberFormat.E164)
+
+
+def test_fast_path_agrees_with_phonenumbers_on_every_region_and_type() -> None:
+    checked = 0
+    for region, example, e164 in _every_example():
+        # The example, a neighbour, one digit short and one digit long.
+        neighbour = e164[:-1] + str((int(e164[-1]) + 3) % 10)
+        for raw in (e164, neighbour, e164[:-1], e164 + "7"):
+            for mobile_only in (False, True):
+                expected = _reference(raw, None, mobile_only)
+                assert check_number(raw, mobile_only=mobile_only)[0] == expected, raw
+                checked += 1
+        national = phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
+        expected = _reference(national, region, False)
+        assert check_number(national, default_region=region)[0] == expected, national
     assert checked > 5000
 
 
@@ -454,19 +459,14 @@ def test_validity_agrees_with_phonenumbers_near_every_example_number() -> None:
     # (the last digits changed) a pattern that let too much through would show.
     rng = random.Random(7)
     checked = valid = 0
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for ntype in range(12):
-            example = phonenumbers.example_number_for_type(region, ntype)
-            if example is None:
-                continue
-            digits = phonenumbers.format_number(example, PhoneNumberFormat.E164)
-            for _ in range(8):
-                tail = rng.randint(1, min(4, len(digits) - 3))
-                changed = digits[:-tail] + f"{rng.randrange(10**tail):0{tail}d}"
-                expected = _reference(changed, None, False)
-                assert check_number(changed)[0] == expected, changed
-                checked += 1
-                valid += expected is not None
+    for _, _, digits in _every_example():
+        for _ in range(8):
+            tail = rng.randint(1, min(4, len(digits) - 3))
+            changed = digits[:-tail] + f"{rng.randrange(10**tail):0{tail}d}"
+            expected = _reference(changed, None, False)
+            assert check_number(changed)[0] == expected, changed
+            checked += 1
+            valid += expected is not None
     assert checked > 10_000 and valid > 5_000
 
 

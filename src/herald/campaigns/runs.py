@@ -30,6 +30,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,6 +72,21 @@ FIRST = 1000  # messages of a send-now run stored with its request (module docst
 REST_GRACE = timedelta(seconds=60)  # a rest not stored by then: its request's process stopped
 ANALYZE_AFTER = 10_000  # messages loaded by one run that warrant fresh planner statistics
 LINK_ATTEMPTS = 3  # expansions of one run when a drawn link code is taken (store/links.py)
+
+
+@dataclass(frozen=True)
+class RunOrder:
+    """A run as its caller asked for it (start_run, start_reminder; see start_run)."""
+
+    campaign_id: int
+    account_id: int
+    message: str | None = None  # overrides the campaign's template for this run
+    description: str | None = None
+    reminder: bool = False  # the test numbers' send ahead of a scheduled run
+    link: str | None = None  # overrides the campaign's track_link_url
+    checked: Mapping[str, Verdict] | None = None
+    recipients: Sequence[RecipientRow] | None = None
+    later: list[Rest] | None = None
 
 
 def quiet_windows(campaign: Any) -> tuple[Window, ...]:
@@ -146,18 +162,17 @@ class CampaignRunner:
         the campaign's whole audience when the caller holds it and has not stored it yet
         (the run stores it, see `_expand_given`); `later`, where a run too large to store at
         once leaves its rest for `store_rests`."""
-        result = await self._run(
+        order = RunOrder(
             campaign_id,
             account_id,
             message,
             description,
-            reminder=False,
-            conn=conn,
             link=track_link_url,
             checked=checked,
             recipients=recipients,
             later=later,
         )
+        result = await self._run(order, conn)
         assert result is not None  # only a reminder sent already gives None
         return result
 
@@ -165,38 +180,18 @@ class CampaignRunner:
         """Send a scheduled campaign's message to its reminder (test) numbers ahead of the
         run. The campaign stays `scheduled`. None when the reminder was already sent (by this
         or another herald process) or the campaign has none."""
-        return await self._run(campaign_id, account_id, None, "reminder", reminder=True)
-
-    async def _run(
-        self,
-        campaign_id: int,
-        account_id: int,
-        message: str | None,
-        description: str | None,
-        *,
-        reminder: bool,
-        conn: Any = None,
-        link: str | None = None,
-        checked: Mapping[str, Verdict] | None = None,
-        recipients: Sequence[RecipientRow] | None = None,
-        later: list[Rest] | None = None,
-    ) -> RunResult | None:
-        started = time.perf_counter()
-        done = await self._expand_retrying(
-            conn,
-            campaign_id,
-            account_id,
-            message,
-            description,
-            reminder,
-            link,
-            checked,
-            recipients,
-            later,
+        return await self._run(
+            RunOrder(campaign_id, account_id, description="reminder", reminder=True)
         )
+
+    async def _run(self, order: RunOrder, conn: Any = None) -> RunResult | None:
+        started = time.perf_counter()
+        done = await self._expand_retrying(conn, order)
         if done is None:
             return None
         batch, totals = done
+        campaign_id, account_id, reminder = order.campaign_id, order.account_id, order.reminder
+        later = order.later
         rest_pending = later is not None and any(r.batch_id == batch["id"] for r in later)
         if totals.queued + totals.rejected_count >= ANALYZE_AFTER and not rest_pending:
             if conn is None:
@@ -245,60 +240,31 @@ class CampaignRunner:
         )
 
     async def _expand_retrying(
-        self,
-        conn: Any,
-        campaign_id: int,
-        account_id: int,
-        message: str | None,
-        description: str | None,
-        reminder: bool,
-        link: str | None,
-        checked: Mapping[str, Verdict] | None,
-        recipients: Sequence[RecipientRow] | None,
-        later: list[Rest] | None,
+        self, conn: Any, order: RunOrder
     ) -> tuple[Any, ExpansionTotals] | None:
         """`_expand` in a transaction of its own, or a savepoint of the caller's; again when
         a drawn link code was taken (herald/store/links.py)."""
-        args = (
-            campaign_id,
-            account_id,
-            message,
-            description,
-            reminder,
-            link,
-            checked,
-            recipients,
-            later,
-        )
         for attempt in range(1, LINK_ATTEMPTS + 1):
             try:
                 if conn is None:
                     async with self._db.acquire() as own, own.transaction():
-                        return await self._expand(own, *args)
+                        return await self._expand(own, order)
                 async with conn.transaction():  # a savepoint in the caller's transaction
-                    return await self._expand(conn, *args)
+                    return await self._expand(conn, order)
             except LinkCodeCollision:
                 if attempt == LINK_ATTEMPTS:
                     raise
-                log.warning("campaign %s: a link code was taken; expanding again", campaign_id)
+                log.warning(
+                    "campaign %s: a link code was taken; expanding again", order.campaign_id
+                )
         raise AssertionError("unreachable")
 
-    async def _expand(
-        self,
-        conn: Any,
-        campaign_id: int,
-        account_id: int,
-        message: str | None,
-        description: str | None,
-        reminder: bool,
-        link: str | None,
-        checked: Mapping[str, Verdict] | None,
-        recipients: Sequence[RecipientRow] | None,
-        later: list[Rest] | None,
-    ) -> tuple[Any, ExpansionTotals] | None:
+    async def _expand(self, conn: Any, order: RunOrder) -> tuple[Any, ExpansionTotals] | None:
         """The run's one transaction: batch, expansion, credit, statuses, callbacks. None when
         a reminder was sent already. With `later`, the rest past the first FIRST messages is
         left there instead of stored (module docstring)."""
+        campaign_id, account_id, message = order.campaign_id, order.account_id, order.message
+        reminder, later, recipients = order.reminder, order.later, order.recipients
         campaign = await store.campaign_for_run(conn, campaign_id, account_id)
         if campaign is None:
             raise NotFoundError(f"campaign {campaign_id} not found")
@@ -309,9 +275,9 @@ class CampaignRunner:
         else:
             status = transition(CAMPAIGN, campaign["status"], "run")
         template = parse_template(message or campaign["template"], campaign["fallback_values"])
-        links = await self._link_plan(conn, campaign_id, template, link)
+        links = await self._link_plan(conn, campaign_id, template, order.link)
         batch = await store.create_batch(
-            conn, campaign_id, description, message, "reminder" if reminder else "run"
+            conn, campaign_id, order.description, message, "reminder" if reminder else "run"
         )
         if links is not None and links[1] is not None:
             await link_store.set_batch_link_url(conn, batch["id"], links[1])
@@ -319,7 +285,7 @@ class CampaignRunner:
             **await self._expander_args(conn, campaign, batch["id"], template),
             links=links[0] if links is not None else None,
             link_codes=self._link_codes,
-            checked=checked,
+            checked=order.checked,
         )
         id_range: tuple[int, int] | None = None  # of the ids this batch's messages take
         kept: list[RestChunk] | None = None  # the rest, once the first messages are stored
