@@ -21,6 +21,10 @@ transaction. The batch is marked `rest_pending` meanwhile and does not complete.
 stops before the rest is stored, the request has not been answered, and maintenance
 (`finish_rests`) expands the rest again from the stored recipients: every one whose number
 the batch has no message for. A stop of the campaign does the same first, so it stops them too.
+
+Given recipients (`recipients=`, `_expand_given`): when the audience is only the request's own
+recipients, the run takes them from memory instead of reading them back, and stores them
+itself, COPYing them while it expands the rest (still before the commit).
 """
 
 from __future__ import annotations
