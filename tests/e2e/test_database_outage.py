@@ -100,10 +100,13 @@ async def send(api: httpx.AsyncClient, name: str, numbers: list[str]) -> None:
 
 def kill_postmaster(config: Path) -> int:
     """The server dies whole, postmaster and backends: a backend left alive for a moment
-    would still serve its connection, and a flush on it could be stored after all."""
+    would still serve its connection, and a flush on it could be stored after all. The
+    postmaster is stopped first, so that no backend forked after the list escapes it (a
+    pool's new connection did, once in a full run)."""
     pgdata = config.parent / "state" / "pgdata"
     pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
     postmaster = psutil.Process(pid)
+    os.kill(pid, signal.SIGSTOP)
     backends = postmaster.children(recursive=True)
     os.kill(pid, signal.SIGKILL)
     for backend in backends:
