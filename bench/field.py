@@ -33,7 +33,8 @@ Kannel runs alternate; every figure is a median of --runs.
     peak RSS       herald's process (VmHWM); bearerbox + smsbox
 
 --py-spy DIR records each herald run (summarise with bench/spy_summary.py); --pg-statements
-prints PostgreSQL's costliest statements of each herald run. docs/performance.md has more.
+prints PostgreSQL's costliest statements of each herald run (per call: time, rows, buffers)
+and its WAL per message. docs/performance.md has more.
 
 Targets (issue 18), printed as met or not: herald / Kannel >= 3x at window 10 and >= 2.5x at
 window 100; herald + PostgreSQL CPU per message <= 120 µs at window 100 and <= 150 µs at
@@ -349,23 +350,33 @@ class PgStatements:
         return cls(server, dsn)
 
     async def reset(self) -> None:
-        await execute(self.dsn, "SELECT pg_stat_statements_reset()")
+        await execute(self.dsn, "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')")
 
     async def report(self, n: int, top: int = 12) -> list[str]:
         conn = await asyncpg.connect(self.dsn)
         try:
             total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+            wal = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
             rows = await conn.fetch(
-                "SELECT calls, total_exec_time AS ms, regexp_replace(query, '\\s+', ' ', 'g') AS q"
+                "SELECT calls, total_exec_time AS ms, rows,"
+                " shared_blks_hit + shared_blks_read AS blocks,"
+                " regexp_replace(query, '\\s+', ' ', 'g') AS q"
                 " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1",
                 top,
             )
         finally:
             await conn.close()
-        lines = [f"PostgreSQL statements, {total:,.0f} ms of execution in all:"]
+        lines = [
+            f"PostgreSQL WAL per message: {wal['wal_records'] / n:.1f} records,"
+            f" {wal['wal_fpi'] / n:.2f} full pages, {wal['wal_bytes'] / n:,.0f} bytes",
+            f"PostgreSQL statements, {total:,.0f} ms of execution in all"
+            " (share; calls per message; per call: ms, rows, buffers):",
+        ]
         for row in rows:
+            calls = row["calls"] or 1
             lines.append(
-                f"{row['ms'] / total:6.1%} {row['calls'] / n:7.3f} calls/message  {row['q'][:90]}"
+                f"{row['ms'] / total:6.1%} {row['calls'] / n:7.3f} {row['ms'] / calls:7.2f}"
+                f" {row['rows'] / calls:7.0f} {row['blocks'] / calls:7.0f}  {row['q'][:70]}"
             )
         return lines
 

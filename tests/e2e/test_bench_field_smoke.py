@@ -6,6 +6,7 @@ is installed. No timing is asserted here (speed lives in `make bench`)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -45,7 +46,10 @@ def test_a_tiny_run_measures_herald_and_reports(bench: ModuleType, capsys) -> No
     # (200 messages may take the simulator less than one clock tick of CPU)
     assert run.cpu_us["simulator"] >= 0 and run.peak_rss_mb > 0
     out = capsys.readouterr().out
-    assert "calls/message  WITH due AS" in out  # the claim, among PostgreSQL's statements
+    # the claim among PostgreSQL's statements, with its calls per message and per call its
+    # time, rows and buffers; and the WAL written per message
+    assert re.search(r"%\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+  WITH due AS", out), out
+    assert re.search(r"WAL per message: [\d.]+ records, [\d.]+ full pages, [\d,]+ bytes", out)
     for needle in ("msg/s end to end", "herald run", "window", "targets", "first submit_sm"):
         assert needle in out
 
