@@ -70,6 +70,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 import kannel
 from e2e import TEXT, Groups, cpu_snapshot, cpu_used, process_tree
@@ -116,6 +117,10 @@ class Figures:
     samples: int = 0
     scrape_us: float = NAN  # herald's CPU per /metrics scrape, subtracted from its figure
     polls: int = 0  # GET /v1/campaigns/{id} until every message was delivered
+    # herald's read and write system calls per message (every socket: the SMSC, PostgreSQL,
+    # the API): how many PDUs a read or a write carries at this window
+    reads: float = NAN
+    writes: float = NAN
 
 
 @dataclass
@@ -442,6 +447,7 @@ async def herald_run(
             if spy is not None:
                 spying = start_py_spy(proc.pid, spy / f"herald-w{window}-{time.time():.0f}")
             before = cpu_snapshot(groups)
+            io_before = psutil.Process(proc.pid).io_counters()
             sampler.start()
             posted = time.time()
             reply = await api.post(
@@ -454,6 +460,7 @@ async def herald_run(
             assert campaign["run"]["count"] == n, campaign["run"]
             ended, polls = await wait_delivered(api, campaign["id"], n, posted)
             cpu = cpu_used(before, cpu_snapshot(groups))
+            io_after = psutil.Process(proc.pid).io_counters()
             stop_py_spy(spying)
             await sampler.stop()
             rss = peak_rss_mb(proc.pid)
@@ -489,6 +496,8 @@ async def herald_run(
         samples=len(sampler.due),
         scrape_us=scrape_us,
         polls=polls,
+        reads=(io_after.read_count - io_before.read_count) / n,
+        writes=(io_after.write_count - io_before.write_count) / n,
     )
 
 
@@ -623,9 +632,14 @@ async def bench(args: argparse.Namespace) -> Cells:
                     figures = await one_cell_run_again(system, args, window, delay)
                     cells.setdefault((system, window, delay), Cell()).runs.append(figures)
                     receipts = f"receipts {delay} ms later" if delay else "receipts at once"
+                    calls = (
+                        f", {figures.reads:.2f} reads and {figures.writes:.2f} writes a message"
+                        if system == "herald"
+                        else ""
+                    )
                     print(
                         f"  {system:6} window {window:>4}, {receipts}, run {i + 1}: "
-                        f"{figures.msg_per_s:,.0f} msg/s ({load()})",
+                        f"{figures.msg_per_s:,.0f} msg/s{calls} ({load()})",
                         flush=True,
                     )
     return cells

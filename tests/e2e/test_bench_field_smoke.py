@@ -43,6 +43,7 @@ def test_a_tiny_run_measures_herald_and_reports(bench: ModuleType, capsys) -> No
     assert run.msg_per_s > 0
     assert run.first_submit_s >= 0 and run.intake_s > 0 and run.send_per_s >= run.msg_per_s
     assert run.cpu_us["herald"] > 0 and run.cpu_us["postgres"] > 0
+    assert run.reads > 0 and run.writes > 0  # herald's system calls per message
     # (200 messages may take the simulator less than one clock tick of CPU)
     assert run.cpu_us["simulator"] >= 0 and run.peak_rss_mb > 0
     out = capsys.readouterr().out
