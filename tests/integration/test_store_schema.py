@@ -32,7 +32,7 @@ from herald.store.inbound import InboundAction
 from herald.store.links import LinkKind
 from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
-from herald.store.runs import BatchKind, analyze_after_load
+from herald.store.runs import LOAD_STATISTICS_TARGET, BatchKind, analyze_after_load
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
 from tests.integration._catalog import dump_catalog
 from tests.support.claims import claim_due
@@ -259,6 +259,26 @@ async def test_claim_skips_rows_another_dispatcher_holds(database: Database) -> 
         assert deferred["phone"] == "+34699999999"
         owners = await a.fetch("SELECT DISTINCT lease_owner FROM messages WHERE status='sending'")
         assert {r["lease_owner"] for r in owners} == {"d1", "d2", "d3"}
+
+
+async def test_the_analyze_after_a_load_samples_coarsely_and_leaves_the_setting(
+    database: Database,
+) -> None:
+    # Its lower statistics target holds for its own two statements: neither the session nor
+    # a caller's transaction keeps it.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(2_000)])
+        await analyze_after_load(conn)
+        assert await conn.fetchval("SHOW default_statistics_target") == "100"
+        async with conn.transaction():
+            await analyze_after_load(conn)
+            assert await conn.fetchval("SHOW default_statistics_target") == "100"
+        bounds = await conn.fetchval(
+            "SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats"
+            " WHERE tablename = 'messages' AND attname = 'id'"
+        )
+    assert bounds == LOAD_STATISTICS_TARGET + 1  # a histogram of 10 buckets, not 100
 
 
 async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Database) -> None:

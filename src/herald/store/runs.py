@@ -186,7 +186,7 @@ async def start_campaign(conn: asyncpg.Connection, campaign_id: int, expected: s
 # What the send path's plans need from it is the tables' size and their key columns' spread,
 # and 10 gives them (tests/integration/test_store_schema.py holds the claim and the flush to
 # index probes with it). At 100 it sampled 30,000 rows and sorted every text column: 140-190
-# ms of PostgreSQL's CPU after each 20,000-message run, against 10-25 ms at 10. Autovacuum's
+# ms of PostgreSQL's CPU after each 20,000-message run, against 25-35 ms at 10. Autovacuum's
 # own ANALYZE, at the server's target, replaces these statistics later.
 LOAD_STATISTICS_TARGET = 10
 
