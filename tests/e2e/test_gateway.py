@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from herald.campaigns.runs import CampaignRunner
+from herald.delivery.dispatcher import FIRST_CLAIM
 from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.simulator import Delay, Simulator
@@ -264,6 +267,27 @@ async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
                 metrics = (await api.get("/metrics")).text
             assert f"herald_leased_parts {leased:.1f}" in metrics
             assert f"herald_lease_capacity {capacity:.1f}" in metrics
+
+
+async def test_sending_from_idle_starts_with_a_small_claim_then_full_ones(
+    database: Database, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # At window 1000 a claim is 500 parts; the first submit_sm waits for the first claim's
+    # rows, so from idle the first is FIRST_CLAIM while the other claim loop takes 500.
+    caplog.set_level(logging.DEBUG, logger="herald.delivery.dispatcher")
+    async with Simulator() as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim, window=1000, burst=1000)])
+        account, campaign_id = await campaign(database, greek_mobiles(1500))
+        async with running(config) as herald:
+            await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
+            await sim.wait_for_receipts_acked(1500)
+    claims = [
+        int(m.group(1))
+        for r in caplog.records
+        if (m := re.match(r"claimed (\d+) messages", r.getMessage())) is not None
+    ]
+    assert sum(claims) == 1500
+    assert claims[0] == FIRST_CLAIM and max(claims) == 500, claims
 
 
 @pytest.mark.parametrize("policy", ["mark_unknown", "resend"])
