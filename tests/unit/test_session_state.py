@@ -20,8 +20,11 @@ ANYWHERE = re.compile(
     r"|\bCREATE\s+TEMP(?:ORARY)?\s+TABLE\b",
     re.IGNORECASE,
 )
-# As a statement: a session setting, LISTEN, a named prepared statement.
-STATEMENT = re.compile(r"^\s*(?:SET\s+(?!TRANSACTION\b)\w+|LISTEN\b|PREPARE\b)", re.IGNORECASE)
+# As a statement: a session setting (SET LOCAL ends with its transaction), LISTEN, a named
+# prepared statement.
+STATEMENT = re.compile(
+    r"^\s*(?:SET\s+(?!TRANSACTION\b|LOCAL\b)\w+|LISTEN\b|PREPARE\b)", re.IGNORECASE
+)
 COMMENT = re.compile(r"--[^\n]*")
 # SQL written in Python: a literal passed to a connection's query methods.
 PY_SQL = re.compile(r"\.(?:execute|fetch\w*)\(\s*[rf]?[\"']([^\"']*)")
@@ -51,6 +54,7 @@ def test_the_check_sees_what_it_looks_for() -> None:
         "SELECT pg_advisory_lock(1)",
         "SET search_path = x",
         "SET statement_timeout TO 5",
+        "SET SESSION statement_timeout TO 5",
         "LISTEN herald",
         "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
         "CREATE TEMP TABLE t (x int)",
@@ -63,6 +67,7 @@ def test_the_check_sees_what_it_looks_for() -> None:
         "-- SET x = 1 in a comment\nSELECT 1",
         "SELECT pg_advisory_xact_lock(1)",
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        "SET LOCAL default_statistics_target = 10; ANALYZE messages",
     ):
         assert not problems(fine), fine
 
