@@ -160,6 +160,11 @@ async def make_batch(
     return {"account": account, "campaign": campaign, "batch": batch["id"]}
 
 
+def numbers(count: int, prefix: str = "+346") -> list[str]:
+    """`count` distinct numbers: `prefix`, then eight digits."""
+    return [f"{prefix}{i:08d}" for i in range(count)]
+
+
 async def add_messages(
     conn: asyncpg.Connection, ids: dict[str, int], phones: list[str], *, not_before: datetime = NOW
 ) -> list[int]:
@@ -268,7 +273,7 @@ async def test_the_analyze_after_a_load_samples_coarsely_and_leaves_the_setting(
     # a caller's transaction keeps it.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(2_000)])
+        await add_messages(conn, ids, numbers(2_000))
         await analyze_after_load(conn)
         assert await conn.fetchval("SHOW default_statistics_target") == "100"
         async with conn.transaction():
@@ -288,7 +293,7 @@ async def test_a_claim_probes_indexes_and_never_reads_a_whole_table(database: Da
     lease = NOW + timedelta(seconds=30)
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        messages = await add_messages(conn, ids, numbers(20_000))
         await add_parts(conn, messages)
         await analyze_after_load(conn)  # as a run does after a large load
         batch = ids["batch"]
@@ -328,7 +333,7 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
     # while the tables were small (22-27 ms per flush of 250, against 2-3 ms by key).
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        messages = await add_messages(conn, ids, numbers(20_000))
         await add_parts(conn, messages)
         await analyze_after_load(conn)  # as a run does after a large load
         lease = NOW + timedelta(seconds=30)
@@ -380,7 +385,7 @@ async def test_finishing_batches_never_reads_a_whole_table(database: Database) -
     # maintenance ticks every message is final, and a sequential scan reads them all.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        await add_messages(conn, ids, numbers(20_000))
         await conn.execute("ANALYZE messages")
         await conn.execute("UPDATE messages SET status = 'delivered'")
         plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.finish_batches)
@@ -399,10 +404,10 @@ async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
     # them: without an index on the batch it read all of messages at every maintenance tick.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(1_000)])
+        await add_messages(conn, ids, numbers(1_000))
         await conn.execute("UPDATE messages SET status = 'delivered'")
         waiting = await make_batch_in_same_campaign(conn, ids, "sending")
-        await add_messages(conn, waiting, [f"+347{i:08d}" for i in range(20_000)])
+        await add_messages(conn, waiting, numbers(20_000, "+347"))
         await conn.execute(
             "UPDATE messages SET status = 'sent', sent_at = now() WHERE batch_id = $1",
             waiting["batch"],
@@ -426,7 +431,7 @@ async def test_the_lease_check_reads_no_live_lease(database: Database) -> None:
     # of messages_lease_idx had no bound and read each live lease (the whole in-flight window).
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        await add_messages(conn, ids, [f"+346{i:08d}" for i in range(2_000)])
+        await add_messages(conn, ids, numbers(2_000))
         await conn.execute(
             "UPDATE messages SET status = 'sending', lease_owner = 'a', lease_expires = $1"
             " WHERE id % 2 = 0",
@@ -457,7 +462,7 @@ async def test_the_receipt_sweep_never_reads_all_parts(database: Database) -> No
     # parts were read by a sequential scan of all of parts at every sweep, stale or not.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        messages = await add_messages(conn, ids, numbers(20_000))
         await add_parts(conn, messages)
         await conn.execute("ANALYZE parts")
         await conn.execute("UPDATE parts SET state = 'submitted'")
@@ -485,7 +490,7 @@ async def test_a_large_sweep_counts_swept_parts_once(database: Database) -> None
     # 5,000 stale messages took 906 ms, now 75 ms.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(300)])
+        messages = await add_messages(conn, ids, numbers(300))
         await add_parts(conn, messages, per_message=2, state="submitted")
         await conn.execute(
             "UPDATE messages SET status = 'sent', sent_at = $1", NOW - timedelta(days=3)
@@ -630,7 +635,7 @@ async def test_receipt_lookups_walk_only_the_newest_parts_of_a_reused_id(
     # part still waiting: it never reads the id's older parts, nor all of parts.
     async with database.acquire() as conn:
         ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, [f"+346{i:08d}" for i in range(20_000)])
+        messages = await add_messages(conn, ids, numbers(20_000))
         await add_parts(conn, messages)
         await conn.execute("ANALYZE parts")
         await conn.execute(
@@ -824,11 +829,11 @@ async def test_campaign_lookups_read_only_its_batches_id_ranges(database: Databa
     # and stop take only A's messages, read from messages_pkey over A's batches' id ranges.
     async with database.acquire() as conn:
         a = await make_batch(conn)
-        first = await add_messages(conn, a, [f"+346{i:08d}" for i in range(3_000)])
+        first = await add_messages(conn, a, numbers(3_000))
         b = await make_batch(conn, account_name="globex")
-        await add_messages(conn, b, [f"+347{i:08d}" for i in range(20_000)])
+        await add_messages(conn, b, numbers(20_000, "+347"))
         a2 = await make_batch_in_same_campaign(conn, a, "sending")
-        second = await add_messages(conn, a2, [f"+348{i:08d}" for i in range(2_000)])
+        second = await add_messages(conn, a2, numbers(2_000, "+348"))
         await conn.execute(
             "UPDATE messages SET status = 'sent' WHERE id = ANY($1::bigint[])", second[:500]
         )
@@ -910,11 +915,11 @@ async def test_reports_and_exports_read_only_the_campaigns_batches(database: Dat
     # messages_pkey, parts_pkey and links_message_idx, never a whole table.
     async with database.acquire() as conn:
         a = await make_batch(conn)
-        first = await add_messages(conn, a, [f"+346{i:08d}" for i in range(2_000)])
+        first = await add_messages(conn, a, numbers(2_000))
         b = await make_batch(conn, account_name="globex")
-        others = await add_messages(conn, b, [f"+347{i:08d}" for i in range(20_000)])
+        others = await add_messages(conn, b, numbers(20_000, "+347"))
         a2 = await make_batch_in_same_campaign(conn, a, "sending")
-        second = await add_messages(conn, a2, [f"+348{i:08d}" for i in range(1_000)])
+        second = await add_messages(conn, a2, numbers(1_000, "+348"))
         ours = first + second
         await add_parts(conn, ours + others, state="delivered")
         await conn.execute(
