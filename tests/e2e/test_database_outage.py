@@ -31,7 +31,7 @@ def herald_config(
 ) -> Path:
     """herald on its own embedded PostgreSQL (no DSN) in path's folder, its demo account
     (the built-in simulator, unused, makes one), one bind to `sim`. `hold_writes`: the writer
-    keeps everything until it stops, as if the database died just before a flush."""
+    flushes only when asked (the dispatcher asks once every part in flight is answered)."""
     assert sim.address is not None
     host, port = sim.address
     writes = "flush_interval = 3600.0\nreceipt_flush_interval = 3600.0\nflush_size = 100000"
@@ -156,16 +156,28 @@ def unstartable(config: Path) -> None:
         conf.write("\nthis line is not a setting\n")
 
 
+async def answered_after_the_kill(sim: Simulator, config: Path, count: int) -> None:
+    """With the simulator holding its answers (`hold_answers()`, before the POST): the
+    database dies for good between the claim of `count` parts and their answers, which then
+    reach a writer that can store nothing. Answered before the kill, the parts could be
+    stored: the last answer asks the writer for a flush whatever its interval
+    (`Dispatcher._finish`), and a test that raced it failed once in CI."""
+    await sim.wait_for_submits(count, timeout=30)
+    unstartable(config)
+    kill_postmaster(config)
+    assert sim.release_answers() == count
+    await sim.wait_for(lambda s: s.receipts_sent >= count, timeout=30)
+
+
 async def test_a_database_that_cannot_be_restarted_makes_herald_exit(tmp_path: Path) -> None:
     async with Simulator() as sim:
         port = free_port()
         config = herald_config(tmp_path / "h.toml", sim, port, unreachable=2, hold_writes=True)
         herald, api = await started(config, port)
         async with api:
+            sim.hold_answers()  # before the POST: its parts may be claimed before the 201
             await send(api, "lost", greek_mobiles(5))
-            await sim.wait_for(lambda s: s.receipts_sent >= 5, timeout=30)
-            unstartable(config)
-            kill_postmaster(config)
+            await answered_after_the_kill(sim, config, 5)
             await herald.wait_for_line("could not restart the embedded PostgreSQL")
             line = await herald.wait_for_line("exiting with status 1")
         code = await herald.wait()
@@ -184,10 +196,9 @@ async def test_a_stop_with_the_database_gone_ends_within_its_bound(tmp_path: Pat
         config = herald_config(tmp_path / "h.toml", sim, port, unreachable=60, hold_writes=True)
         herald, api = await started(config, port)
         async with api:
+            sim.hold_answers()  # before the POST: its parts may be claimed before the 201
             await send(api, "held", greek_mobiles(5))
-            await sim.wait_for(lambda s: s.receipts_sent >= 5, timeout=30)
-            unstartable(config)
-            kill_postmaster(config)
+            await answered_after_the_kill(sim, config, 5)
             await herald.wait_for_line("could not restart the embedded PostgreSQL")
             stopping = time.monotonic()
             code = await herald.terminate(within=STOP_BOUND)

@@ -227,6 +227,26 @@ async def test_slow_answers_after_its_latency() -> None:
         await esme.close()
 
 
+async def test_held_answers_go_out_in_order_with_their_receipts_on_release() -> None:
+    async with Simulator(personality_settings("happy")) as sim:
+        esme = await RawEsme.connect(sim.address)
+        await esme.bind("trx")
+        sim.hold_answers()
+        seqs = [esme.submit(f"held {i}".encode()) for i in range(3)]
+        # answered in order otherwise: the enquire_link_resp proves the submits were read
+        await esme.response(esme.send(Pdu(C.ENQUIRE_LINK)))
+        assert not set(seqs) & set(esme.responses())
+        assert (sim.stats.submits, sim.stats.receipts_sent) == (3, 0)
+        assert sim.release_answers() == 3
+        ids = [(await esme.response(seq))["message_id"] for seq in seqs]
+        receipts = [parse_receipt(pdu) for pdu in await esme.deliveries(3)]
+        assert [r.message_id for r in receipts if r] == ids
+        # answered at once again
+        assert (await esme.response(esme.submit(b"after")))["message_id"]
+        assert sim.release_answers() == 0
+        await esme.close()
+
+
 async def test_nexmo_ids_differ_in_base_between_response_and_receipt() -> None:
     async with Simulator(personality_settings("nexmo")) as sim:
         esme = await RawEsme.connect(sim.address)

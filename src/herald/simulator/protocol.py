@@ -12,6 +12,7 @@ chunk or per loop turn; or, with `coalesce_writes` off (a carrier's way), one pe
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import struct
 import time
@@ -237,7 +238,8 @@ class SmscProtocol(asyncio.Protocol):
                 self._violation(error)
                 return
         behaviour = sim.behaviour
-        if behaviour.trivial and pdu is None:  # accepted, nothing to record or deliver
+        # accepted, nothing to record or deliver, nothing held back
+        if behaviour.trivial and pdu is None and sim.held is None:
             ids = sim.ids
             message_id = ids.submit_id(ids.next_number())
             body = message_id.encode() + b"\0"
@@ -294,7 +296,10 @@ class SmscProtocol(asyncio.Protocol):
                 job = None
         unbind = self.submits == sim.settings.unbind_after
         latency = sim.behaviour.latency() if kind != SILENCE else 0.0
-        if latency > 0:
+        if sim.held is not None:  # Simulator.hold_answers(): until release_answers()
+            self._owed += 1
+            sim.held.append(functools.partial(self._late_answer, response, job, unbind, True))
+        elif latency > 0:
             self._owed += 1
             self._loop.call_later(latency, self._late_answer, response, job, unbind, True)
         else:

@@ -66,6 +66,8 @@ class Simulator:
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mo_reference = 0
+        # Answers to submits kept back by hold_answers(), in arrival order; None: not holding.
+        self.held: list[Callable[[], None]] | None = None
 
     @classmethod
     def from_config(cls, config: SimulatorConfig, **overrides: Any) -> Simulator:
@@ -166,6 +168,20 @@ class Simulator:
             self.recorder = self._recorder(settings)
         self.decode_submits = settings.receipts or self.recorder is not None
         return settings
+
+    def hold_answers(self) -> None:
+        """Keep every submit's answer, and the receipts behind it, until release_answers():
+        an SMSC that stalls with the submits taken, or a test that must act between a
+        submit's arrival and its answer without racing the client."""
+        if self.held is None:
+            self.held = []
+
+    def release_answers(self) -> int:
+        """Send what hold_answers() kept, in order, and answer at once again; the count."""
+        held, self.held = self.held or [], None
+        for answer in held:
+            answer()
+        return len(held)
 
     # --- what it saw ----------------------------------------------------------------------
 
