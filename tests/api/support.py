@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
+
+from herald.listeners import listen
 
 
 class _Server(uvicorn.Server):
@@ -26,7 +27,7 @@ class _Server(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 (a free port); yields the base URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0, key="api.port", variable="HERALD_API_PORT")  # as herald's
     port = sock.getsockname()[1]
     server = _Server(
         uvicorn.Config(

@@ -16,7 +16,6 @@ nothing but 401s.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from herald.api.app import create_app
 from herald.api.context import AppContext
 from herald.campaigns.runs import CampaignRunner
 from herald.delivery.router import Router
+from herald.listeners import listen
 from herald.metrics import Metrics
 from herald.store.accounts import create_account, insert_key
 from herald.store.db import Database
@@ -116,7 +116,7 @@ async def _seed(db: Database) -> tuple[str, str]:
 def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
     name = pg_cluster.create_database()
     loop = asyncio.new_event_loop()
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0, key="api.port", variable="HERALD_API_PORT")  # as herald's
     ready: dict[str, object] = {}
     started = threading.Event()
     db = Database(pg_cluster.dsn(name), min_size=1, max_size=4)
