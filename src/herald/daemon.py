@@ -462,7 +462,7 @@ class Daemon:
         the metrics port, each on the socket opened at the start."""
         from fastapi import FastAPI
 
-        from herald.api.app import create_app
+        from herald.api.app import build_route_state, create_app
         from herald.api.context import AppContext
         from herald.api.requests import RequestLog
 
@@ -485,10 +485,12 @@ class Daemon:
             app.add_middleware(
                 RequestLog, metrics=self.metrics, log_requests=config.logging.requests
             )
+            build_route_state(app)
             servers.append(self._server(app, sockets.pop("api"), "api", background, config))
         if separate:
             metrics_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
             metrics_app.include_router(ops.router(with_metrics=True))
+            build_route_state(metrics_app)
             self.running.metrics_url = _url(sockets["metrics"], tls=False)
             servers.append(
                 self._server(metrics_app, sockets.pop("metrics"), "metrics", background, None)

@@ -90,7 +90,11 @@ _bearer = HTTPBearer(
 )
 
 
-def services(request: Request) -> Services:
+# The dependencies are `async def` though none awaits: FastAPI runs a plain `def` one in a
+# worker thread, a hop to a thread and back for every request that uses it.
+
+
+async def services(request: Request) -> Services:
     built: Services = request.app.state.services  # set by create_app
     return built
 
@@ -126,7 +130,7 @@ class Paging:
         return (self.page - 1) * self.page_size
 
 
-def paging(
+async def paging(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
     page_size: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
 ) -> Paging:

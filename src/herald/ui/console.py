@@ -113,7 +113,7 @@ def root(request: Request) -> str:
     return str(request.scope.get("root_path", ""))
 
 
-def console(request: Request) -> Console:
+async def console(request: Request) -> Console:  # async: no worker thread (api/deps.py)
     found: Console = request.app.state.console  # set by herald.ui.app.create_console
     return found
 
