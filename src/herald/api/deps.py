@@ -94,9 +94,14 @@ _bearer = HTTPBearer(
 # worker thread, a hop to a thread and back for every request that uses it.
 
 
-async def services(request: Request) -> Services:
+def app_services(request: Request) -> Services:
+    """The app's services, for a route that reads them without the dependency."""
     built: Services = request.app.state.services  # set by create_app
     return built
+
+
+async def services(request: Request) -> Services:
+    return app_services(request)
 
 
 async def current_account(

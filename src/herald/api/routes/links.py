@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from herald.api.deps import services
+from herald.api.deps import app_services
 from herald.errors import LinkUnavailableError
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ _STYLE = (
 
 @router.api_route("/l/{code}", methods=["GET", "HEAD"])
 async def follow_link(code: str, request: Request) -> Response:
-    visits = services(request).visits
+    visits = app_services(request).visits
     try:
         if request.method == "HEAD":
             target = await visits.target(code)
@@ -59,7 +59,7 @@ async def follow_link(code: str, request: Request) -> Response:
 @router.api_route("/o/{code}", methods=["GET", "HEAD"])
 async def opt_out_page(code: str, request: Request) -> Response:
     try:
-        page = await services(request).visits.opt_out_page(code)
+        page = await app_services(request).visits.opt_out_page(code)
     except LinkUnavailableError as exc:
         return _unavailable(exc)
     sender = html.escape(page.sender)
@@ -88,7 +88,7 @@ async def confirm_opt_out(code: str, request: Request) -> Response:
             400,
         )
     try:
-        page = await services(request).visits.opt_out(code, request.headers.get("user-agent"))
+        page = await app_services(request).visits.opt_out(code, request.headers.get("user-agent"))
     except LinkUnavailableError as exc:
         return _unavailable(exc)
     return _done(html.escape(page.sender), page.phone)
