@@ -233,17 +233,20 @@ async def test_no_response_means_unknown_never_resent(
 async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
     database: Database, db_dsn: str, tmp_path: Path, max_in_flight: int, leased: int, capacity: int
 ) -> None:
-    # A carrier that never answers: the window (4) fills and stays full until the responses
-    # time out, so what the dispatcher leased meanwhile is exactly its pipeline.
-    async with Simulator(submit_answer="none") as sim:
+    # A carrier that holds its answers: the window (4) fills and stays full, so what the
+    # dispatcher leased meanwhile is exactly its pipeline. (A carrier that never answers, with
+    # a short response timeout, raced the test on a slow machine: the timeouts retire the
+    # bind and its queued parts go back.)
+    async with Simulator() as sim:
         config = gateway_config(
             db_dsn,
             tmp_path,
-            [bind_to(sim, window=4, response_timeout=1.0)],
+            [bind_to(sim, window=4, response_timeout=60.0)],
             dispatcher={"max_in_flight": max_in_flight},
         )
         account, campaign_id = await campaign(database, greek_mobiles(300))
         async with running(config) as herald:
+            sim.hold_answers()
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(4)
             session = herald.sessions["sim"]
@@ -267,6 +270,7 @@ async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
                 metrics = (await api.get("/metrics")).text
             assert f"herald_leased_parts {leased:.1f}" in metrics
             assert f"herald_lease_capacity {capacity:.1f}" in metrics
+            assert sim.release_answers() == 4  # the stop need not wait for a timeout
 
 
 async def test_sending_from_idle_starts_with_a_small_claim_then_full_ones(
@@ -286,8 +290,9 @@ async def test_sending_from_idle_starts_with_a_small_claim_then_full_ones(
         for r in caplog.records
         if (m := re.match(r"claimed (\d+) messages", r.getMessage())) is not None
     ]
+    # The two loops' first claims run at once, so either may be logged first.
     assert sum(claims) == 1500
-    assert claims[0] == FIRST_CLAIM and max(claims) == 500, claims
+    assert FIRST_CLAIM in claims[:2] and max(claims) == 500, claims
 
 
 @pytest.mark.parametrize("policy", ["mark_unknown", "resend"])

@@ -83,6 +83,9 @@ async def test_logs_requests_lifecycle_metrics_port_and_health(
             assert created.status_code == 201, created.text
             assert created.headers["x-request-id"] == "trace-42"
             await sim.wait_for_receipts_acked(3)
+            # Completion is checked after a flush, at most every 0.2 s, and not at the stop:
+            # wait for its line rather than race the SIGTERM below.
+            await herald.wait_for_line("completed: 3 delivered")
             missing = await api.get("/v1/campaigns/999999", headers=headers)
             assert missing.status_code == 404
             generated = missing.headers["x-request-id"]

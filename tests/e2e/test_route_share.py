@@ -27,12 +27,14 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
     # One slot pool for every route let the silent carrier's messages, claimed first, fill
     # it until their responses timed out: the other route sent nothing meanwhile. Now the
     # silent route holds at most its own bind's pipeline (four claims of 64 at window 4).
-    async with Simulator(submit_answer="none") as silent, Simulator() as happy:
+    # Silent by holding its answers (until the end), not by never answering: a response
+    # timeout would end the silence while the other route is still at work on a slow machine.
+    async with Simulator() as silent, Simulator() as happy:
         config = gateway_config(
             db_dsn,
             tmp_path,
             [
-                bind_to(silent, name="silent", window=4, response_timeout=3.0),
+                bind_to(silent, name="silent", window=4, response_timeout=60.0),
                 bind_to(happy, name="happy", window=50),
             ],
             routes=[
@@ -44,6 +46,7 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
         greece = await campaign(database, [f"+30694000{i:04d}" for i in range(300)])
         async with running(config) as herald:
             assert herald.runner is not None
+            silent.hold_answers()
             await herald.runner.start_run(campaign_id=spain[1], account_id=spain[0])
             await silent.wait_for_submits(4)
             await herald.runner.start_run(campaign_id=greece[1], account_id=greece[0])
@@ -54,6 +57,7 @@ async def test_a_silent_carrier_holds_only_its_own_routes_slots(
                     " GROUP BY status",
                     spain[1],
                 )
-        assert silent.stats.submits == 4  # its window, never answered
+            assert silent.stats.submits == 4  # its window, not answered
+            assert silent.release_answers() == 4  # the stop need not wait for a timeout
     counts = {r["status"]: r["n"] for r in spanish}
     assert counts == {"sending": 256, "queued": 44}  # no more leased than the route's pipeline
