@@ -31,10 +31,10 @@ def listen(host: str, port: int, *, key: str, variable: str) -> socket.socket:
         ) from None
     except (socket.gaierror, UnicodeError) as exc:
         raise StartupError(f"{key}: cannot listen on {host!r}: {exc}") from None
-    # Accepted connections inherit it. uvloop sets it on each of them anyway; plain asyncio
-    # (herald's fallback) skips a socket made with proto 0, as create_server makes it, and a
-    # response's last write then waits on the client's delayed ACK: 40 ms per request on a
-    # kept-alive connection (tests/unit/test_listeners.py).
+    # TCP_NODELAY, which the accepted connections inherit. uvloop sets it on each of them
+    # anyway; plain asyncio (herald's fallback) skips a socket made with proto 0, as
+    # create_server makes it, and a response's last write then waits on the client's delayed
+    # ACK: 40 ms per request on a kept-alive connection (tests/unit/test_listeners.py).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
