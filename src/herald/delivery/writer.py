@@ -201,6 +201,10 @@ class Writer:
         self._failures = 0
         self.failing_since: float | None = None  # the writer's clock, while flushes fail
         self.abandoned = 0  # rows given up at shutdown (abandon())
+        self._gave_up = False  # abandon() ran: receipts landing after it are not stored
+        # Receipts handed to add_receipt, and those of them in the buffer (see add_receipt).
+        self._handed = 0
+        self._landed = 0
         # Orphans are looked for by the ids a flush stores while any may be waiting (this
         # process parked some, or the last sweep left some), and all of them when maintenance
         # asks and at the first flush; not on every flush, which would cost a lookup each time.
@@ -245,13 +249,30 @@ class Writer:
     def add_receipt(self, receipt: Receipt) -> asyncio.Future[int | None]:
         """Buffer a receipt; the future resolves to None once it is stored (applied or
         parked), or to NOT_STORED, the status to answer, if the writer gave up on it."""
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | None] = loop.create_future()
+        # Buffered from a callback, in the next turn of the loop. The submit_sm_resp read just
+        # before the receipt (often in the same chunk) reaches record_part through its
+        # submit's done callback, queued the same way and so ahead of this one. Buffered at
+        # once, the receipt could be taken by a flush before its part's result: it was then
+        # parked as an orphan and taken back by the next flush, in a transaction of several
+        # statements (2-3% of receipts at window 10, and most flushes off the one-statement
+        # path; docs/architecture.md).
+        self._handed += 1
+        loop.call_soon(self._buffer_receipt, receipt, future)
+        return future
+
+    def _buffer_receipt(self, receipt: Receipt, future: asyncio.Future[int | None]) -> None:
+        self._landed += 1
+        if self._gave_up:  # stopping with the database gone: answered, never acknowledged
+            self.abandoned += 1
+            future.set_result(NOT_STORED)
+            return
         if self._buffer.receipts_since is None:
             self._buffer.receipts_since = self._clock()
             self._sooner.set()
         self._buffer.add_receipt(receipt, [future])
         self._added()
-        return future
 
     def request_flush(self) -> None:
         """Flush now rather than at the interval (someone is waiting on the result)."""
@@ -276,7 +297,8 @@ class Writer:
         stays unreachable, give up `stop_timeout` after `stop` (see abandon())."""
         deadline: float | None = None
         while True:
-            if not self._buffer and not self._buffer.committed and not self._orphan_sweep:
+            arriving = self._landed < self._handed  # receipts to be buffered next turn
+            if not (self._buffer or self._buffer.committed or self._orphan_sweep or arriving):
                 if stop.is_set():
                     return
                 self._wake.clear()
@@ -305,6 +327,7 @@ class Writer:
         receipts are answered with a temporary error, never acknowledged, so the carrier
         delivers them again; and say what was left unstored and why that is safe."""
         batch, self._buffer = self._buffer, _Buffer()
+        self._gave_up = True
         receipts = len(batch.receipts) + len(batch.extra)
         self.abandoned += len(batch)
         if batch or batch.committed:
@@ -335,7 +358,10 @@ class Writer:
         return max(0.0, left)
 
     async def flush(self) -> bool:
-        """Write the buffer in one transaction. False (rows kept for a retry) on failure."""
+        """Write the buffer in one transaction. False (rows kept for a retry) on failure.
+        The receipts handed over before the call are in it (see add_receipt)."""
+        if self._landed < self._handed:
+            await asyncio.sleep(0)  # their callbacks are queued already: they run first
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
             sweep, self._orphan_sweep = self._orphan_sweep, False
