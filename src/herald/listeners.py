@@ -12,11 +12,22 @@ from pathlib import Path
 from herald.errors import StartupError
 
 
+def tcp_server(host: str, port: int) -> socket.socket:
+    """A listening TCP socket for an HTTP server, with TCP_NODELAY, which the accepted
+    connections inherit. uvloop sets it on each of them anyway; plain asyncio (herald's
+    fallback, `herald simulate --loop asyncio`) skips a socket made with proto 0, as
+    create_server makes it, and a response's last write then waits on the client's delayed
+    ACK: 40 ms per request on a kept-alive connection (tests/unit/test_listeners.py)."""
+    sock = socket.create_server((host, port), reuse_port=False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def listen(host: str, port: int, *, key: str, variable: str) -> socket.socket:
-    """A listening TCP socket on host:port; StartupError naming `key` (`api.port`) and its
-    environment variable when it cannot be had."""
+    """A listening TCP socket on host:port (tcp_server); StartupError naming `key`
+    (`api.port`) and its environment variable when it cannot be had."""
     try:
-        sock = socket.create_server((host, port), reuse_port=False)
+        return tcp_server(host, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             why = "is already in use (another herald, or another program)"
@@ -31,12 +42,6 @@ def listen(host: str, port: int, *, key: str, variable: str) -> socket.socket:
         ) from None
     except (socket.gaierror, UnicodeError) as exc:
         raise StartupError(f"{key}: cannot listen on {host!r}: {exc}") from None
-    # TCP_NODELAY, which the accepted connections inherit. uvloop sets it on each of them
-    # anyway; plain asyncio (herald's fallback) skips a socket made with proto 0, as
-    # create_server makes it, and a response's last write then waits on the client's delayed
-    # ACK: 40 ms per request on a kept-alive connection (tests/unit/test_listeners.py).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
 
 
 def server_tls(certfile: Path, keyfile: Path) -> ssl.SSLContext:

@@ -135,10 +135,10 @@ class _Control:
 
 async def _start_control(sim: Simulator, host: str, port: int) -> tuple[_Control, tuple[str, int]]:
     import contextlib
-    import socket
 
     import uvicorn
 
+    from herald.listeners import tcp_server
     from herald.simulator.control import control_app
 
     class _Server(uvicorn.Server):
@@ -146,10 +146,7 @@ async def _start_control(sim: Simulator, host: str, port: int) -> tuple[_Control
         def capture_signals(self) -> Any:  # the simulator owns SIGINT and SIGTERM
             yield
 
-    sock = socket.create_server((host, port))
-    # as herald's own listeners (src/herald/listeners.py): no 40 ms per kept-alive request
-    # under `--loop asyncio`
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = tcp_server(host, port)
     address = sock.getsockname()[:2]
     server = _Server(
         uvicorn.Config(control_app(sim), log_level="warning", lifespan="off", access_log=False)
