@@ -202,9 +202,7 @@ class Writer:
         self.failing_since: float | None = None  # the writer's clock, while flushes fail
         self.abandoned = 0  # rows given up at shutdown (abandon())
         self._gave_up = False  # abandon() ran: receipts landing after it are not stored
-        # Receipts handed to add_receipt, and those of them in the buffer (see add_receipt).
-        self._handed = 0
-        self._landed = 0
+        self._arriving = 0  # receipts handed to add_receipt, not yet in the buffer
         # Orphans are looked for by the ids a flush stores while any may be waiting (this
         # process parked some, or the last sweep left some), and all of them when maintenance
         # asks and at the first flush; not on every flush, which would cost a lookup each time.
@@ -258,12 +256,12 @@ class Writer:
         # parked as an orphan and taken back by the next flush, in a transaction of several
         # statements (2-3% of receipts at window 10, and most flushes off the one-statement
         # path; docs/architecture.md).
-        self._handed += 1
+        self._arriving += 1
         loop.call_soon(self._buffer_receipt, receipt, future)
         return future
 
     def _buffer_receipt(self, receipt: Receipt, future: asyncio.Future[int | None]) -> None:
-        self._landed += 1
+        self._arriving -= 1
         if self._gave_up:  # stopping with the database gone: answered, never acknowledged
             self.abandoned += 1
             future.set_result(NOT_STORED)
@@ -297,8 +295,7 @@ class Writer:
         stays unreachable, give up `stop_timeout` after `stop` (see abandon())."""
         deadline: float | None = None
         while True:
-            arriving = self._landed < self._handed  # receipts to be buffered next turn
-            if not (self._buffer or self._buffer.committed or self._orphan_sweep or arriving):
+            if not (self._buffer or self._buffer.committed or self._orphan_sweep or self._arriving):
                 if stop.is_set():
                     return
                 self._wake.clear()
@@ -360,7 +357,7 @@ class Writer:
     async def flush(self) -> bool:
         """Write the buffer in one transaction. False (rows kept for a retry) on failure.
         The receipts handed over before the call are in it (see add_receipt)."""
-        if self._landed < self._handed:
+        if self._arriving:
             await asyncio.sleep(0)  # their callbacks are queued already: they run first
         async with self._lock:
             batch, self._buffer = self._buffer, _Buffer()
