@@ -48,15 +48,20 @@ async def routes_built_by_a_request(app: FastAPI, key: str, monkeypatch: pytest.
     return len(built)
 
 
+def api_app(database: Database) -> FastAPI:
+    """The API as the daemon builds it, before build_route_state."""
+    clock, router = Clock(), Router(CONFIG.routes, healthy=lambda _: True)
+    runner = CampaignRunner(database, CONFIG, router, clock=clock, metrics=Metrics())
+    return create_app(AppContext(db=database, config=CONFIG, clock=clock, runner=runner))
+
+
 @pytest.mark.parametrize("built_first", [True, False])
 async def test_the_first_requests_build_no_route_state(
     database: Database, monkeypatch: pytest.MonkeyPatch, built_first: bool
 ) -> None:
     async with database.acquire() as conn:
         account = await create_account(conn, "acme", 10)
-    clock, router = Clock(), Router(CONFIG.routes, healthy=lambda _: True)
-    runner = CampaignRunner(database, CONFIG, router, clock=clock, metrics=Metrics())
-    app = create_app(AppContext(db=database, config=CONFIG, clock=clock, runner=runner))
+    app = api_app(database)
     if built_first:
         walked = build_route_state(app)
         assert await routes_built_by_a_request(app, account.api_key, monkeypatch) == 0
@@ -87,9 +92,7 @@ def calls(app: FastAPI, mount: str = "") -> Iterator[tuple[str, Callable[..., An
 async def test_no_request_waits_for_a_worker_thread(database: Database) -> None:
     # FastAPI runs a plain `def` endpoint or dependency in a worker thread: a hop there and
     # back for every request. None of herald's blocks, so each is `async def`.
-    clock, router = Clock(), Router(CONFIG.routes, healthy=lambda _: True)
-    runner = CampaignRunner(database, CONFIG, router, clock=clock, metrics=Metrics())
-    app = create_app(AppContext(db=database, config=CONFIG, clock=clock, runner=runner))
+    app = api_app(database)
     seen = list(calls(app))
     plain = {
         f"{path}: {getattr(call, '__qualname__', call)}"
