@@ -115,6 +115,7 @@ class Running:
     metrics: Metrics | None = None
     registry: NodeRegistry | None = None
     clicks: ClickRecorder | None = None
+    dispatcher: Dispatcher | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -387,8 +388,11 @@ class Daemon:
 
             self.running.db, self.running.runner = db, runner
             self.running.maintenance, self.running.clicks = maintenance, clicks
+            self.running.dispatcher = dispatcher
             ops = _Ops(self, db, sessions, registry, liveness=_liveness(watch))
-            servers = self._serve(sockets, db, config, runner, wake, ops, background, clicks)
+            servers = self._serve(
+                sockets, db, config, runner, wake, dispatcher.next_send, ops, background, clicks
+            )
             if config.database.dsn is None and self.config.simulator.enabled:
                 demo = await _demo_account(db)
                 self.running.demo_key, self.running.demo_webhook_secret = demo
@@ -454,6 +458,7 @@ class Daemon:
         config: Config,
         runner: CampaignRunner,
         wake: Callable[[], None],
+        next_send: Callable[[float], Awaitable[None]],
         ops: _Ops,
         background: _Tasks,
         clicks: ClickRecorder,
@@ -476,6 +481,7 @@ class Daemon:
                     clock=self.clock,
                     runner=runner,
                     wake=wake,
+                    next_send=next_send,
                     clicks=clicks,
                     metrics=self.metrics,
                     links_base_url=links_base_url(config, self.running.api_url),

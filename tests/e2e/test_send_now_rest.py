@@ -60,3 +60,45 @@ async def test_a_large_send_now_campaign_is_sent_whole_and_once(
             await sim.wait_for_receipts_acked(RECIPIENTS, timeout=60)
     assert await statuses(database, campaign["id"]) == {"delivered": RECIPIENTS}
     assert len({s.destination_addr for s in sim.submits}) == len(sim.submits) == RECIPIENTS
+
+
+async def test_next_send_ends_when_claimed_parts_reach_the_binds_or_at_its_bound(
+    database: Database, db_dsn: str, tmp_path: Path
+) -> None:
+    """What a send-now request waits for before storing its rest (Dispatcher.next_send):
+    the dispatcher's next claim handed to the binds, or its bound when nothing is sent."""
+    async with database.acquire() as conn:
+        account = await make_account(conn, credit=10)
+        await make_sender(conn, account.id, "Herald")
+    async with Simulator() as sim:
+        config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
+        async with (
+            running(config) as herald,
+            httpx.AsyncClient(
+                base_url=herald.api_url + "/v1",
+                headers={"Authorization": f"Bearer {account.api_key}"},
+                timeout=30,
+            ) as api,
+        ):
+            dispatcher = herald.dispatcher
+            assert dispatcher is not None
+            async with asyncio.timeout(10):  # nothing to send: the bound ends it
+                await dispatcher.next_send(0.01)
+            assert dispatcher.in_flight == 0
+            sim.hold_answers()  # what is handed to the bind stays in flight
+            waiting = asyncio.create_task(dispatcher.next_send(60))
+            created = await api.post(
+                "/campaigns",
+                json={
+                    "sender": "Herald",
+                    "message": "Spring sale",
+                    "to": greek_mobiles(3),
+                    "respect_quiet_hours": False,
+                },
+            )
+            assert created.status_code == 201, created.text
+            async with asyncio.timeout(30):
+                await waiting
+            assert 1 <= dispatcher.in_flight <= 3
+            sim.release_answers()
+            await sim.wait_for_receipts_acked(3, timeout=30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,13 +20,19 @@ def _nothing() -> None:
     return None
 
 
+async def _at_once(within: float) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class AppContext:
     """db: the open Database; config: the validated Config; clock: aware UTC now; runner:
-    starts runs (herald.campaigns.runs.CampaignRunner); wake: wakes the dispatcher after a run or a
-    resume (a no-op in tests); metrics: the process's counters (a stop counts its stopped
-    messages); clicks: records clicks on tracked links off the redirect's path (None: each
-    click is written before its redirect answers); links_base_url: the base of short links
+    starts runs (herald.campaigns.runs.CampaignRunner); wake: wakes the dispatcher after a run
+    or a resume (a no-op in tests); next_send: until the dispatcher next hands claimed parts
+    to its binds, at most the seconds given (Dispatcher.next_send; at once in tests);
+    metrics: the process's counters (a stop counts its stopped messages); clicks: records
+    clicks on tracked links off the redirect's path (None: each click is written before its
+    redirect answers); links_base_url: the base of short links
     (campaigns.links.links_base_url)."""
 
     db: Database
@@ -34,6 +40,7 @@ class AppContext:
     clock: Callable[[], datetime]
     runner: RunStarter
     wake: Callable[[], None] = field(default=_nothing)
+    next_send: Callable[[float], Awaitable[None]] = field(default=_at_once)
     metrics: Metrics = field(default_factory=Metrics)
     clicks: ClickRecorder | None = None
     links_base_url: str | None = None  # where phones reach /l/ and /o/ (None: from config)
