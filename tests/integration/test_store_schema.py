@@ -367,6 +367,54 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
         assert ("Index Scan", "messages") in scans
 
 
+async def test_the_flush_of_receipted_results_has_no_loop_over_its_moves(
+    database: Database,
+) -> None:
+    # Results that came with their receipts settle their single-part messages in the same
+    # flush, which reads when each part went. That was a table of one row per message,
+    # joined with the moves: a generic plan (array sizes unknown, ten rows guessed) rescanned
+    # it for every move, so the statement was planned anew at each such flush.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        messages = await add_messages(conn, ids, numbers(20_000))
+        await add_parts(conn, messages)
+        await analyze_after_load(conn)
+        lease = NOW + timedelta(seconds=30)
+        claimed = [r["id"] for r in await claim_due(conn, "d1", 100, NOW, lease)]
+        at = NOW.timestamp()
+        sent = [at - 0.5 + i / 1e6 for i in range(len(claimed))]  # to the microsecond
+        receipted = [
+            outcome(m, f"R{m}")._replace(
+                submitted_at=s, state="delivered", receipt_state=2, receipt_at=at
+            )
+            for m, s in zip(claimed, sent, strict=True)
+        ]
+        moves = [StatusMove(m, "sending", "delivered", None, None, at, "b") for m in claimed]
+
+        async def literal(value: object, sql_type: str) -> str:
+            text = await conn.fetchval(f"SELECT $1::{sql_type}::text", value)
+            return "'" + text.replace("'", "''") + "'"
+
+        arguments = ", ".join(
+            [
+                await literal([], "part_outcome[]"),
+                await literal(receipted, "part_outcome[]"),
+                await literal(moves, "status_move[]"),
+            ]
+        )
+        plan = await explain_generic(
+            conn, queries.write_results, "part_outcome[], part_outcome[], status_move[]", arguments
+        )
+        stored = await conn.fetch(
+            "SELECT m.status, extract(epoch FROM m.sent_at)::float8 AS sent_at FROM messages m"
+            " WHERE m.id = ANY($1::bigint[]) ORDER BY m.id",
+            claimed,
+        )
+    looped = [n["Node Type"] for n in plan_nodes(plan) if n["Actual Loops"] > 1]
+    assert looped == [], looped
+    assert [(r["status"], r["sent_at"]) for r in stored] == [("delivered", s) for s in sent]
+
+
 def receipt_arrays(receipts: list[Receipt]) -> list[list[object]]:
     """apply_receipts' first seven arrays, as store.dispatch.apply_receipts builds them."""
     return [

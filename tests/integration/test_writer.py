@@ -383,29 +383,3 @@ async def test_two_final_receipts_for_one_id_in_one_flush_are_both_kept(
     finals = {(await status_of(database, m))[0] for m in (older, newer)}
     assert finals == {"delivered", "failed"}
     assert await orphans(database) == []
-
-
-async def test_the_flush_statement_alone_is_planned_for_its_arrays(database: Database) -> None:
-    # write_results sets plan_cache_mode for itself only when most of a flush's results come
-    # with their receipt (store/dispatch.py): neither the session nor the rest of a caller's
-    # transaction keeps it.
-    first, second = await claimed(database, ["one", "two"])
-    at = (NOW + timedelta(seconds=1)).timestamp()
-
-    def delivered(message_id: int, smsc_id: str) -> tuple[PartOutcome, StatusMove]:
-        part = accepted(message_id, 1, smsc_id)._replace(
-            state="delivered", receipt_state=2, receipt_at=at
-        )
-        return part, StatusMove(message_id, "sending", "delivered", None, None, at)
-
-    async with database.acquire() as conn:
-        mode = "SELECT current_setting('plan_cache_mode')"
-        part, move = delivered(first, "S1")
-        assert await store.write_results(conn, [], [part], [move]) == {first}
-        assert await conn.fetchval(mode) == "auto"
-        async with conn.transaction():
-            part, move = delivered(second, "S2")
-            assert await store.write_results(conn, [], [part], [move]) == {second}
-            assert await conn.fetchval(mode) == "auto"
-    assert await status_of(database, first) == await status_of(database, second)
-    assert await status_of(database, first) == ("delivered", None)

@@ -108,30 +108,13 @@ async def write_results(
     as one array of the SQL row type its named tuple mirrors (part_outcome, status_move in
     schema.sql), as is. Nothing to write costs no round trip.
 
-    A flush of mostly results with their receipts is planned for its arrays each time
-    (plan_cache_mode, for this statement only): after five runs PostgreSQL settles on a
-    generic plan, which takes 250 results with their receipts 9.1 ms against 5.5-5.9 ms
-    planned each time (half of them with receipts: 9.2-10.0 against 7.0-8.2 ms), the
-    transaction that scopes the setting included. Results alone are the other way round (5.3-
-    5.5 ms generic, 6.4-6.8 custom), as are the claim and the receipt statement, so the
-    setting is neither the session's nor every flush's."""
+    PostgreSQL plans it once per connection and keeps the plan (after five runs it settles on
+    a generic one): the statement is written so that no plan loops over one array per row of
+    another (queries.sql), whatever sizes the planner guesses for them."""
     if not (results or receipted or statuses):
         return set()
-    if len(receipted) < len(results) or not receipted:
-        rows = await conn.fetch(queries.write_results, results, receipted, statuses)
-    elif conn.is_in_transaction():
-        await conn.execute(_CUSTOM_PLAN)
-        rows = await conn.fetch(queries.write_results, results, receipted, statuses)
-        await conn.execute(_AUTO_PLAN)
-    else:
-        async with conn.transaction():
-            await conn.execute(_CUSTOM_PLAN)
-            rows = await conn.fetch(queries.write_results, results, receipted, statuses)
+    rows = await conn.fetch(queries.write_results, results, receipted, statuses)
     return {r["id"] for r in rows}
-
-
-_CUSTOM_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
-_AUTO_PLAN = "SET LOCAL plan_cache_mode = auto"
 
 
 async def message_part_states(
