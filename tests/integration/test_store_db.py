@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -45,6 +46,18 @@ async def test_json_and_jsonb_come_back_as_python_values(database: Database) -> 
         assert await conn.fetchval("SELECT $1::jsonb", labels) == labels
         assert await conn.fetchval("SELECT $1::json", [1, "ñ"]) == [1, "ñ"]
         assert await conn.fetchval("SELECT '{\"a\": 1}'::jsonb -> 'a'") == 1
+
+
+async def test_jsonb_is_written_as_the_json_module_would_write_it(database: Database) -> None:
+    # jsonb values are encoded by orjson (store/db.py), with the json module's results: keys
+    # that are not strings become strings, and what orjson refuses (an integer past 64 bits)
+    # is still written.
+    odd = {1: "one", "emoji": "🙂 ñ", "big": 2**70, "nested": {"x": [1.5, None]}}
+    async with database.acquire() as conn:
+        stored = await conn.fetchval("SELECT $1::jsonb", odd)
+        recipients = await conn.fetchval("SELECT $1::jsonb::text", {"order": "A1"})
+    assert stored == json.loads(json.dumps(odd))
+    assert recipients == '{"order": "A1"}'
 
 
 async def test_database_lifecycle(db_dsn: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import orjson
 
 from herald.errors import StoreError
 from herald.store import migrations
@@ -62,13 +63,21 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-# One encoder, built once: json.dumps with options builds a JSONEncoder per call (2.2 against
-# 1.4 µs for a recipient's labels, 20,000 of them in a campaign's COPY).
+# One encoder, built once: json.dumps with options builds a JSONEncoder per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _jsonb_out(value: Any) -> bytes:
-    return b"\x01" + _dumps(value).encode()  # jsonb's binary form: version 1, then the text
+    # jsonb's binary form: version 1, then the text. orjson writes UTF-8 at once: a
+    # recipient's labels in 0.2 µs against 2.4 through the json module, 20,000 of them in a
+    # send-now campaign's COPY, which shares the loop with the expansion before the commit.
+    # Keys that are not strings become strings, as the json module makes them; what orjson
+    # refuses (an integer past 64 bits) goes through the json module, as before.
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        text = _dumps(value).encode()
+    return b"\x01" + text
 
 
 def _jsonb_in(data: bytes) -> Any:
