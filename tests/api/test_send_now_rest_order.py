@@ -17,7 +17,7 @@ from herald.store.db import Database
 from herald.store.queries import queries
 from tests.api.conftest import CONFIG
 from tests.api.support import Clock, serve
-from tests.support.factories import greek_mobiles
+from tests.e2e.test_send_now_rest import spring_sale
 
 RECIPIENTS = FIRST + 500
 LARGE = CONFIG.model_copy(
@@ -53,16 +53,7 @@ async def test_the_rest_is_stored_after_the_next_send(database: Database) -> Non
             base_url=url + "/v1", headers={"Authorization": f"Bearer {account.api_key}"}
         ) as api,
     ):
-        created = await api.post(
-            "/campaigns",
-            json={
-                "sender": "Herald",
-                "message": "Spring sale",
-                "to": greek_mobiles(RECIPIENTS),
-                "respect_quiet_hours": False,
-            },
-            timeout=60,
-        )
+        created = await api.post("/campaigns", json=spring_sale(RECIPIENTS), timeout=60)
     assert created.status_code == 201, created.text
     # Woken first, then waited for the first send with only the first messages stored; the
     # answer comes once the rest is stored too.

@@ -332,12 +332,7 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
     # flush's rows as a set, the planner hashed all of parts and of messages at every flush
     # while the tables were small (22-27 ms per flush of 250, against 2-3 ms by key).
     async with database.acquire() as conn:
-        ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, numbers(20_000))
-        await add_parts(conn, messages)
-        await analyze_after_load(conn)  # as a run does after a large load
-        lease = NOW + timedelta(seconds=30)
-        claimed = [r["id"] for r in await claim_due(conn, "d1", 500, NOW, lease)]
+        claimed = await claimed_of_a_large_run(conn, 500)
         at = NOW.timestamp()
         results = [outcome(m, f"R{m}") for m in claimed[:250]]
         receipted = [
@@ -375,12 +370,7 @@ async def test_the_flush_of_receipted_results_has_no_loop_over_its_moves(
     # joined with the moves: a generic plan (array sizes unknown, ten rows guessed) rescanned
     # it for every move, so the statement was planned anew at each such flush.
     async with database.acquire() as conn:
-        ids = await make_batch(conn)
-        messages = await add_messages(conn, ids, numbers(20_000))
-        await add_parts(conn, messages)
-        await analyze_after_load(conn)
-        lease = NOW + timedelta(seconds=30)
-        claimed = [r["id"] for r in await claim_due(conn, "d1", 100, NOW, lease)]
+        claimed = await claimed_of_a_large_run(conn, 100)
         at = NOW.timestamp()
         sent = [at - 0.5 + i / 1e6 for i in range(len(claimed))]  # to the microsecond
         receipted = [
@@ -413,6 +403,17 @@ async def test_the_flush_of_receipted_results_has_no_loop_over_its_moves(
     looped = [n["Node Type"] for n in plan_nodes(plan) if n["Actual Loops"] > 1]
     assert looped == [], looped
     assert [(r["status"], r["sent_at"]) for r in stored] == [("delivered", s) for s in sent]
+
+
+async def claimed_of_a_large_run(conn: asyncpg.Connection, count: int) -> list[int]:
+    """A run of 20,000 single-part messages as expansion leaves it (statistics taken after
+    the load), `count` of them claimed: their ids."""
+    ids = await make_batch(conn)
+    messages = await add_messages(conn, ids, numbers(20_000))
+    await add_parts(conn, messages)
+    await analyze_after_load(conn)  # as a run does after a large load
+    lease = NOW + timedelta(seconds=30)
+    return [r["id"] for r in await claim_due(conn, "d1", count, NOW, lease)]
 
 
 def receipt_arrays(receipts: list[Receipt]) -> list[list[object]]:
