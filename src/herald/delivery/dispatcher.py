@@ -204,7 +204,7 @@ class Dispatcher:
         self._wake = asyncio.Event()  # new work may be due: read the queues again
         self._full_wanted = False  # ... all of them (wake(full=True))
         self._work = asyncio.Event()  # the queues were read: something may be due
-        self._sent: asyncio.Future[None] | None = None  # the next claim sent (next_send())
+        self._sent = asyncio.Event()  # a claim was handed to the binds (next_send())
         metrics.leased_parts = lambda: self._leased
         metrics.lease_capacity = self.capacity
         self._refresh_seconds = 0.0
@@ -225,9 +225,8 @@ class Dispatcher:
         request that started a run waits for it before storing the run's rest, so that the
         first messages leave before the rest's COPY takes the loop
         (herald/api/routes/campaigns.py)."""
-        if self._sent is None or self._sent.done():
-            self._sent = asyncio.get_running_loop().create_future()
-        await asyncio.wait([self._sent], timeout=within)
+        self._sent.clear()  # waiters already woken stay woken
+        await wait_any(self._sent, within=within)
 
     @property
     def in_flight(self) -> int:
@@ -472,8 +471,8 @@ class Dispatcher:
         )
         for message, bind, message_parts in plan:
             self._send(message, bind, message_parts)
-        if plan and self._sent is not None and not self._sent.done():
-            self._sent.set_result(None)
+        if plan:
+            self._sent.set()
         return len(claim.picks)
 
     async def _load_contexts(self, conn: Any, campaign_ids: set[int]) -> None:
