@@ -335,10 +335,7 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
         claimed = await claimed_of_a_large_run(conn, 500)
         at = NOW.timestamp()
         results = [outcome(m, f"R{m}") for m in claimed[:250]]
-        receipted = [
-            outcome(m, f"R{m}")._replace(state="delivered", receipt_state=2, receipt_at=at)
-            for m in claimed[250:]
-        ]
+        receipted = [delivered(m, at) for m in claimed[250:]]
         moves = [
             StatusMove(m, "sending", "sent" if i < 250 else "delivered", None, None, at, "b")
             for i, m in enumerate(claimed)
@@ -374,10 +371,7 @@ async def test_the_flush_of_receipted_results_has_no_loop_over_its_moves(
         at = NOW.timestamp()
         sent = [at - 0.5 + i / 1e6 for i in range(len(claimed))]  # to the microsecond
         receipted = [
-            outcome(m, f"R{m}")._replace(
-                submitted_at=s, state="delivered", receipt_state=2, receipt_at=at
-            )
-            for m, s in zip(claimed, sent, strict=True)
+            delivered(m, at)._replace(submitted_at=s) for m, s in zip(claimed, sent, strict=True)
         ]
         moves = [StatusMove(m, "sending", "delivered", None, None, at, "b") for m in claimed]
 
@@ -601,6 +595,13 @@ WINDOW = 50 * 3600.0  # the receipt window of the default tracker config, in sec
 def outcome(message_id: int, canonical_id: str, at: datetime = NOW) -> PartOutcome:
     return PartOutcome(
         message_id, 1, "submitted", canonical_id.lower(), canonical_id, 0, at.timestamp(), "smsc-a"
+    )
+
+
+def delivered(message_id: int, receipt_at: float) -> PartOutcome:
+    """`outcome` with its receipt folded in, as a flush writes it: delivered at `receipt_at`."""
+    return outcome(message_id, f"R{message_id}")._replace(
+        state="delivered", receipt_state=2, receipt_at=receipt_at
     )
 
 
