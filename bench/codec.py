@@ -13,6 +13,7 @@ import struct
 import time
 import timeit
 from collections.abc import Callable
+from typing import Any, cast
 
 from herald.smpp.codec import SubmitSmTemplate, decode_pdu, encode, encode_tlvs
 from herald.smpp.connection import Connection, Role
@@ -89,7 +90,8 @@ def bound_esme() -> Connection:
     esme, smsc = Connection(Role.ESME), Connection(Role.SMSC)
     smsc.receive_data(esme.send(Pdu(CommandId.BIND_TRANSCEIVER)))
     (bind,) = smsc.events()
-    esme.receive_data(smsc.send(bind.reply()))  # type: ignore[union-attr]
+    assert isinstance(bind, Pdu)
+    esme.receive_data(smsc.send(bind.reply()))
     list(esme.events())
     return esme
 
@@ -109,7 +111,7 @@ def main() -> None:
         destination_addr=DEST,
         short_message=PART,
         esm_class=0x40,
-        **template.fields,
+        **cast("dict[str, Any]", template.fields),  # body fields only: no keyword clashes
     )
     resp = encode(Pdu(CommandId.SUBMIT_SM_RESP, sequence_number=7, message_id="0123456789abcdef"))
     receipt = encode(RECEIPT)

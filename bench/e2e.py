@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import resource
@@ -62,6 +63,7 @@ from typing import Any
 
 import asyncpg
 import psutil
+from pydantic import SecretStr
 
 from herald.config import (
     ApiConfig,
@@ -79,7 +81,7 @@ from herald.store.accounts import create_account
 from herald.store.db import Database
 from herald.store.embedded import EmbeddedPostgres
 from herald.store.queries import queries
-from pg import create_database
+from pg import create_database, fetch_one
 from simulator import cpu_seconds
 from smpp import run_raw, start_simulator, stop_simulator
 
@@ -167,19 +169,21 @@ def config(
         node=node,
         state_dir=state,
         log_level="WARNING",
-        database=DatabaseConfig(dsn=dsn, pool_max=10),
+        database=DatabaseConfig(dsn=SecretStr(dsn), pool_max=10),
         api=ApiConfig(enabled=False),
         simulator=SimulatorConfig(enabled=False),
         binds=(
-            BindConfig(
-                name=bind,
-                host="127.0.0.1",
-                port=port,
-                system_id="herald",
-                password="secret",
-                window=window,
-                rate=1e6,
-                burst=window,
+            BindConfig.model_validate(
+                {
+                    "name": bind,
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "system_id": "herald",
+                    "password": "secret",
+                    "window": window,
+                    "rate": 1e6,
+                    "burst": window,
+                }
             ),
         ),
         routes=(RouteConfig(name="all", binds=(bind,)),),
@@ -297,7 +301,9 @@ async def one_run(
     cpu = cpu_used(cpu_before, cpu_snapshot(groups))
     daemon.stop.set()
     await task
-    row = await listener.fetchrow("""
+    row = await fetch_one(
+        listener,
+        """
         SELECT extract(epoch FROM max(submitted_at) - min(submitted_at)) AS submit_span,
                extract(epoch FROM max(receipt_at) - min(receipt_at)) AS receipt_span,
                percentile_cont(0.5) WITHIN GROUP (
@@ -305,7 +311,8 @@ async def one_run(
                percentile_cont(0.99) WITHIN GROUP (
                    ORDER BY extract(epoch FROM receipt_at - submitted_at)) AS p99,
                count(*) FILTER (WHERE state = 'delivered') AS delivered
-        FROM parts""")
+        FROM parts""",
+    )
     await listener.close()
     assert row["delivered"] == n == result.count, (row["delivered"], result.count)
     return {
@@ -344,7 +351,7 @@ async def bench(args: argparse.Namespace) -> None:
                 args.processes - 1, dsn, port, args.window, state, args.max_in_flight, args.loop
             )
             herald_pids = [me, *(proc.pid for proc in nodes)]  # this run's herald processes
-            groups["herald"] = lambda pids=herald_pids: pids
+            groups["herald"] = functools.partial(list, herald_pids)
             try:
                 results.append(
                     await one_run(
@@ -475,4 +482,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -29,13 +29,13 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
 from herald.config import (
     ApiConfig,
@@ -49,7 +49,7 @@ from herald.config import (
 )
 from herald.daemon import Daemon
 from herald.store.db import Database
-from pg import bench_server, create_database
+from pg import bench_server, create_database, fetch_one
 from smpp import start_simulator, stop_simulator
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -206,19 +206,21 @@ def daemon_config(dsn: str, port: int, window: int, state: Path) -> Config:
         node="bench",
         state_dir=state,
         log_level="WARNING",
-        database=DatabaseConfig(dsn=dsn, pool_max=10),
+        database=DatabaseConfig(dsn=SecretStr(dsn), pool_max=10),
         api=ApiConfig(enabled=False),
         simulator=SimulatorConfig(enabled=False),
         binds=(
-            BindConfig(
-                name="sim",
-                host="127.0.0.1",
-                port=port,
-                system_id="herald",
-                password="secret",
-                window=window,
-                rate=1e6,
-                burst=window,
+            BindConfig.model_validate(
+                {
+                    "name": "sim",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "system_id": "herald",
+                    "password": "secret",
+                    "window": window,
+                    "rate": 1e6,
+                    "burst": window,
+                }
             ),
         ),
         routes=(RouteConfig(name="all", binds=("sim",)),),
@@ -266,7 +268,8 @@ async def first_messages(
             big_last = 0  # the small campaigns' messages come after the big one's ids
             for account, campaign in bigs:
                 await runner.start_run(campaign_id=campaign, account_id=account)
-                first, big_last = await conn.fetchrow(
+                first, big_last = await fetch_one(
+                    conn,
                     "SELECT first_message_id, last_message_id FROM batches WHERE campaign_id = $1",
                     campaign,
                 )
@@ -504,4 +507,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -76,6 +76,7 @@ import kannel
 from e2e import TEXT, Groups, cpu_snapshot, cpu_used, process_tree
 from herald.errors import StoreError
 from herald.store.embedded import EmbeddedPostgres
+from pg import fetch_one
 from simulator import cpu_seconds
 from smpp import start_simulator, stop_simulator
 
@@ -315,9 +316,10 @@ async def submit_span(state: Path) -> tuple[float, float]:
     try:
         conn = await asyncpg.connect(dsn)
         try:
-            row = await conn.fetchrow(
+            row = await fetch_one(
+                conn,
                 "SELECT extract(epoch FROM min(submitted_at)) AS first,"
-                " extract(epoch FROM max(submitted_at)) AS last FROM parts"
+                " extract(epoch FROM max(submitted_at)) AS last FROM parts",
             )
             return float(row["first"]), float(row["last"])
         finally:
@@ -361,7 +363,7 @@ class PgStatements:
         conn = await asyncpg.connect(self.dsn)
         try:
             total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
-            wal = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+            wal = await fetch_one(conn, "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
             rows = await conn.fetch(
                 "SELECT calls, total_exec_time AS ms, rows,"
                 " shared_blks_hit + shared_blks_read AS blocks,"

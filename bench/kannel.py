@@ -248,7 +248,7 @@ max-messages = 1
         while time.monotonic() < deadline:
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}):\n{self.logs()}")
+                    raise RuntimeError(f"{proc.args!r} exited ({proc.returncode}):\n{self.logs()}")
             status = await self.status()
             if ready(status):
                 return

@@ -37,7 +37,11 @@ from herald.store.queries import queries
 from pg import bench_server, create_database
 
 CONFIG = Config(
-    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+    binds=(
+        BindConfig.model_validate(
+            {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+        ),
+    ),
     routes=(RouteConfig(name="all", binds=("a",)),),
 )
 
@@ -85,7 +89,7 @@ async def one_run(
                 return Answer(202, await messages.send(conn, account, spec))
 
             started = time.perf_counter()
-            await keys.perform(account, f"bench-{i}", "POST /v1/messages", spec, work)
+            await keys.perform(account, f"bench-{i}", "POST /v1/messages", lambda: spec, work)
             latencies.append(time.perf_counter() - started)
 
         async def worker() -> None:

@@ -41,6 +41,14 @@ async def bench_server(
         shutil.rmtree(state, ignore_errors=True)
 
 
+async def fetch_one(conn: asyncpg.Connection, query: str, *args: object) -> asyncpg.Record:
+    """The row `query` returns: a benchmark's aggregate or lookup always has one."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise RuntimeError(f"no row from {query.split(chr(10))[0][:80]!r}")
+    return row
+
+
 async def _as_admin(admin_dsn: str, statement: str) -> None:
     admin = await asyncpg.connect(admin_dsn)
     try:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from e2e import Groups, config, cpu_snapshot, cpu_used, load_campaign, process_t
 from herald.config import RetentionConfig
 from herald.store.db import Database
 from herald.store.embedded import EmbeddedPostgres
-from pg import create_database
+from pg import create_database, fetch_one
 from smpp import start_simulator, stop_simulator
 
 OLD_RUN = """
@@ -65,7 +64,7 @@ async def load_old_run(dsn: str, n: int) -> int:
     """A campaign whose run of n delivered messages finished 100 days ago; its batch id."""
     conn = await asyncpg.connect(dsn)
     try:
-        batch = await conn.fetchrow(OLD_RUN, n)
+        batch = await fetch_one(conn, OLD_RUN, n)
         first = await conn.fetchval("SELECT nextval('messages_id_seq')")
         await conn.execute("SELECT setval('messages_id_seq', $1)", first + n - 1)
         await conn.execute(
@@ -149,7 +148,8 @@ async def one_run(
         pruned_in = time.perf_counter() - pruning_started
     daemon.stop.set()
     await task
-    row = await listener.fetchrow(
+    row = await fetch_one(
+        listener,
         """
         SELECT percentile_cont(0.99) WITHIN GROUP (
                    ORDER BY extract(epoch FROM p.receipt_at - p.submitted_at)) AS p99
@@ -254,4 +254,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

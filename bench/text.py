@@ -193,8 +193,9 @@ def make_workload(n: int = RECIPIENTS, seed: int = SEED) -> Workload:
 
 def _numbers(region: str, rng: random.Random) -> list[phonenumbers.PhoneNumber]:
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None, region
     national = str(example.national_number)
-    found = []
+    found: list[phonenumbers.PhoneNumber] = []
     while len(found) < 200:
         digits = national[:-4] + f"{rng.randrange(10_000):04d}"
         number = phonenumbers.PhoneNumber(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 import timeit
+from collections.abc import Callable
 
 from herald.text import encode_message
 
@@ -49,15 +50,17 @@ def per_call_us(fn, number: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=5, timer=CLOCK)) / number * 1e6
 
 
+def _gsm0338(text: str) -> object:
+    try:
+        return text.encode("gsm03.38")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-be")
+
+
 def main() -> None:
+    baseline: Callable[[str], object] | None = _gsm0338
     try:
         import gsm0338  # noqa: F401  (registers the 'gsm03.38' codec)
-
-        def baseline(text: str) -> object:
-            try:
-                return text.encode("gsm03.38")
-            except UnicodeEncodeError:
-                return text.encode("utf-16-be")
     except ImportError:  # pragma: no cover - test extras not installed
         baseline = None
 
