@@ -20,56 +20,79 @@ WHERE c.id = ANY($1::bigint[]);
 -- the whole table when this batch has none.
 -- A batch whose rest is still to be stored (rest_pending) is not finished, whatever its
 -- stored messages say.
+-- Completions skip the rows another transaction holds (the four statements here): the
+-- maintenance tick (every batch) and the writer's check (its flush's campaigns) ran at once,
+-- each updating the rows it found in its own order, and PostgreSQL broke the deadlock by
+-- failing the tick (bench/fairness.py: 300 small campaigns completing). What one skips, the
+-- other is completing, or the next tick finds. FOR NO KEY UPDATE is the lock the UPDATE takes
+-- anyway: it leaves the key-share locks of the flush's inserts in batch_counts alone.
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
-WHERE b.status IN ('sending', 'suspended') AND NOT b.rest_pending
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
-                  ORDER BY coalesce(m.route, ''), m.not_before, m.id OFFSET 0)
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status = 'sent'
-                  ORDER BY m.sent_at OFFSET 0)                -- messages_sent_batch_idx
+FROM (SELECT f.id FROM batches f
+      WHERE f.status IN ('sending', 'suspended') AND NOT f.rest_pending
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status IN ('queued', 'deferred')
+                        ORDER BY coalesce(m.route, ''), m.not_before, m.id OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status = 'sending' OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status = 'sent'
+                        ORDER BY m.sent_at OFFSET 0)          -- messages_sent_batch_idx
+      FOR NO KEY UPDATE SKIP LOCKED) AS done
+WHERE b.id = done.id
 RETURNING b.id, b.campaign_id;
 
 -- name: finish_campaigns
 -- Running or suspended campaigns whose batches are all final.
+-- Rows another transaction holds are skipped (finish_batches).
 -- campaign table: (running | suspended, complete) -> completed
 UPDATE campaigns c SET status = 'completed', updated_at = now()
-WHERE c.status IN ('running', 'suspended')
-  AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM batches b
-                  WHERE b.campaign_id = c.id AND b.status IN ('expanding', 'sending', 'suspended'))
+FROM (SELECT f.id FROM campaigns f
+      WHERE f.status IN ('running', 'suspended')
+        AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = f.id)
+        AND NOT EXISTS (SELECT 1 FROM batches b
+                        WHERE b.campaign_id = f.id
+                          AND b.status IN ('expanding', 'sending', 'suspended'))
+      FOR NO KEY UPDATE SKIP LOCKED) AS done
+WHERE c.id = done.id
 RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
 
 -- name: finish_campaign_batches
 -- finish_batches for the open batches of campaigns $1 only (the UNIQUE (campaign_id, number)
 -- index finds them): the writer's check after a flush made some of their messages final, so a
 -- campaign completes right after its last final status instead of at the next maintenance tick.
+-- Rows another transaction holds are skipped (finish_batches).
 -- batch table: (sending | suspended, complete) -> completed
 UPDATE batches b SET status = 'completed', finished_at = now()
-WHERE b.campaign_id = ANY($1::bigint[])
-  AND b.status IN ('sending', 'suspended') AND NOT b.rest_pending
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status IN ('queued', 'deferred')
-                  ORDER BY m.not_before, m.id OFFSET 0)
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status = 'sending' OFFSET 0)
-  AND NOT EXISTS (SELECT 1 FROM messages m
-                  WHERE m.batch_id = b.id AND m.status = 'sent'
-                  ORDER BY m.sent_at OFFSET 0)                -- messages_sent_batch_idx
+FROM (SELECT f.id FROM batches f
+      WHERE f.campaign_id = ANY($1::bigint[])
+        AND f.status IN ('sending', 'suspended') AND NOT f.rest_pending
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status IN ('queued', 'deferred')
+                        ORDER BY m.not_before, m.id OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status = 'sending' OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM messages m
+                        WHERE m.batch_id = f.id AND m.status = 'sent'
+                        ORDER BY m.sent_at OFFSET 0)          -- messages_sent_batch_idx
+      FOR NO KEY UPDATE SKIP LOCKED) AS done
+WHERE b.id = done.id
 RETURNING b.id, b.campaign_id;
 
 -- name: finish_listed_campaigns
--- finish_campaigns for campaigns $1 only (by primary key).
+-- finish_campaigns for campaigns $1 only (by primary key); rows another transaction holds
+-- are skipped (finish_batches).
 -- campaign table: (running | suspended, complete) -> completed
 UPDATE campaigns c SET status = 'completed', updated_at = now()
-WHERE c.id = ANY($1::bigint[])
-  AND c.status IN ('running', 'suspended')
-  AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM batches b
-                  WHERE b.campaign_id = c.id AND b.status IN ('expanding', 'sending', 'suspended'))
+FROM (SELECT f.id FROM campaigns f
+      WHERE f.id = ANY($1::bigint[])
+        AND f.status IN ('running', 'suspended')
+        AND EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = f.id)
+        AND NOT EXISTS (SELECT 1 FROM batches b
+                        WHERE b.campaign_id = f.id
+                          AND b.status IN ('expanding', 'sending', 'suspended'))
+      FOR NO KEY UPDATE SKIP LOCKED) AS done
+WHERE c.id = done.id
 RETURNING c.id, c.account_id, c.name, c.campaign_callback_url;
 
 -- name: due_campaigns
