@@ -127,12 +127,15 @@ chunk AS (
     ORDER BY m.id
     LIMIT $3
 ),
+-- The chunk's ids go in as an array, probing the primary keys: joined with the chunk (its
+-- size known when planned), the planner hashed it and read all of parts and of messages for
+-- every chunk (330,000 rows each, 110 ms, for a chunk of 5,000 of a 300,000-message run).
 parts_gone AS (
-    DELETE FROM parts p USING chunk c WHERE p.message_id = c.id
+    DELETE FROM parts p WHERE p.message_id = ANY (ARRAY(SELECT id FROM chunk))    -- parts_pkey
     RETURNING 1
 ),
 messages_gone AS (
-    DELETE FROM messages m USING chunk c WHERE m.id = c.id
+    DELETE FROM messages m WHERE m.id = ANY (ARRAY(SELECT id FROM chunk))    -- messages_pkey
     RETURNING m.id
 ),
 moved AS (
