@@ -35,18 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pydantic import SecretStr
 
-from herald.config import (
-    ApiConfig,
-    BindConfig,
-    Config,
-    DatabaseConfig,
-    DispatcherConfig,
-    RouteConfig,
-    SimulatorConfig,
-    TrackerConfig,
-)
+from e2e import config
 from herald.daemon import Daemon
 from herald.store.db import Database
 from pg import bench_server, create_database, fetch_one
@@ -201,34 +191,6 @@ async def sending_batches(
 # --- time to first message, through herald ---------------------------------------------------
 
 
-def daemon_config(dsn: str, port: int, window: int, state: Path) -> Config:
-    return Config(
-        node="bench",
-        state_dir=state,
-        log_level="WARNING",
-        database=DatabaseConfig(dsn=SecretStr(dsn), pool_max=10),
-        api=ApiConfig(enabled=False),
-        simulator=SimulatorConfig(enabled=False),
-        binds=(
-            BindConfig.model_validate(
-                {
-                    "name": "sim",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "system_id": "herald",
-                    "password": "secret",
-                    "window": window,
-                    "rate": 1e6,
-                    "burst": window,
-                }
-            ),
-        ),
-        routes=(RouteConfig(name="all", binds=("sim",)),),
-        dispatcher=DispatcherConfig(claim_batch=1000, flush_size=2000, flush_interval=0.05),
-        tracker=TrackerConfig(sweep_interval=0.5),
-    )
-
-
 async def poll(conn: asyncpg.Connection, sql: str, *args: Any, until: int) -> None:
     """Until `sql` counts `until`: the state is in the database, which has no event for it
     (a bench may poll: it measures, it asserts nothing)."""
@@ -257,7 +219,7 @@ async def first_messages(
             bigs = await make_campaigns(
                 conn, await make_accounts(conn, 1, "big"), big, args.small * args.small_size
             )
-        daemon = Daemon(daemon_config(dsn, port, args.window, state))
+        daemon = Daemon(config(dsn, port, args.window, state))  # as bench/e2e.py composes it
         task = asyncio.ensure_future(daemon.run())
         await daemon.running.started.wait()
         for session in daemon.running.sessions.values():

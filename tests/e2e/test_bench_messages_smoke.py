@@ -5,22 +5,12 @@ speed lives in `make bench` and docs/performance.md."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "messages.py"
+from tests.support.bench import run_bench
 
 
 def test_the_messages_benchmark_runs(pg_admin_dsn: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--requests", "24", "--concurrency", "4", "--rounds", "1"],
-        env={"HERALD_BENCH_DSN": pg_admin_dsn, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    out = run_bench(
+        "messages.py", ["--requests", "24", "--concurrency", "4", "--rounds", "1"], pg_admin_dsn
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     for row in ("a campaign per request (herald):", "runs of one campaign per account:", "ratio:"):
-        assert row in done.stdout, done.stdout
+        assert row in out, out
