@@ -405,11 +405,7 @@ async def test_the_flush_of_receipted_results_handles_each_row_a_bounded_number_
     #   beside each join, the plan walked the keys and reread the array for each: 1,157
     #   receipted parts compared 1,337,492 pairs (470 ms, bench/retention.py).
     async with database.acquire() as conn:
-        if old_parts:
-            old = await make_batch(conn, "completed", account_name="old")
-            await add_parts(conn, await add_messages(conn, old, numbers(old_parts, "+347")))
-            await conn.execute("UPDATE parts SET state = 'delivered'")
-            await conn.execute("UPDATE messages SET status = 'delivered'")
+        await old_runs(conn, old_parts)
         claimed = await claimed_of_a_large_run(conn, 1000)
         at = NOW.timestamp()
         sent = [at - 0.5 + i / 1e6 for i in range(len(claimed))]  # to the microsecond
@@ -436,6 +432,79 @@ async def test_the_flush_of_receipted_results_handles_each_row_a_bounded_number_
     # Linear: about 45 rows handled per flushed row; the quadratic plan handled 1,048 each.
     assert rows_handled(plan_nodes(plan)) < 100 * len(claimed), plan
     assert [(r["status"], r["sent_at"]) for r in stored] == [("delivered", s) for s in sent]
+
+
+async def old_runs(conn: asyncpg.Connection, count: int) -> None:
+    """`count` messages of a finished run, every one and its part delivered (none when 0):
+    beside them the statistics say few parts are pending."""
+    if count:
+        old = await make_batch(conn, "completed", account_name="old")
+        await add_parts(conn, await add_messages(conn, old, numbers(count, "+347")))
+        await conn.execute("UPDATE parts SET state = 'delivered'")
+        await conn.execute("UPDATE messages SET status = 'delivered'")
+
+
+@pytest.mark.parametrize("old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"])
+async def test_the_claim_handles_each_row_a_bounded_number_of_times(
+    database: Database, old_parts: int
+) -> None:
+    async with database.acquire() as conn:
+        await old_runs(conn, old_parts)
+        ids = await make_batch(conn)
+        await add_parts(conn, await add_messages(conn, ids, numbers(20_000)))
+        await analyze_after_load(conn)
+        lease = NOW + timedelta(seconds=30)
+        plan = await explain_generic(
+            conn,
+            queries.claim_due_messages,
+            "text, bigint[], text[], integer[], timestamptz, timestamptz",
+            f"'d1', '{{{ids['batch']}}}', '{{\"\"}}', '{{1000}}',"
+            f" '{NOW.isoformat()}', '{lease.isoformat()}'",
+        )
+        sending = await conn.fetchval("SELECT count(*) FROM messages WHERE status = 'sending'")
+    assert sending == 1000
+    assert rows_handled(plan_nodes(plan)) < 100 * 1000, plan  # 28 per claimed row
+
+
+@pytest.mark.parametrize("old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"])
+async def test_receipts_are_applied_handling_each_a_bounded_number_of_times(
+    database: Database, old_parts: int
+) -> None:
+    async with database.acquire() as conn:
+        await old_runs(conn, old_parts)
+        claimed = await claimed_of_a_large_run(conn, 1000)
+        at = NOW.timestamp()
+        await store.write_results(
+            conn,
+            [outcome(m, f"R{m}") for m in claimed],
+            [],
+            [StatusMove(m, "sending", "sent", None, None, at, "b") for m in claimed],
+        )
+        receipts = [Receipt("smsc-a", f"R{m}", "delivered", 2, None, None, at, {}) for m in claimed]
+        plan = await explain_generic(
+            conn,
+            queries.apply_receipts,
+            "text[], text[], text[], smallint[], text[], text[], float8[], text[], text[], float8",
+            ", ".join(
+                [
+                    *[
+                        await literal(conn, values, sql_type)
+                        for values, sql_type in zip(
+                            receipt_arrays(receipts), RECEIPT_ARRAY_TYPES, strict=True
+                        )
+                    ],
+                    await literal(conn, ["delivered"] * len(claimed), "text[]"),
+                    await literal(conn, [None] * len(claimed), "text[]"),
+                    "3600",
+                ]
+            ),
+        )
+        settled = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE id = ANY($1::bigint[]) AND status = 'delivered'",
+            claimed,
+        )
+    assert settled == len(claimed)
+    assert rows_handled(plan_nodes(plan)) < 100 * len(claimed), plan  # 35 per receipt
 
 
 def rows_handled(nodes: list[dict]) -> int:
