@@ -342,39 +342,9 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
             StatusMove(m, "sending", "sent" if i < 250 else "delivered", None, None, at, "b")
             for i, m in enumerate(claimed)
         ]
-        flush = await explain_generic(
-            conn,
-            queries.write_results,
-            "part_outcome[], part_outcome[], status_move[]",
-            ", ".join(
-                [
-                    await literal(conn, results, "part_outcome[]"),
-                    await literal(conn, receipted, "part_outcome[]"),
-                    await literal(conn, moves, "status_move[]"),
-                ]
-            ),
-        )
+        flush = await explain_flush(conn, results, receipted, moves)
         receipts = [Receipt("smsc-a", f"R{m}", "delivered", 2, None, None, at, {}) for m in claimed]
-        settle = await explain_generic(
-            conn,
-            queries.apply_receipts,
-            "text[], text[], text[], smallint[], text[], text[], float8[], text[], text[], float8",
-            ", ".join(
-                [
-                    *[
-                        await literal(conn, values, sql_type)
-                        for values, sql_type in zip(
-                            receipt_arrays(receipts[:250]),
-                            RECEIPT_ARRAY_TYPES,
-                            strict=True,
-                        )
-                    ],
-                    await literal(conn, ["delivered"] * 250, "text[]"),
-                    await literal(conn, [None] * 250, "text[]"),
-                    "3600",
-                ]
-            ),
-        )
+        settle = await explain_settle(conn, receipts[:250])
         states = await conn.fetch("SELECT status, count(*) AS n FROM messages GROUP BY status")
     assert {r["status"]: r["n"] for r in states} == {"delivered": 500, "queued": 19_500}
     for plan in (flush, settle):
@@ -384,6 +354,46 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
 
 
 RECEIPT_ARRAY_TYPES = ("text[]", "text[]", "text[]", "smallint[]", "text[]", "text[]", "float8[]")
+
+
+async def explain_flush(
+    conn: asyncpg.Connection,
+    results: list[PartOutcome],
+    receipted: list[PartOutcome],
+    moves: list[StatusMove],
+) -> list[dict]:
+    """write_results under its generic plan, run (EXPLAIN ANALYZE) with these rows."""
+    arguments = [
+        await literal(conn, results, "part_outcome[]"),
+        await literal(conn, receipted, "part_outcome[]"),
+        await literal(conn, moves, "status_move[]"),
+    ]
+    return await explain_generic(
+        conn,
+        queries.write_results,
+        "part_outcome[], part_outcome[], status_move[]",
+        ", ".join(arguments),
+    )
+
+
+async def explain_settle(conn: asyncpg.Connection, receipts: list[Receipt]) -> list[dict]:
+    """apply_receipts under its generic plan, run with `receipts`, each settling its
+    single-part message as delivered (a receipt window of an hour)."""
+    arguments = [
+        await literal(conn, values, sql_type)
+        for values, sql_type in zip(receipt_arrays(receipts), RECEIPT_ARRAY_TYPES, strict=True)
+    ]
+    arguments += [
+        await literal(conn, ["delivered"] * len(receipts), "text[]"),
+        await literal(conn, [None] * len(receipts), "text[]"),
+        "3600",
+    ]
+    return await explain_generic(
+        conn,
+        queries.apply_receipts,
+        "text[], text[], text[], smallint[], text[], text[], float8[], text[], text[], float8",
+        ", ".join(arguments),
+    )
 
 
 async def literal(conn: asyncpg.Connection, value: object, sql_type: str) -> str:
@@ -414,16 +424,7 @@ async def test_the_flush_of_receipted_results_handles_each_row_a_bounded_number_
         ]
         moves = [StatusMove(m, "sending", "delivered", None, None, at, "b") for m in claimed]
 
-        arguments = ", ".join(
-            [
-                await literal(conn, [], "part_outcome[]"),
-                await literal(conn, receipted, "part_outcome[]"),
-                await literal(conn, moves, "status_move[]"),
-            ]
-        )
-        plan = await explain_generic(
-            conn, queries.write_results, "part_outcome[], part_outcome[], status_move[]", arguments
-        )
+        plan = await explain_flush(conn, [], receipted, moves)
         stored = await conn.fetch(
             "SELECT m.status, extract(epoch FROM m.sent_at)::float8 AS sent_at FROM messages m"
             " WHERE m.id = ANY($1::bigint[]) ORDER BY m.id",
@@ -481,24 +482,7 @@ async def test_receipts_are_applied_handling_each_a_bounded_number_of_times(
             [StatusMove(m, "sending", "sent", None, None, at, "b") for m in claimed],
         )
         receipts = [Receipt("smsc-a", f"R{m}", "delivered", 2, None, None, at, {}) for m in claimed]
-        plan = await explain_generic(
-            conn,
-            queries.apply_receipts,
-            "text[], text[], text[], smallint[], text[], text[], float8[], text[], text[], float8",
-            ", ".join(
-                [
-                    *[
-                        await literal(conn, values, sql_type)
-                        for values, sql_type in zip(
-                            receipt_arrays(receipts), RECEIPT_ARRAY_TYPES, strict=True
-                        )
-                    ],
-                    await literal(conn, ["delivered"] * len(claimed), "text[]"),
-                    await literal(conn, [None] * len(claimed), "text[]"),
-                    "3600",
-                ]
-            ),
-        )
+        plan = await explain_settle(conn, receipts)
         settled = await conn.fetchval(
             "SELECT count(*) FROM messages WHERE id = ANY($1::bigint[]) AND status = 'delivered'",
             claimed,
