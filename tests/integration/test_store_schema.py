@@ -356,6 +356,13 @@ async def test_a_flush_finds_its_rows_by_key_and_never_reads_a_whole_table(
 RECEIPT_ARRAY_TYPES = ("text[]", "text[]", "text[]", "smallint[]", "text[]", "text[]", "float8[]")
 
 
+# The statistics a plan is made from: a run alone, or beside old, delivered ones (few parts
+# pending), where a generic plan once compared every flushed row with every other.
+BESIDE_OLD_RUNS = pytest.mark.parametrize(
+    "old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"]
+)
+
+
 async def explain_flush(
     conn: asyncpg.Connection,
     results: list[PartOutcome],
@@ -402,7 +409,7 @@ async def literal(conn: asyncpg.Connection, value: object, sql_type: str) -> str
     return "'" + text.replace("'", "''") + "'"
 
 
-@pytest.mark.parametrize("old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"])
+@BESIDE_OLD_RUNS
 async def test_the_flush_of_receipted_results_handles_each_row_a_bounded_number_of_times(
     database: Database, old_parts: int
 ) -> None:
@@ -415,8 +422,7 @@ async def test_the_flush_of_receipted_results_handles_each_row_a_bounded_number_
     #   beside each join, the plan walked the keys and reread the array for each: 1,157
     #   receipted parts compared 1,337,492 pairs (470 ms, bench/retention.py).
     async with database.acquire() as conn:
-        await old_runs(conn, old_parts)
-        claimed = await claimed_of_a_large_run(conn, 1000)
+        claimed = await claimed_of_a_large_run(conn, 1000, old_parts)
         at = NOW.timestamp()
         sent = [at - 0.5 + i / 1e6 for i in range(len(claimed))]  # to the microsecond
         receipted = [
@@ -445,7 +451,7 @@ async def old_runs(conn: asyncpg.Connection, count: int) -> None:
         await conn.execute("UPDATE messages SET status = 'delivered'")
 
 
-@pytest.mark.parametrize("old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"])
+@BESIDE_OLD_RUNS
 async def test_the_claim_handles_each_row_a_bounded_number_of_times(
     database: Database, old_parts: int
 ) -> None:
@@ -467,13 +473,12 @@ async def test_the_claim_handles_each_row_a_bounded_number_of_times(
     assert rows_handled(plan_nodes(plan)) < 100 * 1000, plan  # 28 per claimed row
 
 
-@pytest.mark.parametrize("old_parts", [0, 100_000], ids=["a fresh run", "beside old runs"])
+@BESIDE_OLD_RUNS
 async def test_receipts_are_applied_handling_each_a_bounded_number_of_times(
     database: Database, old_parts: int
 ) -> None:
     async with database.acquire() as conn:
-        await old_runs(conn, old_parts)
-        claimed = await claimed_of_a_large_run(conn, 1000)
+        claimed = await claimed_of_a_large_run(conn, 1000, old_parts)
         at = NOW.timestamp()
         await store.write_results(
             conn,
@@ -505,9 +510,12 @@ def rows_handled(nodes: list[dict]) -> int:
     )
 
 
-async def claimed_of_a_large_run(conn: asyncpg.Connection, count: int) -> list[int]:
+async def claimed_of_a_large_run(
+    conn: asyncpg.Connection, count: int, old_parts: int = 0
+) -> list[int]:
     """A run of 20,000 single-part messages as expansion leaves it (statistics taken after
-    the load), `count` of them claimed: their ids."""
+    the load), beside `old_parts` old delivered ones, `count` of them claimed: their ids."""
+    await old_runs(conn, old_parts)
     ids = await make_batch(conn)
     messages = await add_messages(conn, ids, numbers(20_000))
     await add_parts(conn, messages)
