@@ -67,6 +67,59 @@ async def test_no_response_within_the_timeout_is_unknown(
     assert (await submit(session)).outcome is ACCEPTED
 
 
+async def test_a_timeout_holds_the_window_so_a_black_hole_costs_one_window(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    # The window's first part went out 5 s before the rest, so the scans find them late one
+    # scan apart. The first timeout must not refill the window: the other three are as
+    # unanswered as it was. Refilling cost a window and a part (CI saw 11 for a window of 10).
+    session = await bound(
+        make(window=4, response_timeout=10.0, enquire_link_interval=60.0, max_timeouts=3)
+    )
+    smsc.on_submit = lambda peer, pdu: None
+    first = submit(session, "447700900100")
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the first part")
+    await fake.advance(5.0)
+    rest = [submit(session, f"44770090020{i}") for i in range(8)]
+    await smsc.wait(lambda: len(smsc.submits) == 4, "the window")
+    await fake.advance(5.5)  # the first part is late, the other three not yet
+    assert first.done() and first.result().outcome is UNKNOWN
+    await settle()
+    assert len(smsc.submits) == 4 and session.in_flight == 3 and session.in_rotation
+    await fake.advance(5.0)  # three more: four in a row, out of rotation
+    results = await asyncio.gather(*rest)
+    assert [r.outcome for r in results] == [UNKNOWN] * 3 + [NOT_SENT] * 5
+    assert not session.in_rotation and len(smsc.submits) == 4
+
+
+async def test_an_answer_after_a_timeout_opens_the_held_window_again(
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+) -> None:
+    # One lost response, the rest of the window answered late: the window is held from the
+    # timeout to the next answer, then whole again. The bind stays in rotation.
+    session = await bound(
+        make(window=4, response_timeout=10.0, enquire_link_interval=60.0, max_timeouts=3)
+    )
+    smsc.on_submit = lambda peer, pdu: None
+    lost = submit(session, "447700900100")
+    await smsc.wait(lambda: len(smsc.submits) == 1, "the first part")
+    await fake.advance(5.0)
+    rest = [submit(session, f"44770090020{i}") for i in range(5)]
+    await smsc.wait(lambda: len(smsc.submits) == 4, "the window")
+    await fake.advance(5.5)
+    assert lost.result().outcome is UNKNOWN
+    await settle()
+    assert len(smsc.submits) == 4  # held
+    smsc.on_submit = lambda peer, pdu: (0,)
+    smsc.peer.answer(smsc.submits[1])  # an answer: the whole window again
+    await smsc.wait(lambda: len(smsc.submits) == 6, "the last two parts")
+    for pdu in smsc.submits[2:4]:
+        smsc.peer.answer(pdu)
+    results = await asyncio.gather(*rest)
+    assert [r.outcome for r in results] == [ACCEPTED] * 5
+    assert session.in_rotation and session.stats.timeouts == 1
+
+
 async def test_lost_link_makes_in_flight_unknown_and_queued_not_sent_then_reconnects(
     make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:

@@ -13,6 +13,9 @@ one `SubmitResult` each part resolves with.
 - `max_timeouts` response timeouts in a row, with nothing answered between, mean a black hole:
   the owner takes the bind out of rotation (`BindOwner.silent`). Back on a new link it takes
   one submit at a time (`start(trial=True)`) until one is answered (`BindOwner.trial_passed`).
+  Fewer timeouts with parts still in flight hold the window (`held`: nothing more is written
+  until an answer comes or the window empties), so a black hole costs its window and no more
+  however the scans split it (docs/operations.md, faults and guarantees).
 - ESME_RTHROTTLED and ESME_RMSGQFUL pause the whole bind briefly and settle its rate under the
   carrier's (herald.smpp.throttle); the refused parts go out again first, ahead of the queue,
   in their order (`_throttled`). A part refused so more than `max_throttle_retries` times
@@ -135,10 +138,11 @@ class Submits:
         self._resend: list[PendingSubmit] = []  # throttled parts, by order: they go out first
         self._order = itertools.count()
         self._owner = owner
-        # Throttled lately (accepted submits raise the rate again) or on trial (the first answer
-        # ends it): accepted submits go through `_watched`.
+        # Throttled lately (accepted submits raise the rate again), on trial or held (the first
+        # answer ends either): accepted submits go through `_watched`.
         self._watching = False
         self.trial = False  # one submit at a time until one is answered (`start`)
+        self.held = False  # a timeout, parts still in flight: nothing written until an answer
         # Answers heard: `processed` counts those the carrier processed (accepted, or refused
         # other than for congestion: the throttle measures the carrier's rate by them),
         # `congested` the congestion refusals. A timeout or a stray generic_nack is "in a row"
@@ -168,6 +172,7 @@ class Submits:
         self.sending = True
         self._stray_nacks = self._timeouts = 0
         self.trial = trial
+        self.held = False
         self._window = 1 if trial else self.settings.window
         self._watching = trial or self._watching
         self.pump()
@@ -191,7 +196,7 @@ class Submits:
         new one."""
         throttle = self.throttle
         throttle.set_ceiling(rate, burst, self._clock())
-        self._watching = self.trial or throttle.rate < throttle.ceiling
+        self._watching = self.trial or self.held or throttle.rate < throttle.ceiling
         if self.loop is not None and (self._queue or self._resend):
             if self._wake_task is not None:
                 self._wake_task.cancel()
@@ -346,7 +351,7 @@ class Submits:
             stats = self.stats
             stats.submits["ok"] += 1
             stats.segments_sent += 1
-            if self._watching:  # throttled lately, or on trial
+            if self._watching:  # throttled lately, on trial or held
                 self._watched()
             future = item.future
             if not future.done():
@@ -418,21 +423,28 @@ class Submits:
             self._owner.silent(link, "the trial submit_sm went unanswered")
         elif 0 < limit <= self._timeouts:
             self._owner.silent(link, f"{self._timeouts} submit_sm unanswered in a row")
+        elif link.in_flight:  # the rest of the window answers or times out first
+            self.held = self._watching = True
+            self._window = 0
         else:
-            self.pump()
+            self._widen()
 
     def _watched(self) -> None:
-        """An answer while throttled lately or on trial: the rate climbs back; a trial ends."""
-        if self.trial:
-            self._end_trial()
+        """An answer while throttled lately, on trial or held: the rate climbs back; a trial or
+        a hold ends."""
+        if self.trial or self.held:
+            self._widen()
         throttle = self.throttle
         throttle.on_accepted(self._clock(), self.processed)
         self._watching = throttle.rate < throttle.ceiling
 
-    def _end_trial(self) -> None:
-        self.trial = False
+    def _widen(self) -> None:
+        """The SMSC answered (or the held window emptied): the whole window again."""
+        trial = self.trial
+        self.trial = self.held = False
         self._window = self.settings.window
-        self._owner.trial_passed()
+        if trial:
+            self._owner.trial_passed()
         self.pump()
 
     def _refused(self, link: Link, pdu: Pdu, item: PendingSubmit) -> None:
@@ -442,8 +454,8 @@ class Submits:
         status_class = self._statuses.classify(status)
         self.stats.submits[status_class.value] += 1
         name = status_name(status)
-        if self.trial:  # any answer shows the SMSC answers
-            self._end_trial()
+        if self.trial or self.held:  # any answer shows the SMSC answers
+            self._widen()
         if status_class is StatusClass.THROTTLED or status_class is StatusClass.QUEUE_FULL:
             self.congested += 1
             self._throttled(item, status, name, status_class is StatusClass.QUEUE_FULL)
