@@ -11,7 +11,7 @@ CONFIG ?= config/herald.toml
 CHROMIUM     ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: run test bench lint install clean browser
+.PHONY: run test bench lint install clean packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,18 +32,22 @@ install: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/herald run --config $(CONFIG)
 
-# Chromium for the browser tests, installed when missing and possible (root with apt-get, as
-# CI is); otherwise those tests are skipped and pytest says why.
-browser:
-	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+# Debian packages the tests drive, installed when missing and possible (root with apt-get, as
+# CI is): Chromium and its driver for the console's browser tests, Kannel for the field
+# benchmark's smoke test. Otherwise those tests are skipped and pytest says why.
+packages:
+	@missing=""; \
+	{ [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; } || missing="chromium chromium-driver"; \
+	command -v bearerbox >/dev/null 2>&1 || missing="$${missing:+$$missing }kannel"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium and chromium-driver for the console's browser tests"; \
+	  echo "installing $$missing for the browser and Kannel tests"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq chromium chromium-driver >/dev/null; } \
-	  || echo "could not install chromium: the browser tests will be skipped"; \
-	else echo "no $(CHROMIUM) (install chromium and chromium-driver as root): the browser tests will be skipped"; fi
+	    apt-get install -y -qq $$missing >/dev/null; } \
+	  || echo "could not install $$missing: the tests that need them will be skipped"; \
+	else echo "missing $$missing (install them as root): the tests that need them will be skipped"; fi
 
-test: $(TEST_STAMP) browser
+test: $(TEST_STAMP) packages
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m mypy

@@ -86,7 +86,10 @@ async def test_the_dlr_counter_counts_final_reports_once(bench: ModuleType) -> N
         await counter.stop()
 
 
-@pytest.mark.skipif(shutil.which("bearerbox") is None, reason="Kannel is not installed")
+@pytest.mark.skipif(
+    shutil.which("bearerbox") is None,
+    reason="Kannel is not installed (make test installs Debian's kannel when run as root)",
+)
 def test_a_tiny_kannel_run(bench: ModuleType) -> None:
     args = bench.parse_args(["--windows", "10", "--recipients", "200"])
     run = asyncio.run(bench.one_cell_run("kannel", args, 10, None))
