@@ -553,6 +553,37 @@ async def test_finishing_batches_never_reads_a_whole_table(database: Database) -
     assert update["Actual Rows"] == 1  # and the batch is completed
 
 
+@pytest.mark.parametrize("check", ["every open batch", "the flush's campaigns"])
+async def test_a_sending_batch_is_found_unfinished_by_one_probe_of_its_queue(
+    database: Database, check: str
+) -> None:
+    # The maintenance tick checks every open batch, the writer's check its flush's campaigns
+    # (generic plan). Both stop at the batch's first queued message. The writer's copy once
+    # ordered that probe other than messages_due_idx, and sorted every queued message of the
+    # batch at each check: 20,000 read, 14 ms.
+    async with database.acquire() as conn:
+        ids = await make_batch(conn)
+        await add_messages(conn, ids, numbers(20_000))
+        await conn.execute("UPDATE messages SET status = 'queued'")
+        await analyze_after_load(conn)
+        if check == "every open batch":
+            plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.finish_batches)
+        else:
+            plan = await explain_generic(
+                conn, queries.finish_campaign_batches, "bigint[]", f"'{{{ids['campaign']}}}'"
+            )
+        status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", ids["batch"])
+    nodes = plan_nodes(plan)
+    assert ("Seq Scan", "messages") not in scanned(nodes), scanned(nodes)
+    read = sum(
+        n.get("Actual Rows", 0) * n.get("Actual Loops", 1)
+        for n in nodes
+        if n.get("Relation Name") == "messages"
+    )
+    assert read <= 2, read
+    assert status == "sending"
+
+
 async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
     database: Database,
 ) -> None:
