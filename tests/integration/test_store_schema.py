@@ -575,11 +575,7 @@ async def test_a_sending_batch_is_found_unfinished_by_one_probe_of_its_queue(
         status = await conn.fetchval("SELECT status FROM batches WHERE id = $1", ids["batch"])
     nodes = plan_nodes(plan)
     assert ("Seq Scan", "messages") not in scanned(nodes), scanned(nodes)
-    read = sum(
-        n.get("Actual Rows", 0) * n.get("Actual Loops", 1)
-        for n in nodes
-        if n.get("Relation Name") == "messages"
-    )
+    read = rows_read(nodes, "messages")
     assert read <= 2, read
     assert status == "sending"
 
@@ -605,11 +601,7 @@ async def test_finishing_a_batch_never_reads_other_batches_waiting_for_receipts(
         completed = await conn.fetch("SELECT id FROM batches WHERE status = 'completed'")
     nodes = plan_nodes(plan)
     assert ("Seq Scan", "messages") not in scanned(nodes), scanned(nodes)
-    read = sum(
-        n.get("Actual Rows", 0) * n.get("Actual Loops", 1)
-        for n in nodes
-        if n.get("Relation Name") == "messages"
-    )
+    read = rows_read(nodes, "messages")
     assert read <= 2, read  # one probe finds the waiting batch's first 'sent' message
     assert [r["id"] for r in completed] == [ids["batch"]]  # EXPLAIN ANALYZE ran the update
 
@@ -714,6 +706,15 @@ async def explain_generic(
 def scanned(nodes: list[dict]) -> set[tuple[str, str]]:
     """(node type, table) of every node of a plan that reads a table."""
     return {(n["Node Type"], n["Relation Name"]) for n in nodes if "Relation Name" in n}
+
+
+def rows_read(nodes: list[dict], table: str) -> int:
+    """Rows the plan's scans of `table` returned, over all their loops."""
+    return sum(
+        n.get("Actual Rows", 0) * n.get("Actual Loops", 1)
+        for n in nodes
+        if n.get("Relation Name") == table
+    )
 
 
 def plan_nodes(plan: list[dict]) -> list[dict]:
