@@ -16,7 +16,7 @@ import pytest
 from herald.api.app import create_app
 from herald.api.context import AppContext
 from herald.campaigns.runs import CampaignRunner
-from herald.config import BindConfig, Config, RouteConfig
+from herald.config import Config
 from herald.delivery.router import Router
 from herald.metrics import Metrics
 from herald.store.accounts import NewAccount, create_account
@@ -24,12 +24,14 @@ from herald.store.db import Database
 from herald.store.queries import queries
 from tests.api.support import Clock, serve
 
-CONFIG = Config(
-    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
-    routes=(RouteConfig(name="all", binds=("a",)),),
-    api={"max_recipients_per_request": 50},
-    # The tests' webhook receivers listen on 127.0.0.1 (herald/delivery/destinations.py).
-    callbacks={"allow_private": ["127.0.0.1/32"]},
+CONFIG = Config.model_validate(
+    {
+        "binds": [{"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}],
+        "routes": [{"name": "all", "binds": ["a"]}],
+        "api": {"max_recipients_per_request": 50},
+        # The tests' webhook receivers listen on 127.0.0.1 (herald/delivery/destinations.py).
+        "callbacks": {"allow_private": ["127.0.0.1/32"]},
+    }
 )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
+
+from herald.store.db import Database
 from tests.api.conftest import Api
 
 
-def error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+def error(response: httpx.Response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text[:500]
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
@@ -166,7 +169,7 @@ def test_the_api_reference_documents_every_error_code() -> None:
         assert f"| {spec.status} |" in row, f"docs/api.md gives {code} another status"
 
 
-async def test_an_unexpected_failure_is_a_500_with_the_same_body(database) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unexpected_failure_is_a_500_with_the_same_body(database: Database) -> None:
     from herald.api.app import create_app
     from herald.api.context import AppContext
     from herald.store.accounts import create_account

@@ -49,6 +49,7 @@ async def upload(
 def xlsx(rows: list[list[Any]]) -> bytes:
     book = Workbook()
     sheet = book.active
+    assert sheet is not None  # a new workbook has one sheet
     sheet.title = "Customers"
     for row in rows:
         sheet.append(row)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -151,10 +152,10 @@ def live_api(pg_cluster: PgCluster) -> Iterator[LiveApi]:
     started.wait(60)
     assert "server" in ready, "the API did not start"
     try:
-        key, revoker_key = ready["keys"]  # type: ignore[misc]
+        key, revoker_key = cast(tuple[str, str], ready["keys"])
         yield LiveApi(f"http://127.0.0.1:{sock.getsockname()[1]}", key, revoker_key)
     finally:
-        ready["server"].should_exit = True  # type: ignore[attr-defined]
+        cast(_Server, ready["server"]).should_exit = True
         thread.join(30)
         loop.close()
         sock.close()

@@ -239,9 +239,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A failed browser test says what the page showed, and what herald logged."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.when != "call" or not report.failed or "browser" not in item.funcargs:
+    if (
+        report.when != "call"
+        or not report.failed
+        or not isinstance(item, pytest.Function)  # funcargs: a test function's fixtures
+        or "browser" not in item.funcargs
+    ):
         return
-    browser = item.funcargs["browser"]
+    browser: Any = item.funcargs["browser"]  # as the fixture gives it
     with contextlib.suppress(Exception):
         report.sections.append(
             ("page", f"{browser.current_url}\n{browser.find_element('tag name', 'main').text}")

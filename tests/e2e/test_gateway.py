@@ -8,6 +8,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ from tests.support.gateway import bind_to, gateway_config, running
 
 
 async def campaign(
-    database: Database, numbers: list[str], template: str = "Hello", **options: object
+    database: Database, numbers: list[str], template: str = "Hello", **options: Any
 ) -> tuple[int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
@@ -101,9 +102,11 @@ async def test_later_receipts_and_notifications_settle_single_and_multipart_mess
         account, single = await campaign(database, numbers[:80])
         other, multi = await campaign(database, numbers[80:], long_text)
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=single, account_id=account)
             await herald.runner.start_run(campaign_id=multi, account_id=other)
             await sim.wait_for_receipts_acked(2 * (80 + 40 * 3))  # ENROUTE and final, per part
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
     async with database.acquire() as conn:
         rows = await conn.fetch("""
@@ -138,8 +141,10 @@ async def test_a_receipt_is_acknowledged_without_waiting_for_the_flush_interval(
         )
         account, campaign_id = await campaign(database, greek_mobiles(30))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(30, timeout=20)
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
     assert await statuses(database, campaign_id) == {"delivered": 30}
 
@@ -155,8 +160,10 @@ async def test_early_receipts_in_another_id_base_still_match(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, id_mode="submit_hex_dlr_dec")])
         account, campaign_id = await campaign(database, greek_mobiles(150))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(150)
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
     assert await statuses(database, campaign_id) == {"delivered": 150}
     async with database.acquire() as conn:
@@ -172,10 +179,12 @@ async def test_errors_and_failed_receipts_end_in_the_right_states(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
         account, campaign_id = await campaign(database, greek_mobiles(200))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(200)
             accepted = sim.stats.submits_by_status.get(0, 0)
             await sim.wait_for_receipts_acked(accepted)
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
     counts = await statuses(database, campaign_id)
     assert counts["rejected"] == 200 - accepted
@@ -200,6 +209,7 @@ async def test_temporary_errors_are_retried_then_fail(
         )
         account, campaign_id = await campaign(database, greek_mobiles(5))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(15)  # 5 messages x 3 attempts
         # Leaving `running` shuts herald down gracefully: in-flight submits drain and every
@@ -217,6 +227,7 @@ async def test_no_response_means_unknown_never_resent(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, response_timeout=0.3)])
         account, campaign_id = await campaign(database, greek_mobiles(20))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(20)
         assert sim.stats.submits == 20  # policy mark_unknown: nothing sent twice
@@ -247,6 +258,7 @@ async def test_what_is_leased_at_once_is_the_pipeline_or_max_in_flight(
         account, campaign_id = await campaign(database, greek_mobiles(300))
         async with running(config) as herald:
             sim.hold_answers()
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_submits(4)
             session = herald.sessions["sim"]
@@ -283,6 +295,7 @@ async def test_sending_from_idle_starts_with_a_small_claim_then_full_ones(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, window=1000, burst=1000)])
         account, campaign_id = await campaign(database, greek_mobiles(1500))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(1500)
     claims = [
@@ -307,8 +320,10 @@ async def test_a_receipt_read_with_its_response_is_stored_with_it_not_parked(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, window=10, burst=10)])
         account, campaign_id = await campaign(database, greek_mobiles(2000))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(2000, timeout=60)
+            assert herald.metrics is not None
             assert herald.metrics.orphan_receipts == 0
     assert await statuses(database, campaign_id) == {"delivered": 2000}
 
@@ -331,6 +346,7 @@ async def test_a_slow_bind_keeps_its_queued_parts_leased(
         )
         account, campaign_id = await campaign(database, greek_mobiles(60))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(60, timeout=30)
         assert sim.stats.duplicate_messages == 0
@@ -387,6 +403,7 @@ async def test_carrier_throttling_slows_the_bind_and_loses_nothing(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, rate=5000, window=50)])
         account, campaign_id = await campaign(database, greek_mobiles(400))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(400, timeout=30)
             stats = herald.sessions["sim"]
@@ -406,6 +423,7 @@ async def test_failover_to_the_healthy_bind_of_a_route(
         account, campaign_id = await campaign(database, greek_mobiles(60))
         async with running(config, bound=1) as herald:
             assert herald.sessions["refused"].state == "refused"
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             await sim.wait_for_receipts_acked(60)
             sent = {name: s.stats.segments_sent for name, s in herald.sessions.items()}
@@ -421,8 +439,10 @@ async def test_quiet_hours_defer_to_the_window_end_in_local_time(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
         account, campaign_id = await campaign(database, greek_mobiles(10), respect_quiet_hours=True)
         async with running(config, clock=lambda: night) as herald:
+            assert herald.runner is not None
             result = await herald.runner.start_run(campaign_id=campaign_id, account_id=account)
             assert result.count == 10
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
         assert sim.stats.submits == 0
     async with database.acquire() as conn:

@@ -4,6 +4,7 @@ right after the last final status, segments counted by their own state (issue 23
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,7 +23,7 @@ from tests.support.processes import batch_events, wait_for_batch
 
 
 async def campaign(
-    database: Database, numbers: list[str], template: str = "Hello", **options: object
+    database: Database, numbers: list[str], template: str = "Hello", **options: Any
 ) -> tuple[NewAccount, int]:
     async with database.acquire() as conn:
         account = await make_account(conn)
@@ -45,6 +46,7 @@ async def test_messages_show_the_bind_that_sent_them(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim, name="athens-1")])
         account, campaign_id = await campaign(database, greek_mobiles(5))
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account.id)
             await sim.wait_for_receipts_acked(5)
             async with client(herald.api_url, account) as api:
@@ -66,6 +68,7 @@ async def test_a_campaign_completes_with_its_last_final_status_not_at_a_sweep(
         )
         account, campaign_id = await campaign(database, greek_mobiles(20))
         async with batch_events(database) as events, running(config) as herald:
+            assert herald.runner is not None
             run = await herald.runner.start_run(campaign_id=campaign_id, account_id=account.id)
             await wait_for_batch(events, run.batch_id, within=30)
             async with database.acquire() as conn:
@@ -85,8 +88,10 @@ async def test_segment_progress_counts_each_part_by_its_own_state(
         config = gateway_config(db_dsn, tmp_path, [bind_to(sim)])
         account, campaign_id = await campaign(database, greek_mobiles(40), long_text)
         async with running(config) as herald:
+            assert herald.runner is not None
             await herald.runner.start_run(campaign_id=campaign_id, account_id=account.id)
             await sim.wait_for_receipts_acked(120)
+            assert herald.maintenance is not None
             await herald.maintenance.tick()
             async with client(herald.api_url, account) as api:
                 progress = (await api.get(f"/campaigns/{campaign_id}")).json()["progress"]

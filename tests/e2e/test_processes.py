@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 FINAL = {"delivered", "failed", "rejected", "unknown", "stopped"}
 PROFILE = Config(
-    binds=(BindConfig(name="p", host="h", port=1, system_id="x"),),
+    binds=(BindConfig.model_validate({"name": "p", "host": "h", "port": 1, "system_id": "x"}),),
     routes=(RouteConfig(name="all", binds=("p",)),),
 )
 
@@ -107,11 +107,17 @@ async def test_two_processes_split_a_campaign_nothing_twice_nothing_left(
             for r in await conn.fetch("SELECT bind, count(*) AS n FROM parts GROUP BY bind")
         }
     # Both processes took a real share of the work.
+    assert sim.address is not None
     assert set(shares) == {
         f"sys-a@{sim.address[0]}:{sim.address[1]}",
         f"sys-b@{sim.address[0]}:{sim.address[1]}",
     }
     assert min(shares.values()) > count // 10
+
+
+def sigterm(herald: HeraldProcess) -> None:
+    assert herald.proc is not None
+    herald.proc.send_signal(15)
 
 
 async def crash_and_restart(
@@ -180,8 +186,8 @@ async def test_sigterm_mid_campaign_drains_exits_0_and_a_restart_finishes(
     database: Database, db_dsn: str, tmp_path: Path
 ) -> None:
     sim, code = await crash_and_restart(
-        database, db_dsn, tmp_path, policy="mark_unknown", stop=lambda p: p.proc.send_signal(15)
-    )  # type: ignore[union-attr]
+        database, db_dsn, tmp_path, policy="mark_unknown", stop=sigterm
+    )
     assert code == 0
     assert sim.stats.duplicate_messages == 0
     assert await statuses(database) == {"delivered": 20_000}

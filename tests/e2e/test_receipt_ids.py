@@ -6,6 +6,7 @@ herald before their part's id is stored, while an older part with that id is kno
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from herald.daemon import Running
 from herald.simulator import Delay, Simulator, personality_settings
@@ -16,7 +17,7 @@ from tests.support.gateway import bind_to, gateway_config, running
 from tests.support.processes import batch_events, wait_for_batch
 
 # The receipt first, the response 1-5 ms later: often in another flush than the receipt.
-EARLY = {"early_receipt": True, "latency": Delay.uniform(0.001, 0.005), "seed": 5}
+EARLY: dict[str, Any] = {"early_receipt": True, "latency": Delay.uniform(0.001, 0.005), "seed": 5}
 
 
 async def accounted_for(database: Database, herald: Running, messages: int) -> None:

@@ -21,6 +21,20 @@ C = CommandId
 BINDS = {"tx": C.BIND_TRANSMITTER, "rx": C.BIND_RECEIVER, "trx": C.BIND_TRANSCEIVER}
 
 
+def str_field(pdu: Pdu, name: str) -> str:
+    """A field that is a str in a decoded PDU (message_id, the addresses)."""
+    value = pdu[name]
+    assert isinstance(value, str), value
+    return value
+
+
+def bytes_field(pdu: Pdu, name: str) -> bytes:
+    """A field that is bytes in a decoded PDU (short_message)."""
+    value = pdu[name]
+    assert isinstance(value, bytes), value
+    return value
+
+
 class RawEsme:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
@@ -33,7 +47,9 @@ class RawEsme:
         self._task = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, address: tuple[str, int]) -> RawEsme:
+    async def connect(cls, address: tuple[str, int] | None) -> RawEsme:
+        """`address` is a started Simulator's (None until it listens)."""
+        assert address is not None, "the simulator is not started"
         reader, writer = await asyncio.open_connection(*address)
         return cls(reader, writer)
 
@@ -93,12 +109,10 @@ class RawEsme:
         return [e for e in self.log if isinstance(e, StrayResponse)]
 
     async def response(self, seq: int, within: float = 5.0) -> Pdu:
-        return await self.until(lambda: self.responses().get(seq), within)  # type: ignore[no-any-return]
+        return await self.until(lambda: self.responses().get(seq), within)
 
     async def deliveries(self, n: int, within: float = 5.0) -> list[Pdu]:
-        return await self.until(  # type: ignore[no-any-return]
-            lambda: (d := self.delivered()) and len(d) >= n and d, within
-        )
+        return await self.until(lambda: (d := self.delivered()) and len(d) >= n and d, within)
 
     async def closed(self, within: float = 5.0) -> None:
         await self.until(lambda: self.eof, within)

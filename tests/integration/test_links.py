@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from herald.campaigns.clicks import Click, ClickRecorder
 from herald.campaigns.links import new_codes
 from herald.campaigns.runs import CampaignRunner
-from herald.config import BindConfig, Config, RouteConfig
+from herald.config import BindConfig, Config, LinksConfig, RouteConfig
 from herald.delivery.router import Router
 from herald.errors import RequestError
 from herald.metrics import Metrics
@@ -23,21 +24,25 @@ from tests.support.factories import add_recipients, make_account, make_campaign,
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 CONFIG = Config(
-    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+    binds=(
+        BindConfig.model_validate(
+            {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+        ),
+    ),
     routes=(RouteConfig(name="all", binds=("a",)),),
-    links={"base_url": "https://s.example.com"},
+    links=LinksConfig(base_url="https://s.example.com"),
 )
 NUMBERS = ["+306948530920", "+447400123456", "+12015550123", "not a number", "+306948530921"]
 
 
-def runner(db: Database, **options: object) -> CampaignRunner:
+def runner(db: Database, **options: Any) -> CampaignRunner:
     return CampaignRunner(
         db,
         CONFIG,
         Router(CONFIG.routes, healthy=lambda _: True),
         clock=lambda: NOW,
         metrics=Metrics(),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

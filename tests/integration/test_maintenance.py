@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import pytest
 
@@ -30,11 +32,16 @@ from tests.support.factories import (
 pytestmark = pytest.mark.usefixtures("counters_kept")
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+UnknownPolicy = Literal["mark_unknown", "resend"]  # DispatcherConfig.unknown_policy
 
 
-def config(policy: str = "mark_unknown") -> Config:
+def config(policy: UnknownPolicy = "mark_unknown") -> Config:
     return Config(
-        binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+        binds=(
+            BindConfig.model_validate(
+                {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+            ),
+        ),
         routes=(RouteConfig(name="all", binds=("a",)),),
         dispatcher=DispatcherConfig(unknown_policy=policy),
     )
@@ -69,7 +76,11 @@ async def statuses(database: Database) -> dict[str, int]:
 
 
 async def test_dead_leases_are_recovered_by_policy(database: Database) -> None:
-    for policy, lost_status in (("mark_unknown", "unknown"), ("resend", "queued")):
+    cases: tuple[tuple[UnknownPolicy, str], ...] = (
+        ("mark_unknown", "unknown"),
+        ("resend", "queued"),
+    )
+    for policy, lost_status in cases:
         async with database.acquire() as conn:
             await conn.execute(
                 "TRUNCATE messages, parts, batches, batch_counts, campaigns,"
@@ -119,7 +130,7 @@ async def test_unreceipted_messages_expire_and_batches_complete(database: Databa
     )
     completed: list[int] = []
 
-    async def on_completed(conn: object, rows: list) -> None:
+    async def on_completed(conn: object, rows: Sequence[Any]) -> None:
         completed.extend(r["id"] for r in rows)
 
     maintenance = Maintenance(

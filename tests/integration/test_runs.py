@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -33,9 +34,18 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 CONFIG = Config(
     binds=(
-        BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),
-        BindConfig(
-            name="tr", host="127.0.0.1", port=2776, system_id="x", national=("tr",), concat="udh16"
+        BindConfig.model_validate(
+            {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+        ),
+        BindConfig.model_validate(
+            {
+                "name": "tr",
+                "host": "127.0.0.1",
+                "port": 2776,
+                "system_id": "x",
+                "national": ("tr",),
+                "concat": "udh16",
+            }
         ),
     ),
     routes=(
@@ -56,7 +66,7 @@ def runner(db: Database, metrics: Metrics | None = None) -> CampaignRunner:
 
 
 async def setup(
-    database: Database, template: str = "Hello there", credit: int = 1000, **campaign: object
+    database: Database, template: str = "Hello there", credit: int = 1000, **campaign: Any
 ) -> tuple[int, int]:
     async with database.acquire() as conn:
         account = await make_account(conn, credit=credit)

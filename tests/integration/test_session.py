@@ -37,7 +37,10 @@ def receipt(message_id: str, seq_text: str = "DELIVRD") -> Pdu:
 
 
 async def test_binds_transceiver_and_resolves_accepted_and_rejected(
-    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[..., Session],
+    smsc: ScriptedSmsc,
+    fake: FakeTime,
 ) -> None:
     states: list[str] = []
     stats = BindStats("test")
@@ -47,8 +50,10 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
     assert (bind["system_id"], bind["password"], bind["system_type"]) == ("herald", "secret", "CMT")
     assert bind["interface_version"] == 0x34
 
-    smsc.on_submit = lambda peer, pdu: (
-        (0x0B,) if pdu["destination_addr"].endswith("0") else (0, "00c085e0")
+    monkeypatch.setattr(
+        smsc,
+        "on_submit",
+        lambda peer, pdu: (0x0B,) if pdu["destination_addr"].endswith("0") else (0, "00c085e0"),
     )
     ok = await submit(session, "447700900123", b"hello", registered_delivery=1)
     bad = await submit(session, "447700900120")
@@ -73,10 +78,10 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
 
 
 async def test_message_ids_are_canonicalised_per_the_bind_id_mode(
-    make: Callable[..., Session], smsc: ScriptedSmsc
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(id_mode="submit_hex_dlr_dec"))
-    smsc.on_submit = lambda peer, pdu: (0, "C085E0")
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0, "C085E0"))
     result = await submit(session)
     assert (result.message_id, result.canonical_id) == ("C085E0", "12617184")
 
@@ -151,22 +156,25 @@ async def test_not_bound_means_not_sent_at_once(make: Callable[..., Session]) ->
 
 
 async def test_window_is_never_exceeded_and_parts_go_out_in_order(
-    make: Callable[..., Session], smsc: ScriptedSmsc
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=3))
-    smsc.on_submit = lambda peer, pdu: None  # hold every answer
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)  # hold every answer
     futures = [submit(session, f"4477009{i:05d}") for i in range(12)]
     await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
     await settle()
     assert len(smsc.submits) == 3 and session.in_flight == 3 and session.queued == 9
     peer = smsc.peer
+
+    def more_than(seen: int) -> Callable[[], bool]:
+        return lambda: len(smsc.submits) > seen
+
     # answer out of order, one or two at a time; the session refills the window each time
     while len(smsc.submits) < 12:
         held = sorted(peer.outstanding.values(), key=lambda p: -p.sequence_number)
         for pdu in held[:2]:
             peer.answer(pdu)
-        seen = len(smsc.submits)
-        await smsc.wait(lambda s=seen: len(smsc.submits) > s, "the window refilled")
+        await smsc.wait(more_than(len(smsc.submits)), "the window refilled")
         await settle()
         assert len(peer.outstanding) <= 3
     for pdu in list(peer.outstanding.values()):
@@ -179,10 +187,10 @@ async def test_window_is_never_exceeded_and_parts_go_out_in_order(
 
 
 async def test_a_cancelled_queued_submit_is_skipped(
-    make: Callable[..., Session], smsc: ScriptedSmsc
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=1))
-    smsc.on_submit = lambda peer, pdu: None
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
     first, second, third = (submit(session, f"44770090000{i}") for i in range(3))
     await smsc.wait(lambda: len(smsc.submits) == 1, "the first submit")
     second.cancel()
@@ -301,10 +309,10 @@ async def test_receiver_bind_receives_and_never_submits(
 
 
 async def test_graceful_close_drains_the_window_then_unbinds(
-    make: Callable[..., Session], smsc: ScriptedSmsc
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=3))
-    smsc.on_submit = lambda peer, pdu: None
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
     futures = [submit(session, f"44770090000{i}") for i in range(5)]
     await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
     closing = asyncio.ensure_future(session.close(drain_timeout=10))
@@ -325,10 +333,13 @@ async def test_graceful_close_drains_the_window_then_unbinds(
 
 
 async def test_close_gives_up_draining_after_the_timeout(
-    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[..., Session],
+    smsc: ScriptedSmsc,
+    fake: FakeTime,
 ) -> None:
     session = await bound(make(window=2))
-    smsc.on_submit = lambda peer, pdu: None
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
     futures = [submit(session, f"44770090000{i}") for i in range(2)]
     await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
     closing = asyncio.ensure_future(session.close(drain_timeout=5))
@@ -341,10 +352,12 @@ async def test_close_gives_up_draining_after_the_timeout(
     assert session.state == "closed"
 
 
-async def test_stats_callables_and_counts(make: Callable[..., Session], smsc: ScriptedSmsc) -> None:
+async def test_stats_callables_and_counts(
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+) -> None:
     stats = BindStats("test")
     session = await bound(make(stats=stats, window=4))
-    smsc.on_submit = lambda peer, pdu: None
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
     for i in range(6):
         submit(session, f"44770090000{i}")
     await smsc.wait(lambda: len(smsc.submits) == 4, "4 submits")
@@ -353,7 +366,7 @@ async def test_stats_callables_and_counts(make: Callable[..., Session], smsc: Sc
 
 
 async def test_close_waits_for_receipts_being_kept_then_unbinds(
-    make: Callable[..., Session], smsc: ScriptedSmsc
+    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     loop = asyncio.get_running_loop()
     called, release = loop.create_future(), loop.create_future()
@@ -364,7 +377,7 @@ async def test_close_waits_for_receipts_being_kept_then_unbinds(
         return 0
 
     session = await bound(make(on_deliver=on_deliver))
-    smsc.on_submit = lambda peer, pdu: None
+    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
     part = submit(session)
     await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
     answer = smsc.peer.request(receipt("1"))

@@ -186,7 +186,12 @@ async def test_happy(link: Callable[..., Awaitable[Link]], spec: str) -> None:
 async def test_black_hole(link: Callable[..., Awaitable[Link]], spec: str) -> None:
     states: list[str] = []
     ln = await link(response_timeout=5.0, max_timeouts=3)
-    ln.session.stats.state = lambda: states.append(ln.session.state) or ln.session.state
+
+    def state() -> str:  # the bind's state, recorded each time the metrics read it
+        states.append(ln.session.state)
+        return ln.session.state
+
+    ln.session.stats.state = state
     futures = [ln.submit(f"44791112345{i}") for i in range(5)]
     await ln.sim.wait_for_submits(5)
     await ln.time.advance(4.0)
@@ -332,9 +337,9 @@ async def test_vendor_status(link: Callable[..., Awaitable[Link]], spec: str) ->
 @personality("early_receipt")
 async def test_early_receipt(link: Callable[..., Awaitable[Link]], spec: str) -> None:
     ln = await link(window=1)
-    seen: list[bool] = []
-    ln.probe = lambda: seen.append(resolved)  # when on_deliver runs: has the submitter seen
-    resolved = False  # its submit_sm_resp yet?
+    seen: list[bool] = []  # when on_deliver runs: has the submitter seen its submit_sm_resp yet?
+    resolved = False
+    ln.probe = lambda: seen.append(resolved)
 
     async def submitter() -> SubmitResult:
         nonlocal resolved

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,11 +151,11 @@ async def test_a_client_certificate_when_the_carrier_requires_one(
 def test_tls_settings_are_checked_before_anything_connects(
     tmp_path: Path, certificates: Certificates
 ) -> None:
-    base = {"name": "a", "host": "127.0.0.1", "port": 3550, "system_id": "x"}
+    base: dict[str, Any] = {"name": "a", "host": "127.0.0.1", "port": 3550, "system_id": "x"}
     with pytest.raises(SettingsError, match="tls_ca is set but tls is off"):
-        SessionSettings(**base, tls_ca=str(certificates.ca))  # type: ignore[arg-type]
+        SessionSettings(**base, tls_ca=str(certificates.ca))
     with pytest.raises(SettingsError, match="tls_key needs tls_cert"):
-        SessionSettings(**base, tls=True, tls_key="key.pem")  # type: ignore[arg-type]
+        SessionSettings(**base, tls=True, tls_key="key.pem")
     config = tmp_path / "herald.toml"
     config.write_text(
         '[[binds]]\nname = "carrier"\nhost = "127.0.0.1"\nport = 3550\nsystem_id = "x"\n'
@@ -166,13 +167,15 @@ def test_tls_settings_are_checked_before_anything_connects(
         ConfigError, match=r"binds\.0\.tls_ca: tls_ca '.*missing\.pem' cannot be used"
     ):
         load_config(config, env={})
-    bind = BindConfig(
-        name="carrier",
-        host="127.0.0.1",
-        port=3550,
-        system_id="x",
-        tls=True,
-        tls_ca=str(certificates.ca),
-        tls_cert=str(certificates.client_cert),
+    bind = BindConfig.model_validate(
+        {
+            "name": "carrier",
+            "host": "127.0.0.1",
+            "port": 3550,
+            "system_id": "x",
+            "tls": True,
+            "tls_ca": str(certificates.ca),
+            "tls_cert": str(certificates.client_cert),
+        }
     )
     assert bind.session.tls and bind.model_dump()["tls_ca"] == str(certificates.ca)

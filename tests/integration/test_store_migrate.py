@@ -8,6 +8,7 @@ import os
 import re
 import sys
 
+import asyncpg
 import pytest
 
 from herald.store.db import connect
@@ -46,7 +47,7 @@ async def test_concurrent_migrations_apply_each_migration_once(blank_db_dsn: str
             await conn.close()
 
 
-async def _lock_waiters(conn, dsn_database: str) -> int:  # type: ignore[no-untyped-def]
+async def _lock_waiters(conn: asyncpg.Connection, dsn_database: str) -> int:
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
@@ -54,6 +55,13 @@ async def _lock_waiters(conn, dsn_database: str) -> int:  # type: ignore[no-unty
             dsn_database,
         )
     )
+
+
+def applied_count(summary: str) -> int:
+    """The count in a "schema up to date (N applied)" line."""
+    match = re.search(r"\((\d+) applied\)", summary)
+    assert match is not None, summary
+    return int(match[1])
 
 
 async def test_two_herald_migrate_processes_at_once(blank_db_dsn: str) -> None:
@@ -99,9 +107,7 @@ async def test_two_herald_migrate_processes_at_once(blank_db_dsn: str) -> None:
     applied = sorted(line.removeprefix("applied ") for line in lines if line.startswith("applied "))
     assert applied == [f"{m.version:04d}_{m.name}" for m in MIGRATIONS], lines
     summaries = [line for line in lines if "schema up to date" in line]
-    assert sum(int(re.search(r"\((\d+) applied\)", line)[1]) for line in summaries) == len(
-        MIGRATIONS
-    ), summaries
+    assert sum(applied_count(line) for line in summaries) == len(MIGRATIONS), summaries
     assert "s3cret" not in "".join(o.decode() + e.decode() for o, e in outputs)
 
 

@@ -34,13 +34,14 @@ from herald.store.migrations import migrate
 from herald.store.queries import queries, read_sql
 from herald.store.runs import LOAD_STATISTICS_TARGET, BatchKind, analyze_after_load
 from herald.store.send_rows import PartOutcome, Receipt, StatusMove
+from tests.conftest import PgCluster
 from tests.integration._catalog import dump_catalog
 from tests.support.claims import claim_due
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
-async def test_migrations_reproduce_schema_sql(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+async def test_migrations_reproduce_schema_sql(pg_cluster: PgCluster) -> None:
     from_schema = pg_cluster.create_database(template="template0")
     from_migrations = pg_cluster.create_database(template="template0")
     try:
@@ -128,6 +129,7 @@ async def test_every_named_query_is_valid_sql(database: Database) -> None:
 async def make_account(conn: asyncpg.Connection, name: str = "acme", credit: int = 100) -> int:
     key_hash = hashlib.sha256(name.encode()).digest()
     row = await conn.fetchrow(queries.create_account, name, key_hash, "hk_abcd", "s3cret", credit)
+    assert row is not None
     return int(row["id"])
 
 
@@ -156,6 +158,7 @@ async def make_batch(
         "running",
     )
     batch = await conn.fetchrow(queries.create_batch, campaign, "first run", None, "run")
+    assert batch is not None
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], batch_status)
     return {"account": account, "campaign": campaign, "batch": batch["id"]}
 
@@ -731,6 +734,7 @@ async def make_batch_in_same_campaign(
     conn: asyncpg.Connection, ids: dict[str, int], status: str
 ) -> dict[str, int]:
     batch = await conn.fetchrow(queries.create_batch, ids["campaign"], None, None, "run")
+    assert batch is not None
     await conn.execute("UPDATE batches SET status = $2 WHERE id = $1", batch["id"], status)
     return {**ids, "batch": batch["id"]}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +24,11 @@ pytestmark = pytest.mark.usefixtures("counters_kept")
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 CONFIG = Config(
-    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+    binds=(
+        BindConfig.model_validate(
+            {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+        ),
+    ),
     routes=(RouteConfig(name="all", binds=("a",)),),
 )
 
@@ -76,7 +81,7 @@ async def status_of(database: Database, message_id: int) -> tuple[str, str | Non
 async def test_results_then_receipts_settle_messages(database: Database) -> None:
     changes: list[StatusChange] = []
 
-    async def on_changes(conn: object, batch: list[StatusChange]) -> None:
+    async def on_changes(conn: object, batch: Sequence[StatusChange]) -> None:
         changes.extend(batch)
 
     metrics = Metrics()
@@ -219,7 +224,7 @@ async def test_a_receipt_in_the_same_flush_as_its_result_is_written_once(
 ) -> None:
     changes: list[StatusChange] = []
 
-    async def on_changes(conn: object, batch: list[StatusChange]) -> None:
+    async def on_changes(conn: object, batch: Sequence[StatusChange]) -> None:
         changes.extend(batch)
 
     metrics = Metrics()

@@ -60,7 +60,10 @@ class Hook(AbstractHook):
 class Client:
     """One aiosmpplib ESME running as a task, with its broker and hook."""
 
-    def __init__(self, address: tuple[str, int], mode: BindMode = BindMode.TRANSCEIVER) -> None:
+    def __init__(
+        self, address: tuple[str, int] | None, mode: BindMode = BindMode.TRANSCEIVER
+    ) -> None:
+        assert address is not None, "the simulator is not started"
         self.hook, self.broker = Hook(), SimpleBroker()
         self.esme = ESME(
             address[0],

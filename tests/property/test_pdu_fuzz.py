@@ -104,7 +104,8 @@ def test_connection_survives_any_bytes(data: bytes, role: Role, bound: bool) -> 
         esme, smsc = (conn, peer) if role is Role.ESME else (peer, conn)
         smsc.receive_data(esme.send(Pdu(CommandId.BIND_TRANSCEIVER)))
         (request,) = smsc.events()
-        esme.receive_data(smsc.send(request.reply()))  # type: ignore[union-attr]
+        assert isinstance(request, Pdu)
+        esme.receive_data(smsc.send(request.reply()))
         list(esme.events())
     for i in range(len(data)):
         conn.receive_data(data[i : i + 1])

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from herald.api.schemas import CampaignIn, RunIn
 from herald.api.xml import _Schemas, data_to_xml, parse_xml, xml_to_data
@@ -14,7 +15,7 @@ from herald.api.xml import _Schemas, data_to_xml, parse_xml, xml_to_data
 # XML 1.0 carries these characters (herald writes U+FFFD for the others).
 TEXT = st.text(
     st.characters(
-        blacklist_categories=("Cs",),
+        blacklist_categories=["Cs"],
         blacklist_characters="\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
         "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\ufffe\uffff",
     ),
@@ -50,7 +51,7 @@ RUN = st.fixed_dictionaries(
 )
 
 
-def read_back(value: dict[str, Any], model: type, root: str) -> Any:
+def read_back(value: dict[str, Any], model: type[BaseModel], root: str) -> Any:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas = _Schemas(schema.get("$defs", {}))
     document = data_to_xml(value, root)

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from herald.config import (
     ApiConfig,
     BindConfig,
@@ -60,7 +62,7 @@ def gateway_config(
 ) -> Config:
     return Config(
         state_dir=state_dir,
-        database=DatabaseConfig(dsn=dsn),
+        database=DatabaseConfig(dsn=SecretStr(dsn)),
         api=ApiConfig(port=0),
         binds=tuple(binds),
         routes=tuple(routes or (RouteConfig(name="all", binds=tuple(b.name for b in binds)),)),
@@ -83,7 +85,7 @@ def bind_to(sim: Simulator, name: str = "sim", **options: Any) -> BindConfig:
         "burst": 100,
         **options,
     }
-    return BindConfig(name=name, host=host, port=port, **settings)
+    return BindConfig.model_validate({"name": name, "host": host, "port": port, **settings})
 
 
 @contextlib.asynccontextmanager

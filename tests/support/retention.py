@@ -19,7 +19,11 @@ from tests.support.factories import (
 )
 
 CONFIG = Config(
-    binds=(BindConfig(name="a", host="127.0.0.1", port=2775, system_id="x"),),
+    binds=(
+        BindConfig.model_validate(
+            {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "x"}
+        ),
+    ),
     routes=(RouteConfig(name="all", binds=("a",)),),
 )
 

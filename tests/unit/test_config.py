@@ -6,6 +6,7 @@ import json
 import tomllib
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,12 @@ def test_shipped_config_matches_the_documented_defaults() -> None:
     # The demo bind writes every session key, at its default but for where it connects.
     written = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))["binds"][0]
     assert set(written) >= SESSION_KEYS
-    here = {"host": "127.0.0.1", "port": 2775, "system_id": "herald", "password": "secret"}
+    here: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 2775,
+        "system_id": "herald",
+        "password": "secret",
+    }
     demo = SessionSettings(name="simulator", **here)
     assert shipped.binds[0].session == demo
     assert shipped.routes[0].binds == ("simulator",)
@@ -267,7 +273,7 @@ def test_every_bind_setting_the_session_knows_reaches_it(tmp_path: Path) -> None
 
 
 def test_a_bind_has_the_sessions_defaults() -> None:
-    bind = BindConfig(name="a", host="h", port=1, system_id="s")
+    bind = BindConfig.model_validate({"name": "a", "host": "h", "port": 1, "system_id": "s"})
     assert bind.session == SessionSettings(name="a", host="h", port=1, system_id="s")
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from herald.config import Config
 from herald.states import CAMPAIGN
@@ -59,7 +59,8 @@ def test_the_secret_is_made_once_per_state_dir_and_kept_private(tmp_path: Path) 
     first = load_secret(config)
     assert load_secret(config) == first and len(first) == 32
     assert (tmp_path / "ui-session.key").stat().st_mode & 0o077 == 0
-    assert load_secret(Config(state_dir=tmp_path, ui={"session_key": "s" * 20})) == b"s" * 20
+    keyed = Config.model_validate({"state_dir": tmp_path, "ui": {"session_key": "s" * 20}})
+    assert load_secret(keyed) == b"s" * 20
 
 
 @pytest.mark.parametrize("status", CAMPAIGN.states)
@@ -72,7 +73,7 @@ def test_the_buttons_are_the_moves_the_campaign_table_allows(status: str) -> Non
 
 
 def form(**fields: str | list[str]) -> CampaignForm:
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, str | UploadFile]] = []
     for name, value in fields.items():
         for v in value if isinstance(value, list) else [value]:
             items.append((name, v))
@@ -150,7 +151,7 @@ def test_the_timeline_has_at_most_chart_points_whole_minutes_over_the_runs() -> 
     ten_minutes = {"started_at": NOW - timedelta(minutes=10), "finished_at": None}
     assert timeline_interval([ten_minutes], NOW) == 60
     day = NOW - timedelta(days=1)
-    runs = [
+    runs: list[dict[str, datetime | None]] = [
         {"started_at": day, "finished_at": day + timedelta(hours=1)},
         {"started_at": NOW - timedelta(hours=2), "finished_at": None},  # still running
     ]

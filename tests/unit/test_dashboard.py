@@ -42,7 +42,7 @@ def test_every_queried_metric_exists() -> None:
     m.account_rate_share = lambda: {"acme": 10.0}
     m.account_bind_slots = lambda: {"acme": 1}
     m.credit = (Credit("shop", 10, 5),)
-    exported = set()
+    exported: set[str] = set()
     for family in text_string_to_metric_families(m.exposition().decode()):
         exported.update(s.name for s in family.samples)
     queried = {match[0] for expr in queries() for match in METRIC.findall(expr)}

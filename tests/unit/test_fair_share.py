@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from herald.delivery.fair_share import DueQueue, FairShare
-from herald.store.dispatch import Pick
+from herald.store.dispatch import Pick, TrafficClass
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def queue(
     *,
     weight: int = 1,
     priority: int = 0,
-    traffic_class: str = "bulk",
+    traffic_class: TrafficClass = "bulk",
     due: datetime = NOW,
     route: str = "all",
 ) -> DueQueue:

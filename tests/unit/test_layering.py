@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import cast
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "herald"
 
@@ -154,7 +155,10 @@ def sql_in(source: str) -> list[str]:
     for node in ast.walk(tree):
         text = None
         if isinstance(node, ast.JoinedStr):  # an f-string, each placeholder read as "x"
-            text = "".join(v.value if isinstance(v, ast.Constant) else "x" for v in node.values)
+            # A Constant in an f-string is its literal text, always a str.
+            text = "".join(
+                cast(str, v.value) if isinstance(v, ast.Constant) else "x" for v in node.values
+            )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = None if id(node) in docstrings else node.value
         elif (
@@ -164,7 +168,8 @@ def sql_in(source: str) -> list[str]:
         ):
             found.append(f"{node.lineno}: .{node.func.attr}() call")
         if text is not None and SQL_STATEMENT.match(text):
-            found.append(f"{node.lineno}: SQL text {text.strip()[:40]!r}")
+            lineno = cast(ast.expr, node).lineno  # text came from a JoinedStr or a Constant
+            found.append(f"{lineno}: SQL text {text.strip()[:40]!r}")
     return sorted(set(found), key=lambda line: int(line.split(":")[0]))
 
 

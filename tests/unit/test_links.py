@@ -75,7 +75,8 @@ def test_link_settings_must_match_the_placeholders() -> None:
     assert err.code == "link_not_configured" and "track_link_url" in str(err)
     assert "[~Link]" in str(err)  # how to write a label of that name
     err = _refused("Stop: %OptOutLink%", "https://x.example", False)
-    assert err.code == "link_not_configured" and err.details["setting"] == "opt_out_link"
+    assert err.code == "link_not_configured"
+    assert isinstance(err.details, dict) and err.details["setting"] == "opt_out_link"
     err = _refused("Sale: %Link%", "https://x.example", True)
     assert err.code == "opt_out_link_unplaced"
     for source, url, opt_out in [
@@ -89,7 +90,7 @@ def test_link_settings_must_match_the_placeholders() -> None:
 def test_the_base_url_is_configured_or_the_apis_address() -> None:
     assert links_base_url(Config()) == "http://127.0.0.1:8080"
     assert links_base_url(Config(), "http://127.0.0.1:43211") == "http://127.0.0.1:43211"
-    configured = Config(links={"base_url": "https://s.example.com/"})
+    configured = Config.model_validate({"links": {"base_url": "https://s.example.com/"}})
     assert links_base_url(configured, "http://127.0.0.1:1") == "https://s.example.com"
 
 

@@ -13,8 +13,8 @@ DEFAULT = parse_windows([("23:00", "08:00"), ("14:00", "17:00")])
 ATHENS = ("Europe/Athens",)  # UTC+2 in winter
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ import csv
 import datetime
 import io
 import zipfile
+from collections.abc import Iterable
+from typing import Any, BinaryIO, cast
 
 import openpyxl
 import pytest
@@ -21,6 +23,7 @@ from herald.campaigns.recipient_files import (
     FileMapping,
     FileSummary,
     RecipientRow,
+    RowResult,
     open_recipient_file,
     read_recipients,
     summarize,
@@ -33,15 +36,16 @@ GB = "+447400123456"
 GB_LANDLINE = "+442079460000"
 
 
-def make_csv(rows: list[list[object]], *, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
+def make_csv(rows: list[list[Any]], *, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
     buf = io.StringIO(newline="")
     csv.writer(buf, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
     return buf.getvalue().encode(encoding)
 
 
-def make_xlsx(rows: list[list[object]], *, title: str = "Sheet1", **extra_sheets) -> bytes:
+def make_xlsx(rows: list[list[Any]], *, title: str = "Sheet1", **extra_sheets) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
+    assert sheet is not None  # a new workbook has one sheet
     sheet.title = title
     for row in rows:
         sheet.append(row)
@@ -55,8 +59,17 @@ def make_xlsx(rows: list[list[object]], *, title: str = "Sheet1", **extra_sheets
     return buf.getvalue()
 
 
-def rows_of(data: bytes, mapping: FileMapping | None = None, **kw) -> list:
+def rows_of(data: bytes | BinaryIO, mapping: FileMapping | None = None, **kw) -> list:
     return list(read_recipients(data, mapping=mapping or FileMapping(), **kw))
+
+
+def recipients(rows: Iterable[RowResult]) -> list[RecipientRow]:
+    """`rows`, every one a RecipientRow (a BadRow fails the test)."""
+    got = []
+    for r in rows:
+        assert isinstance(r, RecipientRow), r
+        got.append(r)
+    return got
 
 
 def error_of(data: bytes, mapping: FileMapping | None = None, **kw) -> RecipientFileError:
@@ -93,7 +106,7 @@ def test_semicolon_file_with_decimal_commas_and_no_quotes() -> None:
     data = b"phone;name;amount\n+306912345678;Ann;12,50\n+306912345679;Bob;3,00\n"
     f = open_recipient_file(data, mapping=FileMapping(labels=ALL_OTHER_COLUMNS))
     assert f.delimiter == ";"
-    assert [r.labels for r in f] == [
+    assert [r.labels for r in recipients(f)] == [
         {"name": "Ann", "amount": "12,50"},
         {"name": "Bob", "amount": "3,00"},
     ]
@@ -108,12 +121,12 @@ def test_tsv_by_name_and_excel_sep_line() -> None:
     data = b"phone\tname\n+306912345678\tA, B; C\n"
     f = open_recipient_file(data, filename="list.tsv", mapping=FileMapping(name="name"))
     assert f.delimiter == "\t"
-    assert [r.name for r in f] == ["A, B; C"]
+    assert [r.name for r in recipients(f)] == ["A, B; C"]
     # Excel's "sep=" hint line is not a row: the header is row 1 after it.
     data = b"sep=|\r\nphone|name\r\n+306912345678|Ann\r\n"
     f = open_recipient_file(data, mapping=FileMapping(name="name"))
     assert f.delimiter == "|" and f.header_row == 1
-    assert [(r.row, r.name) for r in f] == [(2, "Ann")]
+    assert [(r.row, r.name) for r in recipients(f)] == [(2, "Ann")]
 
 
 def test_utf8_bom_and_mixed_case_headers() -> None:
@@ -129,7 +142,7 @@ def test_utf16_with_bom_as_excel_unicode_text() -> None:
     data = make_csv([["phone", "name"], [GR1, "Zoë"]], delimiter="\t", encoding="utf-16")
     f = open_recipient_file(data, mapping=FileMapping(name="name"))
     assert (f.encoding, f.delimiter) == ("utf-16", "\t")
-    assert [r.name for r in f] == ["Zoë"]
+    assert [r.name for r in recipients(f)] == ["Zoë"]
 
 
 def test_quoted_newlines_count_as_one_row() -> None:
@@ -150,7 +163,7 @@ def test_cp1252_when_clearly_not_utf8() -> None:
     data = "phone,name\n+306912345678,José\n+306912345679,Œuvre €5\n".encode("cp1252")
     f = open_recipient_file(data, mapping=FileMapping(name="name"))
     assert f.encoding == "cp1252"
-    assert [r.name for r in f] == ["José", "Œuvre €5"]
+    assert [r.name for r in recipients(f)] == ["José", "Œuvre €5"]
 
 
 def test_declared_charset_wins_and_latin1_reads_as_cp1252() -> None:
@@ -159,12 +172,12 @@ def test_declared_charset_wins_and_latin1_reads_as_cp1252() -> None:
         data, content_type="text/csv; charset=ISO-8859-1", mapping=FileMapping(name="name")
     )
     assert f.encoding == "cp1252"
-    assert [r.name for r in f] == ["€uro"]
+    assert [r.name for r in recipients(f)] == ["€uro"]
     data = "phone,name\n+306912345678,Μαρία\n".encode("iso8859-7")
     f = open_recipient_file(
         data, content_type='text/csv; charset="iso-8859-7"', mapping=FileMapping(name="name")
     )
-    assert [r.name for r in f] == ["Μαρία"]
+    assert [r.name for r in recipients(f)] == ["Μαρία"]
     err = error_of(data, content_type="text/csv; charset=klingon")
     assert err.reason == "bad_charset" and "klingon" in str(err)
 
@@ -267,7 +280,7 @@ def test_a_headerless_file_keeps_its_first_number() -> None:
     data = make_csv([[GR1], [GR2], [GR3]])
     f = open_recipient_file(data, mapping=FileMapping(phone=1))
     assert (f.has_header, f.header_row) == (False, None)
-    assert [r.phone for r in f] == [GR1, GR2, GR3]
+    assert [r.phone for r in recipients(f)] == [GR1, GR2, GR3]
     # By letter too, with the name and labels by letter (labels are called by their letter).
     data = make_xlsx([[GR1, "Ann", "Athens"], [GR2, "Bob", "Patras"]])
     f = open_recipient_file(data, mapping=FileMapping(phone="A", name="b", labels="*"))
@@ -292,7 +305,7 @@ def test_header_says_whether_the_first_row_names_the_columns() -> None:
     assert row.phone == GR2
     # Found by its text, a column is a header's, number or not.
     f = open_recipient_file(make_csv([["phone"], [GR1]]), mapping=FileMapping(phone=1))
-    assert f.has_header and [r.phone for r in f] == [GR1]
+    assert f.has_header and [r.phone for r in recipients(f)] == [GR1]
 
 
 def test_columns_by_index_and_letter() -> None:
@@ -303,7 +316,8 @@ def test_columns_by_index_and_letter() -> None:
     data = make_csv([["A", "phone"], ["x", GR1]])
     (row,) = rows_of(data, FileMapping(phone="phone", labels=["A"]))
     assert row.labels == {"A": "x"}
-    assert error_of(make_csv([["phone"], [GR1]]), FileMapping(labels=[3])).details["missing"] == [3]
+    details = error_of(make_csv([["phone"], [GR1]]), FileMapping(labels=[3])).details
+    assert isinstance(details, dict) and details["missing"] == [3]
     assert error_of(make_csv([["phone"], [GR1]]), FileMapping(labels=["ZZ"])).reason == (
         "missing_column"
     )
@@ -397,6 +411,7 @@ def test_xlsx_numeric_phones_and_labels() -> None:
 def test_xlsx_both_engines_agree_and_count_rows_from_the_sheet_top() -> None:
     book = openpyxl.Workbook()
     ws = book.active
+    assert ws is not None  # a new workbook has one sheet
     ws["B3"], ws["C3"], ws["D3"] = "Phone", "Name", 2024  # header starts at B3
     ws["B4"], ws["C4"], ws["D4"] = 306912345678, "Ann", 1.0
     ws["B6"], ws["C6"] = "not a number", "Bob"  # row 5 blank
@@ -506,14 +521,15 @@ def test_streams_seekable_or_not_and_left_open() -> None:
         got = rows_of(stream, FileMapping(labels=["n"]))
         assert len(got) == 3000 and got[-1].labels == {"n": "2999"}
         assert not stream.closed
-        got = rows_of(OneWay(data), FileMapping(labels=["n"]))
+        # read_recipients reads any binary stream, raw ones too; its annotation says BinaryIO.
+        got = rows_of(cast(BinaryIO, OneWay(data)), FileMapping(labels=["n"]))
         assert len(got) == 3000 and got[-1].row == 3001
 
 
 def test_row_limit() -> None:
     data = make_csv([["phone"], [GR1], [], [GR2], ["bad"], [GR3]])
     assert len(rows_of(data, max_rows=4)) == 4  # blank rows do not count
-    rows = []
+    rows: list[RowResult] = []
     with pytest.raises(RecipientFileError) as info:
         rows.extend(read_recipients(data, mapping=FileMapping(), max_rows=2))
     assert info.value.reason == "too_many_rows" and info.value.row == 5
@@ -555,6 +571,7 @@ def test_cell_text() -> None:
 def test_close_early_and_twice() -> None:
     for data in (make_csv([["phone"], [GR1], [GR2]]), make_xlsx([["phone"], [GR1], [GR2]])):
         with open_recipient_file(data, mapping=FileMapping()) as f:
-            assert next(iter(f)).phone == GR1
+            first = next(iter(f))
+            assert isinstance(first, RecipientRow) and first.phone == GR1
         f.close()
         assert list(f) == []

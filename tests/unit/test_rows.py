@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 
@@ -37,12 +38,15 @@ def sql_row_type(name: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("row", "sql_name"), [(PartOutcome, "part_outcome"), (StatusMove, "status_move")]
 )
-def test_named_rows_match_their_sql_row_types(row: type, sql_name: str) -> None:
+def test_named_rows_match_their_sql_row_types(
+    row: type[PartOutcome | StatusMove], sql_name: str
+) -> None:
     sql = sql_row_type(sql_name)
     assert list(row._fields) == [field for field, _ in sql]
     for field, sql_type in sql:
         annotation = row.__annotations__[field]
-        annotation = getattr(annotation, "__forward_arg__", annotation)  # as written
+        # As written: a str (the module has `from __future__ import annotations`).
+        annotation = cast(str, getattr(annotation, "__forward_arg__", annotation))
         assert sql_type in _SQL_TYPES[annotation], (field, annotation, sql_type)
 
 

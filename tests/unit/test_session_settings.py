@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from herald.smpp.session import SessionSettings, describe_status
 from herald.smpp.session_settings import SettingsError
 
-BASE = dict(name="acme", host="127.0.0.1", port=2775, system_id="herald", password="secret")
+BASE: dict[str, Any] = dict(
+    name="acme", host="127.0.0.1", port=2775, system_id="herald", password="secret"
+)
 
 
 def test_defaults_are_valid() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from herald.errors import LocalProtocolError, RemoteProtocolError
 from herald.smpp.codec import SubmitSmTemplate, decode, encode, encode_tlvs
 from herald.smpp.layouts import LAYOUTS, CommandId, Tag, command_name, tag_name
-from herald.smpp.pdu import Pdu
+from herald.smpp.pdu import Pdu, TlvValue
 
 
 def test_every_request_has_a_response_layout_except_outbind_and_alert() -> None:
@@ -150,7 +152,7 @@ class TestSubmitSmTemplate:
         assert words in str(info.value)
 
     def test_equals_the_generic_encoder(self) -> None:
-        fixed = {
+        fixed: dict[str, Any] = {
             "service_type": "CMT",
             "source_addr_ton": 5,
             "source_addr": "Brand",
@@ -162,7 +164,7 @@ class TestSubmitSmTemplate:
             "registered_delivery": 1,
         }
         template = SubmitSmTemplate(**fixed)
-        tlvs = {Tag.USER_MESSAGE_REFERENCE: 7, Tag.DEST_ADDR_SUBUNIT: 1}
+        tlvs: dict[int, TlvValue] = {Tag.USER_MESSAGE_REFERENCE: 7, Tag.DEST_ADDR_SUBUNIT: 1}
         data = template.encode(9, "306912345678", b"\x00\x41", encode_tlvs(tlvs), 0x40, 0x18)
         pdu = Pdu(
             CommandId.SUBMIT_SM,

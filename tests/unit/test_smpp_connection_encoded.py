@@ -17,6 +17,7 @@ def bound_pair() -> tuple[Connection, Connection]:
     esme, smsc = Connection(Role.ESME), Connection(Role.SMSC)
     smsc.receive_data(esme.send(Pdu(CommandId.BIND_TRANSCEIVER, system_id="u", password="p")))
     (bind,) = list(smsc.events())
+    assert isinstance(bind, Pdu)
     esme.receive_data(smsc.send(bind.reply(system_id="S")))
     list(esme.events())
     assert esme.state is State.BOUND_TRX
@@ -32,6 +33,7 @@ def test_encoded_submit_gets_the_next_sequence_and_its_response_matches() -> Non
     assert decode(data).sequence_number == seq and esme.outstanding == 1
     smsc.receive_data(data)
     (request,) = list(smsc.events())
+    assert isinstance(request, Pdu)
     esme.receive_data(smsc.send(request.reply(message_id="abc")))
     (response,) = list(esme.events())
     assert isinstance(response, Response) and response.context == "part-1"

@@ -90,6 +90,7 @@ def test_spec_appendix_b_format() -> None:
     assert (r.message_id, r.state, r.final, r.success) == ("0123456789", "DELIVRD", True, True)
     assert (r.submitted, r.delivered) == (2, 1)
     assert (r.submit_date, r.done_date) == ("1005232039", "1005242339")
+    assert r.submit_date is not None
     assert split_receipt_date(r.submit_date) == (2010, 5, 23, 20, 39, 0)
     assert (r.error, r.text, r.id_from_tlv) == ("012", "This is a sample mes", False)
 
@@ -262,8 +263,11 @@ def test_real_world_receipt_pdu() -> None:
     assert r is not None
     assert (r.message_id, r.state, r.text) == ("38601fa", "DELIVRD", "@$#!%&/:")
     assert r.canonical_id("submit_hex_dlr_dec") == "59113978"
-    text_id = standard_receipt_values(pdu["short_message"].decode())[0]  # type: ignore[union-attr,index]
-    assert canonical_receipt_id(text_id, "submit_hex_dlr_dec") == "59113978"
+    short_message = pdu["short_message"]
+    assert isinstance(short_message, bytes)
+    values = standard_receipt_values(short_message.decode())
+    assert values is not None and values[0] is not None
+    assert canonical_receipt_id(values[0], "submit_hex_dlr_dec") == "59113978"
 
 
 def test_network_error_code_ascii_form_tolerated_like_kannel() -> None:

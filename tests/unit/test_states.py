@@ -139,7 +139,8 @@ def test_every_legal_and_illegal_transition(machine: Machine) -> None:
 
 @pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.name)
 def test_final_states_have_no_way_out_and_every_state_is_reachable(machine: Machine) -> None:
-    reachable, frontier = set(), [None]
+    reachable: set[str] = set()
+    frontier: list[str | None] = [None]
     while frontier:
         state = frontier.pop()
         for (source, _), target in machine.table.items():
