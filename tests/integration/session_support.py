@@ -173,6 +173,17 @@ class Peer(asyncio.Protocol):
             self.transport.close()
 
 
+# What the SMSC answers a submit_sm with: (status,) or (status, message_id) now; None: never.
+SubmitAnswer = tuple[int, ...] | tuple[int, str] | None
+
+
+def destination(pdu: Pdu) -> str:
+    """The number a submit_sm goes to (a decoded C-Octet String)."""
+    value = pdu["destination_addr"]
+    assert isinstance(value, str), value
+    return value
+
+
 class ScriptedSmsc:
     def __init__(self, password: str = "secret") -> None:
         self.password = password
@@ -187,14 +198,14 @@ class ScriptedSmsc:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Event()
+        # The scripts: a test assigns its own (`smsc.on_submit = lambda peer, pdu: None`).
+        self.on_bind: Callable[[Pdu], int | None] = self.accept_bind
+        self.on_submit: Callable[[Peer, Pdu], SubmitAnswer] = self.accept_submit
 
-    # scripts (replace per test)
-
-    def on_bind(self, pdu: Pdu) -> int | None:
+    def accept_bind(self, pdu: Pdu) -> int | None:
         return 0 if pdu["password"] == self.password else 0x0E
 
-    def on_submit(self, peer: Peer, pdu: Pdu) -> tuple[int, ...] | tuple[int, str] | None:
-        """(status,) or (status, message_id) to answer now; None to leave it unanswered."""
+    def accept_submit(self, peer: Peer, pdu: Pdu) -> SubmitAnswer:
         return (0,)
 
     # plumbing

@@ -15,7 +15,7 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session, SessionSettings
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, ScriptedSmsc, bound, settle, submit
+from .session_support import FakeTime, ScriptedSmsc, bound, destination, settle, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
@@ -37,10 +37,7 @@ def receipt(message_id: str, seq_text: str = "DELIVRD") -> Pdu:
 
 
 async def test_binds_transceiver_and_resolves_accepted_and_rejected(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     states: list[str] = []
     stats = BindStats("test")
@@ -50,10 +47,8 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
     assert (bind["system_id"], bind["password"], bind["system_type"]) == ("herald", "secret", "CMT")
     assert bind["interface_version"] == 0x34
 
-    monkeypatch.setattr(
-        smsc,
-        "on_submit",
-        lambda peer, pdu: (0x0B,) if pdu["destination_addr"].endswith("0") else (0, "00c085e0"),
+    smsc.on_submit = lambda peer, pdu: (
+        (0x0B,) if destination(pdu).endswith("0") else (0, "00c085e0")
     )
     ok = await submit(session, "447700900123", b"hello", registered_delivery=1)
     bad = await submit(session, "447700900120")
@@ -78,10 +73,10 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
 
 
 async def test_message_ids_are_canonicalised_per_the_bind_id_mode(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(id_mode="submit_hex_dlr_dec"))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0, "C085E0"))
+    smsc.on_submit = lambda peer, pdu: (0, "C085E0")
     result = await submit(session)
     assert (result.message_id, result.canonical_id) == ("C085E0", "12617184")
 
@@ -156,10 +151,10 @@ async def test_not_bound_means_not_sent_at_once(make: Callable[..., Session]) ->
 
 
 async def test_window_is_never_exceeded_and_parts_go_out_in_order(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=3))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)  # hold every answer
+    smsc.on_submit = lambda peer, pdu: None  # hold every answer
     futures = [submit(session, f"4477009{i:05d}") for i in range(12)]
     await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
     await settle()
@@ -187,10 +182,10 @@ async def test_window_is_never_exceeded_and_parts_go_out_in_order(
 
 
 async def test_a_cancelled_queued_submit_is_skipped(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=1))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     first, second, third = (submit(session, f"44770090000{i}") for i in range(3))
     await smsc.wait(lambda: len(smsc.submits) == 1, "the first submit")
     second.cancel()
@@ -309,10 +304,10 @@ async def test_receiver_bind_receives_and_never_submits(
 
 
 async def test_graceful_close_drains_the_window_then_unbinds(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(window=3))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     futures = [submit(session, f"44770090000{i}") for i in range(5)]
     await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
     closing = asyncio.ensure_future(session.close(drain_timeout=10))
@@ -333,13 +328,10 @@ async def test_graceful_close_drains_the_window_then_unbinds(
 
 
 async def test_close_gives_up_draining_after_the_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=2))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     futures = [submit(session, f"44770090000{i}") for i in range(2)]
     await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
     closing = asyncio.ensure_future(session.close(drain_timeout=5))
@@ -352,12 +344,10 @@ async def test_close_gives_up_draining_after_the_timeout(
     assert session.state == "closed"
 
 
-async def test_stats_callables_and_counts(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
-) -> None:
+async def test_stats_callables_and_counts(make: Callable[..., Session], smsc: ScriptedSmsc) -> None:
     stats = BindStats("test")
     session = await bound(make(stats=stats, window=4))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     for i in range(6):
         submit(session, f"44770090000{i}")
     await smsc.wait(lambda: len(smsc.submits) == 4, "4 submits")
@@ -366,7 +356,7 @@ async def test_stats_callables_and_counts(
 
 
 async def test_close_waits_for_receipts_being_kept_then_unbinds(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     loop = asyncio.get_running_loop()
     called, release = loop.create_future(), loop.create_future()
@@ -377,7 +367,7 @@ async def test_close_waits_for_receipts_being_kept_then_unbinds(
         return 0
 
     session = await bound(make(on_deliver=on_deliver))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     part = submit(session)
     await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
     answer = smsc.peer.request(receipt("1"))

@@ -10,7 +10,7 @@ import asyncio
 import random
 import struct
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -22,7 +22,7 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, Peer, ScriptedSmsc, bound, settle, shut, submit
+from .session_support import FakeTime, Peer, ScriptedSmsc, bound, destination, settle, shut, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
@@ -47,13 +47,10 @@ async def rebound(session: Session, smsc: ScriptedSmsc, fake: FakeTime, links: i
 
 
 async def test_no_response_within_the_timeout_is_unknown(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(response_timeout=10.0))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     sent_at = fake.now
     futures = [submit(session), submit(session)]
     await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
@@ -66,16 +63,12 @@ async def test_no_response_within_the_timeout_is_unknown(
     assert session.in_flight == 0 and session.bound
     # a late answer is a stray: logged, nothing breaks
     smsc.peer.answer(smsc.submits[0])
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     assert (await submit(session)).outcome is ACCEPTED
 
 
 async def one_part_late(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
-    behind: int,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime, behind: int
 ) -> tuple[Session, list[asyncio.Future]]:
     """A silent SMSC, a window of 4 whose first part went out 5 s before the rest (`behind`
     parts submitted after it): the scans find them late one scan apart. Returns once the first
@@ -84,7 +77,7 @@ async def one_part_late(
     session = await bound(
         make(window=4, response_timeout=10.0, enquire_link_interval=60.0, max_timeouts=3)
     )
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     first = submit(session, "447700900100")
     await smsc.wait(lambda: len(smsc.submits) == 1, "the first part")
     await fake.advance(5.0)
@@ -97,14 +90,11 @@ async def one_part_late(
 
 
 async def test_a_timeout_holds_the_window_so_a_black_hole_costs_one_window(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     # The first timeout must not refill the window: the other three are as unanswered as it
     # was. Refilling cost a window and a part (CI saw 11 `unknown` for a window of 10).
-    session, rest = await one_part_late(monkeypatch, make, smsc, fake, behind=8)
+    session, rest = await one_part_late(make, smsc, fake, behind=8)
     assert len(smsc.submits) == 4 and session.in_flight == 3 and session.in_rotation
     await fake.advance(5.0)  # three more: four in a row, out of rotation
     results = await asyncio.gather(*rest)
@@ -113,16 +103,13 @@ async def test_a_timeout_holds_the_window_so_a_black_hole_costs_one_window(
 
 
 async def test_an_answer_after_a_timeout_opens_the_held_window_again(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     # One lost response, the rest of the window answered late: the window is held from the
     # timeout to the next answer, then whole again. The bind stays in rotation.
-    session, rest = await one_part_late(monkeypatch, make, smsc, fake, behind=5)
+    session, rest = await one_part_late(make, smsc, fake, behind=5)
     assert len(smsc.submits) == 4  # held
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     smsc.peer.answer(smsc.submits[1])  # an answer: the whole window again
     await smsc.wait(lambda: len(smsc.submits) == 6, "the last two parts")
     for pdu in smsc.submits[2:4]:
@@ -133,14 +120,11 @@ async def test_an_answer_after_a_timeout_opens_the_held_window_again(
 
 
 async def test_lost_link_makes_in_flight_unknown_and_queued_not_sent_then_reconnects(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     stats = BindStats("test")
     session = await bound(make(window=2, stats=stats))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     futures = [submit(session, f"44770090000{i}") for i in range(5)]
     await smsc.wait(lambda: len(smsc.submits) == 2, "2 submits")
     smsc.peer.close()
@@ -148,7 +132,7 @@ async def test_lost_link_makes_in_flight_unknown_and_queued_not_sent_then_reconn
     assert [r.outcome for r in results] == [UNKNOWN, UNKNOWN, NOT_SENT, NOT_SENT, NOT_SENT]
     assert session.state == "connecting"
     assert (await submit(session)).outcome is NOT_SENT  # the dispatcher fails over at once
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     await rebound(session, smsc, fake, links=2)
     assert stats.reconnects == 1 and len(smsc.binds) == 2
     assert (await submit(session)).outcome is ACCEPTED
@@ -197,14 +181,9 @@ async def test_reconnects_back_off_exponentially_with_jitter(fake: FakeTime) -> 
     [(0x0E, "ESME_RINVPASWD"), (0x0F, "ESME_RINVSYSID"), (0x53, "ESME_RINVSYSTYP")],
 )
 async def test_bind_fatal_refusal_stops_reconnecting(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
-    status: int,
-    name: str,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime, status: int, name: str
 ) -> None:
-    monkeypatch.setattr(smsc, "on_bind", lambda pdu: status)
+    smsc.on_bind = lambda pdu: status
     states: list[str] = []
     session = make(on_state=states.append)
     await session.start()
@@ -229,13 +208,10 @@ async def test_bad_password_against_the_default_check(
 
 
 async def test_other_bind_refusals_and_unanswered_binds_retry(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     answers: list[int | None] = [0x0D, None]  # RBINDFAIL, then silence, then success
-    monkeypatch.setattr(smsc, "on_bind", lambda pdu: answers.pop(0) if answers else 0)
+    smsc.on_bind = lambda pdu: answers.pop(0) if answers else 0
     session = make(bind_timeout=5.0)
     await session.start()
     await smsc.wait(lambda: len(smsc.binds) == 1, "the first bind")
@@ -270,18 +246,15 @@ def throttle_once(*, on: set[str], status: int = 0x58) -> Callable[[Peer, Pdu], 
 
 
 def destinations(smsc: ScriptedSmsc) -> list[str]:
-    return [cast(str, p["destination_addr"])[-1] for p in smsc.submits]
+    return [destination(p)[-1] for p in smsc.submits]
 
 
 async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     stats = BindStats("test")
     session = await bound(make(window=1, rate=100.0, burst=100, stats=stats))
-    monkeypatch.setattr(smsc, "on_submit", throttle_once(on={"4477009000B"}))
+    smsc.on_submit = throttle_once(on={"4477009000B"})
     futures = [submit(session, f"4477009000{c}") for c in "ABCD"]
     await smsc.wait(lambda: len(smsc.submits) == 2, "A, then B throttled")
     await settle()
@@ -298,13 +271,10 @@ async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
 
 
 async def test_throttled_part_goes_out_before_parts_queued_behind_it(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=3, rate=100.0, burst=100))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     futures = [submit(session, f"4477009000{c}") for c in "ABCDE"]
     await smsc.wait(lambda: len(smsc.submits) == 3, "A B C")
     a, b, c = smsc.submits
@@ -315,7 +285,7 @@ async def test_throttled_part_goes_out_before_parts_queued_behind_it(
     await futures[0]
     await settle()
     assert destinations(smsc) == ["A", "B", "C"]  # paused: D and E wait
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     # both refusals came from one window: one congestion event, rate 100 -> 50/s; after the
     # 0.1 s pause, one part per 20 ms
     await fake.advance(0.1 + 4 * 0.02 + 0.01)
@@ -325,13 +295,10 @@ async def test_throttled_part_goes_out_before_parts_queued_behind_it(
 
 
 async def test_queue_full_backs_off_briefly_not_for_seconds(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=1, rate=100.0, burst=100))
-    monkeypatch.setattr(smsc, "on_submit", throttle_once(on={"4477009000A"}, status=0x14))
+    smsc.on_submit = throttle_once(on={"4477009000A"}, status=0x14)
     future = submit(session, "4477009000A")
     await smsc.wait(lambda: len(smsc.submits) == 1, "A")
     await fake.advance(0.15)  # a throttle pause (0.1 s) would be over; a full queue's is 0.2 s
@@ -341,13 +308,10 @@ async def test_queue_full_backs_off_briefly_not_for_seconds(
 
 
 async def test_throttled_too_often_resolves_retry(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=1, max_throttle_retries=2))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0x58,))
+    smsc.on_submit = lambda peer, pdu: (0x58,)
     future = submit(session)
     for _ in range(10):
         await fake.advance(5.0)
@@ -359,10 +323,7 @@ async def test_throttled_too_often_resolves_retry(
 
 
 async def test_throttle_nack_pauses_like_a_throttled_response(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=1))
     first = True
@@ -375,7 +336,7 @@ async def test_throttle_nack_pauses_like_a_throttled_response(
             return None
         return (0,)
 
-    monkeypatch.setattr(smsc, "on_submit", script)
+    smsc.on_submit = script
     future = submit(session)
     await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
     await fake.advance(1.1)
@@ -386,11 +347,11 @@ async def test_throttle_nack_pauses_like_a_throttled_response(
 
 
 async def test_statuses_map_to_outcomes_with_carrier_overrides(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make(temporary_statuses=(0x401,)))
     codes = {"1": 0x08, "2": 0x401, "3": 0x402, "4": 0x45, "5": 0xFF}
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (codes[pdu["destination_addr"][-1]],))
+    smsc.on_submit = lambda peer, pdu: (codes[destination(pdu)[-1]],)
     results = {k: await submit(session, f"44770090000{k}") for k in codes}
     assert {k: r.outcome for k, r in results.items()} == {
         "1": RETRY,
@@ -404,28 +365,23 @@ async def test_statuses_map_to_outcomes_with_carrier_overrides(
 
 
 async def test_generic_nack_is_matched_to_its_submit(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make())
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: peer.nack(pdu, 0x03))
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, 0x03)
     result = await submit(session)
     assert result.outcome is REJECTED and result.status_name == "ESME_RINVCMDID"
     assert session.bound and session.in_flight == 0
 
 
 async def test_nacks_carrying_their_submits_sequence_are_answers_and_the_link_stays(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     # Every submit nacked by its own sequence_number: each is refused, none is a sign of a
     # broken stream (it reconnected after nack_reconnect_after of them).
     session = await bound(make(nack_reconnect_after=3, window=4))
     statuses = {"0": 0x00, "1": 0x03, "2": 0x08, "3": 0x0B, "4": 0x00, "5": 0x03}
-    monkeypatch.setattr(
-        smsc, "on_submit", lambda peer, pdu: peer.nack(pdu, statuses[pdu["destination_addr"][-1]])
-    )
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, statuses[destination(pdu)[-1]])
     results = await asyncio.gather(*(submit(session, f"44770090000{k}") for k in statuses))
     assert [(r.outcome, r.command_status, r.status_name) for r in results] == [
         (REJECTED, 0x03, "ESME_RINVCMDID"),  # a nack saying ESME_ROK accepts nothing
@@ -437,7 +393,7 @@ async def test_nacks_carrying_their_submits_sequence_are_answers_and_the_link_st
     ]
     await fake.advance(5.0)
     assert session.bound and len(smsc.connections) == 1 and len(smsc.binds) == 1
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     assert (await submit(session)).outcome is ACCEPTED
 
 
@@ -462,13 +418,10 @@ async def test_nacks_matching_nothing_in_a_row_resync_the_link(
 
 
 async def test_rinvbndsts_is_retry_and_rebinds_once_the_window_is_answered(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make(window=3))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     first = [submit(session, f"44770090000{i}") for i in range(3)]
     await smsc.wait(lambda: len(smsc.submits) == 3, "3 submits")
     a, b, c = smsc.submits
@@ -481,7 +434,7 @@ async def test_rinvbndsts_is_retry_and_rebinds_once_the_window_is_answered(
     smsc.peer.answer(b)  # the rest of the window is still read
     smsc.peer.answer(c, 0x04)
     assert [(await f).outcome for f in first[1:]] == [ACCEPTED, RETRY]
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     await rebound(session, smsc, fake, links=2)
     assert len(smsc.submits) == 3
 
@@ -507,33 +460,30 @@ async def test_unknown_command_is_generic_nacked_and_the_session_goes_on(
 
 
 async def test_malformed_submit_response_makes_that_part_unknown(
-    monkeypatch: pytest.MonkeyPatch, make: Callable[..., Session], smsc: ScriptedSmsc
+    make: Callable[..., Session], smsc: ScriptedSmsc
 ) -> None:
     session = await bound(make())
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     future = submit(session)
     await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
     seq = smsc.submits[0].sequence_number
     body = b"ABC"  # message_id without its NUL
     smsc.peer.write(HEADER.pack(16 + len(body), C.SUBMIT_SM_RESP, 0, seq) + body)
     assert (await future).outcome is UNKNOWN
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     assert (await submit(session)).outcome is ACCEPTED and len(smsc.connections) == 1
 
 
 async def test_unframeable_bytes_close_the_link_and_the_session_reconnects(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     session = await bound(make())
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     future = submit(session)
     await smsc.wait(lambda: len(smsc.submits) == 1, "the submit")
     smsc.peer.write(HEADER.pack(8, C.DELIVER_SM, 0, 5))  # command_length 8: cannot resync
     assert (await future).outcome is UNKNOWN
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     await rebound(session, smsc, fake, links=2)
     assert (await submit(session)).outcome is ACCEPTED
 
@@ -582,16 +532,13 @@ async def test_incoming_unbind_is_answered_then_the_session_reconnects(
 
 
 async def test_answers_owed_after_the_smscs_unbind_are_read_not_taken_for_unknown(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     # The SMSC unbinds with five submits of the window in flight; after its unbind come the
     # answer it owed (accepted) and its refusals of what reached it after the unbind. Read,
     # they are results: nothing here is ambiguous. (They were all "unknown".)
     session = await bound(make(window=5))
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     futures = [submit(session, f"4477009000{i:02d}") for i in range(8)]
     await smsc.wait(lambda: len(smsc.submits) == 5, "a window of 5")
     peer, window = smsc.peer, list(smsc.submits)
@@ -607,15 +554,12 @@ async def test_answers_owed_after_the_smscs_unbind_are_read_not_taken_for_unknow
     assert [r.command_status for r in results[3:5]] == [0x04, 0x04]
     assert len(smsc.submits) == 5  # nothing was written after the unbind
     await rebound(session, smsc, fake, links=2)
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: (0,))
+    smsc.on_submit = lambda peer, pdu: (0,)
     assert (await submit(session)).outcome is ACCEPTED
 
 
 async def test_submits_not_yet_handed_to_the_socket_when_a_dead_link_closes_are_not_sent(
-    monkeypatch: pytest.MonkeyPatch,
-    make: Callable[..., Session],
-    smsc: ScriptedSmsc,
-    fake: FakeTime,
+    make: Callable[..., Session], smsc: ScriptedSmsc, fake: FakeTime
 ) -> None:
     # A silent SMSC: the scan at +20 s expires the second window, refills it, and finds the
     # enquire_link unanswered: the link closes in that same loop turn. The refill was never
@@ -623,7 +567,7 @@ async def test_submits_not_yet_handed_to_the_socket_when_a_dead_link_closes_are_
     session = await bound(
         make(window=2, response_timeout=10.0, enquire_link_interval=10.0, max_timeouts=0)
     )
-    monkeypatch.setattr(smsc, "on_submit", lambda peer, pdu: None)
+    smsc.on_submit = lambda peer, pdu: None
     smsc.answer_enquire_link = False
     futures = [submit(session, f"44770090000{i}") for i in range(8)]
     await smsc.wait(lambda: len(smsc.submits) == 2, "the first window")
