@@ -150,7 +150,6 @@ async def test_links_reports_and_exports_through_the_daemon(
     assert {s: n for s, n in report["messages"]["by_status"].items() if n} == statuses
     assert report["delivery_rate"] == round(statuses["delivered"] / COUNT, 4)
     assert report["latency"]["samples"] == receipted == COUNT
-    assert sim.address is not None
     assert [(b["bind"], b["parts"]) for b in report["binds"]] == [
         (f"{sim.settings.system_id}@{sim.address[0]}:{sim.address[1]}", COUNT)
     ]

@@ -177,13 +177,6 @@ class Peer(asyncio.Protocol):
 SubmitAnswer = tuple[int, ...] | tuple[int, str] | None
 
 
-def destination(pdu: Pdu) -> str:
-    """The number a submit_sm goes to (a decoded C-Octet String)."""
-    value = pdu["destination_addr"]
-    assert isinstance(value, str), value
-    return value
-
-
 class ScriptedSmsc:
     def __init__(self, password: str = "secret") -> None:
         self.password = password

@@ -21,20 +21,6 @@ C = CommandId
 BINDS = {"tx": C.BIND_TRANSMITTER, "rx": C.BIND_RECEIVER, "trx": C.BIND_TRANSCEIVER}
 
 
-def str_field(pdu: Pdu, name: str) -> str:
-    """A field that is a str in a decoded PDU (message_id, the addresses)."""
-    value = pdu[name]
-    assert isinstance(value, str), value
-    return value
-
-
-def bytes_field(pdu: Pdu, name: str) -> bytes:
-    """A field that is bytes in a decoded PDU (short_message)."""
-    value = pdu[name]
-    assert isinstance(value, bytes), value
-    return value
-
-
 class RawEsme:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
@@ -47,9 +33,7 @@ class RawEsme:
         self._task = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, address: tuple[str, int] | None) -> RawEsme:
-        """`address` is a started Simulator's (None until it listens)."""
-        assert address is not None, "the simulator is not started"
+    async def connect(cls, address: tuple[str, int]) -> RawEsme:
         reader, writer = await asyncio.open_connection(*address)
         return cls(reader, writer)
 

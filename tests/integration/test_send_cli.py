@@ -31,7 +31,6 @@ async def herald_send(
     *args: str,
     password: str = "secret",
 ) -> tuple[int, list[dict[str, Any]], str]:
-    assert sim.address is not None  # set by the fixture's start()
     host, port = sim.address
     process = await asyncio.create_subprocess_exec(
         sys.executable,

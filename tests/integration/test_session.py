@@ -15,7 +15,7 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session, SessionSettings
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, ScriptedSmsc, bound, destination, settle, submit
+from .session_support import FakeTime, ScriptedSmsc, bound, settle, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
@@ -48,7 +48,7 @@ async def test_binds_transceiver_and_resolves_accepted_and_rejected(
     assert bind["interface_version"] == 0x34
 
     smsc.on_submit = lambda peer, pdu: (
-        (0x0B,) if destination(pdu).endswith("0") else (0, "00c085e0")
+        (0x0B,) if pdu.text("destination_addr").endswith("0") else (0, "00c085e0")
     )
     ok = await submit(session, "447700900123", b"hello", registered_delivery=1)
     bad = await submit(session, "447700900120")

@@ -22,7 +22,7 @@ from herald.smpp.pdu import Pdu
 from herald.smpp.session import Session
 from herald.smpp.submit import SubmitOutcome
 
-from .session_support import FakeTime, Peer, ScriptedSmsc, bound, destination, settle, shut, submit
+from .session_support import FakeTime, Peer, ScriptedSmsc, bound, settle, shut, submit
 
 C = CommandId
 ACCEPTED, REJECTED, RETRY = SubmitOutcome.ACCEPTED, SubmitOutcome.REJECTED, SubmitOutcome.RETRY
@@ -246,7 +246,7 @@ def throttle_once(*, on: set[str], status: int = 0x58) -> Callable[[Peer, Pdu], 
 
 
 def destinations(smsc: ScriptedSmsc) -> list[str]:
-    return [destination(p)[-1] for p in smsc.submits]
+    return [p.text("destination_addr")[-1] for p in smsc.submits]
 
 
 async def test_throttled_pauses_the_bind_lowers_the_rate_and_resends_first(
@@ -351,7 +351,7 @@ async def test_statuses_map_to_outcomes_with_carrier_overrides(
 ) -> None:
     session = await bound(make(temporary_statuses=(0x401,)))
     codes = {"1": 0x08, "2": 0x401, "3": 0x402, "4": 0x45, "5": 0xFF}
-    smsc.on_submit = lambda peer, pdu: (codes[destination(pdu)[-1]],)
+    smsc.on_submit = lambda peer, pdu: (codes[pdu.text("destination_addr")[-1]],)
     results = {k: await submit(session, f"44770090000{k}") for k in codes}
     assert {k: r.outcome for k, r in results.items()} == {
         "1": RETRY,
@@ -381,7 +381,7 @@ async def test_nacks_carrying_their_submits_sequence_are_answers_and_the_link_st
     # broken stream (it reconnected after nack_reconnect_after of them).
     session = await bound(make(nack_reconnect_after=3, window=4))
     statuses = {"0": 0x00, "1": 0x03, "2": 0x08, "3": 0x0B, "4": 0x00, "5": 0x03}
-    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, statuses[destination(pdu)[-1]])
+    smsc.on_submit = lambda peer, pdu: peer.nack(pdu, statuses[pdu.text("destination_addr")[-1]])
     results = await asyncio.gather(*(submit(session, f"44770090000{k}") for k in statuses))
     assert [(r.outcome, r.command_status, r.status_name) for r in results] == [
         (REJECTED, 0x03, "ESME_RINVCMDID"),  # a nack saying ESME_ROK accepts nothing

@@ -15,7 +15,7 @@ from herald.cli.main import main
 from herald.simulator.personalities import PERSONALITIES
 from herald.smpp import parse_receipt
 from herald.smpp.session import Session, SessionSettings
-from tests.integration.simulator_support import RawEsme, str_field
+from tests.integration.simulator_support import RawEsme
 from tests.support.tls import make_certificates
 
 
@@ -70,7 +70,7 @@ async def test_simulate_serves_then_exits_cleanly_on_sigterm(tmp_path: Path) -> 
     assert (await esme.bind("trx", "bench", "wrong")).command_status == 0x0E
     assert (await esme.bind("trx", "bench", "pw")).command_status == 0
     seqs = esme.submit_text("Hello from the command line")
-    message_id = str_field(await esme.response(seqs[0]), "message_id")
+    message_id = (await esme.response(seqs[0])).text("message_id")
     (pdu,) = await esme.deliveries(1)
     receipt = parse_receipt(pdu)
     assert receipt is not None and receipt.message_id == message_id == message_id.upper()

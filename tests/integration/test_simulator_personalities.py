@@ -9,7 +9,7 @@ import pytest
 from herald.simulator import Delay, Simulator, personality_settings
 from herald.smpp import CommandId, IdMode, Pdu, Response, parse_receipt
 from herald.smpp.status import CommandStatus as S
-from tests.integration.simulator_support import RawEsme, bytes_field, str_field
+from tests.integration.simulator_support import RawEsme
 
 C = CommandId
 
@@ -47,14 +47,14 @@ async def test_receipt_carries_tlvs_and_appendix_b_text() -> None:
         esme = await RawEsme.connect(sim.address)
         await esme.bind()
         seq = esme.submit(b"Hello there, this is longer than twenty characters")
-        message_id = str_field(await esme.response(seq), "message_id")
+        message_id = (await esme.response(seq)).text("message_id")
         (pdu,) = await esme.deliveries(1)
         assert pdu["esm_class"] == 0x04
         assert (pdu["source_addr"], pdu["destination_addr"]) == ("447700900123", "Brand")
         assert pdu.tlvs[0x001E] == message_id
         assert pdu.tlvs[0x0427] == 2
         assert pdu.tlvs[0x0423] == b"\x03\x00\x00"
-        text = bytes_field(pdu, "short_message").decode()
+        text = pdu.octets("short_message").decode()
         assert text.startswith(f"id:{message_id} sub:001 dlvrd:001 submit date:")
         assert " stat:DELIVRD err:000 text:Hello there, this is" in text
         receipt = parse_receipt(pdu)
@@ -255,10 +255,10 @@ async def test_nexmo_ids_differ_in_base_between_response_and_receipt() -> None:
     async with Simulator(personality_settings("nexmo")) as sim:
         esme = await RawEsme.connect(sim.address)
         await esme.bind()
-        message_id = str_field(await esme.response(esme.submit()), "message_id")
+        message_id = (await esme.response(esme.submit())).text("message_id")
         assert message_id == message_id.upper() and not message_id.isdigit()
         (pdu,) = await esme.deliveries(1)
-        text_id = bytes_field(pdu, "short_message").split()[0].decode()[3:]
+        text_id = pdu.octets("short_message").split()[0].decode()[3:]
         assert text_id.isdigit() and len(text_id) == 10
         assert int(text_id) == int(message_id, 16)
         receipt = parse_receipt(pdu)

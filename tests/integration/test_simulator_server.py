@@ -11,10 +11,21 @@ from herald.simulator import Delay, Simulator, personality_settings
 from herald.smpp import CommandId, Pdu, Tag, encode, inbound_message, parse_receipt
 from herald.smpp.status import CommandStatus as S
 from herald.text import decode_parts
-from tests.integration.simulator_support import RawEsme, bytes_field
+from tests.integration.simulator_support import RawEsme
 
 C = CommandId
 HEADER = struct.Struct(">IIII")
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+async def test_the_address_is_known_once_listening() -> None:
+    sim = Simulator()
+    with pytest.raises(RuntimeError, match="not listening yet"):
+        _ = sim.address
+    assert await sim.start() == sim.address and sim.address[1] > 0
+    await sim.stop()
 
 
 # --- binds -------------------------------------------------------------------------------------
@@ -242,7 +253,7 @@ async def test_send_mo_reaches_a_receiver_and_returns_the_acknowledgements() -> 
         assert await sim.send_mo("447700900123", "55555", long_text) == [0, 0]
         parts = esme.delivered()[1:]
         assert all(p["esm_class"] == 0x40 and p["data_coding"] == 0x08 for p in parts)
-        assert decode_parts([bytes_field(p, "short_message") for p in parts], 0x08) == long_text
+        assert decode_parts([p.octets("short_message") for p in parts], 0x08) == long_text
         assert (sim.stats.mo_sent, sim.stats.mo_acked) == (3, 3)
         await esme.close()
 

@@ -60,10 +60,7 @@ class Hook(AbstractHook):
 class Client:
     """One aiosmpplib ESME running as a task, with its broker and hook."""
 
-    def __init__(
-        self, address: tuple[str, int] | None, mode: BindMode = BindMode.TRANSCEIVER
-    ) -> None:
-        assert address is not None, "the simulator is not started"
+    def __init__(self, address: tuple[str, int], mode: BindMode = BindMode.TRANSCEIVER) -> None:
         self.hook, self.broker = Hook(), SimpleBroker()
         self.esme = ESME(
             address[0],

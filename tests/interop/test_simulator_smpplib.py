@@ -84,18 +84,13 @@ class Esme:
         self.client.disconnect()
 
 
-def port_of(sim: Simulator) -> int:
-    assert sim.address is not None, "the simulator is not started"
-    return sim.address[1]
-
-
 def receipted_ids(esme: Esme) -> list[str]:
     return sorted(p.receipted_message_id.decode() for p in esme.received)
 
 
 async def test_transceiver_single_and_multipart_with_receipts() -> None:
     async with Simulator(personality_settings("happy")) as sim:
-        esme = Esme(port_of(sim))
+        esme = Esme(sim.address[1])
 
         def session() -> tuple[int, int]:
             esme.bind()
@@ -125,7 +120,7 @@ async def test_transceiver_single_and_multipart_with_receipts() -> None:
 
 async def test_sar_parts_are_reassembled() -> None:
     async with Simulator() as sim:
-        esme = Esme(port_of(sim))
+        esme = Esme(sim.address[1])
 
         def session() -> int:
             esme.bind()
@@ -143,7 +138,7 @@ async def test_sar_parts_are_reassembled() -> None:
 
 async def test_receipts_for_a_transmitter_arrive_on_its_receiver() -> None:
     async with Simulator() as sim:
-        tx, rx = Esme(port_of(sim)), Esme(port_of(sim))
+        tx, rx = Esme(sim.address[1]), Esme(sim.address[1])
 
         def session() -> None:
             tx.bind("transmitter")
@@ -163,7 +158,7 @@ async def test_receipts_for_a_transmitter_arrive_on_its_receiver() -> None:
 async def test_error_statuses_reach_a_configured_handler() -> None:
     settings = personality_settings("vendor_status", errors=((0x401, 1.0),))
     async with Simulator(settings) as sim:
-        esme = Esme(port_of(sim))
+        esme = Esme(sim.address[1])
 
         def session() -> None:
             esme.bind()
@@ -180,7 +175,7 @@ async def test_error_statuses_reach_a_configured_handler() -> None:
 async def test_wrong_password_is_refused() -> None:
     async with Simulator() as sim:
         client = smpplib.client.Client(
-            "127.0.0.1", port_of(sim), timeout=5, allow_unknown_opt_params=True
+            "127.0.0.1", sim.address[1], timeout=5, allow_unknown_opt_params=True
         )
 
         def session() -> None:
@@ -200,7 +195,7 @@ async def test_an_unanswered_unbind_ends_the_connection(monkeypatch: pytest.Monk
     """smpplib only logs an incoming unbind (no unbind_resp): the simulator closes anyway."""
     monkeypatch.setattr("herald.simulator.protocol.UNBIND_TIMEOUT", 0.05)
     async with Simulator(personality_settings("unbind_on_submit", unbind_after=1)) as sim:
-        esme = Esme(port_of(sim))
+        esme = Esme(sim.address[1])
 
         def session() -> None:
             esme.bind()

@@ -39,6 +39,11 @@ def test_pdu_fields_default_and_reply_keeps_the_sequence_number() -> None:
     assert pdu["source_addr"] == ""
     with pytest.raises(KeyError):
         pdu["message_id"]
+    assert (pdu.text("source_addr"), pdu.octets("short_message")) == ("", b"")
+    with pytest.raises(TypeError, match="deliver_sm field esm_class is int, not str"):
+        pdu.text("esm_class")
+    with pytest.raises(TypeError, match="deliver_sm field source_addr is str, not bytes"):
+        pdu.octets("source_addr")
     reply = pdu.reply()
     assert (reply.command_id, reply.sequence_number, reply.command_status) == (0x80000005, 77, 0)
     assert encode(reply) == bytes.fromhex("00000011 80000005 00000000 0000004d 00")

@@ -60,7 +60,7 @@ class Simulator:
         self.receipt_maker = ReceiptMaker(settings, self.rng)
         self.recorder = self._recorder(settings)
         self.decode_submits = settings.receipts or self.recorder is not None
-        self.address: tuple[str, int] | None = None
+        self._address: tuple[str, int] | None = None
         self.switchboard = Switchboard(settings, self.stats, self.receipt_maker, self.poke)
         self._waiters = Waiters(self.stats)
         self._server: asyncio.Server | None = None
@@ -111,8 +111,15 @@ class Simulator:
             lambda: SmscProtocol(self), s.host, s.port, reuse_address=True, ssl=tls_context(s)
         )
         host, port = self._server.sockets[0].getsockname()[:2]
-        self.address = (host, port)
-        return self.address
+        self._address = (host, port)
+        return self._address
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) it listens on, once started."""
+        if self._address is None:
+            raise RuntimeError("the simulator is not listening yet: start() it first")
+        return self._address
 
     async def stop(self) -> None:
         """Stop listening, close every connection (no unbind), flush the record file."""

@@ -75,6 +75,22 @@ class Pdu:
         value = self.params.get(field, 0)
         return value if isinstance(value, int) else 0
 
+    def text(self, field: str) -> str:
+        """A C-Octet String field such as destination_addr or message_id, typed as such (its
+        default when absent). TypeError names the field when it holds something else."""
+        value = self[field]
+        if not isinstance(value, str):
+            raise TypeError(f"{self.name} field {field} is {type(value).__name__}, not str")
+        return value
+
+    def octets(self, field: str) -> bytes:
+        """An octet field such as short_message, typed as such (its default when absent).
+        TypeError names the field when it holds something else."""
+        value = self[field]
+        if not isinstance(value, bytes):
+            raise TypeError(f"{self.name} field {field} is {type(value).__name__}, not bytes")
+        return value
+
     def tlv(self, tag: int, default: Any = None) -> Any:
         return self.tlvs.get(tag, default)
 
